@@ -1,0 +1,21 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+// Tests import the packages' sources, so a test run never depends on a stale build;
+// CLI tests spawn the built binary, which `pnpm test` builds first.
+export default defineConfig({
+  resolve: {
+    alias: {
+      "@weir/actors": src("actors"),
+      "@weir/runtime": src("runtime"),
+      "@weir/testkit": src("testkit"),
+    },
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
