@@ -1,0 +1,18 @@
+import type { ReadEntry } from "./message.js";
+
+export interface BatcherInput {
+  readonly vertex: string;
+  readonly partition: number;
+  /** The open epoch counts as full for this partition at this many messages. */
+  readonly readBatchSize: number;
+}
+
+export interface BatcherContext {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly readBatchSize: number;
+  /** What the reader handed over while the current epoch is open. */
+  readonly open: readonly ReadEntry[];
+  readonly fullReported: boolean;
+  readonly sealedEpochs: number;
+}

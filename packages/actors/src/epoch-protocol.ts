@@ -1,0 +1,155 @@
+/**
+ * The frames the actors of one vertex exchange, per partition `p` and epoch `e`.
+ *
+ *   reader(p) ──reader.batchRead──▶ batcher(p) ──batcher.data…, batcher.eot(p,e,count)──▶ sinkSession(p)
+ *       ▲                               │                                                   │
+ *       │◀────────batcher.sealed(p,e)───┘                                                   │
+ *       │                                                                                    ▼
+ *   supervisor ──supervisor.closeEpoch(e)──▶ batchers        sinkSession ──sink.epochDone(p,e)──▶ supervisor
+ *   supervisor ──supervisor.commit(e)──▶ readers ──reader.acked(p,e)──▶ supervisor
+ *
+ * Every frame names its partition and epoch, so nothing can be attributed to the wrong
+ * partition or batch (the information Numaflow's shared sink stream lacked, numaflow#2516).
+ * Every event carries a batch, never a single message.
+ */
+import type { Message, ReadEntry } from "./message.js";
+
+/** Counts one sink session reports for one epoch of one partition. */
+export interface EpochTallies {
+  readonly messages: number;
+  readonly ok: number;
+  readonly fallback: number;
+  readonly dropped: number;
+  /** Attempts beyond the first, over all messages of the epoch (redrives included). */
+  readonly retries: number;
+}
+
+export const emptyTallies: EpochTallies = Object.freeze({
+  messages: 0,
+  ok: 0,
+  fallback: 0,
+  dropped: 0,
+  retries: 0,
+});
+
+export function addTallies(a: EpochTallies, b: EpochTallies): EpochTallies {
+  return {
+    messages: a.messages + b.messages,
+    ok: a.ok + b.ok,
+    fallback: a.fallback + b.fallback,
+    dropped: a.dropped + b.dropped,
+    retries: a.retries + b.retries,
+  };
+}
+
+// reader → batcher
+export interface BatchReadEvent {
+  readonly type: "reader.batchRead";
+  readonly partition: number;
+  readonly entries: readonly ReadEntry[];
+}
+
+// reader → supervisor
+export interface ReaderDrainingEvent {
+  readonly type: "reader.draining";
+  readonly partition: number;
+  /** `endOfStream`: the input is exhausted; `drain`: the supervisor asked. */
+  readonly reason: "endOfStream" | "drain";
+}
+export interface ReaderAckedEvent {
+  readonly type: "reader.acked";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly count: number;
+}
+export interface ReaderReadFailedEvent {
+  readonly type: "reader.readFailed";
+  readonly partition: number;
+  readonly error: string;
+  readonly consecutiveFailures: number;
+}
+
+export interface ReaderFailedEvent {
+  readonly type: "reader.failed";
+  readonly partition: number;
+  readonly error: string;
+}
+
+// batcher → supervisor
+export interface BatcherFillingEvent {
+  readonly type: "batcher.filling";
+  readonly partition: number;
+}
+export interface BatcherFullEvent {
+  readonly type: "batcher.full";
+  readonly partition: number;
+}
+
+// batcher → sink session
+export interface DataFrame {
+  readonly type: "batcher.data";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly messages: readonly Message[];
+}
+export interface EotFrame {
+  readonly type: "batcher.eot";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly count: number;
+}
+
+// batcher → reader
+export interface SealedEvent {
+  readonly type: "batcher.sealed";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly offsets: readonly string[];
+}
+
+// supervisor → children
+export interface CloseEpochEvent {
+  readonly type: "supervisor.closeEpoch";
+  readonly epoch: number;
+}
+export interface CommitEvent {
+  readonly type: "supervisor.commit";
+  readonly epoch: number;
+}
+export interface DrainEvent {
+  readonly type: "supervisor.drain";
+}
+export interface StopEvent {
+  readonly type: "supervisor.stop";
+}
+
+// sink session → supervisor
+export interface EpochDoneEvent {
+  readonly type: "sink.epochDone";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly tallies: EpochTallies;
+}
+export interface ProtocolErrorEvent {
+  readonly type: "sink.protocolError";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly attempt: number;
+  readonly code: string;
+  readonly message: string;
+}
+export interface SinkFailureEvent {
+  readonly type: "sink.failure";
+  readonly partition: number;
+  readonly epoch: number;
+  readonly attempt: number;
+  readonly failed: number;
+  readonly error: string;
+}
+
+/** System ids let siblings address each other without holding references in context. */
+export const actorIds = {
+  reader: (vertex: string, partition: number) => `${vertex}/reader/${partition}`,
+  batcher: (vertex: string, partition: number) => `${vertex}/batcher/${partition}`,
+  sinkSession: (vertex: string, partition: number) => `${vertex}/sink/${partition}`,
+} as const;

@@ -1,0 +1,57 @@
+export { WeirError, ProtocolError } from "./errors.js";
+export type { ProtocolErrorCode } from "./errors.js";
+export type { Message, ReadEntry, SinkResult, FinalStatus } from "./message.js";
+export { actorIds, addTallies, emptyTallies } from "./epoch-protocol.js";
+export type {
+  BatchReadEvent,
+  BatcherFillingEvent,
+  BatcherFullEvent,
+  CloseEpochEvent,
+  CommitEvent,
+  DataFrame,
+  DrainEvent,
+  EotFrame,
+  EpochDoneEvent,
+  EpochTallies,
+  ProtocolErrorEvent,
+  ReaderAckedEvent,
+  ReaderDrainingEvent,
+  ReaderReadFailedEvent,
+  SealedEvent,
+  StopEvent,
+} from "./epoch-protocol.js";
+export { backoffDelay, defaultRetryPolicy, maxAttempts } from "./retry-policy.js";
+export type { RetryPolicy } from "./retry-policy.js";
+export { sinkSessionMachine } from "./sink-session.machine.js";
+export type {
+  FallbackItem,
+  FallbackWriteInput,
+  SinkIoEvent,
+  SinkSessionContext,
+  SinkSessionInput,
+  SinkWriteInput,
+} from "./sink-session.types.js";
+export { batcherMachine } from "./batcher.machine.js";
+export type { BatcherContext, BatcherInput } from "./batcher.types.js";
+export { partitionReaderMachine } from "./partition-reader.machine.js";
+export type {
+  AckInput,
+  PartitionReaderContext,
+  PartitionReaderInput,
+  ReadBatchInput,
+  ReadBatchOutput,
+  SealedEpoch,
+} from "./partition-reader.types.js";
+export { supervisorMachine } from "./supervisor.machine.js";
+export type { EpochTimeoutEvent, PipelineDrainEvent } from "./supervisor.machine.js";
+export type {
+  CommitEpochInput,
+  CommitMode,
+  CommitUnit,
+  PartitionControl,
+  PartitionTotals,
+  SupervisorContext,
+  SupervisorEmitted,
+  SupervisorInput,
+  SupervisorOutput,
+} from "./supervisor.types.js";

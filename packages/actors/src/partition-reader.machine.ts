@@ -1,0 +1,266 @@
+/**
+ * Owns partition `p`'s offsets: reads batches, hands them to the batcher, acks an epoch's
+ * offsets only when the supervisor commits that epoch.
+ *
+ *   active (parallel)
+ *   ├─ fetch:  reading ──▶ handingOff ──▶ reading
+ *   │            │ error        ├─ window full ──▶ awaitingCommit ──(batcher.sealed frees room)──▶ reading
+ *   │            ▼              └─ drain / end of stream ──▶ draining
+ *   │          backingOff ──▶ reading          (too many failed reads ──▶ failed)
+ *   └─ commit: idle ──(supervisor.commit e, sealed e known)──▶ acking ──▶ idle
+ *   supervisor.stop ──▶ stopped
+ *
+ * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`.
+ * Sends: `reader.batchRead` to its batcher (one event per batch); `reader.acked`,
+ * `reader.draining`, `reader.readFailed`, `reader.failed` to the supervisor.
+ * Keeps: an offset is acked only after the supervisor committed its epoch (I1), and acks never
+ * wait on a read (the commit region runs beside the fetch region). The reader holds at most
+ * `readBatchSize` messages that are not yet sealed into an epoch, so a partition's read-ahead is
+ * bounded by the supervisor's `maxInflightEpochs`.
+ */
+import { assertEvent, assign, enqueueActions, fromPromise, sendParent, setup } from "xstate";
+import {
+  actorIds,
+  type BatchReadEvent,
+  type CommitEvent,
+  type DrainEvent,
+  type ReaderAckedEvent,
+  type ReaderDrainingEvent,
+  type ReaderFailedEvent,
+  type ReaderReadFailedEvent,
+  type SealedEvent,
+  type StopEvent,
+} from "./epoch-protocol.js";
+import type {
+  AckInput,
+  PartitionReaderContext,
+  PartitionReaderInput,
+  ReadBatchInput,
+  ReadBatchOutput,
+  SealedEpoch,
+} from "./partition-reader.types.js";
+
+type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent;
+
+const retryCapMs = 1000;
+
+function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefined {
+  const epoch = context.commitQueue[0];
+  return epoch === undefined ? undefined : context.sealed.find((entry) => entry.epoch === epoch);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const partitionReaderMachine = setup({
+  types: {
+    context: {} as PartitionReaderContext,
+    input: {} as PartitionReaderInput,
+    events: {} as PartitionReaderEvent,
+  },
+  actors: {
+    /** One read of at most `max` entries, waiting at most `timeoutMs`. Supplied by the runtime. */
+    readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(async () => {
+      throw new Error("readBatch is not provided: supply it with partitionReaderMachine.provide({ actors: { readBatch } })");
+    }),
+    /** Acknowledges (commits) offsets in the input buffer. Supplied by the runtime. */
+    ackOffsets: fromPromise<void, AckInput>(async () => {
+      throw new Error("ackOffsets is not provided: supply it with partitionReaderMachine.provide({ actors: { ackOffsets } })");
+    }),
+  },
+  delays: {
+    readRetryBackoff: ({ context }) => Math.min(retryCapMs, 10 * 2 ** Math.max(0, context.readFailures - 1)),
+    ackRetryBackoff: () => 50,
+  },
+  guards: {
+    shouldDrain: ({ context }) => context.drainRequested || context.endOfStream,
+    isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
+    hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
+    hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.maxReadFailures,
+    hasEmptyCommit: ({ context }) => nextCommittable(context)?.offsets.length === 0,
+    hasCommit: ({ context }) => nextCommittable(context) !== undefined,
+  },
+  actions: {
+    recordRead: assign(({ context }, { output }: { output: ReadBatchOutput }) => {
+      // Pending entries come first; once a pending read comes back short, they are all re-read.
+      const pendingDone = context.fromPending && output.entries.length < context.readBatchSize - context.unsealed;
+      return {
+        lastRead: output,
+        readFailures: 0,
+        fromPending: context.fromPending && !pendingDone,
+        endOfStream: output.endOfStream && (!context.fromPending || pendingDone),
+      };
+    }),
+    handOff: enqueueActions(({ context, enqueue, system }) => {
+      const entries = context.lastRead?.entries ?? [];
+      if (entries.length === 0) return;
+      const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries };
+      enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
+      enqueue.assign({ unsealed: context.unsealed + entries.length, lastRead: null });
+    }),
+    recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
+      readFailures: context.readFailures + 1,
+      lastError: errorText(error),
+    })),
+    reportReadFailure: sendParent(({ context }): ReaderReadFailedEvent => ({
+      type: "reader.readFailed",
+      partition: context.partition,
+      error: context.lastError ?? "unknown",
+      consecutiveFailures: context.readFailures,
+    })),
+    reportDraining: sendParent(({ context }): ReaderDrainingEvent => ({
+      type: "reader.draining",
+      partition: context.partition,
+      reason: context.drainRequested ? "drain" : "endOfStream",
+    })),
+    reportFailed: sendParent(({ context }): ReaderFailedEvent => ({
+      type: "reader.failed",
+      partition: context.partition,
+      error: context.lastError ?? "unknown",
+    })),
+    recordSealed: assign(({ context, event }) => {
+      assertEvent(event, "batcher.sealed");
+      return {
+        sealed: [...context.sealed, { epoch: event.epoch, offsets: event.offsets }],
+        unsealed: Math.max(0, context.unsealed - event.offsets.length),
+      };
+    }),
+    enqueueCommit: assign({
+      commitQueue: ({ context, event }) => {
+        assertEvent(event, "supervisor.commit");
+        return [...context.commitQueue, event.epoch];
+      },
+    }),
+    requestDrain: assign({ drainRequested: true }),
+    completeAck: enqueueActions(({ context, enqueue }) => {
+      const done = nextCommittable(context);
+      if (done === undefined) return;
+      const acked: ReaderAckedEvent = {
+        type: "reader.acked",
+        partition: context.partition,
+        epoch: done.epoch,
+        count: done.offsets.length,
+      };
+      enqueue.sendParent(acked);
+      enqueue.assign({
+        commitQueue: context.commitQueue.slice(1),
+        sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
+        acked: context.acked + done.offsets.length,
+      });
+    }),
+  },
+}).createMachine({
+  id: "partitionReader",
+  context: ({ input }) => ({
+    vertex: input.vertex,
+    partition: input.partition,
+    readBatchSize: input.readBatchSize,
+    readTimeoutMs: input.readTimeoutMs,
+    maxReadFailures: input.maxReadFailures ?? 20,
+    fromPending: input.startWithPending ?? false,
+    unsealed: 0,
+    lastRead: null,
+    sealed: [],
+    commitQueue: [],
+    drainRequested: false,
+    endOfStream: false,
+    readFailures: 0,
+    lastError: null,
+    acked: 0,
+  }),
+  initial: "active",
+  output: ({ context }) => ({ partition: context.partition, acked: context.acked, error: context.lastError }),
+  states: {
+    active: {
+      type: "parallel",
+      on: {
+        "batcher.sealed": { actions: "recordSealed" },
+        "supervisor.commit": { actions: "enqueueCommit" },
+        "supervisor.drain": { actions: "requestDrain" },
+        "supervisor.stop": "stopped",
+      },
+      states: {
+        fetch: {
+          initial: "reading",
+          states: {
+            reading: {
+              invoke: {
+                src: "readBatch",
+                input: ({ context }): ReadBatchInput => ({
+                  vertex: context.vertex,
+                  partition: context.partition,
+                  max: context.readBatchSize - context.unsealed,
+                  timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
+                  fromPending: context.fromPending,
+                }),
+                onDone: {
+                  target: "handingOff",
+                  actions: { type: "recordRead", params: ({ event }) => ({ output: event.output }) },
+                },
+                onError: [
+                  {
+                    guard: "hasTooManyReadFailures",
+                    target: "#partitionReader.failed",
+                    actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
+                  },
+                  {
+                    target: "backingOff",
+                    actions: [{ type: "recordReadError", params: ({ event }) => ({ error: event.error }) }, "reportReadFailure"],
+                  },
+                ],
+              },
+            },
+            handingOff: {
+              entry: "handOff",
+              always: [
+                { guard: "shouldDrain", target: "draining" },
+                { guard: "isWindowFull", target: "awaitingCommit" },
+                { target: "reading" },
+              ],
+            },
+            // The window is full: the open epoch holds readBatchSize of this partition's messages
+            // and can only close once a commit frees an in-flight slot.
+            awaitingCommit: {
+              always: [
+                { guard: "shouldDrain", target: "draining" },
+                { guard: "hasRoom", target: "reading" },
+              ],
+            },
+            backingOff: {
+              always: { guard: "shouldDrain", target: "draining" },
+              after: { readRetryBackoff: "reading" },
+            },
+            draining: { entry: "reportDraining" },
+          },
+        },
+        commit: {
+          initial: "idle",
+          states: {
+            idle: {
+              always: [
+                { guard: "hasEmptyCommit", actions: "completeAck" },
+                { guard: "hasCommit", target: "acking" },
+              ],
+            },
+            acking: {
+              invoke: {
+                src: "ackOffsets",
+                input: ({ context }): AckInput => {
+                  const next = nextCommittable(context)!;
+                  return { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets };
+                },
+                onDone: { target: "idle", actions: "completeAck" },
+                onError: "ackBackoff",
+              },
+            },
+            // A failed ack is retried: the epoch is committed downstream, only the ack is owed.
+            ackBackoff: { after: { ackRetryBackoff: "acking" } },
+          },
+        },
+      },
+    },
+    stopped: { type: "final" },
+    failed: { type: "final", entry: "reportFailed" },
+  },
+});

@@ -1,0 +1,65 @@
+import type { ReadEntry } from "./message.js";
+
+export interface PartitionReaderInput {
+  readonly vertex: string;
+  readonly partition: number;
+  /** Most messages one epoch holds for this partition; the reader never reads beyond it. */
+  readonly readBatchSize: number;
+  /** How long one read may wait for data. */
+  readonly readTimeoutMs: number;
+  /** Re-read this consumer's own pending entries first (after a restart), then new ones. */
+  readonly startWithPending?: boolean;
+  /** Consecutive failed reads after which the reader gives up (`failed`). */
+  readonly maxReadFailures?: number;
+}
+
+/** What the `readBatch` actor is started with. */
+export interface ReadBatchInput {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly max: number;
+  readonly timeoutMs: number;
+  /** `true`: this consumer's pending entries (like `XREADGROUP … 0`); `false`: new ones (`>`). */
+  readonly fromPending: boolean;
+}
+
+/** What the `readBatch` actor resolves with. */
+export interface ReadBatchOutput {
+  readonly entries: readonly ReadEntry[];
+  /** The input will never have more: every upstream finished and nothing is left undelivered. */
+  readonly endOfStream: boolean;
+}
+
+/** What the `ackOffsets` actor is started with. */
+export interface AckInput {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly epoch: number;
+  readonly offsets: readonly string[];
+}
+
+export interface SealedEpoch {
+  readonly epoch: number;
+  readonly offsets: readonly string[];
+}
+
+export interface PartitionReaderContext {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly readBatchSize: number;
+  readonly readTimeoutMs: number;
+  readonly maxReadFailures: number;
+  readonly fromPending: boolean;
+  /** Handed to the batcher, not yet sealed into an epoch. */
+  readonly unsealed: number;
+  readonly lastRead: ReadBatchOutput | null;
+  /** Sealed epochs whose offsets wait for `supervisor.commit`. */
+  readonly sealed: readonly SealedEpoch[];
+  /** Epochs the supervisor committed, to be acked in order. */
+  readonly commitQueue: readonly number[];
+  readonly drainRequested: boolean;
+  readonly endOfStream: boolean;
+  readonly readFailures: number;
+  readonly lastError: string | null;
+  readonly acked: number;
+}

@@ -1,0 +1,158 @@
+/**
+ * The sink session's bookkeeping as pure functions, so the machine file reads as the protocol
+ * and these rules can be tested on their own.
+ */
+import { emptyTallies } from "./epoch-protocol.js";
+import type { Message, SinkResult } from "./message.js";
+import { backoffDelay, maxAttempts, nextRandom, type RetryPolicy } from "./retry-policy.js";
+import type { EpochWork, FallbackItem, InboxEpoch, ProtocolViolation, SinkIoEvent } from "./sink-session.types.js";
+
+export function startEpoch(entry: InboxEpoch): EpochWork {
+  return startAttempt(
+    {
+      epoch: entry.epoch,
+      messages: entry.messages,
+      attempt: 0,
+      sending: [],
+      expected: {},
+      received: {},
+      receivedCount: 0,
+      endOfResults: false,
+      violation: null,
+      unsettled: entry.messages,
+      lastErrors: {},
+      fallbackQueue: [],
+      tallies: { ...emptyTallies, messages: entry.messages.length },
+      nextDelayMs: 0,
+    },
+    entry.messages,
+  );
+}
+
+/** Begins the next attempt with `messages`: only the unsettled subset is ever re-sent. */
+export function startAttempt(work: EpochWork, messages: readonly Message[]): EpochWork {
+  const expected: Record<string, true> = {};
+  for (const message of messages) expected[message.id] = true;
+  const isRetry = work.attempt > 0;
+  return {
+    ...work,
+    attempt: work.attempt + 1,
+    sending: messages,
+    expected,
+    received: {},
+    receivedCount: 0,
+    endOfResults: false,
+    violation: null,
+    unsettled: [],
+    tallies: isRetry ? { ...work.tallies, retries: work.tallies.retries + messages.length } : work.tallies,
+  };
+}
+
+/**
+ * Checks one frame against the attempt in progress. `null` means the frame is valid.
+ * Stale frames (an attempt this session already abandoned) are not violations: see `isStaleFrame`.
+ */
+export function findViolation(partition: number, work: EpochWork, frame: SinkIoEvent): ProtocolViolation | null {
+  if (frame.partition !== partition) {
+    return {
+      code: "WRONG_PARTITION",
+      message: `partition ${partition} received a ${frame.type} frame for partition ${frame.partition}`,
+    };
+  }
+  if (frame.epoch !== work.epoch) {
+    return {
+      code: "WRONG_EPOCH",
+      message: `partition ${partition} is on epoch ${work.epoch} but received a ${frame.type} frame for epoch ${frame.epoch}`,
+    };
+  }
+  if (frame.type === "sinkIo.crashed") {
+    return { code: "SINK_CRASHED", message: `the sink of partition ${partition} crashed: ${frame.reason}` };
+  }
+  if (frame.type === "sinkIo.results") {
+    const seen = new Set<string>();
+    for (const result of frame.results) {
+      if (work.expected[result.id] !== true) {
+        return {
+          code: "UNKNOWN_ID",
+          message: `result for id '${result.id}', which is not in epoch ${work.epoch} attempt ${work.attempt} of partition ${partition}`,
+        };
+      }
+      if (work.received[result.id] !== undefined || seen.has(result.id)) {
+        return { code: "DUPLICATE_RESULT", message: `a second result for id '${result.id}' in epoch ${work.epoch}` };
+      }
+      seen.add(result.id);
+    }
+  }
+  if (frame.type === "sinkIo.endOfResults" && work.receivedCount < work.sending.length) {
+    return {
+      code: "EARLY_END_OF_RESULTS",
+      message: `end-of-results after ${work.receivedCount} of ${work.sending.length} results (partition ${partition}, epoch ${work.epoch})`,
+    };
+  }
+  return null;
+}
+
+export function isStaleFrame(work: EpochWork, frame: SinkIoEvent): boolean {
+  return frame.epoch === work.epoch && frame.attempt < work.attempt;
+}
+
+export function recordResults(work: EpochWork, results: readonly SinkResult[]): EpochWork {
+  const received: Record<string, SinkResult> = { ...work.received };
+  for (const result of results) received[result.id] = result;
+  return { ...work, received, receivedCount: work.receivedCount + results.length };
+}
+
+export function hasAllResults(work: EpochWork): boolean {
+  return work.endOfResults && work.receivedCount === work.sending.length;
+}
+
+/**
+ * Ends the attempt: `ok` results are final, `fallback` answers queue for the fallback sink,
+ * failures and messages without a result (after a protocol error) stay unsettled.
+ */
+export function settleAttempt(work: EpochWork, missingReason: string): EpochWork {
+  let ok = 0;
+  const fallbackQueue: FallbackItem[] = [...work.fallbackQueue];
+  const unsettled: Message[] = [];
+  const lastErrors: Record<string, string> = { ...work.lastErrors };
+  for (const message of work.sending) {
+    const result = work.received[message.id];
+    if (result?.status === "ok") {
+      ok += 1;
+    } else if (result?.status === "fallback") {
+      fallbackQueue.push({ message, reason: result.reason, attempts: work.attempt });
+    } else {
+      unsettled.push(message);
+      lastErrors[message.id] = result?.status === "failure" ? result.error : missingReason;
+    }
+  }
+  return { ...work, unsettled, lastErrors, fallbackQueue, tallies: { ...work.tallies, ok: work.tallies.ok + ok } };
+}
+
+export function canRetry(work: EpochWork, policy: RetryPolicy): boolean {
+  return work.unsettled.length > 0 && (work.attempt < maxAttempts(policy) || policy.onFailure === "retry");
+}
+
+/** Applies `onFailure` to what is still unsettled once no attempt is left. */
+export function exhaust(work: EpochWork, policy: RetryPolicy): EpochWork {
+  if (work.unsettled.length === 0) return work;
+  if (policy.onFailure === "drop") {
+    return { ...work, unsettled: [], tallies: { ...work.tallies, dropped: work.tallies.dropped + work.unsettled.length } };
+  }
+  const exhausted = work.unsettled.map((message) => ({
+    message,
+    reason: `retries exhausted after ${work.attempt} attempts: ${work.lastErrors[message.id] ?? "unknown error"}`,
+    attempts: work.attempt,
+  }));
+  return { ...work, unsettled: [], fallbackQueue: [...work.fallbackQueue, ...exhausted] };
+}
+
+export function scheduleBackoff(work: EpochWork, policy: RetryPolicy, rng: number): { work: EpochWork; rng: number } {
+  const draw = nextRandom(rng);
+  return { work: { ...work, nextDelayMs: backoffDelay(policy, work.attempt, draw.value) }, rng: draw.state };
+}
+
+export function takeReadyEpoch(inbox: readonly InboxEpoch[]): InboxEpoch | undefined {
+  const head = inbox[0];
+  return head !== undefined && head.count !== null ? head : undefined;
+}

@@ -1,0 +1,333 @@
+/**
+ * One sink session per partition — never shared — so one partition's frames can never complete
+ * another's epoch (invariant I2, the class of numaflow#2516).
+ *
+ *            batcher.eot(p,e)                  sinkIo.endOfResults with all results
+ *   idle ────────────────────▶ attempt ──────────────────────────────────▶ eotReceived
+ *    ▲  (empty epoch: done     │ writing → awaitingResults                   │
+ *    │   at once)              │ bad frame / timeout / crash                 │ failures left
+ *    │                         ▼                                             ▼
+ *    │                   protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
+ *    │                         │ no attempt left                             │
+ *    │                         ▼                                             ▼
+ *    └──sink.epochDone──── finishing ◀────────────────────────────────────────┘
+ *                             └──▶ fallingBack ⇄ fallbackBackoff
+ *   supervisor.stop (any state) ──▶ done
+ *
+ * Takes: `batcher.data`, `batcher.eot`, `sinkIo.*` (from the `sinkWriter` actor), `supervisor.stop`.
+ * Sends the parent: `sink.epochDone { partition, epoch, tallies }`, `sink.protocolError`.
+ * Keeps: an epoch completes only when it holds exactly one final result for every id of
+ * `(p, e)` and the adapter signalled end-of-results; anything else is a protocol error that is
+ * counted, reported and redriven (only the unsettled subset is re-sent), never a silent wait.
+ * Every message ends `ok | fallback | dropped`.
+ */
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, setup } from "xstate";
+import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
+import { emptyTallies } from "./epoch-protocol.js";
+import {
+  canRetry,
+  exhaust,
+  findViolation,
+  hasAllResults,
+  isStaleFrame,
+  recordResults,
+  scheduleBackoff,
+  settleAttempt,
+  startAttempt,
+  startEpoch,
+  takeReadyEpoch,
+} from "./sink-session.logic.js";
+import type {
+  EpochWork,
+  FallbackWriteInput,
+  InboxEpoch,
+  ProtocolViolation,
+  SinkIoEvent,
+  SinkSessionContext,
+  SinkSessionInput,
+  SinkWriteInput,
+} from "./sink-session.types.js";
+
+type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent;
+
+function requireWork(context: SinkSessionContext): EpochWork {
+  if (context.work === null) throw new Error("sink session has no epoch in progress");
+  return context.work;
+}
+
+function appendToInbox(inbox: readonly InboxEpoch[], frame: DataFrame | EotFrame): InboxEpoch[] {
+  const next = [...inbox];
+  let index = next.findIndex((entry) => entry.epoch === frame.epoch);
+  if (index < 0) {
+    next.push({ epoch: frame.epoch, messages: [], count: null });
+    index = next.length - 1;
+  }
+  const entry = next[index]!;
+  next[index] =
+    frame.type === "batcher.data"
+      ? { ...entry, messages: entry.messages.length === 0 ? frame.messages : [...entry.messages, ...frame.messages] }
+      : { ...entry, count: frame.count };
+  return next;
+}
+
+export const sinkSessionMachine = setup({
+  types: {
+    context: {} as SinkSessionContext,
+    input: {} as SinkSessionInput,
+    events: {} as SinkSessionEvent,
+  },
+  actors: {
+    /** One attempt: writes the messages and sends `sinkIo.*` frames back. Supplied by the runtime. */
+    sinkWriter: fromCallback<SinkSessionEvent, SinkWriteInput>(() => {
+      throw new Error("sinkWriter is not provided: supply it with sinkSessionMachine.provide({ actors: { sinkWriter } })");
+    }),
+    /** Writes messages to the fallback sink (e.g. a dead-letter queue); resolves once durable. */
+    fallbackWriter: fromPromise<void, FallbackWriteInput>(async () => {
+      throw new Error("fallbackWriter is not provided: supply it with sinkSessionMachine.provide({ actors: { fallbackWriter } })");
+    }),
+  },
+  delays: {
+    retryBackoff: ({ context }) => context.work?.nextDelayMs ?? 0,
+    resultTimeout: ({ context }) => context.resultTimeoutMs,
+  },
+  guards: {
+    isOwnPartitionFrame: ({ context, event }) => {
+      assertEvent(event, ["batcher.data", "batcher.eot"]);
+      return event.partition === context.partition;
+    },
+    hasEmptyReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox)?.count === 0,
+    hasReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox) !== undefined,
+    isStaleFrame: ({ context, event }) => {
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      return isStaleFrame(requireWork(context), event);
+    },
+    isSettledAttemptFrame: ({ context, event }) => {
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      const work = context.work;
+      return work !== null && event.partition === context.partition && event.epoch === work.epoch && event.attempt <= work.attempt;
+    },
+    breaksProtocol: ({ context, event }) => {
+      assertEvent(event, ["sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      return findViolation(context.partition, requireWork(context), event) !== null;
+    },
+    hasAllResults: ({ context }) => hasAllResults(requireWork(context)),
+    canRetry: ({ context }) => canRetry(requireWork(context), context.retry),
+    hasFallbackQueue: ({ context }) => requireWork(context).fallbackQueue.length > 0,
+  },
+  actions: {
+    appendFrame: assign({
+      inbox: ({ context, event }) => {
+        assertEvent(event, ["batcher.data", "batcher.eot"]);
+        return appendToInbox(context.inbox, event);
+      },
+    }),
+    reportForeignFrame: sendParent(({ context, event }): ProtocolErrorEvent => {
+      assertEvent(event, ["batcher.data", "batcher.eot"]);
+      return {
+        type: "sink.protocolError",
+        partition: context.partition,
+        epoch: event.epoch,
+        attempt: 0,
+        code: "WRONG_PARTITION",
+        message: `sink session ${context.partition} received ${event.type} for partition ${event.partition}; ignored`,
+      };
+    }),
+    reportStrayFrame: sendParent(({ context, event }): ProtocolErrorEvent => {
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      const current = context.work === null ? "no epoch in progress" : `epoch ${context.work.epoch} in progress`;
+      return {
+        type: "sink.protocolError",
+        partition: context.partition,
+        epoch: event.epoch,
+        attempt: event.attempt,
+        code: event.partition === context.partition ? "WRONG_EPOCH" : "WRONG_PARTITION",
+        message: `${event.type} for partition ${event.partition} epoch ${event.epoch} arrived with ${current}; not merged`,
+      };
+    }),
+    // An idle partition's EOT(count 0) completes at once: it never holds up the join (I3).
+    completeEmptyEpoch: enqueueActions(({ context, enqueue }) => {
+      const ready = takeReadyEpoch(context.inbox)!;
+      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: ready.epoch, tallies: emptyTallies };
+      enqueue.sendParent(done);
+      enqueue.assign({ inbox: context.inbox.slice(1), completedEpochs: context.completedEpochs + 1 });
+    }),
+    startEpoch: assign(({ context }) => {
+      const ready = takeReadyEpoch(context.inbox)!;
+      return { work: startEpoch(ready), inbox: context.inbox.slice(1) };
+    }),
+    startNextAttempt: assign({
+      work: ({ context }) => {
+        const work = requireWork(context);
+        return startAttempt(work, work.unsettled);
+      },
+    }),
+    recordResults: assign({
+      work: ({ context, event }) => {
+        assertEvent(event, "sinkIo.results");
+        return recordResults(requireWork(context), event.results);
+      },
+    }),
+    markEndOfResults: assign({ work: ({ context }) => ({ ...requireWork(context), endOfResults: true }) }),
+    recordViolation: assign({
+      work: ({ context, event }) => {
+        assertEvent(event, ["sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+        return { ...requireWork(context), violation: findViolation(context.partition, requireWork(context), event) };
+      },
+    }),
+    recordTimeout: assign({
+      work: ({ context }) => {
+        const work = requireWork(context);
+        const violation: ProtocolViolation = {
+          code: "RESULT_TIMEOUT",
+          message: `no end-of-results within ${context.resultTimeoutMs}ms (${work.receivedCount} of ${work.sending.length} results, partition ${context.partition}, epoch ${work.epoch})`,
+        };
+        return { ...work, violation };
+      },
+    }),
+    recordWriterError: assign({
+      work: ({ context }, { error }: { error: unknown }) => {
+        const violation: ProtocolViolation = {
+          code: "SINK_CRASHED",
+          message: `the sink writer of partition ${context.partition} failed: ${error instanceof Error ? error.message : String(error)}`,
+        };
+        return { ...requireWork(context), violation };
+      },
+    }),
+    settleAttempt: assign({ work: ({ context }) => settleAttempt(requireWork(context), "no result") }),
+    settleAfterViolation: assign({
+      work: ({ context }) => {
+        const work = requireWork(context);
+        return settleAttempt(work, `protocol error: ${work.violation?.message ?? "unknown"}`);
+      },
+    }),
+    reportViolation: sendParent(({ context }): ProtocolErrorEvent => {
+      const work = requireWork(context);
+      return {
+        type: "sink.protocolError",
+        partition: context.partition,
+        epoch: work.epoch,
+        attempt: work.attempt,
+        code: work.violation?.code ?? "SINK_CRASHED",
+        message: work.violation?.message ?? "unknown protocol error",
+      };
+    }),
+    scheduleBackoff: assign(({ context }) => scheduleBackoff(requireWork(context), context.retry, context.rng)),
+    exhaustUnsettled: assign({ work: ({ context }) => exhaust(requireWork(context), context.retry) }),
+    recordFallback: assign({
+      work: ({ context }) => {
+        const work = requireWork(context);
+        const tallies = { ...work.tallies, fallback: work.tallies.fallback + work.fallbackQueue.length };
+        return { ...work, fallbackQueue: [], tallies };
+      },
+    }),
+    completeEpoch: enqueueActions(({ context, enqueue }) => {
+      const work = requireWork(context);
+      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: work.tallies };
+      enqueue.sendParent(done);
+      enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
+    }),
+  },
+}).createMachine({
+  id: "sinkSession",
+  context: ({ input }) => ({
+    vertex: input.vertex,
+    partition: input.partition,
+    retry: input.retry,
+    resultTimeoutMs: input.resultTimeoutMs,
+    inbox: [],
+    work: null,
+    rng: input.seed ?? input.partition + 1,
+    completedEpochs: 0,
+  }),
+  initial: "idle",
+  on: {
+    "batcher.data": [{ guard: "isOwnPartitionFrame", actions: "appendFrame" }, { actions: "reportForeignFrame" }],
+    "batcher.eot": [{ guard: "isOwnPartitionFrame", actions: "appendFrame" }, { actions: "reportForeignFrame" }],
+    // Frames outside an attempt: a settled attempt's stragglers are dropped; anything else is reported.
+    "sinkIo.*": [{ guard: "isSettledAttemptFrame" }, { actions: "reportStrayFrame" }],
+    "supervisor.stop": ".done",
+  },
+  states: {
+    idle: {
+      always: [
+        { guard: "hasEmptyReadyEpoch", actions: "completeEmptyEpoch" },
+        { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
+      ],
+    },
+    attempt: {
+      initial: "writing",
+      invoke: {
+        src: "sinkWriter",
+        input: ({ context }): SinkWriteInput => {
+          const work = requireWork(context);
+          return {
+            vertex: context.vertex,
+            partition: context.partition,
+            epoch: work.epoch,
+            attempt: work.attempt,
+            messages: work.sending,
+          };
+        },
+        onError: {
+          target: "protocolError",
+          actions: { type: "recordWriterError", params: ({ event }) => ({ error: event.error }) },
+        },
+      },
+      after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
+      always: { guard: "hasAllResults", target: "eotReceived" },
+      on: {
+        "sinkIo.results": [
+          { guard: "isStaleFrame" },
+          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+          { actions: "recordResults" },
+        ],
+        "sinkIo.endOfResults": [
+          { guard: "isStaleFrame" },
+          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+          { actions: "markEndOfResults" },
+        ],
+        "sinkIo.crashed": [
+          { guard: "isStaleFrame" },
+          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+        ],
+      },
+      states: {
+        writing: { on: { "sinkIo.sent": [{ guard: "isStaleFrame" }, { target: "awaitingResults" }] } },
+        awaitingResults: {},
+      },
+    },
+    eotReceived: {
+      entry: "settleAttempt",
+      always: [{ guard: "canRetry", target: "retrying", actions: "scheduleBackoff" }, { target: "finishing" }],
+    },
+    retrying: {
+      after: { retryBackoff: { target: "attempt", actions: "startNextAttempt" } },
+    },
+    protocolError: {
+      entry: ["settleAfterViolation", "reportViolation", "scheduleBackoff"],
+      always: { guard: not("canRetry"), target: "finishing" },
+      after: { retryBackoff: { target: "attempt", actions: "startNextAttempt" } },
+    },
+    finishing: {
+      entry: "exhaustUnsettled",
+      always: [{ guard: "hasFallbackQueue", target: "fallingBack" }, { target: "idle", actions: "completeEpoch" }],
+    },
+    fallingBack: {
+      invoke: {
+        src: "fallbackWriter",
+        input: ({ context }): FallbackWriteInput => {
+          const work = requireWork(context);
+          return { vertex: context.vertex, partition: context.partition, epoch: work.epoch, items: work.fallbackQueue };
+        },
+        onDone: { target: "idle", actions: ["recordFallback", "completeEpoch"] },
+        // A failing fallback is retried without end: the message is never lost (DESIGN §2.1).
+        onError: { target: "fallbackBackoff", actions: "scheduleBackoff" },
+      },
+    },
+    fallbackBackoff: {
+      after: { retryBackoff: "fallingBack" },
+    },
+    done: { type: "final" },
+  },
+});
+

@@ -1,0 +1,88 @@
+/**
+ * The supervisor's epoch bookkeeping as pure functions: which partitions may close an epoch,
+ * which closed epoch has joined, and what committing it adds up to.
+ */
+import { addTallies, emptyTallies, type EpochTallies } from "./epoch-protocol.js";
+import type { CommitUnit, PartitionControl, PartitionTotals, SupervisorContext } from "./supervisor.types.js";
+
+export function initialParts(partitions: number): PartitionControl[] {
+  return Array.from({ length: partitions }, () => ({ hasData: false, closeRequested: false, draining: false }));
+}
+
+export function initialTotals(partitions: number): PartitionTotals[] {
+  return Array.from({ length: partitions }, (_, partition) => ({
+    partition,
+    ...emptyTallies,
+    epochs: 0,
+    acked: 0,
+    protocolErrors: 0,
+  }));
+}
+
+export function updatePart(
+  parts: readonly PartitionControl[],
+  partition: number,
+  change: Partial<PartitionControl>,
+): PartitionControl[] {
+  return parts.map((part, index) => (index === partition ? { ...part, ...change } : part));
+}
+
+function inflightFor(context: SupervisorContext, partition: number): number {
+  return context.units.filter((unit) => unit.partitions.includes(partition)).length;
+}
+
+/**
+ * The partitions whose open epoch closes now. Aligned: all or none — any partition's request
+ * closes the epoch for every partition, while fewer than `maxInflightEpochs` are in flight.
+ * Partition mode: each partition on its own request and its own in-flight count.
+ */
+export function closablePartitions(context: SupervisorContext, ignoreInflightLimit = false): number[] {
+  const all = context.parts.map((_, index) => index);
+  if (context.commitMode === "aligned") {
+    const requested = context.parts.some((part) => part.closeRequested);
+    const hasRoom = ignoreInflightLimit || context.units.length < context.maxInflightEpochs;
+    return requested && hasRoom ? all : [];
+  }
+  return all.filter(
+    (p) => context.parts[p]!.closeRequested && (ignoreInflightLimit || inflightFor(context, p) < context.maxInflightEpochs),
+  );
+}
+
+/** A close was requested but the in-flight limit holds it back. */
+export function isThrottled(context: SupervisorContext): boolean {
+  return context.parts.some((part) => part.closeRequested) && closablePartitions(context).length === 0;
+}
+
+/** The first closed epoch whose partitions have all reported `sink.epochDone`. */
+export function joinedUnit(units: readonly CommitUnit[]): CommitUnit | undefined {
+  return units.find((unit) => unit.partitions.every((p) => unit.done[p] !== undefined));
+}
+
+export function isUnitAcked(unit: CommitUnit): boolean {
+  return unit.partitions.every((p) => unit.acked[p] !== undefined);
+}
+
+export function unitTallies(unit: CommitUnit): EpochTallies {
+  return unit.partitions.reduce((sum, p) => addTallies(sum, unit.done[p] ?? emptyTallies), emptyTallies);
+}
+
+export function addCommitted(totals: readonly PartitionTotals[], unit: CommitUnit): PartitionTotals[] {
+  return totals.map((total) => {
+    const done = unit.done[total.partition];
+    if (done === undefined) return total;
+    return {
+      ...total,
+      ...addTallies(total, done),
+      epochs: total.epochs + 1,
+      acked: total.acked + (unit.acked[total.partition] ?? 0),
+    };
+  });
+}
+
+export function mapUnit(
+  units: readonly CommitUnit[],
+  epoch: number,
+  change: (unit: CommitUnit) => CommitUnit,
+): CommitUnit[] {
+  return units.map((unit) => (unit.epoch === epoch ? change(unit) : unit));
+}

@@ -1,0 +1,412 @@
+/**
+ * One supervisor per vertex: spawns a reader, a batcher and a sink session per partition,
+ * opens and closes epochs, joins the partitions' EOT states and commits.
+ *
+ *   running (parallel)                                   draining (parallel)
+ *   ├─ intake:  collecting ⇄ throttled     ──drain──▶   ├─ intake: awaitingReaders ─▶ closingFinal ─▶ flushed
+ *   └─ commits: idle ─▶ joining ─▶ committing           └─ commits: (the same region)
+ *                        ▲            │ sinkCommit → acking                     │ nothing left in flight
+ *                        └────────────┘                                         ▼
+ *   reader.failed ──▶ failed                                                 stopped
+ *
+ * Takes: `batcher.filling`, `batcher.full`, `sink.epochDone`, `sink.protocolError`, `reader.acked`,
+ * `reader.draining`, `reader.readFailed`, `reader.failed`, `pipeline.drain`.
+ * Emits (for the runtime): `epochCommitted`, `protocolError`, `readFailed`.
+ * Keeps: an epoch's offsets are acked only after every partition of it reported its final
+ * results (I1); the join waits only on partitions of that epoch, each of which sends an EOT —
+ * with count 0 when idle — so no partition can hold the join without data (I3); at most
+ * `maxInflightEpochs` epochs are closed and uncommitted at once.
+ */
+import { assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup } from "xstate";
+import { batcherMachine } from "./batcher.machine.js";
+import {
+  actorIds,
+  type BatcherFillingEvent,
+  type BatcherFullEvent,
+  type CloseEpochEvent,
+  type CommitEvent,
+  type EpochDoneEvent,
+  type ProtocolErrorEvent,
+  type ReaderAckedEvent,
+  type ReaderDrainingEvent,
+  type ReaderFailedEvent,
+  type ReaderReadFailedEvent,
+} from "./epoch-protocol.js";
+import { partitionReaderMachine } from "./partition-reader.machine.js";
+import { sinkSessionMachine } from "./sink-session.machine.js";
+import {
+  addCommitted,
+  closablePartitions,
+  initialParts,
+  initialTotals,
+  isThrottled,
+  isUnitAcked,
+  joinedUnit,
+  mapUnit,
+  unitTallies,
+  updatePart,
+} from "./supervisor.logic.js";
+import type {
+  CommitEpochInput,
+  CommitUnit,
+  SupervisorContext,
+  SupervisorEmitted,
+  SupervisorInput,
+  SupervisorOutput,
+} from "./supervisor.types.js";
+
+export interface EpochTimeoutEvent {
+  readonly type: "supervisor.epochTimeout";
+  /** The partition whose timer fired; null for the vertex-wide timer of aligned mode. */
+  readonly partition: number | null;
+}
+export interface PipelineDrainEvent {
+  readonly type: "pipeline.drain";
+}
+
+type SupervisorEvent =
+  | BatcherFillingEvent
+  | BatcherFullEvent
+  | EpochDoneEvent
+  | ProtocolErrorEvent
+  | ReaderAckedEvent
+  | ReaderDrainingEvent
+  | ReaderReadFailedEvent
+  | ReaderFailedEvent
+  | EpochTimeoutEvent
+  | PipelineDrainEvent;
+
+const childId = {
+  reader: (p: number) => `reader-${p}`,
+  batcher: (p: number) => `batcher-${p}`,
+  sinkSession: (p: number) => `sink-${p}`,
+};
+const timerId = (partition: number | null) => (partition === null ? "epochTimer" : `epochTimer-${partition}`);
+
+function committingUnit(context: SupervisorContext): CommitUnit {
+  const unit = context.units.find((candidate) => candidate.epoch === context.committing);
+  if (unit === undefined) throw new Error(`supervisor of ${context.vertex} is not committing an epoch`);
+  return unit;
+}
+
+/** The commit region is the same while running and while draining: epochs keep committing. */
+const commitRegion = {
+  initial: "idle",
+  states: {
+    idle: { always: { guard: "hasClosedEpochs", target: "joining" } },
+    joining: {
+      always: [
+        { guard: "hasJoinedEpoch", target: "committing", actions: "selectJoinedEpoch" },
+        { guard: not("hasClosedEpochs"), target: "idle" },
+      ],
+    },
+    committing: {
+      initial: "sinkCommit",
+      states: {
+        // The sink's optional commit(epoch): transactional sinks make the epoch durable here.
+        sinkCommit: {
+          invoke: {
+            src: "commitEpoch",
+            input: ({ context }: { context: SupervisorContext }): CommitEpochInput => {
+              const unit = committingUnit(context);
+              return { vertex: context.vertex, epoch: unit.epoch, partitions: unit.partitions };
+            },
+            onDone: { target: "acking", actions: "sendCommitToReaders" },
+            onError: { target: "sinkCommitBackoff" },
+          },
+        },
+        sinkCommitBackoff: { after: { commitRetryBackoff: "sinkCommit" } },
+        acking: {},
+      },
+      // Targets are siblings, so the same region works inside `running` and `draining`.
+      always: { guard: "isCommitAcked", target: "joining", actions: "recordCommitted" },
+    },
+  },
+} as const;
+
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    input: {} as SupervisorInput,
+    events: {} as SupervisorEvent,
+    emitted: {} as SupervisorEmitted,
+    output: {} as SupervisorOutput,
+  },
+  actors: {
+    partitionReader: partitionReaderMachine,
+    batcher: batcherMachine,
+    sinkSession: sinkSessionMachine,
+    /** The sink's `commit(epoch)`; resolves at once for sinks without one. */
+    commitEpoch: fromPromise<void, CommitEpochInput>(async () => undefined),
+  },
+  delays: {
+    readTimeout: ({ context }) => context.readTimeoutMs,
+    commitRetryBackoff: () => 100,
+  },
+  guards: {
+    hasClosableEpoch: ({ context }) => closablePartitions(context).length > 0,
+    isThrottled: ({ context }) => isThrottled(context),
+    hasClosedEpochs: ({ context }) => context.units.length > 0,
+    hasJoinedEpoch: ({ context }) => joinedUnit(context.units) !== undefined,
+    isCommitAcked: ({ context }) => isUnitAcked(committingUnit(context)),
+    allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
+    isFlushed: ({ context }) => context.units.length === 0,
+  },
+  actions: {
+    spawnPartitions: enqueueActions(({ context, enqueue }) => {
+      const { vertex, readBatchSize } = context;
+      // Sessions and batchers first: a reader hands its first batch over as soon as it reads.
+      for (let p = 0; p < context.partitions; p += 1) {
+        enqueue.spawnChild("sinkSession", {
+          id: childId.sinkSession(p),
+          systemId: actorIds.sinkSession(vertex, p),
+          input: {
+            vertex,
+            partition: p,
+            retry: context.retry,
+            resultTimeoutMs: context.resultTimeoutMs,
+            seed: context.seed + p,
+          },
+        });
+        enqueue.spawnChild("batcher", {
+          id: childId.batcher(p),
+          systemId: actorIds.batcher(vertex, p),
+          input: { vertex, partition: p, readBatchSize },
+        });
+      }
+      for (let p = 0; p < context.partitions; p += 1) {
+        enqueue.spawnChild("partitionReader", {
+          id: childId.reader(p),
+          systemId: actorIds.reader(vertex, p),
+          input: {
+            vertex,
+            partition: p,
+            readBatchSize,
+            readTimeoutMs: context.readTimeoutMs,
+            startWithPending: context.startWithPending,
+          },
+        });
+      }
+    }),
+    markFilling: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "batcher.filling");
+      const partition = context.commitMode === "aligned" ? null : event.partition;
+      const timerAlreadyRunning = context.commitMode === "aligned" && context.parts.some((part) => part.hasData);
+      enqueue.assign({ parts: updatePart(context.parts, event.partition, { hasData: true }) });
+      if (!timerAlreadyRunning) {
+        const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition };
+        enqueue.raise(timeout, { delay: context.readTimeoutMs, id: timerId(partition) });
+      }
+    }),
+    requestCloseOnFull: assign({
+      parts: ({ context, event }) => {
+        assertEvent(event, "batcher.full");
+        return updatePart(context.parts, event.partition, { closeRequested: true });
+      },
+    }),
+    requestCloseOnTimeout: assign({
+      parts: ({ context, event }) => {
+        assertEvent(event, "supervisor.epochTimeout");
+        if (event.partition !== null) return updatePart(context.parts, event.partition, { closeRequested: true });
+        return context.parts.map((part) => ({ ...part, closeRequested: part.closeRequested || part.hasData }));
+      },
+    }),
+    /**
+     * Sends CLOSE_EPOCH to the batchers of the closing partitions and records the closed epochs.
+     * `final`: the drain's last close — every partition in aligned mode (EOT count 0 where
+     * empty), the partitions still holding data in partition mode, whatever is in flight.
+     */
+    closeEpochs: enqueueActions(({ context, enqueue }, { final }: { final: boolean }) => {
+      const closing = final
+        ? context.parts.flatMap((part, p) => (context.commitMode === "aligned" || part.hasData ? [p] : []))
+        : closablePartitions(context);
+      if (closing.length === 0) return;
+      let nextEpoch = context.nextEpoch;
+      const units: CommitUnit[] = [...context.units];
+      const groups = context.commitMode === "aligned" ? [closing] : closing.map((p) => [p]);
+      for (const partitions of groups) {
+        const epoch = nextEpoch;
+        nextEpoch += 1;
+        const close: CloseEpochEvent = { type: "supervisor.closeEpoch", epoch };
+        for (const p of partitions) enqueue.sendTo(childId.batcher(p), close);
+        units.push({ epoch, partitions, done: {}, acked: {} });
+        enqueue(cancel(timerId(context.commitMode === "aligned" ? null : partitions[0]!)));
+      }
+      const closed = new Set(closing);
+      enqueue.assign({
+        nextEpoch,
+        units,
+        parts: context.parts.map((part, p) => (closed.has(p) ? { ...part, hasData: false, closeRequested: false } : part)),
+      });
+    }),
+    recordEpochDone: assign({
+      units: ({ context, event }) => {
+        assertEvent(event, "sink.epochDone");
+        return mapUnit(context.units, event.epoch, (unit) => ({ ...unit, done: { ...unit.done, [event.partition]: event.tallies } }));
+      },
+    }),
+    recordAck: assign({
+      units: ({ context, event }) => {
+        assertEvent(event, "reader.acked");
+        return mapUnit(context.units, event.epoch, (unit) => ({ ...unit, acked: { ...unit.acked, [event.partition]: event.count } }));
+      },
+    }),
+    selectJoinedEpoch: assign({ committing: ({ context }) => joinedUnit(context.units)!.epoch }),
+    sendCommitToReaders: enqueueActions(({ context, enqueue }) => {
+      const unit = committingUnit(context);
+      const commit: CommitEvent = { type: "supervisor.commit", epoch: unit.epoch };
+      for (const p of unit.partitions) enqueue.sendTo(childId.reader(p), commit);
+    }),
+    recordCommitted: enqueueActions(({ context, enqueue }) => {
+      const unit = committingUnit(context);
+      enqueue.emit({
+        type: "epochCommitted",
+        vertex: context.vertex,
+        epoch: unit.epoch,
+        partitions: unit.partitions,
+        tallies: unitTallies(unit),
+      });
+      enqueue.assign({
+        units: context.units.filter((candidate) => candidate.epoch !== unit.epoch),
+        committing: null,
+        totals: addCommitted(context.totals, unit),
+        committedEpochs: context.committedEpochs + 1,
+      });
+    }),
+    countProtocolError: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "sink.protocolError");
+      enqueue.assign({
+        totals: context.totals.map((total) =>
+          total.partition === event.partition ? { ...total, protocolErrors: total.protocolErrors + 1 } : total,
+        ),
+      });
+      enqueue.emit({
+        type: "protocolError",
+        vertex: context.vertex,
+        partition: event.partition,
+        epoch: event.epoch,
+        attempt: event.attempt,
+        code: event.code,
+        message: event.message,
+      });
+    }),
+    reportReadFailed: emit(({ context, event }) => {
+      assertEvent(event, "reader.readFailed");
+      return { type: "readFailed" as const, vertex: context.vertex, partition: event.partition, error: event.error };
+    }),
+    markDraining: assign({
+      parts: ({ context, event }) => {
+        assertEvent(event, "reader.draining");
+        return updatePart(context.parts, event.partition, { draining: true });
+      },
+    }),
+    requestDrain: assign({ drainRequested: true }),
+    drainReaders: enqueueActions(({ context, enqueue }) => {
+      for (let p = 0; p < context.partitions; p += 1) {
+        if (!context.parts[p]!.draining) enqueue.sendTo(childId.reader(p), { type: "supervisor.drain" });
+      }
+    }),
+    cancelTimers: enqueueActions(({ context, enqueue }) => {
+      enqueue(cancel(timerId(null)));
+      for (let p = 0; p < context.partitions; p += 1) enqueue(cancel(timerId(p)));
+    }),
+    stopChildren: enqueueActions(({ context, enqueue }) => {
+      for (let p = 0; p < context.partitions; p += 1) {
+        enqueue.sendTo(childId.reader(p), { type: "supervisor.stop" });
+        enqueue.sendTo(childId.batcher(p), { type: "supervisor.stop" });
+        enqueue.sendTo(childId.sinkSession(p), { type: "supervisor.stop" });
+      }
+    }),
+    recordFailure: assign({
+      failure: ({ event }) => {
+        assertEvent(event, "reader.failed");
+        return `reader of partition ${event.partition} failed: ${event.error}`;
+      },
+    }),
+  },
+}).createMachine({
+  id: "supervisor",
+  context: ({ input }) => ({
+    vertex: input.vertex,
+    partitions: input.partitions,
+    commitMode: input.commitMode ?? "aligned",
+    readBatchSize: input.readBatchSize,
+    readTimeoutMs: input.readTimeoutMs,
+    maxInflightEpochs: input.maxInflightEpochs,
+    retry: input.retry,
+    resultTimeoutMs: input.resultTimeoutMs,
+    startWithPending: input.startWithPending ?? false,
+    seed: input.seed ?? 1,
+    nextEpoch: 1,
+    parts: initialParts(input.partitions),
+    units: [],
+    committing: null,
+    totals: initialTotals(input.partitions),
+    committedEpochs: 0,
+    drainRequested: false,
+    failure: null,
+  }),
+  output: ({ context }) => ({
+    vertex: context.vertex,
+    status: context.failure === null ? "completed" : "failed",
+    reason: context.failure,
+    committedEpochs: context.committedEpochs,
+    partitions: context.totals,
+  }),
+  initial: "running",
+  entry: "spawnPartitions",
+  on: {
+    "batcher.filling": { actions: "markFilling" },
+    "batcher.full": { actions: "requestCloseOnFull" },
+    "supervisor.epochTimeout": { actions: "requestCloseOnTimeout" },
+    "sink.epochDone": { actions: "recordEpochDone" },
+    "sink.protocolError": { actions: "countProtocolError" },
+    "reader.acked": { actions: "recordAck" },
+    "reader.draining": { actions: "markDraining" },
+    "reader.readFailed": { actions: "reportReadFailed" },
+    "reader.failed": { target: ".failed", actions: "recordFailure" },
+  },
+  states: {
+    running: {
+      type: "parallel",
+      on: { "pipeline.drain": { target: "draining", actions: "requestDrain" } },
+      always: { guard: "allReadersDraining", target: "draining" },
+      states: {
+        intake: {
+          initial: "collecting",
+          states: {
+            collecting: {
+              always: [
+                { guard: "hasClosableEpoch", actions: { type: "closeEpochs", params: { final: false } } },
+                { guard: "isThrottled", target: "throttled" },
+              ],
+            },
+            // A close is due but maxInflightEpochs epochs are uncommitted: wait for a commit.
+            throttled: { always: { guard: not("isThrottled"), target: "collecting" } },
+          },
+        },
+        commits: commitRegion,
+      },
+    },
+    draining: {
+      type: "parallel",
+      entry: "drainReaders",
+      states: {
+        intake: {
+          initial: "awaitingReaders",
+          states: {
+            awaitingReaders: { always: { guard: "allReadersDraining", target: "closingFinal" } },
+            closingFinal: {
+              entry: ["cancelTimers", { type: "closeEpochs", params: { final: true } }],
+              always: "flushed",
+            },
+            flushed: { always: { guard: "isFlushed", target: "#supervisor.stopped" } },
+          },
+        },
+        commits: commitRegion,
+      },
+    },
+    stopped: { type: "final", entry: "stopChildren" },
+    failed: { type: "final", entry: "stopChildren" },
+  },
+});

@@ -1,0 +1,101 @@
+import type { EpochTallies } from "./epoch-protocol.js";
+import type { RetryPolicy } from "./retry-policy.js";
+
+export type CommitMode = "aligned" | "partition";
+
+export interface SupervisorInput {
+  readonly vertex: string;
+  readonly partitions: number;
+  /** `aligned` (default): an epoch commits when every partition is done with it. */
+  readonly commitMode?: CommitMode;
+  readonly readBatchSize: number;
+  readonly readTimeoutMs: number;
+  /** Most closed, uncommitted epochs at once (per partition in `partition` mode). */
+  readonly maxInflightEpochs: number;
+  readonly retry: RetryPolicy;
+  readonly resultTimeoutMs: number;
+  /** Readers first re-read their consumer's pending entries (production buffers). */
+  readonly startWithPending?: boolean;
+  readonly seed?: number;
+}
+
+/** What the `commitEpoch` actor is started with: the sink's optional `commit(epoch)`. */
+export interface CommitEpochInput {
+  readonly vertex: string;
+  readonly epoch: number;
+  readonly partitions: readonly number[];
+}
+
+export interface PartitionControl {
+  /** The open epoch holds data for this partition. */
+  readonly hasData: boolean;
+  /** The open epoch should close for this partition (full, or its timer fired). */
+  readonly closeRequested: boolean;
+  /** The reader will hand over nothing more. */
+  readonly draining: boolean;
+}
+
+/** A closed epoch on its way to commit: all partitions (aligned) or one (partition mode). */
+export interface CommitUnit {
+  readonly epoch: number;
+  readonly partitions: readonly number[];
+  readonly done: Readonly<Record<number, EpochTallies>>;
+  readonly acked: Readonly<Record<number, number>>;
+}
+
+export interface PartitionTotals extends EpochTallies {
+  readonly partition: number;
+  readonly epochs: number;
+  readonly acked: number;
+  readonly protocolErrors: number;
+}
+
+export interface SupervisorContext {
+  readonly vertex: string;
+  readonly partitions: number;
+  readonly commitMode: CommitMode;
+  readonly readBatchSize: number;
+  readonly readTimeoutMs: number;
+  readonly maxInflightEpochs: number;
+  readonly retry: RetryPolicy;
+  readonly resultTimeoutMs: number;
+  readonly startWithPending: boolean;
+  readonly seed: number;
+  readonly nextEpoch: number;
+  readonly parts: readonly PartitionControl[];
+  readonly units: readonly CommitUnit[];
+  /** The epoch being committed, if any. */
+  readonly committing: number | null;
+  readonly totals: readonly PartitionTotals[];
+  readonly committedEpochs: number;
+  readonly drainRequested: boolean;
+  readonly failure: string | null;
+}
+
+export interface SupervisorOutput {
+  readonly vertex: string;
+  readonly status: "completed" | "failed";
+  readonly reason: string | null;
+  readonly committedEpochs: number;
+  readonly partitions: readonly PartitionTotals[];
+}
+
+/** Events the supervisor emits for the runtime's logs and metrics (`actor.on(type, …)`). */
+export type SupervisorEmitted =
+  | {
+      readonly type: "epochCommitted";
+      readonly vertex: string;
+      readonly epoch: number;
+      readonly partitions: readonly number[];
+      readonly tallies: EpochTallies;
+    }
+  | {
+      readonly type: "protocolError";
+      readonly vertex: string;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly attempt: number;
+      readonly code: string;
+      readonly message: string;
+    }
+  | { readonly type: "readFailed"; readonly vertex: string; readonly partition: number; readonly error: string };
