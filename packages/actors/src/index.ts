@@ -55,3 +55,5 @@ export type {
   SupervisorInput,
   SupervisorOutput,
 } from "./supervisor.types.js";
+export { fromSinkFunction } from "./sink-writer.js";
+export type { SinkContext, SinkFunction, SinkWriterLogic } from "./sink-writer.js";

@@ -21,7 +21,7 @@
  * counted, reported and redriven (only the unsettled subset is re-sent), never a silent wait.
  * Every message ends `ok | fallback | dropped`.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, setup } from "xstate";
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, setup, type EventObject } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
 import { emptyTallies } from "./epoch-protocol.js";
 import {
@@ -78,7 +78,7 @@ export const sinkSessionMachine = setup({
   },
   actors: {
     /** One attempt: writes the messages and sends `sinkIo.*` frames back. Supplied by the runtime. */
-    sinkWriter: fromCallback<SinkSessionEvent, SinkWriteInput>(() => {
+    sinkWriter: fromCallback<EventObject, SinkWriteInput>(() => {
       throw new Error("sinkWriter is not provided: supply it with sinkSessionMachine.provide({ actors: { sinkWriter } })");
     }),
     /** Writes messages to the fallback sink (e.g. a dead-letter queue); resolves once durable. */

@@ -48,6 +48,22 @@ export function closablePartitions(context: SupervisorContext, ignoreInflightLim
   );
 }
 
+/**
+ * The drain's last close: the partitions whose open epoch still holds data — all of them in
+ * aligned mode (EOT count 0 where empty) as soon as any does; none when nothing is left.
+ */
+export function finalClosePartitions(context: SupervisorContext): number[] {
+  const withData = context.parts.flatMap((part, p) => (part.hasData ? [p] : []));
+  if (context.commitMode === "partition" || withData.length === 0) return withData;
+  return context.parts.map((_, p) => p);
+}
+
+/** The drain's last close also waits for an in-flight slot, so the limit holds to the end. */
+export function canCloseFinal(context: SupervisorContext): boolean {
+  if (context.commitMode === "aligned") return context.units.length < context.maxInflightEpochs;
+  return finalClosePartitions(context).every((p) => inflightFor(context, p) < context.maxInflightEpochs);
+}
+
 /** A close was requested but the in-flight limit holds it back. */
 export function isThrottled(context: SupervisorContext): boolean {
   return context.parts.some((part) => part.closeRequested) && closablePartitions(context).length === 0;

@@ -36,7 +36,9 @@ import { partitionReaderMachine } from "./partition-reader.machine.js";
 import { sinkSessionMachine } from "./sink-session.machine.js";
 import {
   addCommitted,
+  canCloseFinal,
   closablePartitions,
+  finalClosePartitions,
   initialParts,
   initialTotals,
   isThrottled,
@@ -151,6 +153,7 @@ export const supervisorMachine = setup({
     isCommitAcked: ({ context }) => isUnitAcked(committingUnit(context)),
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
     isFlushed: ({ context }) => context.units.length === 0,
+    canCloseFinal: ({ context }) => canCloseFinal(context),
   },
   actions: {
     spawnPartitions: enqueueActions(({ context, enqueue }) => {
@@ -213,13 +216,10 @@ export const supervisorMachine = setup({
     }),
     /**
      * Sends CLOSE_EPOCH to the batchers of the closing partitions and records the closed epochs.
-     * `final`: the drain's last close — every partition in aligned mode (EOT count 0 where
-     * empty), the partitions still holding data in partition mode, whatever is in flight.
+     * `final`: the drain's last close (see `finalClosePartitions`).
      */
     closeEpochs: enqueueActions(({ context, enqueue }, { final }: { final: boolean }) => {
-      const closing = final
-        ? context.parts.flatMap((part, p) => (context.commitMode === "aligned" || part.hasData ? [p] : []))
-        : closablePartitions(context);
+      const closing = final ? finalClosePartitions(context) : closablePartitions(context);
       if (closing.length === 0) return;
       let nextEpoch = context.nextEpoch;
       const units: CommitUnit[] = [...context.units];
@@ -397,8 +397,8 @@ export const supervisorMachine = setup({
           states: {
             awaitingReaders: { always: { guard: "allReadersDraining", target: "closingFinal" } },
             closingFinal: {
-              entry: ["cancelTimers", { type: "closeEpochs", params: { final: true } }],
-              always: "flushed",
+              entry: "cancelTimers",
+              always: { guard: "canCloseFinal", target: "flushed", actions: { type: "closeEpochs", params: { final: true } } },
             },
             flushed: { always: { guard: "isFlushed", target: "#supervisor.stopped" } },
           },

@@ -1,0 +1,45 @@
+import { WeirError } from "@weir/actors";
+
+/**
+ * Why a buffer call failed. Branch on these, never on the message text.
+ *
+ * - `BUFFER_INVALID_OPTIONS` — the buffer was constructed with impossible limits.
+ * - `BUFFER_PARTITION_OUT_OF_RANGE` — a partition index outside `[0, partitions)`.
+ * - `BUFFER_INVALID_ARGUMENT` — a malformed call argument (`max < 1`, negative timeout, empty consumer).
+ * - `BUFFER_INVALID_OFFSET` — an offset that this buffer could never have produced.
+ * - `BUFFER_UNKNOWN_WRITER` — `endOfStream` from a writer that is not one of the buffer's upstreams.
+ * - `BUFFER_STREAM_ENDED` — a write after every upstream declared end of stream.
+ * - `BUFFER_CLOSED` — a call on a buffer after `close()`.
+ * - `BUFFER_UNAVAILABLE` — the backing store could not be reached (retriable).
+ */
+export type BufferErrorCode =
+  | "BUFFER_INVALID_OPTIONS"
+  | "BUFFER_PARTITION_OUT_OF_RANGE"
+  | "BUFFER_INVALID_ARGUMENT"
+  | "BUFFER_INVALID_OFFSET"
+  | "BUFFER_UNKNOWN_WRITER"
+  | "BUFFER_STREAM_ENDED"
+  | "BUFFER_CLOSED"
+  | "BUFFER_UNAVAILABLE";
+
+/**
+ * An error raised by a {@link PartitionedBuffer} implementation. Buffers make one attempt per
+ * call; the caller (an actor) decides whether to retry, using `retriable`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await buffer.write(p, batch);
+ * } catch (error) {
+ *   if (error instanceof BufferError && error.retriable) scheduleRetry();
+ *   else throw error;
+ * }
+ * ```
+ */
+export class BufferError extends WeirError {
+  declare readonly code: BufferErrorCode;
+
+  constructor(code: BufferErrorCode, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(code, message, options);
+  }
+}

@@ -1,0 +1,420 @@
+import type { Message, ReadEntry } from "@weir/actors";
+import { BufferError } from "./buffer-error.js";
+import { bufferCapacity } from "./partitioned-buffer.js";
+import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "./partitioned-buffer.js";
+
+/**
+ * Where a {@link MemoryBuffer} reads the time that `claimIdle` compares idle times against.
+ * Structurally compatible with XState's `SimulatedClock`, so tests can move time by hand.
+ */
+export interface BufferClock {
+  now(): number;
+}
+
+/** Owner marks in `PartitionLog.owners`; values ≥ 0 are consumer ids. */
+const UNDELIVERED = -1;
+const ACKED = -2;
+
+/**
+ * Acked entries at the front of a partition are dropped in one `splice` once there are at least
+ * this many of them and they make up half the arrays: amortised O(1) per entry, without shifting
+ * the arrays on every ack.
+ */
+const COMPACT_MIN = 1024;
+
+/** `setTimeout` fires at once for delays above 2^31 - 1 ms; longer reads simply wait without a timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const EMPTY: readonly ReadEntry[] = Object.freeze([]);
+const OPEN_EMPTY: ReadBatch = Object.freeze({ entries: EMPTY, endOfStream: false });
+const ENDED_EMPTY: ReadBatch = Object.freeze({ entries: EMPTY, endOfStream: true });
+
+/** A read waiting for data; one per blocked `read` call, never one per message. */
+interface Waiter {
+  readonly consumer: number;
+  readonly max: number;
+  readonly resolve: (batch: ReadBatch) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * One partition, stored as parallel arrays indexed by `seq - baseSeq` (no per-entry Map, no
+ * per-entry object besides the `ReadEntry` handed to readers, which is built once at write time).
+ *
+ * ```
+ *  index:  0 … head-1 │ head … cursor-1                 │ cursor … entries.length-1
+ *          all acked  │ pending (owner ≥ 0) or acked    │ undelivered
+ * ```
+ */
+class PartitionLog {
+  entries: Array<ReadEntry | undefined> = [];
+  /** `UNDELIVERED`, `ACKED`, or the id of the consumer the entry is pending for. */
+  owners: number[] = [];
+  /** Clock time of the last delivery (read, pending re-read or claim), for `claimIdle`. */
+  deliveredAt: number[] = [];
+  /** Sequence number of `entries[0]`; offsets are these sequence numbers in decimal, from 1. */
+  baseSeq = 1;
+  head = 0;
+  cursor = 0;
+  /** Written and not acked. */
+  length = 0;
+  /** Delivered and not acked. */
+  pending = 0;
+  waiters: Waiter[] = [];
+}
+
+/**
+ * The in-process {@link PartitionedBuffer}: the embedded default, and the reference the Redis
+ * buffer is checked against by the conformance suite. Everything lives in this object, so pending
+ * entries survive a consumer's "restart" only within the object's life.
+ *
+ * Costs: write, read and ack are O(batch); a blocked read costs one promise and at most one timer
+ * per call; `fromPending` and `claimIdle` scan the delivered region (rare calls: start-up and
+ * takeover).
+ *
+ * @example
+ * ```ts
+ * const buffer = new MemoryBuffer({ name: "demo.out", partitions: 4, maxLength: 30_000, usageLimit: 0.8, upstreams: ["enrich"] });
+ * await buffer.write(0, messages);
+ * const { entries } = await buffer.read(0, { consumer: "w1", max: 500, timeoutMs: 100 });
+ * await buffer.ack(0, entries.map((e) => e.offset));
+ * ```
+ */
+export class MemoryBuffer implements PartitionedBuffer {
+  readonly name: string;
+  readonly partitions: number;
+
+  private readonly maxLength: number;
+  private readonly capacity: number;
+  private readonly upstreams: ReadonlySet<string>;
+  private readonly endedWriters = new Set<string>();
+  private readonly logs: PartitionLog[] = [];
+  private readonly consumerIds = new Map<string, number>();
+  private readonly clock: BufferClock;
+  /** Every upstream declared end of stream (never true for an unbounded buffer). */
+  private ended = false;
+  private closed = false;
+
+  constructor(options: BufferOptions, clock: BufferClock = { now: () => performance.now() }) {
+    const { name, partitions, maxLength, usageLimit, upstreams } = options;
+    if (typeof name !== "string" || name.length === 0) {
+      throw invalidOptions(`name must be a non-empty string (e.g. "<pipeline>.<vertex>"), got ${JSON.stringify(name)}`);
+    }
+    if (!Number.isInteger(partitions) || partitions < 1) {
+      throw invalidOptions(`buffer "${name}": partitions must be an integer ≥ 1, got ${partitions}`);
+    }
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw invalidOptions(`buffer "${name}": maxLength (bufferMaxLength) must be an integer ≥ 1, got ${maxLength}`);
+    }
+    if (!(usageLimit > 0 && usageLimit <= 1)) {
+      throw invalidOptions(`buffer "${name}": usageLimit (bufferUsageLimit) must be in (0, 1], got ${usageLimit}`);
+    }
+    const capacity = bufferCapacity(maxLength, usageLimit);
+    if (capacity < 1) {
+      throw invalidOptions(
+        `buffer "${name}": maxLength × usageLimit = ${maxLength} × ${usageLimit} leaves room for no entry; raise bufferMaxLength or bufferUsageLimit`,
+      );
+    }
+    for (const upstream of upstreams) {
+      if (typeof upstream !== "string" || upstream.length === 0) {
+        throw invalidOptions(`buffer "${name}": upstreams must be non-empty writer names, got ${JSON.stringify(upstream)}`);
+      }
+    }
+    this.name = name;
+    this.partitions = partitions;
+    this.maxLength = maxLength;
+    this.capacity = capacity;
+    this.upstreams = new Set(upstreams);
+    this.clock = clock;
+    for (let p = 0; p < partitions; p++) this.logs.push(new PartitionLog());
+  }
+
+  async write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }> {
+    const log = this.partitionLog(partition, "write");
+    if (messages.length === 0) return { written: 0 };
+    if (this.ended) {
+      throw new BufferError(
+        "BUFFER_STREAM_ENDED",
+        `buffer "${this.name}": write after every upstream (${[...this.upstreams].join(", ")}) declared end of stream; a writer must call endOfStream only after its last write`,
+      );
+    }
+    const room = this.capacity - log.length;
+    const written = room > 0 ? Math.min(room, messages.length) : 0;
+    let seq = log.baseSeq + log.entries.length;
+    for (let i = 0; i < written; i++) {
+      log.entries.push({ offset: String(seq++), message: messages[i] as Message });
+      log.owners.push(UNDELIVERED);
+      log.deliveredAt.push(0);
+    }
+    log.length += written;
+    if (written > 0 && log.waiters.length > 0) this.serveWaiters(log);
+    return { written };
+  }
+
+  async read(partition: number, options: ReadOptions): Promise<ReadBatch> {
+    const log = this.partitionLog(partition, "read");
+    const { max, timeoutMs, signal } = options;
+    if (!Number.isInteger(max) || max < 1) {
+      throw invalidArgument(`buffer "${this.name}": read max must be an integer ≥ 1, got ${max}`);
+    }
+    if (!(timeoutMs >= 0)) {
+      throw invalidArgument(`buffer "${this.name}": read timeoutMs must be ≥ 0 (0 = do not wait), got ${timeoutMs}`);
+    }
+    const consumer = this.consumerId(options.consumer);
+    if (options.fromPending === true) return this.readPending(log, consumer, max, options.after);
+    // An aborted reader is going away: handing it entries would only strand them as pending.
+    if (signal?.aborted === true) return this.emptyBatch(log);
+    if (log.cursor < log.entries.length) return this.take(log, consumer, max);
+    if (this.ended || timeoutMs === 0) return this.emptyBatch(log);
+    return new Promise<ReadBatch>((resolve) => {
+      const waiter: Waiter = { consumer, max, resolve, timer: undefined, signal, onAbort: undefined };
+      if (timeoutMs <= MAX_TIMER_MS) {
+        waiter.timer = setTimeout(() => this.expire(log, waiter), timeoutMs);
+      }
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.expire(log, waiter);
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      log.waiters.push(waiter);
+    });
+  }
+
+  async ack(partition: number, offsets: readonly string[]): Promise<number> {
+    const log = this.partitionLog(partition, "ack");
+    // Validate the whole batch first, so a malformed offset rejects the call without acking a part of it.
+    for (const offset of offsets) {
+      if (parseOffset(offset) < 0) throw this.invalidOffset(offset, "ack");
+    }
+    const { owners, entries } = log;
+    let acked = 0;
+    for (const offset of offsets) {
+      const index = parseOffset(offset) - log.baseSeq;
+      // Only delivered entries can be acked (XACK acks PEL entries only); anything else counts 0.
+      if (index >= log.head && index < log.cursor && (owners[index] as number) >= 0) {
+        owners[index] = ACKED;
+        entries[index] = undefined; // let the message be collected now, not at compaction
+        acked++;
+      }
+    }
+    log.length -= acked;
+    log.pending -= acked;
+    if (acked > 0) compact(log);
+    return acked;
+  }
+
+  async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
+    const log = this.partitionLog(partition, "claimIdle");
+    if (!(minIdleMs >= 0)) {
+      throw invalidArgument(`buffer "${this.name}": claimIdle minIdleMs must be ≥ 0, got ${minIdleMs}`);
+    }
+    if (!Number.isInteger(max) || max < 1) {
+      throw invalidArgument(`buffer "${this.name}": claimIdle max must be an integer ≥ 1, got ${max}`);
+    }
+    const id = this.consumerId(consumer);
+    const now = this.clock.now();
+    const { owners, deliveredAt, entries } = log;
+    const claimed: ReadEntry[] = [];
+    for (let i = log.head; i < log.cursor && claimed.length < max; i++) {
+      const owner = owners[i] as number;
+      // Like XAUTOCLAIM: idle time ≥ minIdleMs qualifies; ownership moves and the idle time restarts.
+      if (owner >= 0 && owner !== id && now - (deliveredAt[i] as number) >= minIdleMs) {
+        owners[i] = id;
+        deliveredAt[i] = now;
+        claimed.push(entries[i] as ReadEntry);
+      }
+    }
+    return claimed;
+  }
+
+  async usage(partition: number): Promise<BufferUsage> {
+    const log = this.partitionLog(partition, "usage");
+    return {
+      length: log.length,
+      pending: log.pending,
+      maxLength: this.maxLength,
+      usage: log.length / this.maxLength,
+      isFull: log.length >= this.capacity,
+    };
+  }
+
+  async endOfStream(writer: string): Promise<void> {
+    this.assertOpen("endOfStream");
+    if (!this.upstreams.has(writer)) {
+      const known = this.upstreams.size === 0 ? "none: the buffer is unbounded" : [...this.upstreams].join(", ");
+      throw new BufferError(
+        "BUFFER_UNKNOWN_WRITER",
+        `buffer "${this.name}": endOfStream from "${writer}", which is not one of its upstreams (${known}); check the pipeline's edges`,
+      );
+    }
+    this.endedWriters.add(writer);
+    if (this.ended || this.endedWriters.size < this.upstreams.size) return;
+    this.ended = true;
+    // Waiters exist only on partitions with nothing undelivered, so all of them have now ended.
+    for (const log of this.logs) this.releaseWaiters(log, ENDED_EMPTY);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const log of this.logs) {
+      this.releaseWaiters(log, OPEN_EMPTY);
+      // Nothing can be read after close: drop the entries now rather than when the object goes.
+      log.entries = [];
+      log.owners = [];
+      log.deliveredAt = [];
+    }
+  }
+
+  /** Hands up to `max` undelivered entries to `consumer`, making them pending for it. */
+  private take(log: PartitionLog, consumer: number, max: number): ReadBatch {
+    const start = log.cursor;
+    const end = Math.min(log.entries.length, start + max);
+    // Undelivered entries are never acked, so this slice holds no `undefined`.
+    const entries = log.entries.slice(start, end) as ReadEntry[];
+    log.owners.fill(consumer, start, end);
+    log.deliveredAt.fill(this.clock.now(), start, end);
+    log.cursor = end;
+    log.pending += end - start;
+    return { entries, endOfStream: this.ended && end === log.entries.length };
+  }
+
+  private readPending(log: PartitionLog, consumer: number, max: number, after: string | undefined): ReadBatch {
+    let start = log.head;
+    if (after !== undefined) {
+      const seq = parseOffset(after);
+      if (seq < 0) throw this.invalidOffset(after, "read after");
+      start = Math.max(start, seq - log.baseSeq + 1);
+    }
+    const now = this.clock.now();
+    const { owners, deliveredAt, entries } = log;
+    const out: ReadEntry[] = [];
+    for (let i = start; i < log.cursor && out.length < max; i++) {
+      if (owners[i] === consumer) {
+        out.push(entries[i] as ReadEntry);
+        // Re-reading pending history refreshes the delivery time, as XREADGROUP does, so a
+        // consumer that just resumed its entries does not lose them to claimIdle.
+        deliveredAt[i] = now;
+      }
+    }
+    return { entries: out, endOfStream: this.ended && log.cursor === log.entries.length };
+  }
+
+  /** Serves waiting reads in arrival order after a write, as long as undelivered entries remain. */
+  private serveWaiters(log: PartitionLog): void {
+    while (log.waiters.length > 0 && log.cursor < log.entries.length) {
+      const waiter = log.waiters.shift() as Waiter;
+      detach(waiter);
+      waiter.resolve(this.take(log, waiter.consumer, waiter.max));
+    }
+  }
+
+  /** Timeout or abort: the read gives up with no entries. */
+  private expire(log: PartitionLog, waiter: Waiter): void {
+    const index = log.waiters.indexOf(waiter);
+    if (index < 0) return; // already served
+    log.waiters.splice(index, 1);
+    detach(waiter);
+    waiter.resolve(this.emptyBatch(log));
+  }
+
+  private releaseWaiters(log: PartitionLog, batch: ReadBatch): void {
+    const waiters = log.waiters;
+    log.waiters = [];
+    for (const waiter of waiters) {
+      detach(waiter);
+      waiter.resolve(batch);
+    }
+  }
+
+  private emptyBatch(log: PartitionLog): ReadBatch {
+    return this.ended && log.cursor === log.entries.length ? ENDED_EMPTY : OPEN_EMPTY;
+  }
+
+  private consumerId(consumer: string): number {
+    let id = this.consumerIds.get(consumer);
+    if (id === undefined) {
+      if (typeof consumer !== "string" || consumer.length === 0) {
+        throw invalidArgument(`buffer "${this.name}": consumer must be a non-empty name (one per process and vertex), got ${JSON.stringify(consumer)}`);
+      }
+      id = this.consumerIds.size;
+      this.consumerIds.set(consumer, id);
+    }
+    return id;
+  }
+
+  private partitionLog(partition: number, operation: string): PartitionLog {
+    this.assertOpen(operation);
+    const log = Number.isInteger(partition) ? this.logs[partition] : undefined;
+    if (log === undefined) {
+      throw new BufferError(
+        "BUFFER_PARTITION_OUT_OF_RANGE",
+        `buffer "${this.name}": ${operation} on partition ${partition}, but it has ${this.partitions} (0…${this.partitions - 1}); check that writers and readers agree on the vertex's partition count`,
+      );
+    }
+    return log;
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) {
+      throw new BufferError(
+        "BUFFER_CLOSED",
+        `buffer "${this.name}": ${operation} after close(); stop the readers and writers of a buffer before closing it`,
+      );
+    }
+  }
+
+  private invalidOffset(offset: unknown, operation: string): BufferError {
+    return new BufferError(
+      "BUFFER_INVALID_OFFSET",
+      `buffer "${this.name}": ${operation} with offset ${JSON.stringify(offset)}, which this buffer never produced (memory offsets are decimal sequence numbers); pass offsets exactly as read returned them`,
+    );
+  }
+}
+
+/** Drops the acked prefix, and once it is large, removes it from the arrays in one go. */
+function compact(log: PartitionLog): void {
+  const { owners } = log;
+  let head = log.head;
+  while (head < log.cursor && owners[head] === ACKED) head++;
+  log.head = head;
+  if (head >= COMPACT_MIN && head * 2 >= log.entries.length) {
+    log.entries.splice(0, head);
+    log.owners.splice(0, head);
+    log.deliveredAt.splice(0, head);
+    log.baseSeq += head;
+    log.cursor -= head;
+    log.head = 0;
+  }
+}
+
+/** Parses a decimal offset without allocating; -1 when it is not a canonical non-negative integer. */
+function parseOffset(offset: unknown): number {
+  if (typeof offset !== "string") return -1;
+  const n = offset.length;
+  // 15 digits stay below Number.MAX_SAFE_INTEGER; a leading zero is only valid for "0" itself.
+  if (n === 0 || n > 15 || (n > 1 && offset.charCodeAt(0) === 48)) return -1;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const digit = offset.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function detach(waiter: Waiter): void {
+  if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+  if (waiter.signal !== undefined && waiter.onAbort !== undefined) {
+    waiter.signal.removeEventListener("abort", waiter.onAbort);
+  }
+}
+
+function invalidOptions(message: string): BufferError {
+  return new BufferError("BUFFER_INVALID_OPTIONS", message);
+}
+
+function invalidArgument(message: string): BufferError {
+  return new BufferError("BUFFER_INVALID_ARGUMENT", message);
+}

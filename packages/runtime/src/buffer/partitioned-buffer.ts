@@ -1,0 +1,175 @@
+import type { Message, ReadEntry } from "@weir/actors";
+
+/**
+ * The port every edge of a pipeline goes through: the input buffer of one vertex, split into
+ * `partitions` independent, ordered logs. Two implementations keep the same contract (checked by
+ * one conformance suite): `MemoryBuffer` (embedded default) and the Redis streams buffer.
+ *
+ * ```
+ *   upstream writers ──write(p, msgs)──▶ ┌ partition p ──────────────────────────────┐
+ *   (names in `upstreams`)               │ acked… │ pending (delivered) │ undelivered │
+ *              endOfStream(writer) ───▶  └───────────────────────────────────────────┘
+ *                                             ▲ ack(p, offsets)   read(p, {consumer}) ──▶ reader
+ * ```
+ *
+ * Delivery follows Redis consumer groups (XREADGROUP with one group per buffer): each entry goes
+ * to one consumer and stays *pending* for it until acknowledged; a restarted consumer re-reads
+ * its own pending entries with `fromPending`; a living consumer takes over the pending entries of
+ * a dead one with `claimIdle` (XAUTOCLAIM).
+ *
+ * Every method makes **one attempt**: it never retries and never waits for space. Retries,
+ * backoff and `onFull` policies belong to the actors that call it (see DESIGN.md §3).
+ *
+ * @example
+ * ```ts
+ * const n = (await buffer.write(0, messages)).written; // a prefix; retry the rest later
+ * const batch = await buffer.read(0, { consumer: "worker-1", max: 500, timeoutMs: 100 });
+ * // … process batch.entries …
+ * await buffer.ack(0, batch.entries.map((e) => e.offset));
+ * if (batch.endOfStream) drain();
+ * ```
+ */
+export interface PartitionedBuffer {
+  /** The buffer's name, e.g. `"<pipeline>.<vertex>"` for the input buffer of a vertex. */
+  readonly name: string;
+  /** How many partitions the buffer has; valid partition indexes are `0 … partitions - 1`. */
+  readonly partitions: number;
+
+  /**
+   * Appends as many messages as fit (capacity = {@link bufferCapacity} `- length`), in
+   * order, and returns how many were written: always a prefix of `messages`. Never blocks on a
+   * full buffer; `written: 0` means "full, try again later".
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_STREAM_ENDED` (every upstream
+   * already declared end of stream), `BUFFER_CLOSED`.
+   */
+  write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }>;
+
+  /**
+   * Reads up to `max` entries for `consumer`.
+   *
+   * - Default (like `XREADGROUP … >`): entries never delivered to any consumer, which become
+   *   pending for `consumer`. When there are none, waits up to `timeoutMs` for a write or an end
+   *   of stream (woken at once, no polling) and resolves with what is there then, maybe `[]`.
+   * - `fromPending: true` (like `XREADGROUP … 0`): the entries already pending for this same
+   *   consumer name, oldest first, starting after offset `after` when given. Never waits. A
+   *   consumer calls this on start to re-read what it held before a crash or restart.
+   *
+   * Resolves early with no entries when `signal` aborts or the buffer is closed; an aborted read
+   * delivers nothing, so no entry becomes pending for a reader that is going away.
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_INVALID_ARGUMENT`,
+   * `BUFFER_INVALID_OFFSET` (bad `after`), `BUFFER_CLOSED`.
+   */
+  read(partition: number, options: ReadOptions): Promise<ReadBatch>;
+
+  /**
+   * Acknowledges delivered entries, which removes them (so `length` shrinks and capacity comes
+   * back). Returns how many were newly acknowledged: an offset acked twice, never delivered, or
+   * unknown counts 0, as with `XACK`.
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_INVALID_OFFSET`, `BUFFER_CLOSED`.
+   */
+  ack(partition: number, offsets: readonly string[]): Promise<number>;
+
+  /**
+   * Moves up to `max` entries that have been pending for *another* consumer for at least
+   * `minIdleMs` to `consumer` (like `XAUTOCLAIM`), oldest first, and returns them. Claimed entries
+   * are pending for `consumer` from now on, with their idle time reset. Used to take over the work
+   * of a consumer that died (invariant I5).
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_INVALID_ARGUMENT`, `BUFFER_CLOSED`.
+   */
+  claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]>;
+
+  /**
+   * Fill level of one partition, for backpressure.
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_CLOSED`.
+   */
+  usage(partition: number): Promise<BufferUsage>;
+
+  /**
+   * Declares that upstream writer `writer` will write no more. Once every name in the buffer's
+   * `upstreams` has done so, reads report `endOfStream` as each partition runs out of undelivered
+   * entries. Idempotent per writer.
+   *
+   * @throws {BufferError} `BUFFER_UNKNOWN_WRITER` (not one of `upstreams`), `BUFFER_CLOSED`.
+   */
+  endOfStream(writer: string): Promise<void>;
+
+  /** Releases the buffer. Idempotent; reads still waiting resolve with no entries. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link PartitionedBuffer.read}. */
+export interface ReadOptions {
+  /** The consumer (one per process and vertex) that the entries become pending for. */
+  readonly consumer: string;
+  /** Most entries to return; an integer ≥ 1. */
+  readonly max: number;
+  /** How long to wait for new entries when there are none; 0 returns at once. Ignored with `fromPending`. */
+  readonly timeoutMs: number;
+  /** Aborting resolves a waiting read with no entries. */
+  readonly signal?: AbortSignal;
+  /** Read this consumer's own pending entries instead of new ones (never waits). */
+  readonly fromPending?: boolean;
+  /** With `fromPending`: only entries after this offset, to page through a long pending list. */
+  readonly after?: string;
+}
+
+/**
+ * What one read returns.
+ *
+ * `endOfStream` is true only when every upstream has declared end of stream **and** the partition
+ * has no undelivered entries left (entries may still be pending, in this reader or another). A
+ * batch can carry the last entries and `endOfStream: true` at once. A buffer with no upstreams is
+ * unbounded and never ends.
+ */
+export interface ReadBatch {
+  readonly entries: readonly ReadEntry[];
+  readonly endOfStream: boolean;
+}
+
+/** Fill level of one partition. */
+export interface BufferUsage {
+  /** Entries written and not yet acknowledged (pending ones included). */
+  readonly length: number;
+  /** Entries delivered to some consumer and not yet acknowledged. */
+  readonly pending: number;
+  /** The configured `maxLength`. */
+  readonly maxLength: number;
+  /** `length / maxLength`. */
+  readonly usage: number;
+  /** `length >= floor(maxLength * usageLimit)` (see {@link bufferCapacity}): a write would write nothing. */
+  readonly isFull: boolean;
+}
+
+/** How a buffer is configured; the same options build either implementation. */
+export interface BufferOptions {
+  /** e.g. `"<pipeline>.<vertex>"`. */
+  readonly name: string;
+  /** Number of partitions, an integer ≥ 1. */
+  readonly partitions: number;
+  /** Nominal size of each partition, an integer ≥ 1 (`bufferMaxLength`). */
+  readonly maxLength: number;
+  /** Fraction of `maxLength` that may be filled, in `(0, 1]` (`bufferUsageLimit`). */
+  readonly usageLimit: number;
+  /** Names of the writers whose `endOfStream` ends the stream; empty for an unbounded stream. */
+  readonly upstreams: readonly string[];
+}
+
+/**
+ * How many entries a partition may hold: `floor(maxLength * usageLimit)`. The product is nudged
+ * by a tiny epsilon first because binary floating point turns e.g. `100 * 0.29` into
+ * `28.999999999999996`, and a user who writes `bufferUsageLimit: 0.29` means 29. Every buffer
+ * implementation uses this one function so they agree on when a partition is full.
+ *
+ * @example
+ * ```ts
+ * bufferCapacity(30_000, 0.8); // 24_000
+ * ```
+ */
+export function bufferCapacity(maxLength: number, usageLimit: number): number {
+  return Math.floor(maxLength * usageLimit + 1e-9);
+}
