@@ -16,6 +16,7 @@ export type {
   ProtocolErrorEvent,
   ReaderAckedEvent,
   ReaderDrainingEvent,
+  ReaderFailedEvent,
   ReaderReadFailedEvent,
   SealedEvent,
   StopEvent,

@@ -1,0 +1,7 @@
+import type { Command } from "../command.js";
+import { runCommand } from "./run.js";
+import { schemaCommand } from "./schema.js";
+import { validateCommand } from "./validate.js";
+
+/** Every `weir` subcommand, in the order `weir --help` lists them. Add new ones here. */
+export const commands: readonly Command[] = [runCommand, validateCommand, schemaCommand];

@@ -1,0 +1,101 @@
+/**
+ * The built-in sinks: `log`, `blackhole`, `jsonl` and `module`. Each answers one result per
+ * message id, as every sink must.
+ */
+import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
+import type { SinkConnectorSpec } from "../spec/pipeline-spec.js";
+import { ConnectorError } from "./connector-error.js";
+import { importExport } from "./load-module.js";
+import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
+
+const decoder = new TextDecoder();
+
+const allOk = (messages: readonly Message[]): SinkResult[] => messages.map((message) => ({ id: message.id, status: "ok" }));
+
+export interface BuiltinSinkOptions {
+  /** Where the `log` sink writes (stdout unless the CLI needs stdout for `--json`). */
+  readonly logStream?: NodeJS.WritableStream;
+}
+
+export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec, options: BuiltinSinkOptions = {}): Promise<SinkConnector> {
+  if ("blackhole" in spec) return sinkConnectorFromFunction(async (messages) => allOk(messages));
+  if ("log" in spec) return createLogSink(vertex, options.logStream ?? process.stdout);
+  if ("jsonl" in spec) return createJsonlSink(spec.jsonl.path);
+  return createModuleSink(vertex, spec.module.path, spec.module.export);
+}
+
+function createLogSink(vertex: string, stream: NodeJS.WritableStream): SinkConnector {
+  return sinkConnectorFromFunction(async (messages, context) => {
+    let text = "";
+    for (const message of messages) {
+      text += `${vertex}[${context.partition}] id=${message.id} keys=${JSON.stringify(message.keys)} eventTime=${message.eventTime} value=${decoder.decode(message.value)}\n`;
+    }
+    stream.write(text);
+    return allOk(messages);
+  });
+}
+
+/** One JSON object per line: id, keys, value (UTF-8 text), eventTime, partition, headers if any. */
+export function toJsonLine(message: Message, partition: number): string {
+  const line: Record<string, unknown> = {
+    id: message.id,
+    keys: message.keys,
+    value: decoder.decode(message.value),
+    eventTime: message.eventTime,
+    partition,
+  };
+  if (Object.keys(message.headers).length > 0) line["headers"] = message.headers;
+  return JSON.stringify(line);
+}
+
+async function createJsonlSink(path: string): Promise<SinkConnector> {
+  let handle: FileHandle;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    handle = await open(path, "a");
+  } catch (error) {
+    throw new ConnectorError("SINK_OPEN_FAILED", `jsonl sink: cannot open ${path} for appending: ${(error as Error).message}`, { cause: error });
+  }
+  // Partitions write concurrently; chaining keeps each batch's lines together in the file.
+  let queue: Promise<unknown> = Promise.resolve();
+  const write: SinkFunction = (messages, context) => {
+    const text = messages.map((message) => toJsonLine(message, context.partition)).join("\n") + "\n";
+    const written = queue.then(() => handle.write(text));
+    queue = written.catch(() => undefined);
+    return written.then(() => allOk(messages));
+  };
+  return sinkConnectorFromFunction(write, { close: () => queue.then(() => handle.close()) });
+}
+
+interface ModuleSinkShape {
+  write?: SinkFunction;
+  commit?: (epoch: number) => Promise<void>;
+  close?: () => Promise<void>;
+}
+
+/**
+ * A sink function exported by a user module: either the function itself (with an optional
+ * `commit` property) or an object `{ write, commit?, close? }`.
+ */
+async function createModuleSink(vertex: string, path: string, exportName: string): Promise<SinkConnector> {
+  const what = `sink of vertex '${vertex}'`;
+  const value = await importExport(path, exportName, what);
+  const shape: ModuleSinkShape =
+    typeof value === "function"
+      ? { write: value as SinkFunction, ...("commit" in value ? { commit: (value as ModuleSinkShape).commit } : {}) }
+      : (value as ModuleSinkShape);
+  if (typeof shape.write !== "function") {
+    throw new ConnectorError(
+      "MODULE_EXPORT_INVALID",
+      `${what}: export '${exportName}' of ${path} must be a function (messages, ctx) => results, or an object with a write function`,
+    );
+  }
+  const userWrite = shape.write;
+  const write: SinkFunction = (messages: readonly Message[], context: SinkContext) => Promise.resolve(userWrite(messages, context));
+  return sinkConnectorFromFunction(write, {
+    ...(typeof shape.commit === "function" ? { commit: shape.commit } : {}),
+    ...(typeof shape.close === "function" ? { close: shape.close } : {}),
+  });
+}

@@ -1,0 +1,284 @@
+/**
+ * Builds and runs a pipeline from its spec: one input buffer per non-source vertex, one
+ * supervisor actor per vertex (with its readers, batchers and sink sessions), and the
+ * end-of-stream cascade that ends a bounded run.
+ *
+ *   source ──forwarder──▶ [buffer: enrich × P] ──reader/batcher/session──▶ forwarder ──▶ [buffer: out × Q] ──▶ sink
+ *
+ * A vertex whose supervisor stops declares end of stream to the buffers it writes; a reader
+ * that finds its buffer ended and empty drains its vertex; so a bounded run ends vertex by
+ * vertex, every epoch committed. `drain()` drains the sources and lets the same cascade finish
+ * the rest, so nothing in an in-memory buffer is lost.
+ */
+import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
+import type { SinkFunction, SupervisorOutput } from "@weir/actors";
+import { MemoryBuffer, type PartitionedBuffer } from "../buffer/index.js";
+import { createBuiltinSink } from "../connectors/builtin-sinks.js";
+import { ConnectorError } from "../connectors/connector-error.js";
+import { createGeneratorSource } from "../connectors/generator-source.js";
+import { isSinkConnector, sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
+import type { SourceConnector } from "../connectors/source-connector.js";
+import { silentLogger, type Logger } from "../observability/logger.js";
+import { emptyCounts, type RunSummary, type VertexCounts } from "../observability/vertex-counters.js";
+import type { LoadedSpec } from "../spec/load-spec.js";
+import { effectiveLimits, type PipelineSpec, type VertexSpec } from "../spec/pipeline-spec.js";
+import { catStage, loadMapStage, toMapStage, type BatchMapFunction, type MapFunction } from "../udf/map-function.js";
+import { createFallbackWrite } from "./fallback-writer.js";
+import { createForwarder, type ForwardTarget } from "./forwarder.js";
+import { createPartitionChooser } from "./partition-choice.js";
+import { retryPolicyFor } from "./retry-policy.js";
+import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
+
+// The session's result timeout guards against sinks that never answer; a forwarder is Weir's
+// own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
+const NO_TIMEOUT_MS = 2_147_483_647;
+
+export interface PipelineOptions {
+  /** Map functions by vertex name, replacing the spec's `udf` of that vertex. */
+  readonly udfs?: Readonly<Record<string, MapFunction | { readonly batch: BatchMapFunction }>>;
+  /** Sinks by vertex name, replacing the spec's `sink` of that vertex. */
+  readonly sinks?: Readonly<Record<string, SinkFunction | SinkConnector>>;
+  /** Sources by vertex name, replacing the spec's `source` of that vertex. */
+  readonly sources?: Readonly<Record<string, SourceConnector>>;
+  readonly logger?: Logger;
+  /** Where the `log` sink writes; stdout by default. */
+  readonly logStream?: NodeJS.WritableStream;
+  /** Any XState inspection observer (e.g. the Stately inspector's `inspect`). */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** This process's consumer name in each buffer's consumer group. */
+  readonly consumer?: string;
+}
+
+export interface Pipeline {
+  readonly name: string;
+  readonly spec: PipelineSpec;
+  /** Starts every vertex; resolves with the summary once the run completes or fails. */
+  start(): Promise<RunSummary>;
+  /** Graceful stop: sources stop reading, everything in flight is processed and committed. */
+  drain(): void;
+  /** Immediate stop: actors stop where they are; unacked input stays pending. */
+  stop(reason?: string): void;
+  /** Live counters per vertex. */
+  counts(): Readonly<Record<string, Readonly<VertexCounts>>>;
+  /** The running supervisor actors by vertex name (empty before `start`). */
+  readonly actors: ReadonlyMap<string, Actor<VertexMachine>>;
+}
+
+export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: PipelineOptions = {}): Pipeline {
+  const spec = "spec" in loaded && "baseDir" in loaded ? loaded.spec : (loaded as PipelineSpec);
+  const name = spec.metadata.name;
+  const logger = (options.logger ?? silentLogger).child({ pipeline: name });
+  const consumer = options.consumer ?? `${name}-${process.pid}`;
+  const vertices = spec.spec.vertices;
+  const counts = new Map<string, VertexCounts>(vertices.map((vertex) => [vertex.name, emptyCounts()]));
+  const actors = new Map<string, Actor<VertexMachine>>();
+  const buffers = new Map<string, PartitionedBuffer>();
+  const closers: Array<() => Promise<void>> = [];
+  let startedAt = 0;
+  let finish: ((summary: RunSummary) => void) | undefined;
+  let finished = false;
+
+  const summary = (status: RunSummary["status"], reason?: string): RunSummary => ({
+    status,
+    pipeline: name,
+    durationMs: Date.now() - startedAt,
+    ...(reason === undefined ? {} : { reason }),
+    vertices: Object.fromEntries([...counts].map(([vertex, value]) => [vertex, { ...value }])),
+  });
+
+  const end = async (status: RunSummary["status"], reason?: string) => {
+    if (finished) return;
+    finished = true;
+    for (const actor of actors.values()) actor.stop();
+    await closeAll(closers, logger);
+    finish?.(summary(status, reason));
+  };
+
+  const buildIO = async (vertex: VertexSpec): Promise<VertexIO> => {
+    const count = counts.get(vertex.name)!;
+    const limits = effectiveLimits(spec, vertex);
+    const source = vertex.kind === "source" ? (options.sources?.[vertex.name] ?? createSource(vertex)) : undefined;
+    if (source !== undefined) closers.push(() => source.close());
+    const input = buffers.get(vertex.name);
+    const sink = await createVertexSink(vertex, limits.resultTimeout);
+    closers.push(() => sink.close());
+    const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions()) : undefined;
+    if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
+    return {
+      read: async (request, signal) => {
+        const batch =
+          source !== undefined
+            ? await source.read(request.partition, { max: request.max, timeoutMs: request.timeoutMs, signal })
+            : await input!.read(request.partition, {
+                consumer,
+                max: request.max,
+                timeoutMs: request.timeoutMs,
+                signal,
+                fromPending: request.fromPending,
+              });
+        count.read += batch.entries.length;
+        return batch;
+      },
+      ack: async (request) => {
+        if (source !== undefined) await source.ack(request.partition, request.offsets);
+        else await input!.ack(request.partition, request.offsets);
+        count.acked += request.offsets.length;
+      },
+      sink,
+      fallback: createFallbackWrite(fallbackSink?.write, logger.child({ vertex: vertex.name })),
+    };
+  };
+
+  const sinkOptions = () => (options.logStream === undefined ? {} : { logStream: options.logStream });
+
+  const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
+    createGeneratorSource(vertex.name, vertex.partitions, vertex.source.generator);
+
+  const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number): Promise<SinkConnector> => {
+    if (vertex.kind === "sink") {
+      const custom = options.sinks?.[vertex.name];
+      if (custom === undefined) return createBuiltinSink(vertex.name, vertex.sink, sinkOptions());
+      return isSinkConnector(custom) ? custom : sinkConnectorFromFunction(custom);
+    }
+    const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
+    const stage =
+      vertex.kind === "source"
+        ? undefined
+        : customUdf !== undefined
+          ? toMapStage(customUdf, `udf of vertex '${vertex.name}'`)
+          : await loadMapStage(vertex.name, vertex.udf);
+    return sinkConnectorFromFunction(
+      createForwarder({
+        vertex: vertex.name,
+        ...(stage === undefined ? {} : { stage }),
+        passThrough: stage === catStage,
+        targets: forwardTargets(vertex),
+        counts: counts.get(vertex.name)!,
+        udfTimeoutMs,
+        logger: logger.child({ vertex: vertex.name }),
+      }),
+    );
+  };
+
+  const forwardTargets = (vertex: VertexSpec): ForwardTarget[] =>
+    spec.spec.edges
+      .filter((edge) => edge.from === vertex.name)
+      .map((edge) => {
+        const target = vertices.find((candidate) => candidate.name === edge.to)!;
+        return {
+          vertex: target.name,
+          buffer: buffers.get(target.name)!,
+          onFull: effectiveLimits(spec, target).onFull,
+          choosePartition: createPartitionChooser(target.partitions),
+          ...(edge.conditions === undefined ? {} : { condition: edge.conditions.tags }),
+        };
+      });
+
+  const onVertexDone = (vertex: VertexSpec, output: SupervisorOutput) => {
+    if (output.status === "failed") {
+      logger.error("vertex failed", { vertex: vertex.name, reason: output.reason });
+      void end("failed", `vertex '${vertex.name}' failed: ${output.reason ?? "unknown reason"}`);
+      return;
+    }
+    logger.info("vertex completed", { vertex: vertex.name, epochs: output.committedEpochs });
+    for (const edge of spec.spec.edges.filter((candidate) => candidate.from === vertex.name)) {
+      void buffers.get(edge.to)!.endOfStream(vertex.name);
+    }
+    if ([...actors.values()].every((actor) => actor.getSnapshot().status === "done")) void end("completed");
+  };
+
+  return {
+    name,
+    spec,
+    actors,
+    counts: () => Object.fromEntries(counts),
+    async start() {
+      if (startedAt !== 0) throw new ConnectorError("SINK_OPEN_FAILED", `pipeline '${name}' was already started; create a new one to run again`);
+      startedAt = Date.now();
+      if (spec.spec.buffer.type !== "memory") {
+        throw new ConnectorError("SINK_OPEN_FAILED", `buffer type '${spec.spec.buffer.type}' is not available in this build; use { type: memory }`);
+      }
+      for (const vertex of vertices) {
+        if (vertex.kind === "source") continue;
+        const limits = effectiveLimits(spec, vertex);
+        buffers.set(
+          vertex.name,
+          new MemoryBuffer({
+            name: `${name}.${vertex.name}`,
+            partitions: vertex.partitions,
+            maxLength: limits.bufferMaxLength,
+            usageLimit: limits.bufferUsageLimit,
+            upstreams: spec.spec.edges.filter((edge) => edge.to === vertex.name).map((edge) => edge.from),
+          }),
+        );
+      }
+      for (const buffer of buffers.values()) closers.push(() => buffer.close());
+      const done = new Promise<RunSummary>((resolve) => (finish = resolve));
+      try {
+        for (const vertex of vertices) {
+          const machine = provideVertexMachine(await buildIO(vertex));
+          const limits = effectiveLimits(spec, vertex);
+          const actor = createActor(machine, {
+            id: vertex.name,
+            ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+            input: {
+              vertex: vertex.name,
+              partitions: vertex.partitions,
+              commitMode: vertex.commit,
+              readBatchSize: limits.readBatchSize,
+              readTimeoutMs: limits.readTimeout,
+              maxInflightEpochs: limits.maxInflightEpochs,
+              retry: retryPolicyFor(vertex),
+              resultTimeoutMs: vertex.kind === "sink" ? limits.resultTimeout : NO_TIMEOUT_MS,
+            },
+          });
+          observe(actor, vertex, counts.get(vertex.name)!, logger);
+          actor.subscribe({
+            complete: () => onVertexDone(vertex, actor.getSnapshot().output!),
+            error: (error) => void end("failed", `vertex '${vertex.name}' crashed: ${error instanceof Error ? error.message : String(error)}`),
+          });
+          actors.set(vertex.name, actor);
+        }
+      } catch (error) {
+        await end("failed", error instanceof Error ? error.message : String(error));
+        throw error;
+      }
+      // Downstream first, so every reader is waiting before data flows.
+      for (const vertex of [...vertices].reverse()) actors.get(vertex.name)!.start();
+      logger.info("pipeline started", { vertices: vertices.map((vertex) => vertex.name) });
+      return done;
+    },
+    drain() {
+      for (const vertex of vertices) {
+        if (vertex.kind === "source") actors.get(vertex.name)?.send({ type: "pipeline.drain" });
+      }
+    },
+    stop(reason = "stopped before completion") {
+      void end("failed", reason);
+    },
+  };
+}
+
+function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexCounts, logger: Logger): void {
+  const log = logger.child({ vertex: vertex.name });
+  actor.on("epochCommitted", (event) => {
+    count.ok += event.tallies.ok;
+    count.fallback += event.tallies.fallback;
+    count.dropped += event.tallies.dropped;
+    if (vertex.kind === "sink") count.written += event.tallies.ok;
+    log.debug("epoch committed", { epoch: event.epoch, partitions: event.partitions, messages: event.tallies.messages });
+  });
+  actor.on("protocolError", (event) => {
+    count.protocolErrors += 1;
+    log.warn("protocol error", { partition: event.partition, epoch: event.epoch, attempt: event.attempt, code: event.code, error: event.message });
+  });
+  actor.on("readFailed", (event) => log.warn("read failed; retrying", { partition: event.partition, error: event.error }));
+}
+
+async function closeAll(closers: ReadonlyArray<() => Promise<void>>, logger: Logger): Promise<void> {
+  // Every close runs even when one fails (BullMQ's rule for close()).
+  const results = await Promise.allSettled(closers.map((close) => close()));
+  for (const result of results) {
+    if (result.status === "rejected") logger.warn("close failed", { error: String(result.reason) });
+  }
+}

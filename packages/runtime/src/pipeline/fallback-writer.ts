@@ -1,0 +1,62 @@
+/**
+ * Writes messages that end `fallback` to the vertex's fallback sink, each stamped with why it
+ * got there. Resolves only when the fallback sink answered `ok` for every one; otherwise it
+ * throws and the sink session retries — a fallback never loses a message.
+ */
+import type { FallbackItem, FallbackWriteInput, Message, SinkFunction } from "@weir/actors";
+import type { Logger } from "../observability/logger.js";
+
+export const fallbackHeaders = {
+  reason: "x-weir-fallback-reason",
+  vertex: "x-weir-vertex",
+  partition: "x-weir-partition",
+  attempts: "x-weir-attempts",
+} as const;
+
+export function stampFallback(item: FallbackItem, input: FallbackWriteInput): Message {
+  return {
+    ...item.message,
+    headers: {
+      ...item.message.headers,
+      [fallbackHeaders.reason]: item.reason,
+      [fallbackHeaders.vertex]: input.vertex,
+      [fallbackHeaders.partition]: String(input.partition),
+      [fallbackHeaders.attempts]: String(item.attempts),
+    },
+  };
+}
+
+export type FallbackWrite = (input: FallbackWriteInput) => Promise<void>;
+
+export function createFallbackWrite(write: SinkFunction | undefined, logger: Logger): FallbackWrite {
+  if (write === undefined) {
+    // No fallback sink configured (a sink answered `fallback` on its own): the message is
+    // reported, loudly and with its reason, and counted as fallback — never dropped silently.
+    return async (input) => {
+      for (const item of input.items) {
+        logger.error("message sent to fallback, but the vertex has no fallback sink; add `fallback:` to keep it", {
+          vertex: input.vertex,
+          partition: input.partition,
+          id: item.message.id,
+          reason: item.reason,
+        });
+      }
+    };
+  }
+  return async (input) => {
+    const messages = input.items.map((item) => stampFallback(item, input));
+    const controller = new AbortController();
+    const results = await write(messages, {
+      vertex: input.vertex,
+      partition: input.partition,
+      epoch: input.epoch,
+      attempt: 1,
+      signal: controller.signal,
+    });
+    const ok = new Set(results.filter((result) => result.status === "ok").map((result) => result.id));
+    const missing = messages.filter((message) => !ok.has(message.id));
+    if (missing.length > 0) {
+      throw new Error(`the fallback sink did not accept ${missing.length} of ${messages.length} messages (first: ${missing[0]!.id})`);
+    }
+  };
+}

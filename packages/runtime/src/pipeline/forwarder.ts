@@ -1,0 +1,197 @@
+/**
+ * The "sink" of source and map vertices (DESIGN §2.1): maps each message (udf or identity),
+ * picks the next vertices by tag conditions and a partition by key hash, writes the results to
+ * their buffers, and answers `ok` for a message only once all its results are written.
+ *
+ *   messages ──map──▶ results ──edges (tags)──▶ target vertex ──keys──▶ partition ──▶ buffer.write
+ *
+ * A udf error, a bad result or a udf timeout fails that message alone (it goes down the retry
+ * path); a buffer error fails the attempt. A full buffer is waited on (`retryUntilSuccess`) or
+ * the rest discarded and counted (`discardLatest`).
+ */
+import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
+import type { PartitionedBuffer } from "../buffer/index.js";
+import type { Logger } from "../observability/logger.js";
+import type { VertexCounts } from "../observability/vertex-counters.js";
+import type { OnFull } from "../spec/pipeline-spec.js";
+import type { MapContext, MapResult, MapStage } from "../udf/map-function.js";
+import type { PartitionChooser } from "./partition-choice.js";
+import { matchesTags, type TagCondition } from "./tag-condition.js";
+
+export interface ForwardTarget {
+  readonly vertex: string;
+  readonly buffer: PartitionedBuffer;
+  readonly onFull: OnFull;
+  readonly condition?: TagCondition;
+  readonly choosePartition: PartitionChooser;
+}
+
+export interface ForwarderOptions {
+  readonly vertex: string;
+  /** The map function; absent on source vertices, whose messages pass unchanged. */
+  readonly stage?: MapStage;
+  /** `cat` passes messages on as they are, without calling anything per message. */
+  readonly passThrough?: boolean;
+  readonly targets: readonly ForwardTarget[];
+  readonly counts: VertexCounts;
+  /** Longest a udf call may take before its message fails. */
+  readonly udfTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+type Mapped = { readonly outputs: readonly Message[]; readonly tags: ReadonlyArray<readonly string[] | undefined> } | { readonly error: string };
+
+const encoder = new TextEncoder();
+
+export function createForwarder(options: ForwarderOptions): SinkFunction {
+  const { targets, counts } = options;
+  return async (messages, context) => {
+    const mapped = await mapAll(options, messages, context);
+    // Route: per target, per partition, the messages to write, in input order.
+    const groups = targets.map(() => new Map<number, Message[]>());
+    for (const result of mapped) {
+      if ("error" in result) continue;
+      for (let i = 0; i < result.outputs.length; i += 1) {
+        const output = result.outputs[i]!;
+        let routed = false;
+        for (let t = 0; t < targets.length; t += 1) {
+          const target = targets[t]!;
+          if (!matchesTags(target.condition, result.tags[i])) continue;
+          routed = true;
+          const partition = target.choosePartition(output.keys);
+          const group = groups[t]!;
+          const list = group.get(partition);
+          if (list === undefined) group.set(partition, [output]);
+          else list.push(output);
+        }
+        if (!routed) counts.dropped += 1; // no edge's condition matched: dropped and counted
+      }
+    }
+    const writes: Promise<void>[] = [];
+    groups.forEach((group, t) => {
+      for (const [partition, list] of group) writes.push(writeToPartition(targets[t]!, partition, list, counts, context.signal));
+    });
+    await Promise.all(writes);
+    return mapped.map((result, i): SinkResult =>
+      "error" in result ? { id: messages[i]!.id, status: "failure", error: result.error } : { id: messages[i]!.id, status: "ok" },
+    );
+  };
+}
+
+async function mapAll(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<Mapped[]> {
+  const { stage } = options;
+  if (stage === undefined || options.passThrough === true) {
+    return messages.map((message) => ({ outputs: [message], tags: [undefined] }));
+  }
+  const mapContext: MapContext = { vertex: options.vertex, partition: context.partition, signal: context.signal };
+  if (stage.kind === "batch") return mapBatch(options, stage.map, messages, mapContext);
+  const pending: Array<Mapped | Promise<Mapped>> = messages.map((message) => {
+    try {
+      const returned = stage.map(message, mapContext);
+      return isPromise(returned)
+        ? withTimeout(returned, options.udfTimeoutMs).then((results) => toMapped(message, results), (error: unknown) => udfFailure(options, message, error))
+        : toMapped(message, returned);
+    } catch (error) {
+      return udfFailure(options, message, error);
+    }
+  });
+  return pending.some(isPromise) ? Promise.all(pending) : (pending as Mapped[]);
+}
+
+async function mapBatch(
+  options: ForwarderOptions,
+  map: Extract<MapStage, { kind: "batch" }>["map"],
+  messages: readonly Message[],
+  context: MapContext,
+): Promise<Mapped[]> {
+  let answers: Awaited<ReturnType<typeof map>>;
+  try {
+    answers = await withTimeout(Promise.resolve(map(messages, context)), options.udfTimeoutMs);
+  } catch (error) {
+    return messages.map((message) => udfFailure(options, message, error));
+  }
+  const byId = new Map<string, readonly MapResult[]>();
+  for (const answer of Array.isArray(answers) ? answers : []) byId.set(answer.id, answer.results);
+  return messages.map((message) => {
+    const results = byId.get(message.id);
+    return results === undefined
+      ? { error: `the batch udf returned no results for id '${message.id}'; return { id, results: [] } to filter a message out` }
+      : toMapped(message, results);
+  });
+}
+
+function toMapped(message: Message, results: unknown): Mapped {
+  if (!Array.isArray(results)) {
+    return { error: `the udf returned ${describe(results)} for '${message.id}'; expected an array of { value, keys?, tags? }` };
+  }
+  const outputs: Message[] = [];
+  const tags: Array<readonly string[] | undefined> = [];
+  for (let index = 0; index < results.length; index += 1) {
+    const result = results[index] as Partial<MapResult> | null;
+    const value = result?.value;
+    if (!(value instanceof Uint8Array) && typeof value !== "string") {
+      return { error: `result ${index} of '${message.id}' has no value: expected { value: Uint8Array | string, keys?, tags? }` };
+    }
+    outputs.push({
+      // One result keeps the id; several get stable suffixes, so a redelivery makes the same ids.
+      id: results.length === 1 ? message.id : `${message.id}.${index}`,
+      keys: result!.keys ?? message.keys,
+      value: typeof value === "string" ? encoder.encode(value) : value,
+      eventTime: message.eventTime,
+      headers: message.headers,
+    });
+    tags.push(result!.tags);
+  }
+  return { outputs, tags };
+}
+
+function udfFailure(options: ForwarderOptions, message: Message, error: unknown): Mapped {
+  const text = error instanceof Error ? error.message : String(error);
+  options.logger.warn("udf failed for a message", { vertex: options.vertex, id: message.id, error: text });
+  return { error: `udf threw: ${text}` };
+}
+
+async function writeToPartition(
+  target: ForwardTarget,
+  partition: number,
+  messages: readonly Message[],
+  counts: VertexCounts,
+  signal: AbortSignal,
+): Promise<void> {
+  let done = 0;
+  let waitMs = 1;
+  for (;;) {
+    const { written } = await target.buffer.write(partition, done === 0 ? messages : messages.slice(done));
+    done += written;
+    counts.written += written;
+    if (done >= messages.length) return;
+    if (target.onFull === "discardLatest") {
+      counts.dropped += messages.length - done;
+      return;
+    }
+    if (signal.aborted) throw new Error(`gave up waiting for room in ${target.vertex}[${partition}]: the attempt was stopped`);
+    waitMs = written > 0 ? 1 : Math.min(50, waitMs * 2);
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  if (!Number.isFinite(ms) || ms >= 2_147_483_647) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms`)), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * Wires one vertex's I/O into the actors with `.provide()`: the partition readers read and ack
+ * through `read`/`ack`, the sink sessions write through the sink connector's writer and the
+ * fallback writer, and the supervisor commits through the sink's optional `commit(epoch)`.
+ */
+import { fromPromise } from "xstate";
+import {
+  partitionReaderMachine,
+  sinkSessionMachine,
+  supervisorMachine,
+  type AckInput,
+  type CommitEpochInput,
+  type FallbackWriteInput,
+  type ReadBatchInput,
+  type ReadBatchOutput,
+} from "@weir/actors";
+import type { SinkConnector } from "../connectors/sink-connector.js";
+import type { FallbackWrite } from "./fallback-writer.js";
+
+export interface VertexIO {
+  read(input: ReadBatchInput, signal: AbortSignal): Promise<ReadBatchOutput>;
+  ack(input: AckInput): Promise<void>;
+  readonly sink: SinkConnector;
+  readonly fallback: FallbackWrite;
+}
+
+export function provideVertexMachine(io: VertexIO) {
+  return supervisorMachine.provide({
+    actors: {
+      partitionReader: partitionReaderMachine.provide({
+        actors: {
+          readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(({ input, signal }) => io.read(input, signal)),
+          ackOffsets: fromPromise<void, AckInput>(({ input }) => io.ack(input)),
+        },
+      }),
+      sinkSession: sinkSessionMachine.provide({
+        actors: {
+          sinkWriter: io.sink.writer,
+          fallbackWriter: fromPromise<void, FallbackWriteInput>(({ input }) => io.fallback(input)),
+        },
+      }),
+      commitEpoch: fromPromise<void, CommitEpochInput>(async ({ input }) => {
+        await io.sink.commit?.(input.epoch);
+      }),
+    },
+  });
+}
+
+export type VertexMachine = ReturnType<typeof provideVertexMachine>;

@@ -1,0 +1,323 @@
+/**
+ * The pipeline spec users write (DESIGN §4), as one zod 4 schema.
+ *
+ * Numaflow's shape, with every object strict so a typo is an error, not a silently ignored key.
+ * Input types allow the short forms users write (durations as text, defaulted fields absent);
+ * output types are what the runtime reads: durations in ms, every default filled, each vertex
+ * tagged with its `kind`, and retry settings complete on udf and sink vertices.
+ *
+ *   metadata.name ─ spec ─┬─ buffer        memory | redis
+ *                         ├─ limits        defaults for every vertex
+ *                         ├─ vertices[]    exactly one of source | udf | sink
+ *                         └─ edges[]       from → to, optional tag conditions
+ *
+ * Cross-field rules (unique names, edges between known vertices, no cycles…) live in
+ * vertex-rules.ts and graph-rules.ts.
+ */
+import { z } from "zod";
+import { durationSchema as duration } from "./duration.js";
+import { exactlyOneIssues, oneOfKeys, requireExactlyOne } from "./exactly-one.js";
+import { graphIssues } from "./graph-rules.js";
+import { ALWAYS, reportDrafts } from "./issue-draft.js";
+import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
+
+// Kubernetes' DNS-1123 label: names end up in Redis keys, metrics labels and file names.
+const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const NAME_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+const dnsName = (what: string) =>
+  z
+    .string()
+    .max(63, { error: `must be at most 63 characters` })
+    .regex(NAME_PATTERN, { error: `must be ${NAME_RULE}` })
+    .describe(`${what}: ${NAME_RULE}`);
+
+// ── limits ───────────────────────────────────────────────────────────────────────────────
+
+const onFullSchema = z.enum(["retryUntilSuccess", "discardLatest"]);
+
+const limitFields = {
+  readBatchSize: z.number().int().min(1).max(100_000).describe("Most messages a partition reader reads per batch: an integer from 1 to 100000."),
+  readTimeout: duration.describe(`Longest an epoch stays open waiting for a full batch: a duration like "100ms".`),
+  bufferMaxLength: z.number().int().min(1).describe("Most entries one buffer partition holds: an integer ≥ 1."),
+  bufferUsageLimit: z.number().gt(0).lte(1).describe("Share of bufferMaxLength at which a partition counts as full: a number in (0, 1]."),
+  maxInflightEpochs: z.number().int().min(1).max(64).describe("Most epochs a vertex keeps uncommitted at once: an integer from 1 to 64."),
+  onFull: onFullSchema.describe("What a writer does when the next buffer is full: retryUntilSuccess or discardLatest."),
+  resultTimeout: duration.describe(`Longest a sink session waits for an epoch's results: a duration like "30s".`),
+};
+
+const limitsSchema = z
+  .strictObject({
+    readBatchSize: limitFields.readBatchSize.default(500),
+    readTimeout: limitFields.readTimeout.default(100),
+    bufferMaxLength: limitFields.bufferMaxLength.default(30_000),
+    bufferUsageLimit: limitFields.bufferUsageLimit.default(0.8),
+    maxInflightEpochs: limitFields.maxInflightEpochs.default(2),
+    onFull: limitFields.onFull.default("retryUntilSuccess"),
+    resultTimeout: limitFields.resultTimeout.default(30_000),
+  })
+  .describe("Limits for every vertex; a vertex's own `limits` override them field by field.");
+
+// No defaults here: an absent field means "inherit spec.limits" (see effectiveLimits).
+const vertexLimitsSchema = z
+  .strictObject(limitFields)
+  .partial()
+  .describe("Overrides of spec.limits for this vertex's input buffer and reader.");
+
+// ── buffer ───────────────────────────────────────────────────────────────────────────────
+
+const bufferSchema = z
+  .discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("memory") }).describe("In-process buffers: no setup, one process, lost on exit."),
+    z
+      .strictObject({
+        type: z.literal("redis"),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\/\S+$/, { error: 'must be a Redis URL starting with "redis://" or "rediss://"' })
+          .describe('Redis URL, e.g. "redis://127.0.0.1:6379" ("rediss://" for TLS).'),
+        keyPrefix: z
+          .string()
+          .regex(/^[^{}\s]+$/, { error: "must be non-empty, without spaces, '{' or '}'" })
+          .default("weir")
+          // Weir adds its own {hash tag} per partition; a brace in the prefix would change the slot.
+          .describe("Prefix of every Redis key Weir writes; no spaces or braces."),
+        claimIdle: duration.default(30_000).describe("How long an entry stays pending before another consumer claims it."),
+        dedupWindow: duration.default(600_000).describe("How long a forwarded message id is remembered to drop duplicate writes."),
+      })
+      .describe("Redis streams, one per partition: durable, shared by every worker process."),
+  ])
+  .default({ type: "memory" })
+  .describe("Where edges keep their messages: memory (default) or redis.");
+
+// ── sources, udfs, sinks ─────────────────────────────────────────────────────────────────
+
+const generatorSchema = z
+  .strictObject({
+    total: z.number().int().min(0).optional().describe("Messages to generate in all; when set the run is bounded and ends once they are committed."),
+    rpu: z.number().int().min(1).default(5).describe("Messages generated per `duration`: an integer ≥ 1."),
+    duration: duration.default(1_000).describe("The period `rpu` is counted over."),
+    msgSize: z.number().int().min(0).default(8).describe("Bytes in each message value."),
+    keyCount: z.number().int().min(0).default(0).describe("Distinct keys spread over the messages; 0 sends them without keys."),
+    value: z.number().int().optional().describe("A fixed integer written into every value instead of random bytes."),
+    jitter: duration.optional().describe("Random shift of each message's event time, up to this much."),
+  })
+  .describe("Generates messages at a fixed rate, for demos and load tests.");
+
+const sourceSchema = oneOfKeys("a source", { generator: generatorSchema }).describe("Where messages come from: { generator: {…} }.");
+
+const moduleRefSchema = z
+  .strictObject({
+    path: z.string().min(1).describe("File of the module (.js, .mjs or .ts), relative to the spec file."),
+    export: z.string().min(1).default("default").describe("Name of the export to use."),
+  })
+  .describe("A function exported by a module of yours.");
+
+const udfSchema = oneOfKeys("a udf", {
+  builtin: z.strictObject({ name: z.enum(["cat"]).describe("A built-in function: cat (passes messages through).") }),
+  module: moduleRefSchema,
+}).describe("The map function: { builtin: { name: cat } } or { module: { path, export } }.");
+
+const sinkConnectorShape = {
+  log: z.strictObject({}).describe("Logs each message to stdout."),
+  blackhole: z.strictObject({}).describe("Discards every message (benchmarks)."),
+  jsonl: z
+    .strictObject({ path: z.string().min(1).describe("Output file, relative to the spec file.") })
+    .describe("Appends one JSON line per message to a file."),
+  module: moduleRefSchema,
+};
+export const SINK_CONNECTORS = Object.keys(sinkConnectorShape);
+
+const fallbackSchema = oneOfKeys("a fallback sink", sinkConnectorShape).describe(
+  "Where messages go when retries are exhausted and onFailure is fallback: one built-in sink.",
+);
+
+const backoffSchema = z.strictObject({
+  interval: duration.default(10).describe("Wait before the first retry."),
+  factor: z.number().min(1).default(2).describe("Each wait is the previous one times this: a number ≥ 1."),
+  steps: z.number().int().min(0).default(3).describe("Attempts in all before onFailure applies: an integer ≥ 0."),
+  cap: duration.default(1_000).describe("Longest wait between attempts."),
+  jitter: z.number().min(0).max(1).default(0).describe("Share of each wait added at random: a number from 0 to 1."),
+});
+
+const onFailureSchema = z.enum(["retry", "fallback", "drop"]);
+
+const retryStrategySchema = z
+  .strictObject({
+    backoff: backoffSchema.prefault({}),
+    // No default on purpose: the runtime picks one per vertex kind, see effectiveOnFailure.
+    onFailure: onFailureSchema
+      .optional()
+      .describe("When retries are exhausted: retry (forever), fallback (to the fallback sink) or drop. Default: retry for sinks; fallback for udfs with a fallback, else drop."),
+  })
+  .describe("How failed messages are retried, and what happens when retries run out.");
+
+// DESIGN §4 (like Numaflow) puts retryStrategy and fallback inside `sink:`; the vertex level
+// also takes them so udf vertices can have them. The output always has them on the vertex.
+const sinkSchema = z
+  .strictObject({
+    ...z.strictObject(sinkConnectorShape).partial().shape,
+    retryStrategy: retryStrategySchema.optional(),
+    fallback: fallbackSchema.optional(),
+  })
+  .meta(requireExactlyOne(SINK_CONNECTORS))
+  .superRefine((value, ctx) => reportDrafts(ctx, exactlyOneIssues("a sink", SINK_CONNECTORS, value, ctx.issues)), ALWAYS)
+  .describe("Where messages end: exactly one of log, blackhole, jsonl, module.");
+
+// ── vertices and edges ───────────────────────────────────────────────────────────────────
+
+const commitSchema = z.enum(["aligned", "partition"]);
+
+const rawVertexSchema = z
+  .strictObject({
+    name: dnsName("Vertex name, unique in the pipeline"),
+    partitions: z.number().int().min(1).max(1_024).default(1).describe("Partitions of the vertex's input buffer: an integer from 1 to 1024."),
+    commit: commitSchema
+      .default("aligned")
+      .describe("aligned: commit an epoch once every partition is done; partition: each partition commits on its own."),
+    limits: vertexLimitsSchema.optional(),
+    source: sourceSchema.optional(),
+    udf: udfSchema.optional(),
+    sink: sinkSchema.optional(),
+    retryStrategy: retryStrategySchema.optional(),
+    fallback: fallbackSchema.optional(),
+  })
+  .meta(requireExactlyOne(VERTEX_ROLES))
+  .superRefine((value, ctx) => reportDrafts(ctx, vertexIssues(value, ctx.issues)), ALWAYS);
+
+type RawVertex = z.output<typeof rawVertexSchema>;
+
+export type Limits = z.output<typeof limitsSchema>;
+export type VertexLimits = z.output<typeof vertexLimitsSchema>;
+export type BufferSpec = z.output<typeof bufferSchema>;
+export type OnFull = z.output<typeof onFullSchema>;
+export type CommitMode = z.output<typeof commitSchema>;
+export type OnFailure = z.output<typeof onFailureSchema>;
+export type GeneratorSpec = z.output<typeof generatorSchema>;
+export type SourceSpec = z.output<typeof sourceSchema>;
+export type ModuleRef = z.output<typeof moduleRefSchema>;
+export type UdfSpec = z.output<typeof udfSchema>;
+/** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } }`. */
+export type SinkConnectorSpec = z.output<typeof fallbackSchema>;
+export type BackoffSpec = z.output<typeof backoffSchema>;
+export type RetryStrategySpec = z.output<typeof retryStrategySchema>;
+
+interface VertexCommon {
+  name: string;
+  partitions: number;
+  commit: CommitMode;
+  /** Only the fields the vertex overrides; see {@link effectiveLimits}. */
+  limits?: VertexLimits;
+}
+
+export interface SourceVertexSpec extends VertexCommon {
+  kind: "source";
+  source: SourceSpec;
+}
+
+export interface UdfVertexSpec extends VertexCommon {
+  kind: "udf";
+  udf: UdfSpec;
+  /** Always complete: defaults fill what the spec leaves out (onFailure excepted). */
+  retryStrategy: RetryStrategySpec;
+  fallback?: SinkConnectorSpec;
+}
+
+export interface SinkVertexSpec extends VertexCommon {
+  kind: "sink";
+  sink: SinkConnectorSpec;
+  /** Always complete: defaults fill what the spec leaves out (onFailure excepted). */
+  retryStrategy: RetryStrategySpec;
+  fallback?: SinkConnectorSpec;
+}
+
+export type VertexSpec = SourceVertexSpec | UdfVertexSpec | SinkVertexSpec;
+export type VertexKind = VertexSpec["kind"];
+
+const defaultRetryStrategy = (): RetryStrategySpec => retryStrategySchema.parse({});
+
+// Runs only on a valid vertex, so exactly one role is set (vertexIssues saw to it).
+function toVertexSpec(raw: RawVertex): VertexSpec {
+  const common: VertexCommon = {
+    name: raw.name,
+    partitions: raw.partitions,
+    commit: raw.commit,
+    ...(raw.limits === undefined ? {} : { limits: raw.limits }),
+  };
+  if (raw.source !== undefined) return { kind: "source", ...common, source: raw.source };
+  const retryStrategy = raw.retryStrategy ?? raw.sink?.retryStrategy ?? defaultRetryStrategy();
+  const fallback = raw.fallback ?? raw.sink?.fallback;
+  const withFallback = fallback === undefined ? {} : { fallback };
+  if (raw.udf !== undefined) return { kind: "udf", ...common, udf: raw.udf, retryStrategy, ...withFallback };
+  if (raw.sink !== undefined) {
+    const { retryStrategy: _retry, fallback: _fallback, ...connector } = raw.sink;
+    return { kind: "sink", ...common, sink: connector as SinkConnectorSpec, retryStrategy, ...withFallback };
+  }
+  throw new Error(`vertex '${raw.name}' has no role; the vertex rules should have rejected it`);
+}
+
+const vertexSchema = rawVertexSchema.transform(toVertexSpec);
+
+const edgeSchema = z.strictObject({
+  from: z.string().min(1).describe("Name of the vertex the edge leaves."),
+  to: z.string().min(1).describe("Name of the vertex the edge enters."),
+  conditions: z
+    .strictObject({
+      tags: z.strictObject({
+        operator: z.enum(["or", "and", "not"]).default("or").describe("or: any tag matches; and: all match; not: none matches."),
+        values: z.array(z.string().min(1)).min(1).describe("Tags to match against each message's tags."),
+      }),
+    })
+    .optional()
+    .describe("Forward only messages whose tags match; the rest are dropped and counted."),
+});
+
+export type EdgeSpec = z.output<typeof edgeSchema>;
+
+// ── the whole pipeline ───────────────────────────────────────────────────────────────────
+
+const specBodySchema = z
+  .strictObject({
+    buffer: bufferSchema,
+    limits: limitsSchema.prefault({}),
+    vertices: z.array(vertexSchema).min(1).describe("The pipeline's vertices: sources, udfs and sinks."),
+    edges: z.array(edgeSchema).describe("Edges between vertices; each one is a partitioned buffer."),
+  })
+  .superRefine((value, ctx) => reportDrafts(ctx, graphIssues(value)), ALWAYS);
+
+/** The zod schema of a pipeline spec. Parse with {@link parseSpec} for readable errors. */
+export const pipelineSpecSchema = z
+  .strictObject({
+    apiVersion: z.literal("weir.dev/v1"),
+    kind: z.literal("Pipeline"),
+    metadata: z.strictObject({ name: dnsName("Pipeline name") }),
+    spec: specBodySchema,
+  })
+  .meta({ title: "Weir pipeline", description: "A Weir stream-processing pipeline (weir.dev/v1)." });
+
+/** What users write: durations as text, defaulted fields optional. */
+export type PipelineSpecInput = z.input<typeof pipelineSpecSchema>;
+/** What the runtime reads: durations in ms, defaults filled, vertices tagged with `kind`. */
+export type PipelineSpec = z.output<typeof pipelineSpecSchema>;
+
+/**
+ * What happens to a message whose retries are exhausted on this vertex.
+ * An explicit `retryStrategy.onFailure` wins. Otherwise a sink retries forever: losing output
+ * silently is worse than stalling visibly. A udf falls back when it has somewhere to fall back
+ * to, else drops (and counts) the message: one poison message must not stop a map vertex.
+ *
+ * @example
+ * ```ts
+ * effectiveOnFailure(spec.spec.vertices[2]); // "retry" for a sink without onFailure
+ * ```
+ */
+export function effectiveOnFailure(vertex: UdfVertexSpec | SinkVertexSpec): OnFailure {
+  if (vertex.retryStrategy.onFailure !== undefined) return vertex.retryStrategy.onFailure;
+  if (vertex.kind === "sink") return "retry";
+  return vertex.fallback === undefined ? "drop" : "fallback";
+}
+
+/** The limits a vertex runs with: `spec.limits`, overridden field by field by its own `limits`. */
+export function effectiveLimits(spec: PipelineSpec, vertex: VertexSpec): Limits {
+  return { ...spec.spec.limits, ...vertex.limits };
+}

@@ -1,0 +1,29 @@
+import path from "node:path";
+import type { PipelineSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
+
+/**
+ * The spec with every file path absolute: udf and sink modules, jsonl sinks, fallbacks.
+ * Relative paths are relative to `baseDir`, the spec file's directory (DESIGN §4), so a
+ * pipeline runs the same from any working directory. Module `path`s are files, never
+ * package names.
+ */
+export function resolveSpecPaths(spec: PipelineSpec, baseDir: string): PipelineSpec {
+  const resolve = (file: string) => path.resolve(baseDir, file);
+  const vertices = spec.spec.vertices.map((vertex): VertexSpec => {
+    if (vertex.kind === "source") return vertex;
+    const fallback = vertex.fallback === undefined ? {} : { fallback: resolveConnector(vertex.fallback, resolve) };
+    if (vertex.kind === "udf") return { ...vertex, udf: resolveUdf(vertex.udf, resolve), ...fallback };
+    return { ...vertex, sink: resolveConnector(vertex.sink, resolve), ...fallback };
+  });
+  return { ...spec, spec: { ...spec.spec, vertices } };
+}
+
+function resolveUdf(udf: UdfSpec, resolve: (file: string) => string): UdfSpec {
+  return "module" in udf ? { module: { ...udf.module, path: resolve(udf.module.path) } } : udf;
+}
+
+function resolveConnector(sink: SinkConnectorSpec, resolve: (file: string) => string): SinkConnectorSpec {
+  if ("jsonl" in sink) return { jsonl: { ...sink.jsonl, path: resolve(sink.jsonl.path) } };
+  if ("module" in sink) return { module: { ...sink.module, path: resolve(sink.module.path) } };
+  return sink;
+}

@@ -1,0 +1,53 @@
+/**
+ * Map UDFs (DESIGN §4.1): `(message, ctx) => Result[] | Promise<Result[]>`, or the batch form
+ * exported as `{ batch: (messages, ctx) => Array<{ id, results }> }`. Results may be empty
+ * (the message is filtered out), carry new keys, and carry tags for conditional forwarding.
+ */
+import type { Message } from "@weir/actors";
+import type { UdfSpec } from "../spec/pipeline-spec.js";
+import { ConnectorError } from "../connectors/connector-error.js";
+import { importExport } from "../connectors/load-module.js";
+
+export interface MapResult {
+  /** Bytes, or text that is written as UTF-8. */
+  readonly value: Uint8Array | string;
+  /** Defaults to the input message's keys. */
+  readonly keys?: readonly string[];
+  readonly tags?: readonly string[];
+}
+
+export interface MapContext {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly signal: AbortSignal;
+}
+
+export type MapFunction = (message: Message, context: MapContext) => readonly MapResult[] | Promise<readonly MapResult[]>;
+export type BatchMapFunction = (
+  messages: readonly Message[],
+  context: MapContext,
+) => ReadonlyArray<{ readonly id: string; readonly results: readonly MapResult[] }> | Promise<ReadonlyArray<{ readonly id: string; readonly results: readonly MapResult[] }>>;
+
+/** A map vertex's function in the form the forwarder calls. */
+export type MapStage = { readonly kind: "message"; readonly map: MapFunction } | { readonly kind: "batch"; readonly map: BatchMapFunction };
+
+/** `cat`: passes every message on unchanged (the forwarder skips the call on this hot path). */
+export const catStage: MapStage = { kind: "message", map: (message) => [{ value: message.value, keys: message.keys }] };
+
+export async function loadMapStage(vertex: string, spec: UdfSpec): Promise<MapStage> {
+  if ("builtin" in spec) return catStage;
+  const what = `udf of vertex '${vertex}'`;
+  const value = await importExport(spec.module.path, spec.module.export, what);
+  return toMapStage(value, `${what} (${spec.module.path}#${spec.module.export})`);
+}
+
+export function toMapStage(value: unknown, what: string): MapStage {
+  if (typeof value === "function") return { kind: "message", map: value as MapFunction };
+  if (typeof value === "object" && value !== null && typeof (value as { batch?: unknown }).batch === "function") {
+    return { kind: "batch", map: (value as { batch: BatchMapFunction }).batch };
+  }
+  throw new ConnectorError(
+    "MODULE_EXPORT_INVALID",
+    `${what} must be a function (message, ctx) => results, or an object { batch: (messages, ctx) => [{ id, results }] }`,
+  );
+}
