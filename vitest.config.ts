@@ -14,6 +14,7 @@ export default defineConfig({
     },
   },
   test: {
+    reporters: ["default", "./scripts/plain-summary-reporter.ts"],
     include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
