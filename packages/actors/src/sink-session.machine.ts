@@ -19,7 +19,8 @@
  * Keeps: an epoch completes only when it holds exactly one final result for every id of
  * `(p, e)` and the adapter signalled end-of-results; anything else is a protocol error that is
  * counted, reported and redriven (only the unsettled subset is re-sent), never a silent wait.
- * Every message ends `ok | fallback | dropped`.
+ * A frame of another partition or epoch is reported and dropped: it neither merges into nor
+ * ends the attempt in progress. Every message ends `ok | fallback | dropped`.
  */
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, setup, type EventObject } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
@@ -100,6 +101,13 @@ export const sinkSessionMachine = setup({
     isStaleFrame: ({ context, event }) => {
       assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
       return isStaleFrame(requireWork(context), event);
+    },
+    // A frame of another partition or epoch says nothing about this attempt: it is reported and
+    // dropped, and the attempt goes on. Treating it as a violation of this attempt would let a
+    // foreign end-of-results complete an epoch whose results are all in (I2, numaflow#2516).
+    isForeignFrame: ({ context, event }) => {
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      return event.partition !== context.partition || event.epoch !== requireWork(context).epoch;
     },
     isSettledAttemptFrame: ({ context, event }) => {
       assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
@@ -277,22 +285,33 @@ export const sinkSessionMachine = setup({
       always: { guard: "hasAllResults", target: "eotReceived" },
       on: {
         "sinkIo.results": [
+          { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
           { actions: "recordResults" },
         ],
         "sinkIo.endOfResults": [
+          { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
           { actions: "markEndOfResults" },
         ],
         "sinkIo.crashed": [
+          { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
         ],
       },
       states: {
-        writing: { on: { "sinkIo.sent": [{ guard: "isStaleFrame" }, { target: "awaitingResults" }] } },
+        writing: {
+          on: {
+            "sinkIo.sent": [
+              { guard: "isForeignFrame", actions: "reportStrayFrame" },
+              { guard: "isStaleFrame" },
+              { target: "awaitingResults" },
+            ],
+          },
+        },
         awaitingResults: {},
       },
     },

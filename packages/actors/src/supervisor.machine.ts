@@ -7,17 +7,19 @@
  *   └─ commits: idle ─▶ joining ─▶ committing           └─ commits: (the same region)
  *                        ▲            │ sinkCommit → acking                     │ nothing left in flight
  *                        └────────────┘                                         ▼
- *   reader.failed ──▶ failed                                                 stopped
+ *   reader.failed ──────────────────────────────────────────────────────────▶ stopping
+ *                                                      every child final ──▶ stopped | failed
  *
  * Takes: `batcher.filling`, `batcher.full`, `sink.epochDone`, `sink.protocolError`, `reader.acked`,
- * `reader.draining`, `reader.readFailed`, `reader.failed`, `pipeline.drain`.
+ * `reader.draining`, `reader.readFailed`, `reader.failed`, `pipeline.drain`, and its children's
+ * `xstate.done.actor.*` (while stopping).
  * Emits (for the runtime): `epochCommitted`, `protocolError`, `readFailed`.
  * Keeps: an epoch's offsets are acked only after every partition of it reported its final
  * results (I1); the join waits only on partitions of that epoch, each of which sends an EOT —
  * with count 0 when idle — so no partition can hold the join without data (I3); at most
  * `maxInflightEpochs` epochs are closed and uncommitted at once.
  */
-import { assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup } from "xstate";
+import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";
 import {
   actorIds,
@@ -76,7 +78,8 @@ type SupervisorEvent =
   | ReaderReadFailedEvent
   | ReaderFailedEvent
   | EpochTimeoutEvent
-  | PipelineDrainEvent;
+  | PipelineDrainEvent
+  | DoneActorEvent;
 
 const childId = {
   reader: (p: number) => `reader-${p}`,
@@ -84,6 +87,11 @@ const childId = {
   sinkSession: (p: number) => `sink-${p}`,
 };
 const timerId = (partition: number | null) => (partition === null ? "epochTimer" : `epochTimer-${partition}`);
+
+/** The ids of the children spawned per partition: a reader, a batcher and a sink session each. */
+function partitionChildIds(context: SupervisorContext): string[] {
+  return Array.from({ length: context.partitions }, (_, p) => [childId.reader(p), childId.batcher(p), childId.sinkSession(p)]).flat();
+}
 
 function committingUnit(context: SupervisorContext): CommitUnit {
   const unit = context.units.find((candidate) => candidate.epoch === context.committing);
@@ -154,6 +162,13 @@ export const supervisorMachine = setup({
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
     isFlushed: ({ context }) => context.units.length === 0,
     canCloseFinal: ({ context }) => canCloseFinal(context),
+    // Only the partition children count: the invoked `commitEpoch` finishes with a done event too.
+    isPartitionChildDone: ({ context, event }) => {
+      assertEvent(event, "xstate.done.actor.*");
+      return partitionChildIds(context).includes(event.actorId) && !context.finishedChildren.includes(event.actorId);
+    },
+    allChildrenFinished: ({ context }) => partitionChildIds(context).every((id) => context.finishedChildren.includes(id)),
+    hasFailure: ({ context }) => context.failure !== null,
   },
   actions: {
     spawnPartitions: enqueueActions(({ context, enqueue }) => {
@@ -317,6 +332,12 @@ export const supervisorMachine = setup({
         enqueue.sendTo(childId.sinkSession(p), { type: "supervisor.stop" });
       }
     }),
+    recordChildFinished: assign({
+      finishedChildren: ({ context, event }) => {
+        assertEvent(event, "xstate.done.actor.*");
+        return [...context.finishedChildren, event.actorId];
+      },
+    }),
     recordFailure: assign({
       failure: ({ event }) => {
         assertEvent(event, "reader.failed");
@@ -345,6 +366,7 @@ export const supervisorMachine = setup({
     committedEpochs: 0,
     drainRequested: false,
     failure: null,
+    finishedChildren: [],
   }),
   output: ({ context }) => ({
     vertex: context.vertex,
@@ -364,7 +386,8 @@ export const supervisorMachine = setup({
     "reader.acked": { actions: "recordAck" },
     "reader.draining": { actions: "markDraining" },
     "reader.readFailed": { actions: "reportReadFailed" },
-    "reader.failed": { target: ".failed", actions: "recordFailure" },
+    "reader.failed": { target: ".stopping", actions: "recordFailure" },
+    "xstate.done.actor.*": { guard: "isPartitionChildDone", actions: "recordChildFinished" },
   },
   states: {
     running: {
@@ -400,13 +423,24 @@ export const supervisorMachine = setup({
               entry: "cancelTimers",
               always: { guard: "canCloseFinal", target: "flushed", actions: { type: "closeEpochs", params: { final: true } } },
             },
-            flushed: { always: { guard: "isFlushed", target: "#supervisor.stopped" } },
+            flushed: { always: { guard: "isFlushed", target: "#supervisor.stopping" } },
           },
         },
         commits: commitRegion,
       },
     },
-    stopped: { type: "final", entry: "stopChildren" },
-    failed: { type: "final", entry: "stopChildren" },
+    // Waits until every child has taken `supervisor.stop` and reached its own final state. Going
+    // final at once would let XState stop the children itself: a child whose event (the last
+    // `reader.acked`, say) completed the supervisor is still mid-step, and stopping it discards
+    // the `supervisor.stop` queued in its mailbox, leaving it stopped in a working state.
+    stopping: {
+      entry: "stopChildren",
+      always: [
+        { guard: and(["allChildrenFinished", "hasFailure"]), target: "failed" },
+        { guard: "allChildrenFinished", target: "stopped" },
+      ],
+    },
+    stopped: { type: "final" },
+    failed: { type: "final" },
   },
 });

@@ -70,6 +70,8 @@ export interface SupervisorContext {
   readonly committedEpochs: number;
   readonly drainRequested: boolean;
   readonly failure: string | null;
+  /** Children (by id) that reached their final state; the supervisor stops only after all have. */
+  readonly finishedChildren: readonly string[];
 }
 
 export interface SupervisorOutput {

@@ -25,6 +25,8 @@ export interface ArraySource {
   /** Ends a partition listed in `openPartitions`. */
   end(partition: number): void;
   readonly readCount: () => number;
+  /** The messages of a partition not read yet: still in the source, as un-acked entries stay in a buffer. */
+  unread(partition: number): readonly Message[];
 }
 
 export function createArraySource(partitions: readonly (readonly Message[])[], options: ArraySourceOptions = {}): ArraySource {
@@ -75,6 +77,7 @@ export function createArraySource(partitions: readonly (readonly Message[])[], o
     push: (partition, messages) => queues[partition]!.push(...messages),
     end: (partition) => open.delete(partition),
     readCount: () => reads,
+    unread: (partition) => [...(queues[partition] ?? [])],
   };
 }
 

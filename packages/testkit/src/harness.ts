@@ -3,7 +3,7 @@
  * scripted sink, on XState's `SimulatedClock` by default, so a test decides every latency and
  * timeout and a run is the same every time for the same seed.
  */
-import { createActor, fromPromise, SimulatedClock, type Actor } from "xstate";
+import { createActor, fromPromise, SimulatedClock, type Actor, type AnyActorRef } from "xstate";
 import {
   defaultRetryPolicy,
   partitionReaderMachine,
@@ -38,6 +38,12 @@ export interface RunVertexOptions {
   /** Partitions that stay open (idle, never ending) until `endOpenPartitionsAtMs`. */
   readonly openPartitions?: readonly number[];
   readonly endOpenPartitionsAtMs?: number;
+  /**
+   * Open partitions end only once every input message has been acked (and not before
+   * `endOpenPartitionsAtMs`, when given). A join that waits on an idle partition then shows up
+   * as a stall instead of passing because the idle partition happened to end.
+   */
+  readonly endOpenPartitionsOnceAllAcked?: boolean;
   /** A fallback that fails this many times before it succeeds. */
   readonly fallbackFailures?: number;
   readonly clock?: "simulated" | "real";
@@ -59,6 +65,18 @@ export interface VertexRun {
   readonly elapsedMs: number;
   /** The most epochs that were closed and uncommitted at once. */
   readonly maxInflightEpochs: number;
+  /** The most closed, uncommitted epochs that held one partition at once, over all partitions. */
+  readonly maxInflightEpochsPerPartition: number;
+  /** Every call of the fallback writer, in order, with whether the harness made it fail. */
+  readonly fallbackCalls: ReadonlyArray<{
+    readonly atMs: number;
+    readonly partition: number;
+    readonly epoch: number;
+    readonly items: ReadonlyArray<{ readonly id: string; readonly reason: string; readonly attempts: number }>;
+    readonly failed: boolean;
+  }>;
+  /** Each child actor of the supervisor (`reader-0`, `batcher-0`, `sink-0`, …) as the run ended. */
+  readonly finalChildStates: Readonly<Record<string, { readonly status: string; readonly value: unknown }>>;
 }
 
 export class StallError extends Error {
@@ -83,11 +101,14 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
     ...(testClock === undefined ? {} : { clock: testClock }),
     ...(options.openPartitions === undefined ? {} : { openPartitions: options.openPartitions }),
   });
+  const started = Date.now();
+  const now = () => (simulated ? clock.now() : Date.now() - started);
   const sink =
     options.sinkWriter === undefined
-      ? createScriptedSink({ ...options.sink, log, partitions, ...(testClock === undefined ? {} : { clock: testClock }) })
+      ? createScriptedSink({ now, ...options.sink, log, partitions, ...(testClock === undefined ? {} : { clock: testClock }) })
       : undefined;
   let fallbackFailuresLeft = options.fallbackFailures ?? 0;
+  const fallbackCalls: Array<VertexRun["fallbackCalls"][number]> = [];
 
   const machine = supervisorMachine.provide({
     actors: {
@@ -98,7 +119,10 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
         actors: {
           sinkWriter: options.sinkWriter ?? sink!.sinkWriter,
           fallbackWriter: fromPromise<void, FallbackWriteInput>(async ({ input }) => {
-            if (fallbackFailuresLeft > 0) {
+            const failed = fallbackFailuresLeft > 0;
+            const items = input.items.map((item) => ({ id: item.message.id, reason: item.reason, attempts: item.attempts }));
+            fallbackCalls.push({ atMs: now(), partition: input.partition, epoch: input.epoch, items, failed });
+            if (failed) {
               fallbackFailuresLeft -= 1;
               throw new Error("scripted fallback failure");
             }
@@ -112,8 +136,6 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
     },
   });
 
-  const started = Date.now();
-  const now = () => (simulated ? clock.now() : Date.now() - started);
   const actor: Actor<typeof machine> = createActor(machine, {
     ...(simulated ? { clock } : {}),
     input: {
@@ -140,9 +162,16 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
   let finished = false;
   let failure: unknown;
   let maxInflight = 0;
+  let maxInflightPerPartition = 0;
+  let children: Record<string, AnyActorRef | undefined> = {};
   actor.subscribe({
     next: (snapshot) => {
-      maxInflight = Math.max(maxInflight, snapshot.context.units.length);
+      const { units } = snapshot.context;
+      maxInflight = Math.max(maxInflight, units.length);
+      for (let p = 0; p < partitions; p += 1) {
+        maxInflightPerPartition = Math.max(maxInflightPerPartition, units.filter((unit) => unit.partitions.includes(p)).length);
+      }
+      children = snapshot.children;
     },
     complete: () => (finished = true),
     error: (error) => ((failure = error), (finished = true)),
@@ -152,6 +181,16 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
   const limit = options.timeLimitMs ?? 600_000;
   let openEnded = false;
   let drained = false;
+  const inputIds = new Set(options.inputs.flatMap((messages) => messages.map((message) => message.id)));
+  const ackedInputs = new Set<string>();
+  let logRead = 0;
+  const allAcked = () => {
+    for (; logRead < log.events.length; logRead += 1) {
+      const event = log.events[logRead]!;
+      if (event.kind === "ack" && inputIds.has(event.id)) ackedInputs.add(event.id);
+    }
+    return ackedInputs.size === inputIds.size;
+  };
   while (!finished) {
     await flush();
     if (finished) break;
@@ -159,7 +198,12 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
       actor.send({ type: "pipeline.drain" });
       drained = true;
     }
-    if (!openEnded && options.endOpenPartitionsAtMs !== undefined && now() >= options.endOpenPartitionsAtMs) {
+    const endTimeReached = options.endOpenPartitionsAtMs !== undefined && now() >= options.endOpenPartitionsAtMs;
+    const endDue =
+      options.endOpenPartitionsOnceAllAcked === true
+        ? (options.endOpenPartitionsAtMs === undefined || endTimeReached) && allAcked()
+        : endTimeReached;
+    if (!openEnded && endDue) {
       for (const p of options.openPartitions ?? []) source.end(p);
       openEnded = true;
     }
@@ -181,6 +225,15 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
     commits,
     elapsedMs: now(),
     maxInflightEpochs: maxInflight,
+    maxInflightEpochsPerPartition: maxInflightPerPartition,
+    fallbackCalls,
+    finalChildStates: Object.fromEntries(
+      Object.entries(children).flatMap(([id, child]) => {
+        if (child === undefined) return [];
+        const snapshot = child.getSnapshot() as { status: string; value?: unknown };
+        return [[id, { status: snapshot.status, value: snapshot.value }]];
+      }),
+    ),
   };
 }
 

@@ -41,19 +41,23 @@ export interface AttemptInfo {
   readonly epoch: number;
   readonly attempt: number;
   readonly ids: readonly string[];
+  /** When the attempt started, on the sink's `now` (simulated ms under the harness). */
+  readonly atMs: number;
 }
 
 export interface ScriptedSinkOptions {
   readonly seed?: number;
   readonly clock?: TestClock;
+  /** The time `attempts[].atMs` records; defaults to `Date.now`. */
+  readonly now?: () => number;
   /** Each result frame is delayed by a draw from this range (so frames arrive out of order). */
   readonly latencyMs?: Latency | ((partition: number) => Latency);
   /** Results of an attempt are split over this many frames. */
   readonly chunks?: number;
   /** Share of messages that fail on their first attempt. */
   readonly failFirstAttempt?: number;
-  /** Messages that fail on every attempt. */
-  readonly alwaysFails?: (message: Message) => boolean;
+  /** Messages that fail on every attempt (or, using `attempt`, on every attempt up to some number). */
+  readonly alwaysFails?: (message: Message, attempt: number) => boolean;
   /** Messages the sink answers with `fallback`. */
   readonly answersFallback?: (message: Message) => boolean;
   /** A protocol violation for an attempt, or undefined to behave. */
@@ -75,6 +79,7 @@ type Listener = (event: SinkIoEvent) => void;
 export function createScriptedSink(options: ScriptedSinkOptions = {}): ScriptedSink {
   const random = createRandom(options.seed ?? 1);
   const clock = options.clock ?? realClock;
+  const now = options.now ?? Date.now;
   const log = options.log ?? new DeliveryLog();
   const latencyOf = (partition: number): Latency => {
     const latency = options.latencyMs ?? { min: 0, max: 0 };
@@ -102,7 +107,7 @@ export function createScriptedSink(options: ScriptedSinkOptions = {}): ScriptedS
 
   const answer = (message: Message, attempt: number): SinkResult => {
     if (options.answersFallback?.(message) === true) return { id: message.id, status: "fallback", reason: "scripted fallback" };
-    if (options.alwaysFails?.(message) === true) return { id: message.id, status: "failure", error: "scripted permanent failure" };
+    if (options.alwaysFails?.(message, attempt) === true) return { id: message.id, status: "failure", error: "scripted permanent failure" };
     if (attempt === 1 && options.failFirstAttempt !== undefined && random.chance(options.failFirstAttempt)) {
       return { id: message.id, status: "failure", error: "scripted first-attempt failure" };
     }
@@ -111,7 +116,7 @@ export function createScriptedSink(options: ScriptedSinkOptions = {}): ScriptedS
 
   const sinkWriter = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
     const { partition, epoch, attempt } = input;
-    const info: AttemptInfo = { partition, epoch, attempt, ids: input.messages.map((m) => m.id) };
+    const info: AttemptInfo = { partition, epoch, attempt, ids: input.messages.map((m) => m.id), atMs: now() };
     attempts.push(info);
     const listener: Listener = (event) => sendBack(event);
     listeners.set(partition, listener);
