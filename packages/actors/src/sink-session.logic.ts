@@ -14,8 +14,7 @@ export function startEpoch(entry: InboxEpoch): EpochWork {
       messages: entry.messages,
       attempt: 0,
       sending: [],
-      expected: {},
-      received: {},
+      received: [],
       receivedCount: 0,
       endOfResults: false,
       violation: null,
@@ -31,15 +30,12 @@ export function startEpoch(entry: InboxEpoch): EpochWork {
 
 /** Begins the next attempt with `messages`: only the unsettled subset is ever re-sent. */
 export function startAttempt(work: EpochWork, messages: readonly Message[]): EpochWork {
-  const expected: Record<string, true> = {};
-  for (const message of messages) expected[message.id] = true;
   const isRetry = work.attempt > 0;
   return {
     ...work,
     attempt: work.attempt + 1,
     sending: messages,
-    expected,
-    received: {},
+    received: new Array<SinkResult | undefined>(messages.length),
     receivedCount: 0,
     endOfResults: false,
     violation: null,
@@ -69,18 +65,20 @@ export function findViolation(partition: number, work: EpochWork, frame: SinkIoE
     return { code: "SINK_CRASHED", message: `the sink of partition ${partition} crashed: ${frame.reason}` };
   }
   if (frame.type === "sinkIo.results") {
-    const seen = new Set<string>();
+    const index = positionsOf(work.sending);
+    const seen = new Uint8Array(work.sending.length);
     for (const result of frame.results) {
-      if (work.expected[result.id] !== true) {
+      const position = index.get(result.id);
+      if (position === undefined) {
         return {
           code: "UNKNOWN_ID",
           message: `result for id '${result.id}', which is not in epoch ${work.epoch} attempt ${work.attempt} of partition ${partition}`,
         };
       }
-      if (work.received[result.id] !== undefined || seen.has(result.id)) {
+      if (work.received[position] !== undefined || seen[position] === 1) {
         return { code: "DUPLICATE_RESULT", message: `a second result for id '${result.id}' in epoch ${work.epoch}` };
       }
-      seen.add(result.id);
+      seen[position] = 1;
     }
   }
   if (frame.type === "sinkIo.endOfResults" && work.receivedCount < work.sending.length) {
@@ -96,10 +94,29 @@ export function isStaleFrame(work: EpochWork, frame: SinkIoEvent): boolean {
   return frame.epoch === work.epoch && frame.attempt < work.attempt;
 }
 
+/** Records a frame's results by position; the frame was checked by `findViolation` first. */
 export function recordResults(work: EpochWork, results: readonly SinkResult[]): EpochWork {
-  const received: Record<string, SinkResult> = { ...work.received };
-  for (const result of results) received[result.id] = result;
+  const index = positionsOf(work.sending);
+  // The common case — every result in one frame — needs no copy of an empty array.
+  const received = work.receivedCount === 0 ? new Array<SinkResult | undefined>(work.sending.length) : [...work.received];
+  for (const result of results) received[index.get(result.id)!] = result;
   return { ...work, received, receivedCount: work.receivedCount + results.length };
+}
+
+/**
+ * Where each id of an attempt sits in its `sending` list. Derived data, so it lives in a cache
+ * keyed by the (immutable) list, not in the machine's context.
+ */
+const positionCache = new WeakMap<readonly Message[], Map<string, number>>();
+
+export function positionsOf(sending: readonly Message[]): Map<string, number> {
+  let positions = positionCache.get(sending);
+  if (positions === undefined) {
+    positions = new Map();
+    for (let i = 0; i < sending.length; i += 1) positions.set(sending[i]!.id, i);
+    positionCache.set(sending, positions);
+  }
+  return positions;
 }
 
 export function hasAllResults(work: EpochWork): boolean {
@@ -115,8 +132,9 @@ export function settleAttempt(work: EpochWork, missingReason: string): EpochWork
   const fallbackQueue: FallbackItem[] = [...work.fallbackQueue];
   const unsettled: Message[] = [];
   const lastErrors: Record<string, string> = { ...work.lastErrors };
-  for (const message of work.sending) {
-    const result = work.received[message.id];
+  for (let i = 0; i < work.sending.length; i += 1) {
+    const message = work.sending[i]!;
+    const result = work.received[i];
     if (result?.status === "ok") {
       ok += 1;
     } else if (result?.status === "fallback") {

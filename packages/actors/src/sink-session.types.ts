@@ -76,8 +76,8 @@ export interface EpochWork {
   readonly attempt: number;
   /** The messages of the current attempt. */
   readonly sending: readonly Message[];
-  readonly expected: Readonly<Record<string, true>>;
-  readonly received: Readonly<Record<string, SinkResult>>;
+  /** The result for `sending[i]`, by position; undefined until it arrives. */
+  readonly received: ReadonlyArray<SinkResult | undefined>;
   readonly receivedCount: number;
   readonly endOfResults: boolean;
   readonly violation: ProtocolViolation | null;
