@@ -17,6 +17,7 @@ export type {
   ModuleRef,
   OnFailure,
   OnFull,
+  ProcessSpec,
   PipelineSpec,
   PipelineSpecInput,
   RetryStrategySpec,
@@ -45,4 +46,14 @@ export { isSinkConnector, sinkConnectorFromFunction } from "./connectors/sink-co
 export type { SinkConnector } from "./connectors/sink-connector.js";
 export type { SourceConnector } from "./connectors/source-connector.js";
 export { catStage, loadMapStage, toMapStage } from "./udf/map-function.js";
-export type { BatchMapFunction, MapContext, MapFunction, MapResult, MapStage } from "./udf/map-function.js";
+export type { BatchMapAnswer, BatchMapFunction, MapContext, MapFunction, MapResult, MapStage, MapStageOptions } from "./udf/map-function.js";
+export { RedisStreamBuffer, RedisConnection, redisOptionsFromUrl, reconnectDelay, DEFAULT_RECONNECT_BACKOFF, DEFAULT_KEY_PREFIX, partitionKeys } from "./buffer/index.js";
+export type { RedisStreamBufferOptions, RedisConnectionOptions, ReconnectBackoff, RedisClient, PartitionKeys, BufferErrorCode } from "./buffer/index.js";
+export { createRedisStreamSource, DEFAULT_STREAM_FIELDS } from "./connectors/redis-stream-source.js";
+export type { RedisStreamSourceOptions, RedisStreamFieldNames } from "./connectors/redis-stream-source.js";
+export { createRedisStreamSink } from "./connectors/redis-stream-sink.js";
+export type { RedisStreamSinkOptions } from "./connectors/redis-stream-sink.js";
+export { createProcessSink } from "./connectors/process/process-sink.js";
+export type { ProcessSinkOptions } from "./connectors/process/process-sink.js";
+export { createProcessMapStage } from "./connectors/process/process-map.js";
+export type { ProcessMapOptions } from "./connectors/process/process-map.js";

@@ -342,7 +342,7 @@ describe("exactly one of", () => {
     const doc = validDoc();
     doc.spec.vertices[2] = { name: "out", sink: { log: {}, blackhole: {} } };
     expect(issueAt(doc, "spec.vertices[2].sink").message).toBe(
-      "a sink needs exactly one of log, blackhole, jsonl, module, but has log and blackhole",
+      "a sink needs exactly one of log, blackhole, jsonl, module, process, but has log and blackhole",
     );
   });
 
@@ -357,7 +357,7 @@ describe("exactly one of", () => {
   it("a udf is a builtin or a module", () => {
     const doc = validDoc();
     doc.spec.vertices[1] = { name: "enrich", udf: {} };
-    expect(issueAt(doc, "spec.vertices[1].udf").message).toBe("a udf needs exactly one of builtin, module");
+    expect(issueAt(doc, "spec.vertices[1].udf").message).toBe("a udf needs exactly one of builtin, module, process");
   });
 });
 

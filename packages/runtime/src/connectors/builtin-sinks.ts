@@ -1,6 +1,6 @@
 /**
- * The built-in sinks: `log`, `blackhole`, `jsonl` and `module`. Each answers one result per
- * message id, as every sink must.
+ * The built-in sinks: `log`, `blackhole`, `jsonl`, `module` and `process` (an external process
+ * per partition, docs/protocol.md). Each answers one result per message id, as every sink must.
  */
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -8,6 +8,8 @@ import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actor
 import type { SinkConnectorSpec } from "../spec/pipeline-spec.js";
 import { ConnectorError } from "./connector-error.js";
 import { importExport } from "./load-module.js";
+import { createProcessSink } from "./process/process-sink.js";
+import { silentLogger, type Logger } from "../observability/logger.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
 
 const decoder = new TextDecoder();
@@ -17,12 +19,29 @@ const allOk = (messages: readonly Message[]): SinkResult[] => messages.map((mess
 export interface BuiltinSinkOptions {
   /** Where the `log` sink writes (stdout unless the CLI needs stdout for `--json`). */
   readonly logStream?: NodeJS.WritableStream;
+  /** Partitions of the vertex: the `process` sink starts one process per partition. */
+  readonly partitions?: number;
+  /** Where the `process` sink logs its processes' stderr, restarts and protocol errors. */
+  readonly logger?: Logger;
+  /** How long the `process` sink, used as a fallback, waits for an answer, in ms. */
+  readonly resultTimeout?: number;
 }
 
 export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec, options: BuiltinSinkOptions = {}): Promise<SinkConnector> {
   if ("blackhole" in spec) return sinkConnectorFromFunction(async (messages) => allOk(messages));
   if ("log" in spec) return createLogSink(vertex, options.logStream ?? process.stdout);
   if ("jsonl" in spec) return createJsonlSink(spec.jsonl.path);
+  if ("process" in spec) {
+    return createProcessSink(
+      vertex,
+      {
+        ...spec.process,
+        partitions: options.partitions ?? 1,
+        ...(options.resultTimeout === undefined ? {} : { resultTimeout: options.resultTimeout }),
+      },
+      options.logger ?? silentLogger,
+    );
+  }
   return createModuleSink(vertex, spec.module.path, spec.module.export);
 }
 

@@ -102,7 +102,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const input = buffers.get(vertex.name);
     const sink = await createVertexSink(vertex, limits.resultTimeout);
     closers.push(() => sink.close());
-    const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions()) : undefined;
+    const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     return {
       read: async (request, signal) => {
@@ -129,7 +129,13 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     };
   };
 
-  const sinkOptions = () => (options.logStream === undefined ? {} : { logStream: options.logStream });
+  // Process sinks and udfs start one process per partition and log their stderr.
+  const sinkOptions = (vertex: VertexSpec) => ({
+    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
+    partitions: vertex.partitions,
+    logger,
+    resultTimeout: effectiveLimits(spec, vertex).resultTimeout,
+  });
 
   const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
     createGeneratorSource(vertex.name, vertex.partitions, vertex.source.generator);
@@ -137,7 +143,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number): Promise<SinkConnector> => {
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
-      if (custom === undefined) return createBuiltinSink(vertex.name, vertex.sink, sinkOptions());
+      if (custom === undefined) return createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
       return isSinkConnector(custom) ? custom : sinkConnectorFromFunction(custom);
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
@@ -146,7 +152,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         ? undefined
         : customUdf !== undefined
           ? toMapStage(customUdf, `udf of vertex '${vertex.name}'`)
-          : await loadMapStage(vertex.name, vertex.udf);
+          : await loadMapStage(vertex.name, vertex.udf, { ...sinkOptions(vertex), resultTimeout: udfTimeoutMs });
+    if (stage?.kind === "batch" && stage.close !== undefined) closers.push(stage.close);
     return sinkConnectorFromFunction(
       createForwarder({
         vertex: vertex.name,
@@ -174,7 +181,9 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         };
       });
 
-  const onVertexDone = (vertex: VertexSpec, output: SupervisorOutput) => {
+  const onVertexDone = (vertex: VertexSpec, output: SupervisorOutput | undefined) => {
+    // A stopped actor completes without output: stop() has already ended the run.
+    if (finished || output === undefined) return;
     if (output.status === "failed") {
       logger.error("vertex failed", { vertex: vertex.name, reason: output.reason });
       void end("failed", `vertex '${vertex.name}' failed: ${output.reason ?? "unknown reason"}`);
@@ -234,7 +243,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           });
           observe(actor, vertex, counts.get(vertex.name)!, logger);
           actor.subscribe({
-            complete: () => onVertexDone(vertex, actor.getSnapshot().output!),
+            complete: () => onVertexDone(vertex, actor.getSnapshot().output),
             error: (error) => void end("failed", `vertex '${vertex.name}' crashed: ${error instanceof Error ? error.message : String(error)}`),
           });
           actors.set(vertex.name, actor);

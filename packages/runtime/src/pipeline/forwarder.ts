@@ -46,6 +46,7 @@ const encoder = new TextEncoder();
 export function createForwarder(options: ForwarderOptions): SinkFunction {
   const { targets, counts } = options;
   return async (messages, context) => {
+    if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
     const mapped = await mapAll(options, messages, context);
     // Route: per target, per partition, the messages to write, in input order.
     const groups = targets.map(() => new Map<number, Message[]>());
@@ -78,12 +79,42 @@ export function createForwarder(options: ForwarderOptions): SinkFunction {
   };
 }
 
-async function mapAll(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<Mapped[]> {
-  const { stage } = options;
-  if (stage === undefined || options.passThrough === true) {
-    return messages.map((message) => ({ outputs: [message], tags: [undefined] }));
+/**
+ * The hot path of sources and `cat`: messages go on as they are, routed by edges without
+ * conditions (a message without tags matches `not` conditions only).
+ */
+async function forwardUnchanged(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<SinkResult[]> {
+  const { targets, counts } = options;
+  const writes: Promise<void>[] = [];
+  let routed = false;
+  for (const target of targets) {
+    if (!matchesTags(target.condition, undefined)) continue;
+    routed = true;
+    const groups = new Map<number, Message[]>();
+    for (const message of messages) {
+      const partition = target.choosePartition(message.keys);
+      const list = groups.get(partition);
+      if (list === undefined) groups.set(partition, [message]);
+      else list.push(message);
+    }
+    for (const [partition, list] of groups) writes.push(writeToPartition(target, partition, list, counts, context.signal));
   }
-  const mapContext: MapContext = { vertex: options.vertex, partition: context.partition, signal: context.signal };
+  if (!routed) counts.dropped += messages.length;
+  await Promise.all(writes);
+  const results: SinkResult[] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i += 1) results[i] = { id: messages[i]!.id, status: "ok" };
+  return results;
+}
+
+async function mapAll(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<Mapped[]> {
+  const stage = options.stage!;
+  const mapContext: MapContext = {
+    vertex: options.vertex,
+    partition: context.partition,
+    epoch: context.epoch,
+    attempt: context.attempt,
+    signal: context.signal,
+  };
   if (stage.kind === "batch") return mapBatch(options, stage.map, messages, mapContext);
   const pending: Array<Mapped | Promise<Mapped>> = messages.map((message) => {
     try {
@@ -110,13 +141,17 @@ async function mapBatch(
   } catch (error) {
     return messages.map((message) => udfFailure(options, message, error));
   }
-  const byId = new Map<string, readonly MapResult[]>();
-  for (const answer of Array.isArray(answers) ? answers : []) byId.set(answer.id, answer.results);
+  const byId = new Map<string, readonly MapResult[] | { readonly error: string }>();
+  for (const answer of Array.isArray(answers) ? answers : []) {
+    byId.set(answer.id, "error" in answer && typeof answer.error === "string" ? { error: answer.error } : (answer as { results: readonly MapResult[] }).results);
+  }
   return messages.map((message) => {
     const results = byId.get(message.id);
-    return results === undefined
-      ? { error: `the batch udf returned no results for id '${message.id}'; return { id, results: [] } to filter a message out` }
-      : toMapped(message, results);
+    if (results === undefined) {
+      return { error: `the batch udf returned no results for id '${message.id}'; return { id, results: [] } to filter a message out` };
+    }
+    // `{ id, error }`: the udf failed that message on purpose (a process map does on protocol errors).
+    return "error" in results ? { error: results.error } : toMapped(message, results);
   });
 }
 

@@ -113,10 +113,25 @@ const moduleRefSchema = z
   })
   .describe("A function exported by a module of yours.");
 
+// An external process in any language, one per partition, speaking NDJSON over stdio
+// (docs/protocol.md). `command` is run as given (no shell); `cwd` defaults to the spec's directory.
+const processSchema = z
+  .strictObject({
+    command: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe("Program and arguments, e.g. [python3, sink.py]; run without a shell, in cwd."),
+    env: z.record(z.string(), z.string()).optional().describe("Environment variables added to Weir's own."),
+    cwd: z.string().min(1).optional().describe("Working directory, relative to the spec file; the spec file's directory by default."),
+    startTimeout: duration.optional().describe(`Longest wait for the process's ready frame after Weir's hello: a duration like "10s" (default 30s).`),
+  })
+  .describe("An external process, one per partition, speaking NDJSON frames over stdio (docs/protocol.md).");
+
 const udfSchema = oneOfKeys("a udf", {
   builtin: z.strictObject({ name: z.enum(["cat"]).describe("A built-in function: cat (passes messages through).") }),
   module: moduleRefSchema,
-}).describe("The map function: { builtin: { name: cat } } or { module: { path, export } }.");
+  process: processSchema,
+}).describe("The map function: { builtin: { name: cat } }, { module: { path, export } } or { process: { command } }.");
 
 const sinkConnectorShape = {
   log: z.strictObject({}).describe("Logs each message to stdout."),
@@ -125,6 +140,7 @@ const sinkConnectorShape = {
     .strictObject({ path: z.string().min(1).describe("Output file, relative to the spec file.") })
     .describe("Appends one JSON line per message to a file."),
   module: moduleRefSchema,
+  process: processSchema,
 };
 export const SINK_CONNECTORS = Object.keys(sinkConnectorShape);
 
@@ -162,7 +178,7 @@ const sinkSchema = z
   })
   .meta(requireExactlyOne(SINK_CONNECTORS))
   .superRefine((value, ctx) => reportDrafts(ctx, exactlyOneIssues("a sink", SINK_CONNECTORS, value, ctx.issues)), ALWAYS)
-  .describe("Where messages end: exactly one of log, blackhole, jsonl, module.");
+  .describe("Where messages end: exactly one of log, blackhole, jsonl, module, process.");
 
 // ── vertices and edges ───────────────────────────────────────────────────────────────────
 
@@ -196,8 +212,10 @@ export type OnFailure = z.output<typeof onFailureSchema>;
 export type GeneratorSpec = z.output<typeof generatorSchema>;
 export type SourceSpec = z.output<typeof sourceSchema>;
 export type ModuleRef = z.output<typeof moduleRefSchema>;
+/** An external process: `{ command, env?, cwd?, startTimeout? }` (startTimeout in ms). */
+export type ProcessSpec = z.output<typeof processSchema>;
 export type UdfSpec = z.output<typeof udfSchema>;
-/** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } }`. */
+/** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } } | { process: { command, … } }`. */
 export type SinkConnectorSpec = z.output<typeof fallbackSchema>;
 export type BackoffSpec = z.output<typeof backoffSchema>;
 export type RetryStrategySpec = z.output<typeof retryStrategySchema>;

@@ -1,11 +1,12 @@
 import path from "node:path";
-import type { PipelineSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
+import type { PipelineSpec, ProcessSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
 
 /**
  * The spec with every file path absolute: udf and sink modules, jsonl sinks, fallbacks.
  * Relative paths are relative to `baseDir`, the spec file's directory (DESIGN §4), so a
  * pipeline runs the same from any working directory. Module `path`s are files, never
- * package names.
+ * package names. A process's `cwd` resolves the same way and defaults to `baseDir`; its
+ * `command` stays as written, so `[python3, sink.py]` finds `sink.py` next to the spec.
  */
 export function resolveSpecPaths(spec: PipelineSpec, baseDir: string): PipelineSpec {
   const resolve = (file: string) => path.resolve(baseDir, file);
@@ -19,11 +20,18 @@ export function resolveSpecPaths(spec: PipelineSpec, baseDir: string): PipelineS
 }
 
 function resolveUdf(udf: UdfSpec, resolve: (file: string) => string): UdfSpec {
-  return "module" in udf ? { module: { ...udf.module, path: resolve(udf.module.path) } } : udf;
+  if ("module" in udf) return { module: { ...udf.module, path: resolve(udf.module.path) } };
+  if ("process" in udf) return { process: resolveProcess(udf.process, resolve) };
+  return udf;
+}
+
+function resolveProcess(spec: ProcessSpec, resolve: (file: string) => string): ProcessSpec {
+  return { ...spec, cwd: resolve(spec.cwd ?? ".") };
 }
 
 function resolveConnector(sink: SinkConnectorSpec, resolve: (file: string) => string): SinkConnectorSpec {
   if ("jsonl" in sink) return { jsonl: { ...sink.jsonl, path: resolve(sink.jsonl.path) } };
   if ("module" in sink) return { module: { ...sink.module, path: resolve(sink.module.path) } };
+  if ("process" in sink) return { process: resolveProcess(sink.process, resolve) };
   return sink;
 }
