@@ -16,6 +16,8 @@ export default defineConfig({
   test: {
     reporters: ["default", "./scripts/plain-summary-reporter.ts"],
     include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
+    // One private redis-server for the run (or WEIR_TEST_REDIS_URL); *.redis.test.ts files inject its URL.
+    globalSetup: ["./packages/runtime/test/support/redis-global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -85,9 +85,11 @@ export const partitionReaderMachine = setup({
     recordRead: assign(({ context }, { output }: { output: ReadBatchOutput }) => {
       // Pending entries come first; once a pending read comes back short, they are all re-read.
       const pendingDone = context.fromPending && output.entries.length < context.readBatchSize - context.unsealed;
+      const last = output.entries[output.entries.length - 1];
       return {
         lastRead: output,
         readFailures: 0,
+        pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
         fromPending: context.fromPending && !pendingDone,
         endOfStream: output.endOfStream && (!context.fromPending || pendingDone),
       };
@@ -159,6 +161,7 @@ export const partitionReaderMachine = setup({
     readTimeoutMs: input.readTimeoutMs,
     maxReadFailures: input.maxReadFailures ?? 20,
     fromPending: input.startWithPending ?? false,
+    pendingAfter: null,
     unsealed: 0,
     lastRead: null,
     sealed: [],
@@ -193,6 +196,7 @@ export const partitionReaderMachine = setup({
                   max: context.readBatchSize - context.unsealed,
                   timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
                   fromPending: context.fromPending,
+                  ...(context.fromPending && context.pendingAfter !== null ? { after: context.pendingAfter } : {}),
                 }),
                 onDone: {
                   target: "handingOff",

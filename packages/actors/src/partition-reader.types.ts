@@ -21,6 +21,8 @@ export interface ReadBatchInput {
   readonly timeoutMs: number;
   /** `true`: this consumer's pending entries (like `XREADGROUP … 0`); `false`: new ones (`>`). */
   readonly fromPending: boolean;
+  /** With `fromPending`: the last offset of the previous pending page; pages go on after it. */
+  readonly after?: string;
 }
 
 /** What the `readBatch` actor resolves with. */
@@ -50,6 +52,8 @@ export interface PartitionReaderContext {
   readonly readTimeoutMs: number;
   readonly maxReadFailures: number;
   readonly fromPending: boolean;
+  /** Where the next pending page starts (the last pending offset read so far). */
+  readonly pendingAfter: string | null;
   /** Handed to the batcher, not yet sealed into an epoch. */
   readonly unsealed: number;
   readonly lastRead: ReadBatchOutput | null;

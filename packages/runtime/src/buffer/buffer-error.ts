@@ -11,6 +11,10 @@ import { WeirError } from "@weir/actors";
  * - `BUFFER_STREAM_ENDED` — a write after every upstream declared end of stream.
  * - `BUFFER_CLOSED` — a call on a buffer after `close()`.
  * - `BUFFER_UNAVAILABLE` — the backing store could not be reached (retriable).
+ * - `BUFFER_SCRIPT` — a Redis script or command failed in a way a retry cannot fix (a bug, or
+ *   keys changed by something other than Weir).
+ * - `BUFFER_CORRUPT_ENTRY` — a stream entry that this version of Weir cannot decode (written by
+ *   something else, or by an incompatible version).
  */
 export type BufferErrorCode =
   | "BUFFER_INVALID_OPTIONS"
@@ -20,7 +24,9 @@ export type BufferErrorCode =
   | "BUFFER_UNKNOWN_WRITER"
   | "BUFFER_STREAM_ENDED"
   | "BUFFER_CLOSED"
-  | "BUFFER_UNAVAILABLE";
+  | "BUFFER_UNAVAILABLE"
+  | "BUFFER_SCRIPT"
+  | "BUFFER_CORRUPT_ENTRY";
 
 /**
  * An error raised by a {@link PartitionedBuffer} implementation. Buffers make one attempt per

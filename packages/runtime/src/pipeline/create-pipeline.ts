@@ -12,7 +12,8 @@
  */
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
 import type { SinkFunction, SupervisorOutput } from "@weir/actors";
-import { MemoryBuffer, type PartitionedBuffer } from "../buffer/index.js";
+import { hostname } from "node:os";
+import type { PartitionedBuffer } from "../buffer/index.js";
 import { createBuiltinSink } from "../connectors/builtin-sinks.js";
 import { ConnectorError } from "../connectors/connector-error.js";
 import { createGeneratorSource } from "../connectors/generator-source.js";
@@ -27,6 +28,7 @@ import { createFallbackWrite } from "./fallback-writer.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
 import { createPartitionChooser } from "./partition-choice.js";
 import { retryPolicyFor } from "./retry-policy.js";
+import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
@@ -45,8 +47,14 @@ export interface PipelineOptions {
   readonly logStream?: NodeJS.WritableStream;
   /** Any XState inspection observer (e.g. the Stately inspector's `inspect`). */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-  /** This process's consumer name in each buffer's consumer group. */
+  /**
+   * This process's consumer name in each buffer's consumer group. Stable across restarts of
+   * the same worker (`weir run --replica`), so a restarted worker re-reads its own pending
+   * entries; unique by default.
+   */
   readonly consumer?: string;
+  /** Run only these vertices (a worker process of a larger deployment); all by default. */
+  readonly vertices?: readonly string[];
 }
 
 export interface Pipeline {
@@ -68,11 +76,25 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const spec = "spec" in loaded && "baseDir" in loaded ? loaded.spec : (loaded as PipelineSpec);
   const name = spec.metadata.name;
   const logger = (options.logger ?? silentLogger).child({ pipeline: name });
-  const consumer = options.consumer ?? `${name}-${process.pid}`;
-  const vertices = spec.spec.vertices;
+  const consumer = options.consumer ?? `${hostname()}-${process.pid}`;
+  const vertices = selectVertices(spec, options.vertices);
+  const durable = spec.spec.buffer.type === "redis";
+  const claimIdleMs = spec.spec.buffer.type === "redis" ? spec.spec.buffer.claimIdle : 0;
   const counts = new Map<string, VertexCounts>(vertices.map((vertex) => [vertex.name, emptyCounts()]));
   const actors = new Map<string, Actor<VertexMachine>>();
   const buffers = new Map<string, PartitionedBuffer>();
+  let bufferContext: BufferContext | undefined;
+  /** The input buffer of `vertex`, opened once per process (read by it, written by its upstreams). */
+  const bufferOf = (vertex: string): PartitionedBuffer => {
+    let buffer = buffers.get(vertex);
+    if (buffer === undefined) {
+      buffer = createVertexBuffer(bufferContext!, vertex);
+      buffers.set(vertex, buffer);
+      const opened = buffer;
+      closers.push(() => opened.close());
+    }
+    return buffer;
+  };
   const closers: Array<() => Promise<void>> = [];
   let startedAt = 0;
   let finish: ((summary: RunSummary) => void) | undefined;
@@ -99,7 +121,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const limits = effectiveLimits(spec, vertex);
     const source = vertex.kind === "source" ? (options.sources?.[vertex.name] ?? createSource(vertex)) : undefined;
     if (source !== undefined) closers.push(() => source.close());
-    const input = buffers.get(vertex.name);
+    const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
+    const claim = createClaimer(claimIdleMs);
     const sink = await createVertexSink(vertex, limits.resultTimeout);
     closers.push(() => sink.close());
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
@@ -115,7 +138,17 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
                 timeoutMs: request.timeoutMs,
                 signal,
                 fromPending: request.fromPending,
+                ...(request.after === undefined ? {} : { after: request.after }),
               });
+        // Entries a dead consumer left pending longer than claimIdle are taken over here (I5).
+        if (input !== undefined && batch.entries.length === 0 && !request.fromPending && claim.isDue(request.partition)) {
+          const claimed = await input.claimIdle(request.partition, consumer, claimIdleMs, request.max);
+          if (claimed.length > 0) {
+            logger.warn("claimed entries of an idle consumer", { vertex: vertex.name, partition: request.partition, count: claimed.length });
+            count.read += claimed.length;
+            return { entries: claimed, endOfStream: false };
+          }
+        }
         count.read += batch.entries.length;
         return batch;
       },
@@ -174,7 +207,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         const target = vertices.find((candidate) => candidate.name === edge.to)!;
         return {
           vertex: target.name,
-          buffer: buffers.get(target.name)!,
+          buffer: bufferOf(target.name),
           onFull: effectiveLimits(spec, target).onFull,
           choosePartition: createPartitionChooser(target.partitions),
           ...(edge.conditions === undefined ? {} : { condition: edge.conditions.tags }),
@@ -191,7 +224,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     }
     logger.info("vertex completed", { vertex: vertex.name, epochs: output.committedEpochs });
     for (const edge of spec.spec.edges.filter((candidate) => candidate.from === vertex.name)) {
-      void buffers.get(edge.to)!.endOfStream(vertex.name);
+      void bufferOf(edge.to).endOfStream(vertex.name);
     }
     if ([...actors.values()].every((actor) => actor.getSnapshot().status === "done")) void end("completed");
   };
@@ -202,26 +235,11 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     actors,
     counts: () => Object.fromEntries(counts),
     async start() {
-      if (startedAt !== 0) throw new ConnectorError("SINK_OPEN_FAILED", `pipeline '${name}' was already started; create a new one to run again`);
+      if (startedAt !== 0) throw new ConnectorError("PIPELINE_ALREADY_STARTED", `pipeline '${name}' was already started; create a new one to run again`);
       startedAt = Date.now();
-      if (spec.spec.buffer.type !== "memory") {
-        throw new ConnectorError("SINK_OPEN_FAILED", `buffer type '${spec.spec.buffer.type}' is not available in this build; use { type: memory }`);
-      }
-      for (const vertex of vertices) {
-        if (vertex.kind === "source") continue;
-        const limits = effectiveLimits(spec, vertex);
-        buffers.set(
-          vertex.name,
-          new MemoryBuffer({
-            name: `${name}.${vertex.name}`,
-            partitions: vertex.partitions,
-            maxLength: limits.bufferMaxLength,
-            usageLimit: limits.bufferUsageLimit,
-            upstreams: spec.spec.edges.filter((edge) => edge.to === vertex.name).map((edge) => edge.from),
-          }),
-        );
-      }
-      for (const buffer of buffers.values()) closers.push(() => buffer.close());
+      bufferContext = openBufferContext(spec, logger);
+      const context = bufferContext;
+      closers.push(() => closeBufferContext(context));
       const done = new Promise<RunSummary>((resolve) => (finish = resolve));
       try {
         for (const vertex of vertices) {
@@ -239,6 +257,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
               maxInflightEpochs: limits.maxInflightEpochs,
               retry: retryPolicyFor(vertex),
               resultTimeoutMs: vertex.kind === "sink" ? limits.resultTimeout : NO_TIMEOUT_MS,
+              // A durable buffer may hold this consumer's entries from before a crash: re-read them first.
+              startWithPending: durable && vertex.kind !== "source",
             },
           });
           observe(actor, vertex, counts.get(vertex.name)!, logger);
@@ -258,8 +278,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       return done;
     },
     drain() {
+      // In memory, drain the sources and let end of stream cascade so nothing held in memory is
+      // lost; in Redis every vertex drains at once, and what is unread stays in the streams.
       for (const vertex of vertices) {
-        if (vertex.kind === "source") actors.get(vertex.name)?.send({ type: "pipeline.drain" });
+        if (durable || vertex.kind === "source") actors.get(vertex.name)?.send({ type: "pipeline.drain" });
       }
     },
     stop(reason = "stopped before completion") {
@@ -290,4 +312,34 @@ async function closeAll(closers: ReadonlyArray<() => Promise<void>>, logger: Log
   for (const result of results) {
     if (result.status === "rejected") logger.warn("close failed", { error: String(result.reason) });
   }
+}
+
+function selectVertices(spec: PipelineSpec, names: readonly string[] | undefined): readonly VertexSpec[] {
+  if (names === undefined) return spec.spec.vertices;
+  if (spec.spec.buffer.type === "memory") {
+    throw new ConnectorError(
+      "UNSUPPORTED_DEPLOYMENT",
+      "running only some vertices needs buffers other processes can reach: set spec.buffer to { type: redis, url: … }",
+    );
+  }
+  const known = spec.spec.vertices.map((vertex) => vertex.name);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new ConnectorError("UNKNOWN_VERTEX", `no vertex named ${unknown.map((n) => `'${n}'`).join(", ")} in pipeline '${spec.metadata.name}'; vertices are: ${known.join(", ")}`);
+  }
+  return spec.spec.vertices.filter((vertex) => names.includes(vertex.name));
+}
+
+/** Claims are tried at most a few times per claimIdle per partition: XAUTOCLAIM scans the PEL. */
+function createClaimer(claimIdleMs: number) {
+  const lastTry = new Map<number, number>();
+  return {
+    isDue(partition: number): boolean {
+      if (claimIdleMs <= 0) return false;
+      const now = Date.now();
+      if (now - (lastTry.get(partition) ?? 0) < claimIdleMs / 4) return false;
+      lastTry.set(partition, now);
+      return true;
+    },
+  };
 }

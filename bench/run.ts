@@ -1,0 +1,120 @@
+/**
+ * `pnpm bench [--quick]`: runs every scenario in its own child process, one after another,
+ * interleaved over several rounds, against a private redis-server; prints each scenario's
+ * median and range, and its ratio to the baseline of the same round; writes
+ * bench/results/<date>.json.
+ *
+ * Throughput rounds run flat out; a latency pass then runs each scenario at 50% of its
+ * measured median rate, so p50/p99 describe a steady load, not a burst.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { startRedisServer } from "../packages/runtime/test/support/redis-server.js";
+import type { ScenarioResult } from "./scenarios/measure.js";
+
+interface Scenario {
+  readonly id: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  /** The scenario whose result of the same round this one is divided by. */
+  readonly baseline?: string;
+}
+
+const quick = process.argv.includes("--quick");
+const rounds = quick ? 1 : 3;
+const messages = quick ? 50_000 : 200_000;
+const bullmqMessages = quick ? 10_000 : 40_000;
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+const scenarios: Scenario[] = [
+  { id: "raw-1", script: "raw-ioredis.ts", args: ["--partitions", "1"] },
+  { id: "raw-4", script: "raw-ioredis.ts", args: ["--partitions", "4"] },
+  { id: "bullmq", script: "bullmq.ts", args: ["--messages", String(bullmqMessages)] },
+  { id: "weir-redis-1", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "1"], baseline: "raw-1" },
+  { id: "weir-redis-4", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4"], baseline: "raw-4" },
+  { id: "weir-redis-cat-4", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--shape", "cat"], baseline: "raw-4" },
+  { id: "weir-memory-1", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "1"], baseline: "raw-1" },
+  { id: "weir-memory-4", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4"], baseline: "raw-4" },
+  { id: "weir-memory-cat-4", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat"], baseline: "raw-4" },
+];
+
+function runScenario(scenario: Scenario, redisUrl: string, extra: readonly string[]): Promise<ScenarioResult> {
+  return new Promise((resolve, reject) => {
+    const args = ["--import", "tsx", `${here}scenarios/${scenario.script}`, "--redis-url", redisUrl, "--messages", String(messages), ...scenario.args, ...extra];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.on("close", (code) => {
+      const line = out.trim().split("\n").pop() ?? "";
+      if (code !== 0 || line === "") reject(new Error(`${scenario.id} exited ${code}: ${out}`));
+      else resolve(JSON.parse(line) as ScenarioResult);
+    });
+  });
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const fmt = (value: number, digits = 0) => value.toLocaleString("en", { maximumFractionDigits: digits });
+
+const redis = await startRedisServer();
+const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
+const selected = scenarios.filter((scenario) => only === undefined || only.includes(scenario.id) || scenarios.some((s) => only.includes(s.id) && s.baseline === scenario.id));
+const byRound: Array<Map<string, ScenarioResult>> = [];
+try {
+  for (let round = 0; round < rounds; round += 1) {
+    const results = new Map<string, ScenarioResult>();
+    for (const scenario of selected) {
+      process.stderr.write(`round ${round + 1}/${rounds}: ${scenario.id}… `);
+      const result = await runScenario(scenario, redis.url, ["--prefix", `b${round}-${scenario.id}`]);
+      process.stderr.write(`${fmt(result.msgsPerSec)} msgs/s\n`);
+      results.set(scenario.id, result);
+    }
+    byRound.push(results);
+  }
+  const latency = new Map<string, ScenarioResult>();
+  for (const scenario of selected) {
+    const rate = Math.round(median(byRound.map((round) => round.get(scenario.id)!.msgsPerSec)) / 2);
+    process.stderr.write(`latency at 50% (${fmt(rate)} msgs/s): ${scenario.id}… `);
+    const result = await runScenario(scenario, redis.url, ["--rate", String(rate), "--prefix", `lat-${scenario.id}`]);
+    process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms\n`);
+    latency.set(scenario.id, result);
+  }
+
+  const rows = selected.map((scenario) => {
+    const rates = byRound.map((round) => round.get(scenario.id)!.msgsPerSec);
+    const ratios = scenario.baseline === undefined ? [] : byRound.map((round) => round.get(scenario.id)!.msgsPerSec / round.get(scenario.baseline!)!.msgsPerSec);
+    const bullmqRatios = byRound.map((round) => round.get(scenario.id)!.msgsPerSec / (round.get("bullmq")?.msgsPerSec ?? Number.NaN));
+    const last = byRound.at(-1)!.get(scenario.id)!;
+    return {
+      id: scenario.id,
+      scenario: last.scenario,
+      medianMsgsPerSec: median(rates),
+      minMsgsPerSec: Math.min(...rates),
+      maxMsgsPerSec: Math.max(...rates),
+      ratioToBaseline: ratios.length > 0 ? median(ratios) : undefined,
+      baseline: scenario.baseline,
+      ratioToBullmq: median(bullmqRatios),
+      p50Ms: latency.get(scenario.id)?.p50Ms,
+      p99Ms: latency.get(scenario.id)?.p99Ms,
+      cpuMicrosPerMsg: median(byRound.map((round) => round.get(scenario.id)!.cpuMicrosPerMsg)),
+      peakRssMb: Math.max(...byRound.map((round) => round.get(scenario.id)!.peakRssMb)),
+    };
+  });
+
+  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | peak RSS MB |";
+  const lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"];
+  for (const row of rows) {
+    const ratio = row.ratioToBaseline === undefined ? "baseline" : `${row.ratioToBaseline.toFixed(2)}× ${row.baseline}`;
+    lines.push(
+      `| ${row.scenario} | ${fmt(row.medianMsgsPerSec)} | ${fmt(row.minMsgsPerSec)}–${fmt(row.maxMsgsPerSec)} | ${ratio} | ${row.ratioToBullmq.toFixed(1)}× | ${row.p50Ms ?? "–"} / ${row.p99Ms ?? "–"} | ${row.cpuMicrosPerMsg.toFixed(1)} | ${fmt(row.peakRssMb)} |`,
+    );
+  }
+  process.stdout.write(`\n${lines.join("\n")}\n\n${rounds} round(s), ${fmt(messages)} messages of ~100 bytes (BullMQ ${fmt(bullmqMessages)} jobs), ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}\n`);
+  await mkdir(`${here}results`, { recursive: true });
+  const file = `${here}results/${new Date().toISOString().slice(0, 10)}${quick ? "-quick" : ""}.json`;
+  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), quick, rounds, messages, node: process.version, cpus: os.cpus().length, rows }, null, 2)}\n`);
+  process.stderr.write(`wrote ${file}\n`);
+} finally {
+  await redis.stop();
+}

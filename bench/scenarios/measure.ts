@@ -1,0 +1,89 @@
+/**
+ * What every scenario reports, measured inside the scenario's own process: throughput, CPU
+ * per message, peak RSS, and end-to-end latency percentiles when messages carry a send time.
+ */
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly messages: number;
+  readonly seconds: number;
+  readonly msgsPerSec: number;
+  readonly cpuMicrosPerMsg: number;
+  readonly peakRssMb: number;
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+}
+
+export interface Meter {
+  /** Records one end-to-end latency sample (ms). */
+  latency(ms: number): void;
+  finish(scenario: string, messages: number): ScenarioResult;
+}
+
+export function startMeter(): Meter {
+  const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 20);
+  const samples: number[] = [];
+  return {
+    latency: (ms) => {
+      samples.push(ms);
+    },
+    finish(scenario, messages) {
+      clearInterval(sampler);
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const used = process.cpuUsage(cpu);
+      samples.sort((a, b) => a - b);
+      const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
+      return {
+        scenario,
+        messages,
+        seconds,
+        msgsPerSec: messages / seconds,
+        cpuMicrosPerMsg: (used.user + used.system) / messages,
+        peakRssMb: peakRss / 1024 / 1024,
+        ...(samples.length > 0 ? { p50Ms: at(0.5), p99Ms: at(0.99) } : {}),
+      };
+    },
+  };
+}
+
+export interface ScenarioArgs {
+  readonly redisUrl: string;
+  readonly messages: number;
+  readonly partitions: number;
+  readonly msgSize: number;
+  /** Messages per second to send at; 0 sends as fast as possible. */
+  readonly rate: number;
+  readonly prefix: string;
+}
+
+export function parseScenarioArgs(argv: readonly string[]): ScenarioArgs {
+  const get = (name: string, fallback: string) => {
+    const index = argv.indexOf(`--${name}`);
+    return index >= 0 ? argv[index + 1]! : fallback;
+  };
+  return {
+    redisUrl: get("redis-url", "redis://127.0.0.1:6379"),
+    messages: Number(get("messages", "200000")),
+    partitions: Number(get("partitions", "1")),
+    msgSize: Number(get("msg-size", "100")),
+    rate: Number(get("rate", "0")),
+    prefix: get("prefix", `bench-${process.pid}`),
+  };
+}
+
+/** Paces a producer to `rate` messages per second (0: no pacing). */
+export async function pace(sent: number, rate: number, startedAt: number): Promise<void> {
+  if (rate <= 0) return;
+  const due = startedAt + (sent / rate) * 1000;
+  const wait = due - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+export function report(result: ScenarioResult): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,54 @@
+/**
+ * Weir itself: generator → blackhole-like sink (`--shape sink`) or generator → cat → sink
+ * (`--shape cat`, two edges), on the memory buffer or on Redis streams. The sink measures
+ * end-to-end latency from each message's event time.
+ */
+import type { Message, SinkResult } from "@weir/actors";
+import { createPipeline, parseSpec } from "@weir/runtime";
+import { parseScenarioArgs, report, startMeter } from "./measure.js";
+
+const args = parseScenarioArgs(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1]! : fallback);
+const buffer = option("buffer", "memory");
+const shape = option("shape", "sink");
+
+const meter = startMeter();
+let delivered = 0;
+const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
+  const now = Date.now();
+  const results: SinkResult[] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i += 1) {
+    const message = messages[i]!;
+    meter.latency(now - message.eventTime);
+    results[i] = { id: message.id, status: "ok" };
+  }
+  delivered += messages.length;
+  return results;
+};
+
+const rpu = args.rate > 0 ? args.rate : 100_000_000;
+const vertices = [
+  { name: "in", source: { generator: { total: args.messages, rpu, duration: "1s", msgSize: args.msgSize } } },
+  ...(shape === "cat" ? [{ name: "cat", partitions: args.partitions, udf: { builtin: { name: "cat" as const } } }] : []),
+  { name: "out", partitions: args.partitions, sink: { blackhole: {} } },
+];
+const edges = shape === "cat" ? [{ from: "in", to: "cat" }, { from: "cat", to: "out" }] : [{ from: "in", to: "out" }];
+const spec = parseSpec(
+  {
+    apiVersion: "weir.dev/v1",
+    kind: "Pipeline",
+    metadata: { name: `bench-${process.pid}` },
+    spec: {
+      buffer: buffer === "redis" ? { type: "redis", url: args.redisUrl, keyPrefix: args.prefix } : { type: "memory" },
+      limits: { readBatchSize: 500, readTimeout: "10ms", maxInflightEpochs: 4 },
+      vertices,
+      edges,
+    },
+  },
+  process.cwd(),
+);
+const summary = await createPipeline(spec, { sinks: { out: sink } }).start();
+if (summary.status !== "completed") throw new Error(`the run failed: ${summary.reason}`);
+const label = `weir ${buffer}, ${shape === "cat" ? "gen → cat → sink" : "gen → sink"}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}`;
+report(meter.finish(label, delivered));

@@ -1,0 +1,394 @@
+/**
+ * One Redis stream read through one consumer group: the part of the Redis buffer (one of these
+ * per partition) and of the `redisStream` source that talks XREADGROUP, XACK and XCLAIM.
+ *
+ * ```
+ *   readNew ──▶ [recover stranded entries] ──▶ XREADGROUP … > (command client) ──entries──▶ caller
+ *                                                  │ none, and time left
+ *                                                  ▼
+ *                       XREADGROUP … BLOCK ≤ blockSliceMs > (a pooled blocking client), repeat
+ *   readPending ──▶ XREADGROUP … <after | 0>     (this consumer's own pending entries)
+ *   ack ──▶ XACK (+ XDEL, one script)            claim ──▶ XPENDING IDLE + XCLAIM (one script)
+ * ```
+ *
+ * **Stranded entries.** An XREADGROUP `>` that Redis executed may still fail to reach the caller:
+ * its reply was lost with the connection (ioredis then resends the command, which delivers the
+ * *next* entries), or the read was aborted or woken while a blocking command was in flight.
+ * Redis has made such entries pending for the consumer, and nobody holds them. So this class
+ * remembers which entries it handed out and not yet saw acked, marks the consumer *suspect*
+ * whenever entries may have been stranded (a connection generation changed during a call, an
+ * error, an abort with entries in the reply), and a suspect consumer's next `readNew` first
+ * returns its own pending entries that were never handed out. Nothing is lost across a reconnect
+ * and nothing is handed out twice by one object. This assumes one reader at a time per consumer
+ * name and stream, which is how the partition reader uses it.
+ *
+ * **Blocking and abort.** A blocking XREADGROUP cannot be withdrawn once Redis has it, so waits
+ * are cut into slices of at most `blockSliceMs`. An abort lets the current slice finish (at most
+ * `blockSliceMs`) so that no entry written after the abort goes to the aborted reader; if the
+ * slice still returned entries, they stay pending and are recovered as above. `wake()` (end of
+ * stream, close) returns waiting reads at once and leaves the slice to finish in the background.
+ * Between slices a read re-checks end of stream, so a reader in another process sees an end of
+ * stream within one slice.
+ */
+import { BufferError } from "../buffer-error.js";
+import { isConnectionError, type BlockingClient, type RedisClient, type RedisConnection } from "./redis-connection.js";
+import { runScript } from "./scripts.js";
+
+/** A stream entry as Redis returned it: its id and its field/value list. */
+export interface RawEntry {
+  readonly id: string;
+  readonly fields: readonly Buffer[];
+}
+
+/** What one read returns. `ended` comes from `endCheck`; always false without one. */
+export interface GroupRead {
+  readonly entries: readonly RawEntry[];
+  readonly ended: boolean;
+}
+
+export interface ConsumerGroupStreamOptions {
+  readonly connection: RedisConnection;
+  readonly key: string;
+  readonly group: string;
+  /** Where a group this creates starts: `"0"` (the whole stream, default) or `"$"` (new entries only). */
+  readonly startId?: string;
+  /** Longest single XREADGROUP BLOCK, in ms. */
+  readonly blockSliceMs: number;
+  /**
+   * Called together with each read, and evaluated by Redis right after it: true when the stream
+   * has ended and holds nothing undelivered. Absent: the stream never ends.
+   */
+  readonly endCheck?: (consumer: string) => Promise<boolean>;
+  /** Names the stream in error messages, e.g. `buffer "demo.out" partition 1`. */
+  readonly describe: string;
+}
+
+/** Entries read per page when scanning a consumer's pending list. */
+const PENDING_PAGE = 200;
+/** How long past its BLOCK time a blocking read may stay unanswered before it counts as unreachable. */
+const BLOCK_GRACE_MS = 5_000;
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+const EMPTY: GroupRead = Object.freeze({ entries: Object.freeze([]) as readonly RawEntry[], ended: false });
+
+type SliceOutcome = { readonly kind: "entries"; readonly entries: RawEntry[] } | { readonly kind: "none" };
+
+export class ConsumerGroupStream {
+  readonly key: string;
+  readonly group: string;
+
+  private readonly connection: RedisConnection;
+  private readonly options: ConsumerGroupStreamOptions;
+  private groupReady: Promise<void> | undefined;
+  /** Entries handed out by this object and not seen acked. */
+  private readonly handedOut = new Set<string>();
+  /** Consumers that may have pending entries never handed out. */
+  private readonly suspects = new Set<string>();
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(options: ConsumerGroupStreamOptions) {
+    this.options = options;
+    this.connection = options.connection;
+    this.key = options.key;
+    this.group = options.group;
+  }
+
+  /** Creates the consumer group (and the stream) unless it exists. Cached; retried after a failure. */
+  ensureGroup(): Promise<void> {
+    this.groupReady ??= this.connection.client.xgroup("CREATE", this.key, this.group, this.options.startId ?? "0", "MKSTREAM").then(
+      () => undefined,
+      (error: unknown) => {
+        if (error instanceof Error && error.message.startsWith("BUSYGROUP")) return;
+        this.groupReady = undefined;
+        throw this.translate(error, "create consumer group");
+      },
+    );
+    return this.groupReady;
+  }
+
+  /**
+   * New entries for `consumer` (XREADGROUP `>`), waiting up to `timeoutMs` for some. A suspect
+   * consumer first gets back its stranded entries (see the module doc).
+   */
+  async readNew(consumer: string, max: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<GroupRead> {
+    await this.ensureGroup();
+    if (this.suspects.has(consumer) && signal?.aborted !== true) {
+      const recovered = await this.recover(consumer, max);
+      if (recovered.length > 0) return { entries: this.handOut(recovered), ended: false };
+    }
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (aborted(signal) || this.closed) return EMPTY;
+      const generation = this.connection.generation;
+      let reply: unknown;
+      let ended = false;
+      try {
+        const read = xreadgroup(this.connection.client, "GROUP", this.group, consumer, "COUNT", max, "STREAMS", this.key, ">");
+        [reply, ended] = await Promise.all([read, this.options.endCheck?.(consumer) ?? false]);
+      } catch (error) {
+        this.suspects.add(consumer);
+        throw this.translate(error, "read");
+      }
+      if (this.connection.generation !== generation) this.suspects.add(consumer);
+      const entries = parseStreamsReply(reply);
+      if (entries.length > 0) {
+        // An aborted reader is going away: leave the entries pending, to be recovered.
+        if (aborted(signal) || this.closed) {
+          this.suspects.add(consumer);
+          return EMPTY;
+        }
+        return { entries: this.handOut(entries), ended };
+      }
+      if (ended) return { entries: [], ended: true };
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return EMPTY;
+      const outcome = await this.waitSlice(consumer, max, Math.min(remaining, this.options.blockSliceMs), signal);
+      if (outcome.kind === "entries") return { entries: this.handOut(outcome.entries), ended: false };
+      if (deadline - performance.now() <= 0) return EMPTY;
+    }
+  }
+
+  /**
+   * This consumer's own pending entries after `after` (XREADGROUP with an id), oldest first,
+   * never waiting. Entries deleted while pending (not by Weir, whose acks delete only acked
+   * entries) are acknowledged here, since their data is gone.
+   */
+  async readPending(consumer: string, max: number, after: string | undefined): Promise<GroupRead> {
+    await this.ensureGroup();
+    let cursor = after ?? "0";
+    const out: RawEntry[] = [];
+    const gone: string[] = [];
+    let ended = false;
+    try {
+      for (let first = true; out.length < max; first = false) {
+        const want = max - out.length;
+        const read = xreadgroup(this.connection.client, "GROUP", this.group, consumer, "COUNT", want, "STREAMS", this.key, cursor);
+        let reply: unknown;
+        if (first) [reply, ended] = await Promise.all([read, this.options.endCheck?.(consumer) ?? false]);
+        else reply = await read;
+        const page = parseStreamsReply(reply, gone);
+        out.push(...page.entries);
+        if (page.count < want || page.lastId === undefined) break;
+        cursor = page.lastId;
+      }
+      if (gone.length > 0) await this.connection.client.xack(this.key, this.group, ...gone);
+    } catch (error) {
+      throw this.translate(error, "read pending");
+    }
+    return { entries: this.handOut(out), ended };
+  }
+
+  /**
+   * Acknowledges entries; with `remove`, deletes them too (one script, see scripts.ts `ack`).
+   * Returns how many were newly acknowledged.
+   */
+  async ack(ids: readonly string[], remove: boolean): Promise<number> {
+    if (ids.length === 0) return 0;
+    const distinct = ids.length === 1 ? ids : [...new Set(ids)];
+    await this.ensureGroup();
+    let acked: number;
+    try {
+      acked = remove
+        ? ((await runScript(this.connection.client, "ack", [this.key], [this.group, ...distinct])) as number)
+        : await this.connection.client.xack(this.key, this.group, ...distinct);
+    } catch (error) {
+      throw this.translate(error, "ack");
+    }
+    for (const id of distinct) this.handedOut.delete(id);
+    return acked;
+  }
+
+  /** Takes over up to `max` entries idle ≥ `minIdleMs` from other consumers (scripts.ts `claim`). */
+  async claim(consumer: string, minIdleMs: number, max: number): Promise<readonly RawEntry[]> {
+    await this.ensureGroup();
+    const generation = this.connection.generation;
+    const idle = Math.min(Math.ceil(minIdleMs), Number.MAX_SAFE_INTEGER);
+    let reply: unknown;
+    try {
+      reply = await runScript(this.connection.client, "claim", [this.key], [this.group, consumer, idle, max], true);
+    } catch (error) {
+      // The claim may have happened with its reply lost: the entries are then ours, pending.
+      this.suspects.add(consumer);
+      throw this.translate(error, "claim");
+    }
+    if (this.connection.generation !== generation) this.suspects.add(consumer);
+    return this.handOut(parseEntries(reply).entries);
+  }
+
+  /** Returns every waiting read at once, to re-check the stream (end of stream). */
+  wake(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Waiting reads resolve with no entries; later calls are the owner's to refuse. */
+  close(): void {
+    this.closed = true;
+    this.wake();
+    this.handedOut.clear();
+  }
+
+  /** Whether `offset` looks like a stream entry id (`<ms>-<seq>`). */
+  static isEntryId(offset: unknown): offset is string {
+    return typeof offset === "string" && STREAM_ID.test(offset);
+  }
+
+  /** Maps a Redis or connection error to a BufferError. */
+  translate(error: unknown, operation: string): BufferError {
+    if (error instanceof BufferError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    const where = `${this.options.describe}: ${operation}`;
+    if (this.closed || this.connection.isClosed) {
+      return new BufferError("BUFFER_CLOSED", `${where} failed because the buffer or its Redis connection was closed`, { cause: error });
+    }
+    if (message.startsWith("NOGROUP")) {
+      this.groupReady = undefined;
+      return new BufferError(
+        "BUFFER_UNAVAILABLE",
+        `${where}: consumer group "${this.group}" of ${this.key} is missing (was the key deleted?); it is recreated on the next call`,
+        { retriable: true, cause: error },
+      );
+    }
+    if (isConnectionError(error)) {
+      return new BufferError("BUFFER_UNAVAILABLE", `${where}: Redis is unreachable (${message}); retry once it is back`, { retriable: true, cause: error });
+    }
+    return new BufferError("BUFFER_SCRIPT", `${where} failed: ${message}`, { cause: error });
+  }
+
+  private handOut<T extends readonly RawEntry[]>(entries: T): T {
+    for (const entry of entries) this.handedOut.add(entry.id);
+    return entries;
+  }
+
+  /** This consumer's pending entries that this object never handed out, up to `max`. */
+  private async recover(consumer: string, max: number): Promise<RawEntry[]> {
+    const generation = this.connection.generation;
+    const out: RawEntry[] = [];
+    let cursor = "0";
+    let complete = false;
+    try {
+      scan: for (;;) {
+        const reply = await xreadgroup(this.connection.client, "GROUP", this.group, consumer, "COUNT", PENDING_PAGE, "STREAMS", this.key, cursor);
+        const page = parseStreamsReply(reply, []);
+        for (const entry of page.entries) {
+          if (this.handedOut.has(entry.id)) continue;
+          out.push(entry);
+          if (out.length >= max) break scan;
+        }
+        if (page.count < PENDING_PAGE || page.lastId === undefined) {
+          complete = true;
+          break;
+        }
+        cursor = page.lastId;
+      }
+    } catch (error) {
+      throw this.translate(error, "recover pending entries");
+    }
+    if (complete && this.connection.generation === generation) this.suspects.delete(consumer);
+    return out;
+  }
+
+  /** One XREADGROUP BLOCK of at most `ms` on a pooled blocking client. */
+  private waitSlice(consumer: string, max: number, ms: number, signal: AbortSignal | undefined): Promise<SliceOutcome> {
+    let blocking: BlockingClient;
+    try {
+      blocking = this.connection.acquireBlocking();
+    } catch (error) {
+      return Promise.reject(this.translate(error, "read"));
+    }
+    const generation = blocking.generation;
+    const blockMs = Math.max(1, Math.ceil(ms));
+    const command = xreadgroup(blocking.client, "GROUP", this.group, consumer, "COUNT", max, "BLOCK", blockMs, "STREAMS", this.key, ">");
+    return new Promise<SliceOutcome>((resolve, reject) => {
+      let detached = false;
+      const finish = (outcome: SliceOutcome | BufferError) => {
+        if (detached) return;
+        detached = true;
+        this.waiters.delete(detach);
+        clearTimeout(guard);
+        signal?.removeEventListener("abort", onAbort);
+        if (outcome instanceof BufferError) reject(outcome);
+        else resolve(outcome);
+      };
+      // Woken, aborted while Redis is unreachable, or past the guard: return now, let the
+      // command finish in the background (its entries, if any, are recovered later).
+      const detach = () => finish({ kind: "none" });
+      const onAbort = () => {
+        // A connected client answers within the slice; only a dead one is not worth waiting for.
+        if (blocking.client.status !== "ready") detach();
+      };
+      const guard = setTimeout(() => {
+        this.suspects.add(consumer);
+        finish(new BufferError("BUFFER_UNAVAILABLE", `${this.options.describe}: read: Redis did not answer a blocking read within ${blockMs + BLOCK_GRACE_MS} ms; retry once it is back`, { retriable: true }));
+      }, blockMs + BLOCK_GRACE_MS);
+      this.waiters.add(detach);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      command.then(
+        (reply) => {
+          this.connection.releaseBlocking(blocking);
+          const entries = parseStreamsReply(reply);
+          const resent = blocking.generation !== generation;
+          if (resent) this.suspects.add(consumer);
+          if (entries.length > 0 && (detached || aborted(signal) || this.closed)) {
+            this.suspects.add(consumer);
+            finish({ kind: "none" });
+            return;
+          }
+          finish(entries.length > 0 ? { kind: "entries", entries } : { kind: "none" });
+        },
+        (error: unknown) => {
+          this.connection.releaseBlocking(blocking, true);
+          // The command may have delivered entries before the connection went.
+          this.suspects.add(consumer);
+          if (this.closed || this.connection.isClosed) finish({ kind: "none" });
+          else finish(this.translate(error, "read"));
+        },
+      );
+    });
+  }
+}
+
+/**
+ * XREADGROUP with Buffer replies. Not `callBuffer("XREADGROUP", …)`: with auto-pipelining on,
+ * ioredis 6 drops the command name of `call`/`callBuffer` and sends the arguments as a command.
+ */
+function xreadgroup(client: RedisClient, ...args: Array<string | number>): Promise<unknown> {
+  return (client as unknown as { xreadgroupBuffer(...args: Array<string | number>): Promise<unknown> }).xreadgroupBuffer(...args);
+}
+
+/** A function, not an inline check, so TypeScript does not keep a narrowing across awaits. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal !== undefined && signal.aborted;
+}
+
+/** Parses an XREADGROUP / XREAD reply for one stream (`null` or `[[key, entries]]`). */
+export function parseStreamsReply(reply: unknown): RawEntry[];
+/** Same, collecting ids of entries deleted while pending into `gone`, with page bookkeeping. */
+export function parseStreamsReply(reply: unknown, gone: string[]): ParsedPage;
+export function parseStreamsReply(reply: unknown, gone?: string[]): RawEntry[] | ParsedPage {
+  const streams = reply as Array<[Buffer, unknown]> | null;
+  const list = streams === null || streams.length === 0 ? [] : (streams[0] as [Buffer, unknown])[1];
+  const page = parseEntries(list, gone);
+  return gone === undefined ? page.entries : page;
+}
+
+/** Entries parsed from a list, with the raw count (deleted entries included) and the last id. */
+export interface ParsedPage {
+  readonly entries: RawEntry[];
+  readonly count: number;
+  readonly lastId: string | undefined;
+}
+
+/** Parses `[[id, [field, value, …] | null], …]`; entries deleted while pending (null) are left out. */
+export function parseEntries(list: unknown, gone?: string[]): ParsedPage {
+  const raw = (list ?? []) as Array<[Buffer | string, Buffer[] | null]>;
+  const entries: RawEntry[] = [];
+  let lastId: string | undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const [idRaw, fields] = raw[i] as [Buffer | string, Buffer[] | null];
+    const id = typeof idRaw === "string" ? idRaw : idRaw.toString("latin1");
+    lastId = id;
+    if (fields === null || fields.length === 0) gone?.push(id);
+    else entries.push({ id, fields });
+  }
+  return { entries, count: raw.length, lastId };
+}

@@ -1,0 +1,156 @@
+/**
+ * How a {@link Message} is stored in a buffer stream entry: one field, `m`, whose value is a
+ * small binary header followed by the message value, byte for byte.
+ *
+ * ```
+ *   u8      format version (1)
+ *   f64 LE  eventTime (ms since the Unix epoch)
+ *   varint  id length     │ id (UTF-8)
+ *   varint  key count     │ per key:    varint length │ key (UTF-8)
+ *   varint  header count  │ per header: varint length │ name (UTF-8) │ varint length │ value (UTF-8)
+ *   …       value (the rest of the field, any bytes)
+ * ```
+ *
+ * One field instead of one per property keeps each XADD and each read small (Redis stores field
+ * names per entry unless they repeat the stream's master entry), and no JSON or base64 touches
+ * the value, so binary values round-trip at no cost. Varints are LEB128 (7 bits per byte).
+ */
+import type { Message } from "@weir/actors";
+import { BufferError } from "../buffer-error.js";
+
+/** The stream entry field holding the encoded message. */
+export const ENTRY_FIELD = "m";
+/** The first byte of every encoded message; a reader refuses any other. */
+export const ENCODING_VERSION = 1;
+
+/** Strings this short (in UTF-16 units) take at most 3 × 42 = 126 UTF-8 bytes: a 1-byte length. */
+const SHORT_STRING = 43;
+
+/**
+ * Encodes a batch. The results are views into one allocation, one per message, so a batch costs
+ * one buffer allocation however many messages it holds.
+ */
+export function encodeMessages(messages: readonly Message[]): Buffer[] {
+  let bound = 0;
+  for (const message of messages) bound += sizeBound(message);
+  const buffer = Buffer.allocUnsafe(bound);
+  const out: Buffer[] = new Array(messages.length);
+  let pos = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const start = pos;
+    pos = writeMessage(buffer, pos, messages[i] as Message);
+    out[i] = buffer.subarray(start, pos);
+  }
+  return out;
+}
+
+/** Encodes one message. */
+export function encodeMessage(message: Message): Buffer {
+  const buffer = Buffer.allocUnsafe(sizeBound(message));
+  return buffer.subarray(0, writeMessage(buffer, 0, message));
+}
+
+/**
+ * Decodes what {@link encodeMessage} wrote. The value is copied out of `field`, so a message does
+ * not keep the whole network chunk it arrived in alive.
+ *
+ * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not an encoded message.
+ */
+export function decodeMessage(field: Buffer): Message {
+  const cursor = { pos: 0 };
+  if (field.length < 9 || field[0] !== ENCODING_VERSION) throw corrupt(field, "unknown format version");
+  const eventTime = field.readDoubleLE(1);
+  cursor.pos = 9;
+  const id = readString(field, cursor);
+  const keyCount = readVarint(field, cursor);
+  const keys: string[] = new Array(keyCount);
+  for (let i = 0; i < keyCount; i++) keys[i] = readString(field, cursor);
+  const headerCount = readVarint(field, cursor);
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < headerCount; i++) {
+    const name = readString(field, cursor);
+    headers[name] = readString(field, cursor);
+  }
+  if (cursor.pos > field.length) throw corrupt(field, "truncated");
+  const value = new Uint8Array(field.length - cursor.pos);
+  value.set(field.subarray(cursor.pos));
+  return { id, keys, value, eventTime, headers };
+}
+
+/** An upper bound of the encoded size: UTF-8 never needs more than 3 bytes per UTF-16 unit. */
+function sizeBound(message: Message): number {
+  let size = 1 + 8 + 5 + message.id.length * 3 + 5 + 5 + message.value.length;
+  for (const key of message.keys) size += 5 + key.length * 3;
+  const headers = message.headers;
+  for (const name in headers) size += 10 + (name.length + (headers[name] as string).length) * 3;
+  return size;
+}
+
+function writeMessage(buffer: Buffer, start: number, message: Message): number {
+  buffer[start] = ENCODING_VERSION;
+  buffer.writeDoubleLE(message.eventTime, start + 1);
+  let pos = writeString(buffer, start + 9, message.id);
+  const keys = message.keys;
+  pos = writeVarint(buffer, pos, keys.length);
+  for (let i = 0; i < keys.length; i++) pos = writeString(buffer, pos, keys[i] as string);
+  const headers = message.headers;
+  let headerCount = 0;
+  for (const _ in headers) headerCount++;
+  pos = writeVarint(buffer, pos, headerCount);
+  for (const name in headers) {
+    pos = writeString(buffer, pos, name);
+    pos = writeString(buffer, pos, headers[name] as string);
+  }
+  const value = message.value;
+  buffer.set(value, pos);
+  return pos + value.length;
+}
+
+function writeString(buffer: Buffer, pos: number, text: string): number {
+  if (text.length < SHORT_STRING) {
+    // Write the text first, then its length in the byte reserved before it: one pass over the text.
+    const bytes = buffer.write(text, pos + 1, "utf8");
+    buffer[pos] = bytes;
+    return pos + 1 + bytes;
+  }
+  const bytes = Buffer.byteLength(text, "utf8");
+  pos = writeVarint(buffer, pos, bytes);
+  return pos + buffer.write(text, pos, "utf8");
+}
+
+function writeVarint(buffer: Buffer, pos: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[pos++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  buffer[pos++] = value;
+  return pos;
+}
+
+function readVarint(buffer: Buffer, cursor: { pos: number }): number {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    if (cursor.pos >= buffer.length || shift > 28) throw corrupt(buffer, "bad length");
+    const byte = buffer[cursor.pos++] as number;
+    value |= (byte & 0x7f) << shift;
+    if (byte < 0x80) return value >>> 0;
+    shift += 7;
+  }
+}
+
+function readString(buffer: Buffer, cursor: { pos: number }): string {
+  const length = readVarint(buffer, cursor);
+  const start = cursor.pos;
+  const end = start + length;
+  if (end > buffer.length) throw corrupt(buffer, "truncated string");
+  cursor.pos = end;
+  return buffer.toString("utf8", start, end);
+}
+
+function corrupt(field: Buffer, why: string): BufferError {
+  return new BufferError(
+    "BUFFER_CORRUPT_ENTRY",
+    `a buffer stream entry (${field.length} bytes) cannot be decoded: ${why}; it was not written by this version of Weir — check that every process of the pipeline runs the same version and that nothing else writes to Weir's keys`,
+  );
+}

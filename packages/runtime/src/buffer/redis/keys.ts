@@ -1,0 +1,94 @@
+/**
+ * Every Redis key Weir writes is built here, and nowhere else.
+ *
+ * Keys of one buffer partition share the hash tag `{<buffer>.<p>}` (the buffer's name is
+ * `<pipeline>.<vertex>`), so they live in one Redis Cluster slot: a script may touch several of
+ * them (the dedup set and the stream, in one atomic write), and different partitions spread
+ * over the cluster's nodes. No script ever touches keys of two partitions.
+ *
+ * ```
+ *   <prefix>:{<pipeline>.<vertex>.<p>}          stream: the partition's entries (one field "m")
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup    sorted set: message id → expiry (server ms)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:eos      set: upstream writers that declared end of stream
+ *
+ *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
+ * ```
+ *
+ * See https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags for
+ * the hash-tag rule implemented by {@link hashTagOf}.
+ */
+import { BufferError } from "../buffer-error.js";
+
+/** The prefix of every key when the spec does not set `buffer.keyPrefix`. */
+export const DEFAULT_KEY_PREFIX = "weir";
+
+/** The keys of one buffer partition; all carry the same hash tag. */
+export interface PartitionKeys {
+  /** `{<buffer>.<p>}`, the hash tag shared by every key below. */
+  readonly tag: string;
+  /** The partition's stream. */
+  readonly stream: string;
+  /** Sorted set of message ids written within the dedup window (member: id, score: expiry ms). */
+  readonly dedup: string;
+  /** Set of upstream writers that declared end of stream. */
+  readonly eos: string;
+}
+
+/**
+ * The keys of partition `partition` of buffer `bufferName` (`<pipeline>.<vertex>`).
+ *
+ * @example
+ * ```ts
+ * partitionKeys("weir", "demo.out", 2).stream; // "weir:{demo.out.2}"
+ * ```
+ */
+export function partitionKeys(keyPrefix: string, bufferName: string, partition: number): PartitionKeys {
+  const tag = `{${bufferName}.${partition}}`;
+  const stream = `${keyPrefix}:${tag}`;
+  return { tag, stream, dedup: `${stream}:dedup`, eos: `${stream}:eos` };
+}
+
+/**
+ * Checks a key prefix or buffer name before it goes into keys: no braces (they would move the
+ * hash tag, so one partition's keys could land in different slots) and no whitespace.
+ *
+ * @throws {BufferError} `BUFFER_INVALID_OPTIONS`.
+ */
+export function assertKeyPart(what: string, value: string): void {
+  if (typeof value !== "string" || value.length === 0 || /[{}\s]/.test(value)) {
+    throw new BufferError(
+      "BUFFER_INVALID_OPTIONS",
+      `${what} must be a non-empty string without spaces, '{' or '}' (it becomes part of Redis keys and their cluster hash tag), got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+/**
+ * The part of `key` that Redis Cluster hashes: the text between the first `{` and the next `}`
+ * when that is non-empty, otherwise the whole key.
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf("{");
+  if (open < 0) return key;
+  const close = key.indexOf("}", open + 1);
+  if (close < 0 || close === open + 1) return key;
+  return key.slice(open + 1, close);
+}
+
+/**
+ * The dedup set of the `redisStream` sink writing to `stream`: a key in the same cluster slot as
+ * `stream`, so the idempotent write script touches one slot only.
+ *
+ * @throws {BufferError} `BUFFER_INVALID_OPTIONS` for a stream name whose slot cannot be shared by
+ * another key name (braces without a proper hash tag, such as `a{}b`).
+ */
+export function sinkDedupKey(keyPrefix: string, stream: string): string {
+  const tag = hashTagOf(stream);
+  if (tag === stream && /[{}]/.test(stream)) {
+    throw new BufferError(
+      "BUFFER_INVALID_OPTIONS",
+      `redisStream sink: stream name ${JSON.stringify(stream)} has braces but no usable hash tag, so no dedup key can share its cluster slot; use a name without braces or with a tag such as "orders:{eu}"`,
+    );
+  }
+  return `${keyPrefix}:{${tag}}:sink-dedup:${stream}`;
+}

@@ -1,0 +1,336 @@
+/**
+ * Connections to Redis for the buffers and the redisStream connectors: one command client
+ * (writes, acks, non-blocking reads, scripts; commands pipelined) and a pool of blocking clients,
+ * one per read that waits with XREADGROUP BLOCK, so a waiting read never delays a write or an ack.
+ *
+ * ```
+ *   write / ack / usage / claim ──▶ client  (auto-pipelined, maxRetriesPerRequest: 20)
+ *   read that must wait          ──▶ acquireBlocking() ─▶ [blocking client] ─▶ releaseBlocking()
+ *                                                (maxRetriesPerRequest: null)
+ * ```
+ *
+ * A lost connection is retried forever with capped exponential backoff and jitter
+ * ({@link reconnectDelay}); every loss and recovery is logged. ioredis resends the commands that
+ * were in flight when a connection dropped, so a command may run twice: callers compare
+ * {@link RedisConnection.generation} (or a blocking client's `generation`) before and after a call
+ * to learn that this may have happened (see consumer-group-stream.ts for why it matters).
+ */
+import type { ConnectionOptions as TlsOptions } from "node:tls";
+import { isIP } from "node:net";
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { Logger } from "../../observability/logger.js";
+import { silentLogger } from "../../observability/logger.js";
+import { BufferError } from "../buffer-error.js";
+import { defineScripts } from "./scripts.js";
+
+/** A standalone or cluster client; both offer the same commands. */
+export type RedisClient = Redis | Cluster;
+
+/** How reconnect delays grow: `initialMs × factor^(attempt-1)`, capped at `maxMs`, ± `jitter` × delay. */
+export interface ReconnectBackoff {
+  readonly initialMs: number;
+  readonly factor: number;
+  readonly maxMs: number;
+  /** Fraction of the delay added at random (0 … jitter), so many clients do not reconnect in step. */
+  readonly jitter: number;
+}
+
+export const DEFAULT_RECONNECT_BACKOFF: ReconnectBackoff = { initialMs: 50, factor: 2, maxMs: 2_000, jitter: 0.2 };
+
+/** Options of a {@link RedisConnection}. */
+export interface RedisConnectionOptions {
+  /**
+   * `redis://[[username]:password@]host[:port][/db]`, or `rediss://…` for TLS. User name and
+   * password are percent-decoded. `db` is ignored by Redis Cluster, which has only db 0.
+   */
+  readonly url: string;
+  /** Connect to a Redis Cluster through the node in `url` (default false). */
+  readonly cluster?: boolean;
+  /** Extra TLS options for `rediss://` (a private CA, `servername`, client certificates…). */
+  readonly tls?: TlsOptions;
+  /** Client name prefix shown by CLIENT LIST: `<name>:cmd`, `<name>:block-<n>`. Default `weir`. */
+  readonly name?: string;
+  readonly backoff?: Partial<ReconnectBackoff>;
+  /**
+   * Reconnect attempts a command waits through before it fails with `BUFFER_UNAVAILABLE`
+   * (default 20, about half a minute with the default backoff); `null` waits forever. Blocking
+   * reads always wait forever: they have their own deadline.
+   */
+  readonly maxRetriesPerRequest?: number | null;
+  /** Batches commands issued in the same tick into one socket write (default true). */
+  readonly autoPipelining?: boolean;
+  /**
+   * Idle blocking clients kept for reuse (default 64); more are closed when released. Keep it at
+   * least the number of partitions read at once through this connection, or clients are closed
+   * and reopened with every block slice.
+   */
+  readonly maxIdleBlocking?: number;
+  /** Where connection losses and recoveries are logged. */
+  readonly logger?: Logger;
+}
+
+/** A client from the blocking pool, for one waiting read at a time. */
+export interface BlockingClient {
+  readonly client: RedisClient;
+  /** Bumped each time this client's connection closes. */
+  readonly generation: number;
+}
+
+interface PooledClient extends BlockingClient {
+  generation: number;
+}
+
+/**
+ * The ioredis options a Redis URL stands for. Parsed here rather than by ioredis so that TLS for
+ * `rediss://`, credentials and db are checked, percent-decoded and testable in one place.
+ *
+ * @throws {BufferError} `BUFFER_INVALID_OPTIONS` for anything but a valid redis/rediss URL.
+ *
+ * @example
+ * ```ts
+ * redisOptionsFromUrl("rediss://app:s%3Acret@cache.internal:6380/2");
+ * // { host: "cache.internal", port: 6380, username: "app", password: "s:cret", db: 2, tls: { servername: "cache.internal" } }
+ * ```
+ */
+export function redisOptionsFromUrl(url: string, tls?: TlsOptions): RedisOptions & { host: string; port: number } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidUrl(url, "it is not a URL");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw invalidUrl(url, `the scheme is "${parsed.protocol}"; use redis:// or rediss:// (TLS)`);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  if (host.length === 0) throw invalidUrl(url, "it has no host");
+  const port = parsed.port === "" ? 6379 : Number(parsed.port);
+  const options: RedisOptions & { host: string; port: number } = { host, port };
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  if (password.length > 0) {
+    options.password = password;
+    if (username.length > 0) options.username = username;
+  } else if (username.length > 0) {
+    throw invalidUrl(url, `it names user "${username}" without a password; write redis://${username}:<password>@… (or redis://:<password>@… for the default user)`);
+  }
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path.length > 0) {
+    if (!/^\d{1,5}$/.test(path)) throw invalidUrl(url, `the database "${path}" is not a number (redis://host:port/<db>)`);
+    options.db = Number(path);
+  }
+  if (parsed.protocol === "rediss:") {
+    // SNI and certificate checks need the host name; an IP address is checked against the IP SANs.
+    options.tls = { ...(isIP(host) === 0 ? { servername: host } : {}), ...tls };
+  }
+  return options;
+}
+
+/**
+ * The delay before reconnect attempt `attempt` (1, 2, …).
+ *
+ * @example
+ * ```ts
+ * reconnectDelay(1, { initialMs: 50, factor: 2, maxMs: 2000, jitter: 0 }); // 50
+ * reconnectDelay(10, { initialMs: 50, factor: 2, maxMs: 2000, jitter: 0 }); // 2000
+ * ```
+ */
+export function reconnectDelay(attempt: number, backoff: ReconnectBackoff = DEFAULT_RECONNECT_BACKOFF, random: () => number = Math.random): number {
+  const base = Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** Math.max(0, attempt - 1));
+  return Math.round(base + base * backoff.jitter * random());
+}
+
+/**
+ * A command client plus a pool of blocking clients to one Redis (or Redis Cluster). Buffers and
+ * connectors may share one; whoever created it closes it.
+ *
+ * @example
+ * ```ts
+ * const connection = new RedisConnection({ url: "redis://127.0.0.1:6379", logger });
+ * const buffer = new RedisStreamBuffer({ ...bufferOptions, connection });
+ * // …
+ * await buffer.close();
+ * await connection.close();
+ * ```
+ */
+export class RedisConnection {
+  /** The command client: scripts, writes, acks, non-blocking reads. */
+  readonly client: RedisClient;
+  readonly url: string;
+
+  private readonly options: RedisConnectionOptions;
+  private readonly backoff: ReconnectBackoff;
+  private readonly logger: Logger;
+  private readonly name: string;
+  private readonly idle: PooledClient[] = [];
+  private readonly busy = new Set<PooledClient>();
+  private commandGeneration = 0;
+  private blockingCount = 0;
+  private closed = false;
+
+  constructor(options: RedisConnectionOptions) {
+    // Parse first, so a bad URL fails here with a clear message instead of in a reconnect loop.
+    redisOptionsFromUrl(options.url, options.tls);
+    this.options = options;
+    this.url = options.url;
+    this.backoff = { ...DEFAULT_RECONNECT_BACKOFF, ...options.backoff };
+    this.logger = (options.logger ?? silentLogger).child({ component: "redis" });
+    this.name = options.name ?? "weir";
+    const maxRetries = options.maxRetriesPerRequest === undefined ? 20 : options.maxRetriesPerRequest;
+    this.client = this.createClient(`${this.name}:cmd`, maxRetries, options.autoPipelining ?? true, () => {
+      this.commandGeneration++;
+    });
+    defineScripts(this.client);
+  }
+
+  /** Bumped each time a connection of the command client closes (commands may then be resent). */
+  get generation(): number {
+    return this.commandGeneration;
+  }
+
+  /** Whether {@link close} was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A client for one blocking read; give it back with {@link releaseBlocking}. */
+  acquireBlocking(): BlockingClient {
+    if (this.closed) throw closedError();
+    let pooled = this.idle.pop();
+    if (pooled === undefined) {
+      const created: PooledClient = { client: undefined as unknown as RedisClient, generation: 0 };
+      (created as { client: RedisClient }).client = this.createClient(`${this.name}:block-${++this.blockingCount}`, null, false, () => {
+        created.generation++;
+      });
+      pooled = created;
+    }
+    this.busy.add(pooled);
+    return pooled;
+  }
+
+  /** Returns a blocking client after its command completed. `broken` closes it instead. */
+  releaseBlocking(blocking: BlockingClient, broken = false): void {
+    const pooled = blocking as PooledClient;
+    if (!this.busy.delete(pooled)) return;
+    if (broken || this.closed || this.idle.length >= (this.options.maxIdleBlocking ?? 64)) {
+      pooled.client.disconnect();
+    } else {
+      this.idle.push(pooled);
+    }
+  }
+
+  /** Closes every client. Idempotent; runs every step even when one fails. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const blocking = [...this.idle, ...this.busy];
+    this.idle.length = 0;
+    this.busy.clear();
+    // Blocking clients may sit in a BLOCK: drop them at once; their reads resolve as closed.
+    for (const pooled of blocking) {
+      try {
+        pooled.client.disconnect();
+      } catch {
+        // already gone
+      }
+    }
+    // QUIT lets commands already sent (acks) finish; disconnect if Redis is unreachable.
+    try {
+      await withTimeout(this.client.quit(), 2_000);
+    } catch {
+      // unreachable or already closed
+    } finally {
+      this.client.disconnect();
+    }
+  }
+
+  private createClient(connectionName: string, maxRetriesPerRequest: number | null, autoPipelining: boolean, onClose: () => void): RedisClient {
+    const base = redisOptionsFromUrl(this.options.url, this.options.tls);
+    let lost = 0;
+    const retryStrategy = (attempt: number): number => {
+      const delay = reconnectDelay(attempt, this.backoff);
+      // Log the first attempts, then every tenth, so a long outage is visible but not flooding.
+      if (attempt <= 3 || attempt % 10 === 0) {
+        this.logger.warn("redis connection lost; reconnecting", { connection: connectionName, attempt, delayMs: delay });
+      }
+      return delay;
+    };
+    const common: RedisOptions = {
+      connectionName,
+      protocol: 2,
+      maxRetriesPerRequest,
+      enableAutoPipelining: autoPipelining,
+      retryStrategy,
+    };
+    let client: RedisClient;
+    if (this.options.cluster === true) {
+      const { host, port, db: _db, ...nodeOptions } = base;
+      const clusterOptions: ClusterOptions = {
+        redisOptions: { ...nodeOptions, connectionName, protocol: 2, maxRetriesPerRequest },
+        clusterRetryStrategy: retryStrategy,
+        enableAutoPipelining: autoPipelining,
+        // Script keys always share one slot, but a resharding may move it: follow MOVED/ASK.
+        maxRedirections: 16,
+      };
+      if (base.tls !== undefined) clusterOptions.dnsLookup = (address, callback) => callback(null, address);
+      const cluster = new Cluster([{ host, port }], clusterOptions);
+      cluster.on("+node", (node: Redis) => node.on("close", onClose));
+      client = cluster;
+    } else {
+      client = new Redis({ ...base, ...common });
+    }
+    client.on("close", () => {
+      onClose();
+      if (!this.closed) lost++;
+    });
+    client.on("ready", () => {
+      if (lost > 0) this.logger.info("redis connection restored", { connection: connectionName });
+      lost = 0;
+    });
+    client.on("error", (error: Error) => {
+      // ioredis reports each failed reconnect too; the retry strategy already logs those.
+      if (lost === 0 && !this.closed) this.logger.warn("redis connection error", { connection: connectionName, error: error.message });
+    });
+    return client;
+  }
+}
+
+/** Whether an error means "Redis could not be reached", which a later retry may fix. */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const name = error.name;
+  if (name === "MaxRetriesPerRequestError" || name === "ClusterAllFailedError") return true;
+  const message = error.message;
+  return (
+    message === "Connection is closed." ||
+    message.startsWith("Stream isn't writeable") ||
+    /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)\b/.test(message) ||
+    /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)\b/.test(message)
+  );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timeout")), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function invalidUrl(url: string, why: string): BufferError {
+  // Never echo a password back into logs (nor attach a cause that would quote the URL).
+  const shown = url.replace(/\/\/([^@/]*)@/, "//***@");
+  return new BufferError("BUFFER_INVALID_OPTIONS", `invalid Redis URL ${JSON.stringify(shown)}: ${why}`);
+}
+
+function closedError(): BufferError {
+  return new BufferError("BUFFER_CLOSED", "the Redis connection was closed; create a new one to keep reading");
+}

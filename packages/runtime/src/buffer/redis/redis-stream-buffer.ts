@@ -1,0 +1,350 @@
+/**
+ * The production {@link PartitionedBuffer}: one Redis stream per partition, read through one
+ * consumer group per buffer (named after the buffer) with one consumer per process.
+ *
+ * ```
+ *   write(p, msgs) ──▶ script write: dedup by id (window) + capacity check + XADD…   ┐ keys of
+ *   read(p)        ──▶ XREADGROUP >  (+ script state: ended? undelivered left?)     │ partition p
+ *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ only:
+ *   read(p, fromPending) ──▶ XREADGROUP <after|0>                                   │ {<buffer>.<p>}
+ *   ack(p, offsets) ──▶ script ack: XACK, then XDEL what was acked                   │
+ *   claimIdle(p)    ──▶ script claim: XPENDING IDLE (other consumers) + XCLAIM      │
+ *   usage(p)        ──▶ XLEN + XPENDING summary                                     │
+ *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         ┘
+ * ```
+ *
+ * Choices (the contract itself is in partitioned-buffer.ts):
+ * - **Acks delete.** The ack script deletes what it acknowledged, so a stream holds exactly its
+ *   unacknowledged entries: `usage().length` is XLEN, capacity is checked against XLEN in the
+ *   write script, and a stream cannot grow past its capacity. While full, the write script also
+ *   trims acknowledged entries that something else may have left (XTRIM MINID below the oldest
+ *   unacknowledged entry), since trimming that rides on XADD never happens when nothing can be written.
+ * - **Idempotent writes.** Each partition keeps a sorted set of the message ids written within
+ *   `dedupWindowMs`; the write script skips ids found there, in the same atomic step as the
+ *   XADD. A batch written again — after a crash between a downstream write and the upstream
+ *   ack, or resent by ioredis after a lost reply — adds nothing, and counts as written. The set
+ *   costs memory: about 100 bytes per id written within the window.
+ * - **End of stream** is a set of ended writers per partition (`:eos`), so no command touches
+ *   two partitions (Redis Cluster). A read reports `endOfStream` when Redis says, right after
+ *   the read, that every upstream ended and nothing undelivered is left.
+ * - **Stranded entries and blocking reads**: see consumer-group-stream.ts.
+ * - Offsets are Redis entry ids, `"<ms>-<seq>"`.
+ *
+ * @example
+ * ```ts
+ * const buffer = new RedisStreamBuffer({
+ *   name: "demo.out", partitions: 4, maxLength: 30_000, usageLimit: 0.8, upstreams: ["enrich"],
+ *   connection: { url: "redis://127.0.0.1:6379" },
+ * });
+ * await buffer.write(0, messages);
+ * const { entries } = await buffer.read(0, { consumer: "worker-1", max: 500, timeoutMs: 100 });
+ * await buffer.ack(0, entries.map((e) => e.offset));
+ * await buffer.close();
+ * ```
+ */
+import type { Message, ReadEntry } from "@weir/actors";
+import { BufferError } from "../buffer-error.js";
+import { bufferCapacity } from "../partitioned-buffer.js";
+import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "../partitioned-buffer.js";
+import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
+import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
+import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
+import { RedisConnection, type RedisConnectionOptions } from "./redis-connection.js";
+import { runScript, scriptCodeError } from "./scripts.js";
+
+/** Options of a {@link RedisStreamBuffer}: the common buffer options plus where and how to store. */
+export interface RedisStreamBufferOptions extends BufferOptions {
+  /**
+   * A shared connection (the buffer never closes it), or the options of one the buffer opens
+   * for itself and closes in `close()`.
+   */
+  readonly connection: RedisConnection | RedisConnectionOptions;
+  /** Prefix of every key (spec `buffer.keyPrefix`); no spaces or braces. Default `"weir"`. */
+  readonly keyPrefix?: string;
+  /** How long a written message id is remembered to drop a duplicate write, in ms (default 600 000); 0 disables dedup. */
+  readonly dedupWindowMs?: number;
+  /** Longest single blocking XREADGROUP, in ms (default 200): bounds how long an abort waits. */
+  readonly blockSliceMs?: number;
+}
+
+/** Messages per write script call; a longer batch is written in several calls, stopping when one comes back short. */
+const WRITE_CHUNK = 5_000;
+const DEFAULT_DEDUP_WINDOW_MS = 600_000;
+const DEFAULT_BLOCK_SLICE_MS = 200;
+const EMPTY_OPEN: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: false });
+const EMPTY_ENDED: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: true });
+
+interface Partition {
+  readonly keys: PartitionKeys;
+  readonly stream: ConsumerGroupStream;
+}
+
+export class RedisStreamBuffer implements PartitionedBuffer {
+  readonly name: string;
+  readonly partitions: number;
+  readonly keyPrefix: string;
+
+  private readonly maxLength: number;
+  private readonly capacity: number;
+  private readonly upstreams: ReadonlySet<string>;
+  private readonly dedupWindowMs: number;
+  private readonly connection: RedisConnection;
+  private readonly ownsConnection: boolean;
+  private readonly parts: Partition[] = [];
+  private closed = false;
+
+  constructor(options: RedisStreamBufferOptions) {
+    const { name, partitions, maxLength, usageLimit, upstreams } = options;
+    assertKeyPart("buffer name", name);
+    if (!Number.isInteger(partitions) || partitions < 1) {
+      throw invalidOptions(`buffer "${name}": partitions must be an integer ≥ 1, got ${partitions}`);
+    }
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw invalidOptions(`buffer "${name}": maxLength (bufferMaxLength) must be an integer ≥ 1, got ${maxLength}`);
+    }
+    if (!(usageLimit > 0 && usageLimit <= 1)) {
+      throw invalidOptions(`buffer "${name}": usageLimit (bufferUsageLimit) must be in (0, 1], got ${usageLimit}`);
+    }
+    const capacity = bufferCapacity(maxLength, usageLimit);
+    if (capacity < 1) {
+      throw invalidOptions(
+        `buffer "${name}": maxLength × usageLimit = ${maxLength} × ${usageLimit} leaves room for no entry; raise bufferMaxLength or bufferUsageLimit`,
+      );
+    }
+    for (const upstream of upstreams) {
+      if (typeof upstream !== "string" || upstream.length === 0) {
+        throw invalidOptions(`buffer "${name}": upstreams must be non-empty writer names, got ${JSON.stringify(upstream)}`);
+      }
+    }
+    const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    assertKeyPart(`buffer "${name}": keyPrefix`, keyPrefix);
+    const dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
+    if (!(Number.isInteger(dedupWindowMs) && dedupWindowMs >= 0)) {
+      throw invalidOptions(`buffer "${name}": dedupWindowMs must be an integer ≥ 0 (0 disables dedup), got ${dedupWindowMs}`);
+    }
+    const blockSliceMs = options.blockSliceMs ?? DEFAULT_BLOCK_SLICE_MS;
+    if (!(blockSliceMs >= 1 && Number.isFinite(blockSliceMs))) {
+      throw invalidOptions(`buffer "${name}": blockSliceMs must be a finite number ≥ 1, got ${blockSliceMs}`);
+    }
+    this.name = name;
+    this.partitions = partitions;
+    this.keyPrefix = keyPrefix;
+    this.maxLength = maxLength;
+    this.capacity = capacity;
+    this.upstreams = new Set(upstreams);
+    this.dedupWindowMs = dedupWindowMs;
+    this.ownsConnection = !(options.connection instanceof RedisConnection);
+    this.connection = options.connection instanceof RedisConnection ? options.connection : new RedisConnection(options.connection);
+    const upstreamCount = this.upstreams.size;
+    for (let p = 0; p < partitions; p++) {
+      const keys = partitionKeys(keyPrefix, name, p);
+      const endCheck =
+        upstreamCount === 0
+          ? undefined
+          : async (consumer: string) => {
+              const [ended, remaining] = (await runScript(this.connection.client, "state", [keys.stream, keys.eos], [name, upstreamCount, consumer])) as [
+                number,
+                number,
+              ];
+              return ended === 1 && remaining === 0;
+            };
+      const stream = new ConsumerGroupStream({
+        connection: this.connection,
+        key: keys.stream,
+        group: name,
+        blockSliceMs,
+        describe: `buffer "${name}" partition ${p}`,
+        ...(endCheck === undefined ? {} : { endCheck }),
+      });
+      this.parts.push({ keys, stream });
+    }
+  }
+
+  /** The keys of one partition (for tools and tests). */
+  keysOf(partition: number): PartitionKeys {
+    return this.partition(partition, "keysOf").keys;
+  }
+
+  async write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }> {
+    const part = this.partition(partition, "write");
+    if (messages.length === 0) return { written: 0 };
+    await part.stream.ensureGroup();
+    let written = 0;
+    for (let start = 0; start < messages.length; start += WRITE_CHUNK) {
+      const chunk = start === 0 && messages.length <= WRITE_CHUNK ? messages : messages.slice(start, start + WRITE_CHUNK);
+      const payloads = encodeMessages(chunk);
+      const args: Array<string | number | Buffer> = new Array(7 + chunk.length * 2);
+      args[0] = this.capacity;
+      args[1] = this.dedupWindowMs;
+      args[2] = this.upstreams.size;
+      args[3] = this.name;
+      args[4] = 0;
+      args[5] = 1;
+      args[6] = ENTRY_FIELD;
+      for (let i = 0; i < chunk.length; i++) {
+        args[7 + i * 2] = (chunk[i] as Message).id;
+        args[8 + i * 2] = payloads[i] as Buffer;
+      }
+      let reply: unknown;
+      try {
+        reply = await runScript(this.connection.client, "write", [part.keys.stream, part.keys.dedup, part.keys.eos], args);
+      } catch (error) {
+        throw part.stream.translate(error, "write");
+      }
+      if (typeof reply === "number") throw scriptCodeError("write", reply, `buffer "${this.name}" partition ${partition}`);
+      const processed = (reply as [number, number])[0];
+      written += processed;
+      if (processed < chunk.length) break;
+    }
+    return { written };
+  }
+
+  async read(partition: number, options: ReadOptions): Promise<ReadBatch> {
+    const part = this.partition(partition, "read");
+    const { max, timeoutMs, signal, consumer } = options;
+    if (!Number.isInteger(max) || max < 1) {
+      throw invalidArgument(`buffer "${this.name}": read max must be an integer ≥ 1, got ${max}`);
+    }
+    if (!(timeoutMs >= 0)) {
+      throw invalidArgument(`buffer "${this.name}": read timeoutMs must be ≥ 0 (0 = do not wait), got ${timeoutMs}`);
+    }
+    if (typeof consumer !== "string" || consumer.length === 0) {
+      throw invalidArgument(`buffer "${this.name}": consumer must be a non-empty name (one per process and vertex), got ${JSON.stringify(consumer)}`);
+    }
+    if (options.fromPending === true) {
+      if (options.after !== undefined && !ConsumerGroupStream.isEntryId(options.after)) throw this.invalidOffset(options.after, "read after");
+      const batch = await part.stream.readPending(consumer, max, options.after);
+      return { entries: this.decode(batch.entries), endOfStream: batch.ended };
+    }
+    // An aborted reader is going away: handing it entries would only strand them as pending.
+    if (signal?.aborted === true) return EMPTY_OPEN;
+    const batch = await part.stream.readNew(consumer, max, timeoutMs, signal);
+    if (batch.entries.length === 0) return batch.ended ? EMPTY_ENDED : EMPTY_OPEN;
+    return { entries: this.decode(batch.entries), endOfStream: batch.ended };
+  }
+
+  async ack(partition: number, offsets: readonly string[]): Promise<number> {
+    const part = this.partition(partition, "ack");
+    // Validate the whole batch first, so a malformed offset rejects the call without acking a part of it.
+    for (const offset of offsets) {
+      if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
+    }
+    return part.stream.ack(offsets, true);
+  }
+
+  async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
+    const part = this.partition(partition, "claimIdle");
+    if (!(minIdleMs >= 0)) {
+      throw invalidArgument(`buffer "${this.name}": claimIdle minIdleMs must be ≥ 0, got ${minIdleMs}`);
+    }
+    if (!Number.isInteger(max) || max < 1) {
+      throw invalidArgument(`buffer "${this.name}": claimIdle max must be an integer ≥ 1, got ${max}`);
+    }
+    if (typeof consumer !== "string" || consumer.length === 0) {
+      throw invalidArgument(`buffer "${this.name}": consumer must be a non-empty name, got ${JSON.stringify(consumer)}`);
+    }
+    return this.decode(await part.stream.claim(consumer, minIdleMs, max));
+  }
+
+  async usage(partition: number): Promise<BufferUsage> {
+    const part = this.partition(partition, "usage");
+    await part.stream.ensureGroup();
+    let length: number;
+    let pending: number;
+    try {
+      const client = this.connection.client;
+      const [len, summary] = await Promise.all([client.xlen(part.keys.stream), client.xpending(part.keys.stream, this.name)]);
+      length = len;
+      pending = Number((summary as [number, ...unknown[]])[0]);
+    } catch (error) {
+      throw part.stream.translate(error, "usage");
+    }
+    return { length, pending, maxLength: this.maxLength, usage: length / this.maxLength, isFull: length >= this.capacity };
+  }
+
+  async endOfStream(writer: string): Promise<void> {
+    this.assertOpen("endOfStream");
+    if (!this.upstreams.has(writer)) {
+      const known = this.upstreams.size === 0 ? "none: the buffer is unbounded" : [...this.upstreams].join(", ");
+      throw new BufferError(
+        "BUFFER_UNKNOWN_WRITER",
+        `buffer "${this.name}": endOfStream from "${writer}", which is not one of its upstreams (${known}); check the pipeline's edges`,
+      );
+    }
+    const first = this.parts[0] as Partition;
+    try {
+      // One SADD per partition (never a multi-partition command); pipelined. Idempotent, so a
+      // partial failure is fixed by calling again.
+      await Promise.all(this.parts.map((part) => this.connection.client.sadd(part.keys.eos, writer)));
+    } catch (error) {
+      throw first.stream.translate(error, "endOfStream");
+    }
+    // Readers of this process waiting on a BLOCK re-check at once; others within one block slice.
+    for (const part of this.parts) part.stream.wake();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const part of this.parts) {
+      try {
+        part.stream.close();
+      } catch {
+        // keep closing the rest
+      }
+    }
+    if (this.ownsConnection) await this.connection.close();
+  }
+
+  private decode(raw: readonly RawEntry[]): ReadEntry[] {
+    const out: ReadEntry[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const entry = raw[i] as RawEntry;
+      const field = entry.fields[1];
+      if (field === undefined || entry.fields[0]?.toString("latin1") !== ENTRY_FIELD) {
+        throw new BufferError(
+          "BUFFER_CORRUPT_ENTRY",
+          `buffer "${this.name}": entry ${entry.id} has no "${ENTRY_FIELD}" field; something other than Weir wrote to its stream`,
+        );
+      }
+      out[i] = { offset: entry.id, message: decodeMessage(field) };
+    }
+    return out;
+  }
+
+  private partition(partition: number, operation: string): Partition {
+    this.assertOpen(operation);
+    const part = Number.isInteger(partition) ? this.parts[partition] : undefined;
+    if (part === undefined) {
+      throw new BufferError(
+        "BUFFER_PARTITION_OUT_OF_RANGE",
+        `buffer "${this.name}": ${operation} on partition ${partition}, but it has ${this.partitions} (0…${this.partitions - 1}); check that writers and readers agree on the vertex's partition count`,
+      );
+    }
+    return part;
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) {
+      throw new BufferError(
+        "BUFFER_CLOSED",
+        `buffer "${this.name}": ${operation} after close(); stop the readers and writers of a buffer before closing it`,
+      );
+    }
+  }
+
+  private invalidOffset(offset: unknown, operation: string): BufferError {
+    return new BufferError(
+      "BUFFER_INVALID_OFFSET",
+      `buffer "${this.name}": ${operation} with offset ${JSON.stringify(offset)}, which this buffer never produced (Redis offsets are stream entry ids "<ms>-<seq>"); pass offsets exactly as read returned them`,
+    );
+  }
+}
+
+function invalidOptions(message: string): BufferError {
+  return new BufferError("BUFFER_INVALID_OPTIONS", message);
+}
+
+function invalidArgument(message: string): BufferError {
+  return new BufferError("BUFFER_INVALID_ARGUMENT", message);
+}

@@ -1,0 +1,364 @@
+/**
+ * The Lua scripts behind the Redis buffer and the `redisStream` sink, embedded as strings (so
+ * they are found the same way from `src` under vitest and from `dist` when built).
+ *
+ * Each script reads-then-writes or touches two keys, so it must run atomically; each touches
+ * the keys of ONE partition only (one hash tag, see keys.ts), which Redis Cluster requires.
+ * Every script starts with a header stating its purpose, KEYS, ARGV and return values, and its
+ * name carries the package version (`weir@0.1.0 write-3`): the header is part of the script
+ * text, so two Weir versions sharing one Redis load two different scripts (different SHA1s) and
+ * never run each other's code. Negative return codes become typed errors in one place,
+ * {@link scriptCodeError}.
+ *
+ * Scripts are registered with ioredis `defineCommand`, which runs EVALSHA and falls back to
+ * EVAL after a NOSCRIPT (a restarted or failed-over Redis has an empty script cache).
+ */
+import { readFileSync } from "node:fs";
+import type { Cluster, Redis } from "ioredis";
+import { BufferError } from "../buffer-error.js";
+
+/** This package's version, which versions the scripts (see the module doc). */
+export const WEIR_SCRIPT_VERSION: string = readPackageVersion();
+
+/** Negative codes a script may return instead of its normal reply. */
+export const ScriptCode = {
+  /** `write`: every upstream of the buffer already declared end of stream. */
+  STREAM_ENDED: -1,
+} as const;
+
+export type ScriptName = "write" | "ack" | "claim" | "state";
+
+export interface ScriptDefinition {
+  readonly name: ScriptName;
+  readonly numberOfKeys: number;
+  /** The ioredis command name, e.g. `weir_0_1_0_write`. */
+  readonly command: string;
+  readonly lua: string;
+}
+
+// Shared helpers, prepended to scripts that need them. Stream ids are "<ms>-<seq>".
+const HELPERS = `
+local function id_cmp(a, b)
+  local da, db = string.find(a, '-', 1, true), string.find(b, '-', 1, true)
+  local am, bm = tonumber(string.sub(a, 1, da - 1)), tonumber(string.sub(b, 1, db - 1))
+  if am ~= bm then if am < bm then return -1 else return 1 end end
+  local as, bs = tonumber(string.sub(a, da + 1)), tonumber(string.sub(b, db + 1))
+  if as ~= bs then if as < bs then return -1 else return 1 end end
+  return 0
+end
+
+-- The group's last-delivered-id: every entry at or below it was delivered (and is pending or acked).
+local function last_delivered(stream, group)
+  if redis.call('EXISTS', stream) == 0 then return '0-0' end
+  local groups = redis.call('XINFO', 'GROUPS', stream)
+  for _, g in ipairs(groups) do
+    local name, last
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+    end
+    if name == group then return last end
+  end
+  return '0-0'
+end
+
+-- Calls fn with the items of list in chunks (Lua's unpack is limited to a few thousand values).
+local function chunked(list, fn)
+  local n = 0
+  for i = 1, #list, 500 do
+    n = n + fn(unpack(list, i, math.min(i + 499, #list)))
+  end
+  return n
+end
+`;
+
+const WRITE = `
+Purpose: append a batch of messages to one stream, in order, as many as fit, skipping ids
+  written within the dedup window (an idempotent write: a batch written again after a crash or a
+  lost reply adds nothing). While the stream is full, acknowledged entries still in it are
+  trimmed first (XTRIM MINID below the oldest unacknowledged entry). Capacity check, dedup and
+  XADD are one atomic step, so the stream never holds more than the capacity. Creates the
+  stream and the group when they are missing (a new stream, or a Redis that lost its data), so
+  entries are never written to a stream their readers' group does not cover.
+KEYS[1] stream
+KEYS[2] dedup set (sorted set: member = message id, score = expiry in server ms)
+KEYS[3] end-of-stream set (writers that declared end of stream)
+ARGV[1] capacity: entries the stream may hold; 0 = unlimited
+ARGV[2] dedup window in ms; 0 = no dedup
+ARGV[3] number of upstream writers; 0 = the stream never ends
+ARGV[4] consumer group reading the stream (created if missing, acknowledged entries trimmed);
+  "" = none (a sink's stream)
+ARGV[5] approximate MAXLEN for every XADD (a sink's own retention); 0 = none
+ARGV[6] F, the number of fields per entry
+ARGV[7 .. 6+F] the field names
+ARGV[7+F ..] per message: its id, then its F field values
+Returns: {processed, added}: processed = how many messages, from the first, are now in the
+  stream (added now, or skipped as duplicates); added = how many entries XADD created.
+  -1 when every upstream has declared end of stream.
+`;
+
+const WRITE_BODY = `
+local stream, dedup, eos = KEYS[1], KEYS[2], KEYS[3]
+local capacity = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local upstreams = tonumber(ARGV[3])
+local group = ARGV[4]
+local maxlen = tonumber(ARGV[5])
+local nfields = tonumber(ARGV[6])
+local first = 7 + nfields
+local stride = 1 + nfields
+local count = (#ARGV - first + 1) / stride
+
+if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
+if group ~= '' and redis.call('EXISTS', stream) == 0 then
+  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+end
+
+local now = 0
+if window > 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', dedup, '-inf', now)
+end
+
+-- Drops acknowledged entries left below the oldest unacknowledged one (pending, or the first
+-- undelivered). Weir's own acks delete entries at once, so this only finds what other clients left.
+local function trim_acked()
+  if group == '' then return end
+  local summary = redis.call('XPENDING', stream, group)
+  if summary[1] > 0 then
+    redis.call('XTRIM', stream, 'MINID', summary[2])
+  else
+    local last = last_delivered(stream, group)
+    if last ~= '0-0' then
+      redis.call('XTRIM', stream, 'MINID', last)
+      redis.call('XDEL', stream, last)
+    end
+  end
+end
+
+local len = 0
+if capacity > 0 then len = redis.call('XLEN', stream) end
+local trimmed = false
+local processed, added = 0, 0
+local seen = {}
+local zargs = {}
+local xargs
+if nfields ~= 1 then
+  xargs = {}
+  if maxlen > 0 then xargs = {'MAXLEN', '~', maxlen} end
+  xargs[#xargs + 1] = '*'
+end
+for i = 0, count - 1 do
+  local base = first + i * stride
+  local id = ARGV[base]
+  local dup = false
+  if window > 0 then dup = seen[id] or redis.call('ZSCORE', dedup, id) end
+  if not dup then
+    if capacity > 0 and len >= capacity then
+      if trimmed then break end
+      trimmed = true
+      trim_acked()
+      len = redis.call('XLEN', stream)
+      if len >= capacity then break end
+    end
+    if nfields == 1 then
+      if maxlen > 0 then
+        redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ARGV[7], ARGV[base + 1])
+      else
+        redis.call('XADD', stream, '*', ARGV[7], ARGV[base + 1])
+      end
+    else
+      local args = {unpack(xargs)}
+      for f = 1, nfields do
+        args[#args + 1] = ARGV[6 + f]
+        args[#args + 1] = ARGV[base + f]
+      end
+      redis.call('XADD', stream, unpack(args))
+    end
+    len = len + 1
+    added = added + 1
+    if window > 0 then
+      seen[id] = true
+      zargs[#zargs + 1] = now + window
+      zargs[#zargs + 1] = id
+      if #zargs >= 1000 then
+        redis.call('ZADD', dedup, unpack(zargs))
+        zargs = {}
+      end
+    end
+  end
+  processed = processed + 1
+end
+if #zargs > 0 then redis.call('ZADD', dedup, unpack(zargs)) end
+-- The whole set expires a window after the last write, so an idle buffer leaves no dedup key.
+if added > 0 and window > 0 then redis.call('PEXPIRE', dedup, window) end
+return {processed, added}
+`;
+
+const ACK = `
+Purpose: acknowledge entries and delete them in one step, so a stream holds exactly its
+  unacknowledged entries (XLEN is the buffer's length) and cannot grow without bound. Entries
+  that were never delivered are neither acknowledged nor deleted.
+KEYS[1] stream
+ARGV[1] consumer group
+ARGV[2 ..] entry ids, each at most once
+Returns: how many entries were newly acknowledged (as XACK counts).
+`;
+
+const ACK_BODY = `
+local stream, group = KEYS[1], ARGV[1]
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
+if acked == #ids then
+  chunked(ids, function(...) return redis.call('XDEL', stream, ...) end)
+else
+  -- Some ids were not pending: delete only delivered ones (at or below last-delivered-id), which
+  -- are now all acknowledged (acked just now, or before and already deleted).
+  local last = last_delivered(stream, group)
+  local delivered = {}
+  for _, id in ipairs(ids) do
+    if id_cmp(id, last) <= 0 then delivered[#delivered + 1] = id end
+  end
+  chunked(delivered, function(...) return redis.call('XDEL', stream, ...) end)
+end
+return acked
+`;
+
+const CLAIM = `
+Purpose: move up to max entries that have been pending for OTHER consumers for at least
+  min-idle ms to this consumer, oldest first (XAUTOCLAIM would also take the claimer's own
+  entries). XCLAIM re-checks the idle time and resets it.
+KEYS[1] stream
+ARGV[1] consumer group
+ARGV[2] consumer that takes the entries
+ARGV[3] min-idle, ms
+ARGV[4] max entries
+Returns: XCLAIM's reply: {{id, {field, value, ...}}, ...}.
+`;
+
+const CLAIM_BODY = `
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local idle, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+local ids = {}
+local start = '-'
+local page = math.max(max, 100)
+while #ids < max do
+  local pending = redis.call('XPENDING', stream, group, 'IDLE', idle, start, '+', page)
+  for _, p in ipairs(pending) do
+    if p[2] ~= consumer then
+      ids[#ids + 1] = p[1]
+      if #ids >= max then break end
+    end
+  end
+  if #pending < page then break end
+  start = '(' .. pending[#pending][1]
+end
+local out = {}
+for i = 1, #ids, 500 do
+  local claimed = redis.call('XCLAIM', stream, group, consumer, idle, unpack(ids, i, math.min(i + 499, #ids)))
+  for _, entry in ipairs(claimed) do out[#out + 1] = entry end
+end
+return out
+`;
+
+const STATE = `
+Purpose: tell a reader whether its partition has ended: every upstream declared end of stream,
+  and (then) whether entries remain that some reader still has to see: undelivered ones, or
+  ones pending for another consumer (a dead one's must be claimed, a live one's may still fail
+  over to this one). Run right after a read, so a write that raced the read is seen as
+  undelivered rather than lost.
+KEYS[1] stream
+KEYS[2] end-of-stream set
+ARGV[1] consumer group
+ARGV[2] number of upstream writers (> 0)
+ARGV[3] the asking consumer (its own pending entries are in its hands already)
+Returns: {ended, remaining}, each 0 or 1.
+`;
+
+const STATE_BODY = `
+local stream, eos, group = KEYS[1], KEYS[2], ARGV[1]
+if redis.call('SCARD', eos) < tonumber(ARGV[2]) then return {0, 0} end
+-- Undelivered entries are never deleted and always newer than the last delivered one, so some
+-- remain exactly when the newest entry is newer than last-delivered-id.
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+if #newest == 0 then return {1, 0} end
+if id_cmp(newest[1][1], last_delivered(stream, group)) > 0 then return {1, 1} end
+local summary = redis.call('XPENDING', stream, group)
+if summary[4] then
+  for _, consumer in ipairs(summary[4]) do
+    if consumer[1] ~= ARGV[3] and tonumber(consumer[2]) > 0 then return {1, 1} end
+  end
+end
+return {1, 0}
+`;
+
+function define(name: ScriptName, numberOfKeys: number, header: string, body: string): ScriptDefinition {
+  const lua = `--[[ weir@${WEIR_SCRIPT_VERSION} ${name}-${numberOfKeys}\n${header}]]\n${HELPERS}${body}`;
+  return { name, numberOfKeys, command: `weir_${WEIR_SCRIPT_VERSION.replace(/[^a-zA-Z0-9]/g, "_")}_${name}`, lua };
+}
+
+/** Every script, by name. */
+export const scripts: Readonly<Record<ScriptName, ScriptDefinition>> = {
+  write: define("write", 3, WRITE, WRITE_BODY),
+  ack: define("ack", 1, ACK, ACK_BODY),
+  claim: define("claim", 1, CLAIM, CLAIM_BODY),
+  state: define("state", 2, STATE, STATE_BODY),
+};
+
+type ScriptArg = string | Buffer | number;
+type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
+
+/** Registers every script on a client (idempotent per client). */
+export function defineScripts(client: Redis | Cluster): void {
+  const registry = client as unknown as Record<string, unknown>;
+  for (const script of Object.values(scripts)) {
+    if (typeof registry[script.command] === "function") continue;
+    client.defineCommand(script.command, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+  }
+}
+
+/**
+ * Runs a script registered by {@link defineScripts}. `buffers: true` returns bulk strings as
+ * Buffers (binary entries); otherwise as strings.
+ */
+export function runScript(
+  client: Redis | Cluster,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly ScriptArg[],
+  buffers = false,
+): Promise<unknown> {
+  const script = scripts[name];
+  const registry = client as unknown as Record<string, ScriptCommand>;
+  const command = registry[buffers ? `${script.command}Buffer` : script.command];
+  if (command === undefined) defineScripts(client);
+  return (registry[buffers ? `${script.command}Buffer` : script.command] as ScriptCommand).call(client, ...keys, ...args);
+}
+
+/**
+ * The one place where a script's negative return code becomes a typed error.
+ *
+ * @param subject names what was being written, e.g. `buffer "demo.out" partition 2`.
+ */
+export function scriptCodeError(name: ScriptName, code: number, subject: string): BufferError {
+  if (name === "write" && code === ScriptCode.STREAM_ENDED) {
+    return new BufferError(
+      "BUFFER_STREAM_ENDED",
+      `${subject}: write after every upstream declared end of stream; a writer must call endOfStream only after its last write`,
+    );
+  }
+  return new BufferError("BUFFER_SCRIPT", `${subject}: script ${name} returned unknown code ${code}; every Weir process sharing this Redis must run the same version`);
+}
+
+function readPackageVersion(): string {
+  // src/buffer/redis/scripts.ts and dist/buffer/redis/scripts.js sit equally deep in the package.
+  try {
+    const text = readFileSync(new URL("../../../package.json", import.meta.url), "utf8");
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    if (typeof version === "string" && version.length > 0) return version;
+  } catch {
+    // Bundled without its package.json: fall through.
+  }
+  return "0.0.0-unknown";
+}
