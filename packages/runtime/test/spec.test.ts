@@ -8,7 +8,7 @@ import { pipelineJsonSchema } from "../src/spec/json-schema.js";
 import { loadSpec, parseSpec } from "../src/spec/load-spec.js";
 import { effectiveLimits, effectiveOnFailure, type PipelineSpec, type VertexSpec } from "../src/spec/pipeline-spec.js";
 
-// The demo of DESIGN §4, with a jsonl fallback in place of bullmq (not a built-in sink yet).
+// The demo of DESIGN §4, with a jsonl fallback in place of bullmq (which needs a Redis url).
 const DEMO_YAML = `
 apiVersion: weir.dev/v1
 kind: Pipeline
@@ -274,6 +274,7 @@ describe("field errors", () => {
       type: "redis",
       url: "redis://127.0.0.1:6379",
       keyPrefix: "weir",
+      cluster: false,
       claimIdle: 30_000,
       dedupWindow: 600_000,
     });
@@ -342,7 +343,7 @@ describe("exactly one of", () => {
     const doc = validDoc();
     doc.spec.vertices[2] = { name: "out", sink: { log: {}, blackhole: {} } };
     expect(issueAt(doc, "spec.vertices[2].sink").message).toBe(
-      "a sink needs exactly one of log, blackhole, jsonl, module, process, but has log and blackhole",
+      "a sink needs exactly one of log, blackhole, jsonl, module, process, bullmq, redisStream, but has log and blackhole",
     );
   });
 

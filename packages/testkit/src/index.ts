@@ -18,3 +18,5 @@ export { createScriptedSink } from "./scripted-sink.js";
 export type { AttemptInfo, Misbehaviour, ScriptedSink, ScriptedSinkOptions } from "./scripted-sink.js";
 export { createRandom } from "./seeded-random.js";
 export type { SeededRandom } from "./seeded-random.js";
+export { assertTraceReplays, recordTrace, replayTrace, TraceDivergenceError } from "./trace.js";
+export type { RecordedTrace, RecordTraceOptions, TraceInput } from "./trace.js";

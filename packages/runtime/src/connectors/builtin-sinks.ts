@@ -1,14 +1,18 @@
 /**
- * The built-in sinks: `log`, `blackhole`, `jsonl`, `module` and `process` (an external process
- * per partition, docs/protocol.md). Each answers one result per message id, as every sink must.
+ * The built-in sinks: `log`, `blackhole`, `jsonl`, `module`, `process` (an external process
+ * per partition, docs/protocol.md) and `bullmq` (one job per message; as a fallback, the
+ * dead-letter queue). Each answers one result per message id, as every sink must.
  */
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
 import type { SinkConnectorSpec } from "../spec/pipeline-spec.js";
+import { BullmqError } from "./bullmq/bullmq-error.js";
+import { createBullmqSink } from "./bullmq/bullmq-sink.js";
 import { ConnectorError } from "./connector-error.js";
 import { importExport } from "./load-module.js";
 import { createProcessSink } from "./process/process-sink.js";
+import { createRedisStreamSink } from "./redis-stream-sink.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
 
@@ -31,6 +35,10 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
   if ("blackhole" in spec) return sinkConnectorFromFunction(async (messages) => allOk(messages));
   if ("log" in spec) return createLogSink(vertex, options.logStream ?? process.stdout);
   if ("jsonl" in spec) return createJsonlSink(spec.jsonl.path);
+  if ("redisStream" in spec) {
+    const { url, stream, maxLen } = spec.redisStream;
+    return createRedisStreamSink({ connection: { url, name: `weir:${vertex}:sink` }, stream, ...(maxLen === undefined ? {} : { maxLen }) });
+  }
   if ("process" in spec) {
     return createProcessSink(
       vertex,
@@ -41,6 +49,12 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
       },
       options.logger ?? silentLogger,
     );
+  }
+  if ("bullmq" in spec) {
+    const { queue, url, prefix } = spec.bullmq;
+    // Parsing fills `url` from a redis buffer and rejects a spec that leaves it unset otherwise.
+    if (url === undefined) throw new BullmqError("BULLMQ_INVALID_OPTIONS", `bullmq sink of vertex '${vertex}': queue '${queue}' has no url`);
+    return createBullmqSink({ queue, url, prefix, ...(options.logger === undefined ? {} : { logger: options.logger.child({ vertex }) }) });
   }
   return createModuleSink(vertex, spec.module.path, spec.module.export);
 }
@@ -95,15 +109,19 @@ interface ModuleSinkShape {
 }
 
 /**
- * A sink function exported by a user module: either the function itself (with an optional
- * `commit` property) or an object `{ write, commit?, close? }`.
+ * A sink function exported by a user module: either the function itself (with optional
+ * `commit` and `close` properties) or an object `{ write, commit?, close? }`.
  */
 async function createModuleSink(vertex: string, path: string, exportName: string): Promise<SinkConnector> {
   const what = `sink of vertex '${vertex}'`;
   const value = await importExport(path, exportName, what);
   const shape: ModuleSinkShape =
     typeof value === "function"
-      ? { write: value as SinkFunction, ...("commit" in value ? { commit: (value as ModuleSinkShape).commit } : {}) }
+      ? {
+          write: value as SinkFunction,
+          ...("commit" in value ? { commit: (value as ModuleSinkShape).commit } : {}),
+          ...("close" in value ? { close: (value as ModuleSinkShape).close } : {}),
+        }
       : (value as ModuleSinkShape);
   if (typeof shape.write !== "function") {
     throw new ConnectorError(

@@ -20,6 +20,7 @@ export function openBufferContext(spec: PipelineSpec, logger?: Logger): BufferCo
     spec,
     connection: new RedisConnection({
       url: buffer.url,
+      cluster: buffer.cluster,
       name: `weir:${spec.metadata.name}`,
       ...(logger === undefined ? {} : { logger }),
     }),

@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import type { PartitionedBuffer } from "../buffer/index.js";
 import { createBuiltinSink } from "../connectors/builtin-sinks.js";
 import { ConnectorError } from "../connectors/connector-error.js";
-import { createGeneratorSource } from "../connectors/generator-source.js";
+import { createBuiltinSource } from "../connectors/builtin-sources.js";
 import { isSinkConnector, sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
 import type { SourceConnector } from "../connectors/source-connector.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
@@ -171,7 +171,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   });
 
   const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
-    createGeneratorSource(vertex.name, vertex.partitions, vertex.source.generator);
+    createBuiltinSource(vertex, { consumer, logger, pipeline: name });
 
   const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number): Promise<SinkConnector> => {
     if (vertex.kind === "sink") {
@@ -204,7 +204,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     spec.spec.edges
       .filter((edge) => edge.from === vertex.name)
       .map((edge) => {
-        const target = vertices.find((candidate) => candidate.name === edge.to)!;
+        const target = spec.spec.vertices.find((candidate) => candidate.name === edge.to)!;
         return {
           vertex: target.name,
           buffer: bufferOf(target.name),
@@ -214,19 +214,26 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         };
       });
 
-  const onVertexDone = (vertex: VertexSpec, output: SupervisorOutput | undefined) => {
+  const ended = new Set<string>();
+  const onVertexDone = async (vertex: VertexSpec, output: SupervisorOutput | undefined) => {
     // A stopped actor completes without output: stop() has already ended the run.
     if (finished || output === undefined) return;
     if (output.status === "failed") {
       logger.error("vertex failed", { vertex: vertex.name, reason: output.reason });
-      void end("failed", `vertex '${vertex.name}' failed: ${output.reason ?? "unknown reason"}`);
+      await end("failed", `vertex '${vertex.name}' failed: ${output.reason ?? "unknown reason"}`);
       return;
     }
     logger.info("vertex completed", { vertex: vertex.name, epochs: output.committedEpochs });
-    for (const edge of spec.spec.edges.filter((candidate) => candidate.from === vertex.name)) {
-      void bufferOf(edge.to).endOfStream(vertex.name);
+    try {
+      // Durable before this process may exit: other workers finish only when they see it.
+      const downstream = spec.spec.edges.filter((candidate) => candidate.from === vertex.name);
+      await Promise.all(downstream.map((edge) => bufferOf(edge.to).endOfStream(vertex.name)));
+    } catch (error) {
+      await end("failed", `vertex '${vertex.name}' completed but its end of stream could not be written: ${error instanceof Error ? error.message : String(error)}`);
+      return;
     }
-    if ([...actors.values()].every((actor) => actor.getSnapshot().status === "done")) void end("completed");
+    ended.add(vertex.name);
+    if (vertices.every((candidate) => ended.has(candidate.name))) await end("completed");
   };
 
   return {
@@ -263,7 +270,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           });
           observe(actor, vertex, counts.get(vertex.name)!, logger);
           actor.subscribe({
-            complete: () => onVertexDone(vertex, actor.getSnapshot().output),
+            complete: () => void onVertexDone(vertex, actor.getSnapshot().output),
             error: (error) => void end("failed", `vertex '${vertex.name}' crashed: ${error instanceof Error ? error.message : String(error)}`),
           });
           actors.set(vertex.name, actor);

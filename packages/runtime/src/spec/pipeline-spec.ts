@@ -18,6 +18,7 @@ import { z } from "zod";
 import { durationSchema as duration } from "./duration.js";
 import { exactlyOneIssues, oneOfKeys, requireExactlyOne } from "./exactly-one.js";
 import { graphIssues } from "./graph-rules.js";
+import { bullmqUrlIssues, withBullmqUrls } from "./bullmq-rules.js";
 import { ALWAYS, reportDrafts } from "./issue-draft.js";
 import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
 
@@ -82,6 +83,7 @@ const bufferSchema = z
           .default("weir")
           // Weir adds its own {hash tag} per partition; a brace in the prefix would change the slot.
           .describe("Prefix of every Redis key Weir writes; no spaces or braces."),
+        cluster: z.boolean().default(false).describe("Connect to a Redis Cluster through the node in `url`."),
         claimIdle: duration.default(30_000).describe("How long an entry stays pending before another consumer claims it."),
         dedupWindow: duration.default(600_000).describe("How long a forwarded message id is remembered to drop duplicate writes."),
       })
@@ -104,7 +106,49 @@ const generatorSchema = z
   })
   .describe("Generates messages at a fixed rate, for demos and load tests.");
 
-const sourceSchema = oneOfKeys("a source", { generator: generatorSchema }).describe("Where messages come from: { generator: {…} }.");
+// A BullMQ queue (https://docs.bullmq.io), as source, sink or dead-letter queue. Its keys are
+// BullMQ's own (`<prefix>:<queue>:…`), so BullMQ apps can produce to it or consume from it.
+const bullmqSchema = z
+  .strictObject({
+    queue: z
+      .string()
+      .min(1)
+      .regex(/^[^:]+$/, { error: "must not contain ':' (BullMQ builds its keys with it)" })
+      .describe("Name of the BullMQ queue; no ':'."),
+    url: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a Redis URL starting with "redis://" or "rediss://"' })
+      .optional()
+      .describe("Redis URL of the queue; defaults to buffer.url when the buffer is redis, required otherwise."),
+    prefix: z
+      .string()
+      .regex(/^\S+$/, { error: "must be non-empty, without spaces" })
+      .default("bull")
+      .describe("BullMQ's key prefix (its `prefix` option): bull unless the queue's other users set another."),
+  })
+  .describe("A BullMQ queue: one job per message, the job id derived from the message id.");
+
+const redisUrlSchema = z
+  .string()
+  .regex(/^rediss?:\/\/\S+$/, { error: 'must be a Redis URL starting with "redis://" or "rediss://"' })
+  .describe('Redis URL, e.g. "redis://127.0.0.1:6379".');
+
+// An existing Redis stream (or one per partition) read through a consumer group; entries are
+// acked once their epoch commits.
+const redisStreamSourceSchema = z
+  .strictObject({
+    url: redisUrlSchema,
+    stream: z.string().min(1).optional().describe("The stream to read, for a vertex with one partition."),
+    streams: z.array(z.string().min(1)).min(1).optional().describe("One stream per partition: partition p reads streams[p]."),
+    group: z.string().min(1).optional().describe("Consumer group; default weir-<pipeline>-<vertex>. Created if missing."),
+    startFrom: z.enum(["0", "$"]).default("0").describe('Where a new group starts: "0" the whole stream, "$" only new entries.'),
+    endWhenEmpty: z.boolean().default(false).describe("End the partition once a read waited readTimeout and found nothing (a bounded run over a stream)."),
+  })
+  .describe("Reads existing Redis streams through a consumer group.");
+
+const sourceSchema = oneOfKeys("a source", { generator: generatorSchema, bullmq: bullmqSchema, redisStream: redisStreamSourceSchema }).describe(
+  "Where messages come from: { generator: {…} }, { bullmq: { queue } } (a queue's jobs, completed once committed) or { redisStream: { url, stream } }.",
+);
 
 const moduleRefSchema = z
   .strictObject({
@@ -141,6 +185,14 @@ const sinkConnectorShape = {
     .describe("Appends one JSON line per message to a file."),
   module: moduleRefSchema,
   process: processSchema,
+  bullmq: bullmqSchema,
+  redisStream: z
+    .strictObject({
+      url: redisUrlSchema,
+      stream: z.string().min(1).describe("The stream to append to."),
+      maxLen: z.number().int().min(1).optional().describe("Keep the stream near this many entries (XADD MAXLEN ~)."),
+    })
+    .describe("Appends each message to a Redis stream, idempotently by message id."),
 };
 export const SINK_CONNECTORS = Object.keys(sinkConnectorShape);
 
@@ -178,7 +230,7 @@ const sinkSchema = z
   })
   .meta(requireExactlyOne(SINK_CONNECTORS))
   .superRefine((value, ctx) => reportDrafts(ctx, exactlyOneIssues("a sink", SINK_CONNECTORS, value, ctx.issues)), ALWAYS)
-  .describe("Where messages end: exactly one of log, blackhole, jsonl, module, process.");
+  .describe("Where messages end: exactly one of log, blackhole, jsonl, module, process, bullmq.");
 
 // ── vertices and edges ───────────────────────────────────────────────────────────────────
 
@@ -210,12 +262,14 @@ export type OnFull = z.output<typeof onFullSchema>;
 export type CommitMode = z.output<typeof commitSchema>;
 export type OnFailure = z.output<typeof onFailureSchema>;
 export type GeneratorSpec = z.output<typeof generatorSchema>;
+/** A BullMQ queue: `{ queue, url?, prefix }` (`url` is filled from a redis buffer's url by parsing). */
+export type BullmqQueueSpec = z.output<typeof bullmqSchema>;
 export type SourceSpec = z.output<typeof sourceSchema>;
 export type ModuleRef = z.output<typeof moduleRefSchema>;
 /** An external process: `{ command, env?, cwd?, startTimeout? }` (startTimeout in ms). */
 export type ProcessSpec = z.output<typeof processSchema>;
 export type UdfSpec = z.output<typeof udfSchema>;
-/** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } } | { process: { command, … } }`. */
+/** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } } | { process: { command, … } } | { bullmq: { queue, … } }`. */
 export type SinkConnectorSpec = z.output<typeof fallbackSchema>;
 export type BackoffSpec = z.output<typeof backoffSchema>;
 export type RetryStrategySpec = z.output<typeof retryStrategySchema>;
@@ -301,7 +355,9 @@ const specBodySchema = z
     vertices: z.array(vertexSchema).min(1).describe("The pipeline's vertices: sources, udfs and sinks."),
     edges: z.array(edgeSchema).describe("Edges between vertices; each one is a partitioned buffer."),
   })
-  .superRefine((value, ctx) => reportDrafts(ctx, graphIssues(value)), ALWAYS);
+  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value)]), ALWAYS)
+  // A bullmq queue without a url lives on the redis buffer's server (bullmq-rules.ts).
+  .transform(withBullmqUrls);
 
 /** The zod schema of a pipeline spec. Parse with {@link parseSpec} for readable errors. */
 export const pipelineSpecSchema = z

@@ -71,6 +71,7 @@ export interface RedisStreamBufferOptions extends BufferOptions {
 const WRITE_CHUNK = 5_000;
 const DEFAULT_DEDUP_WINDOW_MS = 600_000;
 const DEFAULT_BLOCK_SLICE_MS = 200;
+const ENTRY_FIELD_BYTE = ENTRY_FIELD.charCodeAt(0);
 const EMPTY_OPEN: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: false });
 const EMPTY_ENDED: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: true });
 
@@ -301,7 +302,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (let i = 0; i < raw.length; i++) {
       const entry = raw[i] as RawEntry;
       const field = entry.fields[1];
-      if (field === undefined || entry.fields[0]?.toString("latin1") !== ENTRY_FIELD) {
+      const name = entry.fields[0];
+      // The field name is one byte ("m"): compared as bytes, not decoded to a string per entry.
+      if (field === undefined || name === undefined || name.length !== 1 || name[0] !== ENTRY_FIELD_BYTE) {
         throw new BufferError(
           "BUFFER_CORRUPT_ENTRY",
           `buffer "${this.name}": entry ${entry.id} has no "${ENTRY_FIELD}" field; something other than Weir wrote to its stream`,

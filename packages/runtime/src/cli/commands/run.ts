@@ -1,13 +1,46 @@
 import { loadSpec } from "../../spec/load-spec.js";
 import { UsageError } from "../../errors.js";
 import { createJsonLogger, type LogLevel } from "../../observability/logger.js";
+import { startRunObservers } from "../../observability/run-observers.js";
 import { createPipeline } from "../../pipeline/create-pipeline.js";
+import { parseDuration } from "../../spec/duration.js";
 import { parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
 import { startProgressLine } from "../progress.js";
 import { formatSummary } from "../summary-table.js";
 
 const levels: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+/** The inspector's port when `--inspect` has no `=<port>`. */
+export const DEFAULT_INSPECT_PORT = 9331;
+
+/**
+ * `--inspect` takes its port only as `--inspect=<port>` (as Node's does): a bare `--inspect`
+ * means the default port, so `weir run --inspect spec.yaml` never reads the spec as a port.
+ * parseArgs has no optional values, so a bare one is rewritten before parsing.
+ */
+export function normalizeInspectFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--inspect" ? `--inspect=${DEFAULT_INSPECT_PORT}` : arg));
+}
+
+/** `--vertices a,b` and `--replica N`: which vertices this process runs, and its consumer name. */
+function workerOptions(pipeline: string, vertices: string | undefined, replica: string | undefined) {
+  const names = vertices?.split(",").map((name) => name.trim()).filter((name) => name.length > 0);
+  if (vertices !== undefined && (names === undefined || names.length === 0)) throw new UsageError("run: --vertices takes a comma-separated list of vertex names");
+  if (replica !== undefined && !/^[A-Za-z0-9_.-]+$/.test(replica)) throw new UsageError(`run: --replica takes letters, digits, '.', '_' or '-'; got '${replica}'`);
+  return {
+    ...(names === undefined ? {} : { vertices: names }),
+    ...(replica === undefined ? {} : { consumer: `${pipeline}-${replica}` }),
+  };
+}
+
+function portOption(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`run: ${flag} takes a port from 0 to 65535 (0 picks a free one); got '${value}'`);
+  return port;
+}
 
 /**
  * `weir run <spec>`: runs a pipeline until a bounded source is fully processed and committed
@@ -16,32 +49,83 @@ const levels: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"]
  */
 export const runCommand: Command = {
   name: "run",
-  synopsis: "<spec> [--json] [--log-level <level>]",
+  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>]",
   summary: "Run a pipeline; progress on a terminal, a summary at the end",
   help: [
     "Options:",
     "  --json               print the summary as one JSON line on stdout (log sinks then write to stderr)",
     "  --log-level <level>  debug | info | warn | error | silent (default: warn); logs are JSON lines on stderr",
+    `  --inspect[=<port>]   serve the Stately inspector on 127.0.0.1 (default port ${DEFAULT_INSPECT_PORT}, 0 = any free port) and`,
+    "                       stream the live actors to it; the URL to open is printed on stderr",
+    "  --inspect-wait       with --inspect: start the pipeline only once a browser has opened the inspector",
+    "  --trace <file>       record a replayable trace (JSON lines) to <file>; replay it with 'weir trace replay <file>'",
+    "  --trace-payloads     with --trace: keep message bodies (base64) instead of their length",
+    "  --metrics-port <n>   serve Prometheus metrics at http://127.0.0.1:<n>/metrics (0 = any free port)",
+    "  --metrics-linger <d> keep serving metrics for <d> (e.g. 15s) after the run ends, for a last scrape",
+    "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
+    "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
     "Signals: the first SIGINT/SIGTERM drains (in-flight work commits, exit 0); a second stops at once (exit 1).",
   ].join("\n"),
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs("run", argv, {
+    const { values, positionals } = parseCommandArgs("run", normalizeInspectFlag(argv), {
       json: { type: "boolean", default: false },
       "log-level": { type: "string", default: "warn" },
+      inspect: { type: "string" },
+      "inspect-wait": { type: "boolean", default: false },
+      trace: { type: "string" },
+      "trace-payloads": { type: "boolean", default: false },
+      "metrics-port": { type: "string" },
+      "metrics-linger": { type: "string" },
+      vertices: { type: "string" },
+      replica: { type: "string" },
     });
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new UsageError("run: give exactly one spec; usage: weir run <spec> [--json]");
     const level = values["log-level"] as LogLevel;
     if (!levels.includes(level)) throw new UsageError(`run: --log-level must be one of ${levels.join(", ")}; got '${level}'`);
 
+    const inspectPort = portOption("--inspect", values.inspect);
+    const metricsPort = portOption("--metrics-port", values["metrics-port"]);
+    if (values["inspect-wait"] && inspectPort === undefined) throw new UsageError("run: --inspect-wait needs --inspect");
+    if (values["trace-payloads"] && values.trace === undefined) throw new UsageError("run: --trace-payloads needs --trace <file>");
+    const lingerText = values["metrics-linger"];
+    const metricsLingerMs = lingerText === undefined ? undefined : parseDuration(lingerText);
+    if (lingerText !== undefined && (metricsLingerMs === undefined || metricsPort === undefined)) {
+      throw new UsageError(`run: --metrics-linger takes a duration such as "15s" and needs --metrics-port; got '${lingerText}'`);
+    }
+
     const loaded = await loadSpec(file);
     const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
-    const pipeline = createPipeline(loaded, { logger, logStream: values.json ? io.stderr : io.stdout });
+    const observers = await startRunObservers({
+      pipeline: loaded.spec.metadata.name,
+      ...(inspectPort === undefined ? {} : { inspectPort }),
+      ...(values.trace === undefined ? {} : { traceFile: values.trace, tracePayloads: values["trace-payloads"] ? "base64" : "omit" }),
+      ...(metricsPort === undefined ? {} : { metricsPort }),
+      ...(metricsLingerMs === undefined ? {} : { metricsLingerMs }),
+      note: (line) => io.stderr.write(`weir: ${line}\n`),
+    });
+    let pipeline: ReturnType<typeof createPipeline>;
+    try {
+      pipeline = createPipeline(loaded, {
+        ...workerOptions(loaded.spec.metadata.name, values.vertices, values.replica),
+        logger,
+        logStream: values.json ? io.stderr : io.stdout,
+        ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
+      });
+    } catch (error) {
+      await observers.finish(undefined); // the servers would keep the process alive
+      throw error;
+    }
+    observers.attach(pipeline);
 
     let signals = 0;
+    const waiting = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;
-      if (signals === 1) {
+      observers.interrupt();
+      if (!waiting.signal.aborted) {
+        waiting.abort();
+      } else if (signals === 1) {
         io.stderr.write(`\n${signal}: draining — in-flight epochs finish and commit (send it again to stop at once)\n`);
         pipeline.drain();
       } else {
@@ -50,16 +134,29 @@ export const runCommand: Command = {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const progress = io.isTTY && !values.json ? startProgressLine(io.stderr, () => pipeline.counts()) : undefined;
+    let progress: ReturnType<typeof startProgressLine> | undefined;
+    let finished = false;
     try {
+      if (values["inspect-wait"]) {
+        await observers.waitForViewer(waiting.signal);
+        if (signals > 0) {
+          io.stderr.write("weir: stopped before the pipeline started\n");
+          return 1;
+        }
+      }
+      waiting.abort();
+      progress = io.isTTY && !values.json ? startProgressLine(io.stderr, () => pipeline.counts()) : undefined;
       const summary = await pipeline.start();
       progress?.stop();
       if (values.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
       else io.stdout.write(formatSummary(summary));
       if (summary.status !== "completed") io.stderr.write(`weir: ${summary.reason ?? "the run failed"}\n`);
+      finished = true;
+      await observers.finish(summary);
       return summary.status === "completed" ? 0 : 1;
     } finally {
       progress?.stop();
+      if (!finished) await observers.finish(undefined);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }

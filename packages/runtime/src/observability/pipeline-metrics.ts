@@ -1,0 +1,292 @@
+/**
+ * Prometheus metrics for a running pipeline, named after Numaflow's so its dashboards carry
+ * over, with `pipeline`, `vertex` and `partition` labels.
+ *
+ *   inspection events ──▶ reads (readBatch outputs), acks (reader.acked), per-partition tallies
+ *   (any observer)         (sink.epochDone), I/O durations (invoke → answer), critical errors
+ *   supervisor events ──▶ epochs committed, protocol errors, read failures (`actor.on(…)`)
+ *   pipeline counters ──▶ drops the forwarder counts outside the actors (no partition)
+ *   buffer usage      ──▶ pending / length / usage per partition, when the caller can supply it
+ *
+ * Everything per partition comes from the inspection stream — the supervisors are reached
+ * through it too (a root actor's `@xstate.actor` event carries the actor), so `inspect` is the
+ * only thing to wire: `createPipeline(spec, { inspect: metrics.inspect })`.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ActorRefLike, AnyActorRef, AnyEventObject, InspectionEvent, Observer } from "xstate";
+import type { EpochTallies, ReadBatchOutput, SupervisorEmitted } from "@weir/actors";
+import type { BufferUsage } from "../buffer/index.js";
+import { actorPath, ioSource, isMachineRef, isRootRef } from "./actor-path.js";
+import type { VertexCounts } from "./vertex-counters.js";
+
+export interface PartitionUsage {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly usage: BufferUsage;
+}
+
+export interface PipelineMetricsOptions {
+  readonly pipeline: string;
+  /** Default: a new registry. */
+  readonly registry?: Registry;
+  /** Also collect Node process metrics (CPU, memory, event loop lag). Default true. */
+  readonly processMetrics?: boolean;
+  /** The pipeline's per-vertex counters (`pipeline.counts`), for drops the forwarder counts. */
+  readonly counts?: () => Readonly<Record<string, Readonly<VertexCounts>>>;
+  /** Fill of every input buffer partition, read on each scrape. */
+  readonly bufferUsage?: () => Promise<readonly PartitionUsage[]>;
+}
+
+export interface PipelineMetrics {
+  readonly registry: Registry;
+  /** Pass to `createPipeline(spec, { inspect })` (combine with others via `combineInspectors`). */
+  readonly inspect: Observer<InspectionEvent>;
+  /** The text exposition of every metric. */
+  metrics(): Promise<string>;
+}
+
+type PartitionLabels = "pipeline" | "vertex" | "partition";
+
+const durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createPipelineMetrics(options: PipelineMetricsOptions): PipelineMetrics {
+  const registry = options.registry ?? new Registry();
+  const pipeline = options.pipeline;
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const partitionLabels: PartitionLabels[] = ["pipeline", "vertex", "partition"];
+
+  const readTotal = new Counter({ name: "forwarder_read_total", help: "Messages read from a partition (of the input buffer, or of a source).", labelNames: partitionLabels, registers });
+  const readBytes = new Counter({ name: "forwarder_read_bytes_total", help: "Bytes of message values read from a partition.", labelNames: partitionLabels, registers });
+  const writeTotal = new Counter({
+    name: "forwarder_write_total",
+    help: "Messages of a partition the vertex's sink (or forwarder, for sources and map vertices) settled ok.",
+    labelNames: partitionLabels,
+    registers,
+  });
+  const ackTotal = new Counter({ name: "forwarder_ack_total", help: "Messages of a partition acknowledged (committed) in its input.", labelNames: partitionLabels, registers });
+  const dropTotal = new Counter({
+    name: "forwarder_drop_total",
+    help: "Messages dropped: reason onFailureDrop (retries exhausted with onFailure: drop, per partition) or forwarderDiscard (no edge matched, or a full buffer with onFull: discardLatest; per vertex).",
+    labelNames: [...partitionLabels, "reason"],
+    registers,
+    collect: () => collectForwarderDrops(),
+  });
+  const fallbackTotal = new Counter({ name: "forwarder_fbsink_write_total", help: "Messages of a partition written to the fallback sink.", labelNames: partitionLabels, registers });
+  const criticalTotal = new Counter({
+    name: "forwarder_critical_error_total",
+    help: "Errors that stop or endanger a partition: readFailed (a read failed, retried), readerFailed (a reader gave up), actorCrashed (a machine threw).",
+    labelNames: [...partitionLabels, "reason"],
+    registers,
+  });
+  const readTime = new Histogram({ name: "forwarder_read_processing_time_seconds", help: "Time one read of a partition took.", labelNames: partitionLabels, buckets: durationBuckets, registers });
+  const writeTime = new Histogram({
+    name: "forwarder_write_processing_time_seconds",
+    help: "Time one sink attempt of a partition took, from its start to the sink's end of results (or its all-ok answer).",
+    labelNames: partitionLabels,
+    buckets: durationBuckets,
+    registers,
+  });
+  const ackTime = new Histogram({ name: "forwarder_ack_processing_time_seconds", help: "Time one ack of a partition's epoch took.", labelNames: partitionLabels, buckets: durationBuckets, registers });
+  const inflight = new Gauge({ name: "weir_inflight_messages", help: "Messages of a partition read and not yet acknowledged.", labelNames: partitionLabels, registers });
+  const epochCommits = new Counter({ name: "weir_epoch_commit_total", help: "Epochs committed, counted once per partition they held.", labelNames: partitionLabels, registers });
+  const protocolErrors = new Counter({
+    name: "weir_protocol_error_total",
+    help: "EOT protocol violations a sink session detected (unknown, duplicate or missing results, early end of results, timeouts …), by code.",
+    labelNames: [...partitionLabels, "code"],
+    registers,
+  });
+  const joinWait = new Histogram({
+    name: "weir_epoch_join_wait_seconds",
+    help: "How long an epoch's first finished partition waited for its last one (0 when one partition).",
+    labelNames: ["pipeline", "vertex"],
+    buckets: durationBuckets,
+    registers,
+  });
+  const bufferLabels = partitionLabels;
+  const bufferPending = new Gauge({
+    name: "buffer_pending",
+    help: "Entries of an input buffer partition delivered to a reader and not yet acknowledged.",
+    labelNames: bufferLabels,
+    registers,
+    collect: () => refreshBuffers(),
+  });
+  const bufferLength = new Gauge({
+    name: "buffer_length",
+    help: "Entries in an input buffer partition, not yet acknowledged.",
+    labelNames: bufferLabels,
+    registers,
+    collect: () => refreshBuffers(),
+  });
+  const bufferUsage = new Gauge({
+    name: "buffer_usage",
+    help: "Fill of an input buffer partition: length / maxLength.",
+    labelNames: bufferLabels,
+    registers,
+    collect: () => refreshBuffers(),
+  });
+
+  const started = new WeakMap<object, number>();
+  const tallyDrops = new Map<string, number>();
+  const reportedForwarderDrops = new Map<string, number>();
+  const joins = new Map<string, { first: number; last: number }>();
+
+  function collectForwarderDrops(): void {
+    const counts = options.counts?.();
+    if (counts === undefined) return;
+    for (const [vertex, count] of Object.entries(counts)) {
+      const forwarder = count.dropped - (tallyDrops.get(vertex) ?? 0);
+      const delta = forwarder - (reportedForwarderDrops.get(vertex) ?? 0);
+      if (delta <= 0) continue;
+      reportedForwarderDrops.set(vertex, forwarder);
+      dropTotal.inc({ pipeline, vertex, partition: "", reason: "forwarderDiscard" }, delta);
+    }
+  }
+
+  // The three buffer gauges are collected concurrently on a scrape; they share one read.
+  let bufferRead: Promise<void> | undefined;
+  function refreshBuffers(): Promise<void> {
+    bufferRead ??= readBuffers().finally(() => (bufferRead = undefined));
+    return bufferRead;
+  }
+
+  async function readBuffers(): Promise<void> {
+    if (options.bufferUsage === undefined) return;
+    for (const { vertex, partition, usage } of await options.bufferUsage()) {
+      const labels = { pipeline, vertex, partition: String(partition) };
+      bufferPending.set(labels, usage.pending);
+      bufferLength.set(labels, usage.length);
+      bufferUsage.set(labels, usage.usage);
+    }
+  }
+
+  const watchSupervisor = (root: AnyActorRef) => {
+    root.on("epochCommitted", (event: Extract<SupervisorEmitted, { type: "epochCommitted" }>) => {
+      for (const partition of event.partitions) epochCommits.inc({ pipeline, vertex: event.vertex, partition: String(partition) });
+      const key = `${event.vertex}\u0000${event.epoch}`;
+      const join = joins.get(key);
+      joins.delete(key);
+      if (join !== undefined) joinWait.observe({ pipeline, vertex: event.vertex }, (join.last - join.first) / 1000);
+    });
+    root.on("protocolError", (event: Extract<SupervisorEmitted, { type: "protocolError" }>) => {
+      protocolErrors.inc({ pipeline, vertex: event.vertex, partition: String(event.partition), code: event.code });
+    });
+    root.on("readFailed", (event: Extract<SupervisorEmitted, { type: "readFailed" }>) => {
+      criticalTotal.inc({ pipeline, vertex: event.vertex, partition: String(event.partition), reason: "readFailed" });
+    });
+  };
+
+  const onIoAnswer = (io: ActorRefLike, target: ActorRefLike, event: AnyEventObject) => {
+    const labels = partitionOf(actorPath(target), pipeline);
+    if (labels === undefined) return;
+    const since = started.get(io);
+    const seconds = since === undefined ? undefined : (performance.now() - since) / 1000;
+    switch (ioSource(io)) {
+      case "readBatch": {
+        if (!event.type.startsWith("xstate.done.actor")) return;
+        const output = (event as unknown as { output?: ReadBatchOutput }).output;
+        const entries = output?.entries ?? [];
+        let bytes = 0;
+        for (const entry of entries) bytes += entry.message.value.byteLength;
+        if (entries.length > 0) {
+          readTotal.inc(labels, entries.length);
+          readBytes.inc(labels, bytes);
+          inflight.inc(labels, entries.length);
+        }
+        if (seconds !== undefined) readTime.observe(labels, seconds);
+        return;
+      }
+      case "ackOffsets":
+        if (seconds !== undefined && event.type.startsWith("xstate.done.actor")) ackTime.observe(labels, seconds);
+        return;
+      case "sinkWriter":
+        // An attempt ends with its end of results, or with one all-ok frame (fromSinkFunction).
+        if (seconds !== undefined && (event.type === "sinkIo.endOfResults" || event.type === "sinkIo.allOk" || event.type === "sinkIo.crashed")) {
+          writeTime.observe(labels, seconds);
+        }
+        return;
+      default:
+        return;
+    }
+  };
+
+  const onEvent = (target: ActorRefLike, source: ActorRefLike | undefined, event: AnyEventObject) => {
+    if (event.type === "xstate.init") {
+      if (!isMachineRef(target) && !isRootRef(target)) started.set(target, performance.now());
+      return;
+    }
+    if (source !== undefined && source !== target && !isMachineRef(source)) {
+      onIoAnswer(source, target, event);
+      return;
+    }
+    switch (event.type) {
+      case "reader.acked": {
+        const { partition, count } = event as unknown as { partition: number; count: number };
+        const labels = { pipeline, vertex: actorPath(target), partition: String(partition) };
+        ackTotal.inc(labels, count);
+        inflight.dec(labels, count);
+        return;
+      }
+      case "sink.epochDone": {
+        const { partition, epoch, tallies } = event as unknown as { partition: number; epoch: number; tallies: EpochTallies };
+        const vertex = actorPath(target);
+        const labels = { pipeline, vertex, partition: String(partition) };
+        if (tallies.ok > 0) writeTotal.inc(labels, tallies.ok);
+        if (tallies.fallback > 0) fallbackTotal.inc(labels, tallies.fallback);
+        if (tallies.dropped > 0) {
+          dropTotal.inc({ ...labels, reason: "onFailureDrop" }, tallies.dropped);
+          tallyDrops.set(vertex, (tallyDrops.get(vertex) ?? 0) + tallies.dropped);
+        }
+        const key = `${vertex}\u0000${epoch}`;
+        const now = performance.now();
+        const join = joins.get(key);
+        if (join === undefined) joins.set(key, { first: now, last: now });
+        else join.last = now;
+        return;
+      }
+      case "reader.failed": {
+        const { partition } = event as unknown as { partition: number };
+        criticalTotal.inc({ pipeline, vertex: actorPath(target), partition: String(partition), reason: "readerFailed" });
+        return;
+      }
+      default:
+        return;
+    }
+  };
+
+  return {
+    registry,
+    inspect: {
+      next(inspection) {
+        switch (inspection.type) {
+          case "@xstate.event":
+            onEvent(inspection.actorRef, inspection.sourceRef, inspection.event);
+            return;
+          case "@xstate.actor":
+            if (isRootRef(inspection.actorRef) && isMachineRef(inspection.actorRef)) watchSupervisor(inspection.actorRef as AnyActorRef);
+            return;
+          case "@xstate.snapshot":
+            if ((inspection.snapshot as { status?: string }).status === "error" && isMachineRef(inspection.actorRef)) {
+              const path = actorPath(inspection.actorRef);
+              const labels = partitionOf(path, pipeline) ?? { pipeline, vertex: path.split("/")[0]!, partition: "" };
+              criticalTotal.inc({ ...labels, reason: "actorCrashed" });
+            }
+            return;
+          default:
+            return;
+        }
+      },
+    },
+    metrics: () => registry.metrics(),
+  };
+}
+
+/** `out/reader/1` → `{ vertex: "out", partition: "1" }`; undefined for paths that name no partition. */
+function partitionOf(path: string, pipeline: string): { pipeline: string; vertex: string; partition: string } | undefined {
+  const last = path.lastIndexOf("/");
+  const middle = last < 0 ? -1 : path.lastIndexOf("/", last - 1);
+  if (middle < 0) return undefined;
+  const partition = path.slice(last + 1);
+  if (!/^\d+$/.test(partition)) return undefined;
+  return { pipeline, vertex: path.slice(0, middle), partition };
+}

@@ -1,0 +1,75 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, startWeir } from "./support/weir-cli.js";
+
+const spec = `apiVersion: weir.dev/v1
+kind: Pipeline
+metadata: { name: traced }
+spec:
+  buffer: { type: memory }
+  limits: { readBatchSize: 50, readTimeout: 20ms }
+  vertices:
+    - name: in
+      source: { generator: { total: 2000, rpu: 20000, duration: 1s, msgSize: 32, keyCount: 8 } }
+    - name: cat
+      partitions: 2
+      udf: { builtin: { name: cat } }
+    - name: out
+      partitions: 3
+      sink: { blackhole: {} }
+  edges:
+    - { from: in, to: cat }
+    - { from: cat, to: out }
+`;
+
+let dir: string;
+beforeAll(async () => {
+  ensureBuilt();
+  dir = await mkdtemp(path.join(tmpdir(), "weir-cli-trace-"));
+  await writeFile(path.join(dir, "traced.yaml"), spec);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe("weir run --trace / weir trace replay", () => {
+  it("records a run and replays it: exit 0 when the same, 1 with a diff naming the actor and step when not", async () => {
+    const trace = path.join(dir, "run.trace.jsonl");
+    const run = startWeir(["run", path.join(dir, "traced.yaml"), "--json", "--trace", trace]);
+    expect(await run.exited).toBe(0);
+    expect(run.stderr()).toMatch(/trace: \d+ records \(.*\) in .*run\.trace\.jsonl/);
+
+    const lines = (await readFile(trace, "utf8")).trimEnd().split("\n");
+    const first = JSON.parse(lines[0]!) as { k: string; format: string; pipeline: string };
+    expect(first).toMatchObject({ k: "header", format: "weir.trace/v1", pipeline: "traced" });
+    const last = JSON.parse(lines.at(-1)!) as { k: string; elided: number; summary: { status: string } };
+    expect(last).toMatchObject({ k: "end", elided: 0, summary: { status: "completed" } });
+
+    const same = startWeir(["trace", "replay", trace]);
+    expect(await same.exited).toBe(0);
+    expect(same.stdout()).toMatch(/the replay matched — \d+ stimuli, \d+ steps of \d+ actors checked/);
+
+    // Change one recorded transition of out/sink/1: the replay must point at it.
+    const index = lines.findIndex((line) => line.includes('"k":"snap","a":"out/sink/1","e":"sinkIo.sent"'));
+    expect(index).toBeGreaterThan(0);
+    const edited = [...lines];
+    edited[index] = edited[index]!.replace('"v":{"attempt":"awaitingResults"}', '"v":"idle"');
+    const tampered = path.join(dir, "tampered.trace.jsonl");
+    await writeFile(tampered, `${edited.join("\n")}\n`);
+    const diverged = startWeir(["trace", "replay", tampered]);
+    expect(await diverged.exited).toBe(1);
+    const out = diverged.stdout();
+    expect(out).toMatch(/trace replay diverged: actor out\/sink\/1 \(sinkSession\), step \d+ \(trace line \d+\)/);
+    expect(out).toContain(`(trace line ${index + 1})`);
+    expect(out).toMatch(/- step \d+ +sinkIo\.sent → "idle"/);
+    expect(out).toMatch(/\+ step \d+ +sinkIo\.sent → \{"attempt":"awaitingResults"\}/);
+  });
+
+  it("exits 2 for a file that is not a trace", async () => {
+    const bogus = path.join(dir, "bogus.jsonl");
+    await writeFile(bogus, "not json\n");
+    const result = startWeir(["trace", "replay", bogus]);
+    expect(await result.exited).toBe(2);
+    expect(result.stderr()).toMatch(/cannot replay .*bogus\.jsonl: .*:1:/);
+  });
+});
