@@ -1,7 +1,8 @@
 /**
  * Weir itself: generator → blackhole-like sink (`--shape sink`) or generator → cat → sink
  * (`--shape cat`, two edges), on the memory buffer or on Redis streams. The sink measures
- * end-to-end latency from each message's event time.
+ * end-to-end latency from each message's event time. Limits default to readBatchSize 500,
+ * readTimeout 10ms, maxInflightEpochs 4; `--batch`, `--read-timeout` and `--inflight` change them.
  */
 import type { Message, SinkResult } from "@weir/actors";
 import { createPipeline, parseSpec } from "@weir/runtime";
@@ -41,7 +42,7 @@ const spec = parseSpec(
     metadata: { name: `bench-${process.pid}` },
     spec: {
       buffer: buffer === "redis" ? { type: "redis", url: args.redisUrl, keyPrefix: args.prefix } : { type: "memory" },
-      limits: { readBatchSize: 500, readTimeout: "10ms", maxInflightEpochs: 4 },
+      limits: { readBatchSize: Number(option("batch", "500")), readTimeout: option("read-timeout", "10ms"), maxInflightEpochs: Number(option("inflight", "4")) },
       vertices,
       edges,
     },

@@ -6,6 +6,7 @@
  *        │ reader.batchRead: append               sends DATA(p,e,messages) then EOT(p,e,count)
  *        │   first data → batcher.filling         to the sink session, and SEALED(p,e,offsets)
  *        │   readBatchSize reached → batcher.full to the reader
+ *        │   (first data that fills it at once → batcher.full alone)
  *   supervisor.stop ──▶ stopped
  *
  * Keeps: an EOT is sent for every closed epoch — at once, with `count = 0`, when the partition
@@ -24,6 +25,7 @@ import {
   type SealedEvent,
   type StopEvent,
 } from "./epoch-protocol.js";
+import type { Message } from "./message.js";
 import type { BatcherContext, BatcherInput } from "./batcher.types.js";
 
 type BatcherEvent = BatchReadEvent | CloseEpochEvent | StopEvent;
@@ -37,16 +39,21 @@ export const batcherMachine = setup({
   guards: {
     isFirstData: ({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      return context.open.length === 0 && event.entries.length > 0;
+      return context.openCount === 0 && event.entries.length > 0;
     },
-    isNewlyFull: ({ context }) => !context.fullReported && context.open.length >= context.readBatchSize,
+    // The first hand-over of the epoch already fills it (a reader that read a whole window):
+    // `batcher.full` alone says both that the epoch has data and that it should close.
+    fillsEmptyEpoch: ({ context, event }) => {
+      assertEvent(event, "reader.batchRead");
+      return context.openCount === 0 && event.entries.length >= context.readBatchSize;
+    },
+    isNewlyFull: ({ context }) => !context.fullReported && context.openCount >= context.readBatchSize,
   },
   actions: {
-    append: assign({
-      open: ({ context, event }) => {
-        assertEvent(event, "reader.batchRead");
-        return context.open.length === 0 ? event.entries : [...context.open, ...event.entries];
-      },
+    append: assign(({ context, event }) => {
+      assertEvent(event, "reader.batchRead");
+      if (event.entries.length === 0) return {};
+      return { open: [...context.open, event.entries], openCount: context.openCount + event.entries.length };
     }),
     reportFilling: sendParent(({ context }): BatcherFillingEvent => ({ type: "batcher.filling", partition: context.partition })),
     reportFull: enqueueActions(({ context, enqueue }) => {
@@ -56,18 +63,30 @@ export const batcherMachine = setup({
     }),
     sendEpoch: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, "supervisor.closeEpoch");
-      const { partition, vertex, open } = context;
+      const { partition, vertex, open, openCount } = context;
       const session = system.get(actorIds.sinkSession(vertex, partition));
       const reader = system.get(actorIds.reader(vertex, partition));
-      if (open.length > 0) {
-        const data: DataFrame = { type: "batcher.data", partition, epoch: event.epoch, messages: open.map((entry) => entry.message) };
+      // One pass over the hand-overs builds both lists, each allocated once at its final size.
+      const messages: Message[] = new Array(openCount);
+      const offsets: string[] = new Array(openCount);
+      let at = 0;
+      for (const entries of open) {
+        for (let i = 0; i < entries.length; i += 1) {
+          const entry = entries[i]!;
+          messages[at] = entry.message;
+          offsets[at] = entry.offset;
+          at += 1;
+        }
+      }
+      if (openCount > 0) {
+        const data: DataFrame = { type: "batcher.data", partition, epoch: event.epoch, messages };
         enqueue.sendTo(session, data);
       }
-      const eot: EotFrame = { type: "batcher.eot", partition, epoch: event.epoch, count: open.length };
+      const eot: EotFrame = { type: "batcher.eot", partition, epoch: event.epoch, count: openCount };
       enqueue.sendTo(session, eot);
-      const sealed: SealedEvent = { type: "batcher.sealed", partition, epoch: event.epoch, offsets: open.map((entry) => entry.offset) };
+      const sealed: SealedEvent = { type: "batcher.sealed", partition, epoch: event.epoch, offsets };
       enqueue.sendTo(reader, sealed);
-      enqueue.assign({ open: [], fullReported: false, sealedEpochs: context.sealedEpochs + 1 });
+      enqueue.assign({ open: [], openCount: 0, fullReported: false, sealedEpochs: context.sealedEpochs + 1 });
     }),
   },
 }).createMachine({
@@ -77,6 +96,7 @@ export const batcherMachine = setup({
     partition: input.partition,
     readBatchSize: input.readBatchSize,
     open: [],
+    openCount: 0,
     fullReported: false,
     sealedEpochs: 0,
   }),
@@ -86,6 +106,7 @@ export const batcherMachine = setup({
     collecting: {
       on: {
         "reader.batchRead": [
+          { guard: "fillsEmptyEpoch", actions: ["append", "reportFull"] },
           { guard: "isFirstData", actions: ["append", "reportFilling"] },
           { actions: "append" },
         ],

@@ -11,8 +11,13 @@ export interface BatcherContext {
   readonly vertex: string;
   readonly partition: number;
   readonly readBatchSize: number;
-  /** What the reader handed over while the current epoch is open. */
-  readonly open: readonly ReadEntry[];
+  /**
+   * What the reader handed over while the current epoch is open, batch by batch as it came
+   * (joined once, when the epoch closes, rather than copied on every hand-over).
+   */
+  readonly open: readonly (readonly ReadEntry[])[];
+  /** Entries in `open`. */
+  readonly openCount: number;
   readonly fullReported: boolean;
   readonly sealedEpochs: number;
 }

@@ -43,10 +43,16 @@ import type {
 type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent;
 
 const retryCapMs = 1000;
+/** Acked epochs remembered to ignore a repeated commit (epochs in flight are far fewer). */
+const recentAckedEpochs = 64;
 
 function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefined {
   const epoch = context.commitQueue[0];
   return epoch === undefined ? undefined : context.sealed.find((entry) => entry.epoch === epoch);
+}
+
+function isFatal(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { retriable?: unknown }).retriable === false;
 }
 
 function errorText(error: unknown): string {
@@ -78,6 +84,13 @@ export const partitionReaderMachine = setup({
     isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
     hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
     hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.maxReadFailures,
+    // An error that says it is not retriable (e.g. the buffer lost its data) fails the reader at
+    // once; anything else is retried.
+    isFatalError: (_, { error }: { error: unknown }) => isFatal(error),
+    isDuplicateCommit: ({ context, event }) => {
+      assertEvent(event, "supervisor.commit");
+      return context.commitQueue.includes(event.epoch) || context.ackedEpochs.includes(event.epoch);
+    },
     hasEmptyCommit: ({ context }) => nextCommittable(context)?.offsets.length === 0,
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
   },
@@ -149,6 +162,7 @@ export const partitionReaderMachine = setup({
         commitQueue: context.commitQueue.slice(1),
         sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
         acked: context.acked + done.offsets.length,
+        ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
       });
     }),
   },
@@ -171,6 +185,7 @@ export const partitionReaderMachine = setup({
     readFailures: 0,
     lastError: null,
     acked: 0,
+    ackedEpochs: [],
   }),
   initial: "active",
   output: ({ context }) => ({ partition: context.partition, acked: context.acked, error: context.lastError }),
@@ -179,7 +194,9 @@ export const partitionReaderMachine = setup({
       type: "parallel",
       on: {
         "batcher.sealed": { actions: "recordSealed" },
-        "supervisor.commit": { actions: "enqueueCommit" },
+        // A commit the reader already queued or acked is ignored: acking twice, or a queue head
+        // with no sealed epoch behind it, would wedge the commit region.
+        "supervisor.commit": [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }],
         "supervisor.drain": { actions: "requestDrain" },
         "supervisor.stop": "stopped",
       },
@@ -203,6 +220,11 @@ export const partitionReaderMachine = setup({
                   actions: { type: "recordRead", params: ({ event }) => ({ output: event.output }) },
                 },
                 onError: [
+                  {
+                    guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
+                    target: "#partitionReader.failed",
+                    actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
+                  },
                   {
                     guard: "hasTooManyReadFailures",
                     target: "#partitionReader.failed",
@@ -255,7 +277,14 @@ export const partitionReaderMachine = setup({
                   return { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets };
                 },
                 onDone: { target: "idle", actions: "completeAck" },
-                onError: "ackBackoff",
+                onError: [
+                  {
+                    guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
+                    target: "#partitionReader.failed",
+                    actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
+                  },
+                  { target: "ackBackoff" },
+                ],
               },
             },
             // A failed ack is retried: the epoch is committed downstream, only the ack is owed.

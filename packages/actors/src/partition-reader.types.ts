@@ -66,4 +66,6 @@ export interface PartitionReaderContext {
   readonly readFailures: number;
   readonly lastError: string | null;
   readonly acked: number;
+  /** The most recently acked epochs, to ignore a repeated commit. */
+  readonly ackedEpochs: readonly number[];
 }

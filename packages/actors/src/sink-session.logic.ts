@@ -7,6 +7,9 @@ import type { Message, SinkResult } from "./message.js";
 import { backoffDelay, maxAttempts, nextRandom, type RetryPolicy } from "./retry-policy.js";
 import type { EpochWork, FallbackItem, InboxEpoch, ProtocolViolation, SinkIoEvent } from "./sink-session.types.js";
 
+/** `received` of an attempt that has no `sinkIo.results` yet: nothing is allocated per attempt. */
+const NOTHING_RECEIVED: ReadonlyArray<SinkResult | undefined> = Object.freeze([]);
+
 export function startEpoch(entry: InboxEpoch): EpochWork {
   return startAttempt(
     {
@@ -14,8 +17,9 @@ export function startEpoch(entry: InboxEpoch): EpochWork {
       messages: entry.messages,
       attempt: 0,
       sending: [],
-      received: [],
+      received: NOTHING_RECEIVED,
       receivedCount: 0,
+      allOk: false,
       endOfResults: false,
       violation: null,
       unsettled: entry.messages,
@@ -35,8 +39,9 @@ export function startAttempt(work: EpochWork, messages: readonly Message[]): Epo
     ...work,
     attempt: work.attempt + 1,
     sending: messages,
-    received: new Array<SinkResult | undefined>(messages.length),
+    received: NOTHING_RECEIVED,
     receivedCount: 0,
+    allOk: false,
     endOfResults: false,
     violation: null,
     unsettled: [],
@@ -81,6 +86,12 @@ export function findViolation(partition: number, work: EpochWork, frame: SinkIoE
       seen[position] = 1;
     }
   }
+  if (frame.type === "sinkIo.allOk" && work.receivedCount > 0) {
+    return {
+      code: "DUPLICATE_RESULT",
+      message: `an all-ok frame after ${work.receivedCount} results of epoch ${work.epoch} attempt ${work.attempt} (partition ${partition}): those ids would have two results`,
+    };
+  }
   if (frame.type === "sinkIo.endOfResults" && work.receivedCount < work.sending.length) {
     return {
       code: "EARLY_END_OF_RESULTS",
@@ -101,6 +112,14 @@ export function recordResults(work: EpochWork, results: readonly SinkResult[]): 
   const received = work.receivedCount === 0 ? new Array<SinkResult | undefined>(work.sending.length) : [...work.received];
   for (const result of results) received[index.get(result.id)!] = result;
   return { ...work, received, receivedCount: work.receivedCount + results.length };
+}
+
+/**
+ * Records a `sinkIo.allOk` frame (checked by `findViolation` first): every message of the attempt
+ * has its result, `ok`, and the results are complete. No per-message data is built.
+ */
+export function recordAllOk(work: EpochWork): EpochWork {
+  return { ...work, allOk: true, receivedCount: work.sending.length, endOfResults: true };
 }
 
 /**
@@ -128,6 +147,9 @@ export function hasAllResults(work: EpochWork): boolean {
  * failures and messages without a result (after a protocol error) stay unsettled.
  */
 export function settleAttempt(work: EpochWork, missingReason: string): EpochWork {
+  if (work.allOk) {
+    return { ...work, unsettled: [], tallies: { ...work.tallies, ok: work.tallies.ok + work.sending.length } };
+  }
   let ok = 0;
   const fallbackQueue: FallbackItem[] = [...work.fallbackQueue];
   const unsettled: Message[] = [];

@@ -2,19 +2,21 @@
  * One sink session per partition — never shared — so one partition's frames can never complete
  * another's epoch (invariant I2, the class of numaflow#2516).
  *
- *            batcher.eot(p,e)                  sinkIo.endOfResults with all results
- *   idle ────────────────────▶ attempt ──────────────────────────────────▶ eotReceived
- *    ▲  (empty epoch: done     │ writing → awaitingResults                   │
- *    │   at once)              │ bad frame / timeout / crash                 │ failures left
- *    │                         ▼                                             ▼
+ *            batcher.eot(p,e)        all results + end-of-results, or sinkIo.allOk
+ *   idle ────────────────────▶ attempt ────────────────────────────▶ eotReceived ──every message settled──▶ idle
+ *    ▲  (empty epoch: done     │ writing → awaitingResults             │          (sink.epochDone)
+ *    │   at once)              │ bad frame / timeout / crash           │ failures left
+ *    │                         ▼                                       ▼
  *    │                   protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
- *    │                         │ no attempt left                             │
- *    │                         ▼                                             ▼
- *    └──sink.epochDone──── finishing ◀────────────────────────────────────────┘
+ *    │                         │ no attempt left                       │ no attempt left
+ *    │                         ▼                                       ▼
+ *    └──sink.epochDone──── finishing ◀──────────────────────────────────┘
  *                             └──▶ fallingBack ⇄ fallbackBackoff
  *   supervisor.stop (any state) ──▶ done
  *
- * Takes: `batcher.data`, `batcher.eot`, `sinkIo.*` (from the `sinkWriter` actor), `supervisor.stop`.
+ * Takes: `batcher.data`, `batcher.eot`, `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
+ * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
+ * `supervisor.stop`.
  * Sends the parent: `sink.epochDone { partition, epoch, tallies }`, `sink.protocolError`.
  * Keeps: an epoch completes only when it holds exactly one final result for every id of
  * `(p, e)` and the adapter signalled end-of-results; anything else is a protocol error that is
@@ -31,6 +33,7 @@ import {
   findViolation,
   hasAllResults,
   isStaleFrame,
+  recordAllOk,
   recordResults,
   scheduleBackoff,
   settleAttempt,
@@ -99,28 +102,32 @@ export const sinkSessionMachine = setup({
     hasEmptyReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox)?.count === 0,
     hasReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox) !== undefined,
     isStaleFrame: ({ context, event }) => {
-      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
       return isStaleFrame(requireWork(context), event);
     },
     // A frame of another partition or epoch says nothing about this attempt: it is reported and
     // dropped, and the attempt goes on. Treating it as a violation of this attempt would let a
     // foreign end-of-results complete an epoch whose results are all in (I2, numaflow#2516).
     isForeignFrame: ({ context, event }) => {
-      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
       return event.partition !== context.partition || event.epoch !== requireWork(context).epoch;
     },
     isSettledAttemptFrame: ({ context, event }) => {
-      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
       const work = context.work;
       return work !== null && event.partition === context.partition && event.epoch === work.epoch && event.attempt <= work.attempt;
     },
     breaksProtocol: ({ context, event }) => {
-      assertEvent(event, ["sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      assertEvent(event, ["sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
       return findViolation(context.partition, requireWork(context), event) !== null;
     },
     hasAllResults: ({ context }) => hasAllResults(requireWork(context)),
     canRetry: ({ context }) => canRetry(requireWork(context), context.retry),
     hasFallbackQueue: ({ context }) => requireWork(context).fallbackQueue.length > 0,
+    isEpochSettled: ({ context }) => {
+      const work = requireWork(context);
+      return work.unsettled.length === 0 && work.fallbackQueue.length === 0;
+    },
   },
   actions: {
     appendFrame: assign({
@@ -141,7 +148,7 @@ export const sinkSessionMachine = setup({
       };
     }),
     reportStrayFrame: sendParent(({ context, event }): ProtocolErrorEvent => {
-      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
       const current = context.work === null ? "no epoch in progress" : `epoch ${context.work.epoch} in progress`;
       return {
         type: "sink.protocolError",
@@ -175,10 +182,11 @@ export const sinkSessionMachine = setup({
         return recordResults(requireWork(context), event.results);
       },
     }),
+    recordAllOk: assign({ work: ({ context }) => recordAllOk(requireWork(context)) }),
     markEndOfResults: assign({ work: ({ context }) => ({ ...requireWork(context), endOfResults: true }) }),
     recordViolation: assign({
       work: ({ context, event }) => {
-        assertEvent(event, ["sinkIo.results", "sinkIo.endOfResults", "sinkIo.crashed"]);
+        assertEvent(event, ["sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
         return { ...requireWork(context), violation: findViolation(context.partition, requireWork(context), event) };
       },
     }),
@@ -290,6 +298,14 @@ export const sinkSessionMachine = setup({
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
           { actions: "recordResults" },
         ],
+        // Every result ok and the end of results, in one frame (the common case, see fromSinkFunction).
+        "sinkIo.allOk": [
+          { guard: "isForeignFrame", actions: "reportStrayFrame" },
+          { guard: "isStaleFrame" },
+          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+          // Every result is in: straight to eotReceived (what `hasAllResults` would do one step later).
+          { target: "eotReceived", actions: "recordAllOk" },
+        ],
         "sinkIo.endOfResults": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
@@ -317,7 +333,12 @@ export const sinkSessionMachine = setup({
     },
     eotReceived: {
       entry: "settleAttempt",
-      always: [{ guard: "canRetry", target: "retrying", actions: "scheduleBackoff" }, { target: "finishing" }],
+      always: [
+        // Every message ended ok (or dropped before): nothing to exhaust, nothing to fall back.
+        { guard: "isEpochSettled", target: "idle", actions: "completeEpoch" },
+        { guard: "canRetry", target: "retrying", actions: "scheduleBackoff" },
+        { target: "finishing" },
+      ],
     },
     retrying: {
       after: { retryBackoff: { target: "attempt", actions: "startNextAttempt" } },

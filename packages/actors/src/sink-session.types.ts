@@ -49,6 +49,14 @@ export type SinkIoEvent =
       readonly results: readonly SinkResult[];
     }
   | { readonly type: "sinkIo.endOfResults"; readonly partition: number; readonly epoch: number; readonly attempt: number }
+  /**
+   * Every message of the attempt is `ok`, and no other result follows: the results and the
+   * end-of-results of the whole attempt in one frame, with no per-message data. A sink adapter
+   * sends it instead of `sinkIo.results` + `sinkIo.endOfResults` when every answer is `ok`
+   * (see `fromSinkFunction`). Coming after some results of the same attempt, it is a
+   * `DUPLICATE_RESULT`.
+   */
+  | { readonly type: "sinkIo.allOk"; readonly partition: number; readonly epoch: number; readonly attempt: number }
   | {
       readonly type: "sinkIo.crashed";
       readonly partition: number;
@@ -76,9 +84,14 @@ export interface EpochWork {
   readonly attempt: number;
   /** The messages of the current attempt. */
   readonly sending: readonly Message[];
-  /** The result for `sending[i]`, by position; undefined until it arrives. */
+  /**
+   * The result for `sending[i]`, by position; undefined until it arrives. Empty until the
+   * attempt's first `sinkIo.results` frame (and for an attempt answered with `sinkIo.allOk`).
+   */
   readonly received: ReadonlyArray<SinkResult | undefined>;
   readonly receivedCount: number;
+  /** The attempt was answered with `sinkIo.allOk`: every message of `sending` is `ok`. */
+  readonly allOk: boolean;
   readonly endOfResults: boolean;
   readonly violation: ProtocolViolation | null;
   /** Messages the last settled attempt left without a final result. */

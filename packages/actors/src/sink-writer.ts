@@ -26,7 +26,10 @@ export type SinkWriterLogic = CallbackActorLogic<EventObject, SinkWriteInput>;
 /**
  * Runs `write` once per attempt. A thrown error fails every message of the attempt (they go
  * down the retry path); results are passed on as they are, so missing, extra or duplicate ids
- * are caught by the session's protocol checks, not here.
+ * are caught by the session's protocol checks, not here. When the results answer `ok` for
+ * every message, in the order given — what most sinks return — they go back as one
+ * `sinkIo.allOk` frame instead of `sinkIo.results` + `sinkIo.endOfResults`, so the session
+ * builds nothing per message.
  *
  * @example
  * const sinkWriter = fromSinkFunction(async (messages) => messages.map((m) => ({ id: m.id, status: "ok" })));
@@ -36,8 +39,12 @@ export function fromSinkFunction(write: SinkFunction): SinkWriterLogic {
   return fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
     const controller = new AbortController();
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
+    // `stopped`: the session left the attempt, frames would only be dropped. `settled`: the sink
+    // answered, so there is nothing left to abort (an abort costs a DOMException with a stack).
+    let stopped = false;
+    let settled = false;
     const send = (event: SinkIoEvent) => {
-      if (!controller.signal.aborted) sendBack(event);
+      if (!stopped) sendBack(event);
     };
     send({ type: "sinkIo.sent", ...frame });
     const context: SinkContext = { vertex: input.vertex, ...frame, signal: controller.signal };
@@ -45,16 +52,39 @@ export function fromSinkFunction(write: SinkFunction): SinkWriterLogic {
       .then(() => write(input.messages, context))
       .then(
         (results) => {
+          settled = true;
+          if (isAllOk(input.messages, results)) {
+            send({ type: "sinkIo.allOk", ...frame });
+            return;
+          }
           send({ type: "sinkIo.results", ...frame, results });
           send({ type: "sinkIo.endOfResults", ...frame });
         },
         (error: unknown) => {
+          settled = true;
           const text = error instanceof Error ? error.message : String(error);
           const results = input.messages.map((message): SinkResult => ({ id: message.id, status: "failure", error: text }));
           send({ type: "sinkIo.results", ...frame, results });
           send({ type: "sinkIo.endOfResults", ...frame });
         },
       );
-    return () => controller.abort();
+    return () => {
+      stopped = true;
+      if (!settled) controller.abort();
+    };
   });
+}
+
+/**
+ * True when `results` holds exactly one `ok` for each message, position by position. Anything
+ * else (another order, a failure, a missing or extra result, not an array) goes to the session
+ * as it is, to be judged by the protocol rules.
+ */
+export function isAllOk(messages: readonly Message[], results: unknown): boolean {
+  if (!Array.isArray(results) || results.length !== messages.length) return false;
+  for (let i = 0; i < results.length; i += 1) {
+    const result = results[i] as SinkResult | null | undefined;
+    if (result == null || result.status !== "ok" || result.id !== messages[i]!.id) return false;
+  }
+  return true;
 }

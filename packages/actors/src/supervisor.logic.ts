@@ -28,7 +28,9 @@ export function updatePart(
 }
 
 function inflightFor(context: SupervisorContext, partition: number): number {
-  return context.units.filter((unit) => unit.partitions.includes(partition)).length;
+  let count = 0;
+  for (const unit of context.units) if (unit.partitions.includes(partition)) count += 1;
+  return count;
 }
 
 /**
@@ -46,6 +48,20 @@ export function closablePartitions(context: SupervisorContext, ignoreInflightLim
   return all.filter(
     (p) => context.parts[p]!.closeRequested && (ignoreInflightLimit || inflightFor(context, p) < context.maxInflightEpochs),
   );
+}
+
+/** Whether `closablePartitions` would close anything now; allocates nothing (a guard, run often). */
+export function hasClosableEpoch(context: SupervisorContext): boolean {
+  const { parts } = context;
+  if (context.commitMode === "aligned") {
+    if (context.units.length >= context.maxInflightEpochs) return false;
+    for (let p = 0; p < parts.length; p += 1) if (parts[p]!.closeRequested) return true;
+    return false;
+  }
+  for (let p = 0; p < parts.length; p += 1) {
+    if (parts[p]!.closeRequested && inflightFor(context, p) < context.maxInflightEpochs) return true;
+  }
+  return false;
 }
 
 /**
@@ -66,7 +82,7 @@ export function canCloseFinal(context: SupervisorContext): boolean {
 
 /** A close was requested but the in-flight limit holds it back. */
 export function isThrottled(context: SupervisorContext): boolean {
-  return context.parts.some((part) => part.closeRequested) && closablePartitions(context).length === 0;
+  return context.parts.some((part) => part.closeRequested) && !hasClosableEpoch(context);
 }
 
 /** The first closed epoch whose partitions have all reported `sink.epochDone`. */

@@ -6,6 +6,7 @@
  *   ├─ intake:  collecting ⇄ throttled     ──drain──▶   ├─ intake: awaitingReaders ─▶ closingFinal ─▶ flushed
  *   └─ commits: idle ─▶ joining ─▶ committing           └─ commits: (the same region)
  *                        ▲            │ sinkCommit → acking                     │ nothing left in flight
+ *                        │            │ (acking at once without a sink commit)  │
  *                        └────────────┘                                         ▼
  *   reader.failed ──────────────────────────────────────────────────────────▶ stopping
  *                                                      every child final ──▶ stopped | failed
@@ -41,6 +42,7 @@ import {
   canCloseFinal,
   closablePartitions,
   finalClosePartitions,
+  hasClosableEpoch,
   initialParts,
   initialTotals,
   isThrottled,
@@ -88,6 +90,15 @@ const childId = {
 };
 const timerId = (partition: number | null) => (partition === null ? "epochTimer" : `epochTimer-${partition}`);
 
+/** Whether `id` names a child spawned per partition (`reader-<p>`, `batcher-<p>`, `sink-<p>`). */
+function isPartitionChildId(context: SupervisorContext, id: string): boolean {
+  const dash = id.indexOf("-");
+  const kind = id.slice(0, dash);
+  if (kind !== "reader" && kind !== "batcher" && kind !== "sink") return false;
+  const partition = Number(id.slice(dash + 1));
+  return Number.isInteger(partition) && partition >= 0 && partition < context.partitions && id === `${kind}-${partition}`;
+}
+
 /** The ids of the children spawned per partition: a reader, a batcher and a sink session each. */
 function partitionChildIds(context: SupervisorContext): string[] {
   return Array.from({ length: context.partitions }, (_, p) => [childId.reader(p), childId.batcher(p), childId.sinkSession(p)]).flat();
@@ -106,6 +117,8 @@ const commitRegion = {
     idle: { always: { guard: "hasClosedEpochs", target: "joining" } },
     joining: {
       always: [
+        // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
+        { guard: "hasJoinedEpochWithoutSinkCommit", target: "committing.acking", actions: ["selectJoinedEpoch", "sendCommitToReaders"] },
         { guard: "hasJoinedEpoch", target: "committing", actions: "selectJoinedEpoch" },
         { guard: not("hasClosedEpochs"), target: "idle" },
       ],
@@ -154,10 +167,11 @@ export const supervisorMachine = setup({
     commitRetryBackoff: () => 100,
   },
   guards: {
-    hasClosableEpoch: ({ context }) => closablePartitions(context).length > 0,
+    hasClosableEpoch: ({ context }) => hasClosableEpoch(context),
     isThrottled: ({ context }) => isThrottled(context),
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     hasJoinedEpoch: ({ context }) => joinedUnit(context.units) !== undefined,
+    hasJoinedEpochWithoutSinkCommit: ({ context }) => !context.sinkCommit && joinedUnit(context.units) !== undefined,
     isCommitAcked: ({ context }) => isUnitAcked(committingUnit(context)),
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
     isFlushed: ({ context }) => context.units.length === 0,
@@ -165,7 +179,9 @@ export const supervisorMachine = setup({
     // Only the partition children count: the invoked `commitEpoch` finishes with a done event too.
     isPartitionChildDone: ({ context, event }) => {
       assertEvent(event, "xstate.done.actor.*");
-      return partitionChildIds(context).includes(event.actorId) && !context.finishedChildren.includes(event.actorId);
+      // Checked by name, not against a list built per event: the commitEpoch actor's done event
+      // comes here once per epoch.
+      return isPartitionChildId(context, event.actorId) && !context.finishedChildren.includes(event.actorId);
     },
     allChildrenFinished: ({ context }) => partitionChildIds(context).every((id) => context.finishedChildren.includes(id)),
     hasFailure: ({ context }) => context.failure !== null,
@@ -219,7 +235,8 @@ export const supervisorMachine = setup({
     requestCloseOnFull: assign({
       parts: ({ context, event }) => {
         assertEvent(event, "batcher.full");
-        return updatePart(context.parts, event.partition, { closeRequested: true });
+        // A batcher whose first hand-over filled the epoch reports `full` without `filling`.
+        return updatePart(context.parts, event.partition, { closeRequested: true, hasData: true });
       },
     }),
     requestCloseOnTimeout: assign({
@@ -357,6 +374,7 @@ export const supervisorMachine = setup({
     retry: input.retry,
     resultTimeoutMs: input.resultTimeoutMs,
     startWithPending: input.startWithPending ?? false,
+    sinkCommit: input.sinkCommit ?? true,
     seed: input.seed ?? 1,
     nextEpoch: 1,
     parts: initialParts(input.partitions),

@@ -16,6 +16,11 @@ export interface SupervisorInput {
   readonly resultTimeoutMs: number;
   /** Readers first re-read their consumer's pending entries (production buffers). */
   readonly startWithPending?: boolean;
+  /**
+   * The sink has a `commit(epoch)` of its own (default true). `false` skips the `commitEpoch`
+   * step of every commit: an actor per epoch that would only resolve at once.
+   */
+  readonly sinkCommit?: boolean;
   readonly seed?: number;
 }
 
@@ -60,6 +65,7 @@ export interface SupervisorContext {
   readonly retry: RetryPolicy;
   readonly resultTimeoutMs: number;
   readonly startWithPending: boolean;
+  readonly sinkCommit: boolean;
   readonly seed: number;
   readonly nextEpoch: number;
   readonly parts: readonly PartitionControl[];

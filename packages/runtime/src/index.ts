@@ -79,3 +79,6 @@ export { startInspectorServer } from "./observability/inspector-server.js";
 export type { InspectorServer, InspectorServerOptions, InspectorServerStats } from "./observability/inspector-server.js";
 export { ObservabilityError } from "./observability/observability-error.js";
 export type { ObservabilityErrorCode } from "./observability/observability-error.js";
+export { createExactlyOnceJsonlSink } from "./connectors/exactly-once-jsonl-sink.js";
+export { JsonlSinkError } from "./connectors/jsonl-sink-error.js";
+export { MessageSchemaError } from "./pipeline/message-schema-error.js";

@@ -142,7 +142,7 @@ describe("loadSpec", () => {
     const out = vertex(spec, "out");
     expect(out.kind).toBe("sink");
     if (out.kind !== "sink") return;
-    expect(out.sink).toEqual({ jsonl: { path: path.join(dir, "out.jsonl") } });
+    expect(out.sink).toEqual({ jsonl: { path: path.join(dir, "out.jsonl"), exactlyOnce: false } });
     expect(out.retryStrategy).toEqual({
       backoff: { interval: 10, factor: 2, steps: 5, cap: 1000, jitter: 0 },
       onFailure: "fallback",
@@ -456,6 +456,44 @@ describe("cross-field rules", () => {
     expect(issue.hint).toContain("add fallback:");
   });
 
+  it("allows schema only on udf and sink vertices", () => {
+    const doc = validDoc();
+    doc.spec.vertices[0] = { name: "in", source: { generator: {} }, schema: { jsonSchema: { path: "order.json" } } };
+    const issue = issueAt(doc, "spec.vertices[0].schema");
+    expect(issue.message).toBe("a source vertex takes no schema");
+    expect(issue.hint).toContain("udf or sink");
+  });
+
+  it("requires a fallback for a message schema, on udf and sink vertices", () => {
+    const doc = validDoc();
+    doc.spec.vertices[1] = { name: "enrich", udf: { builtin: { name: "cat" } }, schema: { module: { path: "order.ts", export: "order" } } };
+    doc.spec.vertices[2] = { name: "out", sink: { log: {} }, schema: { jsonSchema: { path: "order.json" } } };
+    for (const at of ["spec.vertices[1].schema", "spec.vertices[2].schema"]) {
+      const issue = issueAt(doc, at);
+      expect(issue.message).toBe("a message schema needs a fallback sink: the messages that fail it are written there");
+      expect(issue.hint).toContain("add fallback:");
+    }
+    // A fallback written inside sink: counts too.
+    doc.spec.vertices[1] = { name: "enrich", udf: { builtin: { name: "cat" } } };
+    doc.spec.vertices[2] = { name: "out", sink: { log: {}, fallback: { log: {} } }, schema: { jsonSchema: { path: "order.json" } } };
+    expect(() => parseSpec(doc, "/base")).not.toThrow();
+  });
+
+  it("a message schema is a module or a JSON Schema file, exactly one", () => {
+    const doc = validDoc();
+    doc.spec.vertices[2] = { name: "out", sink: { log: {} }, fallback: { log: {} }, schema: { module: { path: "a.ts" }, jsonSchema: { path: "b.json" } } };
+    expect(issueAt(doc, "spec.vertices[2].schema").message).toBe("a message schema needs exactly one of module, jsonSchema, but has module and jsonSchema");
+  });
+
+  it("rejects exactlyOnce on a fallback jsonl, wherever the fallback is written", () => {
+    const doc = validDoc();
+    doc.spec.vertices[1] = { name: "enrich", udf: { builtin: { name: "cat" } }, fallback: { jsonl: { path: "a.jsonl", exactlyOnce: true } } };
+    doc.spec.vertices[2] = { name: "out", sink: { log: {}, fallback: { jsonl: { path: "b.jsonl", exactlyOnce: true } } } };
+    const issue = issueAt(doc, "spec.vertices[1].fallback.jsonl.exactlyOnce");
+    expect(issue.message).toBe("exactlyOnce applies to a vertex's sink, not to a fallback");
+    expect(issueAt(doc, "spec.vertices[2].sink.fallback.jsonl.exactlyOnce").hint).toContain("remove exactlyOnce");
+  });
+
   it("rejects retryStrategy set both on the vertex and inside sink", () => {
     const doc = validDoc();
     doc.spec.vertices[2] = { name: "out", sink: { log: {}, retryStrategy: {} }, retryStrategy: {} };
@@ -494,6 +532,29 @@ describe("retry and limits helpers", () => {
     expect(onFailure(withFallback, "enrich")).toBe("fallback");
     expect(onFailure(withFallback, "out")).toBe("drop");
     expect(vertex(withFallback, "enrich")).toMatchObject({ fallback: { jsonl: { path: path.resolve("/base", "dlq.jsonl") } } });
+  });
+
+  it("resolves message schema paths, keeps jsonl exactlyOnce, and reads maxMessageSize as bytes with no default", () => {
+    const spec = specWith((doc) => {
+      doc.spec["limits"] = { maxMessageSize: 4096 };
+      doc.spec.vertices[1] = { name: "enrich", udf: { builtin: { name: "cat" } }, fallback: { log: {} }, schema: { module: { path: "schemas/order.ts" } } };
+      doc.spec.vertices[2] = {
+        name: "out",
+        sink: { jsonl: { path: "out.jsonl", exactlyOnce: true } },
+        fallback: { log: {} },
+        schema: { jsonSchema: { path: "../order.json" } },
+        limits: { maxMessageSize: 100 },
+      };
+    });
+    expect(vertex(spec, "enrich")).toMatchObject({ schema: { module: { path: path.resolve("/base", "schemas/order.ts"), export: "default" } } });
+    expect(vertex(spec, "out")).toMatchObject({ schema: { jsonSchema: { path: path.resolve("/order.json") } }, sink: { jsonl: { exactlyOnce: true } } });
+    expect(effectiveLimits(spec, vertex(spec, "enrich")).maxMessageSize).toBe(4096);
+    expect(effectiveLimits(spec, vertex(spec, "out")).maxMessageSize).toBe(100);
+    expect(effectiveLimits(specWith(() => {}), vertex(spec, "out")).maxMessageSize).toBe(100);
+    expect(specWith(() => {}).spec.limits.maxMessageSize).toBeUndefined();
+    const bad = validDoc();
+    bad.spec["limits"] = { maxMessageSize: 0 };
+    expect(issueAt(bad, "spec.limits.maxMessageSize").message).toBe("must be ≥ 1, got 0");
   });
 
   it("effectiveLimits overrides spec.limits field by field", () => {

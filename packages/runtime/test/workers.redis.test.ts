@@ -72,7 +72,7 @@ describe.skipIf(url === undefined)("worker processes on one Redis", () => {
 
   function startWorker(file: string, prefix: string, vertices: string, replica: string, env: Record<string, string> = {}): Worker {
     const trace = process.env["WEIR_WORKER_TRACE_DIR"] ? ["--trace", path.join(process.env["WEIR_WORKER_TRACE_DIR"], `${replica}-${Date.now()}.jsonl`)] : [];
-    const child = spawn(process.execPath, [bin, "run", file, "--json", "--log-level", process.env["WEIR_WORKER_LOG_LEVEL"] ?? "info", "--vertices", vertices, "--replica", replica, ...trace], {
+    const child = spawn(process.execPath, [bin, "run", file, "--json", "--allow-modules-outside", "--log-level", process.env["WEIR_WORKER_LOG_LEVEL"] ?? "info", "--vertices", vertices, "--replica", replica, ...trace], {
       cwd: repoRoot,
       env: { ...process.env, WEIR_TEST_SINK_URL: redisUrl, WEIR_TEST_SINK_PREFIX: prefix, ...env },
     });

@@ -15,6 +15,8 @@ import { WeirError } from "@weir/actors";
  *   keys changed by something other than Weir).
  * - `BUFFER_CORRUPT_ENTRY` — a stream entry that this version of Weir cannot decode (written by
  *   something else, or by an incompatible version).
+ * - `BUFFER_DATA_LOST` — the store lost what it held (a Redis restarted without persistence, a
+ *   deleted key): not retriable, so the run stops and says so instead of completing short.
  */
 export type BufferErrorCode =
   | "BUFFER_INVALID_OPTIONS"
@@ -26,7 +28,8 @@ export type BufferErrorCode =
   | "BUFFER_CLOSED"
   | "BUFFER_UNAVAILABLE"
   | "BUFFER_SCRIPT"
-  | "BUFFER_CORRUPT_ENTRY";
+  | "BUFFER_CORRUPT_ENTRY"
+  | "BUFFER_DATA_LOST";
 
 /**
  * An error raised by a {@link PartitionedBuffer} implementation. Buffers make one attempt per

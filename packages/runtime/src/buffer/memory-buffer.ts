@@ -26,6 +26,8 @@ const COMPACT_MIN = 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const EMPTY: readonly ReadEntry[] = Object.freeze([]);
+/** Parsed offsets of the `ack` in progress (see `ack`). */
+let ackScratch: number[] = [];
 const OPEN_EMPTY: ReadBatch = Object.freeze({ entries: EMPTY, endOfStream: false });
 const ENDED_EMPTY: ReadBatch = Object.freeze({ entries: EMPTY, endOfStream: true });
 
@@ -183,14 +185,19 @@ export class MemoryBuffer implements PartitionedBuffer {
 
   async ack(partition: number, offsets: readonly string[]): Promise<number> {
     const log = this.partitionLog(partition, "ack");
-    // Validate the whole batch first, so a malformed offset rejects the call without acking a part of it.
-    for (const offset of offsets) {
-      if (parseOffset(offset) < 0) throw this.invalidOffset(offset, "ack");
+    // Validate the whole batch first, so a malformed offset rejects the call without acking a part
+    // of it. Each offset is parsed once, into a scratch list reused by every call (ack never awaits).
+    const n = offsets.length;
+    const seqs = ackScratch.length >= n ? ackScratch : (ackScratch = new Array<number>(n));
+    for (let i = 0; i < n; i++) {
+      const seq = parseOffset(offsets[i]);
+      if (seq < 0) throw this.invalidOffset(offsets[i], "ack");
+      seqs[i] = seq;
     }
     const { owners, entries } = log;
     let acked = 0;
-    for (const offset of offsets) {
-      const index = parseOffset(offset) - log.baseSeq;
+    for (let i = 0; i < n; i++) {
+      const index = (seqs[i] as number) - log.baseSeq;
       // Only delivered entries can be acked (XACK acks PEL entries only); anything else counts 0.
       if (index >= log.head && index < log.cursor && (owners[index] as number) >= 0) {
         owners[index] = ACKED;

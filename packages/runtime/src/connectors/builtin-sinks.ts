@@ -1,5 +1,6 @@
 /**
- * The built-in sinks: `log`, `blackhole`, `jsonl`, `module`, `process` (an external process
+ * The built-in sinks: `log`, `blackhole`, `jsonl` (exactly-once with `exactlyOnce: true`, see
+ * exactly-once-jsonl-sink.ts), `module`, `process` (an external process
  * per partition, docs/protocol.md) and `bullmq` (one job per message; as a fallback, the
  * dead-letter queue). Each answers one result per message id, as every sink must.
  */
@@ -10,11 +11,15 @@ import type { SinkConnectorSpec } from "../spec/pipeline-spec.js";
 import { BullmqError } from "./bullmq/bullmq-error.js";
 import { createBullmqSink } from "./bullmq/bullmq-sink.js";
 import { ConnectorError } from "./connector-error.js";
+import { createExactlyOnceJsonlSink } from "./exactly-once-jsonl-sink.js";
+import { toJsonLine } from "./json-line.js";
 import { importExport } from "./load-module.js";
 import { createProcessSink } from "./process/process-sink.js";
 import { createRedisStreamSink } from "./redis-stream-sink.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
+
+export { toJsonLine } from "./json-line.js";
 
 const decoder = new TextDecoder();
 
@@ -34,7 +39,10 @@ export interface BuiltinSinkOptions {
 export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec, options: BuiltinSinkOptions = {}): Promise<SinkConnector> {
   if ("blackhole" in spec) return sinkConnectorFromFunction(async (messages) => allOk(messages));
   if ("log" in spec) return createLogSink(vertex, options.logStream ?? process.stdout);
-  if ("jsonl" in spec) return createJsonlSink(spec.jsonl.path);
+  if ("jsonl" in spec) {
+    if (!spec.jsonl.exactlyOnce) return createJsonlSink(spec.jsonl.path);
+    return createExactlyOnceJsonlSink(spec.jsonl.path, { logger: (options.logger ?? silentLogger).child({ vertex }) });
+  }
   if ("redisStream" in spec) {
     const { url, stream, maxLen } = spec.redisStream;
     return createRedisStreamSink({ connection: { url, name: `weir:${vertex}:sink` }, stream, ...(maxLen === undefined ? {} : { maxLen }) });
@@ -68,19 +76,6 @@ function createLogSink(vertex: string, stream: NodeJS.WritableStream): SinkConne
     stream.write(text);
     return allOk(messages);
   });
-}
-
-/** One JSON object per line: id, keys, value (UTF-8 text), eventTime, partition, headers if any. */
-export function toJsonLine(message: Message, partition: number): string {
-  const line: Record<string, unknown> = {
-    id: message.id,
-    keys: message.keys,
-    value: decoder.decode(message.value),
-    eventTime: message.eventTime,
-    partition,
-  };
-  if (Object.keys(message.headers).length > 0) line["headers"] = message.headers;
-  return JSON.stringify(line);
 }
 
 async function createJsonlSink(path: string): Promise<SinkConnector> {

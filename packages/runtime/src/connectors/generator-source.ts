@@ -2,6 +2,11 @@
  * The `generator` source (Numaflow's fields plus `total`): `rpu` messages per `duration`,
  * spread over the vertex's partitions, with ids `<vertex>-<partition>-<seq>` that are unique
  * and stable (a re-read produces the same id for the same sequence number).
+ *
+ * A value is `{"seq":<seq>,"partition":<p>}` (or `{"value":<value>,"seq":<seq>}`), padded with
+ * spaces to `msgSize` bytes. It is written from pre-encoded template bytes, not built as a
+ * string and encoded per message: the generator is the source of load tests, and its own cost
+ * should not be what they measure.
  */
 import type { Message, ReadEntry } from "@weir/actors";
 import type { GeneratorSpec } from "../spec/pipeline-spec.js";
@@ -13,35 +18,72 @@ interface PartitionState {
   startedAt: number;
 }
 
+/** A value's bytes around its sequence number. */
+interface ValueTemplate {
+  readonly prefix: Uint8Array;
+  readonly suffix: Uint8Array;
+}
+
 const encoder = new TextEncoder();
+const SPACE = 0x20;
+const NO_KEYS: readonly string[] = Object.freeze([]);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 export function createGeneratorSource(vertex: string, partitions: number, spec: GeneratorSpec): SourceConnector {
   const total = spec.total ?? Number.POSITIVE_INFINITY;
   const ratePerMs = spec.rpu / Math.max(1, spec.duration) / partitions;
-  const keySets = Array.from({ length: spec.keyCount }, (_, k) => [`key-${k}`]);
+  const keySets = Array.from({ length: spec.keyCount }, (_, k) => Object.freeze([`key-${k}`]));
   const states: PartitionState[] = Array.from({ length: partitions }, (_, p) => ({
     produced: 0,
     quota: Number.isFinite(total) ? Math.floor(total / partitions) + (p < total % partitions ? 1 : 0) : total,
     startedAt: -1,
   }));
-
-  const makeMessage = (partition: number, seq: number, now: number): Message => {
-    const body = spec.value === undefined ? `{"seq":${seq},"partition":${partition}}` : `{"value":${spec.value},"seq":${seq}}`;
-    const text = body.length >= spec.msgSize ? body : body + " ".repeat(spec.msgSize - body.length);
-    const jitter = spec.jitter === undefined ? 0 : Math.floor(Math.random() * spec.jitter);
-    return {
-      id: `${vertex}-${partition}-${seq}`,
-      keys: keySets.length === 0 ? [] : keySets[(seq * partitions + partition) % keySets.length]!,
-      value: encoder.encode(text),
-      eventTime: now - jitter,
-      headers: {},
-    };
-  };
+  const templates: ValueTemplate[] = Array.from({ length: partitions }, (_, p) =>
+    spec.value === undefined
+      ? { prefix: encoder.encode(`{"seq":`), suffix: encoder.encode(`,"partition":${p}}`) }
+      : { prefix: encoder.encode(`{"value":${spec.value},"seq":`), suffix: encoder.encode(`}`) },
+  );
+  const idPrefixes = Array.from({ length: partitions }, (_, p) => `${vertex}-${p}-`);
 
   const available = (state: PartitionState, now: number) => {
     if (state.startedAt < 0) state.startedAt = now;
     const allowed = Math.floor((now - state.startedAt) * ratePerMs) + 1;
     return Math.max(0, Math.min(allowed, state.quota) - state.produced);
+  };
+
+  /** `count` messages from `first` on, their values views into one buffer for the whole batch. */
+  const makeEntries = (partition: number, first: number, count: number, now: number): ReadEntry[] => {
+    const { prefix, suffix } = templates[partition]!;
+    const idPrefix = idPrefixes[partition]!;
+    const lastDigits = String(first + count - 1).length;
+    // Sequence numbers only grow, so the last one has the most digits: a bound for every value.
+    const slot = Math.max(spec.msgSize, prefix.length + lastDigits + suffix.length);
+    const bytes = new Uint8Array(slot * count);
+    const entries: ReadEntry[] = new Array(count);
+    let pos = 0;
+    for (let i = 0; i < count; i += 1) {
+      const seq = first + i;
+      const digits = String(seq);
+      const start = pos;
+      bytes.set(prefix, pos);
+      pos += prefix.length;
+      for (let d = 0; d < digits.length; d += 1) bytes[pos++] = digits.charCodeAt(d);
+      bytes.set(suffix, pos);
+      pos += suffix.length;
+      const end = Math.max(pos, start + spec.msgSize);
+      bytes.fill(SPACE, pos, end);
+      pos = end;
+      const jitter = spec.jitter === undefined ? 0 : Math.floor(Math.random() * spec.jitter);
+      const message: Message = {
+        id: idPrefix + digits,
+        keys: keySets.length === 0 ? NO_KEYS : keySets[(seq * partitions + partition) % keySets.length]!,
+        value: bytes.subarray(start, end),
+        eventTime: now - jitter,
+        headers: NO_HEADERS,
+      };
+      entries[i] = { offset: digits, message };
+    }
+    return entries;
   };
 
   return {
@@ -57,11 +99,7 @@ export function createGeneratorSource(vertex: string, partitions: number, spec: 
         now = Date.now();
         count = signal.aborted ? 0 : Math.min(max, available(state, now));
       }
-      const entries: ReadEntry[] = new Array(count);
-      for (let i = 0; i < count; i += 1) {
-        const seq = state.produced + i;
-        entries[i] = { offset: String(seq), message: makeMessage(partition, seq, now) };
-      }
+      const entries = count === 0 ? [] : makeEntries(partition, state.produced, count, now);
       state.produced += count;
       return { entries, endOfStream: state.produced >= state.quota };
     },

@@ -26,6 +26,9 @@ import { effectiveLimits, type PipelineSpec, type VertexSpec } from "../spec/pip
 import { catStage, loadMapStage, toMapStage, type BatchMapFunction, type MapFunction } from "../udf/map-function.js";
 import { createFallbackWrite } from "./fallback-writer.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
+import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
+import { createMessageGate, type MessageGate } from "./message-gate.js";
+import { loadMessageValidator } from "./message-schema.js";
 import { createPartitionChooser } from "./partition-choice.js";
 import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
@@ -123,7 +126,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
     const claim = createClaimer(claimIdleMs);
-    const sink = await createVertexSink(vertex, limits.resultTimeout);
+    const gate = await createVertexGate(vertex, limits.maxMessageSize);
+    const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }));
     closers.push(() => sink.close());
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
@@ -173,11 +177,16 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
     createBuiltinSource(vertex, { consumer, logger, pipeline: name });
 
-  const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number): Promise<SinkConnector> => {
+  const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number, gate: MessageGate | undefined): Promise<SinkConnector> => {
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
-      if (custom === undefined) return createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
-      return isSinkConnector(custom) ? custom : sinkConnectorFromFunction(custom);
+      if (custom === undefined) {
+        const builtin = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
+        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction).
+        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, !("process" in vertex.sink));
+      }
+      if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
+      return sinkConnectorFromFunction(gate === undefined ? custom : gateSinkFunction(custom, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
     const stage =
@@ -187,17 +196,26 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           ? toMapStage(customUdf, `udf of vertex '${vertex.name}'`)
           : await loadMapStage(vertex.name, vertex.udf, { ...sinkOptions(vertex), resultTimeout: udfTimeoutMs });
     if (stage?.kind === "batch" && stage.close !== undefined) closers.push(stage.close);
-    return sinkConnectorFromFunction(
-      createForwarder({
-        vertex: vertex.name,
-        ...(stage === undefined ? {} : { stage }),
-        passThrough: stage === catStage,
-        targets: forwardTargets(vertex),
-        counts: counts.get(vertex.name)!,
-        udfTimeoutMs,
-        logger: logger.child({ vertex: vertex.name }),
-      }),
-    );
+    const forward = createForwarder({
+      vertex: vertex.name,
+      ...(stage === undefined ? {} : { stage }),
+      passThrough: stage === catStage,
+      targets: forwardTargets(vertex),
+      counts: counts.get(vertex.name)!,
+      udfTimeoutMs,
+      logger: logger.child({ vertex: vertex.name }),
+    });
+    return sinkConnectorFromFunction(gate === undefined ? forward : gateSinkFunction(forward, gate));
+  };
+
+  /** The message gate of a udf or sink vertex: its schema and size limit; none on sources. */
+  const createVertexGate = async (vertex: VertexSpec, maxMessageSize: number | undefined): Promise<MessageGate | undefined> => {
+    if (vertex.kind === "source") return undefined;
+    const validate = vertex.schema === undefined ? undefined : await loadMessageValidator(vertex.name, vertex.schema);
+    return createMessageGate({
+      ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
+      ...(validate === undefined ? {} : { validate }),
+    });
   };
 
   const forwardTargets = (vertex: VertexSpec): ForwardTarget[] =>
@@ -335,6 +353,33 @@ function selectVertices(spec: PipelineSpec, names: readonly string[] | undefined
     throw new ConnectorError("UNKNOWN_VERTEX", `no vertex named ${unknown.map((n) => `'${n}'`).join(", ")} in pipeline '${spec.metadata.name}'; vertices are: ${known.join(", ")}`);
   }
   return spec.spec.vertices.filter((vertex) => names.includes(vertex.name));
+}
+
+/**
+ * The sink's `commit(epoch)`, logging its failures: the supervisor retries a failed commit every
+ * 100 ms without end (the epoch's input must not be acked), so a sink whose commit keeps failing
+ * would otherwise stall the vertex without a word. Logged on the 1st, 2nd, 4th, 8th… failure in a row.
+ */
+function withCommitLogging(sink: SinkConnector, logger: Logger): SinkConnector {
+  if (sink.commit === undefined) return sink;
+  let failures = 0;
+  return {
+    writer: sink.writer,
+    ...(sink.write === undefined ? {} : { write: sink.write }),
+    close: () => sink.close(),
+    commit: async (epoch) => {
+      try {
+        await sink.commit!(epoch);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        if ((failures & (failures - 1)) === 0) {
+          logger.error("sink commit failed; retrying", { epoch, failures, error: error instanceof Error ? error.message : String(error) });
+        }
+        throw error;
+      }
+    },
+  };
 }
 
 /** Claims are tried at most a few times per claimIdle per partition: XAUTOCLAIM scans the PEL. */

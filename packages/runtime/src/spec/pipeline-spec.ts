@@ -45,6 +45,11 @@ const limitFields = {
   maxInflightEpochs: z.number().int().min(1).max(64).describe("Most epochs a vertex keeps uncommitted at once: an integer from 1 to 64."),
   onFull: onFullSchema.describe("What a writer does when the next buffer is full: retryUntilSuccess or discardLatest."),
   resultTimeout: duration.describe(`Longest a sink session waits for an epoch's results: a duration like "30s".`),
+  maxMessageSize: z
+    .number()
+    .int()
+    .min(1)
+    .describe("Largest message value a udf or sink vertex accepts, in bytes; a larger one goes to the fallback as oversized. No limit when unset."),
 };
 
 const limitsSchema = z
@@ -56,6 +61,8 @@ const limitsSchema = z
     maxInflightEpochs: limitFields.maxInflightEpochs.default(2),
     onFull: limitFields.onFull.default("retryUntilSuccess"),
     resultTimeout: limitFields.resultTimeout.default(30_000),
+    // No default: no size limit unless one is set.
+    maxMessageSize: limitFields.maxMessageSize.optional(),
   })
   .describe("Limits for every vertex; a vertex's own `limits` override them field by field.");
 
@@ -181,7 +188,15 @@ const sinkConnectorShape = {
   log: z.strictObject({}).describe("Logs each message to stdout."),
   blackhole: z.strictObject({}).describe("Discards every message (benchmarks)."),
   jsonl: z
-    .strictObject({ path: z.string().min(1).describe("Output file, relative to the spec file.") })
+    .strictObject({
+      path: z.string().min(1).describe("Output file, relative to the spec file."),
+      exactlyOnce: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Write each epoch's lines in one append when the epoch commits, skipping ids the file already holds: a crash never leaves part of an epoch or a duplicate line. Needs one writer process per file (docs/design-notes.md).",
+        ),
+    })
     .describe("Appends one JSON line per message to a file."),
   module: moduleRefSchema,
   process: processSchema,
@@ -195,6 +210,16 @@ const sinkConnectorShape = {
     .describe("Appends each message to a Redis stream, idempotently by message id."),
 };
 export const SINK_CONNECTORS = Object.keys(sinkConnectorShape);
+
+// A schema every message a vertex reads must satisfy; see pipeline/message-gate.ts.
+const messageSchemaSchema = oneOfKeys("a message schema", {
+  module: moduleRefSchema.describe("A zod schema (or any Standard Schema) exported by a module of yours: { path, export }."),
+  jsonSchema: z
+    .strictObject({ path: z.string().min(1).describe("JSON Schema file (draft-07, 2019-09 or 2020-12), relative to the spec file.") })
+    .describe("A JSON Schema file, checked with Ajv."),
+}).describe(
+  "Checks each message's value, read as UTF-8 JSON, before the udf or sink sees it: { module: { path, export } } or { jsonSchema: { path } }. A message that fails (not UTF-8, not JSON, or against the schema) goes to the fallback with the reason; needs fallback:.",
+);
 
 const fallbackSchema = oneOfKeys("a fallback sink", sinkConnectorShape).describe(
   "Where messages go when retries are exhausted and onFailure is fallback: one built-in sink.",
@@ -249,6 +274,7 @@ const rawVertexSchema = z
     sink: sinkSchema.optional(),
     retryStrategy: retryStrategySchema.optional(),
     fallback: fallbackSchema.optional(),
+    schema: messageSchemaSchema.optional(),
   })
   .meta(requireExactlyOne(VERTEX_ROLES))
   .superRefine((value, ctx) => reportDrafts(ctx, vertexIssues(value, ctx.issues)), ALWAYS);
@@ -271,6 +297,8 @@ export type ProcessSpec = z.output<typeof processSchema>;
 export type UdfSpec = z.output<typeof udfSchema>;
 /** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } } | { process: { command, … } } | { bullmq: { queue, … } }`. */
 export type SinkConnectorSpec = z.output<typeof fallbackSchema>;
+/** A message schema: `{ module: { path, export } } | { jsonSchema: { path } }`. */
+export type MessageSchemaSpec = z.output<typeof messageSchemaSchema>;
 export type BackoffSpec = z.output<typeof backoffSchema>;
 export type RetryStrategySpec = z.output<typeof retryStrategySchema>;
 
@@ -293,6 +321,8 @@ export interface UdfVertexSpec extends VertexCommon {
   /** Always complete: defaults fill what the spec leaves out (onFailure excepted). */
   retryStrategy: RetryStrategySpec;
   fallback?: SinkConnectorSpec;
+  /** Every message is checked against it before the udf sees it. */
+  schema?: MessageSchemaSpec;
 }
 
 export interface SinkVertexSpec extends VertexCommon {
@@ -301,6 +331,8 @@ export interface SinkVertexSpec extends VertexCommon {
   /** Always complete: defaults fill what the spec leaves out (onFailure excepted). */
   retryStrategy: RetryStrategySpec;
   fallback?: SinkConnectorSpec;
+  /** Every message is checked against it before the sink sees it. */
+  schema?: MessageSchemaSpec;
 }
 
 export type VertexSpec = SourceVertexSpec | UdfVertexSpec | SinkVertexSpec;
@@ -319,11 +351,14 @@ function toVertexSpec(raw: RawVertex): VertexSpec {
   if (raw.source !== undefined) return { kind: "source", ...common, source: raw.source };
   const retryStrategy = raw.retryStrategy ?? raw.sink?.retryStrategy ?? defaultRetryStrategy();
   const fallback = raw.fallback ?? raw.sink?.fallback;
-  const withFallback = fallback === undefined ? {} : { fallback };
-  if (raw.udf !== undefined) return { kind: "udf", ...common, udf: raw.udf, retryStrategy, ...withFallback };
+  const optional = {
+    ...(fallback === undefined ? {} : { fallback }),
+    ...(raw.schema === undefined ? {} : { schema: raw.schema }),
+  };
+  if (raw.udf !== undefined) return { kind: "udf", ...common, udf: raw.udf, retryStrategy, ...optional };
   if (raw.sink !== undefined) {
     const { retryStrategy: _retry, fallback: _fallback, ...connector } = raw.sink;
-    return { kind: "sink", ...common, sink: connector as SinkConnectorSpec, retryStrategy, ...withFallback };
+    return { kind: "sink", ...common, sink: connector as SinkConnectorSpec, retryStrategy, ...optional };
   }
   throw new Error(`vertex '${raw.name}' has no role; the vertex rules should have rejected it`);
 }

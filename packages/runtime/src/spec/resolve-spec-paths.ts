@@ -1,8 +1,9 @@
 import path from "node:path";
-import type { PipelineSpec, ProcessSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
+import type { MessageSchemaSpec, PipelineSpec, ProcessSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
 
 /**
- * The spec with every file path absolute: udf and sink modules, jsonl sinks, fallbacks.
+ * The spec with every file path absolute: udf and sink modules, jsonl sinks, fallbacks,
+ * message schemas.
  * Relative paths are relative to `baseDir`, the spec file's directory (DESIGN §4), so a
  * pipeline runs the same from any working directory. Module `path`s are files, never
  * package names. A process's `cwd` resolves the same way and defaults to `baseDir`; its
@@ -12,9 +13,12 @@ export function resolveSpecPaths(spec: PipelineSpec, baseDir: string): PipelineS
   const resolve = (file: string) => path.resolve(baseDir, file);
   const vertices = spec.spec.vertices.map((vertex): VertexSpec => {
     if (vertex.kind === "source") return vertex;
-    const fallback = vertex.fallback === undefined ? {} : { fallback: resolveConnector(vertex.fallback, resolve) };
-    if (vertex.kind === "udf") return { ...vertex, udf: resolveUdf(vertex.udf, resolve), ...fallback };
-    return { ...vertex, sink: resolveConnector(vertex.sink, resolve), ...fallback };
+    const optional = {
+      ...(vertex.fallback === undefined ? {} : { fallback: resolveConnector(vertex.fallback, resolve) }),
+      ...(vertex.schema === undefined ? {} : { schema: resolveSchema(vertex.schema, resolve) }),
+    };
+    if (vertex.kind === "udf") return { ...vertex, udf: resolveUdf(vertex.udf, resolve), ...optional };
+    return { ...vertex, sink: resolveConnector(vertex.sink, resolve), ...optional };
   });
   return { ...spec, spec: { ...spec.spec, vertices } };
 }
@@ -34,4 +38,9 @@ function resolveConnector(sink: SinkConnectorSpec, resolve: (file: string) => st
   if ("module" in sink) return { module: { ...sink.module, path: resolve(sink.module.path) } };
   if ("process" in sink) return { process: resolveProcess(sink.process, resolve) };
   return sink;
+}
+
+function resolveSchema(schema: MessageSchemaSpec, resolve: (file: string) => string): MessageSchemaSpec {
+  if ("module" in schema) return { module: { ...schema.module, path: resolve(schema.module.path) } };
+  return { jsonSchema: { path: resolve(schema.jsonSchema.path) } };
 }

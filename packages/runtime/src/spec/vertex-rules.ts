@@ -12,9 +12,12 @@ export function vertexRole(vertex: unknown): VertexRole | undefined {
 
 const RETRY_KEYS = ["retryStrategy", "fallback"] as const;
 
+const FALLBACK_HINT = "add fallback: with a sink, e.g. fallback: { jsonl: { path: ./dead-letters.jsonl } }";
+
 /**
- * Rules inside one vertex: exactly one role; retryStrategy and fallback only on udf and sink
- * vertices, and only in one place; `onFailure: fallback` only with a fallback sink.
+ * Rules inside one vertex: exactly one role; retryStrategy, fallback and schema only on udf and
+ * sink vertices, retryStrategy and fallback only in one place; `onFailure: fallback` and
+ * `schema` only with a fallback sink; `exactlyOnce` never on a fallback.
  * Paths are relative to the vertex.
  */
 export function vertexIssues(vertex: unknown, priorIssues: readonly unknown[]): IssueDraft[] {
@@ -43,6 +46,14 @@ export function vertexIssues(vertex: unknown, priorIssues: readonly unknown[]): 
     }
   }
 
+  if (role === "source" && vertex["schema"] !== undefined) {
+    issues.push({
+      path: ["schema"],
+      message: "a source vertex takes no schema",
+      hint: "put schema: on the udf or sink vertices that read the source's messages",
+    });
+  }
+
   if (role === "udf" || role === "sink") {
     const onVertex = vertex["retryStrategy"] !== undefined;
     const retryStrategy = onVertex ? vertex["retryStrategy"] : sink?.["retryStrategy"];
@@ -51,8 +62,30 @@ export function vertexIssues(vertex: unknown, priorIssues: readonly unknown[]): 
       issues.push({
         path: [...(onVertex ? [] : ["sink"]), "retryStrategy", "onFailure"],
         message: "onFailure is fallback, but the vertex has no fallback sink",
-        hint: "add fallback: with a sink, e.g. fallback: { jsonl: { path: ./dead-letters.jsonl } }, or use onFailure: retry or drop",
+        hint: `${FALLBACK_HINT}, or use onFailure: retry or drop`,
       });
+    }
+    // A message that fails the schema goes to the fallback; without one it would only be logged.
+    if (vertex["schema"] !== undefined && fallback === undefined) {
+      issues.push({
+        path: ["schema"],
+        message: "a message schema needs a fallback sink: the messages that fail it are written there",
+        hint: `${FALLBACK_HINT} or { bullmq: { queue: dead-letters } }`,
+      });
+    }
+    const fallbackAt: Array<[readonly string[], unknown]> = [
+      [["fallback"], vertex["fallback"]],
+      [["sink", "fallback"], sink?.["fallback"]],
+    ];
+    for (const [at, candidate] of fallbackAt) {
+      const jsonl = isRecord(candidate) ? candidate["jsonl"] : undefined;
+      if (isRecord(jsonl) && jsonl["exactlyOnce"] === true) {
+        issues.push({
+          path: [...at, "jsonl", "exactlyOnce"],
+          message: "exactlyOnce applies to a vertex's sink, not to a fallback",
+          hint: "a fallback is written before its epoch commits, and only a sink's lines are written at the commit; remove exactlyOnce here",
+        });
+      }
     }
   }
   return issues;

@@ -78,6 +78,8 @@ export class ConsumerGroupStream {
   private readonly connection: RedisConnection;
   private readonly options: ConsumerGroupStreamOptions;
   private groupReady: Promise<void> | undefined;
+  /** The group existed once: a NOGROUP from now on means Redis lost it. */
+  private groupSeen = false;
   /** Entries handed out by this object and not seen acked. */
   private readonly handedOut = new Set<string>();
   /** Consumers that may have pending entries never handed out. */
@@ -95,9 +97,14 @@ export class ConsumerGroupStream {
   /** Creates the consumer group (and the stream) unless it exists. Cached; retried after a failure. */
   ensureGroup(): Promise<void> {
     this.groupReady ??= this.connection.client.xgroup("CREATE", this.key, this.group, this.options.startId ?? "0", "MKSTREAM").then(
-      () => undefined,
+      () => {
+        this.groupSeen = true;
+      },
       (error: unknown) => {
-        if (error instanceof Error && error.message.startsWith("BUSYGROUP")) return;
+        if (error instanceof Error && error.message.startsWith("BUSYGROUP")) {
+          this.groupSeen = true;
+          return;
+        }
         this.groupReady = undefined;
         throw this.translate(error, "create consumer group");
       },
@@ -183,10 +190,9 @@ export class ConsumerGroupStream {
    */
   async ack(ids: readonly string[], remove: boolean): Promise<number> {
     if (ids.length === 0) return 0;
-    // Not deduplicated: the ack script acknowledges and deletes a repeated id once and counts it
-    // once (XACK's count), so a Set per ack would only cost time. Handed-out ids are forgotten
-    // only once the ack succeeded: until then a recovery must not resend them.
-    const distinct = ids;
+    // The ack script takes each id at most once. Handed-out ids are forgotten only once the ack
+    // succeeded: until then a recovery must not resend them.
+    const distinct = ids.length === 1 ? ids : [...new Set(ids)];
     let acked: number;
     try {
       await this.ensureGroup();
@@ -256,6 +262,15 @@ export class ConsumerGroupStream {
     }
     if (message.startsWith("NOGROUP")) {
       this.groupReady = undefined;
+      if (this.groupSeen) {
+        // The group existed and is gone: Redis lost the stream (a restart without persistence, a
+        // FLUSHALL, a deleted key). Entries it held are lost; going on would complete short.
+        return new BufferError(
+          "BUFFER_DATA_LOST",
+          `${where}: consumer group "${this.group}" of ${this.key} disappeared while in use — Redis lost its data (restarted without persistence?) or the key was deleted; unprocessed entries are gone. Run Redis with appendonly yes (appendfsync always) to survive restarts`,
+          { retriable: false, cause: error },
+        );
+      }
       return new BufferError(
         "BUFFER_UNAVAILABLE",
         `${where}: consumer group "${this.group}" of ${this.key} is missing (was the key deleted?); it is recreated on the next call`,

@@ -23,6 +23,10 @@ export const ENTRY_FIELD = "m";
 /** The first byte of every encoded message; a reader refuses any other. */
 export const ENCODING_VERSION = 1;
 
+// Shared by every decoded message without keys or headers (messages are read-only).
+const NO_KEYS = Object.freeze([]) as unknown as string[];
+const NO_HEADERS = Object.freeze({}) as Record<string, string>;
+
 /** Strings this short (in UTF-16 units) take at most 3 × 42 = 126 UTF-8 bytes: a 1-byte length. */
 const SHORT_STRING = 43;
 
@@ -51,8 +55,10 @@ export function encodeMessage(message: Message): Buffer {
 }
 
 /**
- * Decodes what {@link encodeMessage} wrote. The value is copied out of `field`, so a message does
- * not keep the whole network chunk it arrived in alive.
+ * Decodes what {@link encodeMessage} wrote. The value is copied out of `field` into a slab
+ * shared with the values decoded around it (see {@link allocValue}): a message keeps at most one
+ * 8 KiB slab alive, never the whole network chunk it arrived in, and a batch costs no memory
+ * allocation per message beyond the value's view.
  *
  * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not an encoded message.
  */
@@ -63,18 +69,45 @@ export function decodeMessage(field: Buffer): Message {
   cursor.pos = 9;
   const id = readString(field, cursor);
   const keyCount = readVarint(field, cursor);
-  const keys: string[] = new Array(keyCount);
+  const keys: string[] = keyCount === 0 ? NO_KEYS : new Array(keyCount);
   for (let i = 0; i < keyCount; i++) keys[i] = readString(field, cursor);
   const headerCount = readVarint(field, cursor);
-  const headers: Record<string, string> = {};
-  for (let i = 0; i < headerCount; i++) {
-    const name = readString(field, cursor);
-    headers[name] = readString(field, cursor);
+  let headers: Record<string, string> = NO_HEADERS;
+  if (headerCount > 0) {
+    headers = {};
+    for (let i = 0; i < headerCount; i++) {
+      const name = readString(field, cursor);
+      headers[name] = readString(field, cursor);
+    }
   }
   if (cursor.pos > field.length) throw corrupt(field, "truncated");
-  const value = new Uint8Array(field.length - cursor.pos);
-  value.set(field.subarray(cursor.pos));
+  const value = allocValue(field.length - cursor.pos);
+  field.copy(value, 0, cursor.pos);
   return { id, keys, value, eventTime, headers };
+}
+
+const SLAB_BYTES = 8 * 1024;
+/** Values larger than this get an allocation of their own. */
+const SLAB_VALUE_MAX = 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A `Uint8Array` of `length` bytes for a decoded value: a view into the current 8 KiB slab
+ * (like Node's `Buffer` pool, but a plain `Uint8Array`, as `Message.value` is), or its own
+ * buffer for a large value. A separate `ArrayBuffer` per small value costs far more to
+ * allocate and to collect than the value itself.
+ */
+function allocValue(length: number): Uint8Array {
+  if (length > SLAB_VALUE_MAX) return new Uint8Array(length);
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const value = new Uint8Array(slab, slabUsed, length);
+  // Keep views 8-byte aligned, as Node's pool does.
+  slabUsed += (length + 7) & ~7;
+  return value;
 }
 
 /** An upper bound of the encoded size: UTF-8 never needs more than 3 bytes per UTF-16 unit. */

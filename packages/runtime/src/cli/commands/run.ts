@@ -49,7 +49,7 @@ function portOption(flag: string, value: string | undefined): number | undefined
  */
 export const runCommand: Command = {
   name: "run",
-  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>]",
+  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside]",
   summary: "Run a pipeline; progress on a terminal, a summary at the end",
   help: [
     "Options:",
@@ -64,6 +64,7 @@ export const runCommand: Command = {
     "  --metrics-linger <d> keep serving metrics for <d> (e.g. 15s) after the run ends, for a last scrape",
     "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
     "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
+    "  --allow-modules-outside  accept module paths and process directories outside the spec's directory",
     "Signals: the first SIGINT/SIGTERM drains (in-flight work commits, exit 0); a second stops at once (exit 1).",
   ].join("\n"),
   async run(argv, io) {
@@ -78,6 +79,7 @@ export const runCommand: Command = {
       "metrics-linger": { type: "string" },
       vertices: { type: "string" },
       replica: { type: "string" },
+      "allow-modules-outside": { type: "boolean", default: false },
     });
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new UsageError("run: give exactly one spec; usage: weir run <spec> [--json]");
@@ -94,7 +96,7 @@ export const runCommand: Command = {
       throw new UsageError(`run: --metrics-linger takes a duration such as "15s" and needs --metrics-port; got '${lingerText}'`);
     }
 
-    const loaded = await loadSpec(file);
+    const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] });
     const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
     const observers = await startRunObservers({
       pipeline: loaded.spec.metadata.name,
