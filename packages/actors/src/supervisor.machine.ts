@@ -110,11 +110,22 @@ function committingUnit(context: SupervisorContext): CommitUnit {
   return unit;
 }
 
-/** The commit region is the same while running and while draining: epochs keep committing. */
+/**
+ * The commit region is the same while running and while draining: epochs keep committing. The
+ * drain enters the region afresh, so `idle` resumes an epoch already being committed where it
+ * was — never selecting it again and sending its readers a second commit.
+ */
 const commitRegion = {
   initial: "idle",
   states: {
-    idle: { always: { guard: "hasClosedEpochs", target: "joining" } },
+    idle: {
+      always: [
+        { guard: "isCommitSent", target: "committing.acking" },
+        // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
+        { guard: "isCommitSelected", target: "committing" },
+        { guard: "hasClosedEpochs", target: "joining" },
+      ],
+    },
     joining: {
       always: [
         // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
@@ -170,6 +181,8 @@ export const supervisorMachine = setup({
     hasClosableEpoch: ({ context }) => hasClosableEpoch(context),
     isThrottled: ({ context }) => isThrottled(context),
     hasClosedEpochs: ({ context }) => context.units.length > 0,
+    isCommitSelected: ({ context }) => context.committing !== null,
+    isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
     hasJoinedEpoch: ({ context }) => joinedUnit(context.units) !== undefined,
     hasJoinedEpochWithoutSinkCommit: ({ context }) => !context.sinkCommit && joinedUnit(context.units) !== undefined,
     isCommitAcked: ({ context }) => isUnitAcked(committingUnit(context)),
@@ -288,6 +301,7 @@ export const supervisorMachine = setup({
       const unit = committingUnit(context);
       const commit: CommitEvent = { type: "supervisor.commit", epoch: unit.epoch };
       for (const p of unit.partitions) enqueue.sendTo(childId.reader(p), commit);
+      enqueue.assign({ commitSent: true });
     }),
     recordCommitted: enqueueActions(({ context, enqueue }) => {
       const unit = committingUnit(context);
@@ -301,6 +315,7 @@ export const supervisorMachine = setup({
       enqueue.assign({
         units: context.units.filter((candidate) => candidate.epoch !== unit.epoch),
         committing: null,
+        commitSent: false,
         totals: addCommitted(context.totals, unit),
         committedEpochs: context.committedEpochs + 1,
       });
@@ -380,6 +395,7 @@ export const supervisorMachine = setup({
     parts: initialParts(input.partitions),
     units: [],
     committing: null,
+    commitSent: false,
     totals: initialTotals(input.partitions),
     committedEpochs: 0,
     drainRequested: false,

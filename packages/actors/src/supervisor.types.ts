@@ -72,6 +72,8 @@ export interface SupervisorContext {
   readonly units: readonly CommitUnit[];
   /** The epoch being committed, if any. */
   readonly committing: number | null;
+  /** `supervisor.commit` for the epoch being committed went to its readers. */
+  readonly commitSent: boolean;
   readonly totals: readonly PartitionTotals[];
   readonly committedEpochs: number;
   readonly drainRequested: boolean;

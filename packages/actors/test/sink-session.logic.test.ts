@@ -284,6 +284,7 @@ function context(change: Partial<SupervisorContext> = {}): SupervisorContext {
     parts: initialParts(partitions),
     units: [],
     committing: null,
+    commitSent: false,
     totals: initialTotals(partitions),
     committedEpochs: 0,
     drainRequested: false,
