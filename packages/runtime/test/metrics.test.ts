@@ -50,9 +50,20 @@ describe("pipeline metrics", () => {
       return results;
     };
     let pipeline: ReturnType<typeof createPipeline> | undefined;
-    const metrics = createPipelineMetrics({ pipeline: "metered", processMetrics: false, counts: () => pipeline?.counts() ?? {} });
+    const metrics = createPipelineMetrics({
+      pipeline: "metered",
+      processMetrics: false,
+      counts: () => pipeline?.counts() ?? {},
+      bufferUsage: () => pipeline?.bufferUsage() ?? Promise.resolve([]),
+    });
     pipeline = createPipeline(spec, { inspect: metrics.inspect, sinks: { out: sink } });
-    const summary = await pipeline.start();
+    const running = pipeline.start();
+    // A scrape while the run is on reads every input buffer partition's fill.
+    while (pipeline.actors.size < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+    const during = parseMetrics(await metrics.metrics());
+    for (const p of ["0", "1", "2"]) expect(during.has(`buffer_usage{pipeline="metered",vertex="out",partition="${p}"}`)).toBe(true);
+    expect(during.has(`buffer_pending{pipeline="metered",vertex="cat",partition="1"}`)).toBe(true);
+    const summary = await running;
     expect(summary.status).toBe("completed");
     const values = parseMetrics(await metrics.metrics());
 

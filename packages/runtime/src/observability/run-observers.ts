@@ -129,6 +129,5 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
 
 /** Buffer fill per partition, when the pipeline offers `bufferUsage()` (see docs/observability.md). */
 async function bufferUsageOf(pipeline: Pipeline | undefined): Promise<readonly PartitionUsage[]> {
-  const source = pipeline as unknown as { bufferUsage?: () => Promise<readonly PartitionUsage[]> } | undefined;
-  return typeof source?.bufferUsage === "function" ? source.bufferUsage() : [];
+  return pipeline === undefined ? [] : pipeline.bufferUsage();
 }

@@ -13,7 +13,7 @@
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
 import type { SinkFunction, SupervisorOutput } from "@weir/actors";
 import { hostname } from "node:os";
-import type { PartitionedBuffer } from "../buffer/index.js";
+import type { BufferUsage, PartitionedBuffer } from "../buffer/index.js";
 import { createBuiltinSink } from "../connectors/builtin-sinks.js";
 import { ConnectorError } from "../connectors/connector-error.js";
 import { createBuiltinSource } from "../connectors/builtin-sources.js";
@@ -71,6 +71,8 @@ export interface Pipeline {
   stop(reason?: string): void;
   /** Live counters per vertex. */
   counts(): Readonly<Record<string, Readonly<VertexCounts>>>;
+  /** Fill of every input buffer partition this process has open (for `buffer_*` metrics). */
+  bufferUsage(): Promise<ReadonlyArray<{ readonly vertex: string; readonly partition: number; readonly usage: BufferUsage }>>;
   /** The running supervisor actors by vertex name (empty before `start`). */
   readonly actors: ReadonlyMap<string, Actor<VertexMachine>>;
 }
@@ -259,6 +261,19 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     spec,
     actors,
     counts: () => Object.fromEntries(counts),
+    async bufferUsage() {
+      // A closed buffer (the run ended) or an unreachable Redis has nothing to report right now.
+      if (finished) return [];
+      const usages = [...buffers].flatMap(([vertex, buffer]) =>
+        Array.from({ length: buffer.partitions }, (_, partition) =>
+          buffer.usage(partition).then(
+            (usage) => [{ vertex, partition, usage }],
+            () => [],
+          ),
+        ),
+      );
+      return (await Promise.all(usages)).flat();
+    },
     async start() {
       if (startedAt !== 0) throw new ConnectorError("PIPELINE_ALREADY_STARTED", `pipeline '${name}' was already started; create a new one to run again`);
       startedAt = Date.now();
