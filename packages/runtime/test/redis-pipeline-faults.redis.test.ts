@@ -118,10 +118,15 @@ describe.skipIf(url === undefined)("pipelines on Redis under faults", () => {
         { name: "out", partitions: 2, limits: { bufferMaxLength: 100, readBatchSize: 10, onFull: "discardLatest" }, sink: { blackhole: {} } },
       ],
     );
-    const summary = await createPipeline(loaded, { sinks: { out: slow } }).start();
+    const pipeline = createPipeline(loaded, { sinks: { out: slow } });
+    const summary = await pipeline.start();
     expect(summary.status).toBe("completed");
     const dropped = summary.vertices["in"]!.dropped;
     expect(dropped).toBeGreaterThan(0);
+    // Counted per partition of the full buffer, and adding up to the vertex's count.
+    const perPartition = pipeline.discards()["out"]!;
+    expect(perPartition).toHaveLength(2);
+    expect(perPartition[0]! + perPartition[1]!).toBe(dropped);
     expect(summary.vertices["in"]!.written + dropped).toBe(3_000);
     expect(seen.size).toBe(summary.vertices["in"]!.written);
   });

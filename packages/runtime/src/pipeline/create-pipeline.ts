@@ -71,6 +71,8 @@ export interface Pipeline {
   stop(reason?: string): void;
   /** Live counters per vertex. */
   counts(): Readonly<Record<string, Readonly<VertexCounts>>>;
+  /** Messages `onFull: discardLatest` dropped, per vertex whose input was full, per partition. */
+  discards(): Readonly<Record<string, readonly number[]>>;
   /** Fill of every input buffer partition this process has open (for `buffer_*` metrics). */
   bufferUsage(): Promise<ReadonlyArray<{ readonly vertex: string; readonly partition: number; readonly usage: BufferUsage }>>;
   /** The running supervisor actors by vertex name (empty before `start`). */
@@ -88,6 +90,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const counts = new Map<string, VertexCounts>(vertices.map((vertex) => [vertex.name, emptyCounts()]));
   const actors = new Map<string, Actor<VertexMachine>>();
   const buffers = new Map<string, PartitionedBuffer>();
+  const discarded = new Map<string, number[]>();
   let bufferContext: BufferContext | undefined;
   /** The input buffer of `vertex`, opened once per process (read by it, written by its upstreams). */
   const bufferOf = (vertex: string): PartitionedBuffer => {
@@ -230,6 +233,11 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           buffer: bufferOf(target.name),
           onFull: effectiveLimits(spec, target).onFull,
           choosePartition: createPartitionChooser(target.partitions),
+          onDiscard: (partition: number, count: number) => {
+            const perPartition = discarded.get(target.name) ?? new Array<number>(target.partitions).fill(0);
+            perPartition[partition] = (perPartition[partition] ?? 0) + count;
+            discarded.set(target.name, perPartition);
+          },
           ...(edge.conditions === undefined ? {} : { condition: edge.conditions.tags }),
         };
       });
@@ -261,6 +269,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     spec,
     actors,
     counts: () => Object.fromEntries(counts),
+    discards: () => Object.fromEntries([...discarded].map(([vertex, perPartition]) => [vertex, [...perPartition]])),
     async bufferUsage() {
       // A closed buffer (the run ended) or an unreachable Redis has nothing to report right now.
       if (finished) return [];

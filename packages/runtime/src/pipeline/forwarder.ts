@@ -24,6 +24,8 @@ export interface ForwardTarget {
   readonly onFull: OnFull;
   readonly condition?: TagCondition;
   readonly choosePartition: PartitionChooser;
+  /** Told how many messages `discardLatest` dropped for a full partition. */
+  readonly onDiscard?: (partition: number, count: number) => void;
 }
 
 export interface ForwarderOptions {
@@ -202,6 +204,7 @@ async function writeToPartition(
     if (done >= messages.length) return;
     if (target.onFull === "discardLatest") {
       counts.dropped += messages.length - done;
+      target.onDiscard?.(partition, messages.length - done);
       return;
     }
     if (signal.aborted) throw new Error(`gave up waiting for room in ${target.vertex}[${partition}]: the attempt was stopped`);
