@@ -55,6 +55,8 @@ export interface ReaderDrainingEvent {
   readonly partition: number;
   /** `endOfStream`: the input is exhausted; `drain`: the supervisor asked. */
   readonly reason: "endOfStream" | "drain";
+  /** Messages handed to the batcher that no sealed epoch holds yet: the last close must take them. */
+  readonly unsealed: number;
 }
 export interface ReaderAckedEvent {
   readonly type: "reader.acked";

@@ -128,6 +128,7 @@ export const partitionReaderMachine = setup({
       type: "reader.draining",
       partition: context.partition,
       reason: context.drainRequested ? "drain" : "endOfStream",
+      unsealed: context.unsealed,
     })),
     reportFailed: sendParent(({ context }): ReaderFailedEvent => ({
       type: "reader.failed",

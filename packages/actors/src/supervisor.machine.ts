@@ -344,7 +344,10 @@ export const supervisorMachine = setup({
     markDraining: assign({
       parts: ({ context, event }) => {
         assertEvent(event, "reader.draining");
-        return updatePart(context.parts, event.partition, { draining: true });
+        // The reader's own count says whether the open epoch holds its data: the final close
+        // must not depend on a `batcher.filling` having arrived first.
+        const hasData = context.parts[event.partition]!.hasData || event.unsealed > 0;
+        return updatePart(context.parts, event.partition, { draining: true, hasData });
       },
     }),
     requestDrain: assign({ drainRequested: true }),
