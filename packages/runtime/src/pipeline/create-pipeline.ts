@@ -292,7 +292,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       const done = new Promise<RunSummary>((resolve) => (finish = resolve));
       try {
         for (const vertex of vertices) {
-          const machine = provideVertexMachine(await buildIO(vertex));
+          const io = await buildIO(vertex);
+          const machine = provideVertexMachine(io);
           const limits = effectiveLimits(spec, vertex);
           const actor = createActor(machine, {
             id: vertex.name,
@@ -308,6 +309,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
               resultTimeoutMs: vertex.kind === "sink" ? limits.resultTimeout : NO_TIMEOUT_MS,
               // A durable buffer may hold this consumer's entries from before a crash: re-read them first.
               startWithPending: durable && vertex.kind !== "source",
+              // No commitEpoch step per epoch for sinks without commit(epoch) (forwarders, most sinks).
+              sinkCommit: io.sink.commit !== undefined,
             },
           });
           observe(actor, vertex, counts.get(vertex.name)!, logger);
