@@ -1,6 +1,7 @@
 import type { Message } from "@weir/actors";
 
-const decoder = new TextDecoder();
+// ignoreBOM: a value that starts with U+FEFF keeps it; the line must say what the bytes held.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * One JSON object per line, as the `jsonl` sink writes it: id, keys, value (UTF-8 text),

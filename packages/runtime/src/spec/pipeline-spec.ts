@@ -341,7 +341,7 @@ export type VertexKind = VertexSpec["kind"];
 const defaultRetryStrategy = (): RetryStrategySpec => retryStrategySchema.parse({});
 
 // Runs only on a valid vertex, so exactly one role is set (vertexIssues saw to it).
-function toVertexSpec(raw: RawVertex): VertexSpec {
+function toVertexSpec(raw: RawVertex): VertexSpec | undefined {
   const common: VertexCommon = {
     name: raw.name,
     partitions: raw.partitions,
@@ -360,10 +360,17 @@ function toVertexSpec(raw: RawVertex): VertexSpec {
     const { retryStrategy: _retry, fallback: _fallback, ...connector } = raw.sink;
     return { kind: "sink", ...common, sink: connector as SinkConnectorSpec, retryStrategy, ...optional };
   }
-  throw new Error(`vertex '${raw.name}' has no role; the vertex rules should have rejected it`);
+  return undefined;
 }
 
-const vertexSchema = rawVertexSchema.transform(toVertexSpec);
+// A vertex whose role key is misspelt (`sourc:`) can reach the transform with its issue reported
+// elsewhere; it becomes one more issue, never an exception.
+const vertexSchema = rawVertexSchema.transform((raw, ctx) => {
+  const vertex = toVertexSpec(raw);
+  if (vertex !== undefined) return vertex;
+  ctx.issues.push({ code: "custom", message: "a vertex needs exactly one of source, udf, sink", input: raw });
+  return z.NEVER;
+});
 
 const edgeSchema = z.strictObject({
   from: z.string().min(1).describe("Name of the vertex the edge leaves."),
