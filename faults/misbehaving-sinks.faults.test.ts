@@ -24,9 +24,8 @@ const behaviours = ["throw", "hang", "early", "crash", "fallback"] as const;
  * `"in":{"written":1198,"acked":1198}, "out":{"read":1004,"acked":1004,"protocolErrors":1}`: 194
  * ids never reached the sink nor the fallback, and nothing reports the loss. About 1 trial in 15
  * under the suite's load (two scenario files at a time); more often when two such runs share the
- * machine. Reproduce: the skipped test below (up to 20 attempts per behaviour), or
- * `WEIR_FAULTS_SEED=20240611 node --import tsx faults/run.ts faults/misbehaving-sinks.faults.test.ts`
- * with the two behaviours moved back into `behaviours`.
+ * machine. Not seen again in 40 runs (20 per behaviour, WEIR_FAULTS_LOSSY_RUNS=20) after the
+ * supervisor's drain and final-close fixes, whose symptoms it shared; the cause was not proven.
  */
 const lossyBehaviours = ["twice", "unknown"] as const;
 /** The behaviours that break the sink protocol (DESIGN: results for exactly the ids given, in time). */
@@ -100,11 +99,13 @@ describe.skipIf(url === undefined)("misbehaving sinks", () => {
     expect(await trialOf(trial, behaviour, true)).toEqual([]);
   });
 
-  // BUG: see lossyBehaviours above. Fails today within a few attempts (more often under load).
-  it.skip.each(lossyBehaviours.map((behaviour, i) => ({ trial: behaviours.length + i + 1, behaviour })))(
-    "4.$trial sink: $behaviour — nothing lost over 20 runs",
+  // Once lossy (see lossyBehaviours above); 40 of 40 runs clean after the drain and final-close
+  // fixes. Repeated, since it showed up about once in 15 runs; WEIR_FAULTS_LOSSY_RUNS=20 for more.
+  it.each(lossyBehaviours.map((behaviour, i) => ({ trial: behaviours.length + i + 1, behaviour })))(
+    "4.$trial sink: $behaviour — nothing lost over repeated runs",
     async ({ trial, behaviour }) => {
-      for (let attempt = 0; attempt < 20; attempt += 1) expect(await trialOf(trial, behaviour, attempt === 0), `attempt ${attempt + 1}`).toEqual([]);
+      const runs = Number(process.env["WEIR_FAULTS_LOSSY_RUNS"] ?? "3");
+      for (let attempt = 0; attempt < runs; attempt += 1) expect(await trialOf(trial, behaviour, attempt === 0), `attempt ${attempt + 1}`).toEqual([]);
     },
     300_000,
   );
