@@ -119,7 +119,7 @@ try {
     };
   });
 
-  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | peak RSS MB |";
+  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | peak RSS MiB |";
   const lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"];
   for (const row of rows) {
     const ratio = row.ratioToBaseline === undefined ? "baseline" : `${row.ratioToBaseline.toFixed(2)}× ${row.baseline}`;

@@ -137,7 +137,14 @@ describe.skipIf(url === undefined)("worker processes on one Redis", () => {
     // Kill once the pipeline is well under way, at a different point in each trial.
     while ((await redis.hlen(`${prefix}:deliveries`)) < 600) await sleep(20);
     await sleep(killAfterMs);
-    while ((await pendingOf(prefix, "workers-a")) === 0) await sleep(5);
+    // Freeze the victim, and kill it only while it holds entries it read but did not ack: a
+    // frozen process cannot ack between the check and the kill.
+    for (;;) {
+      victim.child.kill("SIGSTOP");
+      if ((await pendingOf(prefix, "workers-a")) > 0) break;
+      victim.child.kill("SIGCONT");
+      await sleep(5);
+    }
     victim.child.kill("SIGKILL");
     const killed = await victim.exited;
     expect(killed.signal).toBe("SIGKILL");
