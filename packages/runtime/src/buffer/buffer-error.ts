@@ -52,3 +52,19 @@ export class BufferError extends WeirError {
     super(code, message, options);
   }
 }
+
+/** The errors every buffer raises alike, so their messages read the same whatever the store. */
+export const bufferErrors = {
+  partitionOutOfRange: (buffer: string, operation: string, partition: number, partitions: number) =>
+    new BufferError(
+      "BUFFER_PARTITION_OUT_OF_RANGE",
+      `buffer "${buffer}": ${operation} on partition ${partition}, but it has ${partitions} (0…${partitions - 1}); check that writers and readers agree on the vertex's partition count`,
+    ),
+  closed: (buffer: string, operation: string) =>
+    new BufferError("BUFFER_CLOSED", `buffer "${buffer}": ${operation} after close(); stop the readers and writers of a buffer before closing it`),
+  invalidOffset: (buffer: string, operation: string, offset: unknown, format: string) =>
+    new BufferError(
+      "BUFFER_INVALID_OFFSET",
+      `buffer "${buffer}": ${operation} with offset ${JSON.stringify(offset)}, which this buffer never produced (${format}); pass offsets exactly as read returned them`,
+    ),
+} as const;

@@ -1,5 +1,5 @@
 import type { Message, ReadEntry } from "@weir/actors";
-import { BufferError } from "./buffer-error.js";
+import { BufferError, bufferErrors } from "./buffer-error.js";
 import { bufferCapacity } from "./partitioned-buffer.js";
 import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "./partitioned-buffer.js";
 
@@ -355,28 +355,19 @@ export class MemoryBuffer implements PartitionedBuffer {
     this.assertOpen(operation);
     const log = Number.isInteger(partition) ? this.logs[partition] : undefined;
     if (log === undefined) {
-      throw new BufferError(
-        "BUFFER_PARTITION_OUT_OF_RANGE",
-        `buffer "${this.name}": ${operation} on partition ${partition}, but it has ${this.partitions} (0…${this.partitions - 1}); check that writers and readers agree on the vertex's partition count`,
-      );
+      throw bufferErrors.partitionOutOfRange(this.name, operation, partition, this.partitions);
     }
     return log;
   }
 
   private assertOpen(operation: string): void {
     if (this.closed) {
-      throw new BufferError(
-        "BUFFER_CLOSED",
-        `buffer "${this.name}": ${operation} after close(); stop the readers and writers of a buffer before closing it`,
-      );
+      throw bufferErrors.closed(this.name, operation);
     }
   }
 
   private invalidOffset(offset: unknown, operation: string): BufferError {
-    return new BufferError(
-      "BUFFER_INVALID_OFFSET",
-      `buffer "${this.name}": ${operation} with offset ${JSON.stringify(offset)}, which this buffer never produced (memory offsets are decimal sequence numbers); pass offsets exactly as read returned them`,
-    );
+    return bufferErrors.invalidOffset(this.name, operation, offset, "memory offsets are decimal sequence numbers");
   }
 }
 

@@ -43,7 +43,7 @@
  * ```
  */
 import type { Message, ReadEntry } from "@weir/actors";
-import { BufferError } from "../buffer-error.js";
+import { BufferError, bufferErrors } from "../buffer-error.js";
 import { bufferCapacity } from "../partitioned-buffer.js";
 import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "../partitioned-buffer.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
@@ -319,28 +319,19 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     this.assertOpen(operation);
     const part = Number.isInteger(partition) ? this.parts[partition] : undefined;
     if (part === undefined) {
-      throw new BufferError(
-        "BUFFER_PARTITION_OUT_OF_RANGE",
-        `buffer "${this.name}": ${operation} on partition ${partition}, but it has ${this.partitions} (0…${this.partitions - 1}); check that writers and readers agree on the vertex's partition count`,
-      );
+      throw bufferErrors.partitionOutOfRange(this.name, operation, partition, this.partitions);
     }
     return part;
   }
 
   private assertOpen(operation: string): void {
     if (this.closed) {
-      throw new BufferError(
-        "BUFFER_CLOSED",
-        `buffer "${this.name}": ${operation} after close(); stop the readers and writers of a buffer before closing it`,
-      );
+      throw bufferErrors.closed(this.name, operation);
     }
   }
 
   private invalidOffset(offset: unknown, operation: string): BufferError {
-    return new BufferError(
-      "BUFFER_INVALID_OFFSET",
-      `buffer "${this.name}": ${operation} with offset ${JSON.stringify(offset)}, which this buffer never produced (Redis offsets are stream entry ids "<ms>-<seq>"); pass offsets exactly as read returned them`,
-    );
+    return bufferErrors.invalidOffset(this.name, operation, offset, 'Redis offsets are stream entry ids "<ms>-<seq>"');
   }
 }
 
