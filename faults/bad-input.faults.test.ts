@@ -6,33 +6,18 @@
  * unit tests: packages/runtime/test/spec-fuzz.test.ts and jsonl-binary.test.ts.)
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, redisTestUrl, uniquePrefix } from "../packages/runtime/test/support/redis-server.js";
-import { baseSeed, expectedIds, killLeftovers, outputFigures, protocolErrorsOf, recordFigures, seededRandom, startWorker, watchStalls, writeSpec } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { redisTestUrl } from "../packages/runtime/test/support/redis-server.js";
+import { baseSeed, scenarioFixture, expectedIds, outputFigures, protocolErrorsOf, recordFigures, seededRandom, startWorker, watchStalls, writeSpec } from "./support/harness.js";
 
 const url = redisTestUrl();
 const padUdf = fileURLToPath(new URL("./fixtures/pad-udf.mjs", import.meta.url));
 
 describe.skipIf(url === undefined)("bad input", () => {
-  const redisUrl = url as string;
-  let dir: string;
-  let redis: Redis;
-  const prefixes: string[] = [];
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "weir-faults-input-"));
-    redis = new Redis(redisUrl);
-  });
-  afterEach(() => void killLeftovers());
-  afterAll(async () => {
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
-    for (const prefix of prefixes) await deleteKeys(redisUrl, `${prefix}*`);
-  });
+  const fixture = scenarioFixture(url, "input");
+  const redisUrl = fixture.url;
 
   it("7.1 oversized messages go to the fallback, the rest to the sink", async () => {
     const seed = baseSeed + 701;
@@ -40,27 +25,26 @@ describe.skipIf(url === undefined)("bad input", () => {
     const total = rng.int(1_000, 2_000);
     const every = rng.int(3, 13);
     const partitions = rng.int(2, 4);
-    const prefix = uniquePrefix("fi");
-    prefixes.push(prefix);
-    const fallbackFile = path.join(dir, `${prefix}-fallback.jsonl`);
+    const prefix = fixture.prefix("fi");
+    const fallbackFile = path.join(fixture.dir, `${prefix}-fallback.jsonl`);
     const file = await writeSpec({
-      dir, name: "fi", prefix, redisUrl, total, rpu: total, partitions,
+      dir: fixture.dir, name: "fi", prefix, redisUrl, total, rpu: total, partitions,
       udf: `{ module: { path: "${padUdf}", export: pad } }`,
       // The map's input is never padded, so the limit bites at the sink vertex only.
       limits: "readBatchSize: 50, readTimeout: 20ms, maxMessageSize: 1024",
       sinkExtra: `, fallback: { jsonl: { path: "${fallbackFile}" } }`,
     });
-    const stalls = watchStalls(redis, prefix, total);
+    const stalls = watchStalls(fixture.redis, prefix, total);
     const exit = await startWorker("all", [file], { FAULT_SINK_URL: redisUrl, FAULT_SINK_PREFIX: prefix, PAD_UDF_EVERY: String(every) }).exited;
     const maxStallMs = await stalls.stop();
-    const figures = await outputFigures(redis, prefix, total);
+    const figures = await outputFigures(fixture.redis, prefix, total);
     const letters = existsSync(fallbackFile)
       ? readFileSync(fallbackFile, "utf8").split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as { id: string; headers?: Record<string, string> })
       : [];
     const fallbackIds = new Set(letters.map((letter) => letter.id));
     const padded = expectedIds(total).filter((id) => Number(id.split("-").pop()) % every === 0);
     const lostIds = figures.lostIds.filter((id) => !fallbackIds.has(id));
-    const output = new Set(await redis.smembers(`${prefix}:output`));
+    const output = new Set(await fixture.redis.smembers(`${prefix}:output`));
     recordFigures({
       scenario: "7 bad input", trial: `oversized every ${every}th, ${partitions}p, fallback ${fallbackIds.size}`, seed, messagesIn: total,
       ...figures, messagesOut: figures.messagesOut + fallbackIds.size, lost: lostIds.length, protocolErrors: protocolErrorsOf([exit]), maxStallMs, exactlyOnce: true,

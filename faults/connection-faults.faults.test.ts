@@ -4,33 +4,17 @@
  * source → map → 4-partition sink pipeline runs in one process. The buffer's Redis is private
  * (the faults hit every client on it); the sink records into the suite's shared Redis.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, redisCommand, redisTestUrl, startRedisServer, uniquePrefix } from "../packages/runtime/test/support/redis-server.js";
+import { describe, expect, it } from "vitest";
+import { redisCommand, redisTestUrl, startRedisServer } from "../packages/runtime/test/support/redis-server.js";
 import { startDelayProxy } from "./support/delay-proxy.js";
-import { baseSeed, killLeftovers, outputFigures, protocolErrorsOf, recordFigures, seededRandom, sleep, startWorker, watchStalls, writeSpec } from "./support/harness.js";
+import { baseSeed, scenarioFixture, outputFigures, protocolErrorsOf, recordFigures, seededRandom, sleep, startWorker, watchStalls, writeSpec } from "./support/harness.js";
 
 const url = redisTestUrl();
 const kinds = ["client-kill", "client-pause", "slow-redis"] as const;
 
 describe.skipIf(url === undefined)("connection faults", () => {
-  const recordUrl = url as string;
-  let dir: string;
-  let redis: Redis;
-  const prefixes: string[] = [];
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "weir-faults-conn-"));
-    redis = new Redis(recordUrl);
-  });
-  afterEach(() => void killLeftovers());
-  afterAll(async () => {
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
-    for (const prefix of prefixes) await deleteKeys(recordUrl, `${prefix}*`);
-  });
+  const fixture = scenarioFixture(url, "conn");
+  const recordUrl = fixture.url;
 
   it.each(kinds.map((kind, i) => ({ trial: i + 1, kind })))("3.$trial $kind on a seeded schedule", async ({ trial, kind }) => {
     const seed = baseSeed + 300 + trial;
@@ -40,10 +24,9 @@ describe.skipIf(url === undefined)("connection faults", () => {
     try {
       const bufferUrl = proxy === undefined ? server.url : `redis://127.0.0.1:${proxy.port}`;
       const total = 3_000;
-      const prefix = uniquePrefix("fc");
-      prefixes.push(prefix);
-      const file = await writeSpec({ dir, name: "fc", prefix, redisUrl: bufferUrl, total, rpu: 1_500, udf: "{ builtin: { name: cat } }" });
-      const stalls = watchStalls(redis, prefix, total);
+      const prefix = fixture.prefix("fc");
+      const file = await writeSpec({ dir: fixture.dir, name: "fc", prefix, redisUrl: bufferUrl, total, rpu: 1_500, udf: "{ builtin: { name: cat } }" });
+      const stalls = watchStalls(fixture.redis, prefix, total);
       const worker = startWorker("all", [file], { FAULT_SINK_URL: recordUrl, FAULT_SINK_PREFIX: prefix });
       let done = false;
       const exited = worker.exited.then((exit) => ((done = true), exit));
@@ -67,7 +50,7 @@ describe.skipIf(url === undefined)("connection faults", () => {
       }
       const exit = await exited;
       const maxStallMs = await stalls.stop();
-      const figures = await outputFigures(redis, prefix, total);
+      const figures = await outputFigures(fixture.redis, prefix, total);
       recordFigures({ scenario: "3 connections", trial: `${kind} ×${faults.length}`, seed, messagesIn: total, ...figures, protocolErrors: protocolErrorsOf([exit]), maxStallMs, exactlyOnce: true });
       expect(exit.code, exit.stderr.slice(-3000)).toBe(0);
       expect(figures.lostIds).toEqual([]);

@@ -4,31 +4,15 @@
  * streams, consumer groups and dedup sets are gone, and Weir must say so rather than stall
  * (Numaflow's Redis buffer stalled here). The sink records into the suite's shared Redis.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, redisTestUrl, startRedisServer, uniquePrefix } from "../packages/runtime/test/support/redis-server.js";
-import { baseSeed, killLeftovers, outputFigures, protocolErrorsOf, recordFigures, seededRandom, sleep, startWorker, waitFor, watchStalls, writeSpec } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { redisTestUrl, startRedisServer } from "../packages/runtime/test/support/redis-server.js";
+import { baseSeed, scenarioFixture, outputFigures, protocolErrorsOf, recordFigures, seededRandom, sleep, startWorker, waitFor, watchStalls, writeSpec } from "./support/harness.js";
 
 const url = redisTestUrl();
 
 describe.skipIf(url === undefined)("Redis restarted mid-run", () => {
-  const recordUrl = url as string;
-  let dir: string;
-  let redis: Redis;
-  const prefixes: string[] = [];
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "weir-faults-restart-"));
-    redis = new Redis(recordUrl);
-  });
-  afterEach(() => void killLeftovers());
-  afterAll(async () => {
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
-    for (const prefix of prefixes) await deleteKeys(recordUrl, `${prefix}*`);
-  });
+  const fixture = scenarioFixture(url, "restart");
+  const recordUrl = fixture.url;
 
   it.each([
     { trial: 1, persistence: "aof-always" as const },
@@ -43,20 +27,19 @@ describe.skipIf(url === undefined)("Redis restarted mid-run", () => {
     let second: Awaited<ReturnType<typeof startRedisServer>> | undefined;
     try {
       const total = 3_000;
-      const prefix = uniquePrefix("fr");
-      prefixes.push(prefix);
-      const file = await writeSpec({ dir, name: "fr", prefix, redisUrl: first.url, total, rpu: 1_500, udf: "{ builtin: { name: cat } }" });
-      const stalls = watchStalls(redis, prefix, total);
+      const prefix = fixture.prefix("fr");
+      const file = await writeSpec({ dir: fixture.dir, name: "fr", prefix, redisUrl: first.url, total, rpu: 1_500, udf: "{ builtin: { name: cat } }" });
+      const stalls = watchStalls(fixture.redis, prefix, total);
       const worker = startWorker("all", [file], { FAULT_SINK_URL: recordUrl, FAULT_SINK_PREFIX: prefix });
       const at = rng.int(300, 1_500);
-      await waitFor("deliveries", async () => Number((await redis.get(`${prefix}:count`)) ?? 0) >= at);
+      await waitFor("deliveries", async () => Number((await fixture.redis.get(`${prefix}:count`)) ?? 0) >= at);
       await first.kill();
       await sleep(rng.int(100, 600));
       // Same port; with AOF, the same directory, so the server reloads what it had fsynced.
       second = await startRedisServer({ port: first.port, appendonly: aof, args: [...args, ...(aof ? ["--dir", first.dir] : [])] });
       const exit = await Promise.race([worker.exited, sleep(40_000).then(() => undefined)]);
       const maxStallMs = await stalls.stop();
-      const figures = await outputFigures(redis, prefix, total);
+      const figures = await outputFigures(fixture.redis, prefix, total);
       const hung = exit === undefined;
       if (hung) worker.child.kill("SIGKILL");
       const reported = exit !== undefined && exit.code !== 0;

@@ -2,14 +2,10 @@
  * Scenario 5 — skew: one partition 100× hotter than the rest (a UDF keys 100 of every 101
  * messages alike); one partition's sink 100× slower than the others, in both commit modes.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, redisTestUrl, uniquePrefix } from "../packages/runtime/test/support/redis-server.js";
-import { baseSeed, killLeftovers, outputFigures, protocolErrorsOf, recordFigures, seededRandom, startWorker, watchStalls, writeSpec } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { redisTestUrl } from "../packages/runtime/test/support/redis-server.js";
+import { baseSeed, scenarioFixture, outputFigures, protocolErrorsOf, recordFigures, seededRandom, startWorker, watchStalls, writeSpec } from "./support/harness.js";
 
 const url = redisTestUrl();
 const skewUdf = fileURLToPath(new URL("./fixtures/skew-udf.mjs", import.meta.url));
@@ -20,39 +16,26 @@ const trials = [
 ];
 
 describe.skipIf(url === undefined)("skew", () => {
-  const redisUrl = url as string;
-  let dir: string;
-  let redis: Redis;
-  const prefixes: string[] = [];
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "weir-faults-skew-"));
-    redis = new Redis(redisUrl);
-  });
-  afterEach(() => void killLeftovers());
-  afterAll(async () => {
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
-    for (const prefix of prefixes) await deleteKeys(redisUrl, `${prefix}*`);
-  });
+  const fixture = scenarioFixture(url, "skew");
+  const redisUrl = fixture.url;
 
   it.each(trials)("5.$trial $kind, commit $commit", async ({ trial, kind, commit }) => {
     const seed = baseSeed + 500 + trial;
     const rng = seededRandom(seed);
     const total = kind === "hot partition" ? 4_000 : 1_500;
-    const prefix = uniquePrefix("fs");
-    prefixes.push(prefix);
+    const prefix = fixture.prefix("fs");
     const slowPartition = rng.int(0, 3);
     const file = await writeSpec({
-      dir, name: "fs", prefix, redisUrl, total, rpu: total, commit,
+      dir: fixture.dir, name: "fs", prefix, redisUrl, total, rpu: total, commit,
       ...(kind === "hot partition" ? { udf: `{ module: { path: "${skewUdf}", export: skew } }` } : {}),
     });
     const env: Record<string, string> = { FAULT_SINK_URL: redisUrl, FAULT_SINK_PREFIX: prefix, FAULT_SINK_DELAY_MS: "1" };
     if (kind !== "hot partition") Object.assign(env, { FAULT_SINK_SLOW_PARTITION: String(slowPartition), FAULT_SINK_SLOW_FACTOR: "100" });
-    const stalls = watchStalls(redis, prefix, total);
+    const stalls = watchStalls(fixture.redis, prefix, total);
     const started = Date.now();
     const exit = await startWorker("all", [file], env).exited;
     const maxStallMs = await stalls.stop();
-    const figures = await outputFigures(redis, prefix, total);
+    const figures = await outputFigures(fixture.redis, prefix, total);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     recordFigures({
       scenario: "5 skew", trial: `${kind}${kind === "hot partition" ? "" : ` p${slowPartition}`}, ${commit} (${seconds}s)`, seed, messagesIn: total,

@@ -4,14 +4,12 @@
  * Scenario 6 — SIGTERM drain at seeded points: exit 0, in-flight work committed, and nothing is
  * delivered twice after the drained worker restarts.
  */
-import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, redisTestUrl, uniquePrefix } from "../packages/runtime/test/support/redis-server.js";
+import { describe, expect, it } from "vitest";
+import { redisTestUrl } from "../packages/runtime/test/support/redis-server.js";
 import {
-  baseSeed, killLeftovers, outputFigures, pendingOf, protocolErrorsOf, recordFigures, seededRandom, sleep, startWorker,
+  baseSeed, scenarioFixture, outputFigures, pendingOf, protocolErrorsOf, recordFigures, seededRandom, sleep, startWorker,
   waitFor, watchStalls, writeSpec, type Exit,
 } from "./support/harness.js";
 
@@ -19,28 +17,12 @@ const url = redisTestUrl();
 const phases = ["write-start", "write-recorded", "commit", "mid-read"] as const;
 
 describe.skipIf(url === undefined)("worker faults", () => {
-  const redisUrl = url as string;
-  let dir: string;
-  let redis: Redis;
-  const prefixes: string[] = [];
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "weir-faults-workers-"));
-    redis = new Redis(redisUrl);
-  });
-  afterEach(() => {
-    const left = killLeftovers();
-    if (left.length > 0) console.error(`workers still running after the trial:\n${left.join("\n")}`);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
-    for (const prefix of prefixes) await deleteKeys(redisUrl, `${prefix}*`);
-  });
+  const fixture = scenarioFixture(url, "workers");
+  const redisUrl = fixture.url;
 
   async function setup(total: number) {
-    const prefix = uniquePrefix("fk");
-    prefixes.push(prefix);
-    const file = await writeSpec({ dir, name: "fk", prefix, redisUrl, total, rpu: total, claimIdle: "1s" });
+    const prefix = fixture.prefix("fk");
+    const file = await writeSpec({ dir: fixture.dir, name: "fk", prefix, redisUrl, total, rpu: total, claimIdle: "1s" });
     const env = { FAULT_SINK_URL: redisUrl, FAULT_SINK_PREFIX: prefix };
     const args = (replica: string, vertices: string) => [file, "--vertices", vertices, "--replica", replica];
     return { prefix, env, args };
@@ -54,16 +36,16 @@ describe.skipIf(url === undefined)("worker faults", () => {
     const total = 2_000;
     const { prefix, env, args } = await setup(total);
     const slow = { ...env, FAULT_SINK_DELAY_MS: "15" };
-    const faults = phase === "mid-read" ? {} : { FAULT_SINK_KILL_PHASE: phase, FAULT_SINK_KILL_AFTER: String(killAfter) };
+    const faults: Record<string, string> = phase === "mid-read" ? {} : { FAULT_SINK_KILL_PHASE: phase, FAULT_SINK_KILL_AFTER: String(killAfter) };
     const victim = startWorker("out/a", args("a", "out"), { ...slow, ...faults });
     const survivor = startWorker("out/b", args("b", "out"), slow);
-    const stalls = watchStalls(redis, prefix, total);
+    const stalls = watchStalls(fixture.redis, prefix, total);
     const source = startWorker("in/src", args("src", "in"), env);
     if (phase === "mid-read") {
       // From outside, at a seeded moment once the run is under way, while the victim holds entries.
-      await waitFor("first deliveries", async () => (await redis.hlen(`${prefix}:deliveries`)) > 200);
+      await waitFor("first deliveries", async () => (await fixture.redis.hlen(`${prefix}:deliveries`)) > 200);
       await sleep(rng.int(0, 300));
-      await waitFor("the victim to hold pending entries", async () => (await pendingOf(redis, prefix, "fk", "out", "fk-a")) > 0);
+      await waitFor("the victim to hold pending entries", async () => (await pendingOf(fixture.redis, prefix, "fk", "out", "fk-a")) > 0);
       victim.child.kill("SIGKILL");
     }
     const killed = await victim.exited;
@@ -73,7 +55,7 @@ describe.skipIf(url === undefined)("worker faults", () => {
     exits.push(await source.exited, await survivor.exited);
     if (restarted !== undefined) exits.push(await restarted.exited);
     const maxStallMs = await stalls.stop();
-    const figures = await outputFigures(redis, prefix, total);
+    const figures = await outputFigures(fixture.redis, prefix, total);
     const reached = killed.signal === "SIGKILL";
     recordFigures({
       scenario: "1 SIGKILL worker",
@@ -97,14 +79,14 @@ describe.skipIf(url === undefined)("worker faults", () => {
     const total = 2_000;
     const { prefix, env, args } = await setup(total);
     const slow = { ...env, FAULT_SINK_DELAY_MS: String(rng.int(5, 25)) };
-    const trace = path.join(dir, `${prefix}-a.trace.jsonl`);
+    const trace = path.join(fixture.dir, `${prefix}-a.trace.jsonl`);
     const victim = startWorker("out/a", [...args("a", "out"), "--trace", trace], slow);
     const survivor = startWorker("out/b", args("b", "out"), slow);
-    const stalls = watchStalls(redis, prefix, total);
+    const stalls = watchStalls(fixture.redis, prefix, total);
     const source = startWorker("in/src", args("src", "in"), env);
     // Signals before the CLI has installed its handlers kill the process outright (Node's default).
     await waitFor("the victim to start", () => victim.stderr().includes("pipeline started"));
-    await waitFor("first deliveries", async () => (await redis.hlen(`${prefix}:deliveries`)) > 0);
+    await waitFor("first deliveries", async () => (await fixture.redis.hlen(`${prefix}:deliveries`)) > 0);
     await sleep(rng.int(0, 600));
     victim.child.kill("SIGTERM");
     // A drain is bounded: the in-flight epochs (a few sink calls) commit, then the worker exits.
@@ -115,7 +97,7 @@ describe.skipIf(url === undefined)("worker faults", () => {
       await victim.exited;
       recordFigures({
         scenario: "6 SIGTERM drain", trial: `t${trial} DRAIN HUNG`, seed, messagesIn: total,
-        ...(await outputFigures(redis, prefix, total)), protocolErrors: 0, maxStallMs: await stalls.stop(), exactlyOnce: true,
+        ...(await outputFigures(fixture.redis, prefix, total)), protocolErrors: 0, maxStallMs: await stalls.stop(), exactlyOnce: true,
       });
       const kept = path.join(tmpdir(), `weir-faults-drain-hung-${seed}.trace.jsonl`);
       await import("node:fs/promises").then((fs) => fs.copyFile(trace, kept)).catch(() => undefined);
@@ -124,7 +106,7 @@ describe.skipIf(url === undefined)("worker faults", () => {
     const restarted = startWorker("out/a'", args("a", "out"), slow);
     const exits = [drained, await source.exited, await survivor.exited, await restarted.exited];
     const maxStallMs = await stalls.stop();
-    const figures = await outputFigures(redis, prefix, total);
+    const figures = await outputFigures(fixture.redis, prefix, total);
     recordFigures({
       scenario: "6 SIGTERM drain",
       trial: `t${trial} (sink ${slow.FAULT_SINK_DELAY_MS}ms)`,

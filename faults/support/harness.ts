@@ -6,11 +6,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { createRandom, type SeededRandom } from "@weir/testkit";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { deleteKeys, uniquePrefix } from "../../packages/runtime/test/support/redis-server.js";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 export const bin = path.join(repoRoot, "packages/runtime/bin/weir.js");
@@ -23,21 +26,10 @@ export const resultsFile = process.env["WEIR_FAULTS_RESULTS"] ?? path.join(tmpdi
 /** The base seed: a run is reproducible with WEIR_FAULTS_SEED=<the seed printed in the table>. */
 export const baseSeed = Number(process.env["WEIR_FAULTS_SEED"] ?? "20240611");
 
-/** mulberry32: small, seeded, good enough to pick fault points. */
-export function seededRandom(seed: number): { next(): number; int(min: number, max: number): number; pick<T>(items: readonly T[]): T } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    pick: (items) => items[Math.floor(next() * items.length)] as never,
-  };
+/** The testkit's seeded generator (mulberry32), plus `pick`: the fault points of a trial. */
+export function seededRandom(seed: number): SeededRandom & { pick<T>(items: readonly T[]): T } {
+  const random = createRandom(seed);
+  return { ...random, pick: (items) => items[Math.floor(random.next() * items.length)] as never };
 }
 
 /** One trial's figures. */
@@ -79,6 +71,8 @@ export interface SpecOptions {
   readonly limits?: string;
   /** A map vertex between source and sink: `{ path, export }` of a module UDF, or a builtin. */
   readonly udf?: string;
+  /** More fields of the map vertex, e.g. `, retryStrategy: { … }`. */
+  readonly mapExtra?: string;
   readonly sinkExtra?: string;
 }
 
@@ -96,7 +90,7 @@ export async function writeSpec(options: SpecOptions): Promise<string> {
     `  limits: { ${options.limits ?? "readBatchSize: 50, readTimeout: 20ms"} }`,
     "  vertices:",
     `    - { name: in, source: { generator: { total: ${options.total}, rpu: ${options.rpu}, duration: 1s, keyCount: 64 } } }`,
-    ...(options.udf === undefined ? [] : [`    - { name: map, partitions: ${partitions}, udf: ${options.udf} }`]),
+    ...(options.udf === undefined ? [] : [`    - { name: map, partitions: ${partitions}, udf: ${options.udf}${options.mapExtra ?? ""} }`]),
     `    - { name: out, partitions: ${partitions}${commit}, sink: { module: { path: "${faultSink}" }${options.sinkExtra ?? ""} } }`,
     "  edges:",
     ...(options.udf === undefined ? ["    - { from: in, to: out }"] : ["    - { from: in, to: map }", "    - { from: map, to: out }"]),
@@ -121,6 +115,56 @@ export interface Worker {
 }
 
 const live = new Set<Worker>();
+
+/** What every scenario file shares: a temp dir for specs, a client on the recording Redis, fresh key prefixes. */
+export interface ScenarioFixture {
+  /** The suite's Redis: the fault sink records there, and most scenarios buffer there too. */
+  readonly url: string;
+  readonly dir: string;
+  readonly redis: Redis;
+  /** A key prefix no other trial uses; its keys are deleted after the file. */
+  prefix(label: string): string;
+}
+
+/**
+ * Registers the hooks of a scenario file (call it inside its `describe`): the temp dir and the
+ * Redis client before the file, leftover workers killed after each trial (their stderr tails
+ * printed), keys and files removed after the file.
+ */
+export function scenarioFixture(url: string | undefined, label: string): ScenarioFixture {
+  const prefixes: string[] = [];
+  let dir: string | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), `weir-faults-${label}-`));
+    redis = new Redis(url as string);
+  });
+  afterEach(() => {
+    const left = killLeftovers();
+    if (left.length > 0) console.error(`workers still running after the trial:\n${left.join("\n")}`);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    for (const prefix of prefixes) await deleteKeys(url as string, `${prefix}*`);
+  });
+  return {
+    url: url as string,
+    get dir() {
+      if (dir === undefined) throw new Error("scenarioFixture: dir is ready from beforeAll on");
+      return dir;
+    },
+    get redis() {
+      if (redis === undefined) throw new Error("scenarioFixture: redis is ready from beforeAll on");
+      return redis;
+    },
+    prefix(name) {
+      const prefix = uniquePrefix(name);
+      prefixes.push(prefix);
+      return prefix;
+    },
+  };
+}
 
 /** `weir run <file> --json` with extra args; the sink records under `prefix` in `sinkUrl`. */
 export function startWorker(label: string, args: readonly string[], env: Record<string, string>): Worker {

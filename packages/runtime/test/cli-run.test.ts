@@ -88,6 +88,51 @@ describe("weir run", () => {
     }
   });
 
+  it("exits once a bounded run completes, even when a udf keeps a handle open and leaves a call hanging", async () => {
+    // Found by the fault suite (scenario 4, "udf hangs"): the process waited for Node's event loop to run dry.
+    await writeFile(
+      path.join(dir, "clingy.mjs"),
+      [
+        "setInterval(() => undefined, 1_000); // the udf's own client, say",
+        "let calls = 0;",
+        "export function clingy(message) {",
+        "  calls += 1;",
+        "  if (calls === 3) return new Promise(() => undefined); // times out, is retried",
+        "  return [{ value: message.value }];",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const file = path.join(dir, "clingy.yaml");
+    await writeFile(
+      file,
+      [
+        "apiVersion: weir.dev/v1",
+        "kind: Pipeline",
+        "metadata: { name: clingy }",
+        "spec:",
+        "  limits: { resultTimeout: 200ms }",
+        "  vertices:",
+        "    - { name: in, source: { generator: { total: 20, rpu: 20 } } }",
+        "    - { name: map, udf: { module: { path: ./clingy.mjs, export: clingy } }, retryStrategy: { onFailure: retry } }",
+        "    - { name: out, sink: { blackhole: {} } }",
+        "  edges:",
+        "    - { from: in, to: map }",
+        "    - { from: map, to: out }",
+        "",
+      ].join("\n"),
+    );
+    let child: ReturnType<typeof spawn> | undefined;
+    const running = weir(["run", file, "--json"], (started) => (child = started));
+    const result = await Promise.race([running, new Promise<undefined>((resolve) => setTimeout(resolve, 20_000))]);
+    if (result === undefined) child?.kill("SIGKILL");
+    expect(result, "weir run still running 20 s after a 20-message run").toBeDefined();
+    expect(result!.code, result!.stderr).toBe(0);
+    const summary = JSON.parse(result!.stdout.trim()) as { status: string; vertices: Record<string, { acked: number }> };
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["out"]!.acked).toBe(20);
+  });
+
   it("exits non-zero with a one-line reason when a module cannot be loaded", async () => {
     const file = path.join(dir, "broken.yaml");
     await writeFile(

@@ -384,6 +384,20 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
     expect(ids(aborted)).toEqual([]);
   });
 
+  test("hands out an entry delivered to the consumer but never handed out before reporting end of stream", async () => {
+    const buffer = open({ upstreams: ["up"] });
+    const stream = buffer.keysOf(0).stream;
+    await buffer.write(0, messages("a", 2));
+    // Redis delivered a1 to consumer "c" without the buffer seeing the reply — what a blocked
+    // read woken by the end of stream leaves behind when Redis served it just before.
+    expect(ids(await buffer.read(0, { consumer: "c", max: 1, timeoutMs: 0 }))).toEqual(["a0"]);
+    await admin().xreadgroup("GROUP", "pipe.vertex", "c", "COUNT", 1, "STREAMS", stream, ">");
+    await buffer.endOfStream("up");
+    const last = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect({ ids: ids(last), endOfStream: last.endOfStream }).toEqual({ ids: ["a1"], endOfStream: false });
+    expect(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 })).toEqual({ entries: [], endOfStream: true });
+  });
+
   test("reports BUFFER_STREAM_ENDED from the script and STREAM ids as offsets", async () => {
     const buffer = open({ upstreams: ["up"] });
     await buffer.write(0, messages("a", 1));

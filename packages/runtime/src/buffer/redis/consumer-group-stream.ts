@@ -18,8 +18,9 @@
  * remembers which entries it handed out and not yet saw acked, marks the consumer *suspect*
  * whenever entries may have been stranded (a connection generation changed during a call, an
  * error, an abort with entries in the reply), and a suspect consumer's next `readNew` first
- * returns its own pending entries that were never handed out. Nothing is lost across a reconnect
- * and nothing is handed out twice by one object. This assumes one reader at a time per consumer
+ * returns its own pending entries that were never handed out; so does every read that is about
+ * to report end of stream (a slice's reply may still be on its way when the end is checked).
+ * Nothing is lost across a reconnect and nothing is handed out twice by one object. This assumes one reader at a time per consumer
  * name and stream, which is how the partition reader uses it.
  *
  * **Blocking and abort.** A blocking XREADGROUP cannot be withdrawn once Redis has it, so waits
@@ -137,21 +138,40 @@ export class ConsumerGroupStream {
       }
       if (this.connection.generation !== generation) this.suspects.add(consumer);
       const entries = parseStreamsReply(reply);
-      if (entries.length > 0) {
+      if (entries.length > 0 && (aborted(signal) || this.closed)) {
         // An aborted reader is going away: leave the entries pending, to be recovered.
-        if (aborted(signal) || this.closed) {
-          this.suspects.add(consumer);
-          return EMPTY;
-        }
-        return { entries: this.handOut(entries), ended };
+        this.suspects.add(consumer);
+        return EMPTY;
       }
-      if (ended) return { entries: [], ended: true };
+      if (ended) return this.endOfStreamRead(consumer, max, this.handOut(entries));
+      if (entries.length > 0) return { entries: this.handOut(entries), ended: false };
       const remaining = deadline - performance.now();
       if (remaining <= 0) return EMPTY;
       const outcome = await this.waitSlice(consumer, max, Math.min(remaining, this.options.blockSliceMs), signal);
       if (outcome.kind === "entries") return { entries: this.handOut(outcome.entries), ended: false };
       if (deadline - performance.now() <= 0) return EMPTY;
     }
+  }
+
+  /**
+   * The read that Redis says ends the stream (everything delivered). A blocking slice detached
+   * by wake() may still have been served the last entries after this object stopped listening:
+   * they are pending for this consumer and nobody holds them. They go out first (oldest), and
+   * the end waits for the next read.
+   */
+  private async endOfStreamRead(consumer: string, max: number, entries: RawEntry[]): Promise<GroupRead> {
+    let stranded: RawEntry[];
+    try {
+      stranded = await this.recover(consumer, Math.max(1, max - entries.length));
+    } catch (error) {
+      if (entries.length === 0) throw error;
+      // The entries are handed out already: deliver them, look again on the next read.
+      this.suspects.add(consumer);
+      return { entries, ended: false };
+    }
+    if (stranded.length === 0) return { entries, ended: true };
+    const room = max - entries.length;
+    return { entries: room > 0 ? [...this.handOut(stranded.slice(0, room)), ...entries] : entries, ended: false };
   }
 
   /**

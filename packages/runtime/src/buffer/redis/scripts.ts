@@ -284,7 +284,7 @@ KEYS[1] stream
 KEYS[2] end-of-stream set
 ARGV[1] consumer group
 ARGV[2] number of upstream writers (> 0)
-ARGV[3] the asking consumer (its own pending entries are in its hands already)
+ARGV[3] the asking consumer (it checks its own pending entries itself: see consumer-group-stream.ts)
 Returns: {ended, remaining}, each 0 or 1.
 `;
 
