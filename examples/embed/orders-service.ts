@@ -261,9 +261,11 @@ export function actorStates(actor: AnyActorRef): { status: string; states: Recor
   const snapshot = actor.getSnapshot() as { status: string; value: unknown; children: Record<string, AnyActorRef | undefined> };
   const states: Record<string, unknown> = { [actor.id]: snapshot.value };
   for (const child of Object.values(snapshot.children)) {
-    if (child?.systemId === undefined) continue; // an invoked I/O actor, not a partition actor
+    // `systemId` is on every actor, though not on the AnyActorRef type.
+    const systemId = (child as { systemId?: string } | undefined)?.systemId;
+    if (child === undefined || systemId === undefined) continue; // an invoked I/O actor, not a partition actor
     const childSnapshot = child.getSnapshot() as { value?: unknown; status: string };
-    states[child.systemId] = childSnapshot.value ?? childSnapshot.status;
+    states[systemId] = childSnapshot.value ?? childSnapshot.status;
   }
   return { status: snapshot.status, states };
 }

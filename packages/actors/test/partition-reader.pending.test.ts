@@ -1,68 +1,34 @@
 import { describe, expect, it } from "vitest";
-import { createActor, fromPromise, toPromise } from "xstate";
-import {
-  defaultRetryPolicy,
-  fromSinkFunction,
-  partitionReaderMachine,
-  sinkSessionMachine,
-  supervisorMachine,
-  type AckInput,
-  type Message,
-  type ReadBatchInput,
-  type ReadBatchOutput,
-} from "@weir/actors";
+import { createActor, toPromise } from "xstate";
+import { message } from "./support/messages.js";
+import { recordingSink, supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
 
 // After a restart a reader first re-reads its consumer's pending entries, page by page; each page
 // must start after the previous one, or a consumer holding more than one batch would re-read the
 // first page forever and put those entries into the pipeline twice.
 describe("partition reader: re-reading pending entries after a restart", () => {
   it("pages through more pending entries than one batch, each exactly once, then reads new ones", async () => {
-    const message = (id: string): Message => ({ id, keys: [], value: new Uint8Array(), eventTime: 0, headers: {} });
     const pending = Array.from({ length: 250 }, (_, i) => ({ offset: String(i + 1).padStart(6, "0"), message: message(`old-${i}`) }));
     const fresh = Array.from({ length: 30 }, (_, i) => ({ offset: String(1000 + i), message: message(`new-${i}`) }));
     const afters: Array<string | undefined> = [];
     const delivered: string[] = [];
     const acked: string[] = [];
-    const machine = supervisorMachine.provide({
-      actors: {
-        partitionReader: partitionReaderMachine.provide({
-          actors: {
-            readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(async ({ input }) => {
-              if (input.fromPending) {
-                afters.push(input.after);
-                const start = input.after === undefined ? 0 : pending.findIndex((entry) => entry.offset > input.after!);
-                return { entries: start < 0 ? [] : pending.slice(start, start + input.max), endOfStream: false };
-              }
-              const entries = fresh.splice(0, input.max);
-              return { entries, endOfStream: entries.length === 0 };
-            }),
-            ackOffsets: fromPromise<void, AckInput>(async ({ input }) => {
-              acked.push(...input.offsets);
-            }),
-          },
-        }),
-        sinkSession: sinkSessionMachine.provide({
-          actors: {
-            sinkWriter: fromSinkFunction(async (messages) => {
-              delivered.push(...messages.map((m) => m.id));
-              return messages.map((m) => ({ id: m.id, status: "ok" as const }));
-            }),
-          },
-        }),
+    const machine = wiredSupervisor({
+      readBatch: async (input) => {
+        if (input.fromPending) {
+          afters.push(input.after);
+          const start = input.after === undefined ? 0 : pending.findIndex((entry) => entry.offset > input.after!);
+          return { entries: start < 0 ? [] : pending.slice(start, start + input.max), endOfStream: false };
+        }
+        const entries = fresh.splice(0, input.max);
+        return { entries, endOfStream: entries.length === 0 };
       },
+      ackOffsets: async (input) => {
+        acked.push(...input.offsets);
+      },
+      write: recordingSink(delivered),
     });
-    const actor = createActor(machine, {
-      input: {
-        vertex: "v",
-        partitions: 1,
-        readBatchSize: 100,
-        readTimeoutMs: 5,
-        maxInflightEpochs: 2,
-        retry: defaultRetryPolicy,
-        resultTimeoutMs: 1000,
-        startWithPending: true,
-      },
-    }).start();
+    const actor = createActor(machine, { input: supervisorInput({ readBatchSize: 100, startWithPending: true }) }).start();
     const output = await toPromise(actor);
     expect(output.status).toBe("completed");
     expect(afters.slice(0, 3)).toEqual([undefined, "000100", "000200"]);

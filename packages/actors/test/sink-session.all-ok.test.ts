@@ -7,62 +7,15 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createActor, fromCallback, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject } from "xstate";
-import {
-  defaultRetryPolicy,
-  fromSinkFunction,
-  sinkSessionMachine,
-  type EpochDoneEvent,
-  type FallbackWriteInput,
-  type Message,
-  type ProtocolErrorEvent,
-  type SinkFunction,
-  type SinkIoEvent,
-  type SinkResult,
-  type SinkWriteInput,
-} from "@weir/actors";
+import { createActor, setup } from "xstate";
+import { fromSinkFunction, type SinkFunction, type SinkIoEvent } from "@weir/actors";
 import { findViolation, isStaleFrame, recordAllOk, recordResults, settleAttempt, startEpoch } from "../src/sink-session.logic.js";
 import { isAllOk } from "../src/sink-writer.js";
+import { message } from "./support/messages.js";
+import { PARTITION, frame, oks, startSinkSession } from "./support/sink-session-harness.js";
 
-const PARTITION = 1;
-const message = (id: string): Message => ({ id, keys: [], value: new Uint8Array(), eventTime: 0, headers: {} });
-const frame = (epoch: number, attempt: number, partition = PARTITION) => ({ partition, epoch, attempt });
-const oks = (ids: readonly string[]): SinkResult[] => ids.map((id) => ({ id, status: "ok" }));
-
-/** A session whose sink writer records each attempt and lets the test answer for it. */
-function startSession() {
-  const clock = new SimulatedClock();
-  const attempts: Array<{ readonly input: SinkWriteInput; readonly send: (event: SinkIoEvent) => void }> = [];
-  const sinkWriter = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
-    attempts.push({ input, send: sendBack });
-  });
-  const fallbackWriter = fromPromise<void, FallbackWriteInput>(async () => undefined);
-  const toParent: EventObject[] = [];
-  const parent = setup({ actors: { session: sinkSessionMachine.provide({ actors: { sinkWriter, fallbackWriter } }) } }).createMachine({
-    invoke: {
-      id: "session",
-      src: "session",
-      input: {
-        vertex: "v",
-        partition: PARTITION,
-        retry: { ...defaultRetryPolicy, intervalMs: 10, steps: 3, onFailure: "retry" },
-        resultTimeoutMs: 100,
-      },
-    },
-    on: { "*": { actions: ({ event }) => toParent.push(event) } },
-  });
-  const actor = createActor(parent, { clock });
-  actor.start();
-  const session = actor.getSnapshot().children.session as AnyActorRef;
-  const state = () => (session.getSnapshot() as { value: unknown }).value;
-  const protocolErrors = () => toParent.filter((e): e is ProtocolErrorEvent => e.type === "sink.protocolError");
-  const epochsDone = () => toParent.filter((e): e is EpochDoneEvent => e.type === "sink.epochDone");
-  const deliverEpoch = (partition: number, epoch: number, ids: readonly string[]) => {
-    if (ids.length > 0) session.send({ type: "batcher.data", partition, epoch, messages: ids.map(message) });
-    session.send({ type: "batcher.eot", partition, epoch, count: ids.length });
-  };
-  return { clock, attempts, state, protocolErrors, epochsDone, deliverEpoch, stop: () => actor.stop() };
-}
+/** The writer never reports `sinkIo.sent`: an attempt stays `writing` until its first answer. */
+const startSession = () => startSinkSession({ reportsSent: false });
 
 describe("sink session: sinkIo.allOk", () => {
   it("completes the attempt's epoch with every message ok, on the first attempt", () => {

@@ -4,7 +4,7 @@
  * which epochs close and join in each commit mode.
  */
 import { describe, expect, it } from "vitest";
-import { defaultRetryPolicy, emptyTallies, type EpochTallies, type Message, type RetryPolicy, type SinkIoEvent } from "@weir/actors";
+import { defaultRetryPolicy, emptyTallies, type EpochTallies, type RetryPolicy, type SinkIoEvent } from "@weir/actors";
 import { backoffDelay, nextRandom } from "../src/retry-policy.js";
 import {
   canRetry,
@@ -36,8 +36,7 @@ import {
   updatePart,
 } from "../src/supervisor.logic.js";
 import type { CommitUnit, PartitionControl, SupervisorContext } from "../src/supervisor.types.js";
-
-const message = (id: string): Message => ({ id, keys: [], value: new Uint8Array(), eventTime: 0, headers: {} });
+import { message } from "./support/messages.js";
 
 /** Partition 1, epoch 3, first attempt of `ids`. */
 const PARTITION = 1;
@@ -279,6 +278,7 @@ function context(change: Partial<SupervisorContext> = {}): SupervisorContext {
     retry: defaultRetryPolicy,
     resultTimeoutMs: 100,
     startWithPending: false,
+    sinkCommit: false,
     seed: 1,
     nextEpoch: 1,
     parts: initialParts(partitions),

@@ -4,60 +4,10 @@
  * an idle partition's EOT completes at once (I3).
  */
 import { describe, expect, it } from "vitest";
-import { createActor, fromCallback, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject } from "xstate";
-import {
-  defaultRetryPolicy,
-  sinkSessionMachine,
-  type EpochDoneEvent,
-  type FallbackWriteInput,
-  type Message,
-  type ProtocolErrorEvent,
-  type SinkIoEvent,
-  type SinkResult,
-  type SinkWriteInput,
-} from "@weir/actors";
+import { PARTITION, frame, oks, startSinkSession } from "./support/sink-session-harness.js";
 
-const PARTITION = 1;
-const message = (id: string): Message => ({ id, keys: [], value: new Uint8Array(), eventTime: 0, headers: {} });
-
-function startSession() {
-  const clock = new SimulatedClock();
-  const attempts: Array<{ readonly input: SinkWriteInput; readonly send: (event: SinkIoEvent) => void }> = [];
-  const sinkWriter = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
-    attempts.push({ input, send: sendBack });
-    sendBack({ type: "sinkIo.sent", partition: input.partition, epoch: input.epoch, attempt: input.attempt });
-  });
-  const fallbackWriter = fromPromise<void, FallbackWriteInput>(async () => undefined);
-  const toParent: EventObject[] = [];
-  const parent = setup({ actors: { session: sinkSessionMachine.provide({ actors: { sinkWriter, fallbackWriter } }) } }).createMachine({
-    invoke: {
-      id: "session",
-      src: "session",
-      input: {
-        vertex: "v",
-        partition: PARTITION,
-        retry: { ...defaultRetryPolicy, intervalMs: 10, steps: 3, onFailure: "retry" },
-        resultTimeoutMs: 100,
-      },
-    },
-    on: { "*": { actions: ({ event }) => toParent.push(event) } },
-  });
-  const actor = createActor(parent, { clock });
-  actor.start();
-  const session = actor.getSnapshot().children.session as AnyActorRef;
-  const state = () => (session.getSnapshot() as { value: unknown }).value;
-  const protocolErrors = () => toParent.filter((e): e is ProtocolErrorEvent => e.type === "sink.protocolError");
-  const epochsDone = () => toParent.filter((e): e is EpochDoneEvent => e.type === "sink.epochDone");
-  /** DATA and EOT of `partition`'s epoch, as its batcher sends them. */
-  const deliverEpoch = (partition: number, epoch: number, ids: readonly string[]) => {
-    if (ids.length > 0) session.send({ type: "batcher.data", partition, epoch, messages: ids.map(message) });
-    session.send({ type: "batcher.eot", partition, epoch, count: ids.length });
-  };
-  return { clock, attempts, session, state, protocolErrors, epochsDone, deliverEpoch, stop: () => actor.stop() };
-}
-
-const frame = (epoch: number, attempt: number, partition = PARTITION) => ({ partition, epoch, attempt });
-const oks = (ids: readonly string[]): SinkResult[] => ids.map((id) => ({ id, status: "ok" }));
+/** The writer reports `sinkIo.sent` at once: each attempt goes straight to awaiting its results. */
+const startSession = () => startSinkSession({ reportsSent: true });
 
 describe("sink session: frames of another partition (I2)", () => {
   it("refuses another partition's DATA and EOT: reported, never written, never completing an epoch", () => {

@@ -20,6 +20,7 @@ export type {
   ProcessSpec,
   PipelineSpec,
   PipelineSpecInput,
+  RedisTlsSpec,
   RetryStrategySpec,
   SinkConnectorSpec,
   SinkVertexSpec,

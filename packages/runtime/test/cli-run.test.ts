@@ -124,7 +124,7 @@ describe("weir run", () => {
     );
     let child: ReturnType<typeof spawn> | undefined;
     const running = weir(["run", file, "--json"], (started) => (child = started));
-    const result = await Promise.race([running, new Promise<undefined>((resolve) => setTimeout(resolve, 20_000))]);
+    const result = await Promise.race([running, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20_000))]);
     if (result === undefined) child?.kill("SIGKILL");
     expect(result, "weir run still running 20 s after a 20-message run").toBeDefined();
     expect(result!.code, result!.stderr).toBe(0);

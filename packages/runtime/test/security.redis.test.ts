@@ -14,6 +14,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findRedisServer, redisCommand, startRedisServer, uniquePrefix, type RedisServer } from "./support/redis-server.js";
 import { ensureBuilt, startWeir } from "./support/weir-cli.js";
+import { boundedSpecText } from "./support/bounded-spec.js";
 
 const PASSWORD = "s3cret-Weir-pw-8b7c1d";
 const ACL_PASSWORD = "acl-only-pw-4f2e9a";
@@ -25,23 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function specText(name: string, buffer: string, total = 300): string {
-  return `apiVersion: weir.dev/v1
-kind: Pipeline
-metadata: { name: ${name} }
-spec:
-  buffer: ${buffer}
-  limits: { readBatchSize: 50, readTimeout: 20ms }
-  vertices:
-    - name: in
-      source: { generator: { total: ${total}, rpu: ${total * 2}, duration: 1s, msgSize: 16, keyCount: 4 } }
-    - name: out
-      partitions: 2
-      sink: { blackhole: {} }
-  edges:
-    - { from: in, to: out }
-`;
-}
+const specText = (name: string, buffer: string, total = 300) => boundedSpecText({ name, buffer, total });
 
 /** Resolves true when a TCP connection to host:port opens. */
 function reachable(host: string, port: number): Promise<boolean> {

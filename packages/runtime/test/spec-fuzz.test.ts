@@ -128,7 +128,7 @@ function mutate(doc: Json, mutations: readonly Mutation[]): Json {
   return root;
 }
 
-const mutatedSpec = fc.array(mutation, { minLength: 1, maxLength: 6 }).map((mutations) => mutate(validSpec() as Json, mutations));
+const mutatedSpec = fc.array(mutation, { minLength: 1, maxLength: 6 }).map((mutations) => mutate(validSpec() as unknown as Json, mutations));
 
 
 function expectSpecError(error: unknown, what: string): void {

@@ -17,6 +17,10 @@ import { WeirError } from "@weir/actors";
  *   something else, or by an incompatible version).
  * - `BUFFER_DATA_LOST` — the store lost what it held (a Redis restarted without persistence, a
  *   deleted key): not retriable, so the run stops and says so instead of completing short.
+ * - `BUFFER_TLS` — TLS between Weir and Redis is misconfigured: the server's certificate is not
+ *   trusted or not for this host, the server refused the client certificate, or one side does
+ *   not speak TLS (redis:// to a TLS port). Not retriable: like a wrong password, a retry gets
+ *   the same answer.
  */
 export type BufferErrorCode =
   | "BUFFER_INVALID_OPTIONS"
@@ -29,7 +33,8 @@ export type BufferErrorCode =
   | "BUFFER_UNAVAILABLE"
   | "BUFFER_SCRIPT"
   | "BUFFER_CORRUPT_ENTRY"
-  | "BUFFER_DATA_LOST";
+  | "BUFFER_DATA_LOST"
+  | "BUFFER_TLS";
 
 /**
  * An error raised by a {@link PartitionedBuffer} implementation. Buffers make one attempt per

@@ -17,6 +17,7 @@ import { importExport } from "./load-module.js";
 import { createProcessSink } from "./process/process-sink.js";
 import { createRedisStreamSink } from "./redis-stream-sink.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
+import { tlsFor, type ServerTls } from "../buffer/redis/server-tls.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
 
 export { toJsonLine } from "./json-line.js";
@@ -34,6 +35,8 @@ export interface BuiltinSinkOptions {
   readonly logger?: Logger;
   /** How long the `process` sink, used as a fallback, waits for an answer, in ms. */
   readonly resultTimeout?: number;
+  /** The redis buffer's TLS settings: `redisStream` and `bullmq` sinks on its server use them. */
+  readonly redisTls?: ServerTls;
 }
 
 export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec, options: BuiltinSinkOptions = {}): Promise<SinkConnector> {
@@ -45,7 +48,12 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
   }
   if ("redisStream" in spec) {
     const { url, stream, maxLen } = spec.redisStream;
-    return createRedisStreamSink({ connection: { url, name: `weir:${vertex}:sink` }, stream, ...(maxLen === undefined ? {} : { maxLen }) });
+    const tls = tlsFor(url, options.redisTls);
+    return createRedisStreamSink({
+      connection: { url, name: `weir:${vertex}:sink`, ...(tls === undefined ? {} : { tls }) },
+      stream,
+      ...(maxLen === undefined ? {} : { maxLen }),
+    });
   }
   if ("process" in spec) {
     return createProcessSink(
@@ -62,7 +70,14 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
     const { queue, url, prefix } = spec.bullmq;
     // Parsing fills `url` from a redis buffer and rejects a spec that leaves it unset otherwise.
     if (url === undefined) throw new BullmqError("BULLMQ_INVALID_OPTIONS", `bullmq sink of vertex '${vertex}': queue '${queue}' has no url`);
-    return createBullmqSink({ queue, url, prefix, ...(options.logger === undefined ? {} : { logger: options.logger.child({ vertex }) }) });
+    const tls = tlsFor(url, options.redisTls);
+    return createBullmqSink({
+      queue,
+      url,
+      prefix,
+      ...(tls === undefined ? {} : { tls }),
+      ...(options.logger === undefined ? {} : { logger: options.logger.child({ vertex }) }),
+    });
   }
   return createModuleSink(vertex, spec.module.path, spec.module.export);
 }

@@ -4,27 +4,54 @@
  * builds the same buffer from the same spec, so they meet on the same keys.
  */
 import { MemoryBuffer, RedisConnection, RedisStreamBuffer, type PartitionedBuffer } from "../buffer/index.js";
+import type { ServerTls } from "../buffer/redis/server-tls.js";
 import type { Logger } from "../observability/logger.js";
 import { effectiveLimits, type PipelineSpec } from "../spec/pipeline-spec.js";
+import { readRedisTlsFiles } from "../spec/tls-files.js";
 
 /** What the buffers of one process share: one Redis connection for all of them. */
 export interface BufferContext {
   readonly spec: PipelineSpec;
   readonly connection?: RedisConnection;
+  /**
+   * The redis buffer's TLS settings (`buffer.tls`, files read), which every rediss:// connection
+   * to the buffer's server uses too: bullmq queues, redisStream connectors (server-tls.ts).
+   */
+  readonly tls?: ServerTls;
 }
 
+/**
+ * Opens the buffers' shared Redis connection (none for the memory buffer).
+ *
+ * @throws {SpecError} when a `buffer.tls` file cannot be read or is not PEM (named by field and path).
+ */
 export function openBufferContext(spec: PipelineSpec, logger?: Logger): BufferContext {
   const buffer = spec.spec.buffer;
   if (buffer.type === "memory") return { spec };
+  const tls = bufferServerTls(spec);
   return {
     spec,
     connection: new RedisConnection({
       url: buffer.url,
       cluster: buffer.cluster,
       name: `weir:${spec.metadata.name}`,
+      ...(tls === undefined ? {} : { tls: tls.tls }),
       ...(logger === undefined ? {} : { logger }),
     }),
+    ...(tls === undefined ? {} : { tls }),
   };
+}
+
+/**
+ * The redis buffer's TLS settings with their files read, for connections to the buffer's server;
+ * `undefined` without `buffer.tls` (or a redis:// URL, where it does not apply).
+ *
+ * @throws {SpecError} when a `buffer.tls` file cannot be read or is not PEM.
+ */
+export function bufferServerTls(spec: PipelineSpec): ServerTls | undefined {
+  const buffer = spec.spec.buffer;
+  if (buffer.type !== "redis" || buffer.tls === undefined || !buffer.url.startsWith("rediss://")) return undefined;
+  return { url: buffer.url, tls: readRedisTlsFiles(buffer.tls) };
 }
 
 export function createVertexBuffer(context: BufferContext, vertexName: string): PartitionedBuffer {

@@ -172,15 +172,17 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   };
 
   // Process sinks and udfs start one process per partition and log their stderr.
+  // Connectors on the redis buffer's server use its TLS settings (buffer.tls, server-tls.ts).
   const sinkOptions = (vertex: VertexSpec) => ({
     ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
     partitions: vertex.partitions,
     logger,
     resultTimeout: effectiveLimits(spec, vertex).resultTimeout,
+    ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
   });
 
   const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
-    createBuiltinSource(vertex, { consumer, logger, pipeline: name });
+    createBuiltinSource(vertex, { consumer, logger, pipeline: name, ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }) });
 
   const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number, gate: MessageGate | undefined): Promise<SinkConnector> => {
     if (vertex.kind === "sink") {

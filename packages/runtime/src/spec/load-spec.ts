@@ -3,7 +3,9 @@ import path from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { SpecError, type SpecIssue } from "../errors.js";
 import { pipelineSpecSchema, type PipelineSpec, type ProcessSpec } from "./pipeline-spec.js";
+import { readFailure } from "./read-failure.js";
 import { resolveSpecPaths } from "./resolve-spec-paths.js";
+import { readRedisTlsFiles } from "./tls-files.js";
 import { toSpecIssues, type Locate } from "./zod-issues.js";
 
 /** A validated spec and where it came from. */
@@ -28,7 +30,8 @@ export interface LoadSpecOptions {
 
 /**
  * Reads, parses and validates a spec file: `.json` as JSON, anything else as YAML (which also
- * reads JSON). Every problem found is thrown as one {@link SpecError}, with line numbers.
+ * reads JSON). Every problem found is thrown as one {@link SpecError}, with line numbers. The
+ * redis buffer's TLS files (`buffer.tls`) are read and checked too.
  *
  * @example
  * ```ts
@@ -49,6 +52,10 @@ export async function loadSpec(file: string, options: LoadSpecOptions = {}): Pro
   const baseDir = path.dirname(absolute);
   const spec = validate(parsed.doc, baseDir, file, parsed.locate);
   if (options.allowModulesOutside !== true) checkModulesInside(spec, baseDir, file, parsed.locate);
+  // Certificate files are read now, so `weir validate` reports a missing one; the pipeline reads
+  // them again when it starts (buffer-factory.ts).
+  const buffer = spec.spec.buffer;
+  if (buffer.type === "redis" && buffer.tls !== undefined) readRedisTlsFiles(buffer.tls, { file, locate: parsed.locate });
   return { spec, file: absolute, baseDir };
 }
 
@@ -210,12 +217,4 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
 
 function firstLine(message: string): string {
   return message.split("\n", 1)[0] ?? message;
-}
-
-function readFailure(cause: unknown): string {
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EISDIR") return "is a directory, not a file";
-  if (code === "EACCES") return "permission denied";
-  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -6,18 +6,19 @@
  * output types are what the runtime reads: durations in ms, every default filled, each vertex
  * tagged with its `kind`, and retry settings complete on udf and sink vertices.
  *
- *   metadata.name ─ spec ─┬─ buffer        memory | redis
+ *   metadata.name ─ spec ─┬─ buffer        memory | redis (tls for rediss://)
  *                         ├─ limits        defaults for every vertex
  *                         ├─ vertices[]    exactly one of source | udf | sink
  *                         └─ edges[]       from → to, optional tag conditions
  *
  * Cross-field rules (unique names, edges between known vertices, no cycles…) live in
- * vertex-rules.ts and graph-rules.ts.
+ * vertex-rules.ts, graph-rules.ts, bullmq-rules.ts and buffer-rules.ts.
  */
 import { z } from "zod";
 import { durationSchema as duration } from "./duration.js";
 import { exactlyOneIssues, oneOfKeys, requireExactlyOne } from "./exactly-one.js";
 import { graphIssues } from "./graph-rules.js";
+import { bufferTlsIssues } from "./buffer-rules.js";
 import { bullmqUrlIssues, withBullmqUrls } from "./bullmq-rules.js";
 import { ALWAYS, reportDrafts } from "./issue-draft.js";
 import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
@@ -74,6 +75,25 @@ const vertexLimitsSchema = z
 
 // ── buffer ───────────────────────────────────────────────────────────────────────────────
 
+// Files, not PEM text: a spec is checked in, certificates and keys are not. Read at validation
+// and again when the pipeline starts (tls-files.ts); cross-field rules in buffer-rules.ts.
+const redisTlsSchema = z
+  .strictObject({
+    ca: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM file of the CA (or CA bundle) that signed the server's certificate, relative to the spec file; replaces Node's default CAs for this server."),
+    cert: z.string().min(1).optional().describe("PEM file of the client certificate, relative to the spec file, for a server with tls-auth-clients yes; needs key."),
+    key: z.string().min(1).optional().describe("PEM file of the client certificate's private key, relative to the spec file; needs cert."),
+    servername: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Host name to send (SNI) and to check the server's certificate against, when it differs from the URL's host."),
+  })
+  .describe("TLS settings for rediss:// URLs: a private CA, a client certificate. Apply to every rediss:// connection to the buffer's server (host and port of url).");
+
 const bufferSchema = z
   .discriminatedUnion("type", [
     z.strictObject({ type: z.literal("memory") }).describe("In-process buffers: no setup, one process, lost on exit."),
@@ -93,6 +113,7 @@ const bufferSchema = z
         cluster: z.boolean().default(false).describe("Connect to a Redis Cluster through the node in `url`."),
         claimIdle: duration.default(30_000).describe("How long an entry stays pending before another consumer claims it."),
         dedupWindow: duration.default(600_000).describe("How long a forwarded message id is remembered to drop duplicate writes."),
+        tls: redisTlsSchema.optional(),
       })
       .describe("Redis streams, one per partition: durable, shared by every worker process."),
   ])
@@ -284,6 +305,8 @@ type RawVertex = z.output<typeof rawVertexSchema>;
 export type Limits = z.output<typeof limitsSchema>;
 export type VertexLimits = z.output<typeof vertexLimitsSchema>;
 export type BufferSpec = z.output<typeof bufferSchema>;
+/** `buffer.tls` of a redis buffer: file paths (absolute once loaded) and a server name. */
+export type RedisTlsSpec = z.output<typeof redisTlsSchema>;
 export type OnFull = z.output<typeof onFullSchema>;
 export type CommitMode = z.output<typeof commitSchema>;
 export type OnFailure = z.output<typeof onFailureSchema>;
@@ -397,7 +420,7 @@ const specBodySchema = z
     vertices: z.array(vertexSchema).min(1).describe("The pipeline's vertices: sources, udfs and sinks."),
     edges: z.array(edgeSchema).describe("Edges between vertices; each one is a partitioned buffer."),
   })
-  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value)]), ALWAYS)
+  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value), ...bufferTlsIssues(value)]), ALWAYS)
   // A bullmq queue without a url lives on the redis buffer's server (bullmq-rules.ts).
   .transform(withBullmqUrls);
 

@@ -1,9 +1,9 @@
 import path from "node:path";
-import type { MessageSchemaSpec, PipelineSpec, ProcessSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
+import type { BufferSpec, MessageSchemaSpec, PipelineSpec, ProcessSpec, SinkConnectorSpec, UdfSpec, VertexSpec } from "./pipeline-spec.js";
 
 /**
  * The spec with every file path absolute: udf and sink modules, jsonl sinks, fallbacks,
- * message schemas.
+ * message schemas, the redis buffer's TLS files.
  * Relative paths are relative to `baseDir`, the spec file's directory (DESIGN §4), so a
  * pipeline runs the same from any working directory. Module `path`s are files, never
  * package names. A process's `cwd` resolves the same way and defaults to `baseDir`; its
@@ -20,7 +20,19 @@ export function resolveSpecPaths(spec: PipelineSpec, baseDir: string): PipelineS
     if (vertex.kind === "udf") return { ...vertex, udf: resolveUdf(vertex.udf, resolve), ...optional };
     return { ...vertex, sink: resolveConnector(vertex.sink, resolve), ...optional };
   });
-  return { ...spec, spec: { ...spec.spec, vertices } };
+  return { ...spec, spec: { ...spec.spec, buffer: resolveBuffer(spec.spec.buffer, resolve), vertices } };
+}
+
+function resolveBuffer(buffer: BufferSpec, resolve: (file: string) => string): BufferSpec {
+  if (buffer.type !== "redis" || buffer.tls === undefined) return buffer;
+  const { ca, cert, key } = buffer.tls;
+  const tls = {
+    ...buffer.tls,
+    ...(ca === undefined ? {} : { ca: resolve(ca) }),
+    ...(cert === undefined ? {} : { cert: resolve(cert) }),
+    ...(key === undefined ? {} : { key: resolve(key) }),
+  };
+  return { ...buffer, tls };
 }
 
 function resolveUdf(udf: UdfSpec, resolve: (file: string) => string): UdfSpec {

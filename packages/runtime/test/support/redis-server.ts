@@ -9,15 +9,18 @@
  * await server.stop();
  * ```
  *
+ * With `tls` the server speaks TLS only (`--port 0 --tls-port <port>`), and its `url` is rediss://.
+ *
  * Test files reach the run's shared server through {@link redisTestUrl} (set up by
  * redis-global-setup.ts), and isolate themselves with unique key prefixes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { randomUUID } from "node:crypto";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { inject } from "vitest";
 
@@ -35,6 +38,21 @@ export interface RedisServerOptions {
   readonly args?: readonly string[];
   /** Use this port instead of a free one. */
   readonly port?: number;
+  /** Serve TLS only: the port becomes `--tls-port` (`--port 0`) and `url` is rediss://. */
+  readonly tls?: RedisServerTls;
+}
+
+/** PEM files of a TLS server (`--tls-cert-file`, `--tls-key-file`, `--tls-ca-cert-file`). */
+export interface RedisServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA that signed `certFile`; with `authClients`, also the one client certificates must chain to. */
+  readonly caFile: string;
+  /** Require client certificates (`--tls-auth-clients yes`); default no. */
+  readonly authClients?: boolean;
+  /** The readiness check's client certificate and key, needed with `authClients`. */
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 export interface RedisServer {
@@ -102,8 +120,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 async function launch(binary: string, port: number, options: RedisServerOptions): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "weir-redis-"));
+  const tls = options.tls;
   const args = [
-    "--port", String(port),
+    ...(tls === undefined ? ["--port", String(port)] : ["--port", "0", "--tls-port", String(port)]),
     "--bind", "127.0.0.1",
     "--dir", dir,
     "--save", "",
@@ -113,6 +132,9 @@ async function launch(binary: string, port: number, options: RedisServerOptions)
     "--loglevel", "warning",
   ];
   if (options.requirepass !== undefined) args.push("--requirepass", options.requirepass);
+  if (tls !== undefined) {
+    args.push("--tls-cert-file", tls.certFile, "--tls-key-file", tls.keyFile, "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", tls.authClients === true ? "yes" : "no");
+  }
   if (options.clusterEnabled === true) {
     args.push("--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000");
   }
@@ -123,9 +145,9 @@ async function launch(binary: string, port: number, options: RedisServerOptions)
   child.stderr?.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const auth = options.requirepass === undefined ? "" : `:${encodeURIComponent(options.requirepass)}@`;
-  const url = `redis://${auth}127.0.0.1:${port}`;
+  const url = `${tls === undefined ? "redis" : "rediss"}://${auth}127.0.0.1:${port}`;
   try {
-    await waitUntilReady(url, exited, () => output);
+    await waitUntilReady(url, exited, () => output, tls === undefined ? undefined : clientTls(tls));
   } catch (error) {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
@@ -146,13 +168,23 @@ async function launch(binary: string, port: number, options: RedisServerOptions)
   return server;
 }
 
-async function waitUntilReady(url: string, exited: Promise<number | null>, output: () => string): Promise<void> {
+/** What a client needs to pass a TLS server's checks: its CA, and a client certificate when asked. */
+function clientTls(tls: RedisServerTls): TlsOptions {
+  return {
+    ca: readFileSync(tls.caFile),
+    ...(tls.clientCertFile === undefined ? {} : { cert: readFileSync(tls.clientCertFile) }),
+    ...(tls.clientKeyFile === undefined ? {} : { key: readFileSync(tls.clientKeyFile) }),
+  };
+}
+
+async function waitUntilReady(url: string, exited: Promise<number | null>, output: () => string, tls?: TlsOptions): Promise<void> {
   let gone = false;
   void exited.then(() => (gone = true));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (gone) throw new Error(`redis-server exited at start: ${output().trim()}`);
-    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    // ioredis turns TLS on for rediss:// by itself; `tls` adds the test CA (and client certificate).
+    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(tls === undefined ? {} : { tls }) });
     client.on("error", () => undefined);
     try {
       await client.connect();

@@ -14,6 +14,11 @@
  * were in flight when a connection dropped, so a command may run twice: callers compare
  * {@link RedisConnection.generation} (or a blocking client's `generation`) before and after a call
  * to learn that this may have happened (see consumer-group-stream.ts for why it matters).
+ *
+ * A TLS handshake that fails on configuration (an untrusted or mismatched certificate, a refused
+ * client certificate, redis:// to a TLS port: tls-failure.ts) is not retried: the connection
+ * stops reconnecting and every command, now and later, fails at once with that `BUFFER_TLS`
+ * error ({@link RedisConnection.failure}), which is not retriable — as NOAUTH fails a run at once.
  */
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { isIP } from "node:net";
@@ -22,6 +27,7 @@ import type { Logger } from "../../observability/logger.js";
 import { silentLogger } from "../../observability/logger.js";
 import { BufferError } from "../buffer-error.js";
 import { defineScripts } from "./scripts.js";
+import { endpointOf, plainToTlsFailure, speaksTls, tlsFailure } from "./tls-failure.js";
 
 /** A standalone or cluster client; both offer the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -46,7 +52,11 @@ export interface RedisConnectionOptions {
   readonly url: string;
   /** Connect to a Redis Cluster through the node in `url` (default false). */
   readonly cluster?: boolean;
-  /** Extra TLS options for `rediss://` (a private CA, `servername`, client certificates…). */
+  /**
+   * Extra TLS options for `rediss://` (a private CA, `servername`, client certificates…), as
+   * `tls.connect` takes them: `ca`, `cert` and `key` are PEM contents, not file names.
+   * Ignored for `redis://`.
+   */
   readonly tls?: TlsOptions;
   /** Client name prefix shown by CLIENT LIST: `<name>:cmd`, `<name>:block-<n>`. Default `weir`. */
   readonly name?: string;
@@ -167,10 +177,21 @@ export class RedisConnection {
   private commandGeneration = 0;
   private blockingCount = 0;
   private closed = false;
+  /** `host:port`, for messages: never the URL, which may hold a password. */
+  private readonly endpoint: string;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly usesTls: boolean;
+  private fatal: BufferError | undefined;
+  private probingForTls = false;
 
   constructor(options: RedisConnectionOptions) {
     // Parse first, so a bad URL fails here with a clear message instead of in a reconnect loop.
-    redisOptionsFromUrl(options.url, options.tls);
+    const parsed = redisOptionsFromUrl(options.url, options.tls);
+    this.host = parsed.host;
+    this.port = parsed.port;
+    this.endpoint = endpointOf(parsed.host, parsed.port);
+    this.usesTls = parsed.tls !== undefined;
     this.options = options;
     this.url = options.url;
     this.backoff = { ...DEFAULT_RECONNECT_BACKOFF, ...options.backoff };
@@ -193,9 +214,18 @@ export class RedisConnection {
     return this.closed;
   }
 
+  /**
+   * The `BUFFER_TLS` error (not retriable) that stopped this connection: TLS is misconfigured,
+   * so no reconnect is attempted and every command fails with it. `undefined` while healthy.
+   */
+  get failure(): BufferError | undefined {
+    return this.fatal;
+  }
+
   /** A client for one blocking read; give it back with {@link releaseBlocking}. */
   acquireBlocking(): BlockingClient {
     if (this.closed) throw closedError();
+    if (this.fatal !== undefined) throw this.fatal;
     let pooled = this.idle.pop();
     if (pooled === undefined) {
       const created: PooledClient = { client: undefined as unknown as RedisClient, generation: 0 };
@@ -247,7 +277,10 @@ export class RedisConnection {
   private createClient(connectionName: string, maxRetriesPerRequest: number | null, autoPipelining: boolean, onClose: () => void): RedisClient {
     const base = redisOptionsFromUrl(this.options.url, this.options.tls);
     let lost = 0;
-    const retryStrategy = (attempt: number): number => {
+    const gate = () => this.fatal;
+    const retryStrategy = (attempt: number): number | null => {
+      // Misconfigured TLS: stop; the client ends, and the gate answers every command.
+      if (this.fatal !== undefined) return null;
       const delay = reconnectDelay(attempt, this.backoff);
       // Log the first attempts, then every tenth, so a long outage is visible but not flooding.
       if (attempt <= 3 || attempt % 10 === 0) {
@@ -273,25 +306,104 @@ export class RedisConnection {
         maxRedirections: 16,
       };
       if (base.tls !== undefined) clusterOptions.dnsLookup = (address, callback) => callback(null, address);
-      const cluster = new Cluster([{ host, port }], clusterOptions);
+      const cluster = new GatedCluster([{ host, port }], clusterOptions, gate);
       cluster.on("+node", (node: Redis) => node.on("close", onClose));
+      // A node's handshake errors reach the cluster client as "node error" only.
+      cluster.on("node error", (error: unknown) => this.noteError(error));
       client = cluster;
     } else {
-      client = new Redis({ ...base, ...common });
+      client = new GatedRedis({ ...base, ...common }, gate);
     }
+    // Connected but not yet answered: a plain client dropped here may be talking to a TLS port.
+    let handshaking = false;
+    client.on("connect", () => (handshaking = true));
     client.on("close", () => {
       onClose();
       if (!this.closed) lost++;
+      if (handshaking && !this.usesTls && this.options.cluster !== true) this.probeForTls();
+      handshaking = false;
     });
     client.on("ready", () => {
+      handshaking = false;
       if (lost > 0) this.logger.info("redis connection restored", { connection: connectionName });
       lost = 0;
     });
     client.on("error", (error: Error) => {
+      if (this.noteError(error)) return;
       // ioredis reports each failed reconnect too; the retry strategy already logs those.
       if (lost === 0 && !this.closed) this.logger.warn("redis connection error", { connection: connectionName, error: error.message });
     });
     return client;
+  }
+
+  /** Records a TLS configuration failure (the first one wins); true when `error` is one. */
+  private noteError(error: unknown): boolean {
+    const failure = tlsFailure(error, this.endpoint);
+    if (failure === undefined) return false;
+    this.fail(failure);
+    return true;
+  }
+
+  private fail(failure: BufferError): void {
+    if (this.fatal !== undefined || this.closed) return;
+    this.fatal = failure;
+    this.logger.error("redis TLS is misconfigured; not reconnecting", { error: failure.message });
+  }
+
+  /**
+   * Once per connection, after a plain (redis://) client was dropped before Redis answered it:
+   * asks the port for a TLS handshake. A TLS port fails the connection with a message that says
+   * to use rediss://; anything else (a proxy without a backend, a restart) stays a retried loss.
+   */
+  private probeForTls(): void {
+    if (this.probingForTls || this.fatal !== undefined || this.closed) return;
+    this.probingForTls = true;
+    void speaksTls(this.host, this.port).then((tls) => {
+      if (tls) this.fail(plainToTlsFailure(this.endpoint));
+    });
+  }
+}
+
+type ReplyMapping = NonNullable<RedisOptions["replyMapping"]>;
+
+/**
+ * The command and blocking clients: ioredis clients whose commands fail at once with `gate()`'s
+ * error once it has one (every command, script and pipeline goes through `sendCommand`), so a
+ * misconfigured TLS connection answers with the reason instead of "Connection is closed.".
+ */
+class GatedRedis<Mapping extends ReplyMapping = "legacy"> extends Redis<Mapping> {
+  private readonly gate: (() => Error | undefined) | undefined;
+
+  constructor(options: RedisOptions & { replyMapping?: Mapping }, gate: () => Error | undefined) {
+    super(options);
+    this.gate = gate;
+  }
+
+  override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
+    // `gate` is unset while super() runs, which may already queue handshake commands.
+    const fatal = this.gate?.();
+    if (fatal === undefined) return super.sendCommand(...args);
+    const [command] = args;
+    command.reject(fatal);
+    return command.promise;
+  }
+}
+
+/** {@link GatedRedis} for Redis Cluster. */
+class GatedCluster<Mapping extends ReplyMapping = "legacy"> extends Cluster<Mapping> {
+  private readonly gate: (() => Error | undefined) | undefined;
+
+  constructor(nodes: ConstructorParameters<typeof Cluster<Mapping>>[0], options: ConstructorParameters<typeof Cluster<Mapping>>[1], gate: () => Error | undefined) {
+    super(nodes, options);
+    this.gate = gate;
+  }
+
+  override sendCommand(...args: Parameters<Cluster["sendCommand"]>): unknown {
+    const fatal = this.gate?.();
+    if (fatal === undefined) return super.sendCommand(...args);
+    const [command] = args;
+    command.reject(fatal);
+    return command.promise;
   }
 }
 

@@ -1,7 +1,9 @@
 import { BullmqError } from "../../connectors/bullmq/bullmq-error.js";
 import { DeadLetterQueue, deadLetterQueuesOf, type DeadLetter, type DeadLetterQueueRef } from "../../connectors/bullmq/dead-letter-queue.js";
 import { replayDeadLetters, type FailedReplay, type ReplayedLetter } from "../../connectors/bullmq/dead-letter-replay.js";
+import { tlsFor } from "../../buffer/redis/server-tls.js";
 import { UsageError } from "../../errors.js";
+import { bufferServerTls } from "../../pipeline/buffer-factory.js";
 import type { PipelineSpec } from "../../spec/pipeline-spec.js";
 import { loadSpec } from "../../spec/load-spec.js";
 import { didYouMean } from "../../spec/suggest.js";
@@ -65,7 +67,11 @@ export const dlqCommand: Command = {
     const context: Context = { spec, io, json: values.json, ...(values.vertex === undefined ? {} : { vertex: values.vertex }), ...(ids === undefined ? {} : { ids }) };
     let ok = true;
     const found = new Set<string>();
-    for (const ref of refs) {
+    // A queue on the redis buffer's server uses its TLS settings (buffer.tls), like `weir run`.
+    const serverTls = bufferServerTls(spec);
+    for (const named of refs) {
+      const tls = tlsFor(named.url, serverTls);
+      const ref = tls === undefined ? named : { ...named, tls };
       const queue = DeadLetterQueue.open(ref);
       try {
         const letters = await queue.list({

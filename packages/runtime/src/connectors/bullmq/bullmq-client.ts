@@ -10,9 +10,11 @@
  * | `producer` | the bullmq sink and fallback | 20: a write fails, and the sink session retries it | forever, capped backoff |
  * | `tool` | `weir dlq` | 1 | 3 attempts, then the command fails instead of hanging |
  */
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { Redis, type RedisOptions } from "ioredis";
 import { WeirError } from "@weir/actors";
 import { reconnectDelay, redisOptionsFromUrl } from "../../buffer/redis/redis-connection.js";
+import { endpointOf, tlsFailure } from "../../buffer/redis/tls-failure.js";
 import { silentLogger, type Logger } from "../../observability/logger.js";
 import { BullmqError } from "./bullmq-error.js";
 
@@ -23,6 +25,8 @@ export interface BullmqClientOptions {
   readonly role: BullmqClientRole;
   /** CLIENT SETNAME, so `CLIENT LIST` shows who is connected. */
   readonly name: string;
+  /** Extra TLS options for a `rediss://` URL (a private CA, client certificate…); see RedisConnectionOptions.tls. */
+  readonly tls?: TlsOptions;
   readonly logger?: Logger;
 }
 
@@ -36,7 +40,7 @@ export interface BullmqClientOptions {
 export function createBullmqClient(options: BullmqClientOptions): Redis {
   let base: ReturnType<typeof redisOptionsFromUrl>;
   try {
-    base = redisOptionsFromUrl(options.url);
+    base = redisOptionsFromUrl(options.url, options.tls);
   } catch (error) {
     throw new BullmqError("BULLMQ_INVALID_OPTIONS", `bullmq: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
@@ -56,7 +60,9 @@ export function createBullmqClient(options: BullmqClientOptions): Redis {
     // One line per outage: ioredis repeats the error on every reconnect attempt.
     if (reported) return;
     reported = true;
-    logger.warn("bullmq redis connection error", { connection: options.name, error: error.message });
+    // A TLS problem is said in words, with what to set (the buffer's connection fails on it; BullMQ's keeps retrying).
+    const tls = tlsFailure(error, endpointOf(base.host, base.port));
+    logger.warn("bullmq redis connection error", { connection: options.name, error: tls?.message ?? error.message });
   });
   client.on("ready", () => (reported = false));
   return client;

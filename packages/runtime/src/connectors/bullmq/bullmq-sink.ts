@@ -16,6 +16,7 @@
  * - The job's name is the writing vertex. Jobs get BullMQ's default options: their consumers
  *   decide attempts, backoff and retention.
  */
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { Queue } from "bullmq";
 import type { Message, SinkFunction, SinkResult } from "@weir/actors";
 import { silentLogger, type Logger } from "../../observability/logger.js";
@@ -32,6 +33,8 @@ export interface BullmqSinkOptions {
   readonly url: string;
   /** BullMQ's key prefix (default `"bull"`). */
   readonly prefix?: string;
+  /** Extra TLS options for a `rediss://` URL (a private CA, client certificate…). */
+  readonly tls?: TlsOptions;
   readonly logger?: Logger;
 }
 
@@ -53,7 +56,7 @@ export function createBullmqSink(options: BullmqSinkOptions): SinkConnector {
     throw new BullmqError("BULLMQ_INVALID_OPTIONS", `bullmq sink: queue must be a non-empty name without ':', got ${JSON.stringify(name)}`);
   }
   const logger = (options.logger ?? silentLogger).child({ queue: name });
-  const client = createBullmqClient({ url: options.url, role: "producer", name: `weir:bullmq:${name}`, logger });
+  const client = createBullmqClient({ url: options.url, role: "producer", name: `weir:bullmq:${name}`, logger, ...(options.tls === undefined ? {} : { tls: options.tls }) });
   const queue = new Queue(name, { connection: client, prefix: options.prefix ?? "bull" });
   // An EventEmitter throws on an 'error' event nobody listens to; the client already logs it.
   queue.on("error", () => undefined);

@@ -28,6 +28,7 @@
  * - Offsets are job ids.
  */
 import { randomUUID } from "node:crypto";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { Worker, type Job } from "bullmq";
 import type { ReadBatchOutput, ReadEntry } from "@weir/actors";
 import { silentLogger, type Logger } from "../../observability/logger.js";
@@ -53,6 +54,8 @@ export interface BullmqSourceOptions {
   readonly stalledIntervalMs?: number;
   /** Longest single blocking wait for a job, in ms (default 200): bounds how long an abort waits. */
   readonly blockSliceMs?: number;
+  /** Extra TLS options for a `rediss://` URL (a private CA, client certificate…). */
+  readonly tls?: TlsOptions;
   readonly logger?: Logger;
 }
 
@@ -96,7 +99,13 @@ export function createBullmqSource(options: BullmqSourceOptions): SourceConnecto
   const consumer = options.consumer ?? randomUUID();
   const logger = (options.logger ?? silentLogger).child({ queue });
   // Workers block on their own duplicates of this client; it needs maxRetriesPerRequest: null.
-  const client = createBullmqClient({ url: options.url, role: "worker", name: `weir:bullmq:${queue}:${consumer}`, logger });
+  const client = createBullmqClient({
+    url: options.url,
+    role: "worker",
+    name: `weir:bullmq:${queue}:${consumer}`,
+    logger,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
   const parts: Partition[] = Array.from({ length: partitions }, () => {
     const worker = new Worker(queue, null, {
       connection: client,

@@ -8,6 +8,7 @@
  * removed). The tools only touch the jobs of the spec's vertices that fall back into the queue,
  * so two pipelines sharing a queue (with different vertex names) leave each other's alone.
  */
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { JobType } from "bullmq";
 import { Queue } from "bullmq";
 import type { Message } from "@weir/actors";
@@ -24,6 +25,11 @@ export interface DeadLetterQueueRef {
   readonly url: string;
   readonly prefix: string;
   readonly vertices: readonly string[];
+  /**
+   * Extra TLS options for a rediss:// `url` (files read). {@link deadLetterQueuesOf} leaves it
+   * unset; `weir dlq` sets the redis buffer's (`buffer.tls`) for a queue on the buffer's server.
+   */
+  readonly tls?: TlsOptions;
 }
 
 /** One dead letter: the message as it failed, and why. */
@@ -93,7 +99,13 @@ export class DeadLetterQueue {
 
   private constructor(ref: DeadLetterQueueRef, logger?: Logger) {
     this.ref = ref;
-    this.client = createBullmqClient({ url: ref.url, role: "tool", name: `weir:dlq:${ref.queue}`, ...(logger === undefined ? {} : { logger }) });
+    this.client = createBullmqClient({
+      url: ref.url,
+      role: "tool",
+      name: `weir:dlq:${ref.queue}`,
+      ...(ref.tls === undefined ? {} : { tls: ref.tls }),
+      ...(logger === undefined ? {} : { logger }),
+    });
     this.queue = new Queue(ref.queue, { connection: this.client, prefix: ref.prefix });
     this.queue.on("error", () => undefined);
   }
