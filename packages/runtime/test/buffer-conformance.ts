@@ -417,6 +417,14 @@ export function describeBufferConformance(
         expect((await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 30 })).endOfStream).toBe(false);
       });
 
+      it("hasEnded tells whether a writer declared end of stream", async () => {
+        const buffer = await make({ upstreams: ["a", "b"] });
+        expect(await buffer.hasEnded("a")).toBe(false);
+        await buffer.endOfStream("a");
+        expect(await buffer.hasEnded("a")).toBe(true);
+        expect(await buffer.hasEnded("b")).toBe(false);
+      });
+
       it("rejects endOfStream from a writer that is not an upstream", async () => {
         const buffer = await make({ upstreams: ["a"] });
         await expectBufferError(buffer.endOfStream("stranger"), "BUFFER_UNKNOWN_WRITER");

@@ -181,6 +181,10 @@ export class FaultyBuffer implements PartitionedBuffer {
     return this.inner.endOfStream(writer);
   }
 
+  hasEnded(writer: string): Promise<boolean> {
+    return this.inner.hasEnded(writer);
+  }
+
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;

@@ -262,6 +262,11 @@ export class MemoryBuffer implements PartitionedBuffer {
     for (const log of this.logs) this.releaseWaiters(log, ENDED_EMPTY);
   }
 
+  async hasEnded(writer: string): Promise<boolean> {
+    this.assertOpen("hasEnded");
+    return this.endedWriters.has(writer);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

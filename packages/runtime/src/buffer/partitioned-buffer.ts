@@ -98,6 +98,14 @@ export interface PartitionedBuffer {
    */
   endOfStream(writer: string): Promise<void>;
 
+  /**
+   * Whether `writer` has declared end of stream on this buffer — for a durable buffer, possibly
+   * in an earlier run (on any partition: a crash may have cut a declaration short).
+   *
+   * @throws {BufferError} `BUFFER_CLOSED`.
+   */
+  hasEnded(writer: string): Promise<boolean>;
+
   /** Releases the buffer. Idempotent; reads still waiting resolve with no entries. */
   close(): Promise<void>;
 }

@@ -7,3 +7,9 @@ export interface SourceConnector {
   ack(partition: number, offsets: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A source with nothing left to send: every read reports end of stream. */
+export function endedSource(partitions: number): SourceConnector {
+  const ended: ReadBatchOutput = { entries: [], endOfStream: true };
+  return { partitions, read: async () => ended, ack: async () => undefined, close: async () => undefined };
+}

@@ -18,7 +18,7 @@ import { createBuiltinSink } from "../connectors/builtin-sinks.js";
 import { ConnectorError } from "../connectors/connector-error.js";
 import { createBuiltinSource } from "../connectors/builtin-sources.js";
 import { isSinkConnector, sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
-import type { SourceConnector } from "../connectors/source-connector.js";
+import { endedSource, type SourceConnector } from "../connectors/source-connector.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { emptyCounts, type RunSummary, type VertexCounts } from "../observability/vertex-counters.js";
 import type { LoadedSpec } from "../spec/load-spec.js";
@@ -127,7 +127,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const buildIO = async (vertex: VertexSpec): Promise<VertexIO> => {
     const count = counts.get(vertex.name)!;
     const limits = effectiveLimits(spec, vertex);
-    const source = vertex.kind === "source" ? (options.sources?.[vertex.name] ?? createSource(vertex)) : undefined;
+    const source = vertex.kind === "source" ? await sourceOf(vertex) : undefined;
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
     const claim = createClaimer(claimIdleMs);
@@ -180,6 +180,27 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     resultTimeout: effectiveLimits(spec, vertex).resultTimeout,
     ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
   });
+
+  /**
+   * A source that declared end of stream downstream in an earlier run (a Redis buffer keeps the
+   * marker) has nothing left to send, and writing again would hit streams that ended. It
+   * completes at once — repeating a declaration a crash may have cut short — and the log says how
+   * to run the pipeline again from the start.
+   */
+  const sourceOf = async (vertex: Extract<VertexSpec, { kind: "source" }>): Promise<SourceConnector> => {
+    if (durable) {
+      const downstream = spec.spec.edges.filter((edge) => edge.from === vertex.name);
+      const ended = await Promise.all(downstream.map((edge) => bufferOf(edge.to).hasEnded(vertex.name)));
+      if (ended.includes(true)) {
+        logger.warn("source ended in an earlier run on these Redis keys; it sends nothing", {
+          vertex: vertex.name,
+          hint: "to run the pipeline again from the start, stop its workers and run: weir reset <spec> --yes (or set a new buffer.keyPrefix)",
+        });
+        return endedSource(vertex.partitions);
+      }
+    }
+    return options.sources?.[vertex.name] ?? createSource(vertex);
+  };
 
   const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
     createBuiltinSource(vertex, { consumer, logger, pipeline: name, ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }) });

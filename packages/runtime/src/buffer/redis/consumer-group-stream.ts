@@ -275,6 +275,9 @@ export class ConsumerGroupStream {
   /** Maps a Redis or connection error to a BufferError. */
   translate(error: unknown, operation: string): BufferError {
     if (error instanceof BufferError) return error;
+    // A connection stopped by a TLS mistake fails its queued commands with "Connection is closed.":
+    // the reason is the TLS failure.
+    if (this.connection.failure !== undefined) return this.connection.failure;
     const message = error instanceof Error ? error.message : String(error);
     const where = `${this.options.describe}: ${operation}`;
     if (this.closed || this.connection.isClosed) {

@@ -284,6 +284,17 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (const part of this.parts) part.stream.wake();
   }
 
+  async hasEnded(writer: string): Promise<boolean> {
+    this.assertOpen("hasEnded");
+    const first = this.parts[0] as Partition;
+    try {
+      const members = await Promise.all(this.parts.map((part) => this.connection.client.sismember(part.keys.eos, writer)));
+      return members.some((member) => member === 1);
+    } catch (error) {
+      throw first.stream.translate(error, "hasEnded");
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

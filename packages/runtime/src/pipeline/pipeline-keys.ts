@@ -1,0 +1,30 @@
+/**
+ * The Redis keys of a pipeline's buffers, computed from its spec (never found by SCAN, which
+ * would need every node of a cluster and could match another pipeline's keys).
+ */
+import { partitionKeys } from "../buffer/redis/keys.js";
+import type { PipelineSpec } from "../spec/pipeline-spec.js";
+
+export interface PipelineBufferKeys {
+  /** Every partition's stream. */
+  readonly streams: readonly string[];
+  /** The streams with their dedup and end-of-stream sets. */
+  readonly all: readonly string[];
+}
+
+/** The keys of every input buffer (each vertex but the sources) of a pipeline on a Redis buffer. */
+export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
+  const buffer = spec.spec.buffer;
+  if (buffer.type !== "redis") return { streams: [], all: [] };
+  const streams: string[] = [];
+  const all: string[] = [];
+  for (const vertex of spec.spec.vertices) {
+    if (vertex.kind === "source") continue;
+    for (let partition = 0; partition < vertex.partitions; partition++) {
+      const keys = partitionKeys(buffer.keyPrefix, `${spec.metadata.name}.${vertex.name}`, partition);
+      streams.push(keys.stream);
+      all.push(keys.stream, keys.dedup, keys.eos);
+    }
+  }
+  return { streams, all };
+}
