@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message, SinkResult } from "@weir/actors";
-import { createPipeline, parseSpec, type PipelineSpecInput } from "@weir/runtime";
+import { createPipeline, parseSpec, type BatchMapAnswer, type PipelineSpecInput } from "@weir/runtime";
 
 let dir: string;
 beforeAll(async () => {
@@ -198,6 +198,43 @@ describe("a pipeline on the in-memory buffer", () => {
     expect((failed[0]!["headers"] as Record<string, string>)["x-weir-fallback-reason"]).toMatch(/poison/);
     expect(await readJsonl(out)).toHaveLength(90);
     expect(summary.vertices["map"]).toMatchObject({ ok: 90, fallback: 10 });
+  });
+
+  it("a batch udf that answers twice, for unknown ids or not at all fails just those messages, which retry", async () => {
+    const out = path.join(dir, "batch-out.jsonl");
+    const seen = new Map<string, number>();
+    // Each message's first answer breaks the contract one way or another (by id), the retry is right.
+    const batch = (messages: readonly Message[]): BatchMapAnswer[] =>
+      messages.flatMap((message): BatchMapAnswer[] => {
+        const attempt = (seen.get(message.id) ?? 0) + 1;
+        seen.set(message.id, attempt);
+        const right: BatchMapAnswer = { id: message.id, results: [{ value: message.value }] };
+        if (attempt > 1) return [right];
+        if (message.id.endsWith("3")) return [right, { id: message.id, results: [] }]; // twice: which holds?
+        if (message.id.endsWith("5")) return [{ id: `${message.id}-stranger`, results: [{ value: "?" }] }]; // unknown id, own missing
+        return [right];
+      });
+    const pipeline = createPipeline(
+      spec(
+        [
+          { name: "in", source: generator(100) },
+          { name: "map", udf: { builtin: { name: "cat" } }, retryStrategy: { backoff: { interval: "1ms", steps: 3 }, onFailure: "retry" } },
+          { name: "out", sink: { jsonl: { path: out } } },
+        ],
+        [
+          { from: "in", to: "map" },
+          { from: "map", to: "out" },
+        ],
+      ),
+      { udfs: { map: { batch } } },
+    );
+    const summary = await pipeline.start();
+    expect(summary.status).toBe("completed");
+    const ids = (await readJsonl(out)).map((line) => line["id"] as string);
+    // Every message exactly once: the duplicate answer's empty result did not filter it out, no stranger got in.
+    expect(ids.sort()).toEqual(Array.from({ length: 100 }, (_, i) => `in-0-${i}`).sort());
+    expect(summary.vertices["map"]).toMatchObject({ ok: 100, fallback: 0, dropped: 0 });
+    expect([...seen].filter(([, attempts]) => attempts > 1).map(([id]) => id.slice(-1)).sort()).toEqual([...Array(20)].map((_, i) => (i < 10 ? "3" : "5")));
   });
 
   it("without a fallback, a throwing udf's messages are dropped and counted, never a crash", async () => {

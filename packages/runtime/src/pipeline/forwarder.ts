@@ -143,11 +143,25 @@ async function mapBatch(
   } catch (error) {
     return messages.map((message) => udfFailure(options, message, error));
   }
+  const given = new Set(messages.map((message) => message.id));
   const byId = new Map<string, readonly MapResult[] | { readonly error: string }>();
+  const unknown: string[] = [];
+  const twice = new Set<string>();
   for (const answer of Array.isArray(answers) ? answers : []) {
-    byId.set(answer.id, "error" in answer && typeof answer.error === "string" ? { error: answer.error } : (answer as { results: readonly MapResult[] }).results);
+    if (!given.has(answer.id)) unknown.push(String(answer.id));
+    else if (byId.has(answer.id)) twice.add(answer.id);
+    else byId.set(answer.id, "error" in answer && typeof answer.error === "string" ? { error: answer.error } : (answer as { results: readonly MapResult[] }).results);
+  }
+  if (unknown.length > 0 || twice.size > 0) {
+    // Answers the udf owes nobody are dropped; an id answered twice is failed (and retried): which answer holds is unknowable.
+    options.logger.warn("batch udf broke its contract (one answer per given id)", {
+      vertex: options.vertex,
+      ...(unknown.length === 0 ? {} : { unknownIds: unknown.slice(0, 5), unknownCount: unknown.length }),
+      ...(twice.size === 0 ? {} : { answeredTwice: [...twice].slice(0, 5), answeredTwiceCount: twice.size }),
+    });
   }
   return messages.map((message) => {
+    if (twice.has(message.id)) return { error: `the batch udf answered twice for id '${message.id}'; answer once per message` };
     const results = byId.get(message.id);
     if (results === undefined) {
       return { error: `the batch udf returned no results for id '${message.id}'; return { id, results: [] } to filter a message out` };
