@@ -285,6 +285,21 @@ spec:
     expect(result.seconds).toBeLessThan(20);
   });
 
+  it("rediss:// to a plain port fails fast, saying the port speaks plain Redis and to use redis://", async () => {
+    const plain = await startRedisServer();
+    try {
+      const result = await run("tls-to-plain", `{ type: redis, url: "rediss://127.0.0.1:${plain.port}", keyPrefix: ${uniquePrefix("tls")}, tls: { ca: ./certs/ca.crt } }`);
+      expect(result.code).toBe(1);
+      expect(result.failures, result.stderr.slice(-2000)).toHaveLength(1);
+      expect(result.failures[0]).toContain(`Redis at 127.0.0.1:${plain.port} speaks plain Redis, not TLS, but the URL is rediss://`);
+      expect(result.failures[0]).toContain(`use redis://127.0.0.1:${plain.port}`);
+      // Before: each attempt waited out the 10 s connect timeout, and the run retried forever.
+      expect(result.seconds).toBeLessThan(8);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it("a server that wants client certificates: tls.cert and tls.key run it; without them the run fails fast", async () => {
     const certs = path.join(dir, "certs");
     strict = await startRedisServer({

@@ -27,7 +27,10 @@ import type { Logger } from "../../observability/logger.js";
 import { silentLogger } from "../../observability/logger.js";
 import { BufferError } from "../buffer-error.js";
 import { defineScripts } from "./scripts.js";
-import { endpointOf, plainToTlsFailure, speaksTls, tlsFailure } from "./tls-failure.js";
+import { endpointOf, plainToTlsFailure, speaksPlainRedis, speaksTls, tlsFailure, tlsToPlainFailure } from "./tls-failure.js";
+
+/** How long a TLS client may go without being ready before the port is asked whether it speaks plain Redis. */
+const TLS_SILENCE_PROBE_MS = 2_000;
 
 /** A standalone or cluster client; both offer the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -183,7 +186,7 @@ export class RedisConnection {
   private readonly port: number;
   private readonly usesTls: boolean;
   private fatal: BufferError | undefined;
-  private probingForTls = false;
+  private probedProtocol = false;
 
   constructor(options: RedisConnectionOptions) {
     // Parse first, so a bad URL fails here with a clear message instead of in a reconnect loop.
@@ -316,14 +319,22 @@ export class RedisConnection {
     }
     // Connected but not yet answered: a plain client dropped here may be talking to a TLS port.
     let handshaking = false;
+    let everReady = false;
     client.on("connect", () => (handshaking = true));
     client.on("close", () => {
       onClose();
       if (!this.closed) lost++;
-      if (handshaking && !this.usesTls && this.options.cluster !== true) this.probeForTls();
+      if (handshaking && !this.usesTls) this.probeProtocol();
       handshaking = false;
     });
+    if (this.usesTls) {
+      // A TLS client talking to a plain port hears nothing back (Redis waits for a line) until the
+      // connect timeout, then retries forever: ask the port after a moment instead.
+      setTimeout(() => everReady || this.probeProtocol(), TLS_SILENCE_PROBE_MS).unref();
+      client.on("error", () => everReady || this.probeProtocol());
+    }
     client.on("ready", () => {
+      everReady = true;
       handshaking = false;
       if (lost > 0) this.logger.info("redis connection restored", { connection: connectionName });
       lost = 0;
@@ -348,19 +359,34 @@ export class RedisConnection {
     if (this.fatal !== undefined || this.closed) return;
     this.fatal = failure;
     this.logger.error("redis TLS is misconfigured; not reconnecting", { error: failure.message });
+    // A connection still in its handshake would wait out the connect timeout: drop it now (the
+    // retry strategy no longer reconnects, and its queued commands fail with the reason). One that
+    // is waiting to reconnect gets there by itself; disconnecting it then would strand its queue.
+    for (const client of [this.client, ...this.idle.map((pooled) => pooled.client)]) {
+      if (client.status === "connecting" || client.status === "connect") client.disconnect();
+    }
   }
 
   /**
-   * Once per connection, after a plain (redis://) client was dropped before Redis answered it:
-   * asks the port for a TLS handshake. A TLS port fails the connection with a message that says
-   * to use rediss://; anything else (a proxy without a backend, a restart) stays a retried loss.
+   * Once per connection, when a client got no answer: a plain (redis://) client dropped before
+   * Redis answered, or a TLS (rediss://) client that is not ready after a moment or failed before
+   * it ever was. Asks the port whether it speaks the other protocol, and if so fails the
+   * connection with a message that says which URL scheme to use; anything else (Redis down, a
+   * proxy without a backend, a restart) stays a retried loss. Not for Redis Cluster, whose nodes
+   * are other ports.
    */
-  private probeForTls(): void {
-    if (this.probingForTls || this.fatal !== undefined || this.closed) return;
-    this.probingForTls = true;
-    void speaksTls(this.host, this.port).then((tls) => {
-      if (tls) this.fail(plainToTlsFailure(this.endpoint));
-    });
+  private probeProtocol(): void {
+    if (this.probedProtocol || this.fatal !== undefined || this.closed || this.options.cluster === true) return;
+    this.probedProtocol = true;
+    if (this.usesTls) {
+      void speaksPlainRedis(this.host, this.port).then((plain) => {
+        if (plain) this.fail(tlsToPlainFailure(this.endpoint));
+      });
+    } else {
+      void speaksTls(this.host, this.port).then((tls) => {
+        if (tls) this.fail(plainToTlsFailure(this.endpoint));
+      });
+    }
   }
 }
 

@@ -9,7 +9,7 @@
  * node/src/crypto/crypto_common.cc) and TLS alerts from the peer as `ERR_SSL_*`; both are matched
  * by `code`, never by message text.
  */
-import { isIP } from "node:net";
+import { connect as tcpConnect, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { BufferError } from "../buffer-error.js";
 
@@ -151,6 +151,36 @@ export function speaksTls(host: string, port: number, timeoutMs = 2_000): Promis
     timer.unref();
     socket.unref();
     socket.once("secureConnect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** The error for a rediss:// URL whose server answers in plain text (see {@link speaksPlainRedis}). */
+export function tlsToPlainFailure(endpoint: string): BufferError {
+  return new BufferError(
+    "BUFFER_TLS",
+    `Redis at ${endpoint} speaks plain Redis, not TLS, but the URL is rediss://, so no handshake ever completes; use redis://${endpoint}, or the server's tls-port`,
+    { retriable: false },
+  );
+}
+
+/**
+ * Whether `host:port` answers a plain-text PING as Redis does (`+PONG`, or an error such as
+ * `-NOAUTH` — any RESP reply). Sends nothing but PING, so a password is never at stake.
+ */
+export function speaksPlainRedis(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host, port });
+    const done = (result: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    timer.unref();
+    socket.unref();
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (chunk: Buffer) => done(/^[+-]/.test(chunk.toString("latin1", 0, 1))));
     socket.once("error", () => done(false));
   });
 }
