@@ -9,7 +9,7 @@
  * node/src/crypto/crypto_common.cc) and TLS alerts from the peer as `ERR_SSL_*`; both are matched
  * by `code`, never by message text.
  */
-import { connect as tcpConnect, isIP } from "node:net";
+import { connect as tcpConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { BufferError } from "../buffer-error.js";
 
@@ -140,19 +140,8 @@ export function plainToTlsFailure(endpoint: string): BufferError {
  * there is nothing to protect; it only learns which protocol the port speaks.
  */
 export function speaksTls(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tlsConnect({ host, port, rejectUnauthorized: false, ...(isIP(host) === 0 ? { servername: host } : {}) });
-    const done = (result: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    timer.unref();
-    socket.unref();
-    socket.once("secureConnect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+  const socket = tlsConnect({ host, port, rejectUnauthorized: false, ...(isIP(host) === 0 ? { servername: host } : {}) });
+  return probe(socket, timeoutMs, (decide) => socket.once("secureConnect", () => decide(true)));
 }
 
 /** The error for a rediss:// URL whose server answers in plain text (see {@link speaksPlainRedis}). */
@@ -169,18 +158,28 @@ export function tlsToPlainFailure(endpoint: string): BufferError {
  * `-NOAUTH` — any RESP reply). Sends nothing but PING, so a password is never at stake.
  */
 export function speaksPlainRedis(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
+  const socket = tcpConnect({ host, port });
+  return probe(socket, timeoutMs, (decide) => {
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (chunk: Buffer) => decide(/^[+-]/.test(chunk.toString("latin1", 0, 1))));
+  });
+}
+
+/**
+ * What `listen` decides about a probing socket, or false on an error or after `timeoutMs`; the
+ * socket is closed either way and never keeps the process alive.
+ */
+function probe(socket: Socket, timeoutMs: number, listen: (decide: (result: boolean) => void) => void): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tcpConnect({ host, port });
-    const done = (result: boolean) => {
+    const decide = (result: boolean) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const timer = setTimeout(() => decide(false), timeoutMs);
     timer.unref();
     socket.unref();
-    socket.once("connect", () => socket.write("PING\r\n"));
-    socket.once("data", (chunk: Buffer) => done(/^[+-]/.test(chunk.toString("latin1", 0, 1))));
-    socket.once("error", () => done(false));
+    socket.once("error", () => decide(false));
+    listen(decide);
   });
 }
