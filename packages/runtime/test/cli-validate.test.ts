@@ -118,8 +118,9 @@ describe("weir", () => {
     const { code, stdout } = weir("--help");
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Usage: weir <command>/);
-    expect(stdout).toMatch(/\n {2}validate <spec>\.\.\. +Check pipeline specs/);
-    expect(stdout).toMatch(/\n {2}schema +Print the JSON Schema/);
+    expect(stdout).toMatch(/\n {2}validate <spec>\.\.\.\n {6}Check pipeline specs/);
+    expect(stdout).toMatch(/\n {2}schema\n {6}Print the JSON Schema/);
+    expect(stdout).toMatch(/\n {2}reset <spec> \[--yes\] \[--force\]\n {6}Delete a pipeline's Redis buffer keys/);
     expect(weir("help").stdout).toBe(stdout);
   });
 

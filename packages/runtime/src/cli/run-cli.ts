@@ -56,9 +56,9 @@ function help(name: string | undefined, io: CliIO, commands: readonly Command[])
 
 /** The top-level usage, listing the registered commands. */
 export function usage(commands: readonly Command[]): string {
-  const rows = commands.map((command) => [`${command.name}${command.synopsis === undefined ? "" : ` ${command.synopsis}`}`, command.summary] as const);
-  const width = Math.max(0, ...rows.map(([left]) => left.length));
-  const lines = rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`);
+  // Each command on its line with its synopsis, the summary indented below: synopses vary too
+  // much in length (run's is long) for one aligned column.
+  const lines = commands.flatMap((command) => [`  ${command.name}${command.synopsis === undefined ? "" : ` ${command.synopsis}`}`, `      ${command.summary}`]);
   return [
     "Usage: weir <command> [options]",
     "",
