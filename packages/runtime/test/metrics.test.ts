@@ -118,6 +118,41 @@ spec:
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
+  it("count what discardLatest dropped per partition of the full buffer (buffer_discard_total)", async () => {
+    const spec = parseSpec(
+      {
+        apiVersion: "weir.dev/v1",
+        kind: "Pipeline",
+        metadata: { name: "spilling" },
+        spec: {
+          vertices: [
+            { name: "in", source: { generator: { total: 3000, rpu: 1_000_000, duration: "1s", keyCount: 0 } } },
+            { name: "out", partitions: 2, limits: { bufferMaxLength: 100, readBatchSize: 10, onFull: "discardLatest" }, sink: { blackhole: {} } },
+          ],
+          edges: [{ from: "in", to: "out" }],
+        },
+      },
+      tmpdir(),
+    );
+    const slow = async (messages: readonly { id: string }[]): Promise<SinkResult[]> => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return messages.map((m) => ({ id: m.id, status: "ok" as const }));
+    };
+    let pipeline: ReturnType<typeof createPipeline> | undefined;
+    const metrics = createPipelineMetrics({ pipeline: "spilling", processMetrics: false, counts: () => pipeline?.counts() ?? {}, discards: () => pipeline?.discards() ?? {} });
+    pipeline = createPipeline(spec, { inspect: metrics.inspect, sinks: { out: slow } });
+    const summary = await pipeline.start();
+    expect(summary.status).toBe("completed");
+    const dropped = summary.vertices["in"]!.dropped;
+    expect(dropped).toBeGreaterThan(0);
+    const values = parseMetrics(await metrics.metrics());
+    const perPartition = pipeline.discards()["out"]!;
+    for (const p of [0, 1]) expect(values.get(`buffer_discard_total{pipeline="spilling",vertex="out",partition="${p}"}`) ?? 0).toBe(perPartition[p]);
+    expect(perPartition[0]! + perPartition[1]!).toBe(dropped);
+    // A second scrape adds nothing: the counter follows the pipeline's count, it does not re-add it.
+    expect(parseMetrics(await metrics.metrics()).get(`buffer_discard_total{pipeline="spilling",vertex="out",partition="0"}`) ?? 0).toBe(perPartition[0]);
+  });
+
   it("serves /metrics on 127.0.0.1 during the run and, with --metrics-linger, after it, matching the summary", async () => {
     const port = await freePort();
     const run = startWeir(["run", path.join(dir, "metered.yaml"), "--json", "--metrics-port", String(port), "--metrics-linger", "20s"]);

@@ -35,6 +35,8 @@ export interface PipelineMetricsOptions {
   readonly counts?: () => Readonly<Record<string, Readonly<VertexCounts>>>;
   /** Fill of every input buffer partition, read on each scrape. */
   readonly bufferUsage?: () => Promise<readonly PartitionUsage[]>;
+  /** Messages `onFull: discardLatest` dropped, per vertex whose input was full, per partition (`pipeline.discards`). */
+  readonly discards?: () => Readonly<Record<string, readonly number[]>>;
 }
 
 export interface PipelineMetrics {
@@ -125,6 +127,26 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     registers,
     collect: () => refreshBuffers(),
   });
+
+  const bufferDiscards = new Counter({
+    name: "buffer_discard_total",
+    help: "Messages dropped because this input buffer partition was full and its vertex has onFull: discardLatest.",
+    labelNames: bufferLabels,
+    registers,
+    collect: () => collectDiscards(),
+  });
+  const reportedDiscards = new Map<string, number>();
+  function collectDiscards(): void {
+    for (const [vertex, perPartition] of Object.entries(options.discards?.() ?? {})) {
+      perPartition.forEach((count, partition) => {
+        const key = `${vertex}\u0000${partition}`;
+        const delta = count - (reportedDiscards.get(key) ?? 0);
+        if (delta <= 0) return;
+        reportedDiscards.set(key, count);
+        bufferDiscards.inc({ pipeline, vertex, partition: String(partition) }, delta);
+      });
+    }
+  }
 
   const started = new WeakMap<object, number>();
   const tallyDrops = new Map<string, number>();

@@ -62,6 +62,7 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
         pipeline: options.pipeline,
         counts: () => pipeline?.counts() ?? {},
         bufferUsage: () => bufferUsageOf(pipeline),
+        discards: () => pipeline?.discards() ?? {},
       });
       metricsServer = await startMetricsServer(metrics.registry, options.metricsPort).catch((cause: unknown) => {
         throw portError("metrics", options.metricsPort!, cause);
