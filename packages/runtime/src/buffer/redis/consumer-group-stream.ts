@@ -20,8 +20,8 @@
  * error, an abort with entries in the reply), and a suspect consumer's next `readNew` first
  * returns its own pending entries that were never handed out; so does every read that is about
  * to report end of stream (a slice's reply may still be on its way when the end is checked).
- * Nothing is lost across a reconnect and nothing is handed out twice by one object. This assumes one reader at a time per consumer
- * name and stream, which is how the partition reader uses it.
+ * Nothing is lost across a reconnect and nothing is handed out twice by one object. This assumes
+ * one reader at a time per consumer name and stream, which is how the partition reader uses it.
  *
  * **Blocking and abort.** A blocking XREADGROUP cannot be withdrawn once Redis has it, so waits
  * are cut into slices of at most `blockSliceMs`. An abort lets the current slice finish (at most
