@@ -409,6 +409,7 @@ export const supervisorMachine = setup({
     vertex: context.vertex,
     status: context.failure === null ? "completed" : "failed",
     reason: context.failure,
+    drained: context.drainRequested,
     committedEpochs: context.committedEpochs,
     partitions: context.totals,
   }),

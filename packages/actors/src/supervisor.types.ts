@@ -86,6 +86,11 @@ export interface SupervisorOutput {
   readonly vertex: string;
   readonly status: "completed" | "failed";
   readonly reason: string | null;
+  /**
+   * It stopped because it was asked to drain (`pipeline.drain`), not (only) because its input
+   * ended: the input may hold more, so this is no end of stream for what it feeds.
+   */
+  readonly drained: boolean;
   readonly committedEpochs: number;
   readonly partitions: readonly PartitionTotals[];
 }

@@ -274,14 +274,22 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       await end("failed", `vertex '${vertex.name}' failed: ${output.reason ?? "unknown reason"}`);
       return;
     }
-    logger.info("vertex completed", { vertex: vertex.name, epochs: output.committedEpochs });
-    try {
-      // Durable before this process may exit: other workers finish only when they see it.
-      const downstream = spec.spec.edges.filter((candidate) => candidate.from === vertex.name);
-      await Promise.all(downstream.map((edge) => bufferOf(edge.to).endOfStream(vertex.name)));
-    } catch (error) {
-      await end("failed", `vertex '${vertex.name}' completed but its end of stream could not be written: ${error instanceof Error ? error.message : String(error)}`);
-      return;
+    if (durable && output.drained) {
+      // Drained, not ended: on Redis the input keeps what was not read, and an end-of-stream
+      // marker now would end the pipeline for good — the next run's readers would stop at it.
+      // (In memory the drain ends the data with the process: the cascade lets every vertex
+      // finish what is in memory.)
+      logger.info("vertex drained", { vertex: vertex.name, epochs: output.committedEpochs });
+    } else {
+      logger.info("vertex completed", { vertex: vertex.name, epochs: output.committedEpochs });
+      try {
+        // Durable before this process may exit: other workers finish only when they see it.
+        const downstream = spec.spec.edges.filter((candidate) => candidate.from === vertex.name);
+        await Promise.all(downstream.map((edge) => bufferOf(edge.to).endOfStream(vertex.name)));
+      } catch (error) {
+        await end("failed", `vertex '${vertex.name}' completed but its end of stream could not be written: ${error instanceof Error ? error.message : String(error)}`);
+        return;
+      }
     }
     ended.add(vertex.name);
     if (vertices.every((candidate) => ended.has(candidate.name))) await end("completed");
