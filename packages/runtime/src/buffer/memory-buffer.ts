@@ -1,6 +1,6 @@
 import type { Message, ReadEntry } from "@weir/actors";
+import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, invalidOptions } from "./buffer-arguments.js";
 import { BufferError, bufferErrors } from "./buffer-error.js";
-import { bufferCapacity } from "./partitioned-buffer.js";
 import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "./partitioned-buffer.js";
 
 /**
@@ -100,30 +100,11 @@ export class MemoryBuffer implements PartitionedBuffer {
   private closed = false;
 
   constructor(options: BufferOptions, clock: BufferClock = { now: () => performance.now() }) {
-    const { name, partitions, maxLength, usageLimit, upstreams } = options;
+    const { name, partitions, maxLength, upstreams } = options;
     if (typeof name !== "string" || name.length === 0) {
       throw invalidOptions(`name must be a non-empty string (e.g. "<pipeline>.<vertex>"), got ${JSON.stringify(name)}`);
     }
-    if (!Number.isInteger(partitions) || partitions < 1) {
-      throw invalidOptions(`buffer "${name}": partitions must be an integer ≥ 1, got ${partitions}`);
-    }
-    if (!Number.isInteger(maxLength) || maxLength < 1) {
-      throw invalidOptions(`buffer "${name}": maxLength (bufferMaxLength) must be an integer ≥ 1, got ${maxLength}`);
-    }
-    if (!(usageLimit > 0 && usageLimit <= 1)) {
-      throw invalidOptions(`buffer "${name}": usageLimit (bufferUsageLimit) must be in (0, 1], got ${usageLimit}`);
-    }
-    const capacity = bufferCapacity(maxLength, usageLimit);
-    if (capacity < 1) {
-      throw invalidOptions(
-        `buffer "${name}": maxLength × usageLimit = ${maxLength} × ${usageLimit} leaves room for no entry; raise bufferMaxLength or bufferUsageLimit`,
-      );
-    }
-    for (const upstream of upstreams) {
-      if (typeof upstream !== "string" || upstream.length === 0) {
-        throw invalidOptions(`buffer "${name}": upstreams must be non-empty writer names, got ${JSON.stringify(upstream)}`);
-      }
-    }
+    const capacity = checkBufferOptions(options);
     this.name = name;
     this.partitions = partitions;
     this.maxLength = maxLength;
@@ -158,12 +139,7 @@ export class MemoryBuffer implements PartitionedBuffer {
   async read(partition: number, options: ReadOptions): Promise<ReadBatch> {
     const log = this.partitionLog(partition, "read");
     const { max, timeoutMs, signal } = options;
-    if (!Number.isInteger(max) || max < 1) {
-      throw invalidArgument(`buffer "${this.name}": read max must be an integer ≥ 1, got ${max}`);
-    }
-    if (!(timeoutMs >= 0)) {
-      throw invalidArgument(`buffer "${this.name}": read timeoutMs must be ≥ 0 (0 = do not wait), got ${timeoutMs}`);
-    }
+    checkReadArguments(this.name, max, timeoutMs);
     const consumer = this.consumerId(options.consumer);
     if (options.fromPending === true) return this.readPending(log, consumer, max, options.after);
     // An aborted reader is going away: handing it entries would only strand them as pending.
@@ -213,12 +189,7 @@ export class MemoryBuffer implements PartitionedBuffer {
 
   async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
     const log = this.partitionLog(partition, "claimIdle");
-    if (!(minIdleMs >= 0)) {
-      throw invalidArgument(`buffer "${this.name}": claimIdle minIdleMs must be ≥ 0, got ${minIdleMs}`);
-    }
-    if (!Number.isInteger(max) || max < 1) {
-      throw invalidArgument(`buffer "${this.name}": claimIdle max must be an integer ≥ 1, got ${max}`);
-    }
+    checkClaimArguments(this.name, minIdleMs, max);
     const id = this.consumerId(consumer);
     const now = this.clock.now();
     const { owners, deliveredAt, entries } = log;
@@ -248,13 +219,7 @@ export class MemoryBuffer implements PartitionedBuffer {
 
   async endOfStream(writer: string): Promise<void> {
     this.assertOpen("endOfStream");
-    if (!this.upstreams.has(writer)) {
-      const known = this.upstreams.size === 0 ? "none: the buffer is unbounded" : [...this.upstreams].join(", ");
-      throw new BufferError(
-        "BUFFER_UNKNOWN_WRITER",
-        `buffer "${this.name}": endOfStream from "${writer}", which is not one of its upstreams (${known}); check the pipeline's edges`,
-      );
-    }
+    checkUpstream(this.name, this.upstreams, writer);
     this.endedWriters.add(writer);
     if (this.ended || this.endedWriters.size < this.upstreams.size) return;
     this.ended = true;
@@ -347,9 +312,8 @@ export class MemoryBuffer implements PartitionedBuffer {
   private consumerId(consumer: string): number {
     let id = this.consumerIds.get(consumer);
     if (id === undefined) {
-      if (typeof consumer !== "string" || consumer.length === 0) {
-        throw invalidArgument(`buffer "${this.name}": consumer must be a non-empty name (one per process and vertex), got ${JSON.stringify(consumer)}`);
-      }
+      // Checked once per new name: known names skip it on the hot path.
+      checkConsumer(this.name, consumer);
       id = this.consumerIds.size;
       this.consumerIds.set(consumer, id);
     }
@@ -414,10 +378,4 @@ function detach(waiter: Waiter): void {
   }
 }
 
-function invalidOptions(message: string): BufferError {
-  return new BufferError("BUFFER_INVALID_OPTIONS", message);
-}
 
-function invalidArgument(message: string): BufferError {
-  return new BufferError("BUFFER_INVALID_ARGUMENT", message);
-}

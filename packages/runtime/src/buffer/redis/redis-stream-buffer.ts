@@ -43,8 +43,8 @@
  * ```
  */
 import type { Message, ReadEntry } from "@weir/actors";
+import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, invalidOptions } from "../buffer-arguments.js";
 import { BufferError, bufferErrors } from "../buffer-error.js";
-import { bufferCapacity } from "../partitioned-buffer.js";
 import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "../partitioned-buffer.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
@@ -95,28 +95,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   private closed = false;
 
   constructor(options: RedisStreamBufferOptions) {
-    const { name, partitions, maxLength, usageLimit, upstreams } = options;
+    const { name, partitions, maxLength, upstreams } = options;
     assertKeyPart("buffer name", name);
-    if (!Number.isInteger(partitions) || partitions < 1) {
-      throw invalidOptions(`buffer "${name}": partitions must be an integer ≥ 1, got ${partitions}`);
-    }
-    if (!Number.isInteger(maxLength) || maxLength < 1) {
-      throw invalidOptions(`buffer "${name}": maxLength (bufferMaxLength) must be an integer ≥ 1, got ${maxLength}`);
-    }
-    if (!(usageLimit > 0 && usageLimit <= 1)) {
-      throw invalidOptions(`buffer "${name}": usageLimit (bufferUsageLimit) must be in (0, 1], got ${usageLimit}`);
-    }
-    const capacity = bufferCapacity(maxLength, usageLimit);
-    if (capacity < 1) {
-      throw invalidOptions(
-        `buffer "${name}": maxLength × usageLimit = ${maxLength} × ${usageLimit} leaves room for no entry; raise bufferMaxLength or bufferUsageLimit`,
-      );
-    }
-    for (const upstream of upstreams) {
-      if (typeof upstream !== "string" || upstream.length === 0) {
-        throw invalidOptions(`buffer "${name}": upstreams must be non-empty writer names, got ${JSON.stringify(upstream)}`);
-      }
-    }
+    const capacity = checkBufferOptions(options);
     const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     assertKeyPart(`buffer "${name}": keyPrefix`, keyPrefix);
     const dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
@@ -203,15 +184,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   async read(partition: number, options: ReadOptions): Promise<ReadBatch> {
     const part = this.partition(partition, "read");
     const { max, timeoutMs, signal, consumer } = options;
-    if (!Number.isInteger(max) || max < 1) {
-      throw invalidArgument(`buffer "${this.name}": read max must be an integer ≥ 1, got ${max}`);
-    }
-    if (!(timeoutMs >= 0)) {
-      throw invalidArgument(`buffer "${this.name}": read timeoutMs must be ≥ 0 (0 = do not wait), got ${timeoutMs}`);
-    }
-    if (typeof consumer !== "string" || consumer.length === 0) {
-      throw invalidArgument(`buffer "${this.name}": consumer must be a non-empty name (one per process and vertex), got ${JSON.stringify(consumer)}`);
-    }
+    checkReadArguments(this.name, max, timeoutMs);
+    checkConsumer(this.name, consumer);
     if (options.fromPending === true) {
       if (options.after !== undefined && !ConsumerGroupStream.isEntryId(options.after)) throw this.invalidOffset(options.after, "read after");
       const batch = await part.stream.readPending(consumer, max, options.after);
@@ -235,15 +209,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
 
   async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
     const part = this.partition(partition, "claimIdle");
-    if (!(minIdleMs >= 0)) {
-      throw invalidArgument(`buffer "${this.name}": claimIdle minIdleMs must be ≥ 0, got ${minIdleMs}`);
-    }
-    if (!Number.isInteger(max) || max < 1) {
-      throw invalidArgument(`buffer "${this.name}": claimIdle max must be an integer ≥ 1, got ${max}`);
-    }
-    if (typeof consumer !== "string" || consumer.length === 0) {
-      throw invalidArgument(`buffer "${this.name}": consumer must be a non-empty name, got ${JSON.stringify(consumer)}`);
-    }
+    checkClaimArguments(this.name, minIdleMs, max);
+    checkConsumer(this.name, consumer);
     return this.decode(await part.stream.claim(consumer, minIdleMs, max));
   }
 
@@ -265,13 +232,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
 
   async endOfStream(writer: string): Promise<void> {
     this.assertOpen("endOfStream");
-    if (!this.upstreams.has(writer)) {
-      const known = this.upstreams.size === 0 ? "none: the buffer is unbounded" : [...this.upstreams].join(", ");
-      throw new BufferError(
-        "BUFFER_UNKNOWN_WRITER",
-        `buffer "${this.name}": endOfStream from "${writer}", which is not one of its upstreams (${known}); check the pipeline's edges`,
-      );
-    }
+    checkUpstream(this.name, this.upstreams, writer);
     const first = this.parts[0] as Partition;
     try {
       // One SADD per partition (never a multi-partition command); pipelined. Idempotent, so a
@@ -346,10 +307,4 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   }
 }
 
-function invalidOptions(message: string): BufferError {
-  return new BufferError("BUFFER_INVALID_OPTIONS", message);
-}
 
-function invalidArgument(message: string): BufferError {
-  return new BufferError("BUFFER_INVALID_ARGUMENT", message);
-}
