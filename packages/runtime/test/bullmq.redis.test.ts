@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createActor } from "xstate";
@@ -14,6 +13,7 @@ import { createBullmqSink } from "../src/connectors/bullmq/bullmq-sink.js";
 import { createBullmqSource } from "../src/connectors/bullmq/bullmq-source.js";
 import { fromJobId, toJobId } from "../src/connectors/bullmq/job-id.js";
 import { sinkConnectorFromFunction } from "../src/connectors/sink-connector.js";
+import { captureIO } from "./support/weir-cli.js";
 import type { SourceConnector } from "../src/connectors/source-connector.js";
 import { SpecError } from "../src/errors.js";
 import { createFallbackWrite } from "../src/pipeline/fallback-writer.js";
@@ -75,18 +75,9 @@ function listSource(messages: readonly Message[]): SourceConnector {
   };
 }
 
-function cliIO() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-  return { stdout, stderr, isTTY: false, out: () => out, err: () => err };
-}
 
 async function weir(...args: string[]) {
-  const io = cliIO();
+  const io = captureIO();
   const code = await runCli(args, io, commands);
   return { code, stdout: io.out(), stderr: io.err() };
 }

@@ -1,17 +1,12 @@
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { commands } from "../src/cli/commands/index.js";
 import { runCli } from "../src/cli/run-cli.js";
+import { captureIO } from "./support/weir-cli.js";
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-  const code = await runCli(args, { stdout, stderr, isTTY: false }, commands);
-  return { code, stdout: out, stderr: err };
+  const io = captureIO();
+  const code = await runCli(args, io, commands);
+  return { code, stdout: io.out(), stderr: io.err() };
 }
 
 describe("weir machines", () => {

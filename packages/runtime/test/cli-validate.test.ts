@@ -3,13 +3,13 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { WeirError } from "@weir/actors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIO, Command } from "../src/cli/command.js";
+import type { Command } from "../src/cli/command.js";
 import { runCli } from "../src/cli/run-cli.js";
 import { SpecError } from "../src/errors.js";
+import { captureIO } from "./support/weir-cli.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = path.join(repoRoot, "packages/runtime/bin/weir.js");
@@ -139,15 +139,6 @@ describe("weir", () => {
 });
 
 describe("runCli", () => {
-  function captureIO(): CliIO & { out: () => string; err: () => string } {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    return { stdout, stderr, isTTY: false, out: () => out, err: () => err };
-  }
 
   const failing = (error: unknown): Command => ({
     name: "boom",

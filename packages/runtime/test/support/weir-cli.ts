@@ -5,8 +5,10 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { PassThrough } from "node:stream";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { CliIO } from "../../src/cli/command.js";
 
 export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 export const weirBin = path.join(repoRoot, "packages/runtime/bin/weir.js");
@@ -16,6 +18,17 @@ export function ensureBuilt(): void {
   if (!existsSync(path.join(repoRoot, "packages/runtime/dist/cli/main.js"))) {
     execFileSync("pnpm", ["-w", "build"], { cwd: repoRoot, stdio: "inherit" });
   }
+}
+
+/** A CliIO for running commands in-process (runCli) that keeps what they write. */
+export function captureIO(): CliIO & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  return { stdout, stderr, isTTY: false, out: () => out, err: () => err };
 }
 
 export interface WeirProcess {
