@@ -34,7 +34,7 @@ export function openBufferContext(spec: PipelineSpec, logger?: Logger): BufferCo
     connection: new RedisConnection({
       url: buffer.url,
       cluster: buffer.cluster,
-      name: `weir:${spec.metadata.name}`,
+      name: bufferConnectionName(spec),
       ...(tls === undefined ? {} : { tls: tls.tls }),
       ...(logger === undefined ? {} : { logger }),
     }),
@@ -60,7 +60,7 @@ export function createVertexBuffer(context: BufferContext, vertexName: string): 
   if (vertex === undefined) throw new Error(`no vertex '${vertexName}' in pipeline '${spec.metadata.name}'`);
   const limits = effectiveLimits(spec, vertex);
   const options = {
-    name: `${spec.metadata.name}.${vertex.name}`,
+    name: vertexBufferName(spec, vertex.name),
     partitions: vertex.partitions,
     maxLength: limits.bufferMaxLength,
     usageLimit: limits.bufferUsageLimit,
@@ -78,4 +78,17 @@ export function createVertexBuffer(context: BufferContext, vertexName: string): 
 
 export async function closeBufferContext(context: BufferContext): Promise<void> {
   await context.connection?.close();
+}
+
+/** The name of a vertex's input buffer, `<pipeline>.<vertex>`: its consumer group, and the core of its keys. */
+export function vertexBufferName(spec: PipelineSpec, vertexName: string): string {
+  return `${spec.metadata.name}.${vertexName}`;
+}
+
+/**
+ * The name prefix of a pipeline's buffer connections in CLIENT LIST (`<name>:cmd`, `<name>:block-<n>`),
+ * by which `weir reset` tells that workers still run.
+ */
+export function bufferConnectionName(spec: PipelineSpec): string {
+  return `weir:${spec.metadata.name}`;
 }

@@ -4,6 +4,7 @@
  */
 import { partitionKeys } from "../buffer/redis/keys.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
+import { vertexBufferName } from "./buffer-factory.js";
 
 export interface PipelineBufferKeys {
   /** Every partition's stream. */
@@ -21,7 +22,7 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
   for (const vertex of spec.spec.vertices) {
     if (vertex.kind === "source") continue;
     for (let partition = 0; partition < vertex.partitions; partition++) {
-      const keys = partitionKeys(buffer.keyPrefix, `${spec.metadata.name}.${vertex.name}`, partition);
+      const keys = partitionKeys(buffer.keyPrefix, vertexBufferName(spec, vertex.name), partition);
       streams.push(keys.stream);
       all.push(keys.stream, keys.dedup, keys.eos);
     }

@@ -1,7 +1,7 @@
 import { Cluster } from "ioredis";
 import { RedisConnection, type RedisClient } from "../../buffer/redis/redis-connection.js";
 import { UsageError } from "../../errors.js";
-import { bufferServerTls } from "../../pipeline/buffer-factory.js";
+import { bufferConnectionName, bufferServerTls } from "../../pipeline/buffer-factory.js";
 import { pipelineBufferKeys } from "../../pipeline/pipeline-keys.js";
 import { loadSpec } from "../../spec/load-spec.js";
 import { parseCommandArgs } from "../args.js";
@@ -57,7 +57,7 @@ export const resetCommand: Command = {
         io.stdout.write(`nothing to reset: ${where} has no keys\n`);
         return 0;
       }
-      const workers = await connectedWorkers(client, spec.metadata.name);
+      const workers = await connectedWorkers(client, bufferConnectionName(spec));
       if (workers === undefined) {
         io.stderr.write(`weir: reset: Redis refused CLIENT LIST, so whether workers of ${where} still run is unknown; make sure they are stopped\n`);
       } else if (workers.length > 0 && !values.force) {
@@ -79,10 +79,10 @@ export const resetCommand: Command = {
 };
 
 /**
- * Names of the connections `weir run` opened for `pipeline` (`weir:<pipeline>:cmd`, `…:block-<n>`)
- * on every node; `undefined` when Redis refuses CLIENT LIST (an ACL user without @admin).
+ * Names of the connections named `<prefix>:…` (`weir run`'s buffer connections: `:cmd`,
+ * `:block-<n>`) on every node; `undefined` when Redis refuses CLIENT LIST (an ACL user without @admin).
  */
-async function connectedWorkers(client: RedisClient, pipeline: string): Promise<string[] | undefined> {
+async function connectedWorkers(client: RedisClient, prefix: string): Promise<string[] | undefined> {
   const nodes = client instanceof Cluster ? client.nodes("master") : [client];
   const names = new Set<string>();
   try {
@@ -90,7 +90,7 @@ async function connectedWorkers(client: RedisClient, pipeline: string): Promise<
       const list = (await node.client("LIST")) as string;
       for (const line of list.split("\n")) {
         const name = /(?:^| )name=(\S*)/.exec(line)?.[1];
-        if (name !== undefined && name.startsWith(`weir:${pipeline}:`)) names.add(name);
+        if (name !== undefined && name.startsWith(`${prefix}:`)) names.add(name);
       }
     }
   } catch {
