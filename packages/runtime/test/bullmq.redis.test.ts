@@ -278,7 +278,7 @@ describe.skipIf(url === undefined)("bullmq with a real Redis", () => {
       expect(jsonLines((await weir("dlq", "list", file, "--json")).stdout)).toEqual([]);
 
       pipeline.drain();
-      expect((await done).status).toBe("completed");
+      expect((await done).status).toBe("drained");
     },
     60_000,
   );
@@ -398,7 +398,7 @@ describe.skipIf(url === undefined)("bullmq with a real Redis", () => {
     const plain = [...delivered.values()].find((entry) => !entry.id.includes("-"))!;
     expect(JSON.parse(decoder.decode(plain.value))).toEqual({ customer: "c7", amount: 12 });
     pipeline.drain();
-    expect((await done).status).toBe("completed");
+    expect((await done).status).toBe("drained");
   });
 
   test(

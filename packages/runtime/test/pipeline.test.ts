@@ -330,7 +330,7 @@ describe("a pipeline on the in-memory buffer", () => {
     await sleep(300);
     pipeline.drain();
     const summary = await done;
-    expect(summary.status).toBe("completed");
+    expect(summary.status).toBe("drained");
     const read = summary.vertices["in"]!.read;
     expect(read).toBeGreaterThan(100);
     for (const vertex of ["in", "cat", "out"]) expect(summary.vertices[vertex]!.acked).toBe(read);

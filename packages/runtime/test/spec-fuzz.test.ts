@@ -15,8 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSpec, parseSpec, SpecError } from "@weir/runtime";
 
 const seed = Number(process.env["WEIR_FAULTS_SEED"] ?? "20240611") + 700;
-/** The most one call may take: a validator that hangs or goes quadratic on a shape fails here. */
-const CALL_BUDGET_MS = 2_000;
+/**
+ * A hang guard, not a time budget: a call that never answers fails here with its input named
+ * instead of the whole test timing out. How fast the loader is belongs in bench/, not in a unit
+ * test that runs on a busy machine.
+ */
+const HANG_GUARD_MS = 30_000;
 
 let dir: string;
 beforeAll(async () => {
@@ -141,17 +145,14 @@ function expectSpecError(error: unknown, what: string): void {
 }
 
 const timed = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
-  const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       call(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${CALL_BUDGET_MS} ms`)), CALL_BUDGET_MS))),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${HANG_GUARD_MS} ms (a hang?)`)), HANG_GUARD_MS))),
     ]);
   } finally {
     clearTimeout(timer);
-    const elapsed = performance.now() - started;
-    if (elapsed > CALL_BUDGET_MS) throw new Error(`${what}: took ${elapsed.toFixed(0)} ms`);
   }
 };
 

@@ -160,7 +160,7 @@ describe("trace recording and replay", () => {
       setTimeout(() => (end === "drain" ? pipeline.drain() : pipeline.stop("stopped by the test")), 100);
       const summary = await pipeline.start();
       trace.end();
-      expect(summary.status).toBe(end === "drain" ? "completed" : "failed");
+      expect(summary.status).toBe(end === "drain" ? "drained" : "failed");
       const records = trace.records();
       if (end === "drain") expect(records.some((r) => r.k === "send" && r.e.type === "pipeline.drain")).toBe(true);
       else expect(records.filter((r) => r.k === "stop").map((r) => r.a).sort()).toEqual(["in", "out"]);

@@ -1,3 +1,5 @@
+import type { CommandSummary } from "./commands/catalog.js";
+
 /** What a command writes to, so tests can run commands in-process. */
 export interface CliIO {
   readonly stdout: NodeJS.WritableStream;
@@ -11,13 +13,13 @@ export interface CliIO {
  * the exit code; it throws a UsageError for bad arguments and lets WeirErrors propagate, which
  * the dispatcher prints as one line.
  */
-export interface Command {
-  readonly name: string;
-  /** One line for `weir --help`. */
-  readonly summary: string;
-  /** Arguments shown after the name in usage, e.g. `<spec> [--json]`. */
-  readonly synopsis?: string;
+export interface Command extends CommandSummary {
   /** More text for `weir <name> --help`: options, examples. */
   readonly help?: string;
   run(argv: readonly string[], io: CliIO): Promise<number>;
+}
+
+/** A command known by its summary until it is needed: `load` imports its module. */
+export interface LazyCommand extends CommandSummary {
+  load(): Promise<Command>;
 }

@@ -8,26 +8,40 @@ export interface ProgressLine {
   stop(): void;
 }
 
+/** Acked messages per vertex at one moment. */
+export interface ProgressSnapshot {
+  readonly atMs: number;
+  readonly acked: Readonly<Record<string, number>>;
+}
+
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+
+/**
+ * A copy of the acked counts: `counts()` hands out the live counter objects, so keeping them
+ * as "the previous snapshot" compared every counter with itself and always showed `0/s`.
+ */
+export function progressSnapshot(counts: Readonly<Record<string, Readonly<VertexCounts>>>, atMs: number): ProgressSnapshot {
+  return { atMs, acked: Object.fromEntries(Object.entries(counts).map(([vertex, count]) => [vertex, count.acked])) };
+}
+
+/** `in 12.3K/s 40.1K acked │ out …`: the rate between two snapshots and the later total. */
+export function formatProgress(previous: ProgressSnapshot, current: ProgressSnapshot): string {
+  const seconds = Math.max(0.001, (current.atMs - previous.atMs) / 1000);
+  return Object.entries(current.acked)
+    .map(([vertex, acked]) => `${vertex} ${compact.format((acked - (previous.acked[vertex] ?? 0)) / seconds)}/s ${compact.format(acked)} acked`)
+    .join(" │ ");
+}
 
 export function startProgressLine(
   stream: NodeJS.WritableStream,
   counts: () => Readonly<Record<string, Readonly<VertexCounts>>>,
   intervalMs = 500,
 ): ProgressLine {
-  let previous = counts();
-  let previousAt = Date.now();
+  let previous = progressSnapshot(counts(), performance.now());
   const draw = () => {
-    const now = Date.now();
-    const current = counts();
-    const seconds = Math.max(0.001, (now - previousAt) / 1000);
-    const parts = Object.entries(current).map(([vertex, count]) => {
-      const rate = (count.acked - (previous[vertex]?.acked ?? 0)) / seconds;
-      return `${vertex} ${compact.format(rate)}/s ${compact.format(count.acked)} acked`;
-    });
-    stream.write(`\r\x1b[2K${parts.join(" │ ")}`);
+    const current = progressSnapshot(counts(), performance.now());
+    stream.write(`\r\x1b[2K${formatProgress(previous, current)}`);
     previous = current;
-    previousAt = now;
   };
   const timer = setInterval(draw, intervalMs);
   return {

@@ -8,6 +8,6 @@ export function formatSummary(summary: RunSummary): string {
   const rows = Object.entries(summary.vertices).map(([vertex, count]) => [vertex, ...columns.map((column) => String(count[column]))]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
-  const status = summary.status === "completed" ? "completed" : `failed: ${summary.reason ?? "unknown reason"}`;
+  const status = summary.status === "failed" ? `failed: ${summary.reason ?? "unknown reason"}` : summary.status;
   return [`${summary.pipeline} ${status} in ${(summary.durationMs / 1000).toFixed(2)}s`, line(header), ...rows.map(line), ""].join("\n");
 }

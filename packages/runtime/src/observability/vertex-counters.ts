@@ -16,9 +16,13 @@ export function emptyCounts(): VertexCounts {
   return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, protocolErrors: 0 };
 }
 
-/** What `weir run --json` prints and `pipeline.start()` resolves with. */
+/**
+ * What `weir run --json` prints and `pipeline.start()` resolves with. `completed`: every source
+ * ended and everything was committed; `drained`: stopped by `drain()` (SIGINT/SIGTERM), whatever
+ * was read was committed, the rest was not read; `failed`: `reason` says why.
+ */
 export interface RunSummary {
-  readonly status: "completed" | "failed";
+  readonly status: "completed" | "drained" | "failed";
   readonly pipeline: string;
   readonly durationMs: number;
   readonly reason?: string;

@@ -25,6 +25,7 @@ import type { LoadedSpec } from "../spec/load-spec.js";
 import { effectiveLimits, type PipelineSpec, type VertexSpec } from "../spec/pipeline-spec.js";
 import { catStage, loadMapStage, toMapStage, type BatchMapFunction, type MapFunction } from "../udf/map-function.js";
 import { createFallbackWrite } from "./fallback-writer.js";
+import { eventLoopTurn } from "./event-loop-turn.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
 import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
 import { createMessageGate, type MessageGate } from "./message-gate.js";
@@ -65,7 +66,11 @@ export interface Pipeline {
   readonly spec: PipelineSpec;
   /** Starts every vertex; resolves with the summary once the run completes or fails. */
   start(): Promise<RunSummary>;
-  /** Graceful stop: sources stop reading, everything in flight is processed and committed. */
+  /**
+   * Graceful stop: sources stop reading, everything in flight is processed and committed; the
+   * summary's status is then `drained`. Called before `start()` has started the actors, the run
+   * drains as soon as they start.
+   */
   drain(): void;
   /** Immediate stop: actors stop where they are; unacked input stays pending. */
   stop(reason?: string): void;
@@ -107,6 +112,9 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   let startedAt = 0;
   let finish: ((summary: RunSummary) => void) | undefined;
   let finished = false;
+  // drain() may come before start() has built the actors (a signal while modules load or Redis
+  // connects): remembered, and sent once they run. It also makes the run's status `drained`.
+  let drainRequested = false;
 
   const summary = (status: RunSummary["status"], reason?: string): RunSummary => ({
     status,
@@ -159,6 +167,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           }
         }
         count.read += batch.entries.length;
+        await eventLoopTurn(); // a pipeline that never waits must still hear signals and timers
         return batch;
       },
       ack: async (request) => {
@@ -265,6 +274,14 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         };
       });
 
+  const sendDrain = () => {
+    // In memory, drain the sources and let end of stream cascade so nothing held in memory is
+    // lost; in Redis every vertex drains at once, and what is unread stays in the streams.
+    for (const vertex of vertices) {
+      if (durable || vertex.kind === "source") actors.get(vertex.name)?.send({ type: "pipeline.drain" });
+    }
+  };
+
   const ended = new Set<string>();
   const onVertexDone = async (vertex: VertexSpec, output: SupervisorOutput | undefined) => {
     // A stopped actor completes without output: stop() has already ended the run.
@@ -292,7 +309,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       }
     }
     ended.add(vertex.name);
-    if (vertices.every((candidate) => ended.has(candidate.name))) await end("completed");
+    if (vertices.every((candidate) => ended.has(candidate.name))) await end(drainRequested ? "drained" : "completed");
   };
 
   return {
@@ -358,14 +375,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       // Downstream first, so every reader is waiting before data flows.
       for (const vertex of [...vertices].reverse()) actors.get(vertex.name)!.start();
       logger.info("pipeline started", { vertices: vertices.map((vertex) => vertex.name) });
+      if (drainRequested) sendDrain();
       return done;
     },
     drain() {
-      // In memory, drain the sources and let end of stream cascade so nothing held in memory is
-      // lost; in Redis every vertex drains at once, and what is unread stays in the streams.
-      for (const vertex of vertices) {
-        if (durable || vertex.kind === "source") actors.get(vertex.name)?.send({ type: "pipeline.drain" });
-      }
+      drainRequested = true;
+      sendDrain();
     },
     stop(reason = "stopped before completion") {
       void end("failed", reason);

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { SpecError, type SpecIssue } from "../errors.js";
+import { decodeSpecText } from "./spec-text.js";
 import { pipelineSpecSchema, type PipelineSpec, type ProcessSpec } from "./pipeline-spec.js";
 import { readFailure } from "./read-failure.js";
 import { resolveSpecPaths } from "./resolve-spec-paths.js";
@@ -41,13 +42,16 @@ export interface LoadSpecOptions {
  */
 export async function loadSpec(file: string, options: LoadSpecOptions = {}): Promise<LoadedSpec> {
   const absolute = path.resolve(file);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(absolute, "utf8");
+    bytes = await readFile(absolute);
   } catch (cause) {
     const issue: SpecIssue = { path: "(file)", message: readFailure(cause), hint: "check the path" };
     throw new SpecError([issue], { file, code: "SPEC_UNREADABLE", cause });
   }
+  const decoded = decodeSpecText(bytes);
+  if ("notText" in decoded) throw new SpecError([{ path: "(file)", message: decoded.notText, hint: "check the path" }], { file, code: "SPEC_UNREADABLE" });
+  const text = decoded.text;
   const parsed = path.extname(absolute).toLowerCase() === ".json" ? parseJson(text, file) : parseYaml(text, file);
   const baseDir = path.dirname(absolute);
   const spec = validate(parsed.doc, baseDir, file, parsed.locate);

@@ -1,12 +1,19 @@
-/** Levenshtein distance: insertions, deletions and substitutions, one each. */
+/**
+ * Edit distance with insertions, deletions, substitutions and swaps of two neighbours, one each
+ * (optimal string alignment): a swap is the commonest typo (`rnu` for `run`), and Levenshtein
+ * would count it as two.
+ */
 export function editDistance(a: string, b: string): number {
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
       current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) current[j] = Math.min(current[j]!, (beforePrevious[j - 2] ?? 0) + 1);
     }
+    beforePrevious = previous;
     previous = current;
   }
   return previous[b.length] ?? 0;

@@ -9,6 +9,7 @@ import { loadSpec } from "../../spec/load-spec.js";
 import { didYouMean } from "../../spec/suggest.js";
 import { parseCommandArgs } from "../args.js";
 import type { CliIO, Command } from "../command.js";
+import { catalog } from "./catalog.js";
 
 const SUBCOMMANDS = ["list", "replay", "purge"] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -25,9 +26,7 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
  * found; 2: bad arguments or spec (no such vertex, no bullmq fallback, replay on a memory buffer).
  */
 export const dlqCommand: Command = {
-  name: "dlq",
-  synopsis: "list|replay|purge <spec> [--vertex <v>] [--ids <a,b>] [--json]",
-  summary: "List, replay or purge the dead letters of a pipeline's bullmq fallback queues",
+  ...catalog.dlq,
   help: [
     "Subcommands:",
     "  list <spec>     print the dead letters: vertex[partition], message id, attempts, when, reason",

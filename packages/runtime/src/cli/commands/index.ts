@@ -1,11 +1,16 @@
-import type { Command } from "../command.js";
-import { dlqCommand } from "./dlq.js";
-import { machinesCommand } from "./machines.js";
-import { resetCommand } from "./reset.js";
-import { runCommand } from "./run.js";
-import { schemaCommand } from "./schema.js";
-import { traceCommand } from "./trace.js";
-import { validateCommand } from "./validate.js";
+import type { Command, LazyCommand } from "../command.js";
+import { catalog } from "./catalog.js";
 
-/** Every `weir` subcommand, in the order `weir --help` lists them. Add new ones here. */
-export const commands: readonly Command[] = [runCommand, validateCommand, schemaCommand, traceCommand, machinesCommand, dlqCommand, resetCommand];
+/** A command whose module is imported only when it runs (or shows its help). */
+const lazy = (entry: (typeof catalog)[keyof typeof catalog], load: () => Promise<Command>): LazyCommand => ({ ...entry, load });
+
+/** Every `weir` subcommand, in the order `weir --help` lists them. Add new ones here and in catalog.ts. */
+export const commands: readonly LazyCommand[] = [
+  lazy(catalog.run, async () => (await import("./run.js")).runCommand),
+  lazy(catalog.validate, async () => (await import("./validate.js")).validateCommand),
+  lazy(catalog.schema, async () => (await import("./schema.js")).schemaCommand),
+  lazy(catalog.trace, async () => (await import("./trace.js")).traceCommand),
+  lazy(catalog.machines, async () => (await import("./machines.js")).machinesCommand),
+  lazy(catalog.dlq, async () => (await import("./dlq.js")).dlqCommand),
+  lazy(catalog.reset, async () => (await import("./reset.js")).resetCommand),
+];

@@ -3,6 +3,7 @@ import { UsageError } from "../../errors.js";
 import { weirMachines } from "../../observability/trace-replay.js";
 import { parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
+import { catalog } from "./catalog.js";
 
 /** The format tag of `weir machines --json`. */
 export const machinesFormat = "weir.machines/v1";
@@ -19,9 +20,7 @@ interface StateNodeDefinitionLike {
  * visualizer or any tool; without `--json`, a short description of each.
  */
 export const machinesCommand: Command = {
-  name: "machines",
-  synopsis: "[<id>...] [--json]",
-  summary: "Export the actors' state machine definitions (for the Stately visualizer)",
+  ...catalog.machines,
   help: [
     `Machines: ${Object.keys(weirMachines).join(", ")}.`,
     "Options:",

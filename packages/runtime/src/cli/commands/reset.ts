@@ -6,6 +6,7 @@ import { pipelineBufferKeys } from "../../pipeline/pipeline-keys.js";
 import { loadSpec } from "../../spec/load-spec.js";
 import { parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
+import { catalog } from "./catalog.js";
 
 /**
  * `weir reset <spec> [--yes] [--force]`: deletes a pipeline's Redis buffer keys (every partition's
@@ -17,9 +18,7 @@ import type { Command } from "../command.js";
  * Exit 0: done (or nothing to do); 1: workers still connected; 2: bad arguments, a memory buffer.
  */
 export const resetCommand: Command = {
-  name: "reset",
-  synopsis: "<spec> [--yes] [--force]",
-  summary: "Delete a pipeline's Redis buffer keys, so a bounded pipeline can run again from the start",
+  ...catalog.reset,
   help: [
     "Deletes every partition's stream, dedup set and end-of-stream set of the pipeline's input",
     "buffers (buffer: { type: redis }). Whatever those streams still hold is lost.",

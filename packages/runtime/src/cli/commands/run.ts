@@ -1,13 +1,18 @@
 import { loadSpec } from "../../spec/load-spec.js";
 import { UsageError } from "../../errors.js";
 import { createJsonLogger, type LogLevel } from "../../observability/logger.js";
-import { startRunObservers } from "../../observability/run-observers.js";
+import { startRunObservers, type RunObservers } from "../../observability/run-observers.js";
+import type { RunSummary } from "../../observability/vertex-counters.js";
+import type { LoadedSpec } from "../../spec/load-spec.js";
+import type { Logger } from "../../observability/logger.js";
 import { createPipeline } from "../../pipeline/create-pipeline.js";
 import { parseDuration } from "../../spec/duration.js";
 import { parseCommandArgs } from "../args.js";
-import type { Command } from "../command.js";
+import type { CliIO, Command } from "../command.js";
 import { startProgressLine } from "../progress.js";
+import { watchRunSignals } from "../run-signals.js";
 import { formatSummary } from "../summary-table.js";
+import { catalog } from "./catalog.js";
 
 const levels: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 
@@ -22,6 +27,19 @@ export const DEFAULT_INSPECT_PORT = 9331;
 export function normalizeInspectFlag(argv: readonly string[]): string[] {
   const end = argv.indexOf("--");
   return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--inspect" ? `--inspect=${DEFAULT_INSPECT_PORT}` : arg));
+}
+
+/**
+ * `--inspect 9331`: parseArgs would take 9331 as a second spec (a bare `--inspect` is the default
+ * port), so say what to write instead.
+ */
+function rejectSpacedInspectPort(argv: readonly string[]): void {
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  const at = argv.slice(0, end).findIndex((arg, i) => arg === "--inspect" && /^\d+$/.test(argv[i + 1] ?? ""));
+  if (at >= 0) {
+    const port = argv[at + 1]!;
+    throw new UsageError(`run: write --inspect=${port}, with '=': a bare --inspect takes the default port (${DEFAULT_INSPECT_PORT}), so '${port}' would be read as a spec`);
+  }
 }
 
 /** `--vertices a,b` and `--replica N`: which vertices this process runs, and its consumer name. */
@@ -48,9 +66,7 @@ function portOption(flag: string, value: string | undefined): number | undefined
  * drains — in-flight epochs finish and commit — the second stops at once.
  */
 export const runCommand: Command = {
-  name: "run",
-  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside]",
-  summary: "Run a pipeline; progress on a terminal, a summary at the end",
+  ...catalog.run,
   help: [
     "Options:",
     "  --json               print the summary as one JSON line on stdout (log sinks then write to stderr)",
@@ -65,9 +81,12 @@ export const runCommand: Command = {
     "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
     "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
     "  --allow-modules-outside  accept module paths and process directories outside the spec's directory",
-    "Signals: the first SIGINT/SIGTERM drains (in-flight work commits, exit 0); a second stops at once (exit 1).",
+    "Signals: the first SIGINT/SIGTERM drains — in-flight work commits, status \"drained\", exit 0 (also before the",
+    "pipeline has started: nothing is read); a second stops at once (status \"failed\", exit 1).",
+    "Exit code: 0 completed or drained, 1 failed (the reason on stderr), 2 bad arguments or spec.",
   ].join("\n"),
   async run(argv, io) {
+    rejectSpacedInspectPort(argv);
     const { values, positionals } = parseCommandArgs("run", normalizeInspectFlag(argv), {
       json: { type: "boolean", default: false },
       "log-level": { type: "string", default: "warn" },
@@ -96,71 +115,63 @@ export const runCommand: Command = {
       throw new UsageError(`run: --metrics-linger takes a duration such as "15s" and needs --metrics-port; got '${lingerText}'`);
     }
 
-    const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] });
-    const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
-    const observers = await startRunObservers({
-      pipeline: loaded.spec.metadata.name,
-      ...(inspectPort === undefined ? {} : { inspectPort }),
-      ...(values.trace === undefined ? {} : { traceFile: values.trace, tracePayloads: values["trace-payloads"] ? "base64" : "omit" }),
-      ...(metricsPort === undefined ? {} : { metricsPort }),
-      ...(metricsLingerMs === undefined ? {} : { metricsLingerMs }),
-      note: (line) => io.stderr.write(`weir: ${line}\n`),
-    });
-    let pipeline: ReturnType<typeof createPipeline>;
+    const startedAt = Date.now();
+    const note = (line: string) => io.stderr.write(`weir: ${line}\n`);
+    let observers: RunObservers | undefined;
+    let summary: RunSummary | undefined;
+    const signals = watchRunSignals(startedAt, (line) => io.stderr.write(`\n${line}\n`), () => observers?.interrupt());
     try {
-      pipeline = createPipeline(loaded, {
-        ...workerOptions(loaded.spec.metadata.name, values.vertices, values.replica),
-        logger,
-        logStream: values.json ? io.stderr : io.stdout,
-        ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
+      const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] });
+      const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
+      observers = await startRunObservers({
+        pipeline: loaded.spec.metadata.name,
+        ...(inspectPort === undefined ? {} : { inspectPort }),
+        ...(values.trace === undefined ? {} : { traceFile: values.trace, tracePayloads: values["trace-payloads"] ? "base64" : "omit" }),
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+        ...(metricsLingerMs === undefined ? {} : { metricsLingerMs }),
+        note,
       });
-    } catch (error) {
-      await observers.finish(undefined); // the servers would keep the process alive
-      throw error;
-    }
-    observers.attach(pipeline);
-
-    let signals = 0;
-    const waiting = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      observers.interrupt();
-      if (!waiting.signal.aborted) {
-        waiting.abort();
-      } else if (signals === 1) {
-        io.stderr.write(`\n${signal}: draining — in-flight epochs finish and commit (send it again to stop at once)\n`);
-        pipeline.drain();
-      } else {
-        pipeline.stop(`stopped by a second ${signal}; unacked input stays pending`);
+      const pipeline = createRunPipeline(loaded, values, io, logger, observers);
+      if (values["inspect-wait"] && signals.count() === 0) await observers.waitForViewer(signals.aborted);
+      if (signals.count() > 0) {
+        // Nothing started, nothing was read: a drain with nothing to finish.
+        note(`stopped by a signal before the pipeline started; nothing was read`);
+        summary = { status: "drained", pipeline: pipeline.name, durationMs: Date.now() - startedAt, vertices: pipeline.counts() };
+        return report(summary, io, values.json);
       }
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    let progress: ReturnType<typeof startProgressLine> | undefined;
-    let finished = false;
-    try {
-      if (values["inspect-wait"]) {
-        await observers.waitForViewer(waiting.signal);
-        if (signals > 0) {
-          io.stderr.write("weir: stopped before the pipeline started\n");
-          return 1;
-        }
+      signals.attach(pipeline);
+      const progress = io.isTTY && !values.json ? startProgressLine(io.stderr, () => pipeline.counts()) : undefined;
+      try {
+        summary = await Promise.race([pipeline.start(), signals.stopped]);
+        progress?.stop();
+        return report(summary, io, values.json);
+      } finally {
+        progress?.stop();
       }
-      waiting.abort();
-      progress = io.isTTY && !values.json ? startProgressLine(io.stderr, () => pipeline.counts()) : undefined;
-      const summary = await pipeline.start();
-      progress?.stop();
-      if (values.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
-      else io.stdout.write(formatSummary(summary));
-      if (summary.status !== "completed") io.stderr.write(`weir: ${summary.reason ?? "the run failed"}\n`);
-      finished = true;
-      await observers.finish(summary);
-      return summary.status === "completed" ? 0 : 1;
     } finally {
-      progress?.stop();
-      if (!finished) await observers.finish(undefined);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      // After the summary: the trace's end record holds it, and its notes follow the table.
+      await observers?.finish(summary);
+      signals.release();
     }
   },
 };
+
+type RunValues = { readonly json: boolean; readonly vertices?: string | undefined; readonly replica?: string | undefined };
+
+function createRunPipeline(loaded: LoadedSpec, values: RunValues, io: CliIO, logger: Logger, observers: RunObservers) {
+  const pipeline = createPipeline(loaded, {
+    ...workerOptions(loaded.spec.metadata.name, values.vertices, values.replica),
+    logger,
+    logStream: values.json ? io.stderr : io.stdout,
+    ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
+  });
+  observers.attach(pipeline);
+  return pipeline;
+}
+
+/** Prints the summary (a table, or one JSON line) and picks the exit code: a drain is no failure. */
+function report(summary: RunSummary, io: CliIO, json: boolean): number {
+  io.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+  if (summary.status === "failed") io.stderr.write(`weir: ${summary.reason ?? "the run failed"}\n`);
+  return summary.status === "failed" ? 1 : 0;
+}

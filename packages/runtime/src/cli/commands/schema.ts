@@ -2,11 +2,11 @@ import { UsageError } from "../../errors.js";
 import { pipelineJsonSchema } from "../../spec/json-schema.js";
 import { parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
+import { catalog } from "./catalog.js";
 
 /** `weir schema`: prints the spec's JSON Schema, e.g. for `# yaml-language-server: $schema=…`. */
 export const schemaCommand: Command = {
-  name: "schema",
-  summary: "Print the JSON Schema of pipeline specs",
+  ...catalog.schema,
   help: "Save it and point your editor at it, e.g. `weir schema > weir.schema.json`.",
   async run(argv, io) {
     const { positionals } = parseCommandArgs("schema", argv, {});

@@ -2,6 +2,7 @@ import { formatSpecIssue, SpecError, UsageError } from "../../errors.js";
 import { loadSpec } from "../../spec/load-spec.js";
 import { parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
+import { catalog } from "./catalog.js";
 
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
 
@@ -10,9 +11,7 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
  * valid, 2 when any is not (every issue of every file is printed first).
  */
 export const validateCommand: Command = {
-  name: "validate",
-  synopsis: "<spec>...",
-  summary: "Check pipeline specs and report every problem with its path",
+  ...catalog.validate,
   help: "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).\nModule paths outside a spec's directory are invalid unless --allow-modules-outside.\nExit code: 0 all valid, 2 any invalid.",
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs("validate", argv, { "allow-modules-outside": { type: "boolean", default: false } });
