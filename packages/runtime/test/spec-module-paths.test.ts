@@ -31,6 +31,8 @@ describe("module paths outside the spec's directory", () => {
     await writeFile(path.join(dir, "specs", "inside.yaml"), spec("{ module: { path: ./lib/sink.mjs } }"));
     await writeFile(path.join(dir, "specs", "process.yaml"), spec("{ process: { command: [python3, ../../sink.py] } }"));
     await writeFile(path.join(dir, "specs", "dotdot-name.yaml"), spec("{ module: { path: ./..sink.mjs } }"));
+    // weir validate imports the modules a spec names (as weir run does): the outside one must exist.
+    await writeFile(path.join(dir, "evil.mjs"), "export default async (messages) => messages.map((m) => ({ id: m.id, status: 'ok' }));\n");
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 

@@ -9,13 +9,11 @@ import { dirname } from "node:path";
 import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
 import type { SinkConnectorSpec } from "../spec/pipeline-spec.js";
 import { BullmqError } from "./bullmq/bullmq-error.js";
-import { createBullmqSink } from "./bullmq/bullmq-sink.js";
 import { ConnectorError } from "./connector-error.js";
 import { createExactlyOnceJsonlSink } from "./exactly-once-jsonl-sink.js";
 import { toJsonLine } from "./json-line.js";
 import { importExport } from "./load-module.js";
 import { createProcessSink } from "./process/process-sink.js";
-import { createRedisStreamSink } from "./redis-stream-sink.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { tlsFor, type ServerTls } from "../buffer/redis/server-tls.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
@@ -49,6 +47,8 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
   if ("redisStream" in spec) {
     const { url, stream, maxLen } = spec.redisStream;
     const tls = tlsFor(url, options.redisTls);
+    // Connectors with heavy clients (ioredis, bullmq) load only when a spec uses them.
+    const { createRedisStreamSink } = await import("./redis-stream-sink.js");
     return createRedisStreamSink({
       connection: { url, name: `weir:${vertex}:sink`, ...(tls === undefined ? {} : { tls }) },
       stream,
@@ -71,6 +71,7 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
     // Parsing fills `url` from a redis buffer and rejects a spec that leaves it unset otherwise.
     if (url === undefined) throw new BullmqError("BULLMQ_INVALID_OPTIONS", `bullmq sink of vertex '${vertex}': queue '${queue}' has no url`);
     const tls = tlsFor(url, options.redisTls);
+    const { createBullmqSink } = await import("./bullmq/bullmq-sink.js");
     return createBullmqSink({
       queue,
       url,

@@ -6,10 +6,8 @@ import { tlsFor, type ServerTls } from "../buffer/redis/server-tls.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import type { SourceVertexSpec } from "../spec/pipeline-spec.js";
 import { BullmqError } from "./bullmq/bullmq-error.js";
-import { createBullmqSource } from "./bullmq/bullmq-source.js";
 import { ConnectorError } from "./connector-error.js";
 import { createGeneratorSource } from "./generator-source.js";
-import { createRedisStreamSource } from "./redis-stream-source.js";
 import type { SourceConnector } from "./source-connector.js";
 
 export interface BuiltinSourceOptions {
@@ -22,14 +20,18 @@ export interface BuiltinSourceOptions {
   readonly redisTls?: ServerTls;
 }
 
-/** The source a source vertex's spec describes. */
-export function createBuiltinSource(vertex: SourceVertexSpec, options: BuiltinSourceOptions = {}): SourceConnector {
+/**
+ * The source a source vertex's spec describes. Sources with heavy clients (bullmq, ioredis) are
+ * imported only when a spec uses them.
+ */
+export async function createBuiltinSource(vertex: SourceVertexSpec, options: BuiltinSourceOptions = {}): Promise<SourceConnector> {
   const spec = vertex.source;
   if ("bullmq" in spec) {
     const { queue, url, prefix } = spec.bullmq;
     // Parsing fills `url` from a redis buffer and rejects a spec that leaves it unset otherwise.
     if (url === undefined) throw new BullmqError("BULLMQ_INVALID_OPTIONS", `bullmq source of vertex '${vertex.name}': queue '${queue}' has no url`);
     const tls = tlsFor(url, options.redisTls);
+    const { createBullmqSource } = await import("./bullmq/bullmq-source.js");
     return createBullmqSource({
       queue,
       url,
@@ -50,6 +52,7 @@ export function createBuiltinSource(vertex: SourceVertexSpec, options: BuiltinSo
       );
     }
     const tls = tlsFor(url, options.redisTls);
+    const { createRedisStreamSource } = await import("./redis-stream-source.js");
     return createRedisStreamSource({
       connection: { url, name: `weir:${vertex.name}:source`, ...(tls === undefined ? {} : { tls }) },
       streams: names,

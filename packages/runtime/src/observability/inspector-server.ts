@@ -17,7 +17,7 @@
  *                                                                             replayed to each new viewer
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { WebSocket, WebSocketServer, type RawData } from "ws";
+import type { RawData, WebSocket } from "ws";
 
 export interface InspectorServerOptions {
   /** 0 picks a free port. */
@@ -59,6 +59,8 @@ interface ActorEntry {
 }
 
 export async function startInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
+  // Imported here, not at the top: only `--inspect` needs it (issue #11: start-up time, memory).
+  const { WebSocket, WebSocketServer } = await import("ws");
   const inspectorUrl = options.inspectorUrl ?? "https://stately.ai/inspect";
   const maxViewerBuffer = options.maxViewerBufferBytes ?? 16 * 1024 * 1024;
   const maxFinished = options.maxFinishedActors ?? 2000;

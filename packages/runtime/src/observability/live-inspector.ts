@@ -10,7 +10,6 @@
  * bodies never leave the process. Actors are named by their path (`out/reader/1`), not by the
  * child id they share with every other vertex (`reader-1`).
  */
-import { createWebSocketInspector } from "@statelyai/inspect";
 import type { ActorRefLike, AnyEventObject, InspectionEvent, Observer } from "xstate";
 import { actorPath } from "./actor-path.js";
 import { startInspectorServer, type InspectorServerStats } from "./inspector-server.js";
@@ -38,6 +37,8 @@ export interface LiveInspector {
 
 export async function startLiveInspector(options: LiveInspectorOptions): Promise<LiveInspector> {
   const server = await startInspectorServer({ port: options.port });
+  // Imported here, not at the top: only `--inspect` needs it (issue #11: start-up time, memory).
+  const { createWebSocketInspector } = await import("@statelyai/inspect");
   const inspector = createWebSocketInspector({ url: server.publishUrl, maxDeferredEvents: 10_000 });
   try {
     await server.waitForPublisher(options.connectTimeoutMs ?? 5000);

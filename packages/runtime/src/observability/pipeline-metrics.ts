@@ -12,7 +12,13 @@
  * through it too (a root actor's `@xstate.actor` event carries the actor), so `inspect` is the
  * only thing to wire: `createPipeline(spec, { inspect: metrics.inspect })`.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { createRequire } from "node:module";
+import type { Registry as PromRegistry } from "prom-client";
+
+// prom-client is CommonJS: required on first use, synchronously, so `import "@weir/runtime"` and
+// runs without --metrics-port never load it (issue #11: start-up time and memory).
+const require = createRequire(import.meta.url);
+type PromClient = typeof import("prom-client");
 import type { ActorRefLike, AnyActorRef, AnyEventObject, InspectionEvent, Observer } from "xstate";
 import type { EpochTallies, ReadBatchOutput, SupervisorEmitted } from "@weir/actors";
 import type { BufferUsage } from "../buffer/index.js";
@@ -28,7 +34,7 @@ export interface PartitionUsage {
 export interface PipelineMetricsOptions {
   readonly pipeline: string;
   /** Default: a new registry. */
-  readonly registry?: Registry;
+  readonly registry?: PromRegistry;
   /** Also collect Node process metrics (CPU, memory, event loop lag). Default true. */
   readonly processMetrics?: boolean;
   /** The pipeline's per-vertex counters (`pipeline.counts`), for drops the forwarder counts. */
@@ -40,7 +46,7 @@ export interface PipelineMetricsOptions {
 }
 
 export interface PipelineMetrics {
-  readonly registry: Registry;
+  readonly registry: PromRegistry;
   /** Pass to `createPipeline(spec, { inspect })` (combine with others via `combineInspectors`). */
   readonly inspect: Observer<InspectionEvent>;
   /** The text exposition of every metric. */
@@ -52,6 +58,7 @@ type PartitionLabels = "pipeline" | "vertex" | "partition";
 const durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function createPipelineMetrics(options: PipelineMetricsOptions): PipelineMetrics {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = require("prom-client") as PromClient;
   const registry = options.registry ?? new Registry();
   const pipeline = options.pipeline;
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });

@@ -11,10 +11,10 @@ import type { InspectionEvent, Observer } from "xstate";
 import type { Pipeline } from "../pipeline/create-pipeline.js";
 import type { RunSummary } from "./vertex-counters.js";
 import { combineInspectors } from "./combine-inspectors.js";
-import { startLiveInspector, type LiveInspector } from "./live-inspector.js";
-import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
+import type { LiveInspector } from "./live-inspector.js";
+import type { MetricsServer } from "./metrics-server.js";
 import { ObservabilityError, portError } from "./observability-error.js";
-import { createPipelineMetrics, type PartitionUsage, type PipelineMetrics } from "./pipeline-metrics.js";
+import type { PartitionUsage, PipelineMetrics } from "./pipeline-metrics.js";
 import { createTraceFileWriter, type TraceFileWriter } from "./trace-file-writer.js";
 import type { TracePayloads } from "./trace-format.js";
 import { createTraceRecorder, type TraceRecorder } from "./trace-recorder.js";
@@ -57,7 +57,10 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
   };
 
   try {
+    // Each observer's module (prom-client, ws, @statelyai/inspect) loads only when asked for.
     if (options.metricsPort !== undefined) {
+      const { createPipelineMetrics } = await import("./pipeline-metrics.js");
+      const { startMetricsServer } = await import("./metrics-server.js");
       metrics = createPipelineMetrics({
         pipeline: options.pipeline,
         counts: () => pipeline?.counts() ?? {},
@@ -78,6 +81,7 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
       recorder = createTraceRecorder({ write: writer.write, pipeline: options.pipeline, ...(options.tracePayloads === undefined ? {} : { payloads: options.tracePayloads }) });
     }
     if (options.inspectPort !== undefined) {
+      const { startLiveInspector } = await import("./live-inspector.js");
       inspector = await startLiveInspector({ port: options.inspectPort }).catch((cause: unknown) => {
         if (cause instanceof ObservabilityError) throw cause;
         if ((cause as { code?: unknown }).code !== undefined) throw portError("inspector", options.inspectPort!, cause);

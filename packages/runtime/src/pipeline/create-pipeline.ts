@@ -211,7 +211,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     return options.sources?.[vertex.name] ?? createSource(vertex);
   };
 
-  const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): SourceConnector =>
+  const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): Promise<SourceConnector> =>
     createBuiltinSource(vertex, { consumer, logger, pipeline: name, ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }) });
 
   const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number, gate: MessageGate | undefined): Promise<SinkConnector> => {

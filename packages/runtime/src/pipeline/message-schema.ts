@@ -11,10 +11,11 @@
  * a start error, never a per-message one.
  */
 import { readFile } from "node:fs/promises";
-import AjvModule from "ajv";
-import Ajv2019Module from "ajv/dist/2019.js";
-import Ajv2020Module from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import { createRequire } from "node:module";
+import type AjvModule from "ajv";
+import type Ajv2019Module from "ajv/dist/2019.js";
+import type Ajv2020Module from "ajv/dist/2020.js";
+import type addFormatsModule from "ajv-formats";
 import { importExport } from "../connectors/load-module.js";
 import type { MessageSchemaSpec } from "../spec/pipeline-spec.js";
 import { MessageSchemaError } from "./message-schema-error.js";
@@ -25,11 +26,17 @@ export type MessageValidator = (value: unknown) => string | undefined | Promise<
 /** How many problems one reason lists; the rest are counted. */
 const MAX_LISTED = 5;
 
-// ajv and ajv-formats are CommonJS with `exports.default`: NodeNext sees the module object.
-const Ajv = AjvModule.default;
-const Ajv2019 = Ajv2019Module.default;
-const Ajv2020 = Ajv2020Module.default;
-const addFormats = addFormatsModule.default;
+// ajv and ajv-formats are CommonJS with `exports.default`. Required when a JSON Schema is first
+// compiled, synchronously, so pipelines without one (and `import "@weir/runtime"`) never load them.
+const require = createRequire(import.meta.url);
+function ajvModules() {
+  return {
+    Ajv: (require("ajv") as typeof AjvModule).default,
+    Ajv2019: (require("ajv/dist/2019.js") as typeof Ajv2019Module).default,
+    Ajv2020: (require("ajv/dist/2020.js") as typeof Ajv2020Module).default,
+    addFormats: (require("ajv-formats") as typeof addFormatsModule).default,
+  };
+}
 
 /** A problem found in a value: where (a path of keys and indexes) and what. */
 export interface SchemaProblem {
@@ -111,6 +118,7 @@ export function validatorFromJsonSchema(schema: unknown, what: string): MessageV
   // allErrors: a reason lists every problem, not the first. strict off: unknown keywords are
   // annotations, as the JSON Schema spec says, not errors.
   const options = { allErrors: true, strict: false };
+  const { Ajv, Ajv2019, Ajv2020, addFormats } = ajvModules();
   const ajv = dialect.includes("2020-12") ? new Ajv2020(options) : dialect.includes("2019-09") ? new Ajv2019(options) : new Ajv(options);
   addFormats(ajv);
   let validate: ReturnType<typeof ajv.compile>;

@@ -1,6 +1,7 @@
 import { formatSpecIssue, SpecError, UsageError } from "../../errors.js";
 import { loadSpec } from "../../spec/load-spec.js";
 import { parseCommandArgs } from "../args.js";
+import { checkModules } from "../module-checks.js";
 import type { Command } from "../command.js";
 import { catalog } from "./catalog.js";
 
@@ -12,7 +13,13 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
  */
 export const validateCommand: Command = {
   ...catalog.validate,
-  help: "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).\nModule paths outside a spec's directory are invalid unless --allow-modules-outside.\nExit code: 0 all valid, 2 any invalid.",
+  help: [
+    "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).",
+    "Checks what 'weir run' checks before it starts: module files exist and have the named export (they are",
+    "imported, so their top-level code runs, as in 'weir run'), schemas load and compile.",
+    "Module paths outside a spec's directory are invalid unless --allow-modules-outside.",
+    "Exit code: 0 all valid, 2 any invalid.",
+  ].join("\n"),
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs("validate", argv, { "allow-modules-outside": { type: "boolean", default: false } });
     if (positionals.length === 0) throw new UsageError("validate: which spec? usage: weir validate <spec>...");
@@ -20,6 +27,8 @@ export const validateCommand: Command = {
     for (const file of positionals) {
       try {
         const { spec } = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] === true });
+        const moduleIssues = await checkModules(spec);
+        if (moduleIssues.length > 0) throw new SpecError(moduleIssues, { file });
         const vertices = plural(spec.spec.vertices.length, "vertex", "vertices");
         const edges = plural(spec.spec.edges.length, "edge", "edges");
         io.stdout.write(`✓ ${spec.metadata.name}: ${vertices}, ${edges}\n`);
