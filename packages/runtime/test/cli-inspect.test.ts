@@ -64,6 +64,8 @@ describe("weir run --inspect", () => {
     const port = await freePort();
     const run = startWeir(["run", path.join(dir, "inspected.yaml"), "--json", `--inspect=${port}`]);
     const messages: StatelyMessage[] = [];
+    // The server listens once the run says where: connect then, however long start-up took.
+    await run.waitFor(/inspector at http:/, "stderr", 120_000);
     const socket = await connect(port, messages);
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     expect(await run.exited).toBe(0);
@@ -91,8 +93,8 @@ describe("weir run --inspect", () => {
   it("with --inspect-wait, starts the pipeline only once a viewer is connected", async () => {
     const port = await freePort();
     const run = startWeir(["run", path.join(dir, "inspected.yaml"), "--json", `--inspect=${port}`, "--inspect-wait"]);
-    await run.waitFor(/waiting for a browser/, "stderr");
-    await sleep(300);
+    await run.waitFor(/waiting for a browser/, "stderr", 120_000);
+    // No fixed wait to "see nothing happen": the viewer below, connected now, must see the roots start.
     expect(run.stdout()).toBe("");
     const messages: StatelyMessage[] = [];
     await connect(port, messages);

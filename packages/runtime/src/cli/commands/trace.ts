@@ -4,7 +4,7 @@ import { ObservabilityError } from "../../observability/observability-error.js";
 import { readTraceFile } from "../../observability/read-trace-file.js";
 import { replayTrace, type ReplayResult } from "../../observability/trace-replay.js";
 import { parseCommandArgs } from "../args.js";
-import { notATrace, observeShape, type TraceShape } from "../trace-shape.js";
+import { endsWithEndRecord, notATrace, observeShape, type TraceShape } from "../trace-shape.js";
 import type { CliIO, Command } from "../command.js";
 import { catalog } from "./catalog.js";
 
@@ -32,7 +32,7 @@ export const traceCommand: Command = {
     if (file === undefined || rest.length > 0) throw new UsageError("trace: give exactly one file; usage: weir trace replay <file>");
     if (!existsSync(file)) throw new UsageError(`trace: no file '${file}'`);
     let result;
-    const shape: TraceShape = { records: 0, header: false, stimuli: 0, end: false };
+    const shape: TraceShape = { records: 0, header: false, stimuli: 0 };
     try {
       result = await replayTrace(observeShape(readTraceFile(file), shape));
     } catch (cause) {
@@ -43,7 +43,7 @@ export const traceCommand: Command = {
     }
     const notTrace = notATrace(shape);
     if (notTrace !== undefined) throw new UsageError(`trace: ${file} is not a trace: ${notTrace}`);
-    if (!shape.end) return incomplete(file, shape, result, values.json, io);
+    if (!endsWithEndRecord(file)) return incomplete(file, shape, result, values.json, io);
     if (values.json) {
       io.stdout.write(`${JSON.stringify({ ...result, complete: true })}\n`);
     } else if (result.ok) {
@@ -68,6 +68,6 @@ function incomplete(file: string, shape: TraceShape, result: ReplayResult, json:
   const part = result.ok
     ? `its ${result.stimuli} stimuli replayed the same up to the cut`
     : `the replay differs at its step ${result.stimuli} of ${shape.stimuli} — a difference near the cut may be the cut itself:\n${result.divergence!.diff}`;
-  io.stderr.write(`✗ ${file}: incomplete trace — no end record after ${shape.records} records (the run was killed or the file was cut short); ${part}\n`);
+  io.stderr.write(`✗ ${file}: incomplete trace — its last line is not the end record (the run was killed or the file was cut short); ${part}\n`);
   return 2;
 }
