@@ -283,25 +283,33 @@ describe.skipIf(url === undefined)("bullmq with a real Redis", () => {
     60_000,
   );
 
-  test("replay into an input buffer that a completed bounded run ended fails clearly and keeps the dead letters", async () => {
+  test("replay of a udf vertex's dead letters after its bounded run completed is refused clearly and keeps them: its outputs ended too", async () => {
     const dlqName = `${prefix}-dlq`;
     const input = doc("dlq-ended", {
       buffer: { type: "redis", url: redisUrl, keyPrefix: prefix },
       limits: { readTimeout: "10ms" },
       vertices: [
         { name: "in", source: { generator: { total: 10, rpu: 10_000_000 } } },
-        { name: "out", sink: { blackhole: {}, retryStrategy: { onFailure: "fallback" }, fallback: { bullmq: { queue: dlqName } } } },
+        { name: "map", udf: { builtin: { name: "cat" } }, retryStrategy: { backoff: { interval: "1ms", steps: 1 }, onFailure: "fallback" }, fallback: { bullmq: { queue: dlqName } } },
+        { name: "out", sink: { blackhole: {} } },
       ],
-      edges: [{ from: "in", to: "out" }],
+      edges: [
+        { from: "in", to: "map" },
+        { from: "map", to: "out" },
+      ],
     });
-    const sink = async (batch: readonly Message[]): Promise<SinkResult[]> =>
-      batch.map((entry) => (entry.id.endsWith("-3") ? { id: entry.id, status: "fallback", reason: "no" } : { id: entry.id, status: "ok" }));
-    const summary = await createPipeline(parseSpec(input, dir), { sinks: { out: sink } }).start();
+    const udf = (entry: Message) => {
+      if (entry.id.endsWith("-3")) throw new Error("no");
+      return [{ value: entry.value }];
+    };
+    const summary = await createPipeline(parseSpec(input, dir), { udfs: { map: udf } }).start();
     expect(summary.status).toBe("completed");
     const file = await specFile(input);
     const replay = await weir("dlq", "replay", file);
     expect(replay.code).toBe(1);
-    expect(replay.stderr).toBe("✗ in-0-3 (out): the input buffer of 'out' was ended by a bounded run that completed; replay while a run of the pipeline is reading it\n");
+    expect(replay.stderr).toBe(
+      "✗ in-0-3 (map): vertex 'map' completed in an earlier bounded run and declared end of stream to 'out', so the results of replayed messages could not be written there; replay a udf vertex's dead letters while a run of the pipeline is reading, or start over with weir reset <spec> --yes\n",
+    );
     expect(replay.stdout).toBe(`queue ${dlqName}: replayed 0 dead letters into their vertices' input buffers\n`);
     expect(jsonLines((await weir("dlq", "list", file, "--json")).stdout).map((letter) => letter["id"])).toEqual(["in-0-3"]);
   });

@@ -18,11 +18,18 @@
  *   enqueue time, so it is stable: replaying the same dead letter twice (after a crash between
  *   the write and the removal) is dropped by that same dedup. A message that fails again goes
  *   back to the queue under its new id; its next replay derives its id from the original one.
+ * - **Into a finished bounded pipeline too.** The buffer is opened as a replay writer, which is
+ *   none of the vertex's upstreams, so its writes are not refused after every upstream declared
+ *   end of stream. The markers stay: the vertex's next run (`weir run <spec>`, or
+ *   `--vertices <v>`) reads the replayed entries, since a partition ends only once nothing
+ *   undelivered is left, then completes — and the source, which ended before, sends nothing
+ *   again. A udf vertex that completed has ended its own outputs as well, so its dead letters
+ *   are refused until a run reads them (or `weir reset`); a sink vertex has no outputs.
  * - **Partition** as the forwarder chooses it (partition-choice.ts): a hash of the keys, or
  *   round-robin for messages without keys.
  */
 import type { Message } from "@weir/actors";
-import { BufferError, type PartitionedBuffer } from "../../buffer/index.js";
+import type { PartitionedBuffer } from "../../buffer/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "../../pipeline/buffer-factory.js";
 import { createPartitionChooser, type PartitionChooser } from "../../pipeline/partition-choice.js";
@@ -100,12 +107,19 @@ export async function replayDeadLetters(
   const failed: FailedReplay[] = [];
   const context: BufferContext = openBufferContext(spec, options.logger);
   const targets = new Map<string, { buffer: PartitionedBuffer; choose: PartitionChooser; ended?: string }>();
-  const target = (name: string) => {
+  const opened: PartitionedBuffer[] = [];
+  const target = async (name: string) => {
     let found = targets.get(name);
     if (found === undefined) {
       const vertex = spec.spec.vertices.find((candidate) => candidate.name === name)!;
-      found = { buffer: createVertexBuffer(context, name), choose: createPartitionChooser(vertex.partitions) };
+      const buffer = createVertexBuffer(context, name, "replay");
+      opened.push(buffer);
+      found = { buffer, choose: createPartitionChooser(vertex.partitions) };
       targets.set(name, found);
+      const ended = await endedOutputs(spec, context, name, opened);
+      if (ended.length > 0) {
+        found.ended = `vertex '${name}' completed in an earlier bounded run and declared end of stream to ${ended.map((to) => `'${to}'`).join(", ")}, so the results of replayed messages could not be written there; replay a udf vertex's dead letters while a run of the pipeline is reading, or start over with weir reset <spec> --yes`;
+      }
     }
     return found;
   };
@@ -117,7 +131,7 @@ export async function replayDeadLetters(
         fail(`pipeline '${spec.metadata.name}' has no vertex '${letter.vertex ?? "?"}' with an input buffer to replay into`);
         continue;
       }
-      const into = target(vertex.name);
+      const into = await target(vertex.name);
       if (into.ended !== undefined) {
         fail(into.ended);
         continue;
@@ -130,11 +144,6 @@ export async function replayDeadLetters(
           continue;
         }
       } catch (error) {
-        if (error instanceof BufferError && error.code === "BUFFER_STREAM_ENDED") {
-          into.ended = `the input buffer of '${vertex.name}' was ended by a bounded run that completed; replay while a run of the pipeline is reading it`;
-          fail(into.ended);
-          continue;
-        }
         fail(error instanceof Error ? error.message : String(error));
         continue;
       }
@@ -150,10 +159,24 @@ export async function replayDeadLetters(
       replayed.push({ id: letter.message.id, jobId: letter.jobId, vertex: vertex.name, partition, replayId: message.id });
     }
   } finally {
-    await Promise.allSettled([...targets.values()].map(({ buffer }) => buffer.close()));
+    await Promise.allSettled(opened.map((buffer) => buffer.close()));
     await closeBufferContext(context);
   }
   return { replayed, failed };
+}
+
+/**
+ * The downstream vertices `name` already declared end of stream to (it completed a bounded run):
+ * a udf vertex's results could not be written there. A sink vertex has none.
+ */
+async function endedOutputs(spec: PipelineSpec, context: BufferContext, name: string, opened: PartitionedBuffer[]): Promise<string[]> {
+  const ended: string[] = [];
+  for (const edge of spec.spec.edges.filter((candidate) => candidate.from === name)) {
+    const downstream = createVertexBuffer(context, edge.to);
+    opened.push(downstream);
+    if (await downstream.hasEnded(name)) ended.push(edge.to);
+  }
+  return ended;
 }
 
 /** Writes one message, waiting (with backoff) while the partition is full. False: still full at the deadline. */
