@@ -129,7 +129,7 @@ const generatorSchema = z
     duration: duration.default(1_000).describe("The period `rpu` is counted over."),
     msgSize: z.number().int().min(0).default(8).describe("Bytes in each message value: its JSON padded with spaces (never cut short)."),
     keyCount: z.number().int().min(0).default(0).describe("Distinct keys spread over the messages; 0 sends them without keys."),
-    value: z.number().int().optional().describe("A fixed integer written into every value: {"value":<value>,"seq":<seq>} instead of {"seq":<seq>,"partition":<p>}."),
+    value: z.number().int().optional().describe('A fixed integer written into every value: {"value":<value>,"seq":<seq>} instead of {"seq":<seq>,"partition":<p>}.'),
     jitter: duration.optional().describe("Random shift of each message's event time, up to this much."),
   })
   .describe("Generates messages at a fixed rate, for demos and load tests.");
