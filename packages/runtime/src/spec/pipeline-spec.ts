@@ -122,6 +122,9 @@ const bufferSchema = z
 
 // ── sources, udfs, sinks ─────────────────────────────────────────────────────────────────
 
+/** The most partitions a vertex may have (see bench/partitions.ts and the README). */
+export const MAX_PARTITIONS = 256;
+
 const generatorSchema = z
   .strictObject({
     total: z.number().int().min(0).optional().describe("Messages to generate in all; when set the run is bounded and ends once they are committed."),
@@ -285,7 +288,16 @@ const commitSchema = z.enum(["aligned", "partition"]);
 const rawVertexSchema = z
   .strictObject({
     name: dnsName("Vertex name, unique in the pipeline"),
-    partitions: z.number().int().min(1).max(1_024).default(1).describe("Partitions of the vertex's input buffer: an integer from 1 to 1024."),
+    // 256: measured (bench/partitions.ts, #10 item 13). Every epoch visits every partition, and
+    // XState copies a parent's children on each spawn and stop, so past a few hundred a run pays
+    // more for its partitions than for its messages.
+    partitions: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PARTITIONS)
+      .default(1)
+      .describe(`Partitions of the vertex's input buffer: an integer from 1 to ${MAX_PARTITIONS}; for more throughput run more worker processes of the vertex (weir run --vertices), not more partitions.`),
     commit: commitSchema
       .default("aligned")
       .describe("aligned: commit an epoch once every partition is done; partition: each partition commits on its own."),
