@@ -4,7 +4,8 @@
  *
  *   weir run spec.yaml                       # some messages end in the bullmq DLQ
  *   weir dlq replay spec.yaml --vertex out   # back into out's input buffer
- *   weir run spec.yaml --vertices out        # processes them, and only them, then ends
+ *   weir run spec.yaml                       # processes them, and only them, then ends
+ *                                            # (or: weir run spec.yaml --vertices out)
  *
  * `replay` used to be refused ("replay while a run is reading it") and a new run ended at once.
  */
@@ -53,7 +54,10 @@ export default async function sink(messages) {
 }
 `;
 
-describe.skipIf(url === undefined)("weir dlq replay after a bounded run has completed", () => {
+describe.skipIf(url === undefined).each([
+  { redrive: "the whole pipeline", args: [] as string[] },
+  { redrive: "the sink vertex alone", args: ["--vertices", "out"] },
+])("weir dlq replay after a bounded run has completed, then a run of $redrive", ({ args }) => {
   const prefix = uniquePrefix("replay");
   let dir: string;
   let spec: string;
@@ -114,9 +118,10 @@ spec:
     expect(replay.code).toBe(0);
     expect(replay.stdout).toBe(`queue ${prefix}-dlq: replayed ${doomed.length} dead letters into their vertices' input buffers (out: ${doomed.length})\n`);
 
-    const second = await weir(["run", spec, "--vertices", "out", "--json"]);
+    const second = await weir(["run", spec, ...args, "--json"]);
     expect(second.code, second.stderr).toBe(0);
     expect(summaryOf(second)).toMatchObject({ status: "completed", vertices: { out: { read: doomed.length, ok: doomed.length, fallback: 0 } } });
+    if (args.length === 0) expect(summaryOf(second).vertices["in"]!.read).toBe(0);
 
     const secondAccepted = (await acceptedLines()).slice(firstAccepted.length);
     expect(secondAccepted.map((line) => line.replayOf).sort()).toEqual([...doomed].sort());

@@ -23,13 +23,15 @@
  *   end of stream. The markers stay: the vertex's next run (`weir run <spec>`, or
  *   `--vertices <v>`) reads the replayed entries, since a partition ends only once nothing
  *   undelivered is left, then completes — and the source, which ended before, sends nothing
- *   again. A udf vertex that completed has ended its own outputs as well, so its dead letters
- *   are refused until a run reads them (or `weir reset`); a sink vertex has no outputs.
+ *   again. A udf vertex that completed has ended its own outputs as well: the replay withdraws
+ *   its end-of-stream markers, and those of every vertex downstream of it, so its results flow
+ *   on to the sinks in the next run of the pipeline (which must run those vertices: they wait
+ *   for their upstreams to end again). A sink vertex has no outputs.
  * - **Partition** as the forwarder chooses it (partition-choice.ts): a hash of the keys, or
  *   round-robin for messages without keys.
  */
 import type { Message } from "@weir/actors";
-import type { PartitionedBuffer } from "../../buffer/index.js";
+import { RedisStreamBuffer, type PartitionedBuffer } from "../../buffer/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "../../pipeline/buffer-factory.js";
 import { createPartitionChooser, type PartitionChooser } from "../../pipeline/partition-choice.js";
@@ -106,7 +108,7 @@ export async function replayDeadLetters(
   const replayed: ReplayedLetter[] = [];
   const failed: FailedReplay[] = [];
   const context: BufferContext = openBufferContext(spec, options.logger);
-  const targets = new Map<string, { buffer: PartitionedBuffer; choose: PartitionChooser; ended?: string }>();
+  const targets = new Map<string, { buffer: PartitionedBuffer; choose: PartitionChooser }>();
   const opened: PartitionedBuffer[] = [];
   const target = async (name: string) => {
     let found = targets.get(name);
@@ -114,12 +116,9 @@ export async function replayDeadLetters(
       const vertex = spec.spec.vertices.find((candidate) => candidate.name === name)!;
       const buffer = createVertexBuffer(context, name, "replay");
       opened.push(buffer);
+      await reopenDownstream(spec, context, name, opened);
       found = { buffer, choose: createPartitionChooser(vertex.partitions) };
       targets.set(name, found);
-      const ended = await endedOutputs(spec, context, name, opened);
-      if (ended.length > 0) {
-        found.ended = `vertex '${name}' completed in an earlier bounded run and declared end of stream to ${ended.map((to) => `'${to}'`).join(", ")}, so the results of replayed messages could not be written there; replay a udf vertex's dead letters while a run of the pipeline is reading, or start over with weir reset <spec> --yes`;
-      }
     }
     return found;
   };
@@ -131,9 +130,11 @@ export async function replayDeadLetters(
         fail(`pipeline '${spec.metadata.name}' has no vertex '${letter.vertex ?? "?"}' with an input buffer to replay into`);
         continue;
       }
-      const into = await target(vertex.name);
-      if (into.ended !== undefined) {
-        fail(into.ended);
+      let into: { buffer: PartitionedBuffer; choose: PartitionChooser };
+      try {
+        into = await target(vertex.name);
+      } catch (error) {
+        fail(`could not reopen the vertices downstream of '${vertex.name}': ${error instanceof Error ? error.message : String(error)}`);
         continue;
       }
       const message = replayedMessage(letter);
@@ -166,17 +167,25 @@ export async function replayDeadLetters(
 }
 
 /**
- * The downstream vertices `name` already declared end of stream to (it completed a bounded run):
- * a udf vertex's results could not be written there. A sink vertex has none.
+ * Withdraws the end-of-stream markers that `name` and every vertex downstream of it left in
+ * their outputs' buffers, so the replayed messages' results can be written on to the sinks; each
+ * vertex declares its end again when its next run completes. A sink vertex has no outputs:
+ * nothing to reopen.
  */
-async function endedOutputs(spec: PipelineSpec, context: BufferContext, name: string, opened: PartitionedBuffer[]): Promise<string[]> {
-  const ended: string[] = [];
-  for (const edge of spec.spec.edges.filter((candidate) => candidate.from === name)) {
-    const downstream = createVertexBuffer(context, edge.to);
-    opened.push(downstream);
-    if (await downstream.hasEnded(name)) ended.push(edge.to);
+async function reopenDownstream(spec: PipelineSpec, context: BufferContext, name: string, opened: PartitionedBuffer[]): Promise<void> {
+  const reached = new Set([name]);
+  const queue = [name];
+  for (let from = queue.shift(); from !== undefined; from = queue.shift()) {
+    for (const edge of spec.spec.edges.filter((candidate) => candidate.from === from)) {
+      const downstream = createVertexBuffer(context, edge.to);
+      opened.push(downstream);
+      if (downstream instanceof RedisStreamBuffer) await downstream.withdrawEndOfStream(from);
+      if (!reached.has(edge.to)) {
+        reached.add(edge.to);
+        queue.push(edge.to);
+      }
+    }
   }
-  return ended;
 }
 
 /** Writes one message, waiting (with backoff) while the partition is full. False: still full at the deadline. */
