@@ -178,6 +178,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     partitions: vertex.partitions,
     logger,
     resultTimeout: effectiveLimits(spec, vertex).resultTimeout,
+    // Violations of a process map or fallback (no sink session judges them) count like a session's.
+    onProtocolError: () => void (counts.get(vertex.name)!.protocolErrors += 1),
     ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
   });
 
