@@ -111,7 +111,8 @@ const sinkPipeline = (mode: string) =>
     [{ from: "in", to: "out" }],
   );
 
-describe("external processes between attempts (#10 item 11)", () => {
+// Each run starts several python processes; on a loaded 2-core machine that takes a while.
+describe("external processes between attempts (#10 item 11)", { timeout: 240_000 }, () => {
   for (const mode of ["exit_after", "exit_on_next"]) {
     it(`(a) ${mode}: a sink that exits after answering costs the next attempt nothing (steps: 1, no fallback)`, async () => {
       const { summary, codes } = await sinkPipeline(mode);
