@@ -11,7 +11,7 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
  */
 export const validateCommand: Command = {
   name: "validate",
-  synopsis: "<spec>... [--allow-modules-outside] [--no-exec]",
+  synopsis: "<spec>...",
   summary: "Check pipeline specs and report every problem with its path",
   help: "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).\nModule, process and jsonl paths outside a spec's directory are invalid unless --allow-modules-outside.\n--no-exec: process vertices and modules are invalid (a spec you do not trust runs built-ins only).\nExit code: 0 all valid, 2 any invalid.",
   async run(argv, io) {
