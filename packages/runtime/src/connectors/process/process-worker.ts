@@ -276,10 +276,9 @@ export class ProcessWorker {
       this.#answered.add(child);
     }
     const listening = this.#listening;
-    const key = attemptKey(frame);
-    if (listening !== undefined && listening.child === child && key === attemptKey({ partition: this.#partition, ...listening.attempt })) {
+    if (listening !== undefined && listening.child === child && this.#isAttempt(frame, listening)) {
       listening.answering = true;
-    } else if (this.#sentToChild.has(key)) {
+    } else if (this.#sentToChild.has(attemptKey(frame))) {
       // The answer to an attempt given up earlier (after a protocol error, a timeout): judged
       // against a later attempt it would be a second error for one misbehaviour.
       this.#logger.debug("frame of an attempt given up earlier; ignored", { type: frame.type, epoch: frame.epoch, attempt: frame.attempt });
@@ -292,11 +291,14 @@ export class ProcessWorker {
     listening.listener.onFrame(frame);
   }
 
+  #isAttempt(where: AttemptFrameFields, listening: Listening): boolean {
+    return where.partition === this.#partition && where.epoch === listening.attempt.epoch && where.attempt === listening.attempt.attempt;
+  }
+
   #onMalformed(child: ProcessChild, reason: string, owner: MalformedOwner): void {
     const listening = this.#listening;
     const inProgress = listening !== undefined && listening.child === child ? listening : undefined;
-    const owned = owner === "inProgress" || (owner !== undefined && attemptKey(owner) === attemptKey({ partition: this.#partition, ...(inProgress?.attempt ?? { epoch: -1, attempt: -1 }) }));
-    if (inProgress !== undefined && owned) {
+    if (inProgress !== undefined && (owner === "inProgress" || (owner !== undefined && this.#isAttempt(owner, inProgress)))) {
       this.#logger.warn("malformed frame from the process", { pid: child.pid, reason });
       this.#crash(inProgress, `malformed frame: ${reason}`, true);
       return;
