@@ -9,7 +9,7 @@
  *   - jsonl sink and fallback paths: written (and, exactly-once, truncated on recovery).
  * Not checkable, so never promised: what a program does once it runs — a string an interpreter
  * runs (`[sh, -c, "…"]`, `[python3, -c, "…"]`, `[node, -e, "…"]`), a path inside an argument
- * (`--config=/etc/x`), a program found on PATH. `noExec` (CLI `--no-exec`) is the guard for
+ * (`--config=/etc/x`) or in `env`, a program found on PATH. `noExec` (CLI `--no-exec`) is the guard for
  * specs you do not trust: it refuses every vertex that would run code the spec names.
  */
 import path from "node:path";
