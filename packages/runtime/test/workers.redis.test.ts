@@ -165,8 +165,10 @@ describe.skipIf(url === undefined)("worker processes on one Redis", () => {
     expect(killed.signal).toBe("SIGKILL");
     // The kill landed mid-batch: the dead consumer holds entries it read but never acked.
     expect(await pendingOf(prefix, "workers-a")).toBeGreaterThan(0);
-    const held = await pendingIdsOf(prefix, "workers-a");
+    // Deliveries first, then what the dead worker still holds: the survivor may claim and deliver
+    // its entries at any moment, and a delivery between the two reads would look like none.
     const deliveredAtKill = (await delivered(prefix)).deliveries;
+    const held = await pendingIdsOf(prefix, "workers-a");
     const restarted = recovery === "restart" ? startWorker(file, prefix, "out", "a", slow) : undefined;
     const results = await Promise.all([source.exited, survivor.exited, ...(restarted === undefined ? [] : [restarted.exited])]);
     for (const result of results) expect(result.code, result.stderr).toBe(0);
