@@ -28,7 +28,7 @@ spec:
       sink:
         jsonl: { path: ./out.jsonl }
         retryStrategy: { backoff: { interval: 10ms, factor: 2, steps: 5 }, onFailure: fallback }
-        fallback: { jsonl: { path: ../dlq/dead.jsonl } }
+        fallback: { jsonl: { path: ./dlq/dead.jsonl } }
   edges:
     - { from: in, to: enrich }
     - { from: enrich, to: out, conditions: { tags: { operator: or, values: [keep] } } }
@@ -131,7 +131,7 @@ describe("loadSpec", () => {
     expect(out).toMatchObject({
       kind: "sink",
       sink: { jsonl: { path: path.join(dir, "out.jsonl") } },
-      fallback: { jsonl: { path: path.join(path.dirname(dir), "dlq", "dead.jsonl") } },
+      fallback: { jsonl: { path: path.join(dir, "dlq", "dead.jsonl") } },
     });
   });
 
@@ -250,7 +250,18 @@ describe("field errors", () => {
     doc.spec.vertices[1] = { name: "enrich", partitions: -2, udf: { builtin: { name: "cat" } } };
     const issue = issueAt(doc, "spec.vertices[1].partitions");
     expect(issue.message).toBe("must be ≥ 1, got -2");
-    expect(issue.hint).toContain("from 1 to 1024");
+    expect(issue.hint).toContain("from 1 to 256");
+  });
+
+  it("rejects more partitions than measured to work (#10 item 13), naming the fix; the JSON Schema says the same", () => {
+    const doc = validDoc();
+    doc.spec.vertices[1] = { name: "enrich", partitions: 1024, udf: { builtin: { name: "cat" } } };
+    const issue = issueAt(doc, "spec.vertices[1].partitions");
+    expect(issue.message).toBe("must be ≤ 256, got 1024");
+    expect(issue.hint).toContain("run more worker processes of the vertex (weir run --vertices), not more partitions");
+    const text = JSON.stringify(pipelineJsonSchema());
+    expect(text).toContain('"partitions":{"default":1');
+    expect(text).toMatch(/"partitions":\{[^}]*"maximum":256/);
   });
 
   it("lists valid options of an enum and suggests the closest", () => {

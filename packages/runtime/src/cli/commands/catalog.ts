@@ -14,7 +14,7 @@ export interface CommandSummary {
 export const catalog = {
   run: {
     name: "run",
-    synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside]",
+    synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside] [--no-exec]",
     summary: "Run a pipeline; progress on a terminal, a summary at the end",
   },
   validate: { name: "validate", synopsis: "<spec>...", summary: "Check pipeline specs and report every problem with its path" },

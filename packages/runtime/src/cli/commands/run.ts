@@ -80,7 +80,8 @@ export const runCommand: Command = {
     "  --metrics-linger <d> keep serving metrics for <d> (e.g. 15s) after the run ends, for a last scrape",
     "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
     "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
-    "  --allow-modules-outside  accept module paths and process directories outside the spec's directory",
+    "  --allow-modules-outside  accept module, process and jsonl paths outside the spec's directory",
+    "  --no-exec            refuse process vertices and modules: for a spec you do not trust (built-ins only)",
     "Signals: the first SIGINT/SIGTERM drains — in-flight work commits, status \"drained\", exit 0 (also before the",
     "pipeline has started: nothing is read); a second stops at once (status \"failed\", exit 1).",
     "Exit code: 0 completed or drained, 1 failed (the reason on stderr), 2 bad arguments or spec.",
@@ -99,6 +100,7 @@ export const runCommand: Command = {
       vertices: { type: "string" },
       replica: { type: "string" },
       "allow-modules-outside": { type: "boolean", default: false },
+      "no-exec": { type: "boolean", default: false },
     });
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new UsageError("run: give exactly one spec; usage: weir run <spec> [--json]");
@@ -121,7 +123,7 @@ export const runCommand: Command = {
     let summary: RunSummary | undefined;
     const signals = watchRunSignals(startedAt, (line) => io.stderr.write(`\n${line}\n`), () => observers?.interrupt());
     try {
-      const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] });
+      const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"], noExec: values["no-exec"] });
       const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
       observers = await startRunObservers({
         pipeline: loaded.spec.metadata.name,

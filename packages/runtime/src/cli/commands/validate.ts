@@ -17,16 +17,20 @@ export const validateCommand: Command = {
     "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).",
     "Checks what 'weir run' checks before it starts: module files exist and have the named export (they are",
     "imported, so their top-level code runs, as in 'weir run'), schemas load and compile.",
-    "Module paths outside a spec's directory are invalid unless --allow-modules-outside.",
+    "Module, process and jsonl paths outside a spec's directory are invalid unless --allow-modules-outside.",
+    "--no-exec: process vertices and modules are invalid (a spec you do not trust runs built-ins only).",
     "Exit code: 0 all valid, 2 any invalid.",
   ].join("\n"),
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs("validate", argv, { "allow-modules-outside": { type: "boolean", default: false } });
+    const { values, positionals } = parseCommandArgs("validate", argv, {
+      "allow-modules-outside": { type: "boolean", default: false },
+      "no-exec": { type: "boolean", default: false },
+    });
     if (positionals.length === 0) throw new UsageError("validate: which spec? usage: weir validate <spec>...");
     let allValid = true;
     for (const file of positionals) {
       try {
-        const { spec } = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] === true });
+        const { spec } = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] === true, noExec: values["no-exec"] === true });
         const moduleIssues = await checkModules(spec);
         if (moduleIssues.length > 0) throw new SpecError(moduleIssues, { file });
         const vertices = plural(spec.spec.vertices.length, "vertex", "vertices");
