@@ -143,6 +143,24 @@ describe("weir run", () => {
     for (const vertex of ["in", "cat", "out"]) expect(summary.vertices[vertex]!["acked"]).toBe(read);
   });
 
+  it("a second SIGTERM stops a run stuck in start-up at once: summary failed, exit 1", async () => {
+    // A udf module whose top level never finishes (a hung connection, say): only a stop ends it.
+    await writeFile(
+      path.join(dir, "stuck.mjs"),
+      ['process.stderr.write("test-udf: stuck\\n");', "setInterval(() => undefined, 1_000);", "await new Promise(() => undefined);", "export function stuck() { return []; }", ""].join("\n"),
+    );
+    const file = path.join(dir, "stuck.yaml");
+    await writeFile(file, endlessSpec("stuck", "{ module: { path: ./stuck.mjs, export: stuck } }"));
+    const run = startWeir(["run", file, "--json"]);
+    await run.waitFor(/test-udf: stuck/, "stderr", 120_000);
+    run.child.kill("SIGTERM");
+    await run.waitFor(/SIGTERM: draining/, "stderr", 120_000);
+    run.child.kill("SIGTERM");
+    expect(await run.exited, run.stderr()).toBe(1);
+    const summary = JSON.parse(run.stdout().trim()) as { status: string; reason: string };
+    expect(summary).toMatchObject({ status: "failed", reason: "stopped by a second SIGTERM; unacked input stays pending" });
+  });
+
   it("exits once a bounded run completes, even when a udf keeps a handle open and leaves a call hanging", async () => {
     // Found by the fault suite (scenario 4, "udf hangs"): the process waited for Node's event loop to run dry.
     await writeFile(
