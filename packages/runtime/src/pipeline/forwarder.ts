@@ -61,7 +61,7 @@ export function createForwarder(options: ForwarderOptions): SinkFunction {
           const target = targets[t]!;
           if (!matchesTags(target.condition, result.tags[i])) continue;
           routed = true;
-          const partition = target.choosePartition(output.keys);
+          const partition = target.choosePartition(output.keys, output.id);
           const group = groups[t]!;
           const list = group.get(partition);
           if (list === undefined) group.set(partition, [output]);
@@ -94,7 +94,7 @@ async function forwardUnchanged(options: ForwarderOptions, messages: readonly Me
     routed = true;
     const groups = new Map<number, Message[]>();
     for (const message of messages) {
-      const partition = target.choosePartition(message.keys);
+      const partition = target.choosePartition(message.keys, message.id);
       const list = groups.get(partition);
       if (list === undefined) groups.set(partition, [message]);
       else list.push(message);

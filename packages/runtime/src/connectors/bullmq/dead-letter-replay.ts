@@ -19,7 +19,7 @@
  *   the write and the removal) is dropped by that same dedup. A message that fails again goes
  *   back to the queue under its new id; its next replay derives its id from the original one.
  * - **Partition** as the forwarder chooses it (partition-choice.ts): a hash of the keys, or
- *   round-robin for messages without keys.
+ *   of the (new) id for messages without keys.
  */
 import type { Message } from "@weir/actors";
 import { BufferError, type PartitionedBuffer } from "../../buffer/index.js";
@@ -123,7 +123,7 @@ export async function replayDeadLetters(
         continue;
       }
       const message = replayedMessage(letter);
-      const partition = into.choose(message.keys);
+      const partition = into.choose(message.keys, message.id);
       try {
         if (!(await writeDurably(into.buffer, partition, message, fullWaitMs))) {
           fail(`the input buffer of '${vertex.name}' (partition ${partition}) stayed full for ${fullWaitMs} ms; run the pipeline so it drains, then replay again`);
