@@ -18,6 +18,7 @@ import { runScript } from "../buffer/redis/scripts.js";
 import { BufferError } from "../buffer/buffer-error.js";
 import { DEFAULT_STREAM_FIELDS, type RedisStreamFieldNames } from "./redis-stream-source.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
+import { idToBytes } from "./stream-message-id.js";
 
 export interface RedisStreamSinkOptions {
   /** A shared connection (never closed by the sink) or options for one it owns. */
@@ -63,7 +64,8 @@ export function createRedisStreamSink(options: RedisStreamSinkOptions): SinkConn
     if (messages.length === 0) return [];
     const args: Array<string | number | Buffer | Uint8Array> = [...head];
     for (const message of messages) {
-      args.push(message.id, message.id, toBuffer(message.value), JSON.stringify(message.keys), String(message.eventTime), JSON.stringify(message.headers));
+      // The id field gets the bytes the id was read from (a binary id round-trips, stream-message-id.ts).
+      args.push(message.id, idToBytes(message.id), toBuffer(message.value), JSON.stringify(message.keys), String(message.eventTime), JSON.stringify(message.headers));
     }
     // KEYS[3] (end of stream) is unused with 0 upstreams; the dedup key stands in, in the same slot.
     const reply = (await runScript(connection.client, "write", [stream, dedup, dedup], args as Array<string | number | Buffer>)) as [number, number] | number;
