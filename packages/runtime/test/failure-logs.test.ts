@@ -66,6 +66,26 @@ describe("failure logs", () => {
     expect(lines.length).toBeLessThanOrEqual(2 * fewLines(summary.durationMs));
   });
 
+  it("a batch udf returning a string fails each of its messages with that reason, logged", async () => {
+    const { logger, about } = capture();
+    const pipeline = createPipeline(
+      spec(
+        [
+          { name: "in", source: generator(100) },
+          { name: "map", udf: { builtin: { name: "cat" } }, retryStrategy: { backoff: { interval: "1ms", steps: 1 } } },
+          { name: "out", sink: { blackhole: {} } },
+        ],
+        [{ from: "in", to: "map" }, { from: "map", to: "out" }],
+      ),
+      { logger, udfs: { map: { batch: () => "text" as never } } },
+    );
+    const summary = await pipeline.start();
+    expect(summary.vertices["map"]).toMatchObject({ ok: 0, dropped: 100 });
+    const failed = about("map", /^udf failed/);
+    expect(sum(failed)).toBe(100);
+    expect(failed[0]!.firstReason).toMatch(/the batch udf returned a string/);
+  });
+
   it("a sink failing 100 messages on each of 3 attempts writes a few lines with the count, reasons and attempts", async () => {
     const total = 500;
     const { logger, about } = capture();

@@ -10,11 +10,12 @@
 import type { Logger } from "./logger.js";
 
 /** What happened to the messages an entry counts. */
-export type FailureKind = "udfFailed" | "sinkFailed" | "dropped" | "deduped";
+export type FailureKind = "udfFailed" | "sinkFailed" | "forwardFailed" | "dropped" | "deduped";
 
 const messages: Record<FailureKind, string> = {
   udfFailed: "udf failed for messages (each is retried, then routed by onFailure)",
   sinkFailed: "sink failed messages (each is retried, then routed by onFailure)",
+  forwardFailed: "writing results downstream failed for messages (the attempt is retried)",
   dropped: "messages dropped",
   deduped: "messages not written again: already written (deduplicated)",
 };
@@ -67,7 +68,7 @@ export function createFailureLog(logger: Logger, options: FailureLogOptions = {}
   return {
     record(vertex, kind, count, reason, attempt = 0) {
       if (count <= 0) return;
-      if (kind === "udfFailed" || kind === "sinkFailed") lastFailures.set(vertex, reason);
+      if (kind !== "dropped" && kind !== "deduped") lastFailures.set(vertex, reason);
       const key = `${vertex}\u0000${kind}`;
       const entry = tallies.get(key);
       if (entry === undefined) {

@@ -214,9 +214,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {
-        const builtin = observeSinkConnector(vertex.name, await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex)), failures);
-        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction).
-        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, !("process" in vertex.sink));
+        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction);
+        // a process sink's `write` serves fallback writes only, its frames go to the session.
+        const fromFunction = !("process" in vertex.sink);
+        const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
+        const builtin = fromFunction ? observeSinkConnector(vertex.name, created, failures) : created;
+        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, fromFunction);
       }
       if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
       const observed = observeSinkFunction(vertex.name, custom, failures);

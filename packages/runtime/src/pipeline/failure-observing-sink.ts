@@ -28,8 +28,9 @@ export function observeSinkFunction(vertex: string, write: SinkFunction, failure
 }
 
 /**
- * The connector with its function observed. A connector without a function behind it (a process
- * sink, a custom writer) is returned as it is: its frames go straight to the sink session.
+ * The connector with its function observed, for a connector whose writer is built from its
+ * `write` (sinkConnectorFromFunction). Any other (a process sink, whose `write` serves fallback
+ * writes only; a custom writer) must not be passed: its frames go straight to the sink session.
  */
 export function observeSinkConnector(vertex: string, connector: SinkConnector, failures: FailureLog): SinkConnector {
   if (connector.write === undefined) return connector;

@@ -51,6 +51,20 @@ type Mapped = { readonly outputs: readonly Message[]; readonly tags: ReadonlyArr
 const encoder = new TextEncoder();
 
 export function createForwarder(options: ForwarderOptions): SinkFunction {
+  const forward = forwarderFunction(options);
+  return async (messages, context) => {
+    try {
+      return await forward(messages, context);
+    } catch (error) {
+      // The attempt fails as a whole (a buffer error): the session retries it; the log says why.
+      const text = error instanceof Error ? error.message : String(error);
+      options.failures.record(options.vertex, "forwardFailed", messages.length, text, context.attempt);
+      throw error;
+    }
+  };
+}
+
+function forwarderFunction(options: ForwarderOptions): SinkFunction {
   const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
@@ -149,11 +163,19 @@ async function mapBatch(
   } catch (error) {
     return messages.map((message) => udfFailure(message, error));
   }
+  if (!Array.isArray(answers)) {
+    const error = `the batch udf returned ${describe(answers)}; expected an array of { id, results } (one per message)`;
+    return messages.map(() => ({ error }));
+  }
   const given = new Set(messages.map((message) => message.id));
   const byId = new Map<string, readonly MapResult[] | { readonly error: string }>();
   const unknown: string[] = [];
   const twice = new Set<string>();
-  for (const answer of Array.isArray(answers) ? answers : []) {
+  for (const answer of answers) {
+    if (typeof answer !== "object" || answer === null) {
+      unknown.push(String(answer));
+      continue;
+    }
     if (!given.has(answer.id)) unknown.push(String(answer.id));
     else if (byId.has(answer.id)) twice.add(answer.id);
     else byId.set(answer.id, "error" in answer && typeof answer.error === "string" ? { error: answer.error } : (answer as { results: readonly MapResult[] }).results);
