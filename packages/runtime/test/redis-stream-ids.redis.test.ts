@@ -90,15 +90,20 @@ describe.skipIf(url === undefined)("redisStream source ids on Redis", () => {
     expect(sumMetric(parseMetrics(await metrics.metrics()), "weir_dedup_total", { vertex: "in" })).toBe(1);
   });
 
-  it("writes a binary id back as its bytes through the redisStream sink", async () => {
+  it("writes a binary id back as its bytes through the redisStream sink, and reports what its dedup skipped", async () => {
     const prefix = uniquePrefix("ids");
     prefixes.push(prefix);
     const stream = `${prefix}:output`;
-    const sink = createRedisStreamSink({ connection: { url: redisUrl }, stream, keyPrefix: prefix });
+    const deduped: number[] = [];
+    const sink = createRedisStreamSink({ connection: { url: redisUrl }, stream, keyPrefix: prefix, onDeduped: (count) => deduped.push(count) });
     const message: Message = { id: idFromBytes(Uint8Array.from([0xff, 0x41])), keys: [], value: new Uint8Array([1]), eventTime: 0, headers: {} };
-    await sink.write!([message], { vertex: "out", partition: 0, epoch: 1, attempt: 1, signal: new AbortController().signal });
+    const context = { vertex: "out", partition: 0, epoch: 1, attempt: 1, signal: new AbortController().signal };
+    await sink.write!([message], context);
+    expect(await sink.write!([message], context)).toEqual([{ id: message.id, status: "ok" }]);
+    expect(deduped).toEqual([1]);
     await sink.close();
     const entries = (await redis.xrangeBuffer(stream, "-", "+")) as Array<[Buffer, Buffer[]]>;
+    expect(entries).toHaveLength(1);
     const fields = entries[0]![1];
     const idAt = fields.findIndex((field) => field.toString() === "id");
     expect([...fields[idAt + 1]!]).toEqual([0xff, 0x41]);

@@ -33,6 +33,8 @@ export interface RedisStreamSinkOptions {
   readonly maxLen?: number;
   /** Field names, when they differ from the defaults. */
   readonly fields?: Partial<RedisStreamFieldNames>;
+  /** Told how many messages of a write the dedup window already held (answered ok, not appended again). */
+  readonly onDeduped?: (count: number, reason: string) => void;
 }
 
 /**
@@ -70,6 +72,8 @@ export function createRedisStreamSink(options: RedisStreamSinkOptions): SinkConn
     // KEYS[3] (end of stream) is unused with 0 upstreams; the dedup key stands in, in the same slot.
     const reply = (await runScript(connection.client, "write", [stream, dedup, dedup], args as Array<string | number | Buffer>)) as [number, number] | number;
     const processed = typeof reply === "number" ? 0 : reply[0];
+    const deduped = typeof reply === "number" ? 0 : processed - reply[1];
+    if (deduped > 0) options.onDeduped?.(deduped, `ids already appended to ${stream} within the sink's dedup window`);
     return messages.map((message, i): SinkResult =>
       i < processed ? { id: message.id, status: "ok" } : { id: message.id, status: "failure", error: `redisStream sink: ${stream} took ${processed} of ${messages.length} messages` },
     );

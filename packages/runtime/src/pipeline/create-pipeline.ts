@@ -184,6 +184,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     logger,
     resultTimeout: effectiveLimits(spec, vertex).resultTimeout,
     ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
+    onDeduped: (count: number, reason: string) => {
+      counts.get(vertex.name)!.deduped += count;
+      failures.record(vertex.name, "deduped", count, reason);
+    },
   });
 
   /**
