@@ -72,8 +72,6 @@ export async function runMapReplicaTrial(options: MapReplicaTrialOptions): Promi
     ["b", startWorker("map/b", args("b", "map"), env)],
   ]);
   const source = startWorker("in/src", args("src", "in"), env);
-  let sourceDone = false;
-  void source.exited.then(() => (sourceDone = true));
   const holding = (name: string) => pendingOf(fixture.redis, prefix, PIPELINE, "map", `${PIPELINE}-${name}`);
   const delivered = async () => Number((await fixture.redis.get(`${prefix}:count`)) ?? 0);
 
@@ -85,11 +83,13 @@ export async function runMapReplicaTrial(options: MapReplicaTrialOptions): Promi
     const victim = replicas.get(name)!;
     // Spread the faults over the run: the k-th once the sink has seen k/(rounds+1) of the messages.
     const mark = Math.floor((total * (round + 1)) / (rounds + 2));
-    await waitFor(`the sink to pass ${mark} deliveries`, async () => sourceDone || (await delivered()) >= mark, 120_000);
+    await waitFor(`the sink to pass ${mark} deliveries`, async () => (await delivered()) >= mark, 120_000);
     await waitFor(`map/${name} to start`, () => victim.stderr().includes("pipeline started"), 60_000);
-    // The signal must find the replica holding entries (read, maybe written downstream, not acked).
+    // The signal must find the replica holding entries (read, maybe written downstream, not acked);
+    // a run that ends first (every message delivered, or the replica done) ends the faults.
     let held = false;
-    await waitFor(`map/${name} to hold entries`, async () => (held = (await holding(name)) > 0) || sourceDone, 60_000);
+    const over = async () => victim.child.exitCode !== null || (await delivered()) >= total;
+    await waitFor(`map/${name} to hold entries`, async () => (held = (await holding(name)) > 0) || (await over()), 60_000);
     if (!held) break;
     await sleep(rng.int(0, 20));
     if (options.mode === "kill") {
