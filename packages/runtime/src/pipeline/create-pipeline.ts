@@ -30,6 +30,7 @@ import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
 import { createMessageGate, type MessageGate } from "./message-gate.js";
 import { loadMessageValidator } from "./message-schema.js";
 import { createPartitionChooser } from "./partition-choice.js";
+import { retryControlWrite } from "./retry-control-write.js";
 import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
@@ -285,7 +286,17 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       try {
         // Durable before this process may exit: other workers finish only when they see it.
         const downstream = spec.spec.edges.filter((candidate) => candidate.from === vertex.name);
-        await Promise.all(downstream.map((edge) => bufferOf(edge.to).endOfStream(vertex.name)));
+        // Retried like a data write (Redis over maxmemory, or briefly unreachable): every message
+        // is delivered by now, and only this marker lets the next vertices finish.
+        await Promise.all(
+          downstream.map((edge) =>
+            retryControlWrite(() => bufferOf(edge.to).endOfStream(vertex.name), {
+              what: `end of stream of vertex '${vertex.name}' into '${edge.to}'`,
+              logger: logger.child({ vertex: vertex.name }),
+              cancelled: () => finished,
+            }),
+          ),
+        );
       } catch (error) {
         await end("failed", `vertex '${vertex.name}' completed but its end of stream could not be written: ${error instanceof Error ? error.message : String(error)}`);
         return;

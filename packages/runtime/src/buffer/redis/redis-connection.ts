@@ -32,6 +32,9 @@ import { endpointOf, plainToTlsFailure, speaksPlainRedis, speaksTls, tlsFailure,
 /** How long a TLS client may go without being ready before the port is asked whether it speaks plain Redis. */
 const TLS_SILENCE_PROBE_MS = 2_000;
 
+/** At most one "over maxmemory" log line per this many ms (the count of refusals in between is in it). */
+const OOM_LOG_INTERVAL_MS = 10_000;
+
 /** A standalone or cluster client; both offer the same commands. */
 export type RedisClient = Redis | Cluster;
 
@@ -187,6 +190,8 @@ export class RedisConnection {
   private readonly usesTls: boolean;
   private fatal: BufferError | undefined;
   private probedProtocol = false;
+  private oomRefusals = 0;
+  private oomLoggedAt: number | undefined;
 
   constructor(options: RedisConnectionOptions) {
     // Parse first, so a bad URL fails here with a clear message instead of in a reconnect loop.
@@ -223,6 +228,23 @@ export class RedisConnection {
    */
   get failure(): BufferError | undefined {
     return this.fatal;
+  }
+
+  /**
+   * Records a write Redis refused for memory (over `maxmemory`); logged aggregated: the first
+   * refusal, then at most one line per {@link OOM_LOG_INTERVAL_MS} with the count since the last line.
+   */
+  noteOutOfMemory(subject: string): void {
+    this.oomRefusals += 1;
+    const now = performance.now();
+    if (this.oomLoggedAt !== undefined && now - this.oomLoggedAt < OOM_LOG_INTERVAL_MS) return;
+    this.oomLoggedAt = now;
+    this.logger.warn("redis is over maxmemory: writes wait for readers to free memory (backpressure)", {
+      refusals: this.oomRefusals,
+      last: subject,
+      hint: "raise Redis maxmemory, or lower bufferMaxLength or buffer.dedupWindow, if this lasts",
+    });
+    this.oomRefusals = 0;
   }
 
   /** A client for one blocking read; give it back with {@link releaseBlocking}. */
@@ -431,6 +453,11 @@ class GatedCluster<Mapping extends ReplyMapping = "legacy"> extends Cluster<Mapp
     command.reject(fatal);
     return command.promise;
   }
+}
+
+/** Whether Redis refused a command because its used memory is over `maxmemory` (an OOM reply). */
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("OOM ");
 }
 
 /** Whether an error means "Redis could not be reached", which a later retry may fix. */
