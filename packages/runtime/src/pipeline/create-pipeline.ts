@@ -338,7 +338,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       const done = new Promise<RunSummary>((resolve) => (finish = resolve));
       try {
         // Before anything reads or writes: refuse keys that belong to another spec of this name.
-        if (context.connection !== undefined) await claimSpecKeys(context.connection.client, spec, specFile);
+        if (context.connection !== undefined) await claimSpecKeys(context.connection, spec, specFile);
         for (const vertex of vertices) {
           const io = await buildIO(vertex);
           // Stopped or drained while waiting (for Redis, say): start nothing.

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { BufferError } from "../buffer/buffer-error.js";
-import type { RedisClient } from "../buffer/redis/redis-connection.js";
+import { isConnectionError, isOutOfMemory, type RedisConnection } from "../buffer/redis/redis-connection.js";
 import { specKey } from "../buffer/redis/keys.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 
@@ -52,18 +52,38 @@ export function specRecord(spec: PipelineSpec, file: string | undefined): SpecRe
  *
  * @throws {BufferError} `BUFFER_SPEC_MISMATCH` (not retriable) when the keys belong to another spec.
  */
-export async function claimSpecKeys(client: RedisClient, spec: PipelineSpec, file: string | undefined): Promise<void> {
+export async function claimSpecKeys(connection: RedisConnection, spec: PipelineSpec, file: string | undefined): Promise<void> {
+  try {
+    await claim(connection, spec, file);
+  } catch (error) {
+    throw asBufferError(connection, error);
+  }
+}
+
+async function claim(connection: RedisConnection, spec: PipelineSpec, file: string | undefined): Promise<void> {
   const buffer = spec.spec.buffer;
   if (buffer.type !== "redis") return;
+  const client = connection.client;
   const key = specKey(buffer.keyPrefix, spec.metadata.name);
   const mine = specRecord(spec, file);
   if ((await client.set(key, JSON.stringify(mine), "NX")) === "OK") return;
   const stored = await client.get(key);
   // Deleted between the two calls (a weir reset): claim again.
-  if (stored === null) return claimSpecKeys(client, spec, file);
+  if (stored === null) return claim(connection, spec, file);
   const theirs = parseRecord(stored);
   if (theirs?.fingerprint === mine.fingerprint) return;
   throw mismatch(spec.metadata.name, buffer.keyPrefix, key, theirs, mine);
+}
+
+/** A failed call as the buffers report it: the connection's own failure (TLS, unreachable) first. */
+function asBufferError(connection: RedisConnection, error: unknown): BufferError {
+  if (error instanceof BufferError) return error;
+  if (connection.failure !== undefined) return connection.failure;
+  const message = error instanceof Error ? error.message : String(error);
+  const where = "recording the spec fingerprint";
+  if (isOutOfMemory(error)) return new BufferError("BUFFER_OUT_OF_MEMORY", `${where}: Redis is over its maxmemory (${message}); free memory or raise maxmemory`, { retriable: true, cause: error });
+  if (isConnectionError(error)) return new BufferError("BUFFER_UNAVAILABLE", `${where}: Redis is unreachable (${message}); retry once it is back`, { retriable: true, cause: error });
+  return new BufferError("BUFFER_SCRIPT", `${where} failed: ${message}`, { cause: error });
 }
 
 function parseRecord(text: string): SpecRecord | undefined {

@@ -236,6 +236,8 @@ export class RedisConnection {
   /** No answer yet after `waitedMs`: fail every command with BUFFER_UNREACHABLE (after a running TLS probe, whose reason wins). */
   private async checkFirstAnswer(waitedMs: number): Promise<void> {
     if (this.probing !== undefined) await this.probing;
+    // A process starved of CPU may find Redis's answer waiting behind this timer: read it first.
+    await new Promise((resolve) => setImmediate(resolve));
     if (this.answered || this.closed || this.fatal !== undefined) return;
     this.fail(neverAnswered(maskUrl(this.url), this.options.urlField ?? "the Redis URL", waitedMs, this.lastConnectError));
   }
