@@ -324,6 +324,7 @@ export class RedisConnection {
     // stop during a connection wait is prompt and the waiting commands fail at once.
     if (this.client.status !== "ready") {
       endClient(this.client, closedError());
+      this.client.disconnect(); // a cluster client waiting to reconnect stops too
       return;
     }
     // QUIT lets commands already sent (acks) finish; disconnect if Redis is unreachable.
