@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPipeline, parseSpec } from "@weir/runtime";
 import { boundedSpecText } from "./support/bounded-spec.js";
 import { ensureBuilt, freePort, startWeir } from "./support/weir-cli.js";
 
@@ -39,17 +40,56 @@ describe("weir run against a Redis that never answers", () => {
     expect(run.stdout()).toBe("");
   }, 60_000);
 
-  it("SIGINT while waiting for a port that accepts but never answers ends the run at once", async () => {
+  /** A TCP server that accepts connections and never says a word, like another service's port. */
+  async function silentServer() {
     const sockets = new Set<Socket>();
     let connected: () => void = () => undefined;
     const firstConnection = new Promise<void>((resolve) => (connected = resolve));
     const server: Server = createServer((socket) => {
-      sockets.add(socket); // holds it open and says nothing, like a wrong service's port
+      sockets.add(socket);
       socket.on("error", () => undefined);
       connected();
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as { port: number }).port;
+    const close = () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    };
+    return { port: (server.address() as { port: number }).port, firstConnection, close };
+  }
+
+  it("pipeline.stop() while start() waits for Redis ends the start with the stop's reason", async () => {
+    const { port, firstConnection, close } = await silentServer();
+    try {
+      const spec = parseSpec(
+        {
+          apiVersion: "weir.dev/v1",
+          kind: "Pipeline",
+          metadata: { name: "waiting" },
+          spec: {
+            buffer: { type: "redis", url: `redis://127.0.0.1:${port}` },
+            vertices: [
+              { name: "in", source: { generator: { total: 10, rpu: 10, duration: "1s" } } },
+              { name: "out", sink: { blackhole: {} } },
+            ],
+            edges: [{ from: "in", to: "out" }],
+          },
+        },
+        dir,
+      );
+      const pipeline = createPipeline(spec);
+      const started = pipeline.start();
+      await firstConnection;
+      pipeline.stop("stopped while waiting for Redis");
+      // It used to reject with "Connection is closed." after QUIT's own 2 s wait.
+      await expect(started).resolves.toMatchObject({ status: "failed", reason: "stopped while waiting for Redis" });
+    } finally {
+      close();
+    }
+  }, 60_000);
+
+  it("SIGINT while waiting for a port that accepts but never answers ends the run at once", async () => {
+    const { port, firstConnection, close } = await silentServer();
     try {
       const run = startWeir(["run", await specFor("silent", port), "--json"]);
       await firstConnection; // the signal handlers are installed before the pipeline connects
@@ -60,8 +100,7 @@ describe("weir run against a Redis that never answers", () => {
       expect(run.stderr()).not.toContain("never answered");
       expect(code).toBe(1);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      server.close();
+      close();
     }
   }, 60_000);
 });

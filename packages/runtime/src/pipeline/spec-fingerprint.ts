@@ -81,6 +81,7 @@ function asBufferError(connection: RedisConnection, error: unknown): BufferError
   if (connection.failure !== undefined) return connection.failure;
   const message = error instanceof Error ? error.message : String(error);
   const where = "recording the spec fingerprint";
+  if (connection.isClosed) return new BufferError("BUFFER_CLOSED", `${where} failed because the Redis connection was closed (the pipeline was stopped)`, { cause: error });
   if (isOutOfMemory(error)) return new BufferError("BUFFER_OUT_OF_MEMORY", `${where}: Redis is over its maxmemory (${message}); free memory or raise maxmemory`, { retriable: true, cause: error });
   if (isConnectionError(error)) return new BufferError("BUFFER_UNAVAILABLE", `${where}: Redis is unreachable (${message}); retry once it is back`, { retriable: true, cause: error });
   return new BufferError("BUFFER_SCRIPT", `${where} failed: ${message}`, { cause: error });
