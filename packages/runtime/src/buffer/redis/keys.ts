@@ -12,6 +12,7 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:eos      set: upstream writers that declared end of stream
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
+ *   <prefix>:{<pipeline>}:workers               hash: worker id → registration JSON, `<id>#beat` → server ms (ui/worker-heartbeat.ts)
  * ```
  *
  * See https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags for
@@ -91,4 +92,16 @@ export function sinkDedupKey(keyPrefix: string, stream: string): string {
     );
   }
   return `${keyPrefix}:{${tag}}:sink-dedup:${stream}`;
+}
+
+/**
+ * The hash where a pipeline's worker processes register and heartbeat (`weir ui` reads it).
+ *
+ * @example
+ * ```ts
+ * workersKey("weir", "demo"); // "weir:{demo}:workers"
+ * ```
+ */
+export function workersKey(keyPrefix: string, pipeline: string): string {
+  return `${keyPrefix}:{${pipeline}}:workers`;
 }
