@@ -48,7 +48,7 @@ function render() {
   const snapshot = state.snapshot;
   if (!snapshot) return;
   $("pipeline-name").textContent = snapshot.pipeline;
-  $("mode").textContent = snapshot.mode === "run" ? "· this process" : `· attached to ${snapshot.workers.length} worker(s) on Redis`;
+  $("mode").textContent = snapshot.mode === "run" ? "· this process" : `· attached to Redis · ${snapshot.workers.filter((w) => w.alive).length} live worker(s) of ${snapshot.workers.length} registered`;
   drawGraph($("graph"), snapshot, state.selected, select);
   drawEpochs($("epochs"), snapshot);
   drawPartitions($("partitions").querySelector("tbody"), snapshot, state.selected, select);

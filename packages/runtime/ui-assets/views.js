@@ -71,9 +71,11 @@ export function drawWorkers(container, snapshot) {
   const rows = snapshot.workers.map((worker) => {
     const pending = worker.pending.filter((p) => p.count > 0);
     const claims = worker.claimedBy.map((claim) => `claimed by ${claim.worker}: ${claim.count} on ${claim.vertex}/${claim.partition} at ${time(claim.at)}`);
-    return el("tr", { class: `worker ${worker.alive ? "alive" : "dead"}`, dataset: { worker: worker.id } },
+    const status = worker.alive ? "alive" : worker.stopped ? "stopped" : "dead";
+    const text = { alive: "alive", stopped: `stopped at ${time(worker.lastBeatAt)}`, dead: `dead — no heartbeat since ${time(worker.lastBeatAt)}` }[status];
+    return el("tr", { class: `worker ${status}`, dataset: { worker: worker.id } },
       el("td", { text: worker.id }),
-      el("td", { class: worker.alive ? "ok" : "bad", text: worker.alive ? "alive" : `dead — no heartbeat since ${time(worker.lastBeatAt)}` }),
+      el("td", { class: `text ${{ alive: "ok", stopped: "", dead: "bad" }[status]}`, text }),
       el("td", { class: "text", text: worker.vertices.map((v) => `${v.name} ×${v.partitions}`).join(", ") }),
       el("td", { class: "text", text: `${worker.host} pid ${worker.pid}` }),
       el("td", { class: "text", text: worker.version }),

@@ -130,7 +130,10 @@ export interface WorkerView {
   readonly startedAt: number;
   /** Redis server time of its last heartbeat, ms. */
   readonly lastBeatAt: number;
+  /** Beating: its last heartbeat is less than 3 intervals old. */
   readonly alive: boolean;
+  /** It exited cleanly. A worker neither alive nor stopped is dead (killed, frozen, cut off). */
+  readonly stopped: boolean;
   readonly vertices: ReadonlyArray<{ readonly name: string; readonly partitions: number }>;
   /** Entries of its consumer still pending (XPENDING per consumer). */
   readonly pending: readonly PendingView[];

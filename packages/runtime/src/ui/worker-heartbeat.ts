@@ -1,7 +1,7 @@
 /**
  * Registers this worker process in Redis and beats every second, with what it runs and its live
  * state, so `weir ui` can show every worker of a deployment and tell a dead one (missed beats,
- * worker-record.ts). A clean exit removes the record; a killed worker's stays, and shows dead.
+ * worker-record.ts). A clean exit leaves the record marked stopped; a killed worker's shows dead.
  *
  * Loaded only for pipelines on a Redis buffer. Its sampler reads actor snapshots once per beat
  * (never per event); without `--ui` no inspection observer is added, so the record has no events.
@@ -14,7 +14,7 @@ import type { Logger } from "../observability/logger.js";
 import { bufferServerTls } from "../pipeline/buffer-factory.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import type { ClaimView, ProcessState } from "./dashboard-types.js";
-import { BEAT_SUFFIX, HEARTBEAT_LUA, type WorkerRecord } from "./worker-record.js";
+import { HEARTBEAT_LUA, type WorkerRecord } from "./worker-record.js";
 
 export const HEARTBEAT_INTERVAL_MS = 1_000;
 // The hash outlives its workers by a day, then goes: a pipeline nobody runs leaves nothing behind.
@@ -33,7 +33,7 @@ export interface WorkerHeartbeatOptions {
 export interface WorkerHeartbeat {
   /** Records a claim of idle entries this worker made (shown under the dead worker it came from). */
   claimed(vertex: string, partition: number, count: number): void;
-  /** Stops beating and removes the record. Idempotent. */
+  /** Stops beating; a last beat marks the record stopped. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -60,7 +60,7 @@ export function startWorkerHeartbeat(options: WorkerHeartbeatOptions): WorkerHea
   let closed = false;
   let beating: Promise<void> = Promise.resolve();
 
-  const beat = async () => {
+  const beat = async (stopped = false) => {
     const record: WorkerRecord = {
       id: options.id,
       host: hostname(),
@@ -71,6 +71,7 @@ export function startWorkerHeartbeat(options: WorkerHeartbeatOptions): WorkerHea
       vertices: options.vertices.map((name) => ({ name, partitions: options.spec.spec.vertices.find((vertex) => vertex.name === name)?.partitions ?? 1 })),
       state: options.state(),
       claims: claims.map((claim) => ({ ...claim, at: claim.at + skew })),
+      stopped,
     };
     const sentAt = Date.now();
     try {
@@ -86,7 +87,7 @@ export function startWorkerHeartbeat(options: WorkerHeartbeatOptions): WorkerHea
     }
   };
   const tick = () => {
-    beating = beating.then(beat);
+    beating = beating.then(() => beat());
   };
   tick();
   const timer = setInterval(tick, intervalMs);
@@ -103,7 +104,7 @@ export function startWorkerHeartbeat(options: WorkerHeartbeatOptions): WorkerHea
       closed = true;
       clearInterval(timer);
       await beating.catch(() => undefined);
-      await connection.client.hdel(key, options.id, `${options.id}${BEAT_SUFFIX}`).catch(() => undefined);
+      await beat(true);
       await connection.close();
     },
   };

@@ -1,7 +1,9 @@
 /**
  * What a worker process writes about itself in the pipeline's workers hash (keys.ts `workersKey`):
  * field `<id>` → this record as JSON, field `<id>#beat` → the Redis server's time of its last
- * heartbeat (ms). Server time, so workers on hosts with skewed clocks are judged alike.
+ * heartbeat (ms). Server time, so workers on hosts with skewed clocks are judged alike. A worker
+ * that exits cleanly leaves its record marked `stopped`, so what it did (its claims of a dead
+ * worker's entries) stays visible; the hash expires a day after the last beat of any worker.
  */
 import type { ClaimView, ProcessState } from "./dashboard-types.js";
 
@@ -18,6 +20,8 @@ export interface WorkerRecord {
   readonly state: ProcessState | null;
   /** Its latest claims of idle entries (other consumers'), server time. */
   readonly claims: readonly ClaimView[];
+  /** It exited cleanly (its last beat was its goodbye): shown stopped, never dead. */
+  readonly stopped: boolean;
 }
 
 /** A worker missing this many heartbeats in a row is shown dead. */

@@ -26,11 +26,12 @@ export async function readWorkers(client: RedisClient, spec: PipelineSpec): Prom
   ]);
   const records = parseRecords(fields);
   const pending = await pendingByConsumer(client, spec);
-  const alive = (record: WorkerRecord, beat: number) => now - beat <= MISSED_BEATS_DEAD * record.intervalMs;
+  const alive = (record: WorkerRecord, beat: number) => record.stopped !== true && now - beat <= MISSED_BEATS_DEAD * record.intervalMs;
   return records.map(({ record, beat }) => {
     const isAlive = alive(record, beat);
     const served = new Set(record.vertices.map((vertex) => vertex.name));
-    const claimedBy = isAlive
+    const stopped = record.stopped === true;
+    const claimedBy = isAlive || stopped
       ? []
       : records
           .filter((other) => other.record.id !== record.id)
@@ -43,6 +44,7 @@ export async function readWorkers(client: RedisClient, spec: PipelineSpec): Prom
       startedAt: record.startedAt,
       lastBeatAt: beat,
       alive: isAlive,
+      stopped,
       vertices: record.vertices,
       pending: pending.get(record.id) ?? [],
       claimedBy,
