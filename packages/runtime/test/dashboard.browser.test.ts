@@ -14,6 +14,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { foreignRequests, hasChromium, launchBrowser, openPage } from "./support/browser.js";
 import { startRedisServer, type RedisServer } from "./support/redis-server.js";
 import { ensureBuilt, repoRoot, startWeir, type WeirProcess } from "./support/weir-cli.js";
+import { parseSpec } from "../src/spec/load-spec.js";
+import { startDashboardServer } from "../src/ui/dashboard-server.js";
+import { noDeadLetters } from "../src/ui/dead-letter-view.js";
+import { pipelineGraph } from "../src/ui/pipeline-graph.js";
+import { buildSnapshot } from "../src/ui/snapshot.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const screenshot = (name: string) => path.join(repoRoot, "docs/img", name);
@@ -102,6 +107,30 @@ describe.skipIf(!hasChromium())("the dashboard in a browser", () => {
     expect(foreignRequests(requests, new URL(url).origin)).toEqual([]);
     expect(requests.length).toBeGreaterThan(3);
     await page.close();
+  });
+
+  it("off loopback, the page asks for the token before it shows anything", async () => {
+    const graph = pipelineGraph(parseSpec({ apiVersion: "weir.dev/v1", kind: "Pipeline", metadata: { name: "guarded" }, spec: { vertices: [{ name: "in", source: { generator: { total: 1 } } }, { name: "out", sink: { log: {} } }], edges: [{ from: "in", to: "out" }] } }, dir).spec);
+    const snapshot = buildSnapshot({ pipeline: "guarded", mode: "run", sampleIntervalMs: 500, graph, own: null, workers: [], deadLetters: noDeadLetters, now: Date.now() });
+    const token = "a-token-of-enough-length";
+    const server = await startDashboardServer({ port: 0, host: "0.0.0.0", token, source: { snapshot: () => snapshot, onUpdate: () => () => undefined } });
+    try {
+      const url = `http://127.0.0.1:${server.port}/`;
+      const { page, requests } = await openPage(browser, url);
+      await page.locator("#token-form").waitFor();
+      expect(await page.locator("svg#graph g.vertex").count()).toBe(0);
+      await page.fill("#token-input", "wrong-token-wrong-token");
+      await page.click('#token-form button[type="submit"]');
+      await page.locator("#token-error").filter({ hasText: "refused" }).waitFor();
+      await page.fill("#token-input", token);
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('svg#graph g.vertex[data-vertex="out"]');
+      await page.locator("#token-form").waitFor({ state: "hidden" });
+      expect(foreignRequests(requests, new URL(url).origin)).toEqual([]);
+      await page.close();
+    } finally {
+      await server.close();
+    }
   });
 
   describe("weir ui on Redis", () => {
