@@ -20,12 +20,13 @@ function snapshotAt(at: number): DashboardSnapshot {
     actors: [],
     workers: [],
     deadLetters: { perVertex: {}, newest: [], error: null },
+    problems: [],
   };
 }
 
 function fakeSource(): SnapshotSource & { push(at: number): void } {
   let current = snapshotAt(1);
-  const listeners = new Set<(snapshot: DashboardSnapshot) => void>();
+  const listeners = new Set<() => void>();
   return {
     snapshot: () => current,
     onUpdate(listener) {
@@ -34,7 +35,7 @@ function fakeSource(): SnapshotSource & { push(at: number): void } {
     },
     push(at) {
       current = snapshotAt(at);
-      for (const listener of listeners) listener(current);
+      for (const listener of listeners) listener();
     },
   };
 }

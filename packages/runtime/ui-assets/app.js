@@ -49,6 +49,8 @@ function render() {
   if (!snapshot) return;
   $("pipeline-name").textContent = snapshot.pipeline;
   $("mode").textContent = snapshot.mode === "run" ? "· this process" : `· attached to Redis · ${snapshot.workers.filter((w) => w.alive).length} live worker(s) of ${snapshot.workers.length} registered`;
+  $("problems").hidden = snapshot.problems.length === 0;
+  $("problems").textContent = snapshot.problems.join(" · ");
   drawGraph($("graph"), snapshot, state.selected, select);
   drawEpochs($("epochs"), snapshot);
   drawPartitions($("partitions").querySelector("tbody"), snapshot, state.selected, select);

@@ -6,7 +6,6 @@
 import { ConnectorError } from "../connectors/connector-error.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import { startDashboardServer, type DashboardServer } from "./dashboard-server.js";
-import type { DashboardSnapshot } from "./dashboard-types.js";
 import { startDeadLetterPoller } from "./dead-letter-view.js";
 import { pipelineGraph } from "./pipeline-graph.js";
 import { buildSnapshot } from "./snapshot.js";
@@ -35,17 +34,26 @@ export async function startAttachedDashboard(options: AttachDashboardOptions): P
   const graph = pipelineGraph(spec);
   const workers = startWorkersPoller(spec);
   const deadLetters = startDeadLetterPoller(spec);
-  const listeners = new Set<(snapshot: DashboardSnapshot) => void>();
+  const listeners = new Set<() => void>();
   const snapshot = () =>
-    buildSnapshot({ pipeline: spec.metadata.name, mode: "attach", sampleIntervalMs: WORKERS_POLL_MS, graph, own: null, workers: workers.current(), deadLetters: deadLetters.current(), now: Date.now() });
+    buildSnapshot({
+      pipeline: spec.metadata.name,
+      mode: "attach",
+      sampleIntervalMs: WORKERS_POLL_MS,
+      graph,
+      own: null,
+      workers: workers.current(),
+      deadLetters: deadLetters.current(),
+      now: Date.now(),
+      problems: workers.error() === null ? [] : [`the workers could not be read from Redis: ${workers.error()}`],
+    });
   // One broadcast per workers poll: the workers publish once a second, faster would repeat itself.
   let running = true;
   const loop = async () => {
     while (running) {
       await workers.refreshed();
       if (!running) break;
-      const next = snapshot();
-      for (const listener of listeners) listener(next);
+      for (const listener of listeners) listener();
     }
   };
   void loop();

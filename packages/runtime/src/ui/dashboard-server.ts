@@ -23,8 +23,8 @@ import { loadAssets } from "./static-assets.js";
 /** Where the dashboard's state comes from: a running pipeline's sampler, or `weir ui`'s Redis reader. */
 export interface SnapshotSource {
   snapshot(): DashboardSnapshot;
-  /** Calls `listener` with each new snapshot; returns the unsubscribe. */
-  onUpdate(listener: (snapshot: DashboardSnapshot) => void): () => void;
+  /** Calls `listener` whenever a new snapshot is ready (read it with `snapshot()`); returns the unsubscribe. */
+  onUpdate(listener: () => void): () => void;
 }
 
 export interface DashboardServerOptions {
@@ -55,8 +55,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const assets = loadAssets();
   const stream = createEventStream();
   const machines = JSON.stringify({ format: machinesFormat, machines: Object.values(weirMachines).map((machine) => ({ id: machine.id, definition: machine.toJSON() })) });
-  const unsubscribe = options.source.onUpdate((snapshot) => {
-    if (stream.clients > 0) stream.broadcast(JSON.stringify(snapshot));
+  // Built only while a page watches: an unwatched dashboard costs its sampling alone.
+  const unsubscribe = options.source.onUpdate(() => {
+    if (stream.clients > 0) stream.broadcast(JSON.stringify(options.source.snapshot()));
   });
 
   const server = createServer((request, response) => {

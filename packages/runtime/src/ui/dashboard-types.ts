@@ -171,4 +171,6 @@ export interface DashboardSnapshot {
   readonly actors: readonly ActorView[];
   readonly workers: readonly WorkerView[];
   readonly deadLetters: DeadLetters;
+  /** What the dashboard could not read right now (e.g. Redis unreachable), for the page to show. */
+  readonly problems: readonly string[];
 }

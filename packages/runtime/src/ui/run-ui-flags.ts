@@ -26,6 +26,7 @@ export async function startRunUiFromFlags(spec: PipelineSpec, flags: RunUiFlags)
     spec,
     vertices,
     logger: flags.logger,
+    note: flags.note,
     ...(flags.port === undefined ? {} : { ui: { port: flags.port, host, token } }),
   });
   if (runUi.url !== undefined) {

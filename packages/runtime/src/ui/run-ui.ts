@@ -22,6 +22,8 @@ export interface RunUiOptions {
   /** Serve the dashboard (`--ui`); absent: only register and beat (Redis buffer). */
   readonly ui?: { readonly port: number; readonly host?: string; readonly token?: string | null };
   readonly logger?: Logger;
+  /** Where notes for the user go (what the dashboard could not send). */
+  readonly note?: (line: string) => void;
 }
 
 export interface RunUi {
@@ -53,6 +55,8 @@ export async function startRunUi(options: RunUiOptions): Promise<RunUi> {
   let stopWorkers: (() => Promise<void>) | undefined;
   const close = async () => {
     sampler.stop();
+    const skipped = server?.stats().skipped ?? 0;
+    if (skipped > 0) options.note?.(`dashboard: ${skipped} updates were not sent to a page that could not keep up`);
     await Promise.allSettled([server?.close(), heartbeat?.close(), deadLetters?.close(), stopWorkers?.()]);
   };
   try {
@@ -110,13 +114,14 @@ async function serveRunDashboard(options: RunUiOptions, sampler: LiveSampler) {
       workers: workers.current(),
       deadLetters: deadLetters.current(),
       now: Date.now(),
+      problems: workers.error() === null ? [] : [`the workers could not be read from Redis: ${workers.error()}`],
     });
   try {
     const server = await startDashboardServer({
       port: ui.port,
       ...(ui.host === undefined ? {} : { host: ui.host }),
       token: ui.token ?? null,
-      source: { snapshot, onUpdate: (listener) => sampler.onSample(() => listener(snapshot())) },
+      source: { snapshot, onUpdate: (listener) => sampler.onSample(() => listener()) },
     });
     return { server, deadLetters, stopWorkers: workers.close };
   } catch (error) {

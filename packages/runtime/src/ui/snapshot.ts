@@ -15,6 +15,8 @@ export interface SnapshotParts {
   readonly workers: readonly RegisteredWorker[];
   readonly deadLetters: DeadLetters;
   readonly now: number;
+  /** What the dashboard could not read (shown on the page). */
+  readonly problems?: readonly string[];
 }
 
 export function buildSnapshot(parts: SnapshotParts): DashboardSnapshot {
@@ -33,6 +35,7 @@ export function buildSnapshot(parts: SnapshotParts): DashboardSnapshot {
     actors: states.flatMap((state) => state.actors),
     workers: parts.workers.map((worker) => worker.view),
     deadLetters: parts.deadLetters,
+    problems: parts.problems ?? [],
   };
 }
 
