@@ -41,7 +41,8 @@ export async function readWorkers(client: RedisClient, spec: PipelineSpec): Prom
       host: record.host,
       pid: record.pid,
       version: record.version,
-      startedAt: record.startedAt,
+      // The first beat is sent before its server time is known: its record says 0.
+      startedAt: record.startedAt === 0 ? beat : record.startedAt,
       lastBeatAt: beat,
       alive: isAlive,
       stopped,
