@@ -44,9 +44,6 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-/** The dashboard's port when `--ui` has no `=<port>`. */
-export const DEFAULT_UI_PORT = 9333;
-
 export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
   const host = options.host ?? "127.0.0.1";
   const token = options.token ?? null;

@@ -25,7 +25,7 @@ export function normalizeInspectFlag(argv: readonly string[]): string[] {
   return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--inspect" ? `--inspect=${DEFAULT_INSPECT_PORT}` : arg));
 }
 
-/** The dashboard's port when `--ui` has no `=<port>` (ui/dashboard-server.ts, not imported: it loads lazily). */
+/** The dashboard's port when `--ui` has no `=<port>` (and `weir ui`'s without `--port`). */
 export const DEFAULT_UI_PORT = 9333;
 
 /** `--ui` takes its port only as `--ui=<port>`, like `--inspect`. */
