@@ -245,6 +245,23 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (const part of this.parts) part.stream.wake();
   }
 
+  /**
+   * Withdraws `writer`'s end-of-stream declaration from every partition, so its writes are
+   * accepted again until it declares anew: `weir dlq replay` reopens the path downstream of a
+   * udf vertex that completed a bounded run. Idempotent.
+   */
+  async withdrawEndOfStream(writer: string): Promise<void> {
+    this.assertOpen("withdrawEndOfStream");
+    checkUpstream(this.name, this.upstreams, writer);
+    const first = this.parts[0] as Partition;
+    try {
+      // One SREM per partition, like endOfStream's SADD (never a multi-partition command).
+      await Promise.all(this.parts.map((part) => this.connection.client.srem(part.keys.eos, writer)));
+    } catch (error) {
+      throw first.stream.translate(error, "withdrawEndOfStream");
+    }
+  }
+
   async hasEnded(writer: string): Promise<boolean> {
     this.assertOpen("hasEnded");
     const first = this.parts[0] as Partition;
