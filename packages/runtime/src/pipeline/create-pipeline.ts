@@ -62,11 +62,15 @@ export interface PipelineOptions {
   readonly consumer?: string;
   /** Run only these vertices (a worker process of a larger deployment); all by default. */
   readonly vertices?: readonly string[];
+  /** Told of every claim of another consumer's idle entries (the dashboard shows who took a dead worker's). */
+  readonly onClaimed?: (vertex: string, partition: number, count: number) => void;
 }
 
 export interface Pipeline {
   readonly name: string;
   readonly spec: PipelineSpec;
+  /** This process's consumer name in the buffers' consumer groups. */
+  readonly consumer: string;
   /** Starts every vertex; resolves with the summary once the run completes or fails. */
   start(): Promise<RunSummary>;
   /** Graceful stop: sources stop reading, everything in flight is processed and committed. */
@@ -166,6 +170,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           const claimed = await input.claimIdle(request.partition, consumer, claimIdleMs, request.max);
           if (claimed.length > 0) {
             logger.warn("claimed entries of an idle consumer", { vertex: vertex.name, partition: request.partition, count: claimed.length });
+            options.onClaimed?.(vertex.name, request.partition, claimed.length);
             count.read += claimed.length;
             return { entries: claimed, endOfStream: false };
           }
@@ -331,6 +336,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   return {
     name,
     spec,
+    consumer,
     actors,
     counts: () => Object.fromEntries(counts),
     discards: () => Object.fromEntries([...discarded].map(([vertex, perPartition]) => [vertex, [...perPartition]])),
