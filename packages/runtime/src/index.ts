@@ -35,7 +35,7 @@ export type {
 export { createPipeline } from "./pipeline/create-pipeline.js";
 export type { Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
 export { fallbackHeaders } from "./pipeline/fallback-writer.js";
-export { hashKeys } from "./pipeline/partition-choice.js";
+export { choosePartition, hashId, hashKeys } from "./pipeline/partition-choice.js";
 export { createJsonLogger, silentLogger } from "./observability/logger.js";
 export type { JsonLoggerOptions, LogFields, Logger, LogLevel } from "./observability/logger.js";
 export type { RunSummary, VertexCounts } from "./observability/vertex-counters.js";

@@ -35,6 +35,7 @@ export function openBufferContext(spec: PipelineSpec, logger?: Logger): BufferCo
       url: buffer.url,
       cluster: buffer.cluster,
       name: bufferConnectionName(spec),
+      urlField: "spec.buffer.url",
       ...(tls === undefined ? {} : { tls: tls.tls }),
       ...(logger === undefined ? {} : { logger }),
     }),

@@ -19,6 +19,7 @@ import { ConnectorError } from "../connectors/connector-error.js";
 import { createBuiltinSource } from "../connectors/builtin-sources.js";
 import { isSinkConnector, sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
 import { endedSource, type SourceConnector } from "../connectors/source-connector.js";
+import { createFailureLog, type FailureLog } from "../observability/failure-log.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { emptyCounts, type RunSummary, type VertexCounts } from "../observability/vertex-counters.js";
 import type { LoadedSpec } from "../spec/load-spec.js";
@@ -26,11 +27,14 @@ import { effectiveLimits, type PipelineSpec, type VertexSpec } from "../spec/pip
 import { catStage, loadMapStage, toMapStage, type BatchMapFunction, type MapFunction } from "../udf/map-function.js";
 import { createFallbackWrite } from "./fallback-writer.js";
 import { eventLoopTurn } from "./event-loop-turn.js";
+import { observeSinkConnector, observeSinkFunction } from "./failure-observing-sink.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
 import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
 import { createMessageGate, type MessageGate } from "./message-gate.js";
 import { loadMessageValidator } from "./message-schema.js";
 import { createPartitionChooser } from "./partition-choice.js";
+import { retryControlWrite } from "./retry-control-write.js";
+import { claimSpecKeys } from "./spec-fingerprint.js";
 import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
@@ -59,11 +63,15 @@ export interface PipelineOptions {
   readonly consumer?: string;
   /** Run only these vertices (a worker process of a larger deployment); all by default. */
   readonly vertices?: readonly string[];
+  /** Told of every claim of another consumer's idle entries (the dashboard shows who took a dead worker's). */
+  readonly onClaimed?: (vertex: string, partition: number, count: number) => void;
 }
 
 export interface Pipeline {
   readonly name: string;
   readonly spec: PipelineSpec;
+  /** This process's consumer name in the buffers' consumer groups. */
+  readonly consumer: string;
   /** Starts every vertex; resolves with the summary once the run completes or fails. */
   start(): Promise<RunSummary>;
   /**
@@ -86,6 +94,7 @@ export interface Pipeline {
 
 export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: PipelineOptions = {}): Pipeline {
   const spec = "spec" in loaded && "baseDir" in loaded ? loaded.spec : (loaded as PipelineSpec);
+  const specFile = "spec" in loaded && "baseDir" in loaded ? loaded.file : undefined;
   const name = spec.metadata.name;
   const logger = (options.logger ?? silentLogger).child({ pipeline: name });
   const consumer = options.consumer ?? `${hostname()}-${process.pid}`;
@@ -93,6 +102,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const durable = spec.spec.buffer.type === "redis";
   const claimIdleMs = spec.spec.buffer.type === "redis" ? spec.spec.buffer.claimIdle : 0;
   const counts = new Map<string, VertexCounts>(vertices.map((vertex) => [vertex.name, emptyCounts()]));
+  // Failed attempts, drops and dedups: counted per vertex, logged a line per interval and at the end.
+  const failures = createFailureLog(logger);
   const actors = new Map<string, Actor<VertexMachine>>();
   const buffers = new Map<string, PartitionedBuffer>();
   const discarded = new Map<string, number[]>();
@@ -110,6 +121,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   };
   const closers: Array<() => Promise<void>> = [];
   let startedAt = 0;
+  /** Every actor started: from then on drain() reaches them. Before, a drain or stop ends the start. */
+  let running = false;
   let finish: ((summary: RunSummary) => void) | undefined;
   let finished = false;
   // drain() may come before start() has built the actors (a signal while modules load or Redis
@@ -129,6 +142,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     finished = true;
     for (const actor of actors.values()) actor.stop();
     await closeAll(closers, logger);
+    failures.close();
     finish?.(summary(status, reason));
   };
 
@@ -164,6 +178,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           const claimed = await input.claimIdle(request.partition, consumer, claimIdleMs, request.max);
           if (claimed.length > 0) {
             logger.warn("claimed entries of an idle consumer", { vertex: vertex.name, partition: request.partition, count: claimed.length });
+            options.onClaimed?.(vertex.name, request.partition, claimed.length);
             count.read += claimed.length;
             return { entries: claimed, endOfStream: false };
           }
@@ -192,6 +207,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     // Violations of a process map or fallback (no sink session judges them) count like a session's.
     onProtocolError: () => void (counts.get(vertex.name)!.protocolErrors += 1),
     ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
+    onDeduped: (count: number, reason: string) => {
+      counts.get(vertex.name)!.deduped += count;
+      failures.record(vertex.name, "deduped", count, reason);
+    },
   });
 
   /**
@@ -222,12 +241,16 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {
-        const builtin = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
-        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction).
-        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, !("process" in vertex.sink));
+        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction);
+        // a process sink's `write` serves fallback writes only, its frames go to the session.
+        const fromFunction = !("process" in vertex.sink);
+        const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
+        const builtin = fromFunction ? observeSinkConnector(vertex.name, created, failures) : created;
+        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, fromFunction);
       }
       if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
-      return sinkConnectorFromFunction(gate === undefined ? custom : gateSinkFunction(custom, gate));
+      const observed = observeSinkFunction(vertex.name, custom, failures);
+      return sinkConnectorFromFunction(gate === undefined ? observed : gateSinkFunction(observed, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
     const stage =
@@ -245,6 +268,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       counts: counts.get(vertex.name)!,
       udfTimeoutMs,
       logger: logger.child({ vertex: vertex.name }),
+      failures,
     });
     return sinkConnectorFromFunction(gate === undefined ? forward : gateSinkFunction(forward, gate));
   };
@@ -306,7 +330,17 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       try {
         // Durable before this process may exit: other workers finish only when they see it.
         const downstream = spec.spec.edges.filter((candidate) => candidate.from === vertex.name);
-        await Promise.all(downstream.map((edge) => bufferOf(edge.to).endOfStream(vertex.name)));
+        // Retried like a data write (Redis over maxmemory, or briefly unreachable): every message
+        // is delivered by now, and only this marker lets the next vertices finish.
+        await Promise.all(
+          downstream.map((edge) =>
+            retryControlWrite(() => bufferOf(edge.to).endOfStream(vertex.name), {
+              what: `end of stream of vertex '${vertex.name}' into '${edge.to}'`,
+              logger: logger.child({ vertex: vertex.name }),
+              cancelled: () => finished,
+            }),
+          ),
+        );
       } catch (error) {
         await end("failed", `vertex '${vertex.name}' completed but its end of stream could not be written: ${error instanceof Error ? error.message : String(error)}`);
         return;
@@ -319,6 +353,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   return {
     name,
     spec,
+    consumer,
     actors,
     counts: () => Object.fromEntries(counts),
     discards: () => Object.fromEntries([...discarded].map(([vertex, perPartition]) => [vertex, [...perPartition]])),
@@ -343,8 +378,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       closers.push(() => closeBufferContext(context));
       const done = new Promise<RunSummary>((resolve) => (finish = resolve));
       try {
+        // Before anything reads or writes: refuse keys that belong to another spec of this name.
+        if (context.connection !== undefined) await claimSpecKeys(context.connection, spec, specFile);
         for (const vertex of vertices) {
           const io = await buildIO(vertex);
+          // Stopped or drained while waiting (for Redis, say): start nothing.
+          if (finished) return done;
           const machine = provideVertexMachine(io);
           const limits = effectiveLimits(spec, vertex);
           const actor = createActor(machine, {
@@ -365,7 +404,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
               sinkCommit: io.sink.commit !== undefined,
             },
           });
-          observe(actor, vertex, counts.get(vertex.name)!, logger);
+          observe(actor, vertex, counts.get(vertex.name)!, logger, failures);
           actor.subscribe({
             complete: () => void onVertexDone(vertex, actor.getSnapshot().output),
             error: (error) => void end("failed", `vertex '${vertex.name}' crashed: ${error instanceof Error ? error.message : String(error)}`),
@@ -373,17 +412,27 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           actors.set(vertex.name, actor);
         }
       } catch (error) {
+        // A stop or drain during the start closed the connection under a waiting command.
+        if (finished) return done;
         await end("failed", error instanceof Error ? error.message : String(error));
         throw error;
       }
+      if (finished) return done;
       // Downstream first, so every reader is waiting before data flows.
       for (const vertex of [...vertices].reverse()) actors.get(vertex.name)!.start();
+      running = true;
       logger.info("pipeline started", { vertices: vertices.map((vertex) => vertex.name) });
       if (drainRequested) sendDrain();
       return done;
     },
     drain() {
       drainRequested = true;
+      // While start() still waits (for Redis, a module loading) nothing was read: end the start now,
+      // drained. Before start() the drain is remembered and sent once the actors run.
+      if (startedAt !== 0 && !running) {
+        void end("drained", "drained before the pipeline had started; nothing was read");
+        return;
+      }
       sendDrain();
     },
     stop(reason = "stopped before completion") {
@@ -392,12 +441,16 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   };
 }
 
-function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexCounts, logger: Logger): void {
+function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexCounts, logger: Logger, failures: FailureLog): void {
   const log = logger.child({ vertex: vertex.name });
   actor.on("epochCommitted", (event) => {
     count.ok += event.tallies.ok;
     count.fallback += event.tallies.fallback;
     count.dropped += event.tallies.dropped;
+    if (event.tallies.dropped > 0) {
+      const last = failures.lastFailure(vertex.name);
+      failures.record(vertex.name, "dropped", event.tallies.dropped, `retries exhausted (onFailure: drop)${last === undefined ? "" : `; last failure: ${last}`}`);
+    }
     if (vertex.kind === "sink") count.written += event.tallies.ok;
     log.debug("epoch committed", { epoch: event.epoch, partitions: event.partitions, messages: event.tallies.messages });
   });

@@ -14,7 +14,7 @@ export interface CommandSummary {
 export const catalog = {
   run: {
     name: "run",
-    synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside] [--no-exec]",
+    synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--ui[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside] [--no-exec]",
     summary: "Run a pipeline; progress on a terminal, a summary at the end",
   },
   validate: { name: "validate", synopsis: "<spec>...", summary: "Check pipeline specs and report every problem with its path" },
@@ -27,4 +27,10 @@ export const catalog = {
     summary: "List, replay or purge the dead letters of a pipeline's bullmq fallback queues",
   },
   reset: { name: "reset", synopsis: "<spec> [--yes] [--force]", summary: "Delete a pipeline's Redis buffer keys, so a bounded pipeline can run again from the start" },
+  // Also in ui.ts (which keeps its own copy): keep the two the same.
+  ui: {
+    name: "ui",
+    synopsis: "<spec> [--port <port>] [--host <address>] [--token <token>]",
+    summary: "Serve the dashboard of a running deployment on Redis (workers, partitions, epochs, dead letters)",
+  },
 } as const satisfies Record<string, CommandSummary>;

@@ -13,4 +13,5 @@ export const commands: readonly LazyCommand[] = [
   lazy(catalog.machines, async () => (await import("./machines.js")).machinesCommand),
   lazy(catalog.dlq, async () => (await import("./dlq.js")).dlqCommand),
   lazy(catalog.reset, async () => (await import("./reset.js")).resetCommand),
+  lazy(catalog.ui, async () => (await import("./ui.js")).uiCommand),
 ];

@@ -1,6 +1,7 @@
 import { loadSpec } from "../../spec/load-spec.js";
 import { UsageError } from "../../errors.js";
 import { createJsonLogger, type LogLevel } from "../../observability/logger.js";
+import { combineInspectors } from "../../observability/combine-inspectors.js";
 import { startRunObservers, type RunObservers } from "../../observability/run-observers.js";
 import type { RunSummary } from "../../observability/vertex-counters.js";
 import type { LoadedSpec } from "../../spec/load-spec.js";
@@ -27,6 +28,15 @@ export const DEFAULT_INSPECT_PORT = 9331;
 export function normalizeInspectFlag(argv: readonly string[]): string[] {
   const end = argv.indexOf("--");
   return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--inspect" ? `--inspect=${DEFAULT_INSPECT_PORT}` : arg));
+}
+
+/** The dashboard's port when `--ui` has no `=<port>` (and `weir ui`'s without `--port`). */
+export const DEFAULT_UI_PORT = 9333;
+
+/** `--ui` takes its port only as `--ui=<port>`, like `--inspect`. */
+export function normalizeUiFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--ui" ? `--ui=${DEFAULT_UI_PORT}` : arg));
 }
 
 /**
@@ -78,6 +88,9 @@ export const runCommand: Command = {
     "  --trace-payloads     with --trace: keep message bodies (base64) instead of their length",
     "  --metrics-port <n>   serve Prometheus metrics at http://127.0.0.1:<n>/metrics (0 = any free port)",
     "  --metrics-linger <d> keep serving metrics for <d> (e.g. 15s) after the run ends, for a last scrape",
+    `  --ui[=<port>]        serve Weir's dashboard on 127.0.0.1 (default port ${DEFAULT_UI_PORT}, 0 = any free port); the URL is printed`,
+    "  --ui-host <address>  with --ui: listen on this address instead; anywhere but loopback the page asks for a token",
+    "  --ui-token <token>   with --ui-host: the token (default: a random one, printed on stderr)",
     "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
     "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
     "  --allow-modules-outside  accept module, process and jsonl paths outside the spec's directory",
@@ -88,7 +101,7 @@ export const runCommand: Command = {
   ].join("\n"),
   async run(argv, io) {
     rejectSpacedInspectPort(argv);
-    const { values, positionals } = parseCommandArgs("run", normalizeInspectFlag(argv), {
+    const { values, positionals } = parseCommandArgs("run", normalizeUiFlag(normalizeInspectFlag(argv)), {
       json: { type: "boolean", default: false },
       "log-level": { type: "string", default: "warn" },
       inspect: { type: "string" },
@@ -97,6 +110,9 @@ export const runCommand: Command = {
       "trace-payloads": { type: "boolean", default: false },
       "metrics-port": { type: "string" },
       "metrics-linger": { type: "string" },
+      ui: { type: "string" },
+      "ui-host": { type: "string" },
+      "ui-token": { type: "string" },
       vertices: { type: "string" },
       replica: { type: "string" },
       "allow-modules-outside": { type: "boolean", default: false },
@@ -117,14 +133,23 @@ export const runCommand: Command = {
       throw new UsageError(`run: --metrics-linger takes a duration such as "15s" and needs --metrics-port; got '${lingerText}'`);
     }
 
+    const uiPort = portOption("--ui", values.ui);
+    if ((values["ui-host"] !== undefined || values["ui-token"] !== undefined) && uiPort === undefined) throw new UsageError("run: --ui-host and --ui-token need --ui");
+
     const startedAt = Date.now();
     const note = (line: string) => io.stderr.write(`weir: ${line}\n`);
     let observers: RunObservers | undefined;
     let summary: RunSummary | undefined;
+    let runUi: RunUi | undefined;
     const signals = watchRunSignals(startedAt, (line) => io.stderr.write(`\n${line}\n`), () => observers?.interrupt());
     try {
       const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"], noExec: values["no-exec"] });
       const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
+      // The dashboard, and on Redis the worker's registration for `weir ui`: loaded only when used.
+      runUi =
+        uiPort !== undefined || loaded.spec.spec.buffer.type === "redis"
+          ? await (await import("../../ui/run-ui-flags.js")).startRunUiFromFlags(loaded.spec, { port: uiPort, host: values["ui-host"], token: values["ui-token"], vertices: values.vertices, logger, note })
+          : undefined;
       observers = await startRunObservers({
         pipeline: loaded.spec.metadata.name,
         ...(inspectPort === undefined ? {} : { inspectPort }),
@@ -133,7 +158,7 @@ export const runCommand: Command = {
         ...(metricsLingerMs === undefined ? {} : { metricsLingerMs }),
         note,
       });
-      const pipeline = createRunPipeline(loaded, values, io, logger, observers);
+      const pipeline = createRunPipeline(loaded, values, io, logger, observers, runUi);
       if (values["inspect-wait"] && signals.count() === 0) await observers.waitForViewer(signals.aborted);
       if (signals.count() > 0) {
         // Nothing started, nothing was read: a drain with nothing to finish.
@@ -152,7 +177,7 @@ export const runCommand: Command = {
       }
     } finally {
       // After the summary: the trace's end record holds it, and its notes follow the table.
-      await observers?.finish(summary);
+      await Promise.allSettled([observers?.finish(summary), runUi?.close()]);
       signals.release();
     }
   },
@@ -160,14 +185,19 @@ export const runCommand: Command = {
 
 type RunValues = { readonly json: boolean; readonly vertices?: string | undefined; readonly replica?: string | undefined };
 
-function createRunPipeline(loaded: LoadedSpec, values: RunValues, io: CliIO, logger: Logger, observers: RunObservers) {
+type RunUi = Awaited<ReturnType<(typeof import("../../ui/run-ui-flags.js"))["startRunUiFromFlags"]>>;
+
+function createRunPipeline(loaded: LoadedSpec, values: RunValues, io: CliIO, logger: Logger, observers: RunObservers, runUi: RunUi | undefined) {
+  const inspect = combineInspectors(observers.inspect, runUi?.inspect);
   const pipeline = createPipeline(loaded, {
     ...workerOptions(loaded.spec.metadata.name, values.vertices, values.replica),
     logger,
     logStream: values.json ? io.stderr : io.stdout,
-    ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
+    ...(inspect === undefined ? {} : { inspect }),
+    ...(runUi === undefined ? {} : { onClaimed: runUi.claimed }),
   });
   observers.attach(pipeline);
+  runUi?.attach(pipeline);
   return pipeline;
 }
 
@@ -175,5 +205,6 @@ function createRunPipeline(loaded: LoadedSpec, values: RunValues, io: CliIO, log
 function report(summary: RunSummary, io: CliIO, json: boolean): number {
   io.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
   if (summary.status === "failed") io.stderr.write(`weir: ${summary.reason ?? "the run failed"}\n`);
+  else if (summary.reason !== undefined) io.stderr.write(`weir: ${summary.reason}\n`);
   return summary.status === "failed" ? 1 : 0;
 }
