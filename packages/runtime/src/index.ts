@@ -35,7 +35,7 @@ export type {
 export { createPipeline } from "./pipeline/create-pipeline.js";
 export type { Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
 export { fallbackHeaders } from "./pipeline/fallback-writer.js";
-export { createPartitionChooser, hashKeys } from "./pipeline/partition-choice.js";
+export { choosePartition, createPartitionChooser, hashId, hashKeys } from "./pipeline/partition-choice.js";
 export type { PartitionChooser } from "./pipeline/partition-choice.js";
 // The forwarding step alone, without actors: what bench/scenarios/floor.ts drives with plain loops.
 export { createForwarder } from "./pipeline/forwarder.js";
