@@ -11,7 +11,7 @@
  */
 import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
 import { catStage, createForwarder, createGeneratorSource, createPartitionChooser, emptyCounts, MemoryBuffer, silentLogger } from "@weir/runtime";
-import type { PartitionedBuffer, SourceConnector } from "@weir/runtime";
+import type { ForwarderOptions, PartitionedBuffer, SourceConnector } from "@weir/runtime";
 import { parseScenarioArgs, report, startMeter } from "./measure.js";
 
 const args = parseScenarioArgs(process.argv.slice(2));
@@ -38,6 +38,16 @@ const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
 const bufferFor = (vertex: string, upstream: string) =>
   new MemoryBuffer({ name: `floor.${vertex}`, partitions: args.partitions, maxLength: 30_000, usageLimit: 0.8, upstreams: [upstream] });
 
+/** Nothing may fail, drop or dedup in the floor: a recorded failure ends the run, loudly. */
+const failures: ForwarderOptions["failures"] = {
+  record: (vertex, kind, count, reason) => {
+    throw new Error(`floor: ${count} message(s) of ${vertex} ${kind}: ${reason}`);
+  },
+  lastFailure: () => undefined,
+  flush: () => undefined,
+  close: () => undefined,
+};
+
 /** The forwarder a source or map vertex runs (as createPipeline builds it), writing to `to`. */
 const forwarderTo = (vertex: string, to: PartitionedBuffer, map: boolean): SinkFunction =>
   createForwarder({
@@ -47,6 +57,7 @@ const forwarderTo = (vertex: string, to: PartitionedBuffer, map: boolean): SinkF
     counts: emptyCounts(),
     udfTimeoutMs: Number.POSITIVE_INFINITY,
     logger: silentLogger,
+    failures,
   });
 
 /** One partition's loop: read a batch, hand it on, ack it; until the input ends. */
