@@ -82,8 +82,10 @@ export function startWorkerHeartbeat(options: WorkerHeartbeatOptions): WorkerHea
       failures = 0;
     } catch (error) {
       failures += 1;
-      // 1st, 2nd, 4th, 8th … failure in a row: the buffer's own errors say more; this says why the worker may look dead.
-      if ((failures & (failures - 1)) === 0) options.logger?.warn("worker heartbeat failed; weir ui may show this worker dead", { failures, error: error instanceof Error ? error.message : String(error) });
+      // Silent until a first beat got through: a Redis that never answered is the buffer's one clear
+      // error line to report, not this. After that, the 1st, 2nd, 4th, 8th … failure in a row says
+      // why the worker may look dead.
+      if (startedAt !== 0 && (failures & (failures - 1)) === 0) options.logger?.warn("worker heartbeat failed; weir ui may show this worker dead", { failures, error: error instanceof Error ? error.message : String(error) });
     }
   };
   const tick = () => {
