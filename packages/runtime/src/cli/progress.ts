@@ -3,6 +3,7 @@
  * the last interval and the totals so far, redrawn in place.
  */
 import type { VertexCounts } from "../observability/vertex-counters.js";
+import { monotonicNow } from "../time/monotonic-clock.js";
 
 export interface ProgressLine {
   stop(): void;
@@ -16,9 +17,9 @@ export function startProgressLine(
   intervalMs = 500,
 ): ProgressLine {
   let previous = counts();
-  let previousAt = Date.now();
+  let previousAt = monotonicNow();
   const draw = () => {
-    const now = Date.now();
+    const now = monotonicNow();
     const current = counts();
     const seconds = Math.max(0.001, (now - previousAt) / 1000);
     const parts = Object.entries(current).map(([vertex, count]) => {

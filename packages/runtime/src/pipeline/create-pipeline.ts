@@ -33,6 +33,8 @@ import { createPartitionChooser } from "./partition-choice.js";
 import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
+import { createClaimSchedule } from "./claim-schedule.js";
+import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -111,7 +113,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const summary = (status: RunSummary["status"], reason?: string): RunSummary => ({
     status,
     pipeline: name,
-    durationMs: Date.now() - startedAt,
+    durationMs: Math.round(elapsedSince(startedAt)),
     ...(reason === undefined ? {} : { reason }),
     vertices: Object.fromEntries([...counts].map(([vertex, value]) => [vertex, { ...value }])),
   });
@@ -130,7 +132,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const source = vertex.kind === "source" ? await sourceOf(vertex) : undefined;
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
-    const claim = createClaimer(claimIdleMs);
+    const claim = createClaimSchedule(claimIdleMs);
     const gate = await createVertexGate(vertex, limits.maxMessageSize);
     const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }));
     closers.push(() => sink.close());
@@ -316,7 +318,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     },
     async start() {
       if (startedAt !== 0) throw new ConnectorError("PIPELINE_ALREADY_STARTED", `pipeline '${name}' was already started; create a new one to run again`);
-      startedAt = Date.now();
+      startedAt = monotonicNow();
       bufferContext = openBufferContext(spec, logger);
       const context = bufferContext;
       closers.push(() => closeBufferContext(context));
@@ -436,20 +438,6 @@ function withCommitLogging(sink: SinkConnector, logger: Logger): SinkConnector {
         }
         throw error;
       }
-    },
-  };
-}
-
-/** Claims are tried at most a few times per claimIdle per partition: XAUTOCLAIM scans the PEL. */
-function createClaimer(claimIdleMs: number) {
-  const lastTry = new Map<number, number>();
-  return {
-    isDue(partition: number): boolean {
-      if (claimIdleMs <= 0) return false;
-      const now = Date.now();
-      if (now - (lastTry.get(partition) ?? 0) < claimIdleMs / 4) return false;
-      lastTry.set(partition, now);
-      return true;
     },
   };
 }
