@@ -34,6 +34,8 @@ import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
 import { createClaimSchedule } from "./claim-schedule.js";
+import { inProcessUpstreams, IsolationCoordinator } from "./isolation-coordinator.js";
+import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
 import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
@@ -106,6 +108,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     return buffer;
   };
   const closers: Array<() => Promise<void>> = [];
+  const isolation = new IsolationCoordinator(inProcessUpstreams(vertices.map((vertex) => vertex.name), spec.spec.edges));
   let startedAt = 0;
   let finish: ((summary: RunSummary) => void) | undefined;
   let finished = false;
@@ -133,13 +136,24 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
     const claim = createClaimSchedule(claimIdleMs);
-    const gate = await createVertexGate(vertex, limits.maxMessageSize);
+    // Durable inputs count deliveries: a message that keeps killing its worker goes to the fallback.
+    const guard =
+      input?.pendingDeliveries === undefined
+        ? undefined
+        : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }) });
+    const vertexGate = await createVertexGate(vertex, limits.maxMessageSize);
+    const gate = guard === undefined ? vertexGate : withPoisonCheck(vertexGate, guard);
     const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }));
     closers.push(() => sink.close());
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     return {
       read: async (request, signal) => {
+        if (guard !== undefined) {
+          const guarded = await guard.read(request, signal);
+          count.read += guarded.entries.length;
+          return guarded;
+        }
         const batch =
           source !== undefined
             ? await source.read(request.partition, { max: request.max, timeoutMs: request.timeoutMs, signal })
@@ -165,6 +179,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       },
       ack: async (request) => {
         if (source !== undefined) await source.ack(request.partition, request.offsets);
+        else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
         else await input!.ack(request.partition, request.offsets);
         count.acked += request.offsets.length;
       },
