@@ -72,6 +72,8 @@ interface PartitionState {
   plan: Planned[];
   /** The last planned offset read (pending re-reads page after it). */
   cursor: string | undefined;
+  /** A dead consumer's suspect waits for this process to be quiet before it is claimed. */
+  claimWaiting: boolean;
 }
 
 export function createRedeliveryGuard(options: RedeliveryGuardOptions): RedeliveryGuard {
@@ -91,7 +93,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     planning ??= (async () => {
       const found = await Promise.all(Array.from({ length: buffer.partitions }, (_, partition) => listOwn(partition)));
       found.forEach((entries, partition) => {
-        states[partition] = { plan: entries.map((entry) => ({ offset: entry.offset, deaths: entry.deliveries })), cursor: undefined };
+        states[partition] = { plan: entries.map((entry) => ({ offset: entry.offset, deaths: entry.deliveries })), cursor: undefined, claimWaiting: false };
       });
       logRedelivered(found);
     })().catch((error: unknown) => {
@@ -175,9 +177,10 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
   };
 
   /** Takes over a dead consumer's entries: normal ones in a batch, a suspect alone. */
-  const claim = async (partition: number, request: GuardedRead): Promise<ReadBatch> => {
+  const claim = async (partition: number, state: PartitionState, request: GuardedRead): Promise<ReadBatch> => {
     const idleEntries = (await list(partition, { minIdleMs: claimIdleMs, max: request.max + 100 })).filter((entry) => entry.consumer !== consumer);
     const head = idleEntries[0];
+    state.claimWaiting = false;
     if (head === undefined) {
       coordinator.withdraw(vertex, partition);
       return NOTHING;
@@ -186,6 +189,8 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     let max = 0;
     if (classify(head.deliveries) === "suspect") {
       holder = coordinator.tryIsolate(vertex, partition);
+      // Other readers now pause; this partition asks again on its next reads.
+      state.claimWaiting = holder === undefined;
       if (holder === undefined) return NOTHING;
       max = 1;
     } else {
@@ -220,11 +225,15 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       if (state.plan.length > 0) return servePlan(partition, state, request, signal);
       // Own pending entries are all served: the reader's pending phase has nothing more.
       if (request.fromPending) return NOTHING;
+      if (state.claimWaiting) {
+        const claimed = await claim(partition, state, request);
+        return claimed.entries.length > 0 || !state.claimWaiting ? claimed : idle(request, signal);
+      }
       if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
       const batch = await buffer.read(partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal });
       coordinator.handedOut(vertex, batch.entries.length);
       if (batch.entries.length > 0 || batch.endOfStream || !claims.isDue(partition)) return batch;
-      return claim(partition, request);
+      return claim(partition, state, request);
     },
     async ack(partition, offsets) {
       await buffer.ack(partition, offsets);
