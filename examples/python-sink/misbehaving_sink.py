@@ -9,7 +9,8 @@ a run completes once Weir has redriven what was broken.
                    unknown_id  all results, plus a result for an id Weir never sent
                    crash       half of the results, then the process exits with code 3
                    silent      no answer at all (Weir's resultTimeout must fire)
-                   garbage     a line that is not JSON on stdout (a malformed frame)
+                   garbage     a line that is not JSON on stdout instead of an answer (counted as
+                               MALFORMED_FRAME; the attempt then ends in its resultTimeout)
   MISBEHAVE_EVERY  misbehave on epochs where epoch % N == 1 (default 2: epochs 1, 3, 5, …)
 """
 import os

@@ -50,6 +50,25 @@ export function startAttempt(work: EpochWork, messages: readonly Message[]): Epo
 }
 
 /**
+ * A `sinkIo.*` event as the sink's own protocol calls it (docs/protocol.md), for messages users
+ * read: they know `endOfResults`, not Weir's internal event names.
+ */
+export function frameName(type: SinkIoEvent["type"]): string {
+  switch (type) {
+    case "sinkIo.results":
+      return "results frame";
+    case "sinkIo.allOk":
+      return "results frame (all ok)";
+    case "sinkIo.endOfResults":
+      return "endOfResults frame";
+    case "sinkIo.crashed":
+      return "crash report";
+    case "sinkIo.sent":
+      return "eot (attempt sent)";
+  }
+}
+
+/**
  * Checks one frame against the attempt in progress. `null` means the frame is valid.
  * Stale frames (an attempt this session already abandoned) are not violations: see `isStaleFrame`.
  */
@@ -57,13 +76,13 @@ export function findViolation(partition: number, work: EpochWork, frame: SinkIoE
   if (frame.partition !== partition) {
     return {
       code: "WRONG_PARTITION",
-      message: `partition ${partition} received a ${frame.type} frame for partition ${frame.partition}`,
+      message: `partition ${partition} received a ${frameName(frame.type)} for partition ${frame.partition}`,
     };
   }
   if (frame.epoch !== work.epoch) {
     return {
       code: "WRONG_EPOCH",
-      message: `partition ${partition} is on epoch ${work.epoch} but received a ${frame.type} frame for epoch ${frame.epoch}`,
+      message: `partition ${partition} is on epoch ${work.epoch} but received a ${frameName(frame.type)} for epoch ${frame.epoch}`,
     };
   }
   if (frame.type === "sinkIo.crashed") {
@@ -95,7 +114,7 @@ export function findViolation(partition: number, work: EpochWork, frame: SinkIoE
   if (frame.type === "sinkIo.endOfResults" && work.receivedCount < work.sending.length) {
     return {
       code: "EARLY_END_OF_RESULTS",
-      message: `end-of-results after ${work.receivedCount} of ${work.sending.length} results (partition ${partition}, epoch ${work.epoch})`,
+      message: `endOfResults after ${work.receivedCount} of ${work.sending.length} results (partition ${partition}, epoch ${work.epoch})`,
     };
   }
   return null;

@@ -31,6 +31,7 @@ import {
   canRetry,
   exhaust,
   findViolation,
+  frameName,
   hasAllResults,
   isStaleFrame,
   recordAllOk,
@@ -156,7 +157,7 @@ export const sinkSessionMachine = setup({
         epoch: event.epoch,
         attempt: event.attempt,
         code: event.partition === context.partition ? "WRONG_EPOCH" : "WRONG_PARTITION",
-        message: `${event.type} for partition ${event.partition} epoch ${event.epoch} arrived with ${current}; not merged`,
+        message: `${frameName(event.type)} for partition ${event.partition} epoch ${event.epoch} arrived with ${current}; not merged`,
       };
     }),
     // An idle partition's EOT(count 0) completes at once: it never holds up the join (I3).
@@ -195,7 +196,7 @@ export const sinkSessionMachine = setup({
         const work = requireWork(context);
         const violation: ProtocolViolation = {
           code: "RESULT_TIMEOUT",
-          message: `no end-of-results within ${context.resultTimeoutMs}ms (${work.receivedCount} of ${work.sending.length} results, partition ${context.partition}, epoch ${work.epoch})`,
+          message: `no endOfResults frame within ${context.resultTimeoutMs}ms (${work.receivedCount} of ${work.sending.length} results, partition ${context.partition}, epoch ${work.epoch})`,
         };
         return { ...work, violation };
       },

@@ -109,6 +109,15 @@ describe("findViolation: each protocol error code", () => {
     expect(findViolation(PARTITION, current, results([ok("a")], { epoch: EPOCH + 1 }))?.code).toBe("WRONG_EPOCH");
   });
 
+  it("names frames as the sink protocol does (endOfResults, results), never Weir's internal event names (#10 item 11c)", () => {
+    const current = work();
+    const late = findViolation(PARTITION, current, endOfResults({ epoch: EPOCH - 1 }))!.message;
+    expect(late).toContain("endOfResults frame");
+    expect(late).not.toContain("sinkIo");
+    expect(findViolation(PARTITION, current, results([ok("a")], { partition: 0 }))!.message).toContain("a results frame for partition 0");
+    expect(findViolation(PARTITION, recordResults(current, [ok("a")]), endOfResults())!.message).toMatch(/^endOfResults after 1 of 3 results/);
+  });
+
   it("SINK_CRASHED: the adapter reports a crash", () => {
     const crashed: Frame<"sinkIo.crashed"> = { type: "sinkIo.crashed", ...at, reason: "EPIPE" };
     const violation = findViolation(PARTITION, work(), crashed);

@@ -28,7 +28,7 @@ spec:
       sink:
         jsonl: { path: ./out.jsonl }
         retryStrategy: { backoff: { interval: 10ms, factor: 2, steps: 5 }, onFailure: fallback }
-        fallback: { jsonl: { path: ../dlq/dead.jsonl } }
+        fallback: { jsonl: { path: ./dlq/dead.jsonl } }
   edges:
     - { from: in, to: enrich }
     - { from: enrich, to: out, conditions: { tags: { operator: or, values: [keep] } } }
@@ -132,7 +132,7 @@ describe("loadSpec", () => {
     expect(out).toMatchObject({
       kind: "sink",
       sink: { jsonl: { path: path.join(dir, "out.jsonl") } },
-      fallback: { jsonl: { path: path.join(path.dirname(dir), "dlq", "dead.jsonl") } },
+      fallback: { jsonl: { path: path.join(dir, "dlq", "dead.jsonl") } },
     });
   });
 

@@ -35,6 +35,8 @@ export interface BuiltinSinkOptions {
   readonly logger?: Logger;
   /** How long the `process` sink, used as a fallback, waits for an answer, in ms. */
   readonly resultTimeout?: number;
+  /** Counts the `process` sink's protocol errors that no sink session counts (process-worker.ts). */
+  readonly onProtocolError?: (code: string) => void;
   /** The redis buffer's TLS settings: `redisStream` and `bullmq` sinks on its server use them. */
   readonly redisTls?: ServerTls;
 }
@@ -62,6 +64,7 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
         ...spec.process,
         partitions: options.partitions ?? 1,
         ...(options.resultTimeout === undefined ? {} : { resultTimeout: options.resultTimeout }),
+        ...(options.onProtocolError === undefined ? {} : { onProtocolError: options.onProtocolError }),
       },
       options.logger ?? silentLogger,
     );

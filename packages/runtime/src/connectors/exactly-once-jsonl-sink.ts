@@ -22,14 +22,18 @@
  *
  * Crash windows: before commit(e) — nothing of e is in the file, e is redelivered; during the
  * append — the tail is cut at the next open, e is redelivered; after the record, before the acks —
- * e is redelivered and every line is skipped by id. Limits: one writer process per file (another
- * writer is detected at the next commit, which then fails); the file's ids are kept in memory.
+ * e is redelivered and every line is skipped by id. One writer per file: the sink holds
+ * `<file>.weir-lock` (jsonl-file-lock.ts) from before it opens the file until close, so a second
+ * writer fails at start (`JSONL_LOCKED`); a writer that appends anyway (not Weir) is detected at
+ * the next commit, which fails for good (`JSONL_CONCURRENT_WRITER`, not retriable), and a failed
+ * commit truncates only bytes this sink appended. The file's ids are kept in memory.
  */
 import { mkdir, open, rename, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Message, SinkFunction, SinkResult } from "@weir/actors";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { toJsonLine } from "./json-line.js";
+import { acquireFileLock, type FileLock } from "./jsonl-file-lock.js";
 import { JsonlSinkError } from "./jsonl-sink-error.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
 
@@ -66,9 +70,16 @@ export async function createExactlyOnceJsonlSink(file: string, options: ExactlyO
   let handle: FileHandle;
   try {
     await mkdir(dirname(file), { recursive: true });
+  } catch (error) {
+    throw new JsonlSinkError("JSONL_RECOVERY_FAILED", `jsonl sink: cannot create the directory of ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  // Before the file is opened: recovery truncates, and only the single writer may.
+  const lock: FileLock = await acquireFileLock(file, logger);
+  try {
     // a+: appends always go to the end (O_APPEND); reading is allowed for the recovery scan.
     handle = await open(file, "a+");
   } catch (error) {
+    await lock.release();
     throw new JsonlSinkError("JSONL_RECOVERY_FAILED", `jsonl sink: cannot open ${file} for appending: ${(error as Error).message}`, { cause: error });
   }
   let state: { length: number; lines: number; ids: Set<string> };
@@ -76,6 +87,7 @@ export async function createExactlyOnceJsonlSink(file: string, options: ExactlyO
     state = await recover(handle, file, recordFile, logger);
   } catch (error) {
     await handle.close().catch(() => undefined);
+    await lock.release();
     if (error instanceof JsonlSinkError) throw error;
     throw new JsonlSinkError("JSONL_RECOVERY_FAILED", `jsonl sink: cannot recover ${file}: ${(error as Error).message}`, { cause: error });
   }
@@ -122,28 +134,28 @@ export async function createExactlyOnceJsonlSink(file: string, options: ExactlyO
     const bytes = Buffer.from(text, "utf8");
     const { size } = await handle.stat();
     if (size !== committed.length) {
-      // Never truncate here: those bytes are someone else's.
-      throw new JsonlSinkError(
+      // Never truncate here: those bytes are someone else's. Nor retry: they will not go away.
+      broken = new JsonlSinkError(
         "JSONL_CONCURRENT_WRITER",
         `jsonl sink ${file}: the file is ${size} bytes but this sink committed ${committed.length}; another process writes to it, and an exactly-once jsonl file needs a single writer — give each worker its own file`,
         { retriable: false },
       );
+      throw broken;
     }
     const next: CommitRecord = { length: committed.length + bytes.length, lines: committed.lines + ids.length };
+    const appended = { bytes: 0 };
     try {
-      await appendAll(handle, bytes);
+      await appendAll(handle, bytes, appended);
       await handle.datasync();
       // The rename inside is the commit point: the record names the new length only now.
       await writeCommitRecord(recordFile, next);
     } catch (error) {
-      await handle.truncate(committed.length).catch((undo: unknown) => {
-        broken = new JsonlSinkError(
-          "JSONL_BROKEN",
-          `jsonl sink ${file}: a failed commit could not be undone (${(undo as Error).message}); restart the worker so the file is recovered from its commit record`,
-          { cause: undo },
-        );
+      // The partial append goes, or the retry would find the file longer than committed (#10 item 14).
+      broken = await undoAppend(handle, file, committed.length, appended.bytes);
+      throw new JsonlSinkError("JSONL_COMMIT_FAILED", `jsonl sink ${file}: committing epoch ${epoch} failed: ${(error as Error).message}`, {
+        retriable: broken === undefined,
+        cause: error,
       });
-      throw new JsonlSinkError("JSONL_COMMIT_FAILED", `jsonl sink ${file}: committing epoch ${epoch} failed: ${(error as Error).message}`, { retriable: true, cause: error });
     }
     committed = next;
     for (const id of ids) written.add(id);
@@ -162,7 +174,11 @@ export async function createExactlyOnceJsonlSink(file: string, options: ExactlyO
     await chain;
     // Whatever is still staged belongs to epochs that never committed: their input was not acked.
     staged.clear();
-    await handle.close();
+    try {
+      await handle.close();
+    } finally {
+      await lock.release();
+    }
   };
 
   return sinkConnectorFromFunction(write, { commit, close });
@@ -171,12 +187,36 @@ export async function createExactlyOnceJsonlSink(file: string, options: ExactlyO
 const allOk = (messages: readonly Message[]): SinkResult[] => messages.map((message) => ({ id: message.id, status: "ok" }));
 
 /** One append of `bytes` (the usual case); a short write continues where it stopped. */
-async function appendAll(handle: FileHandle, bytes: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null);
+async function appendAll(handle: FileHandle, bytes: Buffer, appended: { bytes: number }): Promise<void> {
+  while (appended.bytes < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, appended.bytes, bytes.length - appended.bytes, null);
     if (bytesWritten <= 0) throw new Error(`append wrote ${bytesWritten} bytes`);
-    offset += bytesWritten;
+    appended.bytes += bytesWritten;
+  }
+}
+
+/**
+ * Cuts the file back to `committed` after a failed commit, but only when every byte past it is
+ * one this sink appended (`appended`): bytes beyond are another writer's, never truncated.
+ * Returns the error that must stop the sink when the file cannot be brought back.
+ */
+async function undoAppend(handle: FileHandle, file: string, committed: number, appended: number): Promise<JsonlSinkError | undefined> {
+  try {
+    const { size } = await handle.stat();
+    if (size > committed + appended) {
+      return new JsonlSinkError(
+        "JSONL_CONCURRENT_WRITER",
+        `jsonl sink ${file}: the file is ${size} bytes, more than this sink's ${committed} committed and ${appended} appended; another process writes to it, so nothing is truncated — give each writer its own file, then restart`,
+      );
+    }
+    if (size > committed) await handle.truncate(committed);
+    return undefined;
+  } catch (undo) {
+    return new JsonlSinkError(
+      "JSONL_BROKEN",
+      `jsonl sink ${file}: a failed commit could not be undone (${(undo as Error).message}); restart the worker so the file is recovered from its commit record`,
+      { cause: undo },
+    );
   }
 }
 

@@ -7,6 +7,10 @@ export type JsonlSinkErrorCode =
   | "JSONL_COMMIT_FAILED"
   /** Something else appended to the file: an exactly-once file needs a single writer. */
   | "JSONL_CONCURRENT_WRITER"
+  /** Another live process holds the file's lock (`<file>.weir-lock`): one writer per file. */
+  | "JSONL_LOCKED"
+  /** The lock file cannot be created or read. */
+  | "JSONL_LOCK_FAILED"
   /** A failed commit could not be undone: the file must be recovered by a restart. */
   | "JSONL_BROKEN"
   | "JSONL_CLOSED";

@@ -11,7 +11,7 @@
  * the rest, so nothing in an in-memory buffer is lost.
  */
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
-import type { SinkFunction, SupervisorOutput } from "@weir/actors";
+import { WeirError, type SinkFunction, type SupervisorOutput } from "@weir/actors";
 import { hostname } from "node:os";
 import type { BufferUsage, PartitionedBuffer } from "../buffer/index.js";
 import { createBuiltinSink } from "../connectors/builtin-sinks.js";
@@ -143,7 +143,9 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }) });
     const vertexGate = await createVertexGate(vertex, limits.maxMessageSize);
     const gate = guard === undefined ? vertexGate : withPoisonCheck(vertexGate, guard);
-    const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }));
+    const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }), (reason) =>
+      void end("failed", `vertex '${vertex.name}': ${reason}`),
+    );
     closers.push(() => sink.close());
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
@@ -195,6 +197,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     partitions: vertex.partitions,
     logger,
     resultTimeout: effectiveLimits(spec, vertex).resultTimeout,
+    // Violations of a process map or fallback (no sink session judges them) count like a session's.
+    onProtocolError: () => void (counts.get(vertex.name)!.protocolErrors += 1),
     ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
   });
 
@@ -434,8 +438,10 @@ function selectVertices(spec: PipelineSpec, names: readonly string[] | undefined
  * The sink's `commit(epoch)`, logging its failures: the supervisor retries a failed commit every
  * 100 ms without end (the epoch's input must not be acked), so a sink whose commit keeps failing
  * would otherwise stall the vertex without a word. Logged on the 1st, 2nd, 4th, 8th… failure in a row.
+ * A `WeirError` that is not retriable (a second writer on an exactly-once file) fails the run
+ * through `fail` instead: retrying it would only stall.
  */
-function withCommitLogging(sink: SinkConnector, logger: Logger): SinkConnector {
+function withCommitLogging(sink: SinkConnector, logger: Logger, fail: (reason: string) => void): SinkConnector {
   if (sink.commit === undefined) return sink;
   let failures = 0;
   return {
@@ -447,6 +453,12 @@ function withCommitLogging(sink: SinkConnector, logger: Logger): SinkConnector {
         await sink.commit!(epoch);
         failures = 0;
       } catch (error) {
+        // A sink that says retrying cannot help (a second writer on its file) ends the run now.
+        if (error instanceof WeirError && !error.retriable) {
+          logger.error("sink commit failed for good; the run stops", { epoch, code: error.code, error: error.message });
+          fail(error.message);
+          throw error;
+        }
         failures += 1;
         if ((failures & (failures - 1)) === 0) {
           logger.error("sink commit failed; retrying", { epoch, failures, error: error instanceof Error ? error.message : String(error) });

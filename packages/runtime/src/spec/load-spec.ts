@@ -2,9 +2,10 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { SpecError, type SpecIssue } from "../errors.js";
-import { pipelineSpecSchema, type PipelineSpec, type ProcessSpec } from "./pipeline-spec.js";
+import { pipelineSpecSchema, type PipelineSpec } from "./pipeline-spec.js";
 import { readFailure } from "./read-failure.js";
 import { resolveSpecPaths } from "./resolve-spec-paths.js";
+import { specFileIssues } from "./spec-file-guard.js";
 import { readRedisTlsFiles } from "./tls-files.js";
 import { toSpecIssues, type Locate } from "./zod-issues.js";
 
@@ -21,11 +22,17 @@ export interface LoadedSpec {
 /** Options of {@link loadSpec}. */
 export interface LoadSpecOptions {
   /**
-   * Accept module paths and process working directories outside the spec's directory (CLI:
-   * `--allow-modules-outside`). Off by default: a spec handed to `weir run` then cannot make it
-   * import or run files from elsewhere on the machine (`../../home/me/.ssh/…`, `/tmp/evil.mjs`).
+   * Accept module paths, process working directories, process commands' path arguments and
+   * jsonl files outside the spec's directory (CLI: `--allow-modules-outside`). Off by default:
+   * the paths a spec names then cannot point elsewhere on the machine (`../../home/me/.ssh/…`,
+   * `/tmp/evil.mjs`). What a program does once started is not checked (`[sh, -c, "…"]`): see `noExec`.
    */
   readonly allowModulesOutside?: boolean;
+  /**
+   * Refuse every vertex that would run code the spec names — process commands and module udfs,
+   * sinks, fallbacks and schemas — for specs you do not trust (CLI: `--no-exec`).
+   */
+  readonly noExec?: boolean;
 }
 
 /**
@@ -51,58 +58,13 @@ export async function loadSpec(file: string, options: LoadSpecOptions = {}): Pro
   const parsed = path.extname(absolute).toLowerCase() === ".json" ? parseJson(text, file) : parseYaml(text, file);
   const baseDir = path.dirname(absolute);
   const spec = validate(parsed.doc, baseDir, file, parsed.locate);
-  if (options.allowModulesOutside !== true) checkModulesInside(spec, baseDir, file, parsed.locate);
+  const issues = specFileIssues(spec, baseDir, options, parsed.locate);
+  if (issues.length > 0) throw new SpecError(issues, { file });
   // Certificate files are read now, so `weir validate` reports a missing one; the pipeline reads
   // them again when it starts (buffer-factory.ts).
   const buffer = spec.spec.buffer;
   if (buffer.type === "redis" && buffer.tls !== undefined) readRedisTlsFiles(buffer.tls, { file, locate: parsed.locate });
   return { spec, file: absolute, baseDir };
-}
-
-/**
- * Module paths (udf, sink, fallback and message schema `module.path`), process working directories and
- * relative process arguments (`./x`, `../x`) must stay inside `baseDir` — judged by
- * path alone, symlinks not followed: a spec is data a user may have been handed, the modules it
- * names are code that runs.
- */
-function checkModulesInside(spec: PipelineSpec, baseDir: string, file: string, locate: Locate | undefined): void {
-  const issues: SpecIssue[] = [];
-  const inside = (target: string) => {
-    const relative = path.relative(baseDir, target);
-    return relative === "" || (relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
-  };
-  const hint = `keep modules next to the spec (in ${baseDir} or below), or pass --allow-modules-outside (library: loadSpec(file, { allowModulesOutside: true }))`;
-  const flag = (at: Array<string | number>, target: string, what: string) => {
-    const place = locate?.(at);
-    issues.push({ path: toPath(at), message: `${what} ${target} is outside the spec's directory`, hint, ...(place ?? {}) });
-  };
-  const checkProcess = (at: Array<string | number>, spec: ProcessSpec) => {
-    const cwd = spec.cwd ?? baseDir;
-    if (!inside(cwd)) flag([...at, "cwd"], cwd, "the process's working directory");
-    spec.command.forEach((arg, i) => {
-      if (/^\.\.?[\\/]/.test(arg) && !inside(path.resolve(cwd, arg))) flag([...at, "command", i], path.resolve(cwd, arg), "the process argument");
-    });
-  };
-  const checkConnector = (at: Array<string | number>, connector: object) => {
-    if ("module" in connector) {
-      const module = (connector as { module: { path: string } }).module;
-      if (!inside(module.path)) flag([...at, "module", "path"], module.path, "the module");
-    }
-    if ("process" in connector) checkProcess([...at, "process"], (connector as { process: ProcessSpec }).process);
-  };
-  spec.spec.vertices.forEach((vertex, i) => {
-    const at = ["spec", "vertices", i];
-    if (vertex.kind === "udf") checkConnector([...at, "udf"], vertex.udf);
-    if (vertex.kind === "sink") checkConnector([...at, "sink"], vertex.sink);
-    if (vertex.kind !== "source" && vertex.fallback !== undefined) checkConnector([...at, "fallback"], vertex.fallback);
-    // A message schema module is imported too (a JSON Schema file is only read).
-    if (vertex.kind !== "source" && vertex.schema !== undefined) checkConnector([...at, "schema"], vertex.schema);
-  });
-  if (issues.length > 0) throw new SpecError(issues, { file });
-}
-
-function toPath(at: ReadonlyArray<string | number>): string {
-  return at.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
 }
 
 /**

@@ -49,6 +49,8 @@ export interface MapStageOptions {
   readonly logger?: Logger;
   /** How long a process map waits for a process's answer, in ms. */
   readonly resultTimeout?: number;
+  /** Counts a process map's protocol errors (the run summary's `protocolErrors`). */
+  readonly onProtocolError?: (code: string) => void;
 }
 
 /** `cat`: passes every message on unchanged (the forwarder skips the call on this hot path). */
@@ -63,6 +65,7 @@ export async function loadMapStage(vertex: string, spec: UdfSpec, options: MapSt
         ...spec.process,
         partitions: options.partitions ?? 1,
         ...(options.resultTimeout === undefined ? {} : { resultTimeout: options.resultTimeout }),
+        ...(options.onProtocolError === undefined ? {} : { onProtocolError: options.onProtocolError }),
       },
       options.logger ?? silentLogger,
     );

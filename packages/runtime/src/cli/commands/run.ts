@@ -49,7 +49,7 @@ function portOption(flag: string, value: string | undefined): number | undefined
  */
 export const runCommand: Command = {
   name: "run",
-  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside]",
+  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside] [--no-exec]",
   summary: "Run a pipeline; progress on a terminal, a summary at the end",
   help: [
     "Options:",
@@ -64,7 +64,8 @@ export const runCommand: Command = {
     "  --metrics-linger <d> keep serving metrics for <d> (e.g. 15s) after the run ends, for a last scrape",
     "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
     "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
-    "  --allow-modules-outside  accept module paths and process directories outside the spec's directory",
+    "  --allow-modules-outside  accept module, process and jsonl paths outside the spec's directory",
+    "  --no-exec            refuse process vertices and modules: for a spec you do not trust (built-ins only)",
     "Signals: the first SIGINT/SIGTERM drains (in-flight work commits, exit 0); a second stops at once (exit 1).",
   ].join("\n"),
   async run(argv, io) {
@@ -80,6 +81,7 @@ export const runCommand: Command = {
       vertices: { type: "string" },
       replica: { type: "string" },
       "allow-modules-outside": { type: "boolean", default: false },
+      "no-exec": { type: "boolean", default: false },
     });
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new UsageError("run: give exactly one spec; usage: weir run <spec> [--json]");
@@ -96,7 +98,7 @@ export const runCommand: Command = {
       throw new UsageError(`run: --metrics-linger takes a duration such as "15s" and needs --metrics-port; got '${lingerText}'`);
     }
 
-    const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] });
+    const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"], noExec: values["no-exec"] });
     const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
     const observers = await startRunObservers({
       pipeline: loaded.spec.metadata.name,

@@ -13,14 +13,17 @@ export const validateCommand: Command = {
   name: "validate",
   synopsis: "<spec>...",
   summary: "Check pipeline specs and report every problem with its path",
-  help: "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).\nModule paths outside a spec's directory are invalid unless --allow-modules-outside.\nExit code: 0 all valid, 2 any invalid.",
+  help: "Prints one line per valid spec, or every issue of an invalid one (path, problem, fix).\nModule, process and jsonl paths outside a spec's directory are invalid unless --allow-modules-outside.\n--no-exec: process vertices and modules are invalid (a spec you do not trust runs built-ins only).\nExit code: 0 all valid, 2 any invalid.",
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs("validate", argv, { "allow-modules-outside": { type: "boolean", default: false } });
+    const { values, positionals } = parseCommandArgs("validate", argv, {
+      "allow-modules-outside": { type: "boolean", default: false },
+      "no-exec": { type: "boolean", default: false },
+    });
     if (positionals.length === 0) throw new UsageError("validate: which spec? usage: weir validate <spec>...");
     let allValid = true;
     for (const file of positionals) {
       try {
-        const { spec } = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] === true });
+        const { spec } = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"] === true, noExec: values["no-exec"] === true });
         const vertices = plural(spec.spec.vertices.length, "vertex", "vertices");
         const edges = plural(spec.spec.edges.length, "edge", "edges");
         io.stdout.write(`✓ ${spec.metadata.name}: ${vertices}, ${edges}\n`);

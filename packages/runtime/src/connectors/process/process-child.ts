@@ -8,12 +8,18 @@
  *                  killed (SIGKILL) ──▶ exited          (`ready` rejects)
  *
  * stdout carries frames only; each line is parsed and validated. stderr is logged line by line
- * with the worker's labels and its last lines are kept for the crash report, never parsed.
+ * at `warn` with the worker's labels and its last lines are kept for the crash report, never parsed.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import type { Logger } from "../../observability/logger.js";
 import { LineSplitter } from "./line-splitter.js";
-import { parseProcessLine, PROTOCOL_VERSION, type AttemptFrame, type ProcessRole } from "./process-frames.js";
+import { parseProcessLine, PROTOCOL_VERSION, type AttemptFrame, type AttemptFrameFields, type ProcessRole } from "./process-frames.js";
+
+/**
+ * Which attempt a malformed line belongs to: the one it names, the one in progress (a line over
+ * the size limit is a frame, not a stray print), or none that can be told (`undefined`).
+ */
+export type MalformedOwner = AttemptFrameFields | "inProgress" | undefined;
 
 export interface ProcessChildOptions {
   readonly command: readonly string[];
@@ -28,7 +34,7 @@ export interface ProcessChildOptions {
   /** A frame of an attempt (after the handshake). */
   readonly onFrame: (child: ProcessChild, frame: AttemptFrame) => void;
   /** A line on stdout that is not a valid frame (after the handshake). */
-  readonly onMalformed: (child: ProcessChild, reason: string) => void;
+  readonly onMalformed: (child: ProcessChild, reason: string, owner: MalformedOwner) => void;
   /** Called once, when the process is gone; `requested` when `stop()` asked for it. */
   readonly onExit: (child: ProcessChild, reason: string, requested: boolean) => void;
 }
@@ -77,6 +83,10 @@ export class ProcessChild {
 
   get isRunning(): boolean {
     return this.#phase === "running";
+  }
+
+  get hasExited(): boolean {
+    return this.#phase === "exited";
   }
 
   /** The last lines the process wrote to stderr, for crash reports. */
@@ -134,7 +144,7 @@ export class ProcessChild {
     const stdout = new LineSplitter({
       maxLineBytes: this.#options.maxFrameBytes,
       onLine: (line) => this.#onLine(line),
-      onOversize: (bytes) => this.#onBadLine(`a frame of ${bytes} bytes, over the limit of ${this.#options.maxFrameBytes}; it was discarded`),
+      onOversize: (bytes) => this.#onBadLine(`a frame of ${bytes} bytes, over the limit of ${this.#options.maxFrameBytes}; it was discarded`, "inProgress"),
     });
     const stderr = new LineSplitter({
       maxLineBytes: STDERR_LINE_BYTES,
@@ -168,7 +178,7 @@ export class ProcessChild {
     if (line.trim() === "") return;
     const parsed = parseProcessLine(line, this.#options.role);
     if ("malformed" in parsed) {
-      this.#onBadLine(parsed.malformed);
+      this.#onBadLine(parsed.malformed, parsed.names);
       return;
     }
     const { frame } = parsed;
@@ -185,22 +195,23 @@ export class ProcessChild {
     }
     if (this.#phase !== "running") return;
     if (frame.type === "ready") {
-      this.#options.onMalformed(this, "a second ready frame");
+      this.#options.onMalformed(this, "a second ready frame", undefined);
       return;
     }
     this.#options.onFrame(this, frame);
   }
 
-  #onBadLine(reason: string): void {
+  #onBadLine(reason: string, owner: MalformedOwner): void {
     if (this.#phase === "handshaking") this.#failHandshake(reason);
-    else if (this.#phase === "running") this.#options.onMalformed(this, reason);
+    else if (this.#phase === "running") this.#options.onMalformed(this, reason, owner);
   }
 
   #onStderr(line: string): void {
     if (line === "") return;
     this.#stderrTail.push(line.length > STDERR_TAIL_CHARS ? `${line.slice(0, STDERR_TAIL_CHARS)}…` : line);
     if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
-    this.#options.logger.info("process stderr", { pid: this.pid, line });
+    // warn, the CLI's default level: a user's print(…, file=sys.stderr) is meant to be seen (#11).
+    this.#options.logger.warn("process stderr", { pid: this.pid, line });
   }
 
   #failHandshake(reason: string): void {

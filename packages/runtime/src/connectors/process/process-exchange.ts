@@ -6,7 +6,8 @@
  *
  * Every id of the attempt ends with an answer or an error: a result for it, or why there is
  * none (early end-of-results, crash, timeout, stop). Protocol violations are logged with
- * their code; a duplicated id fails, since Weir cannot tell which answer is right.
+ * their code and counted once each (`onProtocolError`: the run summary's `protocolErrors`, as a
+ * sink session counts its own); a duplicated id fails, since Weir cannot tell which answer is right.
  */
 import type { Logger } from "../../observability/logger.js";
 import type { AttemptFrame } from "./process-frames.js";
@@ -23,6 +24,8 @@ export interface ExchangeOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   readonly logger: Logger;
+  /** Counts a violation (the log line is written here). */
+  readonly onProtocolError?: (code: string) => void;
 }
 
 export function exchangeAttempt<E extends { readonly id: string }>(
@@ -34,7 +37,10 @@ export function exchangeAttempt<E extends { readonly id: string }>(
   const where = { partition, epoch: attempt.epoch, attempt: attempt.attempt };
   const expected = new Set(attempt.messages.map((message) => message.id));
   const answers = new Map<string, ExchangeAnswer<E>>();
-  const violation = (code: string, message: string) => logger.warn("protocol error", { ...where, code, error: message });
+  const violation = (code: string, message: string) => {
+    logger.warn("protocol error", { ...where, code, error: message });
+    options.onProtocolError?.(code);
+  };
 
   return new Promise((resolve) => {
     let finished = false;
@@ -62,9 +68,9 @@ export function exchangeAttempt<E extends { readonly id: string }>(
       }
       if (frame.type === "endOfResults") {
         if (answers.size < expected.size) {
-          violation("EARLY_END_OF_RESULTS", `end-of-results after ${answers.size} of ${expected.size} results`);
+          violation("EARLY_END_OF_RESULTS", `endOfResults after ${answers.size} of ${expected.size} results`);
         }
-        finish("no result before the process's end-of-results");
+        finish("no result before the process's endOfResults");
         return;
       }
       for (const entry of frame.results as unknown as readonly E[]) {
@@ -81,8 +87,8 @@ export function exchangeAttempt<E extends { readonly id: string }>(
 
     if (options.timeoutMs < MAX_TIMER_MS) {
       timer = setTimeout(() => {
-        violation("RESULT_TIMEOUT", `no end-of-results within ${options.timeoutMs}ms (${answers.size} of ${expected.size} results)`);
-        finish(`no end-of-results within ${options.timeoutMs}ms`);
+        violation("RESULT_TIMEOUT", `no endOfResults frame within ${options.timeoutMs}ms (${answers.size} of ${expected.size} results)`);
+        finish(`no endOfResults frame within ${options.timeoutMs}ms`);
       }, options.timeoutMs);
     }
     if (options.signal?.aborted === true) {
@@ -93,7 +99,10 @@ export function exchangeAttempt<E extends { readonly id: string }>(
     release = worker.begin(attempt, {
       onSent: () => undefined,
       onFrame,
-      onCrash: (reason) => finish(`the process crashed: ${reason}`),
+      onCrash: (reason, byProcess) => {
+        if (byProcess && !finished) violation("PROCESS_CRASHED", `the attempt ended without an answer: ${reason}`);
+        finish(`the process crashed: ${reason}`);
+      },
     });
     if (finished) release();
   });

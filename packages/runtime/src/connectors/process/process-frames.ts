@@ -124,7 +124,13 @@ export type ResultsFrame = SinkResultsFrame | MapResultsFrame;
 export type AttemptFrame = ResultsFrame | EndOfResultsFrame;
 export type ProcessFrame = ReadyFrame | AttemptFrame;
 
-export type ParsedLine = { readonly frame: ProcessFrame } | { readonly malformed: string };
+/**
+ * A line that is not a valid frame. `names` is the attempt the line says it belongs to, when it
+ * is a JSON object with integer `partition`, `epoch` and `attempt`: only such a line can be
+ * charged to an attempt (a bare `print` on stdout names none).
+ */
+export type MalformedLine = { readonly malformed: string; readonly names?: AttemptFrameFields };
+export type ParsedLine = { readonly frame: ProcessFrame } | MalformedLine;
 
 const EXCERPT_CHARS = 160;
 
@@ -142,9 +148,17 @@ export function parseProcessLine(line: string, role: ProcessRole): ParsedLine {
       .slice(0, 3)
       .map((issue) => `${issue.path.length === 0 ? "(frame)" : issue.path.join(".")}: ${issue.message}`)
       .join("; ");
-    return { malformed: `not a valid ${role} frame (${details}): ${excerpt(line)}` };
+    const names = namedAttempt(value);
+    return { malformed: `not a valid ${role} frame (${details}): ${excerpt(line)}`, ...(names === undefined ? {} : { names }) };
   }
   return { frame: result.data };
+}
+
+function namedAttempt(value: unknown): AttemptFrameFields | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { partition, epoch, attempt } = value as Record<string, unknown>;
+  const isCount = (n: unknown): n is number => Number.isInteger(n);
+  return isCount(partition) && isCount(epoch) && isCount(attempt) ? { partition, epoch, attempt } : undefined;
 }
 
 function excerpt(line: string): string {

@@ -56,6 +56,7 @@ export function createProcessMapStage(vertex: string, options: ProcessMapOptions
         partition: context.partition,
         timeoutMs: options.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
         signal: context.signal,
+        ...(options.onProtocolError === undefined ? {} : { onProtocolError: options.onProtocolError }),
         logger: logger.child({ vertex, partition: context.partition, role: "map" }),
       },
     );

@@ -77,6 +77,7 @@ export function createProcessSink(vertex: string, options: ProcessSinkOptions, l
         partition: context.partition,
         timeoutMs: options.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
         signal: context.signal,
+        ...(options.onProtocolError === undefined ? {} : { onProtocolError: options.onProtocolError }),
         logger: logger.child({ vertex, partition: context.partition }),
       },
     );
