@@ -1,9 +1,9 @@
 /**
- * Scenario 10 — the wall clock steps: a worker's Date.now() is stepped back an hour every 500 ms
- * (every 5 ms in 10.2) by a preload (faults/fixtures/shift-clock.mjs via NODE_OPTIONS), as an
+ * Scenario 11 — the wall clock steps: a worker's Date.now() is stepped back an hour every 500 ms
+ * (every 5 ms in 11.2) by a preload (faults/fixtures/shift-clock.mjs via NODE_OPTIONS), as an
  * operator or NTP would, only more often.
- * Durations in Weir run on the monotonic clock, so (10.1) a live sink worker still claims the
- * entries a SIGKILLed one left pending after `claimIdle: 3s`, and (10.2) a process sink that
+ * Durations in Weir run on the monotonic clock, so (11.1) a live sink worker still claims the
+ * entries a SIGKILLed one left pending after `claimIdle: 3s`, and (11.2) a process sink that
  * crashes is restarted after its backoff, not an hour later. Nothing lost, nothing twice after
  * dedup.
  */
@@ -26,8 +26,8 @@ describe.skipIf(url === undefined)("clock step", () => {
   const fixture = scenarioFixture(url, "clock");
   const redisUrl = fixture.url;
 
-  it("10.1 a worker whose clock steps back an hour still claims a dead worker's entries after claimIdle", async () => {
-    const seed = baseSeed + 1001;
+  it("11.1 a worker whose clock steps back an hour still claims a dead worker's entries after claimIdle", async () => {
+    const seed = baseSeed + 1101;
     const rng = seededRandom(seed);
     const total = rng.int(1_500, 2_500);
     const prefix = fixture.prefix("fc");
@@ -46,7 +46,7 @@ describe.skipIf(url === undefined)("clock step", () => {
     const maxStallMs = await stalls.stop();
     const figures = await outputFigures(fixture.redis, prefix, total);
     recordFigures({
-      scenario: "10 clock step", trial: "claim after claimIdle 3s, clock −1 h every 500 ms", seed, messagesIn: total,
+      scenario: "11 clock step", trial: "claim after claimIdle 3s, clock −1 h every 500 ms", seed, messagesIn: total,
       ...figures, protocolErrors: protocolErrorsOf(exits), maxStallMs, exactlyOnce: true,
     });
     for (const exit of exits) expect(exit.code, exit.stderr.slice(-3000)).toBe(0);
@@ -55,8 +55,8 @@ describe.skipIf(url === undefined)("clock step", () => {
     expect(figures.duplicatedAfterDedup).toBe(0);
   }, 180_000);
 
-  it("10.2 a process sink that crashes is restarted after its backoff while the worker's clock steps back", async () => {
-    const seed = baseSeed + 1002;
+  it("11.2 a process sink that crashes is restarted after its backoff while the worker's clock steps back", async () => {
+    const seed = baseSeed + 1102;
     const rng = seededRandom(seed);
     const total = rng.int(300, 600);
     const prefix = fixture.prefix("fs");
@@ -101,7 +101,7 @@ describe.skipIf(url === undefined)("clock step", () => {
     for (const n of counts.values()) before += n - 1;
     const restarts = exit.stderr.split("\n").filter((line) => line.includes("restarting the process after a backoff"));
     recordFigures({
-      scenario: "10 clock step", trial: `process sink crashes (${restarts.length} restarts), clock −1 h every 5 ms`, seed, messagesIn: total,
+      scenario: "11 clock step", trial: `process sink crashes (${restarts.length} restarts), clock −1 h every 5 ms`, seed, messagesIn: total,
       messagesOut: counts.size, lost: lostIds.length, duplicatedBeforeDedup: before, duplicatedAfterDedup: [...counts.keys()].filter((id) => !id.startsWith("in-0-")).length,
       protocolErrors: protocolErrorsOf([exit]), maxStallMs: 0, exactlyOnce: false,
       note: "the process sink writes at-least-once (no dedup): dup after counts ids that are not the generator's",

@@ -1,5 +1,5 @@
 /**
- * Scenario 9 — a poison message that kills its worker: a map udf kills its own process on chosen
+ * Scenario 10 — a poison message that kills its worker: a map udf kills its own process on chosen
  * ids (SIGKILL, or the heap exhausted under --max-old-space-size=64), every time. The workers are
  * restarted like a supervisor would (same --replica) until they exit 0. With `maxDeliveries: 3`
  * each poison id must end in the map's fallback with "its worker died 3 times while processing
@@ -39,8 +39,8 @@ describe.skipIf(url === undefined)("poison message", () => {
     { trial: 1, poisons: 1, mode: "kill", replicas: ["a"] },
     { trial: 2, poisons: 2, mode: "heap", replicas: ["a"] },
     { trial: 3, poisons: 1, mode: "kill", replicas: ["a", "b"] },
-  ])("9.$trial $poisons poison id(s), $mode, replicas $replicas", async ({ trial, poisons, mode, replicas }) => {
-    const seed = baseSeed + 900 + trial;
+  ])("10.$trial $poisons poison id(s), $mode, replicas $replicas", async ({ trial, poisons, mode, replicas }) => {
+    const seed = baseSeed + 1000 + trial;
     const rng = seededRandom(seed);
     const total = rng.int(600, 1_200);
     const partitions = rng.int(2, 4);
@@ -76,7 +76,7 @@ describe.skipIf(url === undefined)("poison message", () => {
     const output = new Set(await fixture.redis.smembers(`${prefix}:output`));
     const exits = runs.flat();
     recordFigures({
-      scenario: "9 poison message", trial: `${poisons} ${mode}, ${replicas.length} replica(s), ${partitions}p, ${exits.length} runs`, seed, messagesIn: total,
+      scenario: "10 poison message", trial: `${poisons} ${mode}, ${replicas.length} replica(s), ${partitions}p, ${exits.length} runs`, seed, messagesIn: total,
       ...figures, messagesOut: figures.messagesOut + fallbackIds.size, lost: lostIds.length, protocolErrors: protocolErrorsOf(exits), maxStallMs, exactlyOnce: true,
     });
     for (const replicaRuns of runs) expect(replicaRuns.at(-1)!.code, replicaRuns.at(-1)!.stderr.slice(-3000)).toBe(0);

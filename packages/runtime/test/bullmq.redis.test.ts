@@ -283,27 +283,41 @@ describe.skipIf(url === undefined)("bullmq with a real Redis", () => {
     60_000,
   );
 
-  test("replay into an input buffer that a completed bounded run ended fails clearly and keeps the dead letters", async () => {
+  test("a udf vertex's dead letters replayed after its bounded run completed flow on to the sink in the next run: the replay reopens what is downstream", async () => {
     const dlqName = `${prefix}-dlq`;
     const input = doc("dlq-ended", {
       buffer: { type: "redis", url: redisUrl, keyPrefix: prefix },
       limits: { readTimeout: "10ms" },
       vertices: [
         { name: "in", source: { generator: { total: 10, rpu: 10_000_000 } } },
-        { name: "out", sink: { blackhole: {}, retryStrategy: { onFailure: "fallback" }, fallback: { bullmq: { queue: dlqName } } } },
+        { name: "map", udf: { builtin: { name: "cat" } }, retryStrategy: { backoff: { interval: "1ms", steps: 1 }, onFailure: "fallback" }, fallback: { bullmq: { queue: dlqName } } },
+        { name: "out", sink: { blackhole: {} } },
       ],
-      edges: [{ from: "in", to: "out" }],
+      edges: [
+        { from: "in", to: "map" },
+        { from: "map", to: "out" },
+      ],
     });
-    const sink = async (batch: readonly Message[]): Promise<SinkResult[]> =>
-      batch.map((entry) => (entry.id.endsWith("-3") ? { id: entry.id, status: "fallback", reason: "no" } : { id: entry.id, status: "ok" }));
-    const summary = await createPipeline(parseSpec(input, dir), { sinks: { out: sink } }).start();
-    expect(summary.status).toBe("completed");
+    // The udf fails in-0-3 until it is replayed; the sink records what reaches it.
+    const udf = (entry: Message) => {
+      if (entry.id === "in-0-3") throw new Error("no");
+      return [{ value: entry.value }];
+    };
+    const reached: string[] = [];
+    const sink = async (batch: readonly Message[]): Promise<SinkResult[]> => (reached.push(...batch.map((entry) => entry.id)), batch.map((entry) => ({ id: entry.id, status: "ok" })));
+    const first = await createPipeline(parseSpec(input, dir), { udfs: { map: udf }, sinks: { out: sink } }).start();
+    expect(first).toMatchObject({ status: "completed", vertices: { map: { fallback: 1 }, out: { ok: 9 } } });
     const file = await specFile(input);
     const replay = await weir("dlq", "replay", file);
-    expect(replay.code).toBe(1);
-    expect(replay.stderr).toBe("✗ in-0-3 (out): the input buffer of 'out' was ended by a bounded run that completed; replay while a run of the pipeline is reading it\n");
-    expect(replay.stdout).toBe(`queue ${dlqName}: replayed 0 dead letters into their vertices' input buffers\n`);
-    expect(jsonLines((await weir("dlq", "list", file, "--json")).stdout).map((letter) => letter["id"])).toEqual(["in-0-3"]);
+    expect(replay.stderr).toBe("");
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toBe(`queue ${dlqName}: replayed 1 dead letter into their vertices' input buffers (map: 1)\n`);
+
+    reached.length = 0;
+    const second = await createPipeline(parseSpec(input, dir), { udfs: { map: udf }, sinks: { out: sink } }).start();
+    expect(second).toMatchObject({ status: "completed", vertices: { in: { read: 0 }, map: { read: 1, fallback: 0 }, out: { read: 1, ok: 1 } } });
+    expect(reached).toEqual([expect.stringMatching(/^in-0-3~replay-\d+$/)]);
+    expect(jsonLines((await weir("dlq", "list", file, "--json")).stdout)).toEqual([]);
   });
 
   test("a redriven epoch never enqueues a message twice: same id, one job", async () => {

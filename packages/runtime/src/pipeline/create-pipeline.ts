@@ -30,6 +30,8 @@ import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
 import { createMessageGate, type MessageGate } from "./message-gate.js";
 import { loadMessageValidator } from "./message-schema.js";
 import { createPartitionChooser } from "./partition-choice.js";
+import { retryControlWrite } from "./retry-control-write.js";
+import { claimSpecKeys } from "./spec-fingerprint.js";
 import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
@@ -85,6 +87,7 @@ export interface Pipeline {
 
 export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: PipelineOptions = {}): Pipeline {
   const spec = "spec" in loaded && "baseDir" in loaded ? loaded.spec : (loaded as PipelineSpec);
+  const specFile = "spec" in loaded && "baseDir" in loaded ? loaded.file : undefined;
   const name = spec.metadata.name;
   const logger = (options.logger ?? silentLogger).child({ pipeline: name });
   const consumer = options.consumer ?? `${hostname()}-${process.pid}`;
@@ -110,6 +113,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const closers: Array<() => Promise<void>> = [];
   const isolation = new IsolationCoordinator(inProcessUpstreams(vertices.map((vertex) => vertex.name), spec.spec.edges));
   let startedAt = 0;
+  /** Every actor started: from then on drain() reaches them. Before, a drain or stop ends the start. */
+  let running = false;
   let finish: ((summary: RunSummary) => void) | undefined;
   let finished = false;
 
@@ -306,7 +311,17 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       try {
         // Durable before this process may exit: other workers finish only when they see it.
         const downstream = spec.spec.edges.filter((candidate) => candidate.from === vertex.name);
-        await Promise.all(downstream.map((edge) => bufferOf(edge.to).endOfStream(vertex.name)));
+        // Retried like a data write (Redis over maxmemory, or briefly unreachable): every message
+        // is delivered by now, and only this marker lets the next vertices finish.
+        await Promise.all(
+          downstream.map((edge) =>
+            retryControlWrite(() => bufferOf(edge.to).endOfStream(vertex.name), {
+              what: `end of stream of vertex '${vertex.name}' into '${edge.to}'`,
+              logger: logger.child({ vertex: vertex.name }),
+              cancelled: () => finished,
+            }),
+          ),
+        );
       } catch (error) {
         await end("failed", `vertex '${vertex.name}' completed but its end of stream could not be written: ${error instanceof Error ? error.message : String(error)}`);
         return;
@@ -343,8 +358,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       closers.push(() => closeBufferContext(context));
       const done = new Promise<RunSummary>((resolve) => (finish = resolve));
       try {
+        // Before anything reads or writes: refuse keys that belong to another spec of this name.
+        if (context.connection !== undefined) await claimSpecKeys(context.connection, spec, specFile);
         for (const vertex of vertices) {
           const io = await buildIO(vertex);
+          // Stopped or drained while waiting (for Redis, say): start nothing.
+          if (finished) return done;
           const machine = provideVertexMachine(io);
           const limits = effectiveLimits(spec, vertex);
           const actor = createActor(machine, {
@@ -373,15 +392,24 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           actors.set(vertex.name, actor);
         }
       } catch (error) {
+        // A stop or drain during the start closed the connection under a waiting command.
+        if (finished) return done;
         await end("failed", error instanceof Error ? error.message : String(error));
         throw error;
       }
+      if (finished) return done;
       // Downstream first, so every reader is waiting before data flows.
       for (const vertex of [...vertices].reverse()) actors.get(vertex.name)!.start();
+      running = true;
       logger.info("pipeline started", { vertices: vertices.map((vertex) => vertex.name) });
       return done;
     },
     drain() {
+      // Before the actors run (e.g. still waiting for Redis) nothing was read: end the start now.
+      if (startedAt !== 0 && !running) {
+        void end("failed", "drained before the pipeline had started; nothing was read");
+        return;
+      }
       // In memory, drain the sources and let end of stream cascade so nothing held in memory is
       // lost; in Redis every vertex drains at once, and what is unread stays in the streams.
       for (const vertex of vertices) {

@@ -131,14 +131,17 @@ const bufferSchema = z
 
 // ── sources, udfs, sinks ─────────────────────────────────────────────────────────────────
 
+/** The most partitions a vertex may have (see bench/partitions.ts and the README). */
+export const MAX_PARTITIONS = 256;
+
 const generatorSchema = z
   .strictObject({
     total: z.number().int().min(0).optional().describe("Messages to generate in all; when set the run is bounded and ends once they are committed."),
     rpu: z.number().int().min(1).default(5).describe("Messages generated per `duration`: an integer ≥ 1."),
     duration: duration.default(1_000).describe("The period `rpu` is counted over."),
-    msgSize: z.number().int().min(0).default(8).describe("Bytes in each message value."),
+    msgSize: z.number().int().min(0).default(8).describe("Bytes in each message value: its JSON padded with spaces (never cut short)."),
     keyCount: z.number().int().min(0).default(0).describe("Distinct keys spread over the messages; 0 sends them without keys."),
-    value: z.number().int().optional().describe("A fixed integer written into every value instead of random bytes."),
+    value: z.number().int().optional().describe('A fixed integer written into every value: {"value":<value>,"seq":<seq>} instead of {"seq":<seq>,"partition":<p>}.'),
     jitter: duration.optional().describe("Random shift of each message's event time, up to this much."),
   })
   .describe("Generates messages at a fixed rate, for demos and load tests.");
@@ -294,7 +297,16 @@ const commitSchema = z.enum(["aligned", "partition"]);
 const rawVertexSchema = z
   .strictObject({
     name: dnsName("Vertex name, unique in the pipeline"),
-    partitions: z.number().int().min(1).max(1_024).default(1).describe("Partitions of the vertex's input buffer: an integer from 1 to 1024."),
+    // 256: measured (bench/partitions.ts, #10 item 13). Every epoch visits every partition, and
+    // XState copies a parent's children on each spawn and stop, so past a few hundred a run pays
+    // more for its partitions than for its messages.
+    partitions: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PARTITIONS)
+      .default(1)
+      .describe(`Partitions of the vertex's input buffer: an integer from 1 to ${MAX_PARTITIONS}; for more throughput run more worker processes of the vertex (weir run --vertices), not more partitions.`),
     commit: commitSchema
       .default("aligned")
       .describe("aligned: commit an epoch once every partition is done; partition: each partition commits on its own."),

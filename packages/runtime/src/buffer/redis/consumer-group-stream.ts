@@ -33,7 +33,7 @@
  */
 import { BufferError } from "../buffer-error.js";
 import type { PendingDeliveriesQuery, PendingDelivery } from "../partitioned-buffer.js";
-import { isConnectionError, type BlockingClient, type RedisClient, type RedisConnection } from "./redis-connection.js";
+import { isConnectionError, isOutOfMemory, type BlockingClient, type RedisClient, type RedisConnection } from "./redis-connection.js";
 import { runScript } from "./scripts.js";
 
 /** A stream entry as Redis returned it: its id and its field/value list. */
@@ -310,6 +310,13 @@ export class ConsumerGroupStream {
     const where = `${this.options.describe}: ${operation}`;
     if (this.closed || this.connection.isClosed) {
       return new BufferError("BUFFER_CLOSED", `${where} failed because the buffer or its Redis connection was closed`, { cause: error });
+    }
+    if (isOutOfMemory(error)) {
+      return new BufferError(
+        "BUFFER_OUT_OF_MEMORY",
+        `${where}: Redis refused it: its used memory is over maxmemory; retried as readers' acks free memory. If it lasts, raise maxmemory, or lower bufferMaxLength or buffer.dedupWindow`,
+        { retriable: true, cause: error },
+      );
     }
     if (message.startsWith("NOGROUP")) {
       this.groupReady = undefined;

@@ -12,6 +12,8 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:eos      set: upstream writers that declared end of stream
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
+ *
+ *   <prefix>:{<pipeline>}:spec                  string: the fingerprint of the spec whose buffers these are
  * ```
  *
  * See https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags for
@@ -91,4 +93,17 @@ export function sinkDedupKey(keyPrefix: string, stream: string): string {
     );
   }
   return `${keyPrefix}:{${tag}}:sink-dedup:${stream}`;
+}
+
+/**
+ * Where a pipeline's buffers record which spec they belong to (pipeline/spec-fingerprint.ts), so a
+ * second deployment with the same name and keyPrefix but another graph refuses to start.
+ *
+ * @example
+ * ```ts
+ * specKey("weir", "demo"); // "weir:{demo}:spec"
+ * ```
+ */
+export function specKey(keyPrefix: string, pipeline: string): string {
+  return `${keyPrefix}:{${pipeline}}:spec`;
 }

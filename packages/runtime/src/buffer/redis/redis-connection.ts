@@ -27,10 +27,14 @@ import type { Logger } from "../../observability/logger.js";
 import { silentLogger } from "../../observability/logger.js";
 import { BufferError } from "../buffer-error.js";
 import { defineScripts } from "./scripts.js";
+import { DEFAULT_FIRST_ANSWER_TIMEOUT_MS, maskUrl, neverAnswered } from "./unreachable.js";
 import { endpointOf, plainToTlsFailure, speaksPlainRedis, speaksTls, tlsFailure, tlsToPlainFailure } from "./tls-failure.js";
 
 /** How long a TLS client may go without being ready before the port is asked whether it speaks plain Redis. */
 const TLS_SILENCE_PROBE_MS = 2_000;
+
+/** At most one "over maxmemory" log line per this many ms (the count of refusals in between is in it). */
+const OOM_LOG_INTERVAL_MS = 10_000;
 
 /** A standalone or cluster client; both offer the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -80,6 +84,14 @@ export interface RedisConnectionOptions {
   readonly maxIdleBlocking?: number;
   /** Where connection losses and recoveries are logged. */
   readonly logger?: Logger;
+  /**
+   * How long a new connection may wait for Redis's first answer before every command fails with
+   * `BUFFER_UNREACHABLE` (default 5 000 ms; 0 waits forever). Once Redis has answered, a lost
+   * connection is retried forever instead.
+   */
+  readonly firstAnswerTimeoutMs?: number;
+  /** Where the user sets the URL, named in error messages (default `the Redis URL`), e.g. `spec.buffer.url`. */
+  readonly urlField?: string;
 }
 
 /** A client from the blocking pool, for one waiting read at a time. */
@@ -187,6 +199,15 @@ export class RedisConnection {
   private readonly usesTls: boolean;
   private fatal: BufferError | undefined;
   private probedProtocol = false;
+  private oomRefusals = 0;
+  /** Some client got an answer from Redis (was ready) once: from then on losses are retried forever. */
+  private answered = false;
+  private firstAnswerTimer: NodeJS.Timeout | undefined;
+  /** The last connection error before the first answer, for the BUFFER_UNREACHABLE message. */
+  private lastConnectError: string | undefined;
+  /** A running protocol probe (TLS vs plain), whose verdict is more precise than "never answered". */
+  private probing: Promise<void> | undefined;
+  private oomLoggedAt: number | undefined;
 
   constructor(options: RedisConnectionOptions) {
     // Parse first, so a bad URL fails here with a clear message instead of in a reconnect loop.
@@ -205,6 +226,20 @@ export class RedisConnection {
       this.commandGeneration++;
     });
     defineScripts(this.client);
+    const budget = options.firstAnswerTimeoutMs ?? DEFAULT_FIRST_ANSWER_TIMEOUT_MS;
+    if (budget > 0) {
+      this.firstAnswerTimer = setTimeout(() => void this.checkFirstAnswer(budget), budget);
+      this.firstAnswerTimer.unref();
+    }
+  }
+
+  /** No answer yet after `waitedMs`: fail every command with BUFFER_UNREACHABLE (after a running TLS probe, whose reason wins). */
+  private async checkFirstAnswer(waitedMs: number): Promise<void> {
+    if (this.probing !== undefined) await this.probing;
+    // A process starved of CPU may find Redis's answer waiting behind this timer: read it first.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.answered || this.closed || this.fatal !== undefined) return;
+    this.fail(neverAnswered(maskUrl(this.url), this.options.urlField ?? "the Redis URL", waitedMs, this.lastConnectError));
   }
 
   /** Bumped each time a connection of the command client closes (commands may then be resent). */
@@ -223,6 +258,23 @@ export class RedisConnection {
    */
   get failure(): BufferError | undefined {
     return this.fatal;
+  }
+
+  /**
+   * Records a write Redis refused for memory (over `maxmemory`); logged aggregated: the first
+   * refusal, then at most one line per {@link OOM_LOG_INTERVAL_MS} with the count since the last line.
+   */
+  noteOutOfMemory(subject: string): void {
+    this.oomRefusals += 1;
+    const now = performance.now();
+    if (this.oomLoggedAt !== undefined && now - this.oomLoggedAt < OOM_LOG_INTERVAL_MS) return;
+    this.oomLoggedAt = now;
+    this.logger.warn("redis is over maxmemory: writes wait for readers to free memory (backpressure)", {
+      refusals: this.oomRefusals,
+      last: subject,
+      hint: "raise Redis maxmemory, or lower bufferMaxLength or buffer.dedupWindow, if this lasts",
+    });
+    this.oomRefusals = 0;
   }
 
   /** A client for one blocking read; give it back with {@link releaseBlocking}. */
@@ -267,6 +319,14 @@ export class RedisConnection {
         // already gone
       }
     }
+    clearTimeout(this.firstAnswerTimer);
+    // Not connected (never was, or waiting to reconnect): nothing to let finish; end now, so a
+    // stop during a connection wait is prompt and the waiting commands fail at once.
+    if (this.client.status !== "ready") {
+      endClient(this.client, closedError());
+      this.client.disconnect(); // a cluster client waiting to reconnect stops too
+      return;
+    }
     // QUIT lets commands already sent (acks) finish; disconnect if Redis is unreachable.
     try {
       await withTimeout(this.client.quit(), 2_000);
@@ -286,7 +346,9 @@ export class RedisConnection {
       if (this.fatal !== undefined) return null;
       const delay = reconnectDelay(attempt, this.backoff);
       // Log the first attempts, then every tenth, so a long outage is visible but not flooding.
-      if (attempt <= 3 || attempt % 10 === 0) {
+      // Before Redis ever answered, the BUFFER_UNREACHABLE error says it all (at debug only).
+      if (!this.answered) this.logger.debug("redis not answering yet; retrying", { connection: connectionName, attempt, delayMs: delay });
+      else if (attempt <= 3 || attempt % 10 === 0) {
         this.logger.warn("redis connection lost; reconnecting", { connection: connectionName, attempt, delayMs: delay });
       }
       return delay;
@@ -335,12 +397,18 @@ export class RedisConnection {
     }
     client.on("ready", () => {
       everReady = true;
+      this.answered = true;
+      clearTimeout(this.firstAnswerTimer);
       handshaking = false;
       if (lost > 0) this.logger.info("redis connection restored", { connection: connectionName });
       lost = 0;
     });
     client.on("error", (error: Error) => {
       if (this.noteError(error)) return;
+      if (!this.answered) {
+        this.lastConnectError = error.message;
+        return;
+      }
       // ioredis reports each failed reconnect too; the retry strategy already logs those.
       if (lost === 0 && !this.closed) this.logger.warn("redis connection error", { connection: connectionName, error: error.message });
     });
@@ -358,12 +426,13 @@ export class RedisConnection {
   private fail(failure: BufferError): void {
     if (this.fatal !== undefined || this.closed) return;
     this.fatal = failure;
-    this.logger.error("redis TLS is misconfigured; not reconnecting", { error: failure.message });
-    // A connection still in its handshake would wait out the connect timeout: drop it now (the
-    // retry strategy no longer reconnects, and its queued commands fail with the reason). One that
-    // is waiting to reconnect gets there by itself; disconnecting it then would strand its queue.
-    for (const client of [this.client, ...this.idle.map((pooled) => pooled.client)]) {
-      if (client.status === "connecting" || client.status === "connect") client.disconnect();
+    clearTimeout(this.firstAnswerTimer);
+    // BUFFER_UNREACHABLE reaches the user through the commands it fails, as one line.
+    if (failure.code === "BUFFER_TLS") this.logger.error("redis TLS is misconfigured; not reconnecting", { error: failure.message });
+    // The retry strategy no longer reconnects; end the clients not connected now, so their queued
+    // commands fail with the reason at once instead of at the next attempt.
+    for (const client of [this.client, ...this.idle.map((pooled) => pooled.client), ...[...this.busy].map((pooled) => pooled.client)]) {
+      endClient(client, failure);
     }
   }
 
@@ -379,11 +448,11 @@ export class RedisConnection {
     if (this.probedProtocol || this.fatal !== undefined || this.closed || this.options.cluster === true) return;
     this.probedProtocol = true;
     if (this.usesTls) {
-      void speaksPlainRedis(this.host, this.port).then((plain) => {
+      this.probing = speaksPlainRedis(this.host, this.port).then((plain) => {
         if (plain) this.fail(tlsToPlainFailure(this.endpoint));
       });
     } else {
-      void speaksTls(this.host, this.port).then((tls) => {
+      this.probing = speaksTls(this.host, this.port).then((tls) => {
         if (tls) this.fail(plainToTlsFailure(this.endpoint));
       });
     }
@@ -433,6 +502,11 @@ class GatedCluster<Mapping extends ReplyMapping = "legacy"> extends Cluster<Mapp
   }
 }
 
+/** Whether Redis refused a command because its used memory is over `maxmemory` (an OOM reply). */
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("OOM ");
+}
+
 /** Whether an error means "Redis could not be reached", which a later retry may fix. */
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -463,9 +537,28 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/**
+ * Ends a client that is not connected, failing its queued commands with `error` now: one in its
+ * handshake is disconnected (its close flushes the queue); one waiting to reconnect has no socket
+ * to close, so its timer is cleared and its queue flushed here (ioredis would strand it).
+ * A ready client is left alone.
+ */
+function endClient(client: RedisClient, error: Error): void {
+  const status = client.status;
+  if (status === "connecting" || status === "connect" || status === "wait") {
+    client.disconnect();
+  } else if (status === "reconnecting" && client instanceof Redis) {
+    // (A cluster client reaches its retry strategy by itself, which then ends it.)
+    client.disconnect();
+    const internals = client as unknown as { flushQueue(error: Error): void; setStatus(status: string): void };
+    internals.flushQueue(error);
+    internals.setStatus("end");
+  }
+}
+
 function invalidUrl(url: string, why: string): BufferError {
   // Never echo a password back into logs (nor attach a cause that would quote the URL).
-  const shown = url.replace(/\/\/([^@/]*)@/, "//***@");
+  const shown = maskUrl(url);
   return new BufferError("BUFFER_INVALID_OPTIONS", `invalid Redis URL ${JSON.stringify(shown)}: ${why}`);
 }
 

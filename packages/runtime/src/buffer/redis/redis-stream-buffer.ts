@@ -24,6 +24,10 @@
  *   XADD. A batch written again — after a crash between a downstream write and the upstream
  *   ack, or resent by ioredis after a lost reply — adds nothing, and counts as written. The set
  *   costs memory: about 100 bytes per id written within the window.
+ * - **Memory pressure is a full buffer.** Redis over `maxmemory` refuses the write script before
+ *   it writes (its `#!lua` shebang has no `allow-oom`); the write then reports what it wrote so
+ *   far, as for a full stream, and the caller's `onFull` applies. Acks and claims stay allowed
+ *   (`allow-oom`): they are what frees memory. Refusals are logged, aggregated, by the connection.
  * - **End of stream** is a set of ended writers per partition (`:eos`), so no command touches
  *   two partitions (Redis Cluster). A read reports `endOfStream` when Redis says, right after
  *   the read, that every upstream ended and nothing undelivered is left.
@@ -49,7 +53,7 @@ import type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQu
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
-import { RedisConnection, type RedisConnectionOptions } from "./redis-connection.js";
+import { isOutOfMemory, RedisConnection, type RedisConnectionOptions } from "./redis-connection.js";
 import { runScript, scriptCodeError } from "./scripts.js";
 
 /** Options of a {@link RedisStreamBuffer}: the common buffer options plus where and how to store. */
@@ -150,7 +154,13 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   async write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }> {
     const part = this.partition(partition, "write");
     if (messages.length === 0) return { written: 0 };
-    await part.stream.ensureGroup();
+    try {
+      await part.stream.ensureGroup();
+    } catch (error) {
+      if (!(error instanceof BufferError && error.code === "BUFFER_OUT_OF_MEMORY")) throw error;
+      this.connection.noteOutOfMemory(`buffer "${this.name}" partition ${partition}`);
+      return { written: 0 };
+    }
     let written = 0;
     for (let start = 0; start < messages.length; start += WRITE_CHUNK) {
       const chunk = start === 0 && messages.length <= WRITE_CHUNK ? messages : messages.slice(start, start + WRITE_CHUNK);
@@ -171,6 +181,12 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       try {
         reply = await runScript(this.connection.client, "write", [part.keys.stream, part.keys.dedup, part.keys.eos], args);
       } catch (error) {
+        // Redis over maxmemory refused the script before it wrote anything (scripts.ts SHEBANG):
+        // a full buffer, so backpressure holds (onFull decides) instead of the attempt failing.
+        if (isOutOfMemory(error)) {
+          this.connection.noteOutOfMemory(`buffer "${this.name}" partition ${partition}`);
+          break;
+        }
         throw part.stream.translate(error, "write");
       }
       if (typeof reply === "number") throw scriptCodeError("write", reply, `buffer "${this.name}" partition ${partition}`);
@@ -249,6 +265,23 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     }
     // Readers of this process waiting on a BLOCK re-check at once; others within one block slice.
     for (const part of this.parts) part.stream.wake();
+  }
+
+  /**
+   * Withdraws `writer`'s end-of-stream declaration from every partition, so its writes are
+   * accepted again until it declares anew: `weir dlq replay` reopens the path downstream of a
+   * udf vertex that completed a bounded run. Idempotent.
+   */
+  async withdrawEndOfStream(writer: string): Promise<void> {
+    this.assertOpen("withdrawEndOfStream");
+    checkUpstream(this.name, this.upstreams, writer);
+    const first = this.parts[0] as Partition;
+    try {
+      // One SREM per partition, like endOfStream's SADD (never a multi-partition command).
+      await Promise.all(this.parts.map((part) => this.connection.client.srem(part.keys.eos, writer)));
+    } catch (error) {
+      throw first.stream.translate(error, "withdrawEndOfStream");
+    }
   }
 
   async hasEnded(writer: string): Promise<boolean> {

@@ -4,7 +4,8 @@
  *
  * Each script reads-then-writes or touches two keys, so it must run atomically; each touches
  * the keys of ONE partition only (one hash tag, see keys.ts), which Redis Cluster requires.
- * Every script starts with a header stating its purpose, KEYS, ARGV and return values, and its
+ * Every script starts with its `#!lua` flags line ({@link SHEBANG}: what Redis may refuse under
+ * `maxmemory`), then a header stating its purpose, KEYS, ARGV and return values, and its
  * name carries the package version (`weir@0.1.0 write-3`): the header is part of the script
  * text, so two Weir versions sharing one Redis load two different scripts (different SHA1s) and
  * never run each other's code. Negative return codes become typed errors in one place,
@@ -305,8 +306,26 @@ end
 return {1, 0}
 `;
 
+/**
+ * Each script's Redis 7 flags, in its `#!lua` shebang line. A script with a shebang and without
+ * `allow-oom` is refused as a whole while Redis is over `maxmemory`, before it writes anything.
+ * Without a shebang Redis refuses only a script's first memory-growing command, and only while
+ * the script has changed nothing yet: the write script's dedup expiry (ZREMRANGEBYSCORE) or trim
+ * counted as a change, and its XADDs then ran on, growing Redis to several times its maxmemory.
+ * - write: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
+ * - ack, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
+ *   refusing them under memory pressure would keep Redis full for good.
+ * - state: `no-writes` — it only reads.
+ */
+const SHEBANG: Readonly<Record<ScriptName, string>> = {
+  write: "#!lua",
+  ack: "#!lua flags=allow-oom",
+  claim: "#!lua flags=allow-oom",
+  state: "#!lua flags=no-writes",
+};
+
 function define(name: ScriptName, numberOfKeys: number, header: string, body: string): ScriptDefinition {
-  const lua = `--[[ weir@${WEIR_SCRIPT_VERSION} ${name}-${numberOfKeys}\n${header}]]\n${HELPERS}${body}`;
+  const lua = `${SHEBANG[name]}\n--[[ weir@${WEIR_SCRIPT_VERSION} ${name}-${numberOfKeys}\n${header}]]\n${HELPERS}${body}`;
   return { name, numberOfKeys, command: `weir_${WEIR_SCRIPT_VERSION.replace(/[^a-zA-Z0-9]/g, "_")}_${name}`, lua };
 }
 

@@ -9,7 +9,7 @@ import type { Command } from "../command.js";
 
 /**
  * `weir reset <spec> [--yes] [--force]`: deletes a pipeline's Redis buffer keys (every partition's
- * stream, dedup set and end-of-stream set), so a bounded pipeline can run again from the start —
+ * stream, dedup set and end-of-stream set, and the spec fingerprint), so a bounded pipeline can run again from the start —
  * its end-of-stream markers and dedup window otherwise outlive the run. Without `--yes` it only
  * says what it would delete. It refuses while a worker of the pipeline is connected — `weir run`
  * names its connections `weir:<pipeline>:…` (`--force` deletes anyway). Dead-letter queues are
@@ -22,7 +22,7 @@ export const resetCommand: Command = {
   summary: "Delete a pipeline's Redis buffer keys, so a bounded pipeline can run again from the start",
   help: [
     "Deletes every partition's stream, dedup set and end-of-stream set of the pipeline's input",
-    "buffers (buffer: { type: redis }). Whatever those streams still hold is lost.",
+    "buffers (buffer: { type: redis }), and its spec fingerprint. Whatever those streams still hold is lost.",
     "Options:",
     "  --yes     delete; without it, print what would be deleted",
     "  --force   delete even while a worker of the pipeline is connected",
@@ -47,6 +47,7 @@ export const resetCommand: Command = {
       url: buffer.url,
       cluster: buffer.cluster,
       name: `weir-reset:${spec.metadata.name}`,
+      urlField: "spec.buffer.url",
       ...(tls === undefined ? {} : { tls: tls.tls }),
     });
     try {

@@ -18,11 +18,20 @@
  *   enqueue time, so it is stable: replaying the same dead letter twice (after a crash between
  *   the write and the removal) is dropped by that same dedup. A message that fails again goes
  *   back to the queue under its new id; its next replay derives its id from the original one.
+ * - **Into a finished bounded pipeline too.** The buffer is opened as a replay writer, which is
+ *   none of the vertex's upstreams, so its writes are not refused after every upstream declared
+ *   end of stream. The markers stay: the vertex's next run (`weir run <spec>`, or
+ *   `--vertices <v>`) reads the replayed entries, since a partition ends only once nothing
+ *   undelivered is left, then completes — and the source, which ended before, sends nothing
+ *   again. A udf vertex that completed has ended its own outputs as well: the replay withdraws
+ *   its end-of-stream markers, and those of every vertex downstream of it, so its results flow
+ *   on to the sinks in the next run of the pipeline (which must run those vertices: they wait
+ *   for their upstreams to end again). A sink vertex has no outputs.
  * - **Partition** as the forwarder chooses it (partition-choice.ts): a hash of the keys, or
  *   round-robin for messages without keys.
  */
 import type { Message } from "@weir/actors";
-import { BufferError, type PartitionedBuffer } from "../../buffer/index.js";
+import { RedisStreamBuffer, type PartitionedBuffer } from "../../buffer/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "../../pipeline/buffer-factory.js";
 import { createPartitionChooser, type PartitionChooser } from "../../pipeline/partition-choice.js";
@@ -100,12 +109,16 @@ export async function replayDeadLetters(
   const replayed: ReplayedLetter[] = [];
   const failed: FailedReplay[] = [];
   const context: BufferContext = openBufferContext(spec, options.logger);
-  const targets = new Map<string, { buffer: PartitionedBuffer; choose: PartitionChooser; ended?: string }>();
-  const target = (name: string) => {
+  const targets = new Map<string, { buffer: PartitionedBuffer; choose: PartitionChooser }>();
+  const opened: PartitionedBuffer[] = [];
+  const target = async (name: string) => {
     let found = targets.get(name);
     if (found === undefined) {
       const vertex = spec.spec.vertices.find((candidate) => candidate.name === name)!;
-      found = { buffer: createVertexBuffer(context, name), choose: createPartitionChooser(vertex.partitions) };
+      const buffer = createVertexBuffer(context, name, "replay");
+      opened.push(buffer);
+      await reopenDownstream(spec, context, name, opened);
+      found = { buffer, choose: createPartitionChooser(vertex.partitions) };
       targets.set(name, found);
     }
     return found;
@@ -118,9 +131,11 @@ export async function replayDeadLetters(
         fail(`pipeline '${spec.metadata.name}' has no vertex '${letter.vertex ?? "?"}' with an input buffer to replay into`);
         continue;
       }
-      const into = target(vertex.name);
-      if (into.ended !== undefined) {
-        fail(into.ended);
+      let into: { buffer: PartitionedBuffer; choose: PartitionChooser };
+      try {
+        into = await target(vertex.name);
+      } catch (error) {
+        fail(`could not reopen the vertices downstream of '${vertex.name}': ${error instanceof Error ? error.message : String(error)}`);
         continue;
       }
       const message = replayedMessage(letter);
@@ -131,11 +146,6 @@ export async function replayDeadLetters(
           continue;
         }
       } catch (error) {
-        if (error instanceof BufferError && error.code === "BUFFER_STREAM_ENDED") {
-          into.ended = `the input buffer of '${vertex.name}' was ended by a bounded run that completed; replay while a run of the pipeline is reading it`;
-          fail(into.ended);
-          continue;
-        }
         fail(error instanceof Error ? error.message : String(error));
         continue;
       }
@@ -151,10 +161,32 @@ export async function replayDeadLetters(
       replayed.push({ id: letter.message.id, jobId: letter.jobId, vertex: vertex.name, partition, replayId: message.id });
     }
   } finally {
-    await Promise.allSettled([...targets.values()].map(({ buffer }) => buffer.close()));
+    await Promise.allSettled(opened.map((buffer) => buffer.close()));
     await closeBufferContext(context);
   }
   return { replayed, failed };
+}
+
+/**
+ * Withdraws the end-of-stream markers that `name` and every vertex downstream of it left in
+ * their outputs' buffers, so the replayed messages' results can be written on to the sinks; each
+ * vertex declares its end again when its next run completes. A sink vertex has no outputs:
+ * nothing to reopen.
+ */
+async function reopenDownstream(spec: PipelineSpec, context: BufferContext, name: string, opened: PartitionedBuffer[]): Promise<void> {
+  const reached = new Set([name]);
+  const queue = [name];
+  for (let from = queue.shift(); from !== undefined; from = queue.shift()) {
+    for (const edge of spec.spec.edges.filter((candidate) => candidate.from === from)) {
+      const downstream = createVertexBuffer(context, edge.to);
+      opened.push(downstream);
+      if (downstream instanceof RedisStreamBuffer) await downstream.withdrawEndOfStream(from);
+      if (!reached.has(edge.to)) {
+        reached.add(edge.to);
+        queue.push(edge.to);
+      }
+    }
+  }
 }
 
 /** Writes one message, waiting (with backoff) while the partition is full. False: still full at the deadline. */
