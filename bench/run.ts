@@ -13,7 +13,10 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedisServer } from "../packages/runtime/test/support/redis-server.js";
+import { importRssMib } from "./import-rss.js";
+import { redisCpuProbe } from "./redis-cpu.js";
 import type { ScenarioResult } from "./scenarios/measure.js";
+import { evaluateTargets, formatTargets, type RoundResult } from "./targets.js";
 
 interface Scenario {
   readonly id: string;
@@ -21,12 +24,14 @@ interface Scenario {
   readonly args: readonly string[];
   /** The scenario whose result of the same round this one is divided by. */
   readonly baseline?: string;
+  /** Only in full runs: `--quick` must finish in under a minute. */
+  readonly full?: boolean;
 }
 
 const quick = process.argv.includes("--quick");
 const rounds = quick ? 1 : 3;
 const messages = quick ? 50_000 : 200_000;
-const bullmqMessages = quick ? 10_000 : 40_000;
+const bullmqMessages = quick ? 5_000 : 40_000;
 const here = fileURLToPath(new URL(".", import.meta.url));
 /**
  * Scenarios run as JavaScript compiled into bench/.build, not through tsx: tsx's loader thread
@@ -36,15 +41,21 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const useTsx = process.argv.includes("--tsx");
 
 const scenarios: Scenario[] = [
-  { id: "raw-1", script: "raw-ioredis.ts", args: ["--partitions", "1"] },
+  { id: "raw-1", script: "raw-ioredis.ts", args: ["--partitions", "1"], full: true },
   { id: "raw-4", script: "raw-ioredis.ts", args: ["--partitions", "4"] },
+  { id: "raw-pipelined-4", script: "raw-pipelined.ts", args: ["--partitions", "4"] },
   { id: "bullmq", script: "bullmq.ts", args: ["--messages", String(bullmqMessages)] },
-  { id: "weir-redis-1", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "1"], baseline: "raw-1" },
+  { id: "weir-redis-1", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "1"], baseline: "raw-1", full: true },
   { id: "weir-redis-4", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4"], baseline: "raw-4" },
   { id: "weir-redis-cat-4", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--shape", "cat"], baseline: "raw-4" },
-  { id: "weir-memory-1", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "1"], baseline: "raw-1" },
+  { id: "weir-memory-1", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "1"], baseline: "raw-1", full: true },
   { id: "weir-memory-4", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4"], baseline: "raw-4" },
   { id: "weir-memory-cat-4", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat"], baseline: "raw-4" },
+  { id: "floor-memory-cat-4", script: "floor.ts", args: ["--partitions", "4", "--shape", "cat"] },
+  // Flatness in partitions and batch size (issue 12): CPU per message is compared, not msgs/s.
+  { id: "weir-memory-16", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "16"], baseline: "weir-memory-1", full: true },
+  { id: "weir-memory-4-b100", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--batch", "100"], baseline: "weir-memory-4-b2000", full: true },
+  { id: "weir-memory-4-b2000", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--batch", "2000"], full: true },
 ];
 
 async function compileScenarios(): Promise<void> {
@@ -76,21 +87,27 @@ const fmt = (value: number, digits = 0) => value.toLocaleString("en", { maximumF
 if (!useTsx) await compileScenarios();
 const redis = await startRedisServer();
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
-const selected = scenarios.filter((scenario) => only === undefined || only.includes(scenario.id) || scenarios.some((s) => only.includes(s.id) && s.baseline === scenario.id));
-const byRound: Array<Map<string, ScenarioResult>> = [];
+const selected = scenarios
+  .filter((scenario) => !(quick && scenario.full === true))
+  .filter((scenario) => only === undefined || only.includes(scenario.id) || scenarios.some((s) => only.includes(s.id) && s.baseline === scenario.id));
+const byRound: Array<Map<string, RoundResult>> = [];
+const redisCpu = redisCpuProbe(redis.url);
 try {
   for (let round = 0; round < rounds; round += 1) {
-    const results = new Map<string, ScenarioResult>();
+    const results = new Map<string, RoundResult>();
     for (const scenario of selected) {
       process.stderr.write(`round ${round + 1}/${rounds}: ${scenario.id}… `);
+      const cpuBefore = await redisCpu.read();
       const result = await runScenario(scenario, redis.url, ["--prefix", `b${round}-${scenario.id}`]);
+      const redisCpuMicrosPerMsg = ((await redisCpu.read()) - cpuBefore) * 1e6 / result.messages;
       process.stderr.write(`${fmt(result.msgsPerSec)} msgs/s\n`);
-      results.set(scenario.id, result);
+      results.set(scenario.id, { ...result, redisCpuMicrosPerMsg });
     }
     byRound.push(results);
   }
+  // --quick skips the latency pass: it would double the run, and a 50,000-message burst says little about latency.
   const latency = new Map<string, ScenarioResult>();
-  for (const scenario of selected) {
+  for (const scenario of quick ? [] : selected) {
     const rate = Math.round(median(byRound.map((round) => round.get(scenario.id)!.msgsPerSec)) / 2);
     process.stderr.write(`latency at 50% (${fmt(rate)} msgs/s): ${scenario.id}… `);
     const result = await runScenario(scenario, redis.url, ["--rate", String(rate), "--prefix", `lat-${scenario.id}`]);
@@ -115,25 +132,29 @@ try {
       p50Ms: latency.get(scenario.id)?.p50Ms,
       p99Ms: latency.get(scenario.id)?.p99Ms,
       cpuMicrosPerMsg: median(byRound.map((round) => round.get(scenario.id)!.cpuMicrosPerMsg)),
+      redisCpuMicrosPerMsg: median(byRound.map((round) => round.get(scenario.id)!.redisCpuMicrosPerMsg)),
       peakRssMb: Math.max(...byRound.map((round) => round.get(scenario.id)!.peakRssMb)),
     };
   });
 
-  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | peak RSS MiB |";
-  const lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"];
+  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | Redis CPU µs/msg | peak RSS MiB |";
+  const lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
   for (const row of rows) {
     const ratio = row.ratioToBaseline === undefined ? "baseline" : `${row.ratioToBaseline.toFixed(2)}× ${row.baseline}`;
     lines.push(
-      `| ${row.scenario} | ${fmt(row.medianMsgsPerSec)} | ${fmt(row.minMsgsPerSec)}–${fmt(row.maxMsgsPerSec)} | ${ratio} | ${row.ratioToBullmq.toFixed(1)}× | ${row.p50Ms ?? "–"} / ${row.p99Ms ?? "–"} | ${row.cpuMicrosPerMsg.toFixed(1)} | ${fmt(row.peakRssMb)} |`,
+      `| ${row.scenario} | ${fmt(row.medianMsgsPerSec)} | ${fmt(row.minMsgsPerSec)}–${fmt(row.maxMsgsPerSec)} | ${ratio} | ${row.ratioToBullmq.toFixed(1)}× | ${row.p50Ms ?? "–"} / ${row.p99Ms ?? "–"} | ${row.cpuMicrosPerMsg.toFixed(1)} | ${row.redisCpuMicrosPerMsg.toFixed(1)} | ${fmt(row.peakRssMb)} |`,
     );
   }
   process.stdout.write(
     `\n${lines.join("\n")}\n\n${rounds} round(s), ${fmt(messages)} messages of ~100 bytes (BullMQ ${fmt(bullmqMessages)} jobs), ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, scenarios run ${useTsx ? "through tsx" : "compiled"}\n`,
   );
+  const targets = evaluateTargets({ rounds: byRound, importRssMib: importRssMib(`${here}..`) });
+  process.stdout.write(`\n${formatTargets(targets)}\n\nload average at the end: ${os.loadavg().map((load) => load.toFixed(1)).join(" ")}\n`);
   await mkdir(`${here}results`, { recursive: true });
   const file = `${here}results/${new Date().toISOString().slice(0, 10)}${quick ? "-quick" : ""}.json`;
-  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), quick, rounds, messages, node: process.version, cpus: os.cpus().length, tsx: useTsx, rows }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), quick, rounds, messages, node: process.version, cpus: os.cpus().length, tsx: useTsx, loadAverage: os.loadavg(), rows, targets }, null, 2)}\n`);
   process.stderr.write(`wrote ${file}\n`);
 } finally {
+  redisCpu.close();
   await redis.stop();
 }

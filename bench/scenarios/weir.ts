@@ -6,6 +6,7 @@
  */
 import type { Message, SinkResult } from "@weir/actors";
 import { createPipeline, parseSpec } from "@weir/runtime";
+import { createEventCounter } from "./count-events.js";
 import { parseScenarioArgs, report, startMeter } from "./measure.js";
 
 const args = parseScenarioArgs(process.argv.slice(2));
@@ -49,7 +50,10 @@ const spec = parseSpec(
   },
   process.cwd(),
 );
-const summary = await createPipeline(spec, { sinks: { out: sink } }).start();
+// `--count-events`: XState events, microsteps and actors per partition-epoch, on stderr (slows the run).
+const counter = argv.includes("--count-events") ? createEventCounter() : undefined;
+const summary = await createPipeline(spec, { sinks: { out: sink }, ...(counter === undefined ? {} : { inspect: counter.inspect }) }).start();
 if (summary.status !== "completed") throw new Error(`the run failed: ${summary.reason}`);
 const label = `weir ${buffer}, ${shape === "cat" ? "gen → cat → sink" : "gen → sink"}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}`;
 report(meter.finish(label, delivered));
+counter?.print();

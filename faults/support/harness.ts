@@ -74,6 +74,8 @@ export interface SpecOptions {
   /** More fields of the map vertex, e.g. `, retryStrategy: { … }`. */
   readonly mapExtra?: string;
   readonly sinkExtra?: string;
+  /** Distinct keys of the generator's messages (default 64); 0 sends them without keys. */
+  readonly keyCount?: number;
 }
 
 /** A bounded generator → (udf →) a sink recording through faults/fixtures/fault-sink.mjs. */
@@ -89,7 +91,7 @@ export async function writeSpec(options: SpecOptions): Promise<string> {
     `  buffer: { type: redis, url: "${options.redisUrl}", keyPrefix: ${options.prefix}, claimIdle: ${options.claimIdle ?? "1s"} }`,
     `  limits: { ${options.limits ?? "readBatchSize: 50, readTimeout: 20ms"} }`,
     "  vertices:",
-    `    - { name: in, source: { generator: { total: ${options.total}, rpu: ${options.rpu}, duration: 1s, keyCount: 64 } } }`,
+    `    - { name: in, source: { generator: { total: ${options.total}, rpu: ${options.rpu}, duration: 1s, keyCount: ${options.keyCount ?? 64} } } }`,
     ...(options.udf === undefined ? [] : [`    - { name: map, partitions: ${partitions}, udf: ${options.udf}${options.mapExtra ?? ""} }`]),
     `    - { name: out, partitions: ${partitions}${commit}, sink: { module: { path: "${faultSink}" }${options.sinkExtra ?? ""} } }`,
     "  edges:",

@@ -35,7 +35,12 @@ export type {
 export { createPipeline } from "./pipeline/create-pipeline.js";
 export type { Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
 export { fallbackHeaders } from "./pipeline/fallback-writer.js";
-export { hashKeys } from "./pipeline/partition-choice.js";
+export { choosePartition, createPartitionChooser, hashId, hashKeys } from "./pipeline/partition-choice.js";
+export type { PartitionChooser } from "./pipeline/partition-choice.js";
+// The forwarding step alone, without actors: what bench/scenarios/floor.ts drives with plain loops.
+export { createForwarder } from "./pipeline/forwarder.js";
+export type { ForwardTarget, ForwarderOptions } from "./pipeline/forwarder.js";
+export { emptyCounts } from "./observability/vertex-counters.js";
 export { createJsonLogger, silentLogger } from "./observability/logger.js";
 export type { JsonLoggerOptions, LogFields, Logger, LogLevel } from "./observability/logger.js";
 export type { RunSummary, VertexCounts } from "./observability/vertex-counters.js";

@@ -14,6 +14,12 @@ import { BufferError } from "../src/buffer/index.js";
 import type { BufferOptions, PartitionedBuffer, ReadBatch } from "../src/buffer/index.js";
 
 /** Builds the buffer under test; the suite closes every buffer it made after each test. */
+/**
+ * A read timeout longer than any test's: a read that should be woken (by a write, an end of stream,
+ * an abort or close) and is not, fails by the test's own timeout — no wall-clock assertion needed.
+ */
+const WAIT_PAST_THE_TEST = 600_000;
+
 export type MakeBuffer = (options: BufferOptions) => Promise<PartitionedBuffer>;
 
 /**
@@ -120,10 +126,9 @@ export function describeBufferConformance(
 
       it("returns an empty batch at once when timeoutMs is 0", async () => {
         const buffer = await make();
-        const started = Date.now();
+        // A read that treated 0 as "wait forever" (Redis's BLOCK 0) never returns: the test times out.
         const batch = await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 0 });
         expect(batch).toEqual({ entries: [], endOfStream: false });
-        expect(Date.now() - started).toBeLessThan(1000);
       });
 
       it("waits up to timeoutMs on an empty partition, then returns an empty batch", async () => {
@@ -240,10 +245,9 @@ export function describeBufferConformance(
 
       it("does not wait when there is nothing pending", async () => {
         const buffer = await make();
-        const started = Date.now();
-        const batch = await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 10_000, fromPending: true });
+        // A read that waited would wait past the test's timeout.
+        const batch = await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST, fromPending: true });
         expect(batch.entries).toEqual([]);
-        expect(Date.now() - started).toBeLessThan(5000);
       });
 
       it("pages through pending entries with max and after", async () => {
@@ -328,13 +332,11 @@ export function describeBufferConformance(
     describe("blocking reads", () => {
       it("wakes a waiting read as soon as data is written", async () => {
         const buffer = await make();
-        const started = Date.now();
-        const pending = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 10_000 });
+        const pending = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST });
         await sleep(30);
         await buffer.write(0, messages("a", 2));
         const batch = await pending;
         expect(ids(batch)).toEqual(["a0", "a1"]);
-        expect(Date.now() - started).toBeLessThan(5000);
       });
 
       it("is not woken by a write to another partition", async () => {
@@ -361,12 +363,10 @@ export function describeBufferConformance(
 
       it("wakes a waiting read when the stream ends", async () => {
         const buffer = await make({ upstreams: ["up"] });
-        const started = Date.now();
-        const pending = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 10_000 });
+        const pending = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST });
         await sleep(30);
         await buffer.endOfStream("up");
         expect(await pending).toEqual({ entries: [], endOfStream: true });
-        expect(Date.now() - started).toBeLessThan(5000);
       });
     });
 
@@ -441,12 +441,10 @@ export function describeBufferConformance(
       it("resolves an in-flight read with no entries when its signal aborts", async () => {
         const buffer = await make();
         const controller = new AbortController();
-        const started = Date.now();
-        const pending = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 10_000, signal: controller.signal });
+        const pending = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST, signal: controller.signal });
         await sleep(30);
         controller.abort();
         expect((await pending).entries).toEqual([]);
-        expect(Date.now() - started).toBeLessThan(5000);
         // The aborted reader took nothing: a later write goes to the next reader.
         await buffer.write(0, messages("a", 1));
         expect(ids(await buffer.read(0, { consumer: "c2", max: 10, timeoutMs: 0 }))).toEqual(["a0"]);
@@ -462,15 +460,13 @@ export function describeBufferConformance(
 
       it("resolves waiting reads with no entries on close, and close is idempotent", async () => {
         const buffer = await make();
-        const started = Date.now();
-        const r0 = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 10_000 });
-        const r1 = buffer.read(1, { consumer: "c1", max: 10, timeoutMs: 10_000 });
+        const r0 = buffer.read(0, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST });
+        const r1 = buffer.read(1, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST });
         await sleep(30);
         await buffer.close();
         await buffer.close();
         expect((await r0).entries).toEqual([]);
         expect((await r1).entries).toEqual([]);
-        expect(Date.now() - started).toBeLessThan(5000);
       });
 
       it("rejects calls after close with BUFFER_CLOSED", async () => {

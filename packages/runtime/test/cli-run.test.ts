@@ -49,7 +49,7 @@ describe("weir run", () => {
     expect(summary.pipeline).toBe("demo");
     expect(summary.durationMs).toBeGreaterThan(0);
     for (const vertex of ["in", "cat", "out"]) {
-      expect(summary.vertices[vertex]).toEqual({ read: 20000, written: 20000, acked: 20000, ok: 20000, fallback: 0, dropped: 0, protocolErrors: 0 });
+      expect(summary.vertices[vertex]).toEqual({ read: 20000, written: 20000, acked: 20000, ok: 20000, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0 });
     }
   });
 

@@ -199,17 +199,14 @@ describe("MemoryBuffer", () => {
     const total = 1_000_000;
     let writtenTotal = 0;
     let readTotal = 0;
-    const started = performance.now();
     while (readTotal < total) {
       if (writtenTotal < total) writtenTotal += (await buffer.write(0, batch)).written;
       const read = await buffer.read(0, { consumer: "c", max: batchSize, timeoutMs: 0 });
       readTotal += read.entries.length;
       await buffer.ack(0, offsets(read));
     }
-    const seconds = (performance.now() - started) / 1000;
+    // Its rate is bench/'s business (no duration is asserted here): this checks nothing is left behind.
     expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
-    // A loose bound, so a slow CI machine passes; the rate printed is the useful number.
-    expect(seconds).toBeLessThan(20);
-    console.info(`MemoryBuffer: ${Math.round(total / seconds).toLocaleString("en")} msgs/s (write+read+ack, batches of ${batchSize})`);
+    expect(readTotal).toBe(total);
   });
 });

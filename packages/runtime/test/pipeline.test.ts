@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Message, SinkResult } from "@weir/actors";
 import { createPipeline, parseSpec, type BatchMapAnswer, type PipelineSpecInput } from "@weir/runtime";
 
@@ -327,7 +327,7 @@ describe("a pipeline on the in-memory buffer", () => {
       { sinks: { out: async (messages) => messages.map((message) => (seen.add(message.id), { id: message.id, status: "ok" as const })) } },
     );
     const done = pipeline.start();
-    await sleep(300);
+    await vi.waitFor(() => expect(seen.size).toBeGreaterThan(100), { timeout: 30_000, interval: 10 });
     pipeline.drain();
     const summary = await done;
     expect(summary.status).toBe("completed");

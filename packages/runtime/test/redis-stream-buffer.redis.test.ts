@@ -122,13 +122,13 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
   test("writes the same ids once within the dedup window, and again after it expires", async () => {
     const buffer = open({ dedupWindowMs: 300 });
     expect(await buffer.write(0, messages("a", 5))).toEqual({ written: 5 });
-    // A retried batch (a crash between downstream write and upstream ack) adds nothing, yet counts as written.
-    expect(await buffer.write(0, messages("a", 5))).toEqual({ written: 5 });
-    expect(await buffer.write(0, [...messages("a", 2), ...messages("b", 2)])).toEqual({ written: 4 });
+    // A retried batch (a crash between downstream write and upstream ack) adds nothing, yet counts as written — and as deduped.
+    expect(await buffer.write(0, messages("a", 5))).toEqual({ written: 5, deduped: 5 });
+    expect(await buffer.write(0, [...messages("a", 2), ...messages("b", 2)])).toEqual({ written: 4, deduped: 2 });
     expect((await buffer.usage(0)).length).toBe(7);
     // Duplicates inside one batch count once too.
     const twice = messages("c", 1);
-    expect(await buffer.write(0, [...twice, ...twice])).toEqual({ written: 2 });
+    expect(await buffer.write(0, [...twice, ...twice])).toEqual({ written: 2, deduped: 1 });
     expect((await buffer.usage(0)).length).toBe(8);
     await sleep(400);
     expect(await buffer.write(0, messages("a", 1))).toEqual({ written: 1 });
@@ -142,8 +142,8 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
     expect(await buffer.write(0, messages("a", 5))).toEqual({ written: 3 });
     const batch = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
     await buffer.ack(0, offsets(batch));
-    // a0…a2 are duplicates (skipped, count as written); a3 and a4 were refused before, so not remembered.
-    expect(await buffer.write(0, messages("a", 5))).toEqual({ written: 5 });
+    // a0…a2 are duplicates (skipped, count as written and deduped); a3 and a4 were refused before, so not remembered.
+    expect(await buffer.write(0, messages("a", 5))).toEqual({ written: 5, deduped: 3 });
     expect(ids(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 }))).toEqual(["a3", "a4"]);
   });
 

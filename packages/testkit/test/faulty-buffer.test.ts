@@ -107,25 +107,24 @@ describe("FaultyBuffer", () => {
     let started = Date.now();
     await buffer.write(0, messages("a", 1));
     expect(Date.now() - started).toBeGreaterThanOrEqual(50);
-    started = Date.now();
-    const batch = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
-    expect(Date.now() - started).toBeLessThan(50);
+    // No read latency: the read settles before a timer of the configured latency could fire.
+    const read = buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect(await settlesBeforeTimer(read, 60)).toBe(true);
+    const batch = await read;
     started = Date.now();
     await buffer.ack(0, offsets(batch));
     expect(Date.now() - started).toBeGreaterThanOrEqual(50);
     buffer.setLatency({ read: 10 });
-    started = Date.now();
-    await buffer.write(0, messages("b", 1));
-    expect(Date.now() - started).toBeLessThan(50);
+    expect(await settlesBeforeTimer(buffer.write(0, messages("b", 1)), 60)).toBe(true);
     expect(() => buffer.setLatency({ read: -1 })).toThrow(BufferError);
   });
 
   it("ends a delayed read early when its signal aborts or the buffer closes", async () => {
     const buffer = faulty();
     await buffer.write(0, messages("a", 1));
-    buffer.setLatency({ read: 10_000 });
+    // Longer than the test's timeout: only the abort and the close can end these reads.
+    buffer.setLatency({ read: 600_000 });
     const controller = new AbortController();
-    const started = Date.now();
     const aborted = buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0, signal: controller.signal });
     const closing = buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
     await sleep(20);
@@ -133,6 +132,21 @@ describe("FaultyBuffer", () => {
     expect((await aborted).entries).toEqual([]);
     await buffer.close();
     expect((await closing).entries).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
+
+/**
+ * Whether `call` settles before a timer of `ms` started at the same moment fires. Relative, not a
+ * wall-clock bound: a call without injected latency settles in the microtask queue, which always runs
+ * before any timer, however busy the machine.
+ */
+async function settlesBeforeTimer(call: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const fired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = call.then(() => true as const);
+  try {
+    return await Promise.race([settled, fired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

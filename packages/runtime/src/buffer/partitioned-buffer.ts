@@ -38,12 +38,14 @@ export interface PartitionedBuffer {
   /**
    * Appends as many messages as fit (capacity = {@link bufferCapacity} `- length`), in
    * order, and returns how many were written: always a prefix of `messages`. Never blocks on a
-   * full buffer; `written: 0` means "full, try again later".
+   * full buffer; `written: 0` means "full, try again later". `deduped` (Redis only) says how many
+   * of the `written` prefix were already in the partition within its dedup window and were not
+   * added again (an idempotent write after a crash or a redelivery): counted, never silent.
    *
    * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_STREAM_ENDED` (every upstream
    * already declared end of stream), `BUFFER_CLOSED`.
    */
-  write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }>;
+  write(partition: number, messages: readonly Message[]): Promise<WriteOutcome>;
 
   /**
    * Reads up to `max` entries for `consumer`.
@@ -134,6 +136,12 @@ export interface PendingDeliveriesQuery {
   readonly consumer?: string;
   readonly minIdleMs?: number;
   readonly start?: string;
+}
+
+/** What {@link PartitionedBuffer.write} did: `written` messages (a prefix), `deduped` of them already there. */
+export interface WriteOutcome {
+  readonly written: number;
+  readonly deduped?: number;
 }
 
 /** Options of {@link PartitionedBuffer.read}. */

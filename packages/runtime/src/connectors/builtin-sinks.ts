@@ -39,6 +39,8 @@ export interface BuiltinSinkOptions {
   readonly onProtocolError?: (code: string) => void;
   /** The redis buffer's TLS settings: `redisStream` and `bullmq` sinks on its server use them. */
   readonly redisTls?: ServerTls;
+  /** Told what an idempotent sink (`redisStream`) skipped as already written, to count it `deduped`. */
+  readonly onDeduped?: (count: number, reason: string) => void;
 }
 
 export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec, options: BuiltinSinkOptions = {}): Promise<SinkConnector> {
@@ -55,6 +57,7 @@ export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec,
       connection: { url, name: `weir:${vertex}:sink`, ...(tls === undefined ? {} : { tls }) },
       stream,
       ...(maxLen === undefined ? {} : { maxLen }),
+      ...(options.onDeduped === undefined ? {} : { onDeduped: options.onDeduped }),
     });
   }
   if ("process" in spec) {

@@ -18,6 +18,7 @@ import { runScript } from "../buffer/redis/scripts.js";
 import { BufferError } from "../buffer/buffer-error.js";
 import { DEFAULT_STREAM_FIELDS, type RedisStreamFieldNames } from "./redis-stream-source.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
+import { idToBytes } from "./stream-message-id.js";
 
 export interface RedisStreamSinkOptions {
   /** A shared connection (never closed by the sink) or options for one it owns. */
@@ -32,6 +33,8 @@ export interface RedisStreamSinkOptions {
   readonly maxLen?: number;
   /** Field names, when they differ from the defaults. */
   readonly fields?: Partial<RedisStreamFieldNames>;
+  /** Told how many messages of a write the dedup window already held (answered ok, not appended again). */
+  readonly onDeduped?: (count: number, reason: string) => void;
 }
 
 /**
@@ -63,11 +66,14 @@ export function createRedisStreamSink(options: RedisStreamSinkOptions): SinkConn
     if (messages.length === 0) return [];
     const args: Array<string | number | Buffer | Uint8Array> = [...head];
     for (const message of messages) {
-      args.push(message.id, message.id, toBuffer(message.value), JSON.stringify(message.keys), String(message.eventTime), JSON.stringify(message.headers));
+      // The id field gets the bytes the id was read from (a binary id round-trips, stream-message-id.ts).
+      args.push(message.id, idToBytes(message.id), toBuffer(message.value), JSON.stringify(message.keys), String(message.eventTime), JSON.stringify(message.headers));
     }
     // KEYS[3] (end of stream) is unused with 0 upstreams; the dedup key stands in, in the same slot.
     const reply = (await runScript(connection.client, "write", [stream, dedup, dedup], args as Array<string | number | Buffer>)) as [number, number] | number;
     const processed = typeof reply === "number" ? 0 : reply[0];
+    const deduped = typeof reply === "number" ? 0 : processed - reply[1];
+    if (deduped > 0) options.onDeduped?.(deduped, `ids already appended to ${stream} within the sink's dedup window`);
     return messages.map((message, i): SinkResult =>
       i < processed ? { id: message.id, status: "ok" } : { id: message.id, status: "failure", error: `redisStream sink: ${stream} took ${processed} of ${messages.length} messages` },
     );

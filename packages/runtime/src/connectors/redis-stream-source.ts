@@ -12,7 +12,7 @@
  *
  * | field (default name) | message property | when the field is missing |
  * |---|---|---|
- * | `id` | `id` | `<stream>/<entry id>` (stable across redelivery) |
+ * | `id` | `id`: its text, or `base64:<base64>` for bytes that are not UTF-8 (stream-message-id.ts) | `<stream>/<entry id>` (stable across redelivery) |
  * | `value` | `value` (bytes as stored) | the entry's fields as a JSON object |
  * | `keys` | `keys` (a JSON array, or one key as plain text) | `[]` |
  * | `eventTime` | `eventTime` (ms) | the entry id's time part |
@@ -20,12 +20,18 @@
  *
  * which is exactly what the `redisStream` sink writes, so a stream written by one pipeline can
  * feed another.
+ *
+ * Ids are what dedup goes by: two entries with the same `id` are the same message to Weir. The
+ * buffer the source writes drops the second within its dedup window when it lands on the same
+ * partition (always without keys, or with the same keys) — counted `deduped` and logged by the
+ * source vertex; with other keys it may land on another partition and be delivered too.
  */
 import type { Message, ReadBatchOutput, ReadEntry } from "@weir/actors";
 import { ConsumerGroupStream, type RawEntry } from "../buffer/redis/consumer-group-stream.js";
 import { RedisConnection, type RedisConnectionOptions } from "../buffer/redis/redis-connection.js";
 import { BufferError } from "../buffer/buffer-error.js";
 import type { SourceConnector } from "./source-connector.js";
+import { idFromBytes } from "./stream-message-id.js";
 
 /** Names of the entry fields a message is read from (source) or written to (sink). */
 export interface RedisStreamFieldNames {
@@ -176,7 +182,7 @@ export function toMessage(stream: string, entry: RawEntry, names: RedisStreamFie
   }
   const time = eventTime === undefined ? Number.NaN : Number(eventTime.toString("latin1"));
   return {
-    id: id === undefined ? `${stream}/${entry.id}` : id.toString("utf8"),
+    id: id === undefined ? `${stream}/${entry.id}` : idFromBytes(id),
     keys: keys === undefined ? [] : parseKeys(keys),
     value: bytes,
     eventTime: Number.isFinite(time) ? time : Number(entry.id.slice(0, entry.id.indexOf("-"))),

@@ -5,7 +5,7 @@
  *   inspection events ──▶ reads (readBatch outputs), acks (reader.acked), per-partition tallies
  *   (any observer)         (sink.epochDone), I/O durations (invoke → answer), critical errors
  *   supervisor events ──▶ epochs committed, protocol errors, read failures (`actor.on(…)`)
- *   pipeline counters ──▶ drops the forwarder counts outside the actors (no partition)
+ *   pipeline counters ──▶ drops the forwarder counts outside the actors, dedups (no partition)
  *   buffer usage      ──▶ pending / length / usage per partition, when the caller can supply it
  *
  * Everything per partition comes from the inspection stream — the supervisors are reached
@@ -74,6 +74,22 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     registers,
     collect: () => collectForwarderDrops(),
   });
+  const dedupTotal = new Counter({
+    name: "weir_dedup_total",
+    help: "Messages a vertex did not write downstream because they already were: ids the buffer's dedup window held (a redelivery), or writes refused because another worker finished the vertex.",
+    labelNames: ["pipeline", "vertex"],
+    registers,
+    collect: () => collectDedups(),
+  });
+  const reportedDedups = new Map<string, number>();
+  function collectDedups(): void {
+    for (const [vertex, count] of Object.entries(options.counts?.() ?? {})) {
+      const delta = count.deduped - (reportedDedups.get(vertex) ?? 0);
+      if (delta <= 0) continue;
+      reportedDedups.set(vertex, count.deduped);
+      dedupTotal.inc({ pipeline, vertex }, delta);
+    }
+  }
   const fallbackTotal = new Counter({ name: "forwarder_fbsink_write_total", help: "Messages of a partition written to the fallback sink.", labelNames: partitionLabels, registers });
   const criticalTotal = new Counter({
     name: "forwarder_critical_error_total",

@@ -9,11 +9,16 @@ export interface VertexCounts {
   ok: number;
   fallback: number;
   dropped: number;
+  /**
+   * Messages not written downstream because they already were: ids the buffer's dedup window
+   * held (a redelivery), or writes refused because another worker finished this vertex.
+   */
+  deduped: number;
   protocolErrors: number;
 }
 
 export function emptyCounts(): VertexCounts {
-  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, protocolErrors: 0 };
+  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0 };
 }
 
 /** What `weir run --json` prints and `pipeline.start()` resolves with. */

@@ -19,12 +19,14 @@ import { ConnectorError } from "../connectors/connector-error.js";
 import { createBuiltinSource } from "../connectors/builtin-sources.js";
 import { isSinkConnector, sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
 import { endedSource, type SourceConnector } from "../connectors/source-connector.js";
+import { createFailureLog, type FailureLog } from "../observability/failure-log.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { emptyCounts, type RunSummary, type VertexCounts } from "../observability/vertex-counters.js";
 import type { LoadedSpec } from "../spec/load-spec.js";
 import { effectiveLimits, type PipelineSpec, type VertexSpec } from "../spec/pipeline-spec.js";
 import { catStage, loadMapStage, toMapStage, type BatchMapFunction, type MapFunction } from "../udf/map-function.js";
 import { createFallbackWrite } from "./fallback-writer.js";
+import { observeSinkConnector, observeSinkFunction } from "./failure-observing-sink.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
 import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
 import { createMessageGate, type MessageGate } from "./message-gate.js";
@@ -64,11 +66,15 @@ export interface PipelineOptions {
   readonly consumer?: string;
   /** Run only these vertices (a worker process of a larger deployment); all by default. */
   readonly vertices?: readonly string[];
+  /** Told of every claim of another consumer's idle entries (the dashboard shows who took a dead worker's). */
+  readonly onClaimed?: (vertex: string, partition: number, count: number) => void;
 }
 
 export interface Pipeline {
   readonly name: string;
   readonly spec: PipelineSpec;
+  /** This process's consumer name in the buffers' consumer groups. */
+  readonly consumer: string;
   /** Starts every vertex; resolves with the summary once the run completes or fails. */
   start(): Promise<RunSummary>;
   /** Graceful stop: sources stop reading, everything in flight is processed and committed. */
@@ -95,6 +101,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const durable = spec.spec.buffer.type === "redis";
   const claimIdleMs = spec.spec.buffer.type === "redis" ? spec.spec.buffer.claimIdle : 0;
   const counts = new Map<string, VertexCounts>(vertices.map((vertex) => [vertex.name, emptyCounts()]));
+  // Failed attempts, drops and dedups: counted per vertex, logged a line per interval and at the end.
+  const failures = createFailureLog(logger);
   const actors = new Map<string, Actor<VertexMachine>>();
   const buffers = new Map<string, PartitionedBuffer>();
   const discarded = new Map<string, number[]>();
@@ -131,6 +139,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     finished = true;
     for (const actor of actors.values()) actor.stop();
     await closeAll(closers, logger);
+    failures.close();
     finish?.(summary(status, reason));
   };
 
@@ -177,6 +186,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           const claimed = await input.claimIdle(request.partition, consumer, claimIdleMs, request.max);
           if (claimed.length > 0) {
             logger.warn("claimed entries of an idle consumer", { vertex: vertex.name, partition: request.partition, count: claimed.length });
+            options.onClaimed?.(vertex.name, request.partition, claimed.length);
             count.read += claimed.length;
             return { entries: claimed, endOfStream: false };
           }
@@ -205,6 +215,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     // Violations of a process map or fallback (no sink session judges them) count like a session's.
     onProtocolError: () => void (counts.get(vertex.name)!.protocolErrors += 1),
     ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }),
+    onDeduped: (count: number, reason: string) => {
+      counts.get(vertex.name)!.deduped += count;
+      failures.record(vertex.name, "deduped", count, reason);
+    },
   });
 
   /**
@@ -235,12 +249,16 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {
-        const builtin = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
-        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction).
-        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, !("process" in vertex.sink));
+        // Every built-in sink but `process` is built from its function (sinkConnectorFromFunction);
+        // a process sink's `write` serves fallback writes only, its frames go to the session.
+        const fromFunction = !("process" in vertex.sink);
+        const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
+        const builtin = fromFunction ? observeSinkConnector(vertex.name, created, failures) : created;
+        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, fromFunction);
       }
       if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
-      return sinkConnectorFromFunction(gate === undefined ? custom : gateSinkFunction(custom, gate));
+      const observed = observeSinkFunction(vertex.name, custom, failures);
+      return sinkConnectorFromFunction(gate === undefined ? observed : gateSinkFunction(observed, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
     const stage =
@@ -258,6 +276,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       counts: counts.get(vertex.name)!,
       udfTimeoutMs,
       logger: logger.child({ vertex: vertex.name }),
+      failures,
     });
     return sinkConnectorFromFunction(gate === undefined ? forward : gateSinkFunction(forward, gate));
   };
@@ -334,6 +353,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   return {
     name,
     spec,
+    consumer,
     actors,
     counts: () => Object.fromEntries(counts),
     discards: () => Object.fromEntries([...discarded].map(([vertex, perPartition]) => [vertex, [...perPartition]])),
@@ -384,7 +404,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
               sinkCommit: io.sink.commit !== undefined,
             },
           });
-          observe(actor, vertex, counts.get(vertex.name)!, logger);
+          observe(actor, vertex, counts.get(vertex.name)!, logger, failures);
           actor.subscribe({
             complete: () => void onVertexDone(vertex, actor.getSnapshot().output),
             error: (error) => void end("failed", `vertex '${vertex.name}' crashed: ${error instanceof Error ? error.message : String(error)}`),
@@ -422,12 +442,16 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   };
 }
 
-function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexCounts, logger: Logger): void {
+function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexCounts, logger: Logger, failures: FailureLog): void {
   const log = logger.child({ vertex: vertex.name });
   actor.on("epochCommitted", (event) => {
     count.ok += event.tallies.ok;
     count.fallback += event.tallies.fallback;
     count.dropped += event.tallies.dropped;
+    if (event.tallies.dropped > 0) {
+      const last = failures.lastFailure(vertex.name);
+      failures.record(vertex.name, "dropped", event.tallies.dropped, `retries exhausted (onFailure: drop)${last === undefined ? "" : `; last failure: ${last}`}`);
+    }
     if (vertex.kind === "sink") count.written += event.tallies.ok;
     log.debug("epoch committed", { epoch: event.epoch, partitions: event.partitions, messages: event.tallies.messages });
   });

@@ -5,12 +5,15 @@
  *
  *   messages ──map──▶ results ──edges (tags)──▶ target vertex ──keys──▶ partition ──▶ buffer.write
  *
- * A udf error, a bad result or a udf timeout fails that message alone (it goes down the retry
- * path); a buffer error fails the attempt. A full buffer is waited on (`retryUntilSuccess`) or
- * the rest discarded and counted (`discardLatest`).
+ * A udf error, a bad result (not an array of `{ value }`) or a udf timeout fails that message
+ * alone (it goes down the retry path, like a throw); a buffer error fails the attempt. A full
+ * buffer is waited on (`retryUntilSuccess`) or the rest discarded and counted (`discardLatest`).
+ * Every failure, drop and dedup is counted and goes to the failure log (aggregated per vertex):
+ * nothing leaves without a count and a line.
  */
 import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
-import type { PartitionedBuffer } from "../buffer/index.js";
+import { BufferError, type PartitionedBuffer } from "../buffer/index.js";
+import type { FailureLog } from "../observability/failure-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { VertexCounts } from "../observability/vertex-counters.js";
 import type { OnFull } from "../spec/pipeline-spec.js";
@@ -39,6 +42,8 @@ export interface ForwarderOptions {
   /** Longest a udf call may take before its message fails. */
   readonly udfTimeoutMs: number;
   readonly logger: Logger;
+  /** Where udf failures, drops and dedups are counted for the aggregated log lines. */
+  readonly failures: FailureLog;
 }
 
 type Mapped = { readonly outputs: readonly Message[]; readonly tags: ReadonlyArray<readonly string[] | undefined> } | { readonly error: string };
@@ -46,10 +51,25 @@ type Mapped = { readonly outputs: readonly Message[]; readonly tags: ReadonlyArr
 const encoder = new TextEncoder();
 
 export function createForwarder(options: ForwarderOptions): SinkFunction {
-  const { targets, counts } = options;
+  const forward = forwarderFunction(options);
+  return async (messages, context) => {
+    try {
+      return await forward(messages, context);
+    } catch (error) {
+      // The attempt fails as a whole (a buffer error): the session retries it; the log says why.
+      const text = error instanceof Error ? error.message : String(error);
+      options.failures.record(options.vertex, "forwardFailed", messages.length, text, context.attempt);
+      throw error;
+    }
+  };
+}
+
+function forwarderFunction(options: ForwarderOptions): SinkFunction {
+  const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
     const mapped = await mapAll(options, messages, context);
+    logUdfFailures(options, mapped, context.attempt);
     // Route: per target, per partition, the messages to write, in input order.
     const groups = targets.map(() => new Map<number, Message[]>());
     for (const result of mapped) {
@@ -61,18 +81,18 @@ export function createForwarder(options: ForwarderOptions): SinkFunction {
           const target = targets[t]!;
           if (!matchesTags(target.condition, result.tags[i])) continue;
           routed = true;
-          const partition = target.choosePartition(output.keys);
+          const partition = target.choosePartition(output.keys, output.id);
           const group = groups[t]!;
           const list = group.get(partition);
           if (list === undefined) group.set(partition, [output]);
           else list.push(output);
         }
-        if (!routed) counts.dropped += 1; // no edge's condition matched: dropped and counted
+        if (!routed) dropUnrouted(options, 1, result.tags[i]); // no edge's condition matched: dropped and counted
       }
     }
     const writes: Promise<void>[] = [];
     groups.forEach((group, t) => {
-      for (const [partition, list] of group) writes.push(writeToPartition(targets[t]!, partition, list, counts, context.signal));
+      for (const [partition, list] of group) writes.push(writeToPartition(options, targets[t]!, partition, list, context.signal));
     });
     await Promise.all(writes);
     return mapped.map((result, i): SinkResult =>
@@ -86,7 +106,7 @@ export function createForwarder(options: ForwarderOptions): SinkFunction {
  * conditions (a message without tags matches `not` conditions only).
  */
 async function forwardUnchanged(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<SinkResult[]> {
-  const { targets, counts } = options;
+  const { targets } = options;
   const writes: Promise<void>[] = [];
   let routed = false;
   for (const target of targets) {
@@ -94,14 +114,14 @@ async function forwardUnchanged(options: ForwarderOptions, messages: readonly Me
     routed = true;
     const groups = new Map<number, Message[]>();
     for (const message of messages) {
-      const partition = target.choosePartition(message.keys);
+      const partition = target.choosePartition(message.keys, message.id);
       const list = groups.get(partition);
       if (list === undefined) groups.set(partition, [message]);
       else list.push(message);
     }
-    for (const [partition, list] of groups) writes.push(writeToPartition(target, partition, list, counts, context.signal));
+    for (const [partition, list] of groups) writes.push(writeToPartition(options, target, partition, list, context.signal));
   }
-  if (!routed) counts.dropped += messages.length;
+  if (!routed) dropUnrouted(options, messages.length, undefined);
   await Promise.all(writes);
   const results: SinkResult[] = new Array(messages.length);
   for (let i = 0; i < messages.length; i += 1) results[i] = { id: messages[i]!.id, status: "ok" };
@@ -122,10 +142,10 @@ async function mapAll(options: ForwarderOptions, messages: readonly Message[], c
     try {
       const returned = stage.map(message, mapContext);
       return isPromise(returned)
-        ? withTimeout(returned, options.udfTimeoutMs).then((results) => toMapped(message, results), (error: unknown) => udfFailure(options, message, error))
+        ? withTimeout(returned, options.udfTimeoutMs).then((results) => toMapped(message, results), (error: unknown) => udfFailure(message, error))
         : toMapped(message, returned);
     } catch (error) {
-      return udfFailure(options, message, error);
+      return udfFailure(message, error);
     }
   });
   return pending.some(isPromise) ? Promise.all(pending) : (pending as Mapped[]);
@@ -141,13 +161,21 @@ async function mapBatch(
   try {
     answers = await withTimeout(Promise.resolve(map(messages, context)), options.udfTimeoutMs);
   } catch (error) {
-    return messages.map((message) => udfFailure(options, message, error));
+    return messages.map((message) => udfFailure(message, error));
+  }
+  if (!Array.isArray(answers)) {
+    const error = `the batch udf returned ${describe(answers)}; expected an array of { id, results } (one per message)`;
+    return messages.map(() => ({ error }));
   }
   const given = new Set(messages.map((message) => message.id));
   const byId = new Map<string, readonly MapResult[] | { readonly error: string }>();
   const unknown: string[] = [];
   const twice = new Set<string>();
-  for (const answer of Array.isArray(answers) ? answers : []) {
+  for (const answer of answers) {
+    if (typeof answer !== "object" || answer === null) {
+      unknown.push(String(answer));
+      continue;
+    }
     if (!given.has(answer.id)) unknown.push(String(answer.id));
     else if (byId.has(answer.id)) twice.add(answer.id);
     else byId.set(answer.id, "error" in answer && typeof answer.error === "string" ? { error: answer.error } : (answer as { results: readonly MapResult[] }).results);
@@ -196,28 +224,61 @@ function toMapped(message: Message, results: unknown): Mapped {
   return { outputs, tags };
 }
 
-function udfFailure(options: ForwarderOptions, message: Message, error: unknown): Mapped {
+function udfFailure(message: Message, error: unknown): Mapped {
   const text = error instanceof Error ? error.message : String(error);
-  options.logger.warn("udf failed for a message", { vertex: options.vertex, id: message.id, error: text });
-  return { error: `udf threw: ${text}` };
+  return { error: `udf threw for '${message.id}': ${text}` };
+}
+
+/** One failure log entry per failed message of the attempt (aggregated there, not one line each). */
+function logUdfFailures(options: ForwarderOptions, mapped: readonly Mapped[], attempt: number): void {
+  for (const result of mapped) {
+    if ("error" in result) options.failures.record(options.vertex, "udfFailed", 1, result.error, attempt);
+  }
+}
+
+function dropUnrouted(options: ForwarderOptions, count: number, tags: readonly string[] | undefined): void {
+  options.counts.dropped += count;
+  const what = tags === undefined || tags.length === 0 ? "no tags" : `tags [${tags.join(", ")}]`;
+  options.failures.record(options.vertex, "dropped", count, `no edge's condition matched a result with ${what}`);
 }
 
 async function writeToPartition(
+  options: ForwarderOptions,
   target: ForwardTarget,
   partition: number,
   messages: readonly Message[],
-  counts: VertexCounts,
   signal: AbortSignal,
 ): Promise<void> {
+  const { counts, failures, vertex } = options;
   let done = 0;
   let waitMs = 1;
   for (;;) {
-    const { written } = await target.buffer.write(partition, done === 0 ? messages : messages.slice(done));
+    let outcome: Awaited<ReturnType<PartitionedBuffer["write"]>>;
+    try {
+      outcome = await target.buffer.write(partition, done === 0 ? messages : messages.slice(done));
+    } catch (error) {
+      if (!(error instanceof BufferError && error.code === "BUFFER_STREAM_ENDED")) throw error;
+      // Every writer of the target declared end of stream, this vertex among them: another worker
+      // of this vertex finished it, which it does only once no one else holds an entry of its
+      // input (docs/workers.md). So these messages were claimed from this worker and written by
+      // that one (a worker woken after a long SIGSTOP, issue #10 item 8): already written, not dropped.
+      const left = messages.length - done;
+      counts.deduped += left;
+      failures.record(vertex, "deduped", left, `${target.vertex}[${partition}] ended: another worker of '${vertex}' finished these messages and wrote them`);
+      return;
+    }
+    const { written } = outcome;
+    const deduped = outcome.deduped ?? 0;
     done += written;
-    counts.written += written;
+    counts.written += written - deduped;
+    if (deduped > 0) {
+      counts.deduped += deduped;
+      failures.record(vertex, "deduped", deduped, `ids already in ${target.vertex}[${partition}] within its dedup window (a redelivery, or an id used twice)`);
+    }
     if (done >= messages.length) return;
     if (target.onFull === "discardLatest") {
       counts.dropped += messages.length - done;
+      failures.record(vertex, "dropped", messages.length - done, `${target.vertex}[${partition}] was full (onFull: discardLatest)`);
       target.onDiscard?.(partition, messages.length - done);
       return;
     }

@@ -41,8 +41,8 @@ export interface WeirProcess {
   waitFor(pattern: RegExp, stream?: "stdout" | "stderr", timeoutMs?: number): Promise<string>;
 }
 
-export function startWeir(args: readonly string[]): WeirProcess {
-  const child = spawn(process.execPath, [weirBin, ...args], { cwd: repoRoot });
+export function startWeir(args: readonly string[], env: Readonly<Record<string, string>> = {}): WeirProcess {
+  const child = spawn(process.execPath, [weirBin, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
   let out = "";
   let err = "";
   const waiters: Array<() => void> = [];

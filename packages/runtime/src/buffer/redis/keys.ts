@@ -14,6 +14,7 @@
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
  *   <prefix>:{<pipeline>}:spec                  string: the fingerprint of the spec whose buffers these are
+ *   <prefix>:{<pipeline>}:workers               hash: worker id → registration JSON, `<id>#beat` → server ms (ui/worker-heartbeat.ts)
  * ```
  *
  * See https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags for
@@ -106,4 +107,16 @@ export function sinkDedupKey(keyPrefix: string, stream: string): string {
  */
 export function specKey(keyPrefix: string, pipeline: string): string {
   return `${keyPrefix}:{${pipeline}}:spec`;
+}
+
+/**
+ * The hash where a pipeline's worker processes register and heartbeat (`weir ui` reads it).
+ *
+ * @example
+ * ```ts
+ * workersKey("weir", "demo"); // "weir:{demo}:workers"
+ * ```
+ */
+export function workersKey(keyPrefix: string, pipeline: string): string {
+  return `${keyPrefix}:{${pipeline}}:workers`;
 }

@@ -49,7 +49,7 @@
 import type { Message, ReadEntry } from "@weir/actors";
 import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, invalidOptions } from "../buffer-arguments.js";
 import { BufferError, bufferErrors } from "../buffer-error.js";
-import type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQuery, PendingDelivery, ReadBatch, ReadOptions } from "../partitioned-buffer.js";
+import type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQuery, PendingDelivery, ReadBatch, ReadOptions, WriteOutcome } from "../partitioned-buffer.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
@@ -151,7 +151,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     return this.partition(partition, "keysOf").keys;
   }
 
-  async write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }> {
+  async write(partition: number, messages: readonly Message[]): Promise<WriteOutcome> {
     const part = this.partition(partition, "write");
     if (messages.length === 0) return { written: 0 };
     try {
@@ -162,6 +162,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       return { written: 0 };
     }
     let written = 0;
+    let added = 0;
     for (let start = 0; start < messages.length; start += WRITE_CHUNK) {
       const chunk = start === 0 && messages.length <= WRITE_CHUNK ? messages : messages.slice(start, start + WRITE_CHUNK);
       const payloads = encodeMessages(chunk);
@@ -190,11 +191,13 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         throw part.stream.translate(error, "write");
       }
       if (typeof reply === "number") throw scriptCodeError("write", reply, `buffer "${this.name}" partition ${partition}`);
-      const processed = (reply as [number, number])[0];
+      const [processed, addedNow] = reply as [number, number];
       written += processed;
+      added += addedNow;
       if (processed < chunk.length) break;
     }
-    return { written };
+    // Processed but not added: ids the dedup window already held (the write script's reply).
+    return written === added ? { written } : { written, deduped: written - added };
   }
 
   async read(partition: number, options: ReadOptions): Promise<ReadBatch> {

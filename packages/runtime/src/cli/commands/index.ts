@@ -5,7 +5,8 @@ import { resetCommand } from "./reset.js";
 import { runCommand } from "./run.js";
 import { schemaCommand } from "./schema.js";
 import { traceCommand } from "./trace.js";
+import { uiCommand } from "./ui.js";
 import { validateCommand } from "./validate.js";
 
 /** Every `weir` subcommand, in the order `weir --help` lists them. Add new ones here. */
-export const commands: readonly Command[] = [runCommand, validateCommand, schemaCommand, traceCommand, machinesCommand, dlqCommand, resetCommand];
+export const commands: readonly Command[] = [runCommand, validateCommand, schemaCommand, traceCommand, machinesCommand, dlqCommand, resetCommand, uiCommand];

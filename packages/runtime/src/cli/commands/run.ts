@@ -1,6 +1,7 @@
 import { loadSpec } from "../../spec/load-spec.js";
 import { UsageError } from "../../errors.js";
 import { createJsonLogger, type LogLevel } from "../../observability/logger.js";
+import { combineInspectors } from "../../observability/combine-inspectors.js";
 import { startRunObservers } from "../../observability/run-observers.js";
 import { createPipeline } from "../../pipeline/create-pipeline.js";
 import { parseDuration } from "../../spec/duration.js";
@@ -22,6 +23,15 @@ export const DEFAULT_INSPECT_PORT = 9331;
 export function normalizeInspectFlag(argv: readonly string[]): string[] {
   const end = argv.indexOf("--");
   return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--inspect" ? `--inspect=${DEFAULT_INSPECT_PORT}` : arg));
+}
+
+/** The dashboard's port when `--ui` has no `=<port>` (and `weir ui`'s without `--port`). */
+export const DEFAULT_UI_PORT = 9333;
+
+/** `--ui` takes its port only as `--ui=<port>`, like `--inspect`. */
+export function normalizeUiFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((arg, i) => ((end < 0 || i < end) && arg === "--ui" ? `--ui=${DEFAULT_UI_PORT}` : arg));
 }
 
 /** `--vertices a,b` and `--replica N`: which vertices this process runs, and its consumer name. */
@@ -49,7 +59,7 @@ function portOption(flag: string, value: string | undefined): number | undefined
  */
 export const runCommand: Command = {
   name: "run",
-  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside] [--no-exec]",
+  synopsis: "<spec> [--json] [--log-level <level>] [--inspect[=<port>]] [--ui[=<port>]] [--trace <file>] [--metrics-port <port>] [--vertices <a,b>] [--replica <name>] [--allow-modules-outside] [--no-exec]",
   summary: "Run a pipeline; progress on a terminal, a summary at the end",
   help: [
     "Options:",
@@ -62,6 +72,9 @@ export const runCommand: Command = {
     "  --trace-payloads     with --trace: keep message bodies (base64) instead of their length",
     "  --metrics-port <n>   serve Prometheus metrics at http://127.0.0.1:<n>/metrics (0 = any free port)",
     "  --metrics-linger <d> keep serving metrics for <d> (e.g. 15s) after the run ends, for a last scrape",
+    `  --ui[=<port>]        serve Weir's dashboard on 127.0.0.1 (default port ${DEFAULT_UI_PORT}, 0 = any free port); the URL is printed`,
+    "  --ui-host <address>  with --ui: listen on this address instead; anywhere but loopback the page asks for a token",
+    "  --ui-token <token>   with --ui-host: the token (default: a random one, printed on stderr)",
     "  --vertices <a,b>     run only these vertices: a worker process of a larger deployment (needs a redis buffer)",
     "  --replica <name>     this worker's stable name: a restarted worker re-reads its own pending entries",
     "  --allow-modules-outside  accept module, process and jsonl paths outside the spec's directory",
@@ -69,7 +82,7 @@ export const runCommand: Command = {
     "Signals: the first SIGINT/SIGTERM drains (in-flight work commits, exit 0); a second stops at once (exit 1).",
   ].join("\n"),
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs("run", normalizeInspectFlag(argv), {
+    const { values, positionals } = parseCommandArgs("run", normalizeUiFlag(normalizeInspectFlag(argv)), {
       json: { type: "boolean", default: false },
       "log-level": { type: "string", default: "warn" },
       inspect: { type: "string" },
@@ -78,6 +91,9 @@ export const runCommand: Command = {
       "trace-payloads": { type: "boolean", default: false },
       "metrics-port": { type: "string" },
       "metrics-linger": { type: "string" },
+      ui: { type: "string" },
+      "ui-host": { type: "string" },
+      "ui-token": { type: "string" },
       vertices: { type: "string" },
       replica: { type: "string" },
       "allow-modules-outside": { type: "boolean", default: false },
@@ -98,8 +114,16 @@ export const runCommand: Command = {
       throw new UsageError(`run: --metrics-linger takes a duration such as "15s" and needs --metrics-port; got '${lingerText}'`);
     }
 
+    const uiPort = portOption("--ui", values.ui);
+    if ((values["ui-host"] !== undefined || values["ui-token"] !== undefined) && uiPort === undefined) throw new UsageError("run: --ui-host and --ui-token need --ui");
+
     const loaded = await loadSpec(file, { allowModulesOutside: values["allow-modules-outside"], noExec: values["no-exec"] });
     const logger = createJsonLogger({ level, write: (line) => io.stderr.write(line) });
+    // The dashboard, and on Redis the worker's registration for `weir ui`: loaded only when used.
+    const runUi =
+      uiPort !== undefined || loaded.spec.spec.buffer.type === "redis"
+        ? await (await import("../../ui/run-ui-flags.js")).startRunUiFromFlags(loaded.spec, { port: uiPort, host: values["ui-host"], token: values["ui-token"], vertices: values.vertices, logger, note: (line) => io.stderr.write(`weir: ${line}\n`) })
+        : undefined;
     const observers = await startRunObservers({
       pipeline: loaded.spec.metadata.name,
       ...(inspectPort === undefined ? {} : { inspectPort }),
@@ -107,20 +131,26 @@ export const runCommand: Command = {
       ...(metricsPort === undefined ? {} : { metricsPort }),
       ...(metricsLingerMs === undefined ? {} : { metricsLingerMs }),
       note: (line) => io.stderr.write(`weir: ${line}\n`),
+    }).catch(async (error: unknown) => {
+      await runUi?.close();
+      throw error;
     });
+    const inspect = combineInspectors(observers.inspect, runUi?.inspect);
     let pipeline: ReturnType<typeof createPipeline>;
     try {
       pipeline = createPipeline(loaded, {
         ...workerOptions(loaded.spec.metadata.name, values.vertices, values.replica),
         logger,
         logStream: values.json ? io.stderr : io.stdout,
-        ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
+        ...(inspect === undefined ? {} : { inspect }),
+        ...(runUi === undefined ? {} : { onClaimed: runUi.claimed }),
       });
     } catch (error) {
-      await observers.finish(undefined); // the servers would keep the process alive
+      await Promise.allSettled([observers.finish(undefined), runUi?.close()]); // the servers would keep the process alive
       throw error;
     }
     observers.attach(pipeline);
+    runUi?.attach(pipeline);
 
     let signals = 0;
     const waiting = new AbortController();
@@ -156,11 +186,11 @@ export const runCommand: Command = {
       else io.stdout.write(formatSummary(summary));
       if (summary.status !== "completed") io.stderr.write(`weir: ${summary.reason ?? "the run failed"}\n`);
       finished = true;
-      await observers.finish(summary);
+      await Promise.allSettled([observers.finish(summary), runUi?.close()]);
       return summary.status === "completed" ? 0 : 1;
     } finally {
       progress?.stop();
-      if (!finished) await observers.finish(undefined);
+      if (!finished) await Promise.allSettled([observers.finish(undefined), runUi?.close()]);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }

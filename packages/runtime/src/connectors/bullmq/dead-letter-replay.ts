@@ -28,7 +28,7 @@
  *   on to the sinks in the next run of the pipeline (which must run those vertices: they wait
  *   for their upstreams to end again). A sink vertex has no outputs.
  * - **Partition** as the forwarder chooses it (partition-choice.ts): a hash of the keys, or
- *   round-robin for messages without keys.
+ *   of the (new) id for messages without keys.
  */
 import type { Message } from "@weir/actors";
 import { RedisStreamBuffer, type PartitionedBuffer } from "../../buffer/index.js";
@@ -139,7 +139,7 @@ export async function replayDeadLetters(
         continue;
       }
       const message = replayedMessage(letter);
-      const partition = into.choose(message.keys);
+      const partition = into.choose(message.keys, message.id);
       try {
         if (!(await writeDurably(into.buffer, partition, message, fullWaitMs))) {
           fail(`the input buffer of '${vertex.name}' (partition ${partition}) stayed full for ${fullWaitMs} ms; run the pipeline so it drains, then replay again`);

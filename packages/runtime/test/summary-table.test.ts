@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { formatSummary } from "../src/cli/summary-table.js";
+import { emptyCounts } from "../src/observability/vertex-counters.js";
+
+describe("the run summary table", () => {
+  it("has a deduped column beside dropped", () => {
+    const text = formatSummary({
+      status: "completed",
+      pipeline: "p",
+      durationMs: 1200,
+      vertices: { map: { ...emptyCounts(), read: 400, written: 300, acked: 400, ok: 400, deduped: 100 } },
+    });
+    const [, header, row] = text.split("\n");
+    const columns = header!.trim().split(/\s+/);
+    const cells = row!.trim().split(/\s+/);
+    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "protocolErrors"]);
+    expect(cells[columns.indexOf("deduped")]).toBe("100");
+    expect(cells[columns.indexOf("dropped")]).toBe("0");
+  });
+});
