@@ -110,6 +110,7 @@ describe("loadSpec", () => {
       maxInflightEpochs: 2,
       onFull: "retryUntilSuccess",
       resultTimeout: 30_000,
+      maxDeliveries: 3,
     });
     expect(vertex(spec, "in")).toEqual({
       kind: "source",
@@ -543,6 +544,19 @@ describe("retry and limits helpers", () => {
     expect(onFailure(withFallback, "enrich")).toBe("fallback");
     expect(onFailure(withFallback, "out")).toBe("drop");
     expect(vertex(withFallback, "enrich")).toMatchObject({ fallback: { jsonl: { path: path.resolve("/base", "dlq.jsonl") } } });
+  });
+
+  it("reads maxDeliveries (default 3, spec-wide or per vertex, an integer ≥ 1)", () => {
+    const spec = specWith((doc) => {
+      doc.spec["limits"] = { maxDeliveries: 5 };
+      doc.spec.vertices[2]!["limits"] = { maxDeliveries: 1 };
+    });
+    expect(effectiveLimits(spec, vertex(spec, "enrich")).maxDeliveries).toBe(5);
+    expect(effectiveLimits(spec, vertex(spec, "out")).maxDeliveries).toBe(1);
+    expect(specWith(() => {}).spec.limits.maxDeliveries).toBe(3);
+    const bad = validDoc();
+    bad.spec["limits"] = { maxDeliveries: 0 };
+    expect(issueAt(bad, "spec.limits.maxDeliveries").message).toBe("must be ≥ 1, got 0");
   });
 
   it("resolves message schema paths, keeps jsonl exactlyOnce, and reads maxMessageSize as bytes with no default", () => {

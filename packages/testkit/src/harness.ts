@@ -101,8 +101,8 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
     ...(testClock === undefined ? {} : { clock: testClock }),
     ...(options.openPartitions === undefined ? {} : { openPartitions: options.openPartitions }),
   });
-  const started = Date.now();
-  const now = () => (simulated ? clock.now() : Date.now() - started);
+  const started = performance.now();
+  const now = () => (simulated ? clock.now() : performance.now() - started);
   const sink =
     options.sinkWriter === undefined
       ? createScriptedSink({ now, ...options.sink, log, partitions, ...(testClock === undefined ? {} : { clock: testClock }) })

@@ -48,7 +48,7 @@ export interface AttemptInfo {
 export interface ScriptedSinkOptions {
   readonly seed?: number;
   readonly clock?: TestClock;
-  /** The time `attempts[].atMs` records; defaults to `Date.now`. */
+  /** The time `attempts[].atMs` records; defaults to `performance.now` (monotonic: gaps between attempts are durations). */
   readonly now?: () => number;
   /** Each result frame is delayed by a draw from this range (so frames arrive out of order). */
   readonly latencyMs?: Latency | ((partition: number) => Latency);
@@ -79,7 +79,7 @@ type Listener = (event: SinkIoEvent) => void;
 export function createScriptedSink(options: ScriptedSinkOptions = {}): ScriptedSink {
   const random = createRandom(options.seed ?? 1);
   const clock = options.clock ?? realClock;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => performance.now());
   const log = options.log ?? new DeliveryLog();
   const latencyOf = (partition: number): Latency => {
     const latency = options.latencyMs ?? { min: 0, max: 0 };

@@ -110,6 +110,32 @@ export interface PartitionedBuffer {
 
   /** Releases the buffer. Idempotent; reads still waiting resolve with no entries. */
   close(): Promise<void>;
+
+  /**
+   * Durable buffers only (absent on the memory buffer, whose entries do not outlive the process):
+   * pending entries of one partition with their delivery counts, oldest first, like `XPENDING`
+   * — of `consumer` only when given, idle ≥ `minIdleMs` when given, from `start` (inclusive, or
+   * `(<offset>` exclusive). Delivers nothing and changes no count.
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_CLOSED`.
+   */
+  pendingDeliveries?(partition: number, query: PendingDeliveriesQuery): Promise<readonly PendingDelivery[]>;
+}
+
+/** One pending entry: how often it was delivered, none of the deliveries acked. */
+export interface PendingDelivery {
+  readonly offset: string;
+  readonly consumer: string;
+  readonly idleMs: number;
+  readonly deliveries: number;
+}
+
+/** Which entries {@link PartitionedBuffer.pendingDeliveries} lists. */
+export interface PendingDeliveriesQuery {
+  readonly max: number;
+  readonly consumer?: string;
+  readonly minIdleMs?: number;
+  readonly start?: string;
 }
 
 /** What {@link PartitionedBuffer.write} did: `written` messages (a prefix), `deduped` of them already there. */

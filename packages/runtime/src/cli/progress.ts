@@ -3,6 +3,7 @@
  * the last interval and the totals so far, redrawn in place.
  */
 import type { VertexCounts } from "../observability/vertex-counters.js";
+import { monotonicNow } from "../time/monotonic-clock.js";
 
 export interface ProgressLine {
   stop(): void;
@@ -37,9 +38,9 @@ export function startProgressLine(
   counts: () => Readonly<Record<string, Readonly<VertexCounts>>>,
   intervalMs = 500,
 ): ProgressLine {
-  let previous = progressSnapshot(counts(), performance.now());
+  let previous = progressSnapshot(counts(), monotonicNow());
   const draw = () => {
-    const current = progressSnapshot(counts(), performance.now());
+    const current = progressSnapshot(counts(), monotonicNow());
     stream.write(`\r\x1b[2K${formatProgress(previous, current)}`);
     previous = current;
   };

@@ -10,6 +10,7 @@
  */
 import type { Message, ReadEntry } from "@weir/actors";
 import type { GeneratorSpec } from "../spec/pipeline-spec.js";
+import { monotonicNow } from "../time/monotonic-clock.js";
 import type { SourceConnector } from "./source-connector.js";
 
 interface PartitionState {
@@ -90,16 +91,18 @@ export function createGeneratorSource(vertex: string, partitions: number, spec: 
     partitions,
     async read(partition, { max, timeoutMs, signal }) {
       const state = states[partition]!;
-      let now = Date.now();
+      // The rate runs on the monotonic clock (a stepped wall clock must not burst or stall it);
+      // eventTime is a timestamp, so it stays wall-clock time.
+      let now = monotonicNow();
       let count = Math.min(max, available(state, now));
       if (count === 0 && state.produced < state.quota) {
         // Wait for the next message the rate allows, at most the read timeout.
         const untilNext = Math.ceil(state.produced / ratePerMs - (now - state.startedAt));
         await sleep(Math.max(1, Math.min(timeoutMs, untilNext)), signal);
-        now = Date.now();
+        now = monotonicNow();
         count = signal.aborted ? 0 : Math.min(max, available(state, now));
       }
-      const entries = count === 0 ? [] : makeEntries(partition, state.produced, count, now);
+      const entries = count === 0 ? [] : makeEntries(partition, state.produced, count, Date.now());
       state.produced += count;
       return { entries, endOfStream: state.produced >= state.quota };
     },

@@ -7,6 +7,7 @@
  *
  *   failed / dropped / deduped ──▶ tally[vertex, kind] ──every intervalMs, and flush()──▶ logger.warn
  */
+import { monotonicNow } from "../time/monotonic-clock.js";
 import type { Logger } from "./logger.js";
 
 /** What happened to the messages an entry counts. */
@@ -47,10 +48,10 @@ export interface FailureLogOptions {
 export function createFailureLog(logger: Logger, options: FailureLogOptions = {}): FailureLog {
   const tallies = new Map<string, { vertex: string; kind: FailureKind; tally: Tally }>();
   const lastFailures = new Map<string, string>();
-  let since = Date.now();
+  let since = monotonicNow();
   const flush = () => {
-    const window = { sinceMs: Date.now() - since };
-    since = Date.now();
+    const window = { sinceMs: monotonicNow() - since };
+    since = monotonicNow();
     for (const { vertex, kind, tally } of tallies.values()) {
       logger.warn(messages[kind], {
         vertex,

@@ -38,6 +38,10 @@ import { claimSpecKeys } from "./spec-fingerprint.js";
 import { retryPolicyFor } from "./retry-policy.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "./buffer-factory.js";
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
+import { createClaimSchedule } from "./claim-schedule.js";
+import { inProcessUpstreams, IsolationCoordinator } from "./isolation-coordinator.js";
+import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
+import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -120,6 +124,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     return buffer;
   };
   const closers: Array<() => Promise<void>> = [];
+  const isolation = new IsolationCoordinator(inProcessUpstreams(vertices.map((vertex) => vertex.name), spec.spec.edges));
   let startedAt = 0;
   /** Every actor started: from then on drain() reaches them. Before, a drain or stop ends the start. */
   let running = false;
@@ -132,7 +137,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const summary = (status: RunSummary["status"], reason?: string): RunSummary => ({
     status,
     pipeline: name,
-    durationMs: Date.now() - startedAt,
+    durationMs: Math.round(elapsedSince(startedAt)),
     ...(reason === undefined ? {} : { reason }),
     vertices: Object.fromEntries([...counts].map(([vertex, value]) => [vertex, { ...value }])),
   });
@@ -152,8 +157,14 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const source = vertex.kind === "source" ? await sourceOf(vertex) : undefined;
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
-    const claim = createClaimer(claimIdleMs);
-    const gate = await createVertexGate(vertex, limits.maxMessageSize);
+    const claim = createClaimSchedule(claimIdleMs);
+    // Durable inputs count deliveries: a message that keeps killing its worker goes to the fallback.
+    const guard =
+      input?.pendingDeliveries === undefined
+        ? undefined
+        : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }) });
+    const vertexGate = await createVertexGate(vertex, limits.maxMessageSize);
+    const gate = guard === undefined ? vertexGate : withPoisonCheck(vertexGate, guard);
     const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }), (reason) =>
       void end("failed", `vertex '${vertex.name}': ${reason}`),
     );
@@ -162,6 +173,11 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     return {
       read: async (request, signal) => {
+        if (guard !== undefined) {
+          const guarded = await guard.read(request, signal);
+          count.read += guarded.entries.length;
+          return guarded;
+        }
         const batch =
           source !== undefined
             ? await source.read(request.partition, { max: request.max, timeoutMs: request.timeoutMs, signal })
@@ -189,6 +205,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       },
       ack: async (request) => {
         if (source !== undefined) await source.ack(request.partition, request.offsets);
+        else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
         else await input!.ack(request.partition, request.offsets);
         count.acked += request.offsets.length;
       },
@@ -372,7 +389,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     },
     async start() {
       if (startedAt !== 0) throw new ConnectorError("PIPELINE_ALREADY_STARTED", `pipeline '${name}' was already started; create a new one to run again`);
-      startedAt = Date.now();
+      startedAt = monotonicNow();
       bufferContext = openBufferContext(spec, logger);
       const context = bufferContext;
       closers.push(() => closeBufferContext(context));
@@ -516,20 +533,6 @@ function withCommitLogging(sink: SinkConnector, logger: Logger, fail: (reason: s
         }
         throw error;
       }
-    },
-  };
-}
-
-/** Claims are tried at most a few times per claimIdle per partition: XAUTOCLAIM scans the PEL. */
-function createClaimer(claimIdleMs: number) {
-  const lastTry = new Map<number, number>();
-  return {
-    isDue(partition: number): boolean {
-      if (claimIdleMs <= 0) return false;
-      const now = Date.now();
-      if (now - (lastTry.get(partition) ?? 0) < claimIdleMs / 4) return false;
-      lastTry.set(partition, now);
-      return true;
     },
   };
 }

@@ -51,6 +51,14 @@ const limitFields = {
     .int()
     .min(1)
     .describe("Largest message value a udf or sink vertex accepts, in bytes; a larger one goes to the fallback as oversized. No limit when unset."),
+  maxDeliveries: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .describe(
+      "Redis buffers: how many times a message may be delivered to workers that died (or stalled past claimIdle) while processing it; past it, it goes to the fallback with the reason instead of killing the next worker. An integer from 1 to 1000.",
+    ),
 };
 
 const limitsSchema = z
@@ -64,6 +72,7 @@ const limitsSchema = z
     resultTimeout: limitFields.resultTimeout.default(30_000),
     // No default: no size limit unless one is set.
     maxMessageSize: limitFields.maxMessageSize.optional(),
+    maxDeliveries: limitFields.maxDeliveries.default(3),
   })
   .describe("Limits for every vertex; a vertex's own `limits` override them field by field.");
 

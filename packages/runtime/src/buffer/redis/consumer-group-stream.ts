@@ -32,6 +32,7 @@
  * stream within one slice.
  */
 import { BufferError } from "../buffer-error.js";
+import type { PendingDeliveriesQuery, PendingDelivery } from "../partitioned-buffer.js";
 import { isConnectionError, isOutOfMemory, type BlockingClient, type RedisClient, type RedisConnection } from "./redis-connection.js";
 import { runScript } from "./scripts.js";
 
@@ -244,6 +245,33 @@ export class ConsumerGroupStream {
     }
     if (this.connection.generation !== generation) this.suspects.add(consumer);
     return this.handOut(parseEntries(reply).entries);
+  }
+
+  /**
+   * Pending entries with their delivery counts (XPENDING, extended form), oldest first, from
+   * `start` (inclusive; `(id` exclusive) on: of `consumer` only when given, idle ≥ `minIdleMs`
+   * when given. Delivers nothing and changes no count. Redis counts a delivery on every
+   * XREADGROUP that returns the entry (`>`, and re-reads of a consumer's own pending entries)
+   * and every XCLAIM: so a count of n means n deliveries, none of which was acked.
+   */
+  async pendingDeliveries(options: PendingDeliveriesQuery): Promise<readonly PendingDelivery[]> {
+    await this.ensureGroup();
+    const args: Array<string | number> = [this.key, this.group];
+    if (options.minIdleMs !== undefined) args.push("IDLE", Math.max(0, Math.ceil(options.minIdleMs)));
+    args.push(options.start ?? "-", "+", options.max);
+    if (options.consumer !== undefined) args.push(options.consumer);
+    let reply: unknown;
+    try {
+      reply = await (this.connection.client as unknown as { xpending(...args: Array<string | number>): Promise<unknown> }).xpending(...args);
+    } catch (error) {
+      throw this.translate(error, "list pending entries");
+    }
+    return ((reply ?? []) as Array<[string, string, number, number]>).map(([offset, consumer, idleMs, deliveries]) => ({
+      offset,
+      consumer,
+      idleMs: Number(idleMs),
+      deliveries: Number(deliveries),
+    }));
   }
 
   /** Returns every waiting read at once, to re-check the stream (end of stream). */

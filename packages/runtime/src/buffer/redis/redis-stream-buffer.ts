@@ -49,7 +49,7 @@
 import type { Message, ReadEntry } from "@weir/actors";
 import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, invalidOptions } from "../buffer-arguments.js";
 import { BufferError, bufferErrors } from "../buffer-error.js";
-import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions, WriteOutcome } from "../partitioned-buffer.js";
+import type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQuery, PendingDelivery, ReadBatch, ReadOptions, WriteOutcome } from "../partitioned-buffer.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
@@ -231,6 +231,12 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     checkClaimArguments(this.name, minIdleMs, max);
     checkConsumer(this.name, consumer);
     return this.decode(await part.stream.claim(consumer, minIdleMs, max));
+  }
+
+  async pendingDeliveries(partition: number, query: PendingDeliveriesQuery): Promise<readonly PendingDelivery[]> {
+    const part = this.partition(partition, "pendingDeliveries");
+    if (query.consumer !== undefined) checkConsumer(this.name, query.consumer);
+    return part.stream.pendingDeliveries(query);
   }
 
   async usage(partition: number): Promise<BufferUsage> {

@@ -33,6 +33,7 @@ import { Worker, type Job } from "bullmq";
 import type { ReadBatchOutput, ReadEntry } from "@weir/actors";
 import { silentLogger, type Logger } from "../../observability/logger.js";
 import type { SourceConnector } from "../source-connector.js";
+import { monotonicNow } from "../../time/monotonic-clock.js";
 import { BullmqError } from "./bullmq-error.js";
 import { bullmqFailure, closeBullmqClient, createBullmqClient } from "./bullmq-client.js";
 import { messageFromJob } from "./queued-message.js";
@@ -172,13 +173,13 @@ export function createBullmqSource(options: BullmqSourceOptions): SourceConnecto
     async read(partition, { max, timeoutMs, signal }): Promise<ReadBatchOutput> {
       const { worker, held } = part(partition, "read");
       start();
-      const deadline = Date.now() + timeoutMs;
+      const deadline = monotonicNow() + timeoutMs;
       const entries: ReadEntry[] = [];
       while (entries.length < max && !signal.aborted && !closed) {
         // Wait (one block slice at a time) only while nothing was read and time is left.
-        const block = entries.length === 0 && Date.now() < deadline;
+        const block = entries.length === 0 && monotonicNow() < deadline;
         const token = `${worker.id}:${++sequence}`;
-        const before = Date.now();
+        const before = monotonicNow();
         let job: Job | undefined;
         try {
           job = await worker.getNextJob(token, { block });
@@ -187,9 +188,9 @@ export function createBullmqSource(options: BullmqSourceOptions): SourceConnecto
           throw bullmqFailure(`bullmq source '${queue}': fetching a job failed`, error);
         }
         if (job === undefined || job.id === undefined) {
-          if (!block || Date.now() >= deadline) break;
+          if (!block || monotonicNow() >= deadline) break;
           // A rate-limited or paused queue answers at once: do not spin until the deadline.
-          if (Date.now() - before < 5) await sleep(Math.min(20, deadline - Date.now()), signal);
+          if (monotonicNow() - before < 5) await sleep(Math.min(20, deadline - monotonicNow()), signal);
           continue;
         }
         if (signal.aborted || closed) {

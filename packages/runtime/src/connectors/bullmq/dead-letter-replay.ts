@@ -36,6 +36,7 @@ import type { Logger } from "../../observability/logger.js";
 import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferContext } from "../../pipeline/buffer-factory.js";
 import { createPartitionChooser, type PartitionChooser } from "../../pipeline/partition-choice.js";
 import type { PipelineSpec } from "../../spec/pipeline-spec.js";
+import { monotonicNow } from "../../time/monotonic-clock.js";
 import { BullmqError } from "./bullmq-error.js";
 import type { DeadLetter, DeadLetterQueue } from "./dead-letter-queue.js";
 
@@ -190,10 +191,10 @@ async function reopenDownstream(spec: PipelineSpec, context: BufferContext, name
 
 /** Writes one message, waiting (with backoff) while the partition is full. False: still full at the deadline. */
 async function writeDurably(buffer: PartitionedBuffer, partition: number, message: Message, fullWaitMs: number): Promise<boolean> {
-  const deadline = Date.now() + fullWaitMs;
+  const deadline = monotonicNow() + fullWaitMs;
   for (let attempt = 0; ; attempt++) {
     if ((await buffer.write(partition, [message])).written === 1) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** attempt, Math.max(1, deadline - Date.now()))));
+    if (monotonicNow() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** attempt, Math.max(1, deadline - monotonicNow()))));
   }
 }

@@ -21,6 +21,7 @@
  */
 import type { Message } from "@weir/actors";
 import type { Logger } from "../../observability/logger.js";
+import { elapsedSince, monotonicNow } from "../../time/monotonic-clock.js";
 import { ProcessChild, type MalformedOwner } from "./process-child.js";
 import { encodeAttempt, encodeHello, type AttemptFrame, type AttemptFrameFields, type ProcessRole } from "./process-frames.js";
 
@@ -219,7 +220,7 @@ export class ProcessWorker {
     } catch (error) {
       // spawn() throws only for arguments it rejects outright (an empty command, say).
       this.#failures += 1;
-      this.#lastFailureAt = Date.now();
+      this.#lastFailureAt = monotonicNow();
       throw new Error(`could not start ${JSON.stringify(command)}: ${error instanceof Error ? error.message : String(error)}`);
     }
     this.#child = child;
@@ -265,7 +266,8 @@ export class ProcessWorker {
     if (this.#failures === 0) return 0;
     const { interval, factor, cap } = this.#options.restartBackoff ?? defaultRestartBackoff;
     const wait = Math.min(cap, interval * factor ** (this.#failures - 1));
-    return Math.max(0, wait - (Date.now() - this.#lastFailureAt));
+    // Monotonic: a wall clock stepped back once delayed a restart by an hour (issue #10 item 6).
+    return Math.max(0, wait - elapsedSince(this.#lastFailureAt));
   }
 
   #onFrame(child: ProcessChild, frame: AttemptFrame): void {
@@ -315,7 +317,7 @@ export class ProcessWorker {
       return;
     }
     this.#failures += 1;
-    this.#lastFailureAt = Date.now();
+    this.#lastFailureAt = monotonicNow();
     this.#logger.warn("process exited; it is restarted on the next attempt", { pid: child.pid, reason, failures: this.#failures });
     const listening = this.#listening;
     if (listening !== undefined && listening.child === child) this.#onLost(listening, child, reason);

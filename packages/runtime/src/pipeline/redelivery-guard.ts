@@ -1,0 +1,260 @@
+/**
+ * Stops a poison message that kills its worker from looping forever (issue #10 item 5), with the
+ * delivery counts Redis keeps: every XREADGROUP that returns an entry (new, or a consumer's own
+ * pending re-read) and every XCLAIM counts one delivery, and an ack ends them. An entry that a
+ * worker finds pending — its own from before a restart, or a dead consumer's it claims — was
+ * delivered that many times without an ack: its worker died (or stalled past `claimIdle`) that
+ * many times while processing it. Per vertex input on a durable buffer:
+ *
+ *   deliveries d before this one   what happens
+ *   ─────────────────────────────  ────────────────────────────────────────────────────────────
+ *   d < isolateAt                  read as usual, in batches
+ *   isolateAt ≤ d < maxDeliveries  a suspect: read alone, with nothing else in flight in this
+ *                                  process (isolation-coordinator.ts), so a death is its own
+ *   d ≥ maxDeliveries              poison: handed out, but the gate answers `fallback` with
+ *                                  "its worker died d times while processing it"; never processed
+ *
+ * `isolateAt = max(1, maxDeliveries − 1)`: the first deaths of a batch are cheap to recover from
+ * (everything is re-read in batches), and an entry reaches `maxDeliveries` only through a death
+ * while it ran alone — so the messages that shared its batches reach the sink.
+ *
+ * The reader's own pending entries are listed once, at its first read (XPENDING: no delivery
+ * counted), and served from that list — oldest first, suspects alone — before any new entry is
+ * read; a worker that finds entries delivered more than once logs them in one line per vertex.
+ */
+import type { ReadEntry } from "@weir/actors";
+import type { PartitionedBuffer, PendingDelivery, ReadBatch } from "../buffer/index.js";
+import type { Logger } from "../observability/logger.js";
+import type { ClaimSchedule } from "./claim-schedule.js";
+import type { IsolationCoordinator } from "./isolation-coordinator.js";
+import type { MessageGate } from "./message-gate.js";
+
+export interface RedeliveryGuardOptions {
+  readonly vertex: string;
+  readonly buffer: PartitionedBuffer;
+  readonly consumer: string;
+  readonly maxDeliveries: number;
+  readonly claimIdleMs: number;
+  readonly claims: ClaimSchedule;
+  readonly coordinator: IsolationCoordinator;
+  readonly logger: Logger;
+}
+
+export interface GuardedRead {
+  readonly partition: number;
+  readonly max: number;
+  readonly timeoutMs: number;
+  readonly fromPending: boolean;
+}
+
+export interface RedeliveryGuard {
+  /** One read for the partition reader: planned pending entries first, then new ones, then claims. */
+  read(request: GuardedRead, signal: AbortSignal): Promise<ReadBatch>;
+  /** Acks offsets (and frees the process for the next suspect). */
+  ack(partition: number, offsets: readonly string[]): Promise<void>;
+  /** Why the message must not be processed (poison), or undefined. */
+  poisonReason(messageId: string): string | undefined;
+}
+
+/** Own pending entries listed per XPENDING page. */
+const PENDING_PAGE = 1_000;
+/** Ids shown in the startup log line; the rest are counted. */
+const LOGGED_IDS = 20;
+const NOTHING: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: false });
+
+interface Planned {
+  readonly offset: string;
+  readonly deaths: number;
+}
+
+interface PartitionState {
+  /** Own pending entries still to serve, oldest first. */
+  plan: Planned[];
+  /** The last planned offset read (pending re-reads page after it). */
+  cursor: string | undefined;
+  /** A dead consumer's suspect waits for this process to be quiet before it is claimed. */
+  claimWaiting: boolean;
+}
+
+export function createRedeliveryGuard(options: RedeliveryGuardOptions): RedeliveryGuard {
+  const { vertex, buffer, consumer, maxDeliveries, claimIdleMs, claims, coordinator, logger } = options;
+  const isolateAt = Math.max(1, maxDeliveries - 1);
+  const list = buffer.pendingDeliveries!.bind(buffer);
+  const states: Array<PartitionState | undefined> = new Array(buffer.partitions);
+  /** message id → reason, until the entry carrying it is acked. */
+  const poisoned = new Map<string, string>();
+  const poisonedOffsets = new Map<string, string>();
+  let planning: Promise<void> | undefined;
+
+  const classify = (deaths: number): "normal" | "suspect" => (deaths >= isolateAt && deaths < maxDeliveries ? "suspect" : "normal");
+
+  /** Lists every partition's own pending entries once (the first read of any partition). */
+  const plan = (): Promise<void> => {
+    planning ??= (async () => {
+      const found = await Promise.all(Array.from({ length: buffer.partitions }, (_, partition) => listOwn(partition)));
+      found.forEach((entries, partition) => {
+        states[partition] = { plan: entries.map((entry) => ({ offset: entry.offset, deaths: entry.deliveries })), cursor: undefined, claimWaiting: false };
+      });
+      logRedelivered(found);
+    })().catch((error: unknown) => {
+      planning = undefined;
+      throw error;
+    });
+    return planning;
+  };
+
+  const listOwn = async (partition: number): Promise<PendingDelivery[]> => {
+    const out: PendingDelivery[] = [];
+    for (let start = "-"; ; ) {
+      const page = await list(partition, { consumer, start, max: PENDING_PAGE });
+      out.push(...page);
+      if (page.length < PENDING_PAGE) return out;
+      start = `(${page[page.length - 1]!.offset}`;
+    }
+  };
+
+  const logRedelivered = (found: ReadonlyArray<readonly PendingDelivery[]>): void => {
+    const again = found.flatMap((entries, partition) => entries.filter((entry) => entry.deliveries > 1).map((entry) => ({ ...entry, partition })));
+    const pending = found.reduce((sum, entries) => sum + entries.length, 0);
+    if (again.length === 0) {
+      if (pending > 0) logger.info("re-reading this consumer's pending entries", { consumer, pending });
+      return;
+    }
+    const shown = again.slice(0, LOGGED_IDS).map((entry) => `p${entry.partition}:${entry.offset}×${entry.deliveries}`);
+    logger.warn("pending entries were delivered more than once before this start (their workers died while processing them)", {
+      consumer,
+      pending,
+      deliveredMoreThanOnce: again.length,
+      entries: shown.join(", ") + (again.length > LOGGED_IDS ? ` (and ${again.length - LOGGED_IDS} more)` : ""),
+      maxDeliveries,
+    });
+  };
+
+  /** Marks entries whose deaths reached maxDeliveries, so the gate sends them to the fallback. */
+  const markPoison = (partition: number, entries: readonly ReadEntry[], deathsOf: (offset: string) => number): void => {
+    for (const entry of entries) {
+      const deaths = deathsOf(entry.offset);
+      if (deaths < maxDeliveries) continue;
+      const reason = `its worker died ${deaths} times while processing it (maxDeliveries: ${maxDeliveries})`;
+      poisoned.set(entry.message.id, reason);
+      poisonedOffsets.set(`${partition}:${entry.offset}`, entry.message.id);
+      logger.warn("poison message: it goes to the fallback instead of the udf or sink", { partition, id: entry.message.id, offset: entry.offset, reason });
+    }
+  };
+
+  /** Serves the head of the partition's plan: a batch of normal entries, or one suspect alone. */
+  const servePlan = async (partition: number, state: PartitionState, request: GuardedRead, signal: AbortSignal): Promise<ReadBatch> => {
+    const head = state.plan[0]!;
+    let max = 0;
+    let holder: ReturnType<IsolationCoordinator["tryIsolate"]>;
+    if (classify(head.deaths) === "suspect") {
+      holder = coordinator.tryIsolate(vertex, partition);
+      if (holder === undefined) return idle(request, signal);
+      max = 1;
+    } else {
+      coordinator.withdraw(vertex, partition);
+      if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
+      while (max < state.plan.length && max < request.max && classify(state.plan[max]!.deaths) === "normal") max += 1;
+    }
+    const batch = await buffer.read(partition, { consumer, max, timeoutMs: 0, fromPending: true, ...(state.cursor === undefined ? {} : { after: state.cursor }) });
+    const deaths = new Map(state.plan.map((entry) => [entry.offset, entry.deaths]));
+    const last = batch.entries[batch.entries.length - 1];
+    if (last === undefined) {
+      // Nothing pending after the cursor any more (claimed by another worker): the plan is stale.
+      state.plan = [];
+      if (holder !== undefined) coordinator.release(holder);
+      return NOTHING;
+    }
+    if (holder !== undefined) holder.offset = last.offset;
+    state.cursor = last.offset;
+    const served = new Set(batch.entries.map((entry) => entry.offset));
+    // Planned entries at or before the last one served that were not served are gone (acked or claimed elsewhere).
+    const cut = state.plan.findIndex((entry) => entry.offset === last.offset);
+    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + 1);
+    markPoison(partition, batch.entries, (offset) => deaths.get(offset) ?? 0);
+    coordinator.handedOut(vertex, batch.entries.length);
+    return { entries: batch.entries, endOfStream: false };
+  };
+
+  /** Takes over a dead consumer's entries: normal ones in a batch, a suspect alone. */
+  const claim = async (partition: number, state: PartitionState, request: GuardedRead): Promise<ReadBatch> => {
+    const idleEntries = (await list(partition, { minIdleMs: claimIdleMs, max: request.max + 100 })).filter((entry) => entry.consumer !== consumer);
+    const head = idleEntries[0];
+    state.claimWaiting = false;
+    if (head === undefined) {
+      coordinator.withdraw(vertex, partition);
+      return NOTHING;
+    }
+    let holder: ReturnType<IsolationCoordinator["tryIsolate"]>;
+    let max = 0;
+    if (classify(head.deliveries) === "suspect") {
+      holder = coordinator.tryIsolate(vertex, partition);
+      // Other readers now pause; this partition asks again on its next reads.
+      state.claimWaiting = holder === undefined;
+      if (holder === undefined) return NOTHING;
+      max = 1;
+    } else {
+      coordinator.withdraw(vertex, partition);
+      while (max < idleEntries.length && max < request.max && classify(idleEntries[max]!.deliveries) === "normal") max += 1;
+    }
+    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, max);
+    if (holder !== undefined) {
+      if (claimed.length === 0) coordinator.release(holder);
+      else holder.offset = claimed[0]!.offset;
+    }
+    if (claimed.length === 0) return NOTHING;
+    // A claim counts a delivery: the deliveries before it are the deaths.
+    const before = new Map(idleEntries.map((entry) => [entry.offset, entry.deliveries]));
+    markPoison(partition, claimed, (offset) => before.get(offset) ?? 0);
+    coordinator.handedOut(vertex, claimed.length);
+    logger.warn("claimed entries of an idle consumer", { partition, count: claimed.length, ...(holder === undefined ? {} : { isolated: true }) });
+    return { entries: claimed, endOfStream: false };
+  };
+
+  /** Nothing may be handed out now: wait for a change (bounded by the read timeout), read nothing. */
+  const idle = async (request: GuardedRead, signal: AbortSignal): Promise<ReadBatch> => {
+    await coordinator.wait(request.timeoutMs, signal);
+    return NOTHING;
+  };
+
+  return {
+    async read(request, signal) {
+      const { partition } = request;
+      await plan();
+      const state = states[partition]!;
+      if (state.plan.length > 0) return servePlan(partition, state, request, signal);
+      // Own pending entries are all served: the reader's pending phase has nothing more.
+      if (request.fromPending) return NOTHING;
+      if (state.claimWaiting) {
+        const claimed = await claim(partition, state, request);
+        return claimed.entries.length > 0 || !state.claimWaiting ? claimed : idle(request, signal);
+      }
+      if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
+      const batch = await buffer.read(partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal });
+      coordinator.handedOut(vertex, batch.entries.length);
+      if (batch.entries.length > 0 || batch.endOfStream || !claims.isDue(partition)) return batch;
+      return claim(partition, state, request);
+    },
+    async ack(partition, offsets) {
+      await buffer.ack(partition, offsets);
+      coordinator.acked(vertex, partition, offsets);
+      if (poisonedOffsets.size === 0) return;
+      for (const offset of offsets) {
+        const id = poisonedOffsets.get(`${partition}:${offset}`);
+        if (id === undefined) continue;
+        poisonedOffsets.delete(`${partition}:${offset}`);
+        poisoned.delete(id);
+      }
+    },
+    poisonReason: (messageId) => (poisoned.size === 0 ? undefined : poisoned.get(messageId)),
+  };
+}
+
+/** `inner` (the vertex's size and schema gate, if any) behind the guard's poison check. */
+export function withPoisonCheck(inner: MessageGate | undefined, guard: RedeliveryGuard): MessageGate {
+  return {
+    check(message) {
+      return guard.poisonReason(message.id) ?? inner?.check(message);
+    },
+  };
+}
