@@ -11,6 +11,7 @@
 import type { Pipeline } from "../pipeline/create-pipeline.js";
 import type { RunSummary } from "../observability/vertex-counters.js";
 import { claimSignals } from "./signals.js";
+import { elapsedSince } from "../time/monotonic-clock.js";
 
 export interface RunSignals {
   /** How many signals arrived so far. */
@@ -24,7 +25,7 @@ export interface RunSignals {
   release(): void;
 }
 
-export function watchRunSignals(startedAt: number, note: (line: string) => void, onSignal: () => void): RunSignals {
+export function watchRunSignals(/** a monotonicNow() reading */ startedAt: number, note: (line: string) => void, onSignal: () => void): RunSignals {
   let count = 0;
   let pipeline: Pipeline | undefined;
   const abort = new AbortController();
@@ -43,7 +44,7 @@ export function watchRunSignals(startedAt: number, note: (line: string) => void,
       pipeline.stop(reason);
       // stop() ends a running pipeline at once; one still starting (a module loading, Redis
       // connecting) may not notice, so the command stops waiting for it here.
-      stop({ status: "failed", pipeline: pipeline.name, durationMs: Date.now() - startedAt, reason, vertices: pipeline.counts() });
+      stop({ status: "failed", pipeline: pipeline.name, durationMs: elapsedSince(startedAt), reason, vertices: pipeline.counts() });
     }
   });
   return {

@@ -14,6 +14,7 @@ import { startProgressLine } from "../progress.js";
 import { watchRunSignals } from "../run-signals.js";
 import { formatSummary } from "../summary-table.js";
 import { catalog } from "./catalog.js";
+import { elapsedSince, monotonicNow } from "../../time/monotonic-clock.js";
 
 const levels: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 
@@ -136,7 +137,7 @@ export const runCommand: Command = {
     const uiPort = portOption("--ui", values.ui);
     if ((values["ui-host"] !== undefined || values["ui-token"] !== undefined) && uiPort === undefined) throw new UsageError("run: --ui-host and --ui-token need --ui");
 
-    const startedAt = Date.now();
+    const startedAt = monotonicNow();
     const note = (line: string) => io.stderr.write(`weir: ${line}\n`);
     let observers: RunObservers | undefined;
     let summary: RunSummary | undefined;
@@ -163,7 +164,7 @@ export const runCommand: Command = {
       if (signals.count() > 0) {
         // Nothing started, nothing was read: a drain with nothing to finish.
         note(`stopped by a signal before the pipeline started; nothing was read`);
-        summary = { status: "drained", pipeline: pipeline.name, durationMs: Date.now() - startedAt, vertices: pipeline.counts() };
+        summary = { status: "drained", pipeline: pipeline.name, durationMs: elapsedSince(startedAt), vertices: pipeline.counts() };
         return report(summary, io, values.json);
       }
       signals.attach(pipeline);
