@@ -2,8 +2,9 @@
  * The dashboard end to end, in a real browser (issue #14): `weir run --ui` shows the graph, live
  * rates, a partition's statechart in its current state and the EOT join of an epoch held by one
  * slow partition; `weir ui` shows a SIGKILLed worker dead with its pending entries and who claimed
- * them. The page makes no request to any host but the one that served it. Screenshots go to
- * docs/img/ (shown in the README and docs/dashboard.md).
+ * them. The page makes no request to any host but the one that served it. Screenshots go to a
+ * temporary directory; with WEIR_UPDATE_SCREENSHOTS=1 they replace docs/img/ (shown in the README and
+ * docs/dashboard.md), so a plain test run never leaves the checkout modified.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,7 +22,8 @@ import { pipelineGraph } from "../src/ui/pipeline-graph.js";
 import { buildSnapshot } from "../src/ui/snapshot.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-const screenshot = (name: string) => path.join(repoRoot, "docs/img", name);
+const screenshotDir = process.env["WEIR_UPDATE_SCREENSHOTS"] === "1" ? path.join(repoRoot, "docs/img") : path.join(tmpdir(), "weir-dashboard-screenshots");
+const screenshot = (name: string) => path.join(screenshotDir, name);
 const URL_LINE = /dashboard (of '[^']+' )?at (http:\/\/127\.0\.0\.1:\d+\/)/;
 
 describe.skipIf(!hasChromium())("the dashboard in a browser", () => {
