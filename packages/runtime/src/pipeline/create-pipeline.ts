@@ -162,7 +162,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const guard =
       input?.pendingDeliveries === undefined
         ? undefined
-        : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }) });
+        : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }), onClaimed: (partition, count) => options.onClaimed?.(vertex.name, partition, count) });
     const vertexGate = await createVertexGate(vertex, limits.maxMessageSize);
     const gate = guard === undefined ? vertexGate : withPoisonCheck(vertexGate, guard);
     const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }), (reason) =>
@@ -176,6 +176,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         if (guard !== undefined) {
           const guarded = await guard.read(request, signal);
           count.read += guarded.entries.length;
+          await eventLoopTurn();
           return guarded;
         }
         const batch =

@@ -38,6 +38,8 @@ export interface RedeliveryGuardOptions {
   readonly claims: ClaimSchedule;
   readonly coordinator: IsolationCoordinator;
   readonly logger: Logger;
+  /** Told of every claim of a dead consumer's entries (the dashboard shows who claimed what). */
+  readonly onClaimed?: (partition: number, count: number) => void;
 }
 
 export interface GuardedRead {
@@ -208,6 +210,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     markPoison(partition, claimed, (offset) => before.get(offset) ?? 0);
     coordinator.handedOut(vertex, claimed.length);
     logger.warn("claimed entries of an idle consumer", { partition, count: claimed.length, ...(holder === undefined ? {} : { isolated: true }) });
+    options.onClaimed?.(partition, claimed.length);
     return { entries: claimed, endOfStream: false };
   };
 
