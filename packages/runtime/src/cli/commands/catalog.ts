@@ -27,7 +27,6 @@ export const catalog = {
     summary: "List, replay or purge the dead letters of a pipeline's bullmq fallback queues",
   },
   reset: { name: "reset", synopsis: "<spec> [--yes] [--force]", summary: "Delete a pipeline's Redis buffer keys, so a bounded pipeline can run again from the start" },
-  // Also in ui.ts (which keeps its own copy): keep the two the same.
   ui: {
     name: "ui",
     synopsis: "<spec> [--port <port>] [--host <address>] [--token <token>]",

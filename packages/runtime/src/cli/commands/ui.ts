@@ -2,6 +2,7 @@ import { UsageError } from "../../errors.js";
 import { loadSpec } from "../../spec/load-spec.js";
 import { parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
+import { catalog } from "./catalog.js";
 import { DEFAULT_UI_PORT } from "./run.js";
 
 /**
@@ -9,9 +10,7 @@ import { DEFAULT_UI_PORT } from "./run.js";
  * until SIGINT/SIGTERM. The dashboard's modules load only here and with `weir run --ui`.
  */
 export const uiCommand: Command = {
-  name: "ui",
-  synopsis: "<spec> [--port <port>] [--host <address>] [--token <token>]",
-  summary: "Serve the dashboard of a running deployment on Redis (workers, partitions, epochs, dead letters)",
+  ...catalog.ui,
   help: [
     "Options:",
     `  --port <port>        listen on this port (default ${DEFAULT_UI_PORT}, 0 = any free port); the URL is printed on stderr`,
