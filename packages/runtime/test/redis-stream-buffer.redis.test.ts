@@ -398,6 +398,21 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
     expect(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 })).toEqual({ entries: [], endOfStream: true });
   });
 
+  test("looking for stranded entries counts no delivery of the entries in flight (delivery counts are death counts)", async () => {
+    const buffer = open({ upstreams: ["up"] });
+    const stream = buffer.keysOf(0).stream;
+    await buffer.write(0, messages("a", 3));
+    expect(ids(await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 }))).toEqual(["a0", "a1"]);
+    // a2 is stranded: delivered to "c" without the buffer seeing the reply.
+    await admin().xreadgroup("GROUP", "pipe.vertex", "c", "COUNT", 1, "STREAMS", stream, ">");
+    await buffer.endOfStream("up");
+    // Every read at the end looks for stranded entries while a0 and a1 are still being processed.
+    expect(ids(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 }))).toEqual(["a2"]);
+    for (let i = 0; i < 3; i++) expect(ids(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 }))).toEqual([]);
+    const deliveries = (await buffer.pendingDeliveries(0, { consumer: "c", max: 10 })).map((entry) => entry.deliveries);
+    expect(deliveries).toEqual([1, 1, 1]);
+  });
+
   test("reports BUFFER_STREAM_ENDED from the script and STREAM ids as offsets", async () => {
     const buffer = open({ upstreams: ["up"] });
     await buffer.write(0, messages("a", 1));

@@ -346,31 +346,48 @@ export class ConsumerGroupStream {
     return entries;
   }
 
-  /** This consumer's pending entries that this object never handed out, up to `max`. */
+  /**
+   * This consumer's pending entries that this object never handed out, up to `max`. Listed with
+   * XPENDING and fetched with XRANGE, never re-read with XREADGROUP: a re-read counts a delivery
+   * of every entry it returns, the ones in flight included, and delivery counts are how the
+   * redelivery guard counts a worker's deaths (pipeline/redelivery-guard.ts).
+   */
   private async recover(consumer: string, max: number): Promise<RawEntry[]> {
     const generation = this.connection.generation;
     const out: RawEntry[] = [];
-    let cursor = "0";
     let complete = false;
-    try {
-      scan: for (;;) {
-        const reply = await xreadgroup(this.connection.client, "GROUP", this.group, consumer, "COUNT", PENDING_PAGE, "STREAMS", this.key, cursor);
-        const page = parseStreamsReply(reply, []);
-        for (const entry of page.entries) {
-          if (this.handedOut.has(entry.id)) continue;
-          out.push(entry);
-          if (out.length >= max) break scan;
-        }
-        if (page.count < PENDING_PAGE || page.lastId === undefined) {
-          complete = true;
-          break;
-        }
-        cursor = page.lastId;
+    for (let start = "-"; ; ) {
+      const page = await this.pendingDeliveries({ consumer, start, max: PENDING_PAGE });
+      const unseen = page.filter((entry) => !this.handedOut.has(entry.offset));
+      const stranded = unseen.slice(0, max - out.length);
+      if (stranded.length > 0) out.push(...(await this.fetch(stranded.map((entry) => entry.offset))));
+      // More stranded entries than `max`: the consumer stays suspect, the next read takes the rest.
+      if (stranded.length < unseen.length) break;
+      if (page.length < PENDING_PAGE) {
+        complete = true;
+        break;
       }
+      start = `(${page[page.length - 1]!.offset}`;
+    }
+    if (complete && this.connection.generation === generation) this.suspects.delete(consumer);
+    return out;
+  }
+
+  /** The entries with these ids (XRANGE: no delivery counted); ids deleted meanwhile are left out. */
+  private async fetch(ids: readonly string[]): Promise<RawEntry[]> {
+    const pipeline = this.connection.client.pipeline();
+    for (const id of ids) (pipeline as unknown as { xrangeBuffer(...args: string[]): unknown }).xrangeBuffer(this.key, id, id);
+    let replies: Array<[Error | null, unknown]>;
+    try {
+      replies = (await pipeline.exec()) ?? [];
     } catch (error) {
       throw this.translate(error, "recover pending entries");
     }
-    if (complete && this.connection.generation === generation) this.suspects.delete(consumer);
+    const out: RawEntry[] = [];
+    for (const [error, reply] of replies) {
+      if (error !== null) throw this.translate(error, "recover pending entries");
+      out.push(...parseEntries(reply).entries);
+    }
     return out;
   }
 
