@@ -29,7 +29,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tlsFor } from "../src/buffer/redis/server-tls.js";
-import { tlsFailure } from "../src/buffer/redis/tls-failure.js";
+import { clientCertificateRefusal, tlsFailure } from "../src/buffer/redis/tls-failure.js";
 import { SpecError } from "../src/errors.js";
 import { loadSpec, parseSpec } from "../src/spec/load-spec.js";
 import { findRedisServer, startRedisServer, uniquePrefix, type RedisServer } from "./support/redis-server.js";
@@ -319,5 +319,11 @@ spec:
     expect(refused.code).toBe(1);
     expect(refused.failures, refused.stderr.slice(-2000)).toHaveLength(1);
     expect(refused.failures[0]).toMatch(/TLS: the server refused the client certificate .*spec\.buffer\.tls\.cert and spec\.buffer\.tls\.key/);
+    // The probe behind it: TLS 1.3 may show the client only a reset, never the alert, on a given try.
+    const ca = readFileSync(path.join(certs, "ca.crt"));
+    const probed = await clientCertificateRefusal("127.0.0.1", strict.port, { ca, servername: "localhost" });
+    expect(probed?.message).toMatch(/the server refused the client certificate/);
+    const withCert = { ca, servername: "localhost", cert: readFileSync(path.join(certs, "client.crt")), key: readFileSync(path.join(certs, "client.key")) };
+    expect(await clientCertificateRefusal("127.0.0.1", strict.port, withCert)).toBeUndefined();
   });
 });

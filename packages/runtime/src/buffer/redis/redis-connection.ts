@@ -28,7 +28,7 @@ import { silentLogger } from "../../observability/logger.js";
 import { BufferError } from "../buffer-error.js";
 import { defineScripts } from "./scripts.js";
 import { DEFAULT_FIRST_ANSWER_TIMEOUT_MS, maskUrl, neverAnswered } from "./unreachable.js";
-import { endpointOf, plainToTlsFailure, speaksPlainRedis, speaksTls, tlsFailure, tlsToPlainFailure } from "./tls-failure.js";
+import { clientCertificateRefusal, endpointOf, plainToTlsFailure, speaksPlainRedis, speaksTls, tlsFailure, tlsToPlainFailure } from "./tls-failure.js";
 
 /** How long a TLS client may go without being ready before the port is asked whether it speaks plain Redis. */
 const TLS_SILENCE_PROBE_MS = 2_000;
@@ -448,8 +448,12 @@ export class RedisConnection {
     if (this.probedProtocol || this.fatal !== undefined || this.closed || this.options.cluster === true) return;
     this.probedProtocol = true;
     if (this.usesTls) {
-      this.probing = speaksPlainRedis(this.host, this.port).then((plain) => {
-        if (plain) this.fail(tlsToPlainFailure(this.endpoint));
+      this.probing = speaksPlainRedis(this.host, this.port).then(async (plain) => {
+        if (plain) return this.fail(tlsToPlainFailure(this.endpoint));
+        // A reset right after the handshake is what a server that wants a client certificate may send.
+        const tls = redisOptionsFromUrl(this.options.url, this.options.tls).tls;
+        const refusal = tls === undefined || tls.cert !== undefined ? undefined : await clientCertificateRefusal(this.host, this.port, tls);
+        if (refusal !== undefined) this.fail(refusal);
       });
     } else {
       this.probing = speaksTls(this.host, this.port).then((tls) => {

@@ -10,7 +10,7 @@
  * by `code`, never by message text.
  */
 import { connect as tcpConnect, isIP, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from "node:tls";
 import { BufferError } from "../buffer-error.js";
 
 /** Where the spec takes TLS settings; quoted in hints. */
@@ -142,6 +142,31 @@ export function plainToTlsFailure(endpoint: string): BufferError {
 export function speaksTls(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
   const socket = tlsConnect({ host, port, rejectUnauthorized: false, ...(isIP(host) === 0 ? { servername: host } : {}) });
   return probe(socket, timeoutMs, (decide) => socket.once("secureConnect", () => decide(true)));
+}
+
+/**
+ * The BUFFER_TLS error of a server that wants a client certificate this client does not send, or
+ * undefined. With TLS 1.3 the server checks the client's certificate after the client's handshake
+ * is done, and its alert races the close: the client may read the alert (`…CERTIFICATE_REQUIRED`)
+ * or only a reset (`ECONNRESET`), which alone is retried as weather. So this handshakes with the
+ * connection's own TLS options, sends a PING and listens: up to `attempts` times, until an alert
+ * names the reason. A reply of any kind means the server took this client as it is.
+ */
+export async function clientCertificateRefusal(host: string, port: number, tls: TlsOptions, attempts = 3, timeoutMs = 2_000): Promise<BufferError | undefined> {
+  const endpoint = endpointOf(host, port);
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    let alert: unknown;
+    const socket = tlsConnect({ ...tls, host, port });
+    const answered = await probe(socket, timeoutMs, (decide) => {
+      socket.once("secureConnect", () => socket.write("PING\r\n"));
+      socket.once("data", () => decide(true));
+      socket.prependOnceListener("error", (error) => (alert = error));
+    });
+    if (answered) return undefined;
+    const failure = tlsFailure(alert, endpoint);
+    if (failure !== undefined) return failure;
+  }
+  return undefined;
 }
 
 /** The error for a rediss:// URL whose server answers in plain text (see {@link speaksPlainRedis}). */
