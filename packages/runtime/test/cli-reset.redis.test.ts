@@ -72,6 +72,8 @@ describe.skipIf(findRedisServer() === undefined)("weir run twice on the same Red
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toMatch(/deleted \d+ keys/);
     expect(await redis.exists(...streams, ...streams.map((stream) => `${stream}:eos`), ...streams.map((stream) => `${stream}:dedup`))).toBe(0);
+    // The dashboard's record of the first runs' workers goes too: a reset pipeline starts with none.
+    expect(await redis.exists("again:{again}:workers", "again:{again}:spec")).toBe(0);
     expect((await weir(["reset", file, "--yes"])).stdout).toMatch(/nothing to reset/);
 
     const third = await weir(["run", file, "--json"]);

@@ -2,14 +2,14 @@
  * The Redis keys of a pipeline's buffers, computed from its spec (never found by SCAN, which
  * would need every node of a cluster and could match another pipeline's keys).
  */
-import { partitionKeys, specKey } from "../buffer/redis/keys.js";
+import { partitionKeys, specKey, workersKey } from "../buffer/redis/keys.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import { vertexBufferName } from "./buffer-factory.js";
 
 export interface PipelineBufferKeys {
   /** Every partition's stream. */
   readonly streams: readonly string[];
-  /** The streams with their dedup and end-of-stream sets, and the spec fingerprint. */
+  /** The streams with their dedup and end-of-stream sets, the spec fingerprint and the workers hash (`weir ui`). */
   readonly all: readonly string[];
 }
 
@@ -27,6 +27,6 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
       all.push(keys.stream, keys.dedup, keys.eos);
     }
   }
-  all.push(specKey(buffer.keyPrefix, spec.metadata.name));
+  all.push(specKey(buffer.keyPrefix, spec.metadata.name), workersKey(buffer.keyPrefix, spec.metadata.name));
   return { streams, all };
 }

@@ -10,7 +10,7 @@ import { catalog } from "./catalog.js";
 
 /**
  * `weir reset <spec> [--yes] [--force]`: deletes a pipeline's Redis buffer keys (every partition's
- * stream, dedup set and end-of-stream set, and the spec fingerprint), so a bounded pipeline can run again from the start —
+ * stream, dedup set and end-of-stream set, the spec fingerprint and the workers hash the dashboard reads), so a bounded pipeline can run again from the start —
  * its end-of-stream markers and dedup window otherwise outlive the run. Without `--yes` it only
  * says what it would delete. It refuses while a worker of the pipeline is connected — `weir run`
  * names its connections `weir:<pipeline>:…` (`--force` deletes anyway). Dead-letter queues are
