@@ -19,7 +19,8 @@ export default defineConfig({
     globalSetup: ["./packages/runtime/test/support/redis-global-setup.ts"],
     // Two cores: two scenario files at a time, each spawning a few worker processes.
     maxWorkers: 2,
-    testTimeout: 90_000,
+    // Generous: with both cores busy a worker process takes seconds to start; conditions, not these, pace the trials.
+    testTimeout: 180_000,
     hookTimeout: 60_000,
   },
 });

@@ -260,7 +260,7 @@ export function watchStalls(redis: Redis, prefix: string, total: number): { stop
 }
 
 /** Waits until `predicate` holds, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
