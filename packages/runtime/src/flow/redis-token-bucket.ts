@@ -72,9 +72,11 @@ if mode == 'take' then
 else
   tokens = math.min(cap(rate), tokens + count)
 end
-redis.call('HSET', key, 'tokens', tostring(tokens), 'last', tostring(last), 'start', tostring(start))
+-- %.17g: tostring keeps 14 digits, a tenth of a millisecond of a server time in ms.
+local function exact(x) return string.format('%.17g', x) end
+redis.call('HSET', key, 'tokens', exact(tokens), 'last', exact(last), 'start', exact(start))
 redis.call('PEXPIRE', key, math.ceil(idle))
-return {granted, wait, tostring(rate)}
+return {granted, wait, exact(rate)}
 `;
 
 // allow-oom: the bucket is one small hash, and refusing it under maxmemory would stop every read,
