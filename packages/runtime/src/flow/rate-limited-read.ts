@@ -68,6 +68,10 @@ export function createVertexRateLimit(options: VertexRateLimitOptions): VertexRa
             else logger.info("rate limit: adaptive ceiling raised", fields);
           },
         });
+  if (adaptive !== undefined && vertex.kind === "sink" && "process" in vertex.sink) {
+    // Its results arrive as frames straight to the sink session: no function to time (docs/flow-control.md).
+    logger.warn("rate limit: adaptive mode does not see a process sink's attempts; the rate follows the ramp alone", { hint: "remove adaptive, or use a module sink" });
+  }
   const limiter = new RateLimiter({ vertex: vertex.name, store, initialRate: params.rampUpMs > 0 ? params.min : params.max, logger, ...(adaptive === undefined ? {} : { adaptive }) });
   logger.info("rate limit", { store: kind, max: params.max, min: params.min, rampUpMs: params.rampUpMs, ...(adaptive === undefined ? {} : { latencyTargetMs: rateLimit.adaptive!.latencyTarget }) });
   return {
