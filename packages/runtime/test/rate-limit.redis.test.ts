@@ -14,7 +14,7 @@ import { rateLimitKey } from "../src/buffer/redis/keys.js";
 import { createPipelineMetrics } from "../src/observability/pipeline-metrics.js";
 import { idleResetMs, take, adjust, type BucketState, type RateParams } from "../src/flow/rate-bucket.js";
 import { redisTokenBucket } from "../src/flow/redis-token-bucket.js";
-import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.js";
+import { deleteKeys, findRedisServer, redisTestUrl, startRedisServer, uniquePrefix } from "./support/redis-server.js";
 import { monotonicNow } from "../src/time/monotonic-clock.js";
 
 const url = redisTestUrl();
@@ -141,4 +141,20 @@ describe.skipIf(url === undefined)("the Redis token bucket", () => {
     expect(pipeline.rateLimits()["out"]!.waitedMs).toBeGreaterThan(0);
     await deleteKeys(redisUrl, `${keyPrefix}*`);
   }, 30_000);
+});
+
+describe.skipIf(findRedisServer() === undefined)("the Redis token bucket under maxmemory", () => {
+  it("still takes while Redis refuses writes for memory: reads (which free memory by their acks) must go on", async () => {
+    const server = await startRedisServer({ args: ["--maxmemory-policy", "noeviction"] });
+    const redis = new Redis(server.url);
+    try {
+      await redis.config("SET", "maxmemory", "1");
+      await expect(redis.set("x", "y")).rejects.toThrow(/OOM/);
+      const taken = await redisTokenBucket(redis, rateLimitKey("weir", "p", "out"), { max: 10, min: 10, rampUpMs: 0 }).take(5, undefined);
+      expect(taken.granted).toBe(5);
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
+  });
 });
