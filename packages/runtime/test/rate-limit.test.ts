@@ -9,7 +9,9 @@ import { RateLimiter } from "../src/flow/rate-limiter.js";
 import { AdaptiveCeiling, observeAttempts } from "../src/flow/rate-adaptive.js";
 import { withRateLimit, type VertexRateLimit } from "../src/flow/rate-limited-read.js";
 import { silentLogger, type Logger } from "../src/observability/logger.js";
-import type { ReadBatchInput } from "@weir/actors";
+import type { Message, ReadBatchInput, SinkResult } from "@weir/actors";
+import { createPipeline } from "../src/pipeline/create-pipeline.js";
+import { createJsonLogger } from "../src/observability/logger.js";
 
 const ramp: RateParams = { max: 500, min: 10, rampUpMs: 10_000 };
 
@@ -286,4 +288,53 @@ describe("limits.rateLimit in the spec", () => {
   it("is in the JSON Schema", () => {
     expect(JSON.stringify(pipelineJsonSchema())).toContain("latencyTarget");
   });
+});
+
+describe("rate limits in a pipeline (memory store)", () => {
+  const pipelineSpec = (limits: Record<string, unknown>, outLimits?: Record<string, unknown>, total = 300) =>
+    parseSpec(
+      {
+        apiVersion: "weir.dev/v1",
+        kind: "Pipeline",
+        metadata: { name: "limited" },
+        spec: {
+          limits: { readBatchSize: 50, readTimeout: "20ms", ...limits },
+          vertices: [
+            { name: "in", source: { generator: { total, rpu: 1_000_000, duration: "1s" } } },
+            { name: "out", partitions: 2, sink: { blackhole: {} }, ...(outLimits === undefined ? {} : { limits: outLimits }) },
+          ],
+          edges: [{ from: "in", to: "out" }],
+        },
+      },
+      "/base",
+    );
+
+  it("limits every vertex's reads, each on its own bucket, and delivers everything", async () => {
+    const pipeline = createPipeline(pipelineSpec({ rateLimit: { max: 5_000, min: 500, rampUpDuration: "50ms" } }));
+    const summary = await pipeline.start();
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["out"]).toMatchObject({ read: 300, ok: 300 });
+    expect(Object.keys(pipeline.rateLimits()).sort()).toEqual(["in", "out"]);
+  });
+
+  it("the adaptive mode lowers the limit while the sink fails, and says why", async () => {
+    const lines: string[] = [];
+    const logger = createJsonLogger({ level: "info", write: (line) => lines.push(line) });
+    let lowered: () => void = () => undefined;
+    const seen = new Promise<void>((resolve) => (lowered = resolve));
+    const spec = pipelineSpec({}, { rateLimit: { max: 1_000, min: 10, adaptive: { latencyTarget: "1s" } } }, 1_000_000);
+    const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
+      if (lines.some((line) => line.includes("adaptive ceiling lowered"))) lowered();
+      return messages.map((message) => ({ id: message.id, status: "failure", error: "downstream is down" }));
+    };
+    const pipeline = createPipeline(spec, { sinks: { out: sink }, logger });
+    const done = pipeline.start();
+    await seen;
+    pipeline.stop();
+    await done;
+    const line = JSON.parse(lines.find((candidate) => candidate.includes("adaptive ceiling lowered"))!) as { vertex: string; from: number; to: number; reason: string };
+    expect(line).toMatchObject({ vertex: "out", from: 1_000, to: 700 });
+    expect(line.reason).toMatch(/messages failed in the last second/);
+    expect(pipeline.rateLimits()["out"]!.limit).toBeLessThan(1_000);
+  }, 30_000);
 });

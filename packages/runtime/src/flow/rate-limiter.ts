@@ -103,7 +103,9 @@ export class RateLimiter {
   }
 
   status(): RateLimitStatus {
-    return { limit: this.rate, waitedMs: this.waited, throttledReads: this.throttledReads };
+    // The ceiling may have dropped since the last take reported the rate.
+    const ceiling = this.options.adaptive?.ceiling();
+    return { limit: ceiling === undefined ? this.rate : Math.min(this.rate, ceiling), waitedMs: this.waited, throttledReads: this.throttledReads };
   }
 
   /** Logs the end of a throttling still under way (the run is over). */
