@@ -156,7 +156,7 @@ describe("RateLimiter (injected clock and sleep)", () => {
 });
 
 describe("withRateLimit", () => {
-  const request: ReadBatchInput = { vertex: "out", partition: 0, max: 50, timeoutMs: 100, fromPending: false };
+  const request: ReadBatchInput = { vertex: "out", partition: 0, max: 50, timeoutMs: 1_000, fromPending: false };
   const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ offset: `${i}`, message: { id: `m${i}`, keys: [], value: new Uint8Array(), eventTime: 0, headers: {} } }));
 
   function rateOf(params: RateParams): { rate: VertexRateLimit; now: { value: number } } {
@@ -187,9 +187,21 @@ describe("withRateLimit", () => {
       return { entries: entries(input.max), endOfStream: false };
     });
     const signal = new AbortController().signal;
-    await read(request, signal);
-    expect(await read(request, signal)).toEqual({ entries: [], endOfStream: false });
+    const short = { ...request, timeoutMs: 100 };
+    await read(short, signal);
+    expect(await read(short, signal)).toEqual({ entries: [], endOfStream: false });
     expect(reads).toBe(1);
+  });
+
+  it("takes at most the rate's worth of one read timeout, so a reader blocked on an empty partition holds few tokens", async () => {
+    const { rate } = rateOf({ max: 100, min: 100, rampUpMs: 0 });
+    const asked: number[] = [];
+    const read = withRateLimit(rate, async (input) => {
+      asked.push(input.max);
+      return { entries: [], endOfStream: false };
+    });
+    await read({ ...request, timeoutMs: 100 }, new AbortController().signal);
+    expect(asked).toEqual([10]);
   });
 
   it("never holds back a re-read of the consumer's own pending entries, but charges them", async () => {

@@ -66,18 +66,22 @@ export class RateLimiter {
   }
 
   /**
-   * Up to `want` tokens, waiting for them at most `timeoutMs` (at least {@link MIN_WAIT_MS});
-   * 0 when none came in time.
+   * Up to `want` tokens — and at most the rate's worth over `timeoutMs` — waiting for them at most
+   * `timeoutMs` (at least {@link MIN_WAIT_MS}); 0 when none came in time.
    *
    * @throws the abort reason when `signal` aborts while waiting.
    */
   async acquire(want: number, { timeoutMs, signal }: { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<number> {
     if (want <= 0) return 0;
     const started = this.clock();
-    const deadline = started + Math.max(timeoutMs, MIN_WAIT_MS);
+    const window = Math.max(timeoutMs, MIN_WAIT_MS);
+    const deadline = started + window;
+    // At most what the rate allows in one read timeout: a reader that then blocks on an empty
+    // partition holds that many tokens for its timeout, not a whole batch the busy ones need.
+    const ask = Math.min(want, Math.max(1, Math.ceil((this.rate * window) / 1000)));
     let waited = false;
     for (;;) {
-      const taken = await this.options.store.take(want, this.options.adaptive?.ceiling());
+      const taken = await this.options.store.take(ask, this.options.adaptive?.ceiling());
       this.rate = taken.rate;
       const now = this.clock();
       if (taken.granted > 0 || now >= deadline) {
