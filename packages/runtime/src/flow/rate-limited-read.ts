@@ -110,7 +110,7 @@ export function withRateLimit(rate: VertexRateLimit | undefined, read: Read): Re
       used = batch.entries.length;
       return batch;
     } finally {
-      if (used < granted) await limiter.release(granted - used).catch(() => undefined);
+      if (used < granted) await limiter.release(granted - used);
     }
   };
 }

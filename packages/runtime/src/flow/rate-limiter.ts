@@ -96,9 +96,17 @@ export class RateLimiter {
     }
   }
 
-  /** Gives back tokens a read was granted and did not use. */
+  /**
+   * Gives back tokens a read was granted and did not use. Never throws: tokens that could not be
+   * given back only leave the vertex a little below its limit for a moment (logged).
+   */
   async release(count: number): Promise<void> {
-    if (count > 0) await this.options.store.adjust(count, this.options.adaptive?.ceiling());
+    if (count <= 0) return;
+    try {
+      await this.options.store.adjust(count, this.options.adaptive?.ceiling());
+    } catch (error) {
+      this.options.logger.warn("rate limit: unused tokens could not be given back", { vertex: this.options.vertex, count, error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   /** Counts messages read without asking first (a restarted worker's own pending entries). */
