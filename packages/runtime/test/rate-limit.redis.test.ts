@@ -87,6 +87,25 @@ describe.skipIf(url === undefined)("the Redis token bucket", () => {
     }
   });
 
+  it("a worker that restarts joins the ramp where the vertex is: the ramp's start lives in Redis", async () => {
+    const key = rateLimitKey(prefix, "p", "restart");
+    const params: RateParams = { max: 1_000, min: 10, rampUpMs: 60_000 };
+    const first = await redisTokenBucket(redis, key, params).take(1, undefined);
+    expect(first.rate).toBe(10);
+    const { start } = await stateOf(key);
+    // A new process: its own connection, its own store object.
+    const restarted = new Redis(redisUrl);
+    try {
+      const again = await redisTokenBucket(restarted, key, params).take(1, undefined);
+      const { last, start: kept } = await stateOf(key);
+      expect(kept).toBe(start);
+      expect(again.rate).toBeGreaterThan(10);
+      expect(again.rate).toBeCloseTo(10 + (990 * (last - start)) / 60_000, 6);
+    } finally {
+      restarted.disconnect();
+    }
+  });
+
   function spec(name: string, keyPrefix: string, vertices: PipelineSpecInput["spec"]["vertices"], limits: PipelineSpecInput["spec"]["limits"] = {}) {
     return parseSpec(
       { apiVersion: "weir.dev/v1", kind: "Pipeline", metadata: { name }, spec: { buffer: { type: "redis", url: redisUrl, keyPrefix }, limits, vertices, edges: [{ from: "in", to: "out" }] } },
