@@ -91,9 +91,12 @@ describe.skipIf(url === undefined)("rate limit across worker processes (redis st
     // The ramp: well below max in the first second, rising after.
     const perSecond = Array.from({ length: RAMP_S }, (_, second) => within(second, second + 1));
     console.log(`rate limit acceptance: per second during the ramp ${perSecond.join(", ")}`);
-    expect(perSecond[0]!).toBeLessThan(MAX * 0.4);
-    expect(perSecond[2]!).toBeGreaterThan(perSecond[0]!);
-    expect(perSecond[4]!).toBeGreaterThan(perSecond[2]!);
+    // Batches land in the second their epoch commits, so single seconds jitter by ±150: compare pairs.
+    const [s0, s1, , s3, s4] = perSecond as [number, number, number, number, number];
+    expect(s0).toBeLessThan(MAX * 0.4);
+    expect(s3 + s4).toBeGreaterThan(1.5 * (s0 + s1));
+    // The whole ramp (~1,300 by the ramp's area) well below RAMP_S seconds at max (2,500).
+    expect(perSecond.reduce((sum, count) => sum + count, 0)).toBeLessThan(RAMP_S * MAX * 0.75);
 
     // After the ramp (and a second's burst of the bucket), over WINDOW_S seconds.
     const from = RAMP_S + 1;
