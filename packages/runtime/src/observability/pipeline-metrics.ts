@@ -43,6 +43,8 @@ export interface PipelineMetricsOptions {
   readonly bufferUsage?: () => Promise<readonly PartitionUsage[]>;
   /** Messages `onFull: discardLatest` dropped, per vertex whose input was full, per partition (`pipeline.discards`). */
   readonly discards?: () => Readonly<Record<string, readonly number[]>>;
+  /** Each rate-limited vertex's limit and wait (`pipeline.rateLimits`, flow/rate-limiter.ts). */
+  readonly rateLimits?: () => Readonly<Record<string, { readonly limit: number; readonly waitedMs: number }>>;
 }
 
 export interface PipelineMetrics {
@@ -170,6 +172,32 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
       });
     }
   }
+
+  // limits.rateLimit (flow/rate-limiter.ts): the rate in force and the time reads waited for tokens.
+  const rateLimitGauge = new Gauge({
+    name: "weir_rate_limit",
+    help: "Messages per second a rate-limited vertex may read now (the ramp's rate, lowered by the adaptive mode); with a redis store, for every worker of the vertex together.",
+    labelNames: ["pipeline", "vertex"],
+    registers,
+    collect: () => {
+      for (const [vertex, status] of Object.entries(options.rateLimits?.() ?? {})) rateLimitGauge.set({ pipeline, vertex }, status.limit);
+    },
+  });
+  const rateLimitWait = new Counter({
+    name: "weir_rate_limit_wait_seconds_total",
+    help: "Time this process's readers of a vertex waited for rate limit tokens, summed over partitions.",
+    labelNames: ["pipeline", "vertex"],
+    registers,
+    collect: () => {
+      for (const [vertex, status] of Object.entries(options.rateLimits?.() ?? {})) {
+        const delta = status.waitedMs / 1000 - (reportedWaits.get(vertex) ?? 0);
+        if (delta <= 0) continue;
+        reportedWaits.set(vertex, status.waitedMs / 1000);
+        rateLimitWait.inc({ pipeline, vertex }, delta);
+      }
+    },
+  });
+  const reportedWaits = new Map<string, number>();
 
   const started = new WeakMap<object, number>();
   const tallyDrops = new Map<string, number>();

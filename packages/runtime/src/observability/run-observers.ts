@@ -66,6 +66,7 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
         counts: () => pipeline?.counts() ?? {},
         bufferUsage: () => bufferUsageOf(pipeline),
         discards: () => pipeline?.discards() ?? {},
+        rateLimits: () => pipeline?.rateLimits() ?? {},
       });
       metricsServer = await startMetricsServer(metrics.registry, options.metricsPort).catch((cause: unknown) => {
         throw portError("metrics", options.metricsPort!, cause);

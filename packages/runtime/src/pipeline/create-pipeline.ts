@@ -42,6 +42,8 @@ import { createClaimSchedule } from "./claim-schedule.js";
 import { inProcessUpstreams, IsolationCoordinator } from "./isolation-coordinator.js";
 import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
 import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
+import { attemptObserver, createVertexRateLimit, withRateLimit, type VertexRateLimit } from "../flow/rate-limited-read.js";
+import type { RateLimitStatus } from "../flow/rate-limiter.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -92,6 +94,8 @@ export interface Pipeline {
   discards(): Readonly<Record<string, readonly number[]>>;
   /** Fill of every input buffer partition this process has open (for `buffer_*` metrics). */
   bufferUsage(): Promise<ReadonlyArray<{ readonly vertex: string; readonly partition: number; readonly usage: BufferUsage }>>;
+  /** Each rate-limited vertex's current limit and time spent waiting for tokens (for `weir_rate_limit*` metrics). */
+  rateLimits(): Readonly<Record<string, RateLimitStatus>>;
   /** The running supervisor actors by vertex name (empty before `start`). */
   readonly actors: ReadonlyMap<string, Actor<VertexMachine>>;
 }
@@ -111,6 +115,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const actors = new Map<string, Actor<VertexMachine>>();
   const buffers = new Map<string, PartitionedBuffer>();
   const discarded = new Map<string, number[]>();
+  const rateLimits = new Map<string, VertexRateLimit>();
   let bufferContext: BufferContext | undefined;
   /** The input buffer of `vertex`, opened once per process (read by it, written by its upstreams). */
   const bufferOf = (vertex: string): PartitionedBuffer => {
@@ -158,6 +163,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
     const claim = createClaimSchedule(claimIdleMs);
+    // limits.rateLimit: the reads below ask it for tokens first (flow/rate-limited-read.ts).
+    const rate = createVertexRateLimit({ spec, vertex, limits, logger, ...(bufferContext?.connection === undefined ? {} : { connection: bufferContext.connection }) });
+    if (rate !== undefined) rateLimits.set(vertex.name, rate);
+    if (rate !== undefined) closers.push(async () => rate.limiter.close());
     // Durable inputs count deliveries: a message that keeps killing its worker goes to the fallback.
     const guard =
       input?.pendingDeliveries === undefined
@@ -172,7 +181,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     return {
-      read: async (request, signal) => {
+      read: withRateLimit(rate, async (request, signal) => {
         if (guard !== undefined) {
           const guarded = await guard.read(request, signal);
           count.read += guarded.entries.length;
@@ -203,7 +212,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         count.read += batch.entries.length;
         await eventLoopTurn(); // a pipeline that never waits must still hear signals and timers
         return batch;
-      },
+      }),
       ack: async (request) => {
         if (source !== undefined) await source.ack(request.partition, request.offsets);
         else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
@@ -263,11 +272,11 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         // a process sink's `write` serves fallback writes only, its frames go to the session.
         const fromFunction = !("process" in vertex.sink);
         const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
-        const builtin = fromFunction ? observeSinkConnector(vertex.name, created, failures) : created;
+        const builtin = fromFunction ? observedAttempts(vertex).observeConnector(observeSinkConnector(vertex.name, created, failures)) : created;
         return gate === undefined ? builtin : gateSinkConnector(builtin, gate, fromFunction);
       }
       if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
-      const observed = observeSinkFunction(vertex.name, custom, failures);
+      const observed = observedAttempts(vertex).observe(observeSinkFunction(vertex.name, custom, failures));
       return sinkConnectorFromFunction(gate === undefined ? observed : gateSinkFunction(observed, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
@@ -278,7 +287,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
           ? toMapStage(customUdf, `udf of vertex '${vertex.name}'`)
           : await loadMapStage(vertex.name, vertex.udf, { ...sinkOptions(vertex), resultTimeout: udfTimeoutMs });
     if (stage?.kind === "batch" && stage.close !== undefined) closers.push(stage.close);
-    const forward = createForwarder({
+    const forward = observedAttempts(vertex).observe(createForwarder({
       vertex: vertex.name,
       ...(stage === undefined ? {} : { stage }),
       passThrough: stage === catStage,
@@ -287,9 +296,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       udfTimeoutMs,
       logger: logger.child({ vertex: vertex.name }),
       failures,
-    });
+    }));
     return sinkConnectorFromFunction(gate === undefined ? forward : gateSinkFunction(forward, gate));
   };
+
+  /** The adaptive rate limit's view of a vertex's attempts; passes functions through without one. */
+  const observedAttempts = (vertex: VertexSpec) => attemptObserver(rateLimits.get(vertex.name));
 
   /** The message gate of a udf or sink vertex: its schema and size limit; none on sources. */
   const createVertexGate = async (vertex: VertexSpec, maxMessageSize: number | undefined): Promise<MessageGate | undefined> => {
@@ -374,6 +386,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     consumer,
     actors,
     counts: () => Object.fromEntries(counts),
+    rateLimits: () => Object.fromEntries([...rateLimits].map(([vertex, rate]) => [vertex, rate.limiter.status()])),
     discards: () => Object.fromEntries([...discarded].map(([vertex, perPartition]) => [vertex, [...perPartition]])),
     async bufferUsage() {
       // A closed buffer (the run ended) or an unreachable Redis has nothing to report right now.

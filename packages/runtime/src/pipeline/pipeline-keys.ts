@@ -2,14 +2,14 @@
  * The Redis keys of a pipeline's buffers, computed from its spec (never found by SCAN, which
  * would need every node of a cluster and could match another pipeline's keys).
  */
-import { partitionKeys, specKey, workersKey } from "../buffer/redis/keys.js";
+import { partitionKeys, rateLimitKey, specKey, workersKey } from "../buffer/redis/keys.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import { vertexBufferName } from "./buffer-factory.js";
 
 export interface PipelineBufferKeys {
   /** Every partition's stream. */
   readonly streams: readonly string[];
-  /** The streams with their dedup and end-of-stream sets, the spec fingerprint and the workers hash (`weir ui`). */
+  /** The streams with their dedup and end-of-stream sets, the spec fingerprint, the workers hash (`weir ui`) and the rate limits' buckets. */
   readonly all: readonly string[];
 }
 
@@ -28,5 +28,7 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
     }
   }
   all.push(specKey(buffer.keyPrefix, spec.metadata.name), workersKey(buffer.keyPrefix, spec.metadata.name));
+  // Rate limits' buckets (any vertex may have one): a reset makes the next run ramp up again.
+  for (const vertex of spec.spec.vertices) all.push(rateLimitKey(buffer.keyPrefix, spec.metadata.name, vertex.name));
   return { streams, all };
 }

@@ -22,6 +22,7 @@ import { bufferTlsIssues } from "./buffer-rules.js";
 import { bullmqUrlIssues, withBullmqUrls } from "./bullmq-rules.js";
 import { ALWAYS, reportDrafts } from "./issue-draft.js";
 import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
+import { rateLimitIssues, rateLimitSchema } from "../flow/rate-limit-spec.js";
 
 // Kubernetes' DNS-1123 label: names end up in Redis keys, metrics labels and file names.
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -59,6 +60,8 @@ const limitFields = {
     .describe(
       "Redis buffers: how many times a message may be delivered to workers that died (or stalled past claimIdle) while processing it; past it, it goes to the fallback with the reason instead of killing the next worker. An integer from 1 to 1000.",
     ),
+  // flow/rate-limit-spec.ts; a vertex's rateLimit replaces the pipeline's as a whole.
+  rateLimit: rateLimitSchema,
 };
 
 const limitsSchema = z
@@ -73,6 +76,8 @@ const limitsSchema = z
     // No default: no size limit unless one is set.
     maxMessageSize: limitFields.maxMessageSize.optional(),
     maxDeliveries: limitFields.maxDeliveries.default(3),
+    // No default: no rate limit unless one is set.
+    rateLimit: limitFields.rateLimit.optional(),
   })
   .describe("Limits for every vertex; a vertex's own `limits` override them field by field.");
 
@@ -441,7 +446,7 @@ const specBodySchema = z
     vertices: z.array(vertexSchema).min(1).describe("The pipeline's vertices: sources, udfs and sinks."),
     edges: z.array(edgeSchema).describe("Edges between vertices; each one is a partitioned buffer."),
   })
-  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value), ...bufferTlsIssues(value)]), ALWAYS)
+  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value), ...bufferTlsIssues(value), ...rateLimitIssues(value)]), ALWAYS)
   // A bullmq queue without a url lives on the redis buffer's server (bullmq-rules.ts).
   .transform(withBullmqUrls);
 

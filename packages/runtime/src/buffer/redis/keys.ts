@@ -15,6 +15,7 @@
  *
  *   <prefix>:{<pipeline>}:spec                  string: the fingerprint of the spec whose buffers these are
  *   <prefix>:{<pipeline>}:workers               hash: worker id → registration JSON, `<id>#beat` → server ms (ui/worker-heartbeat.ts)
+ *   <prefix>:{<pipeline>}:rate-limit:<vertex>   hash: a vertex's token bucket (flow/redis-token-bucket.ts)
  * ```
  *
  * See https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags for
@@ -119,4 +120,16 @@ export function specKey(keyPrefix: string, pipeline: string): string {
  */
 export function workersKey(keyPrefix: string, pipeline: string): string {
   return `${keyPrefix}:{${pipeline}}:workers`;
+}
+
+/**
+ * The token bucket of a vertex's `limits.rateLimit` with a redis store, shared by its workers.
+ *
+ * @example
+ * ```ts
+ * rateLimitKey("weir", "demo", "out"); // "weir:{demo}:rate-limit:out"
+ * ```
+ */
+export function rateLimitKey(keyPrefix: string, pipeline: string, vertex: string): string {
+  return `${keyPrefix}:{${pipeline}}:rate-limit:${vertex}`;
 }
