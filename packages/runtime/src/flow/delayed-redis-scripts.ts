@@ -4,6 +4,7 @@
  * purpose, KEYS, ARGV and replies, and a name carrying the package version. Every script touches
  * the keys of one buffer partition only (one hash tag, buffer/redis/keys.ts).
  */
+import { createHash } from "node:crypto";
 import type { RedisClient } from "../buffer/redis/redis-connection.js";
 import { WEIR_SCRIPT_VERSION } from "../buffer/redis/scripts.js";
 
@@ -129,13 +130,12 @@ const SHEBANG: Readonly<Record<DelayedScriptName, string>> = {
 
 interface Definition {
   readonly numberOfKeys: number;
-  readonly command: string;
   readonly lua: string;
 }
 
 function define(name: DelayedScriptName, numberOfKeys: number, header: string, body: string): Definition {
   const lua = `${SHEBANG[name]}\n--[[ weir@${WEIR_SCRIPT_VERSION} delayed-${name}-${numberOfKeys}\n${header}]]\n${body}`;
-  return { numberOfKeys, command: `weir_${WEIR_SCRIPT_VERSION.replace(/[^a-zA-Z0-9]/g, "_")}_delayed_${name}`, lua };
+  return { numberOfKeys, lua };
 }
 
 export const delayedScripts: Readonly<Record<DelayedScriptName, Definition>> = {
@@ -145,12 +145,25 @@ export const delayedScripts: Readonly<Record<DelayedScriptName, Definition>> = {
 };
 
 type ScriptArg = string | Buffer | number;
-type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
 
-/** Runs one of the scripts above (EVALSHA, EVAL after a NOSCRIPT: ioredis defineCommand). */
-export function runDelayedScript(client: RedisClient, name: DelayedScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+const sha1s = new Map<DelayedScriptName, string>();
+
+/**
+ * Runs one of the scripts above: EVALSHA, then EVAL after a NOSCRIPT (a restarted or failed-over
+ * Redis has an empty script cache). Not through `defineCommand`: a command defined on a client
+ * that already auto-pipelines breaks ioredis's pipelines (`results[i] is not iterable`).
+ */
+export async function runDelayedScript(client: RedisClient, name: DelayedScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
   const script = delayedScripts[name];
-  const registry = client as unknown as Record<string, ScriptCommand>;
-  if (typeof registry[script.command] !== "function") client.defineCommand(script.command, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-  return (registry[script.command] as ScriptCommand).call(client, ...keys, ...args);
+  let sha = sha1s.get(name);
+  if (sha === undefined) {
+    sha = createHash("sha1").update(script.lua).digest("hex");
+    sha1s.set(name, sha);
+  }
+  try {
+    return await client.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+    return client.eval(script.lua, keys.length, ...keys, ...args);
+  }
 }
