@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message, SinkAnswer, SinkContext } from "@weir/actors";
-import { createPipeline, parseSpec } from "@weir/runtime";
+import { createPipeline, parseSpec, type Pipeline } from "@weir/runtime";
+import { createPipelineMetrics } from "../src/observability/pipeline-metrics.js";
 import type { MapContext, RetryLaterAnswer } from "../src/udf/map-function.js";
 import { listSource } from "./support/list-source.js";
 
@@ -65,9 +66,13 @@ describe("delayed redelivery (memory buffer)", () => {
         events.push({ kind: "delivered", id: entry.id, partition: context.partition, at: performance.now() });
         return { id: entry.id, status: "ok" };
       });
-    const summary = await createPipeline(spec(), { sources: { in: listSource(messages(200)) }, sinks: { out: sink } }).start();
+    let pipeline: Pipeline | undefined;
+    const metrics = createPipelineMetrics({ pipeline: "later", processMetrics: false, counts: () => pipeline?.counts() ?? {} });
+    pipeline = createPipeline(spec(), { inspect: metrics.inspect, sources: { in: listSource(messages(200)) }, sinks: { out: sink } });
+    const summary = await pipeline.start();
     expect(summary.status).toBe("completed");
     expect(summary.vertices["out"]).toMatchObject({ ok: 200, retriedLater: 100, fallback: 0, dropped: 0, read: 300, acked: 300 });
+    expect(await metrics.metrics()).toMatch(/^weir_retried_later_total\{pipeline="later",vertex="out"\} 100$/m);
 
     const delivered = events.filter((event) => event.kind === "delivered");
     expect(delivered.map((event) => event.id).sort()).toEqual(messages(200).map((entry) => entry.id).sort()); // each once
