@@ -209,9 +209,10 @@ describe.skipIf(url === undefined)("delayed redelivery on Redis", () => {
       children.add(child);
       let stderr = "";
       child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout!.resume();
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: () => string }>((resolve) =>
-        child.on("close", (code, signal) => resolve({ code, signal, stderr: () => stderr })),
+      let stdout = "";
+      child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: () => string; stdout: () => string }>((resolve) =>
+        child.on("close", (code, signal) => resolve({ code, signal, stderr: () => stderr, stdout: () => stdout })),
       );
       return { child, exited };
     };
@@ -233,6 +234,7 @@ describe.skipIf(url === undefined)("delayed redelivery on Redis", () => {
     const second = start("out", "b");
     const done = await second.exited;
     expect(done.code, done.stderr().slice(-3000)).toBe(0);
+    if (process.env["WEIR_TEST_SHOW_SUMMARY"] === "1") console.log(done.stdout());
 
     const deliveries = await redis.hgetall(`${prefix}:deliveries`);
     expect(Object.keys(deliveries)).toHaveLength(1000); // none lost
