@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Message, SinkAnswer, SinkContext } from "@weir/actors";
 import { createPipeline, parseSpec } from "@weir/runtime";
 import { RedisConnection } from "../src/buffer/redis/redis-connection.js";
+import { RedisStreamBuffer } from "../src/buffer/redis/redis-stream-buffer.js";
 import { partitionKeys } from "../src/buffer/redis/keys.js";
 import { decodeMessage } from "../src/buffer/redis/encoding.js";
 import { createRedisDelayedStore } from "../src/flow/delayed-redis-store.js";
@@ -178,6 +179,30 @@ describe.skipIf(url === undefined)("delayed redelivery on Redis", () => {
         await connection.close();
       }
     });
+  });
+
+  it("a partition whose upstreams all ended does not end while one of its messages is parked (the end check counts the delayed set)", async () => {
+    const prefix = newPrefix("eos");
+    const connection = new RedisConnection({ url: redisUrl });
+    const buffer = new RedisStreamBuffer({ name: "e.out", partitions: 1, maxLength: 100, usageLimit: 1, upstreams: ["in"], connection, keyPrefix: prefix });
+    const store = createRedisDelayedStore({ connection, keyPrefix: prefix, bufferName: "e.out", partitions: 1, dedupWindowMs: 60_000, capacity: 100 });
+    const read = () => buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    try {
+      await buffer.write(0, [message(1)]);
+      const first = await read();
+      await store.park(0, [{ identity: "1:m1", message: message(1), delayMs: 0 }]);
+      await buffer.ack(0, first.entries.map((entry) => entry.offset));
+      await buffer.endOfStream("in");
+      expect(await read()).toEqual({ entries: [], endOfStream: false });
+      expect(await releaseSome(store)).toMatchObject({ moved: 1 });
+      const again = await read();
+      expect(again.entries.map((entry) => entry.message.id)).toEqual(["m1"]);
+      await buffer.ack(0, again.entries.map((entry) => entry.offset));
+      expect((await read()).endOfStream).toBe(true);
+    } finally {
+      await buffer.close();
+      await connection.close();
+    }
   });
 
   it("a SIGKILLed worker during the delay loses none and duplicates none: another worker moves the parked messages back", async () => {

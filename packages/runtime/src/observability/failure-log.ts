@@ -70,7 +70,7 @@ export function createFailureLog(logger: Logger, options: FailureLogOptions = {}
   return {
     record(vertex, kind, count, reason, attempt = 0) {
       if (count <= 0) return;
-      if (kind !== "dropped" && kind !== "deduped") lastFailures.set(vertex, reason);
+      if (kind !== "dropped" && kind !== "deduped" && kind !== "retriedLater") lastFailures.set(vertex, reason);
       const key = `${vertex}\u0000${kind}`;
       const entry = tallies.get(key);
       if (entry === undefined) {
