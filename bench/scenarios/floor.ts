@@ -58,7 +58,8 @@ const forwarderTo = (vertex: string, to: PartitionedBuffer, map: boolean): SinkF
     udfTimeoutMs: Number.POSITIVE_INFINITY,
     logger: silentLogger,
     failures,
-  });
+    // cat passes messages on and never answers retryLater (flow/delayed-sink.ts).
+  }) as SinkFunction;
 
 /** One partition's loop: read a batch, hand it on, ack it; until the input ends. */
 async function drive(vertex: string, partition: number, read: () => Promise<{ entries: ReadonlyArray<{ offset: string; message: Message }>; endOfStream: boolean }>, ack: (offsets: string[]) => Promise<unknown>, step: SinkFunction): Promise<void> {

@@ -1,6 +1,6 @@
 export { WeirError, ProtocolError } from "./errors.js";
 export type { ProtocolErrorCode } from "./errors.js";
-export type { Message, ReadEntry, SinkResult, FinalStatus } from "./message.js";
+export type { Message, ReadEntry, SinkResult, RetryLaterResult, SinkAnswer, FinalStatus } from "./message.js";
 export { actorIds, addTallies, emptyTallies } from "./epoch-protocol.js";
 export type {
   BatchReadEvent,

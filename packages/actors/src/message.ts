@@ -23,5 +23,15 @@ export type SinkResult =
   | { readonly id: string; readonly status: "failure"; readonly error: string }
   | { readonly id: string; readonly status: "fallback"; readonly reason: string };
 
+/**
+ * "Not now: bring this message back in `delayMs`." The runtime takes the message out of its epoch
+ * (which commits) and redelivers it after the delay (docs/flow-control.md). Sessions never see it:
+ * the runtime answers `ok` for the parked message on the sink's behalf.
+ */
+export type RetryLaterResult = { readonly id: string; readonly status: "retryLater"; readonly delayMs: number };
+
+/** What a user's sink function may answer for one message: a {@link SinkResult} or `retryLater`. */
+export type SinkAnswer = SinkResult | RetryLaterResult;
+
 /** How every message ends: each input message gets exactly one of these. */
 export type FinalStatus = "ok" | "fallback" | "dropped";

@@ -52,7 +52,7 @@ export { isSinkConnector, sinkConnectorFromFunction } from "./connectors/sink-co
 export type { SinkConnector } from "./connectors/sink-connector.js";
 export type { SourceConnector } from "./connectors/source-connector.js";
 export { catStage, loadMapStage, toMapStage } from "./udf/map-function.js";
-export type { BatchMapAnswer, BatchMapFunction, MapContext, MapFunction, MapResult, MapStage, MapStageOptions } from "./udf/map-function.js";
+export type { BatchMapAnswer, BatchMapFunction, MapContext, MapFunction, MapResult, MapStage, MapStageOptions, RetryLaterAnswer } from "./udf/map-function.js";
 export { createTraceRecorder } from "./observability/trace-recorder.js";
 export type { TraceRecorder, TraceRecorderOptions, TraceRecorderStats } from "./observability/trace-recorder.js";
 export { createTraceFileWriter } from "./observability/trace-file-writer.js";

@@ -351,3 +351,104 @@ describe("an external process map (Python)", () => {
     expect(named("process started").length).toBeGreaterThan(2);
   });
 });
+
+describe("retryLater frames from external processes (docs/protocol.md)", () => {
+  /** Ids whose sequence number is even are answered retryLater the first time a process sees them. */
+  const laterPython = (role: "sink" | "map", out: string) =>
+    [
+      "import json, sys",
+      "sys.dont_write_bytecode = True",
+      ...(role === "sink"
+        ? [
+            `sys.path.insert(0, ${JSON.stringify(sinkDir)})`,
+            "from sink import Sink, main",
+            "class Later(Sink):",
+            "    seen = set()",
+            "    def write(self, epoch, attempt, messages):",
+            "        pass",
+            "    def results(self, attempt, messages):",
+            "        out = []",
+            `        with open(${JSON.stringify(out)}, "a") as f:`,
+            "            for m in messages:",
+            "                if int(m['id'].split('-')[-1]) % 2 == 0 and m['id'] not in self.seen:",
+            "                    self.seen.add(m['id'])",
+            "                    out.append({'id': m['id'], 'status': 'retryLater', 'delayMs': 50})",
+            "                else:",
+            "                    f.write(m['id'] + '\\n')",
+            "                    out.append({'id': m['id'], 'status': 'ok'})",
+            "        return out",
+            "sys.exit(main(Later))",
+          ]
+        : [
+            "def send(frame):",
+            "    sys.stdout.write(json.dumps(frame) + '\\n'); sys.stdout.flush()",
+            "lines = (json.loads(l) for l in sys.stdin if l.strip())",
+            "next(lines)",
+            "send({'type': 'ready', 'protocol': 1})",
+            "seen, pending = set(), {}",
+            "for frame in lines:",
+            "    key = (frame['epoch'], frame['attempt'])",
+            "    if frame['type'] == 'data':",
+            "        pending.setdefault(key, []).extend(frame['messages'])",
+            "    elif frame['type'] == 'eot':",
+            "        where = {'partition': frame['partition'], 'epoch': frame['epoch'], 'attempt': frame['attempt']}",
+            "        results = []",
+            "        for m in pending.pop(key, []):",
+            "            if int(m['id'].split('-')[-1]) % 2 == 0 and m['id'] not in seen:",
+            "                seen.add(m['id'])",
+            "                results.append({'id': m['id'], 'status': 'retryLater', 'delayMs': 50})",
+            "            else:",
+            "                results.append({'id': m['id'], 'results': [{'value': m['value']}]})",
+            "        send({'type': 'results', **where, 'results': results})",
+            "        send({'type': 'endOfResults', **where})",
+          ]),
+    ].join("\n");
+
+  it("a process sink's retryLater (results split over several frames): every message is written once", async () => {
+    const out = path.join(dir, "later-sink-ids.txt");
+    const script = path.join(dir, "later_sink.py");
+    await writeFile(script, laterPython("sink", out));
+    const summary = await createPipeline(
+      spec(
+        [
+          { name: "in", source: generator(400) },
+          { name: "out", partitions: 2, sink: { process: { command: ["python3", script], env: { SINK_RESULTS_PER_FRAME: "7" } } } },
+        ],
+        [{ from: "in", to: "out" }],
+        { readBatchSize: 50, readTimeout: "20ms" },
+      ),
+      { logger: capture().logger },
+    ).start();
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["out"]).toMatchObject({ ok: 400, retriedLater: 200, fallback: 0, dropped: 0, protocolErrors: 0 });
+    const ids = (await readFile(out, "utf8")).trim().split("\n");
+    expect(ids).toHaveLength(400);
+    expect(new Set(ids).size).toBe(400);
+  });
+
+  it("a process map's retryLater: the message is mapped again after its delay and reaches the sink once", async () => {
+    const script = path.join(dir, "later_map.py");
+    await writeFile(script, laterPython("map", ""));
+    const out = path.join(dir, "later-map-out.jsonl");
+    const summary = await createPipeline(
+      spec(
+        [
+          { name: "in", source: generator(300) },
+          { name: "map", partitions: 2, udf: { process: { command: ["python3", script] } } },
+          { name: "out", sink: { jsonl: { path: out } } },
+        ],
+        [
+          { from: "in", to: "map" },
+          { from: "map", to: "out" },
+        ],
+        { readBatchSize: 50, readTimeout: "20ms" },
+      ),
+      { logger: capture().logger },
+    ).start();
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["map"]).toMatchObject({ ok: 300, retriedLater: 150 });
+    const ids = (await readFile(out, "utf8")).trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(new Set(ids).size).toBe(300);
+    expect(ids).toHaveLength(300);
+  });
+});

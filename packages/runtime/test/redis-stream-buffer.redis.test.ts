@@ -492,6 +492,9 @@ describe("Redis buffer pieces (no server needed)", () => {
       stream: "weir:{demo.out.2}",
       dedup: "weir:{demo.out.2}:dedup",
       eos: "weir:{demo.out.2}:eos",
+      delayed: "weir:{demo.out.2}:delayed",
+      delayedMessages: "weir:{demo.out.2}:delayed-messages",
+      delayedReleased: "weir:{demo.out.2}:delayed-released",
     });
     expect(hashTagOf("a{b}c{d}")).toBe("b");
     expect(hashTagOf("a{}b")).toBe("a{}b");

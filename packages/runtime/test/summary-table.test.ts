@@ -13,8 +13,15 @@ describe("the run summary table", () => {
     const [, header, row] = text.split("\n");
     const columns = header!.trim().split(/\s+/);
     const cells = row!.trim().split(/\s+/);
-    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "protocolErrors"]);
+    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "protocolErrors"]);
     expect(cells[columns.indexOf("deduped")]).toBe("100");
     expect(cells[columns.indexOf("dropped")]).toBe("0");
+  });
+
+  it("has a retriedLater column: messages parked by a retryLater answer", () => {
+    const text = formatSummary({ status: "completed", pipeline: "p", durationMs: 1, vertices: { out: { ...emptyCounts(), ok: 10, retriedLater: 4 } } });
+    const [, header, row] = text.split("\n");
+    const columns = header!.trim().split(/\s+/);
+    expect(row!.trim().split(/\s+/)[columns.indexOf("retriedLater")]).toBe("4");
   });
 });

@@ -11,7 +11,7 @@ import { monotonicNow } from "../time/monotonic-clock.js";
 import type { Logger } from "./logger.js";
 
 /** What happened to the messages an entry counts. */
-export type FailureKind = "udfFailed" | "sinkFailed" | "forwardFailed" | "dropped" | "deduped";
+export type FailureKind = "udfFailed" | "sinkFailed" | "forwardFailed" | "dropped" | "deduped" | "retriedLater";
 
 const messages: Record<FailureKind, string> = {
   udfFailed: "udf failed for messages (each is retried, then routed by onFailure)",
@@ -19,6 +19,7 @@ const messages: Record<FailureKind, string> = {
   forwardFailed: "writing results downstream failed for messages (the attempt is retried)",
   dropped: "messages dropped",
   deduped: "messages not written again: already written (deduplicated)",
+  retriedLater: "messages answered retryLater: parked, each comes back after its delay",
 };
 
 interface Tally {
@@ -69,7 +70,7 @@ export function createFailureLog(logger: Logger, options: FailureLogOptions = {}
   return {
     record(vertex, kind, count, reason, attempt = 0) {
       if (count <= 0) return;
-      if (kind !== "dropped" && kind !== "deduped") lastFailures.set(vertex, reason);
+      if (kind !== "dropped" && kind !== "deduped" && kind !== "retriedLater") lastFailures.set(vertex, reason);
       const key = `${vertex}\u0000${kind}`;
       const entry = tallies.get(key);
       if (entry === undefined) {

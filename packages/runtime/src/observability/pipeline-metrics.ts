@@ -99,6 +99,22 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
       dedupTotal.inc({ pipeline, vertex }, delta);
     }
   }
+  // Delayed redelivery (docs/flow-control.md): read from the vertex counters, like the dedups.
+  const retriedLaterTotal = new Counter({
+    name: "weir_retried_later_total",
+    help: "Messages a vertex's sink or udf answered retryLater: parked, each redelivered after its delay (its epoch committed meanwhile).",
+    labelNames: ["pipeline", "vertex"],
+    registers,
+    collect: () => {
+      for (const [vertex, count] of Object.entries(options.counts?.() ?? {})) {
+        const delta = (count.retriedLater ?? 0) - (reportedRetriedLater.get(vertex) ?? 0);
+        if (delta <= 0) continue;
+        reportedRetriedLater.set(vertex, count.retriedLater);
+        retriedLaterTotal.inc({ pipeline, vertex }, delta);
+      }
+    },
+  });
+  const reportedRetriedLater = new Map<string, number>();
   const fallbackTotal = new Counter({ name: "forwarder_fbsink_write_total", help: "Messages of a partition written to the fallback sink.", labelNames: partitionLabels, registers });
   const criticalTotal = new Counter({
     name: "forwarder_critical_error_total",

@@ -15,10 +15,15 @@ export interface VertexCounts {
    */
   deduped: number;
   protocolErrors: number;
+  /**
+   * Times a message of the vertex was answered `retryLater` and parked: it left its epoch and
+   * comes back after its delay (counted again then, as `ok`, `fallback` or `dropped`).
+   */
+  retriedLater: number;
 }
 
 export function emptyCounts(): VertexCounts {
-  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0 };
+  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0 };
 }
 
 /**

@@ -44,6 +44,10 @@ import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
 import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
 import { attemptObserver, createVertexRateLimit, withRateLimit, type VertexRateLimit } from "../flow/rate-limited-read.js";
 import type { RateLimitStatus } from "../flow/rate-limiter.js";
+import { withDelayedRelease } from "../flow/delayed-reader.js";
+import { delayedSinkFunction, type AnsweringSinkFunction, type DelayedRedeliveryOptions } from "../flow/delayed-sink.js";
+import { createDelayedStore } from "../flow/delayed-store-factory.js";
+import { delayedSinkWriter } from "../flow/delayed-writer.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -53,7 +57,7 @@ export interface PipelineOptions {
   /** Map functions by vertex name, replacing the spec's `udf` of that vertex. */
   readonly udfs?: Readonly<Record<string, MapFunction | { readonly batch: BatchMapFunction }>>;
   /** Sinks by vertex name, replacing the spec's `sink` of that vertex. */
-  readonly sinks?: Readonly<Record<string, SinkFunction | SinkConnector>>;
+  readonly sinks?: Readonly<Record<string, SinkFunction | AnsweringSinkFunction | SinkConnector>>;
   /** Sources by vertex name, replacing the spec's `source` of that vertex. */
   readonly sources?: Readonly<Record<string, SourceConnector>>;
   readonly logger?: Logger;
@@ -174,13 +178,20 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }), onClaimed: (partition, count) => options.onClaimed?.(vertex.name, partition, count) });
     const vertexGate = await createVertexGate(vertex, limits.maxMessageSize);
     const gate = guard === undefined ? vertexGate : withPoisonCheck(vertexGate, guard);
-    const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate), logger.child({ vertex: vertex.name }), (reason) =>
+    // retryLater answers: parked in a store beside the vertex's input (docs/flow-control.md).
+    const delayedStore = vertex.kind === "source" ? undefined : createDelayedStore(bufferContext!, vertex);
+    const delayed: DelayedRedeliveryOptions | undefined =
+      delayedStore === undefined
+        ? undefined
+        : { vertex: vertex.name, store: delayedStore, retry: retryPolicyFor(vertex), counts: count, countsWritten: vertex.kind === "sink", failures, failureKind: vertex.kind === "sink" ? "sinkFailed" : "udfFailed" };
+    if (delayedStore !== undefined) closers.push(() => delayedStore.close());
+    const sink = withCommitLogging(await createVertexSink(vertex, limits.resultTimeout, gate, delayed), logger.child({ vertex: vertex.name }), (reason) =>
       void end("failed", `vertex '${vertex.name}': ${reason}`),
     );
     closers.push(() => sink.close());
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
-    return {
+    const io: VertexIO = {
       read: withRateLimit(rate, async (request, signal) => {
         if (guard !== undefined) {
           const guarded = await guard.read(request, signal);
@@ -222,6 +233,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       sink,
       fallback: createFallbackWrite(fallbackSink?.write, logger.child({ vertex: vertex.name })),
     };
+    return delayedStore === undefined ? io : withDelayedRelease(io, delayedStore, count);
   };
 
   // Process sinks and udfs start one process per partition and log their stderr.
@@ -264,7 +276,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const createSource = (vertex: Extract<VertexSpec, { kind: "source" }>): Promise<SourceConnector> =>
     createBuiltinSource(vertex, { consumer, logger, pipeline: name, ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }) });
 
-  const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number, gate: MessageGate | undefined): Promise<SinkConnector> => {
+  const createVertexSink = async (
+    vertex: VertexSpec,
+    udfTimeoutMs: number,
+    gate: MessageGate | undefined,
+    delayed: DelayedRedeliveryOptions | undefined,
+  ): Promise<SinkConnector> => {
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {
@@ -273,11 +290,14 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         const fromFunction = !("process" in vertex.sink);
         const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
         const builtin = fromFunction ? observedAttempts(vertex).observeConnector(observeSinkConnector(vertex.name, created, failures)) : created;
-        return gate === undefined ? builtin : gateSinkConnector(builtin, gate, fromFunction);
+        // User code (a module or a process) may answer retryLater; Weir's own sinks never do.
+        const answering = delayed === undefined || !("module" in vertex.sink || "process" in vertex.sink) ? builtin : withDelayedAnswers(builtin, delayed, fromFunction);
+        return gate === undefined ? answering : gateSinkConnector(answering, gate, fromFunction);
       }
       if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
-      const observed = observedAttempts(vertex).observe(observeSinkFunction(vertex.name, custom, failures));
-      return sinkConnectorFromFunction(gate === undefined ? observed : gateSinkFunction(observed, gate));
+      const observed = observedAttempts(vertex).observe(observeSinkFunction(vertex.name, custom as SinkFunction, failures));
+      const answering = delayed === undefined ? observed : delayedSinkFunction(observed, delayed);
+      return sinkConnectorFromFunction(gate === undefined ? answering : gateSinkFunction(answering, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
     const stage =
@@ -296,8 +316,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       udfTimeoutMs,
       logger: logger.child({ vertex: vertex.name }),
       failures,
-    }));
-    return sinkConnectorFromFunction(gate === undefined ? forward : gateSinkFunction(forward, gate));
+    }) as SinkFunction);
+    // A udf may answer retryLater; a source's or cat's forwarder passes messages on and never does.
+    const answering = delayed === undefined || stage === undefined || stage === catStage ? forward : delayedSinkFunction(forward, delayed);
+    return sinkConnectorFromFunction(gate === undefined ? answering : gateSinkFunction(answering, gate));
   };
 
   /** The adaptive rate limit's view of a vertex's attempts; passes functions through without one. */
@@ -490,6 +512,15 @@ function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexC
     log.warn("protocol error", { partition: event.partition, epoch: event.epoch, attempt: event.attempt, code: event.code, error: event.message });
   });
   actor.on("readFailed", (event) => log.warn("read failed; retrying", { partition: event.partition, error: event.error }));
+}
+
+/** A user's sink connector with its retryLater answers parked: its function wrapped, or its writer (process sinks). */
+function withDelayedAnswers(connector: SinkConnector, delayed: DelayedRedeliveryOptions, functionBacked: boolean): SinkConnector {
+  const commit = connector.commit === undefined ? {} : { commit: connector.commit };
+  if (functionBacked && connector.write !== undefined) {
+    return sinkConnectorFromFunction(delayedSinkFunction(connector.write, delayed), { ...commit, close: () => connector.close() });
+  }
+  return { ...connector, writer: delayedSinkWriter(connector.writer, delayed), close: () => connector.close() };
 }
 
 async function closeAll(closers: ReadonlyArray<() => Promise<void>>, logger: Logger): Promise<void> {

@@ -11,13 +11,14 @@
  * Every failure, drop and dedup is counted and goes to the failure log (aggregated per vertex):
  * nothing leaves without a count and a line.
  */
-import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
+import type { Message, SinkAnswer, SinkContext, SinkResult } from "@weir/actors";
+import type { AnsweringSinkFunction } from "../flow/delayed-sink.js";
 import { BufferError, type PartitionedBuffer } from "../buffer/index.js";
 import type { FailureLog } from "../observability/failure-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { VertexCounts } from "../observability/vertex-counters.js";
 import type { OnFull } from "../spec/pipeline-spec.js";
-import type { MapContext, MapResult, MapStage } from "../udf/map-function.js";
+import type { BatchMapAnswer, MapContext, MapResult, MapStage, RetryLaterAnswer } from "../udf/map-function.js";
 import type { PartitionChooser } from "./partition-choice.js";
 import { matchesTags, type TagCondition } from "./tag-condition.js";
 
@@ -46,11 +47,15 @@ export interface ForwarderOptions {
   readonly failures: FailureLog;
 }
 
-type Mapped = { readonly outputs: readonly Message[]; readonly tags: ReadonlyArray<readonly string[] | undefined> } | { readonly error: string };
+type Mapped =
+  | { readonly outputs: readonly Message[]; readonly tags: ReadonlyArray<readonly string[] | undefined> }
+  | { readonly error: string }
+  // The udf answered retryLater: nothing is written; the answer goes on for flow/delayed-sink.ts to park.
+  | { readonly laterMs: number };
 
 const encoder = new TextEncoder();
 
-export function createForwarder(options: ForwarderOptions): SinkFunction {
+export function createForwarder(options: ForwarderOptions): AnsweringSinkFunction {
   const forward = forwarderFunction(options);
   return async (messages, context) => {
     try {
@@ -64,7 +69,7 @@ export function createForwarder(options: ForwarderOptions): SinkFunction {
   };
 }
 
-function forwarderFunction(options: ForwarderOptions): SinkFunction {
+function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
   const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
@@ -73,7 +78,7 @@ function forwarderFunction(options: ForwarderOptions): SinkFunction {
     // Route: per target, per partition, the messages to write, in input order.
     const groups = targets.map(() => new Map<number, Message[]>());
     for (const result of mapped) {
-      if ("error" in result) continue;
+      if (!("outputs" in result)) continue;
       for (let i = 0; i < result.outputs.length; i += 1) {
         const output = result.outputs[i]!;
         let routed = false;
@@ -95,8 +100,12 @@ function forwarderFunction(options: ForwarderOptions): SinkFunction {
       for (const [partition, list] of group) writes.push(writeToPartition(options, targets[t]!, partition, list, context.signal));
     });
     await Promise.all(writes);
-    return mapped.map((result, i): SinkResult =>
-      "error" in result ? { id: messages[i]!.id, status: "failure", error: result.error } : { id: messages[i]!.id, status: "ok" },
+    return mapped.map((result, i): SinkAnswer =>
+      "error" in result
+        ? { id: messages[i]!.id, status: "failure", error: result.error }
+        : "laterMs" in result
+          ? { id: messages[i]!.id, status: "retryLater", delayMs: result.laterMs }
+          : { id: messages[i]!.id, status: "ok" },
     );
   };
 }
@@ -168,7 +177,7 @@ async function mapBatch(
     return messages.map(() => ({ error }));
   }
   const given = new Set(messages.map((message) => message.id));
-  const byId = new Map<string, readonly MapResult[] | { readonly error: string }>();
+  const byId = new Map<string, readonly MapResult[] | { readonly error: string } | { readonly laterMs: number }>();
   const unknown: string[] = [];
   const twice = new Set<string>();
   for (const answer of answers) {
@@ -178,7 +187,7 @@ async function mapBatch(
     }
     if (!given.has(answer.id)) unknown.push(String(answer.id));
     else if (byId.has(answer.id)) twice.add(answer.id);
-    else byId.set(answer.id, "error" in answer && typeof answer.error === "string" ? { error: answer.error } : (answer as { results: readonly MapResult[] }).results);
+    else byId.set(answer.id, batchAnswer(answer));
   }
   if (unknown.length > 0 || twice.size > 0) {
     // Answers the udf owes nobody are dropped; an id answered twice is failed (and retried): which answer holds is unknowable.
@@ -195,11 +204,21 @@ async function mapBatch(
       return { error: `the batch udf returned no results for id '${message.id}'; return { id, results: [] } to filter a message out` };
     }
     // `{ id, error }`: the udf failed that message on purpose (a process map does on protocol errors).
-    return "error" in results ? { error: results.error } : toMapped(message, results);
+    if ("error" in results) return { error: results.error };
+    return "laterMs" in results ? results : toMapped(message, results);
   });
 }
 
+/** One batch answer as the forwarder keeps it: results, an error, or a retryLater delay. */
+function batchAnswer(answer: BatchMapAnswer): readonly MapResult[] | { readonly error: string } | { readonly laterMs: number } {
+  if ("error" in answer && typeof answer.error === "string") return { error: answer.error };
+  if ((answer as { status?: unknown }).status === "retryLater") return { laterMs: (answer as { delayMs: number }).delayMs };
+  return (answer as { results: readonly MapResult[] }).results;
+}
+
 function toMapped(message: Message, results: unknown): Mapped {
+  // `{ status: "retryLater", delayMs }`: the delay is checked where the message is parked.
+  if ((results as { status?: unknown } | null)?.status === "retryLater" && !Array.isArray(results)) return { laterMs: (results as RetryLaterAnswer).delayMs };
   if (!Array.isArray(results)) {
     return { error: `the udf returned ${describe(results)} for '${message.id}'; expected an array of { value, keys?, tags? }` };
   }

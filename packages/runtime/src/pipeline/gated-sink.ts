@@ -46,7 +46,7 @@ export function gateSinkFunction(write: SinkFunction, gate: MessageGate): SinkFu
  * Runs a writer under a small machine that re-emits every `sinkIo.*` frame the writer sends
  * back, so the gated writer can see (and complete) them before the session does.
  */
-const relayMachine = setup({
+export const relayMachine = setup({
   types: {
     input: {} as SinkWriteInput,
     context: {} as { readonly writerInput: SinkWriteInput },
@@ -125,7 +125,7 @@ export function gateSinkWriter(writer: SinkWriterLogic, gate: MessageGate): Sink
  * results + refused + end of results. Frames of another partition, epoch or attempt pass as they
  * are: the session judges them.
  */
-function completeWithRefused(
+export function completeWithRefused(
   frame: { readonly partition: number; readonly epoch: number; readonly attempt: number },
   accepted: readonly Message[],
   refused: readonly SinkResult[],

@@ -28,9 +28,25 @@ export interface MapContext {
   readonly signal: AbortSignal;
 }
 
-export type MapFunction = (message: Message, context: MapContext) => readonly MapResult[] | Promise<readonly MapResult[]>;
-/** The batch form's answer for one id: its results, or why that message failed. */
-export type BatchMapAnswer = { readonly id: string; readonly results: readonly MapResult[] } | { readonly id: string; readonly error: string };
+/**
+ * "Not now: bring this message back in `delayMs`" (docs/flow-control.md, "Delayed redelivery"):
+ * what a per-message udf returns instead of its results to have the message redelivered later;
+ * its epoch commits meanwhile.
+ */
+export interface RetryLaterAnswer {
+  readonly status: "retryLater";
+  readonly delayMs: number;
+}
+
+export type MapFunction = (
+  message: Message,
+  context: MapContext,
+) => readonly MapResult[] | RetryLaterAnswer | Promise<readonly MapResult[] | RetryLaterAnswer>;
+/** The batch form's answer for one id: its results, why that message failed, or retryLater. */
+export type BatchMapAnswer =
+  | { readonly id: string; readonly results: readonly MapResult[] }
+  | { readonly id: string; readonly error: string }
+  | ({ readonly id: string } & RetryLaterAnswer);
 
 export type BatchMapFunction = (
   messages: readonly Message[],

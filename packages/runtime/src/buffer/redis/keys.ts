@@ -10,6 +10,9 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}          stream: the partition's entries (one field "m")
  *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup    sorted set: message id → expiry (server ms)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:eos      set: upstream writers that declared end of stream
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed           sorted set: park identity → due time (server ms)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-messages  hash: park identity → the parked message (encoded)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-released  sorted set: park identity → expiry (server ms), released ones
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
@@ -36,6 +39,12 @@ export interface PartitionKeys {
   readonly dedup: string;
   /** Set of upstream writers that declared end of stream. */
   readonly eos: string;
+  /** Sorted set of parked messages by due time (flow/delayed-redis-store.ts). */
+  readonly delayed: string;
+  /** Hash of the parked messages by park identity. */
+  readonly delayedMessages: string;
+  /** Sorted set of park identities moved back into the stream within the dedup window. */
+  readonly delayedReleased: string;
 }
 
 /**
@@ -49,7 +58,15 @@ export interface PartitionKeys {
 export function partitionKeys(keyPrefix: string, bufferName: string, partition: number): PartitionKeys {
   const tag = `{${bufferName}.${partition}}`;
   const stream = `${keyPrefix}:${tag}`;
-  return { tag, stream, dedup: `${stream}:dedup`, eos: `${stream}:eos` };
+  return {
+    tag,
+    stream,
+    dedup: `${stream}:dedup`,
+    eos: `${stream}:eos`,
+    delayed: `${stream}:delayed`,
+    delayedMessages: `${stream}:delayed-messages`,
+    delayedReleased: `${stream}:delayed-released`,
+  };
 }
 
 /**

@@ -128,7 +128,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         upstreamCount === 0
           ? undefined
           : async (consumer: string) => {
-              const [ended, remaining] = (await runScript(this.connection.client, "state", [keys.stream, keys.eos], [name, upstreamCount, consumer])) as [
+              const [ended, remaining] = (await runScript(this.connection.client, "state", [keys.stream, keys.eos, keys.delayed], [name, upstreamCount, consumer])) as [
                 number,
                 number,
               ];

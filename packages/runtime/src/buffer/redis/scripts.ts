@@ -281,8 +281,11 @@ Purpose: tell a reader whether its partition has ended: every upstream declared 
   ones pending for another consumer (a dead one's must be claimed, a live one's may still fail
   over to this one). Run right after a read, so a write that raced the read is seen as
   undelivered rather than lost.
+  Messages parked for a delayed redelivery (KEYS[3]) remain too: the partition has not ended
+  while one waits (flow/delayed-redis-store.ts).
 KEYS[1] stream
 KEYS[2] end-of-stream set
+KEYS[3] delayed set (parked messages by due time)
 ARGV[1] consumer group
 ARGV[2] number of upstream writers (> 0)
 ARGV[3] the asking consumer (it checks its own pending entries itself: see consumer-group-stream.ts)
@@ -292,6 +295,7 @@ Returns: {ended, remaining}, each 0 or 1.
 const STATE_BODY = `
 local stream, eos, group = KEYS[1], KEYS[2], ARGV[1]
 if redis.call('SCARD', eos) < tonumber(ARGV[2]) then return {0, 0} end
+if redis.call('ZCARD', KEYS[3]) > 0 then return {1, 1} end
 -- Undelivered entries are never deleted and always newer than the last delivered one, so some
 -- remain exactly when the newest entry is newer than last-delivered-id.
 local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
@@ -334,7 +338,7 @@ export const scripts: Readonly<Record<ScriptName, ScriptDefinition>> = {
   write: define("write", 3, WRITE, WRITE_BODY),
   ack: define("ack", 1, ACK, ACK_BODY),
   claim: define("claim", 1, CLAIM, CLAIM_BODY),
-  state: define("state", 2, STATE, STATE_BODY),
+  state: define("state", 3, STATE, STATE_BODY),
 };
 
 type ScriptArg = string | Buffer | number;

@@ -82,9 +82,11 @@ const readyFrameSchema = z.object({ type: z.literal("ready"), protocol: z.number
 
 const sinkResultSchema = z.object({
   id: z.string(),
-  status: z.enum(["ok", "failure", "fallback"]),
+  status: z.enum(["ok", "failure", "fallback", "retryLater"]),
   error: z.string().optional(),
   reason: z.string().optional(),
+  /** With `retryLater`: milliseconds until the message comes back (docs/flow-control.md). */
+  delayMs: z.number().optional(),
 });
 
 const mapOutputSchema = z.object({
@@ -96,6 +98,7 @@ const mapOutputSchema = z.object({
 const mapResultSchema = z.union([
   z.object({ id: z.string(), results: z.array(mapOutputSchema) }),
   z.object({ id: z.string(), error: z.string() }),
+  z.object({ id: z.string(), status: z.literal("retryLater"), delayMs: z.number() }),
 ]);
 
 const endOfResultsFrameSchema = z.object({ type: z.literal("endOfResults"), ...attemptFields });

@@ -65,6 +65,7 @@ export function createProcessMapStage(vertex: string, options: ProcessMapOptions
       if ("error" in answer) return { id: message.id, error: answer.error };
       const entry = answer.entry;
       if ("error" in entry) return { id: message.id, error: `the map process failed it: ${entry.error}` };
+      if ("status" in entry) return { id: message.id, status: "retryLater", delayMs: entry.delayMs };
       return {
         id: message.id,
         results: entry.results.map(

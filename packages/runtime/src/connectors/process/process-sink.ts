@@ -14,7 +14,7 @@
  * detaches it and leaves the process running.
  */
 import { fromCallback, type EventObject } from "xstate";
-import type { SinkFunction, SinkIoEvent, SinkResult, SinkWriteInput } from "@weir/actors";
+import type { SinkAnswer, SinkFunction, SinkIoEvent, SinkResult, SinkWriteInput } from "@weir/actors";
 import type { Logger } from "../../observability/logger.js";
 import type { SinkConnector } from "../sink-connector.js";
 import { exchangeAttempt } from "./process-exchange.js";
@@ -83,7 +83,8 @@ export function createProcessSink(vertex: string, options: ProcessSinkOptions, l
     );
     return messages.map((message): SinkResult => {
       const answer = answers.get(message.id)!;
-      return "error" in answer ? { id: message.id, status: "failure", error: answer.error } : toSinkResult(answer.entry);
+      // A fallback write has no retryLater: judged a failure by the fallback writer (not ok).
+      return "error" in answer ? { id: message.id, status: "failure", error: answer.error } : (toSinkResult(answer.entry) as SinkResult);
     });
   };
 
@@ -104,11 +105,15 @@ export function createProcessSink(vertex: string, options: ProcessSinkOptions, l
 function toSinkIoEvent(frame: AttemptFrame): SinkIoEvent {
   const where = { partition: frame.partition, epoch: frame.epoch, attempt: frame.attempt };
   if (frame.type === "endOfResults") return { type: "sinkIo.endOfResults", ...where };
-  return { type: "sinkIo.results", ...where, results: (frame.results as readonly SinkResultEntry[]).map(toSinkResult) };
+  // retryLater answers ride in the frame to the runtime's delayed writer (flow/delayed-writer.ts),
+  // which parks them and answers ok before the session sees them.
+  return { type: "sinkIo.results", ...where, results: (frame.results as readonly SinkResultEntry[]).map(toSinkResult) as SinkResult[] };
 }
 
-function toSinkResult(entry: SinkResultEntry): SinkResult {
+function toSinkResult(entry: SinkResultEntry): SinkAnswer {
   if (entry.status === "ok") return { id: entry.id, status: "ok" };
   if (entry.status === "failure") return { id: entry.id, status: "failure", error: entry.error ?? "the sink reported a failure without an error" };
+  // A missing delayMs is refused where the message would be parked (flow/delayed-sink.ts), naming the field.
+  if (entry.status === "retryLater") return { id: entry.id, status: "retryLater", delayMs: entry.delayMs ?? Number.NaN };
   return { id: entry.id, status: "fallback", reason: entry.reason ?? "the sink asked for fallback without a reason" };
 }

@@ -1,0 +1,67 @@
+/**
+ * The reading side of delayed redelivery: a vertex's partition readers bring due messages back
+ * (the due check runs before each read, throttled by the store), and a partition does not end
+ * while one of its messages may still come back.
+ *
+ *   read(p) ──▶ release(p): memory: due messages handed out here │ redis: moved into the stream
+ *          └──▶ buffer read (a memory store's due timer cuts a waiting read short)
+ *               end of stream? kept back while this process holds unacked entries of p (they may
+ *               still be parked) or the memory store holds parked ones (Redis says so itself: its
+ *               end check counts the delayed set, in the same script)
+ *   ack(p) ──▶ released offsets (memory) are not the buffer's: acked here, the rest by the buffer
+ */
+import type { AckInput, ReadBatchInput, ReadBatchOutput } from "@weir/actors";
+import type { VertexCounts } from "../observability/vertex-counters.js";
+import type { VertexIO } from "../pipeline/vertex-machine.js";
+import { isReleasedOffset, type DelayedStore } from "./delayed-store.js";
+
+/** Longest pause of a reader whose partition's end is kept back, before it reads again. */
+const HELD_END_PAUSE_MS = 100;
+
+export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: VertexCounts): VertexIO {
+  /** Entries read and not yet acked, per partition. */
+  const unacked = new Map<number, number>();
+  const add = (partition: number, n: number) => unacked.set(partition, (unacked.get(partition) ?? 0) + n);
+
+  const read = async (input: ReadBatchInput, signal: AbortSignal): Promise<ReadBatchOutput> => {
+    const { partition } = input;
+    if (!input.fromPending && !signal.aborted) {
+      const released = await store.release(partition, input.max);
+      if (released.entries.length > 0) {
+        add(partition, released.entries.length);
+        counts.read += released.entries.length;
+        return { entries: released.entries, endOfStream: false };
+      }
+    }
+    const cut = new AbortController();
+    const stop = () => cut.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    const unsubscribe = store.onDue(partition, stop);
+    let batch: ReadBatchOutput;
+    try {
+      batch = await io.read(input, cut.signal);
+    } finally {
+      unsubscribe();
+      signal.removeEventListener("abort", stop);
+    }
+    add(partition, batch.entries.length);
+    if (!batch.endOfStream) return batch;
+    if ((unacked.get(partition) ?? 0) === 0 && store.waiting(partition) === 0) return batch;
+    // Not the end yet: a message of this partition may still be parked, or is.
+    if (batch.entries.length === 0) await store.waitForDue(partition, Math.min(input.timeoutMs, HELD_END_PAUSE_MS), signal);
+    return { entries: batch.entries, endOfStream: false };
+  };
+
+  const ack = async (input: AckInput): Promise<void> => {
+    const released = input.offsets.filter(isReleasedOffset);
+    if (released.length === 0) await io.ack(input);
+    else {
+      const rest = input.offsets.filter((offset) => !isReleasedOffset(offset));
+      if (rest.length > 0) await io.ack({ ...input, offsets: rest });
+      counts.acked += released.length;
+    }
+    add(input.partition, -input.offsets.length);
+  };
+
+  return { ...io, read, ack };
+}
