@@ -1,11 +1,13 @@
 /**
- * `node --import tsx bench/startup.ts [--runs=5]`: how long the `weir` CLI takes to start and finish
+ * `node --import tsx bench/startup.ts [--runs=5] [--root=<checkout>]`: how long the `weir` CLI takes to start and finish
  * a short command (issue 11's target: `weir --help` and `weir validate` under 300 ms), and the peak
  * RSS of `import "@weir/runtime"` (target < 60 MiB). Prints the median of `--runs` runs (5) of each.
  *
  * - wall: from spawning `node bin/weir.js …` to its exit, measured here.
  * - CPU: the child's own `process.cpuUsage()` (user + system, every thread) read on its `exit`
  *   event through a `--import`ed hook, so it counts Node's start-up too and not this process's.
+ *
+ * `--root` measures another built checkout of Weir (e.g. an older commit) the same way.
  *
  * Run it on an idle machine: on a busy one wall time says more about the neighbours than about
  * Weir (CPU time less so). Build first (`pnpm build`): it runs the built CLI.
@@ -17,7 +19,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { importRssMib } from "./import-rss.js";
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const rootArg = process.argv.find((arg) => arg.startsWith("--root="));
+const repoRoot = rootArg === undefined ? fileURLToPath(new URL("..", import.meta.url)) : path.resolve(rootArg.slice("--root=".length));
 const weir = path.join(repoRoot, "packages/runtime/bin/weir.js");
 const runsArg = process.argv.find((arg) => arg.startsWith("--runs="));
 const runs = runsArg === undefined ? 5 : Number(runsArg.slice("--runs=".length));
