@@ -48,4 +48,16 @@ describe('what import "@weir/runtime" loads', () => {
     // ~350 separate modules before (zod ~95, yaml ~73, ioredis ~46); one file per lazy part now.
     expect(run.files.length).toBeLessThanOrEqual(60);
   });
+
+  it("keeps the names of its error classes, which WeirError reports as error.name", () => {
+    // The bundle keeps names only where module-level names do not collide (scripts/bundle.mjs).
+    const script = `const runtime = await import("@weir/runtime");
+const errors = Object.entries(runtime).filter(([, value]) => typeof value === "function" && value.prototype instanceof Error);
+console.log(JSON.stringify(errors.map(([exported, value]) => [exported, value.name])));`;
+    const run = loadedModules(["--input-type=module", "-e", script], repoRoot);
+    expect(run.status, run.stderr).toBe(0);
+    const names = JSON.parse(run.stdout) as [string, string][];
+    expect(names.length).toBeGreaterThan(5);
+    for (const [exported, name] of names) expect(name).toBe(exported);
+  });
 });
