@@ -1,5 +1,6 @@
 /**
- * The `weir` executable (bin/weir.js imports it). All logic lives in runCli, which tests run
+ * The `weir` executable: bin/weir.js runs this file bundled (scripts/bundle.mjs, dist/cli-bundle/),
+ * where each `import()` below is a chunk of its own. All logic lives in runCli, which tests run
  * in-process; this file only binds it to the process.
  *
  * Signals first: `weir run` keeps SIGINT/SIGTERM from the first line, before the commands (and

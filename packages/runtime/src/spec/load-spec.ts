@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import type { Document, LineCounter } from "yaml";
 import { SpecError, type SpecIssue } from "../errors.js";
 import { decodeSpecText } from "./spec-text.js";
 import { pipelineSpecSchema, type PipelineSpec } from "./pipeline-spec.js";
@@ -9,6 +9,13 @@ import { resolveSpecPaths } from "./resolve-spec-paths.js";
 import { specFileIssues } from "./spec-file-guard.js";
 import { readRedisTlsFiles } from "./tls-files.js";
 import { toSpecIssues, type Locate } from "./zod-issues.js";
+
+// yaml (~3 MiB of RSS) is loaded by the first loadSpec, not by `import "@weir/runtime"` (issue 11).
+let yamlModule: typeof import("./yaml.js") | undefined;
+function yaml(): typeof import("./yaml.js") {
+  if (yamlModule === undefined) throw new Error("load-spec: yaml is used before loadSpec loaded it");
+  return yamlModule;
+}
 
 /** A validated spec and where it came from. */
 export interface LoadedSpec {
@@ -59,6 +66,7 @@ export async function loadSpec(file: string, options: LoadSpecOptions = {}): Pro
   const decoded = decodeSpecText(bytes);
   if ("notText" in decoded) throw new SpecError([{ path: "(file)", message: decoded.notText, hint: "check the path" }], { file, code: "SPEC_UNREADABLE" });
   const text = decoded.text;
+  yamlModule ??= await import("./yaml.js");
   const parsed = path.extname(absolute).toLowerCase() === ".json" ? parseJson(text, file) : parseYaml(text, file);
   const baseDir = path.dirname(absolute);
   const spec = validate(parsed.doc, baseDir, file, parsed.locate);
@@ -104,8 +112,8 @@ interface Parsed {
 }
 
 function parseYaml(text: string, file: string): Parsed {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const document = yaml().parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
     // One error tends to set off more on the same line; the first one there is the cause.
     const byLine = new Map<number, SpecIssue>();
@@ -140,8 +148,8 @@ function parseJson(text: string, file: string): Parsed {
     throw new SpecError([{ path: "(json)", message, ...place }], { file, cause });
   }
   // JSON is YAML too: a YAML parse of the same text gives line numbers for schema issues.
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter });
+  const lineCounter = new (yaml().LineCounter)();
+  const document = yaml().parseDocument(text, { lineCounter });
   return { doc, locate: document.errors.length === 0 ? locator(document, lineCounter) : undefined };
 }
 
@@ -156,12 +164,12 @@ function locator(document: Document, lineCounter: LineCounter): Locate {
       const prefix = target.slice(0, length);
       const last = prefix[prefix.length - 1];
       const parent = length === 0 ? undefined : document.getIn(prefix.slice(0, -1), true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
-        if (pair !== undefined && isNode(pair.key) && pair.key.range) return at(pair.key.range[0]);
+      if (yaml().isMap(parent)) {
+        const pair = parent.items.find((item) => yaml().isScalar(item.key) && item.key.value === last);
+        if (pair !== undefined && yaml().isNode(pair.key) && pair.key.range) return at(pair.key.range[0]);
       }
       const node = length === 0 ? document.contents : document.getIn(prefix, true);
-      if (isNode(node) && node.range) return at(node.range[0]);
+      if (yaml().isNode(node) && node.range) return at(node.range[0]);
     }
     return undefined;
   };
@@ -169,8 +177,8 @@ function locator(document: Document, lineCounter: LineCounter): Locate {
 
 /** Where a YAML parse of bad JSON stumbles: Node's JSON errors do not always give a position. */
 function yamlErrorPlace(text: string): { line: number; column: number } | Record<string, never> {
-  const lineCounter = new LineCounter();
-  const error = parseDocument(text, { lineCounter, prettyErrors: false }).errors[0];
+  const lineCounter = new (yaml().LineCounter)();
+  const error = yaml().parseDocument(text, { lineCounter, prettyErrors: false }).errors[0];
   if (error === undefined) return {};
   const { line, col } = lineCounter.linePos(error.pos[0]);
   return { line, column: col };

@@ -8,15 +8,19 @@
  * Certificate files are data, not code: unlike modules they may live outside the spec's
  * directory (`/etc/ssl/…`), so `--allow-modules-outside` does not apply to them.
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createSecureContext, type ConnectionOptions as TlsOptions } from "node:tls";
+import { createRequire } from "node:module";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { SpecError, type SpecIssue } from "../errors.js";
 import type { RedisTlsSpec } from "./pipeline-spec.js";
 import { readFailure } from "./read-failure.js";
 import type { Locate } from "./zod-issues.js";
 
 type TlsFile = "ca" | "cert" | "key";
+
+// node:tls and node:crypto cost ~20 ms of CPU to load (issue 11): required only by a spec that has
+// TLS files, not by every `weir validate`.
+const require = createRequire(import.meta.url);
 
 /** Where a spec problem is shown: the spec file and how to find a path's line in it. */
 export interface TlsFilesContext {
@@ -40,6 +44,8 @@ export interface TlsFilesContext {
  * ```
  */
 export function readRedisTlsFiles(spec: RedisTlsSpec, context: TlsFilesContext = {}): TlsOptions {
+  const { createPrivateKey, X509Certificate } = require("node:crypto") as typeof import("node:crypto");
+  const { createSecureContext } = require("node:tls") as typeof import("node:tls");
   const issues: SpecIssue[] = [];
   const report = (field: TlsFile, message: string, hint: string) => {
     const at = ["spec", "buffer", "tls", field];

@@ -13,9 +13,9 @@ import type { CliIO } from "../../src/cli/command.js";
 export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 export const weirBin = path.join(repoRoot, "packages/runtime/bin/weir.js");
 
-/** Builds the workspace once if the CLI was never built (`pnpm test` builds it first). */
+/** Builds the workspace once if the CLI (its bundle, scripts/bundle.mjs) was never built (`pnpm test` builds it first). */
 export function ensureBuilt(): void {
-  if (!existsSync(path.join(repoRoot, "packages/runtime/dist/cli/main.js"))) {
+  if (!existsSync(path.join(repoRoot, "packages/runtime/dist/cli-bundle/main.js"))) {
     execFileSync("pnpm", ["-w", "build"], { cwd: repoRoot, stdio: "inherit" });
   }
 }

@@ -21,8 +21,9 @@
  * error ({@link RedisConnection.failure}), which is not retriable — as NOAUTH fails a run at once.
  */
 import type { ConnectionOptions as TlsOptions } from "node:tls";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import type { Logger } from "../../observability/logger.js";
 import { silentLogger } from "../../observability/logger.js";
 import { BufferError } from "../buffer-error.js";
@@ -371,13 +372,13 @@ export class RedisConnection {
         maxRedirections: 16,
       };
       if (base.tls !== undefined) clusterOptions.dnsLookup = (address, callback) => callback(null, address);
-      const cluster = new GatedCluster([{ host, port }], clusterOptions, gate);
+      const cluster = new (gated().GatedCluster)([{ host, port }], clusterOptions, gate);
       cluster.on("+node", (node: Redis) => node.on("close", onClose));
       // A node's handshake errors reach the cluster client as "node error" only.
       cluster.on("node error", (error: unknown) => this.noteError(error));
       client = cluster;
     } else {
-      client = new GatedRedis({ ...base, ...common }, gate);
+      client = new (gated().GatedRedis)({ ...base, ...common }, gate);
     }
     // Connected but not yet answered: a plain client dropped here may be talking to a TLS port.
     let handshaking = false;
@@ -465,45 +466,67 @@ export class RedisConnection {
 
 type ReplyMapping = NonNullable<RedisOptions["replyMapping"]>;
 
-/**
- * The command and blocking clients: ioredis clients whose commands fail at once with `gate()`'s
- * error once it has one (every command, script and pipeline goes through `sendCommand`), so a
- * misconfigured TLS connection answers with the reason instead of "Connection is closed.".
- */
-class GatedRedis<Mapping extends ReplyMapping = "legacy"> extends Redis<Mapping> {
-  private readonly gate: (() => Error | undefined) | undefined;
+// ioredis (46 modules, ~20 MiB of RSS) is loaded when the first connection is made, not by
+// `import "@weir/runtime"` (issue 11). It is CommonJS only, so `require` and any `import` of it
+// share one instance and `instanceof` agrees across them.
+const require = createRequire(import.meta.url);
+const ioredis = (): typeof import("ioredis") => require("ioredis") as typeof import("ioredis");
 
-  constructor(options: RedisOptions & { replyMapping?: Mapping }, gate: () => Error | undefined) {
-    super(options);
-    this.gate = gate;
-  }
+type Gate = () => Error | undefined;
+interface GatedClasses {
+  readonly GatedRedis: new (options: RedisOptions, gate: Gate) => Redis;
+  readonly GatedCluster: new (nodes: ConstructorParameters<typeof Cluster>[0], options: ConstructorParameters<typeof Cluster>[1], gate: Gate) => Cluster;
+}
+let gatedClasses: GatedClasses | undefined;
 
-  override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
-    // `gate` is unset while super() runs, which may already queue handshake commands.
-    const fatal = this.gate?.();
-    if (fatal === undefined) return super.sendCommand(...args);
-    const [command] = args;
-    command.reject(fatal);
-    return command.promise;
-  }
+/** The gated client classes, defined once ioredis is loaded (they extend its classes). */
+function gated(): GatedClasses {
+  gatedClasses ??= defineGatedClasses(ioredis());
+  return gatedClasses;
 }
 
-/** {@link GatedRedis} for Redis Cluster. */
-class GatedCluster<Mapping extends ReplyMapping = "legacy"> extends Cluster<Mapping> {
-  private readonly gate: (() => Error | undefined) | undefined;
+function defineGatedClasses({ Redis, Cluster }: typeof import("ioredis")): GatedClasses {
+  /**
+   * The command and blocking clients: ioredis clients whose commands fail at once with `gate()`'s
+   * error once it has one (every command, script and pipeline goes through `sendCommand`), so a
+   * misconfigured TLS connection answers with the reason instead of "Connection is closed.".
+   */
+  class GatedRedis<Mapping extends ReplyMapping = "legacy"> extends Redis<Mapping> {
+    private readonly gate: Gate | undefined;
 
-  constructor(nodes: ConstructorParameters<typeof Cluster<Mapping>>[0], options: ConstructorParameters<typeof Cluster<Mapping>>[1], gate: () => Error | undefined) {
-    super(nodes, options);
-    this.gate = gate;
+    constructor(options: RedisOptions & { replyMapping?: Mapping }, gate: Gate) {
+      super(options);
+      this.gate = gate;
+    }
+
+    override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
+      // `gate` is unset while super() runs, which may already queue handshake commands.
+      const fatal = this.gate?.();
+      if (fatal === undefined) return super.sendCommand(...args);
+      const [command] = args;
+      command.reject(fatal);
+      return command.promise;
+    }
   }
 
-  override sendCommand(...args: Parameters<Cluster["sendCommand"]>): unknown {
-    const fatal = this.gate?.();
-    if (fatal === undefined) return super.sendCommand(...args);
-    const [command] = args;
-    command.reject(fatal);
-    return command.promise;
+  /** {@link GatedRedis} for Redis Cluster. */
+  class GatedCluster<Mapping extends ReplyMapping = "legacy"> extends Cluster<Mapping> {
+    private readonly gate: Gate | undefined;
+
+    constructor(nodes: ConstructorParameters<typeof Cluster<Mapping>>[0], options: ConstructorParameters<typeof Cluster<Mapping>>[1], gate: Gate) {
+      super(nodes, options);
+      this.gate = gate;
+    }
+
+    override sendCommand(...args: Parameters<Cluster["sendCommand"]>): unknown {
+      const fatal = this.gate?.();
+      if (fatal === undefined) return super.sendCommand(...args);
+      const [command] = args;
+      command.reject(fatal);
+      return command.promise;
+    }
   }
+  return { GatedRedis, GatedCluster };
 }
 
 /** Whether Redis refused a command because its used memory is over `maxmemory` (an OOM reply). */
@@ -551,7 +574,7 @@ function endClient(client: RedisClient, error: Error): void {
   const status = client.status;
   if (status === "connecting" || status === "connect" || status === "wait") {
     client.disconnect();
-  } else if (status === "reconnecting" && client instanceof Redis) {
+  } else if (status === "reconnecting" && client instanceof ioredis().Redis) {
     // (A cluster client reaches its retry strategy by itself, which then ends it.)
     client.disconnect();
     const internals = client as unknown as { flushQueue(error: Error): void; setStatus(status: string): void };
