@@ -42,6 +42,8 @@ import { createClaimSchedule } from "./claim-schedule.js";
 import { inProcessUpstreams, IsolationCoordinator } from "./isolation-coordinator.js";
 import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
 import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
+import { keyOrderOf } from "../flow/ordered-options.js";
+import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -256,6 +258,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     createBuiltinSource(vertex, { consumer, logger, pipeline: name, ...(bufferContext?.tls === undefined ? {} : { redisTls: bufferContext.tls }) });
 
   const createVertexSink = async (vertex: VertexSpec, udfTimeoutMs: number, gate: MessageGate | undefined): Promise<SinkConnector> => {
+    // `ordered` (flow/ordered-*.ts): the sink is called, or the udf mapped, in per-key waves; the gate stays in front.
+    const order = keyOrderOf(spec, vertex, logger);
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {
@@ -263,11 +267,15 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         // a process sink's `write` serves fallback writes only, its frames go to the session.
         const fromFunction = !("process" in vertex.sink);
         const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
-        const builtin = fromFunction ? observeSinkConnector(vertex.name, created, failures) : created;
+        const observedBuiltin = fromFunction ? observeSinkConnector(vertex.name, created, failures) : created;
+        const builtin = order === undefined ? observedBuiltin : orderSinkConnector(vertex.name, observedBuiltin, order, fromFunction);
         return gate === undefined ? builtin : gateSinkConnector(builtin, gate, fromFunction);
       }
-      if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
-      const observed = observeSinkFunction(vertex.name, custom, failures);
+      if (isSinkConnector(custom)) {
+        const connector = order === undefined ? custom : orderSinkConnector(vertex.name, custom, order, custom.write !== undefined);
+        return gate === undefined ? connector : gateSinkConnector(connector, gate, order !== undefined);
+      }
+      const observed = order === undefined ? observeSinkFunction(vertex.name, custom, failures) : orderSinkFunction(observeSinkFunction(vertex.name, custom, failures), order);
       return sinkConnectorFromFunction(gate === undefined ? observed : gateSinkFunction(observed, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
@@ -287,6 +295,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       udfTimeoutMs,
       logger: logger.child({ vertex: vertex.name }),
       failures,
+      ...(order === undefined ? {} : { ordered: order }),
     });
     return sinkConnectorFromFunction(gate === undefined ? forward : gateSinkFunction(forward, gate));
   };
