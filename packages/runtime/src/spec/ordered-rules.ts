@@ -24,13 +24,6 @@ export function orderedIssues(body: unknown): IssueDraft[] {
   body["vertices"].forEach((vertex: unknown, index) => {
     if (!isRecord(vertex)) return;
     const role = vertexRole(vertex);
-    if (role === "source" && vertex["ordered"] !== undefined) {
-      issues.push({
-        path: ["vertices", index, "ordered"],
-        message: "a source vertex takes no ordered",
-        hint: "a source reads each partition in order already; put ordered: on the udf and sink vertices (or on spec for all of them)",
-      });
-    }
     const ordered = enabledOf(vertex["ordered"]) ?? spec ?? false;
     const sink = vertex["sink"];
     if (role === "sink" && ordered && isRecord(sink) && sink["process"] !== undefined) {
@@ -42,6 +35,18 @@ export function orderedIssues(body: unknown): IssueDraft[] {
     }
   });
   return issues;
+}
+
+/** Issues of one vertex's `ordered`, paths relative to the vertex: a source takes none. */
+export function orderedVertexIssues(vertex: unknown): IssueDraft[] {
+  if (!isRecord(vertex) || vertex["ordered"] === undefined || vertexRole(vertex) !== "source") return [];
+  return [
+    {
+      path: ["ordered"],
+      message: "a source vertex takes no ordered",
+      hint: "a source reads each partition in order already; put ordered: on the udf and sink vertices (or on spec for all of them)",
+    },
+  ];
 }
 
 /** `ordered.enabled` as the runtime reads it (`enabled` defaults to true); undefined when absent. */

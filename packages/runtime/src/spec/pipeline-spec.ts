@@ -22,7 +22,7 @@ import { bufferTlsIssues } from "./buffer-rules.js";
 import { bullmqUrlIssues, withBullmqUrls } from "./bullmq-rules.js";
 import { ALWAYS, reportDrafts } from "./issue-draft.js";
 import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
-import { orderedIssues } from "./ordered-rules.js";
+import { orderedIssues, orderedVertexIssues } from "./ordered-rules.js";
 
 // Kubernetes' DNS-1123 label: names end up in Redis keys, metrics labels and file names.
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -330,7 +330,7 @@ const rawVertexSchema = z
     ordered: orderedSchema.optional(),
   })
   .meta(requireExactlyOne(VERTEX_ROLES))
-  .superRefine((value, ctx) => reportDrafts(ctx, vertexIssues(value, ctx.issues)), ALWAYS);
+  .superRefine((value, ctx) => reportDrafts(ctx, [...vertexIssues(value, ctx.issues), ...orderedVertexIssues(value)]), ALWAYS);
 
 type RawVertex = z.output<typeof rawVertexSchema>;
 
