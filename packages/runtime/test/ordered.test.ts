@@ -4,6 +4,7 @@
  * the udf and the sink in the source's order, and none is lost; without it, the retries arrive
  * after later messages of their key (the control case, so the check is known to bite).
  */
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { Message, SinkContext, SinkResult } from "@weir/actors";
 import { createRandom } from "@weir/testkit";
@@ -134,5 +135,37 @@ describe("ordered processing per key (memory buffer)", () => {
     expect(summary.status).toBe("completed");
     expect(summary.vertices["out"]).toMatchObject({ ok: TOTAL - TOTAL / 10, fallback: TOTAL / 10 });
     expect(checkOrder(arrivals)).toMatchObject({ arrived: TOTAL - TOTAL / 10, inversions: 0 });
+  });
+
+  it("a process udf (Python) is sent one exchange per wave, with the attempt's epoch and attempt numbers", async () => {
+    const mapDir = fileURLToPath(new URL("../../../examples/python-map/", import.meta.url));
+    const loaded = parseSpec(
+      {
+        apiVersion: "weir.dev/v1",
+        kind: "Pipeline",
+        metadata: { name: "ordered-process" },
+        spec: {
+          ordered: { enabled: true },
+          limits: { readBatchSize: 100, readTimeout: "10ms" },
+          vertices: [
+            { name: "in", source: { generator: { total: 600, rpu: 10_000_000, duration: "1s", msgSize: 32, keyCount: 5 } } },
+            { name: "double", partitions: 2, udf: { process: { command: ["python3", "map.py"], cwd: mapDir } } },
+            { name: "out", sink: { module: { path: "./unused.js" } } },
+          ],
+          edges: [
+            { from: "in", to: "double" },
+            { from: "double", to: "out" },
+          ],
+        },
+      },
+      process.cwd(),
+    );
+    const seen: string[] = [];
+    const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => messages.map((m) => (seen.push(m.id), { id: m.id, status: "ok" }));
+    const summary = await createPipeline(loaded, { sinks: { out: sink } }).start();
+    expect(summary.status).toBe("completed");
+    // map.py filters out every seq that is a multiple of 10.
+    expect(new Set(seen).size).toBe(540);
+    expect(summary.vertices["double"]).toMatchObject({ ok: 600, protocolErrors: 0, dropped: 0 });
   });
 });

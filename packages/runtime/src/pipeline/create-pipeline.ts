@@ -42,7 +42,7 @@ import { createClaimSchedule } from "./claim-schedule.js";
 import { inProcessUpstreams, IsolationCoordinator } from "./isolation-coordinator.js";
 import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
 import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
-import { keyOrderOf } from "../flow/ordered-options.js";
+import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
@@ -408,6 +408,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         // Before anything reads or writes: refuse keys that belong to another spec of this name.
         if (context.connection !== undefined) await claimSpecKeys(context.connection, spec, specFile);
         for (const vertex of vertices) {
+          // `ordered` on Redis: one worker at a time runs the vertex (standby until its lease is free).
+          const release = await leaseOrderedVertex({ spec, vertex, buffer: () => bufferOf(vertex.name), consumer, logger, cancelled: () => finished, onLost: (reason) => void end("failed", reason) });
+          if (release === undefined) return done;
+          if (release !== null) closers.push(release);
           const io = await buildIO(vertex);
           // Stopped or drained while waiting (for Redis, say): start nothing.
           if (finished) return done;
