@@ -110,6 +110,7 @@ describe.skipIf(url === undefined)("ordered processing per key on Redis, a map w
     for (const exit of exits) expect(exit.code, exit.stderr.slice(-3000)).toBe(0);
     expect(kills).toBeGreaterThan(0);
     expect(exits.some((exit) => exit.stderr.includes("standing by until its lease is free"))).toBe(true);
+    expect(exits.some((exit) => exit.stderr.includes("took over the ordered vertex's lease"))).toBe(true);
     const report = checkOrder(arrivals);
     expect(report.examples).toEqual([]);
     expect(report.inversions).toBe(0);
