@@ -95,4 +95,15 @@ describe("an ordered sink function", () => {
     expect(byId.get("b2")).toMatchObject({ status: "failure", error: "held back behind 'b1' (ordered)" });
     expect(byId.get("zz")).toMatchObject({ status: "ok" }); // passed on for the session to judge
   });
+
+  it("a retryLater answer (issue #15 part 3) is a retriable failure within the epoch: its key is held back", async () => {
+    const write = orderSinkFunction(
+      async (messages) => messages.map((m) => (m.id === "a1" ? ({ id: m.id, status: "retryLater", delayMs: 2000 } as unknown as SinkResult) : { id: m.id, status: "ok" as const })),
+      { retry: defaultRetryPolicy },
+    );
+    const byId = new Map((await write(batch, context(1))).map((r) => [r.id, r]));
+    expect(byId.get("a1")).toMatchObject({ status: "failure", error: "retryLater (asked for 2000 ms) under ordered: retried within its epoch so its key keeps its order" });
+    expect(byId.get("a2")).toMatchObject({ status: "failure", error: "held back behind 'a1' (ordered)" });
+    expect(byId.get("b2")).toMatchObject({ status: "ok" });
+  });
 });

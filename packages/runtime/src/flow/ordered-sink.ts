@@ -49,7 +49,7 @@ export function orderSinkFunction(write: SinkFunction, options: KeyOrderOptions)
             const text = error instanceof Error ? error.message : String(error);
             return wave.map((message): SinkResult => ({ id: message.id, status: "failure", error: text }));
           }
-          return byPosition(wave, answers, extras);
+          return byPosition(wave, answers, extras).map(retryLaterAsFailure);
         },
         // A fallback answer ends its message (it goes to the fallback sink): its key goes on.
         blocks: (result) => result === undefined || (result.status !== "ok" && result.status !== "fallback"),
@@ -62,6 +62,18 @@ export function orderSinkFunction(write: SinkFunction, options: KeyOrderOptions)
     for (const extra of extras) results.push(extra);
     return results;
   };
+}
+
+/**
+ * A `retryLater` answer (issue #15 part 3) would take its message out of the epoch and let the
+ * rest of its key pass it. Under `ordered` it is a retriable failure within the epoch instead:
+ * the key is held back and the session's retry strategy sends the message again.
+ */
+function retryLaterAsFailure(result: SinkResult | undefined): SinkResult | undefined {
+  const answer = result as { readonly id: string; readonly status: string; readonly delayMs?: unknown } | undefined;
+  if (answer?.status !== "retryLater") return result;
+  const asked = typeof answer.delayMs === "number" ? ` (asked for ${answer.delayMs} ms)` : "";
+  return { id: answer.id, status: "failure", error: `retryLater${asked} under ordered: retried within its epoch so its key keeps its order` };
 }
 
 /**
