@@ -3,6 +3,9 @@
  * (`--shape cat`, two edges), on the memory buffer or on Redis streams. The sink measures
  * end-to-end latency from each message's event time. Limits default to readBatchSize 500,
  * readTimeout 10ms, maxInflightEpochs 4; `--batch`, `--read-timeout` and `--inflight` change them.
+ * `--keys n` gives the messages n distinct keys (none by default); `--ordered` turns on
+ * `spec.ordered` (issue #15: per-key order, the sink called in per-key waves); `--sink-delay ms`
+ * makes every sink call take that long (a sink that writes somewhere).
  */
 import type { Message, SinkResult } from "@weir/actors";
 import { createPipeline, parseSpec } from "@weir/runtime";
@@ -14,10 +17,14 @@ const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1]! : fallback);
 const buffer = option("buffer", "memory");
 const shape = option("shape", "sink");
+const keyCount = Number(option("keys", "0"));
+const ordered = argv.includes("--ordered");
+const sinkDelayMs = Number(option("sink-delay", "0"));
 
 const meter = startMeter();
 let delivered = 0;
 const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
+  if (sinkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, sinkDelayMs));
   const now = Date.now();
   const results: SinkResult[] = new Array(messages.length);
   for (let i = 0; i < messages.length; i += 1) {
@@ -31,7 +38,7 @@ const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
 
 const rpu = args.rate > 0 ? args.rate : 100_000_000;
 const vertices = [
-  { name: "in", source: { generator: { total: args.messages, rpu, duration: "1s", msgSize: args.msgSize } } },
+  { name: "in", source: { generator: { total: args.messages, rpu, duration: "1s", msgSize: args.msgSize, keyCount } } },
   ...(shape === "cat" ? [{ name: "cat", partitions: args.partitions, udf: { builtin: { name: "cat" as const } } }] : []),
   { name: "out", partitions: args.partitions, sink: { blackhole: {} } },
 ];
@@ -46,6 +53,7 @@ const spec = parseSpec(
       limits: { readBatchSize: Number(option("batch", "500")), readTimeout: option("read-timeout", "10ms"), maxInflightEpochs: Number(option("inflight", "4")) },
       vertices,
       edges,
+      ...(ordered ? { ordered: { enabled: true } } : {}),
     },
   },
   process.cwd(),
@@ -54,6 +62,8 @@ const spec = parseSpec(
 const counter = argv.includes("--count-events") ? createEventCounter() : undefined;
 const summary = await createPipeline(spec, { sinks: { out: sink }, ...(counter === undefined ? {} : { inspect: counter.inspect }) }).start();
 if (summary.status !== "completed") throw new Error(`the run failed: ${summary.reason}`);
-const label = `weir ${buffer}, ${shape === "cat" ? "gen → cat → sink" : "gen → sink"}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}`;
+const keyed = keyCount > 0 ? `, ${keyCount} keys${ordered ? ", ordered" : ""}` : ordered ? ", ordered" : "";
+const delayed = sinkDelayMs > 0 ? `, sink ${sinkDelayMs} ms per call` : "";
+const label = `weir ${buffer}, ${shape === "cat" ? "gen → cat → sink" : "gen → sink"}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}${keyed}${delayed}`;
 report(meter.finish(label, delivered));
 counter?.print();

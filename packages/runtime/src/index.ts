@@ -6,7 +6,7 @@ export { loadSpec, parseSpec } from "./spec/load-spec.js";
 export type { LoadedSpec } from "./spec/load-spec.js";
 export { pipelineJsonSchema } from "./spec/json-schema.js";
 export { parseDuration } from "./spec/duration.js";
-export { effectiveLimits, effectiveOnFailure } from "./spec/pipeline-spec.js";
+export { effectiveLimits, effectiveOnFailure, effectiveOrdered } from "./spec/pipeline-spec.js";
 export type {
   BackoffSpec,
   BufferSpec,
@@ -17,6 +17,7 @@ export type {
   ModuleRef,
   OnFailure,
   OnFull,
+  OrderedSpec,
   ProcessSpec,
   PipelineSpec,
   PipelineSpecInput,
@@ -39,6 +40,10 @@ export { choosePartition, createPartitionChooser, hashId, hashKeys } from "./pip
 export type { PartitionChooser } from "./pipeline/partition-choice.js";
 // The forwarding step alone, without actors: what bench/scenarios/floor.ts drives with plain loops.
 export { createForwarder } from "./pipeline/forwarder.js";
+export { orderSinkFunction } from "./flow/ordered-sink.js";
+export type { KeyOrderOptions } from "./flow/ordered-sink.js";
+export { OrderedError } from "./flow/ordered-error.js";
+export type { OrderedErrorCode } from "./flow/ordered-error.js";
 export type { ForwardTarget, ForwarderOptions } from "./pipeline/forwarder.js";
 export { emptyCounts } from "./observability/vertex-counters.js";
 export { createJsonLogger, silentLogger } from "./observability/logger.js";

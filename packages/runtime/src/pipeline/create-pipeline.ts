@@ -48,6 +48,8 @@ import { withDelayedRelease } from "../flow/delayed-reader.js";
 import { delayedSinkFunction, type AnsweringSinkFunction, type DelayedRedeliveryOptions } from "../flow/delayed-sink.js";
 import { createDelayedStore } from "../flow/delayed-store-factory.js";
 import { delayedSinkWriter } from "../flow/delayed-writer.js";
+import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
+import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -282,6 +284,9 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     gate: MessageGate | undefined,
     delayed: DelayedRedeliveryOptions | undefined,
   ): Promise<SinkConnector> => {
+    // `ordered` (flow/ordered-*.ts): the sink is called, or the udf mapped, in per-key waves; the gate
+    // stays in front. Under `ordered` a retryLater is retried within the epoch, so nothing is parked.
+    const order = keyOrderOf(spec, vertex, logger);
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {
@@ -291,12 +296,20 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         const created = await createBuiltinSink(vertex.name, vertex.sink, sinkOptions(vertex));
         const builtin = fromFunction ? observedAttempts(vertex).observeConnector(observeSinkConnector(vertex.name, created, failures)) : created;
         // User code (a module or a process) may answer retryLater; Weir's own sinks never do.
-        const answering = delayed === undefined || !("module" in vertex.sink || "process" in vertex.sink) ? builtin : withDelayedAnswers(builtin, delayed, fromFunction);
+        const answering =
+          order !== undefined
+            ? orderSinkConnector(vertex.name, builtin, order, fromFunction)
+            : delayed === undefined || !("module" in vertex.sink || "process" in vertex.sink)
+              ? builtin
+              : withDelayedAnswers(builtin, delayed, fromFunction);
         return gate === undefined ? answering : gateSinkConnector(answering, gate, fromFunction);
       }
-      if (isSinkConnector(custom)) return gate === undefined ? custom : gateSinkConnector(custom, gate, false);
+      if (isSinkConnector(custom)) {
+        const connector = order === undefined ? custom : orderSinkConnector(vertex.name, custom, order, custom.write !== undefined);
+        return gate === undefined ? connector : gateSinkConnector(connector, gate, order !== undefined);
+      }
       const observed = observedAttempts(vertex).observe(observeSinkFunction(vertex.name, custom as SinkFunction, failures));
-      const answering = delayed === undefined ? observed : delayedSinkFunction(observed, delayed);
+      const answering = order !== undefined ? orderSinkFunction(observed, order) : delayed === undefined ? observed : delayedSinkFunction(observed, delayed);
       return sinkConnectorFromFunction(gate === undefined ? answering : gateSinkFunction(answering, gate));
     }
     const customUdf = vertex.kind === "udf" ? options.udfs?.[vertex.name] : undefined;
@@ -316,9 +329,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       udfTimeoutMs,
       logger: logger.child({ vertex: vertex.name }),
       failures,
+      ...(order === undefined ? {} : { ordered: order }),
     }) as SinkFunction);
     // A udf may answer retryLater; a source's or cat's forwarder passes messages on and never does.
-    const answering = delayed === undefined || stage === undefined || stage === catStage ? forward : delayedSinkFunction(forward, delayed);
+    const answering = order !== undefined || delayed === undefined || stage === undefined || stage === catStage ? forward : delayedSinkFunction(forward, delayed);
     return sinkConnectorFromFunction(gate === undefined ? answering : gateSinkFunction(answering, gate));
   };
 
@@ -434,6 +448,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         // Before anything reads or writes: refuse keys that belong to another spec of this name.
         if (context.connection !== undefined) await claimSpecKeys(context.connection, spec, specFile);
         for (const vertex of vertices) {
+          // `ordered` on Redis: one worker at a time runs the vertex (standby until its lease is free).
+          const release = await leaseOrderedVertex({ spec, vertex, buffer: () => bufferOf(vertex.name), consumer, logger, cancelled: () => finished, onLost: (reason) => void end("failed", reason) });
+          if (release === undefined) return done;
+          if (release !== null) closers.push(release);
           const io = await buildIO(vertex);
           // Stopped or drained while waiting (for Redis, say): start nothing.
           if (finished) return done;

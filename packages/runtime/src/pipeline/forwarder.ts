@@ -21,6 +21,9 @@ import type { OnFull } from "../spec/pipeline-spec.js";
 import type { BatchMapAnswer, MapContext, MapResult, MapStage, RetryLaterAnswer } from "../udf/map-function.js";
 import type { PartitionChooser } from "./partition-choice.js";
 import { matchesTags, type TagCondition } from "./tag-condition.js";
+import { mapInKeyOrder } from "../flow/ordered-map.js";
+import type { KeyOrderOptions } from "../flow/ordered-sink.js";
+import { isHeldBackReason } from "../flow/ordered-waves.js";
 
 export interface ForwardTarget {
   readonly vertex: string;
@@ -45,6 +48,8 @@ export interface ForwarderOptions {
   readonly logger: Logger;
   /** Where udf failures, drops and dedups are counted for the aggregated log lines. */
   readonly failures: FailureLog;
+  /** `ordered` (issue #15): the udf is called in per-key waves (flow/ordered-map.ts). */
+  readonly ordered?: KeyOrderOptions;
 }
 
 type Mapped =
@@ -73,7 +78,10 @@ function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
   const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
-    const mapped = await mapAll(options, messages, context);
+    const mapped =
+      options.ordered === undefined
+        ? await mapAll(options, messages, context)
+        : await mapInKeyOrder(options.ordered, messages, context, async (wave) => (await mapAll(options, wave, context)).map(retryLaterAsFailure));
     logUdfFailures(options, mapped, context.attempt);
     // Route: per target, per partition, the messages to write, in input order.
     const groups = targets.map(() => new Map<number, Message[]>());
@@ -108,6 +116,15 @@ function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
           : { id: messages[i]!.id, status: "ok" },
     );
   };
+}
+
+/**
+ * Under `ordered`, a udf's retryLater would take its message out of the epoch and let the later
+ * messages of its key overtake it: it is retried within the epoch instead, holding its key back.
+ */
+function retryLaterAsFailure<R extends object>(result: R): R | { readonly error: string } {
+  if (!("laterMs" in result)) return result;
+  return { error: `retryLater (${String(result.laterMs)} ms) under ordered: retried within its epoch so its key keeps its order` };
 }
 
 /**
@@ -251,7 +268,8 @@ function udfFailure(message: Message, error: unknown): Mapped {
 /** One failure log entry per failed message of the attempt (aggregated there, not one line each). */
 function logUdfFailures(options: ForwarderOptions, mapped: readonly Mapped[], attempt: number): void {
   for (const result of mapped) {
-    if ("error" in result) options.failures.record(options.vertex, "udfFailed", 1, result.error, attempt);
+    // A message held back behind its key's failure (ordered) is no udf failure of its own.
+    if ("error" in result && !isHeldBackReason(result.error)) options.failures.record(options.vertex, "udfFailed", 1, result.error, attempt);
   }
 }
 

@@ -23,6 +23,7 @@ import { bullmqUrlIssues, withBullmqUrls } from "./bullmq-rules.js";
 import { ALWAYS, reportDrafts } from "./issue-draft.js";
 import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
 import { rateLimitIssues, rateLimitSchema } from "../flow/rate-limit-spec.js";
+import { orderedIssues, orderedVertexIssues } from "./ordered-rules.js";
 
 // Kubernetes' DNS-1123 label: names end up in Redis keys, metrics labels and file names.
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -295,6 +296,15 @@ const sinkSchema = z
   .superRefine((value, ctx) => reportDrafts(ctx, exactlyOneIssues("a sink", SINK_CONNECTORS, value, ctx.issues)), ALWAYS)
   .describe("Where messages end: exactly one of log, blackhole, jsonl, module, process, bullmq.");
 
+// Ordered processing per key (issue #15 part 2, flow/ordered-*.ts): spec-wide, and per vertex.
+const orderedSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("true: messages with the same keys reach the udf or sink one at a time, in the order they were read."),
+  })
+  .describe(
+    "Ordered processing per key: messages with the same keys reach every udf and sink in read order, across retries; different keys still go in parallel. Set on spec to apply to every udf and sink vertex; a vertex's own ordered overrides it.",
+  );
+
 // ── vertices and edges ───────────────────────────────────────────────────────────────────
 
 const commitSchema = z.enum(["aligned", "partition"]);
@@ -322,9 +332,10 @@ const rawVertexSchema = z
     retryStrategy: retryStrategySchema.optional(),
     fallback: fallbackSchema.optional(),
     schema: messageSchemaSchema.optional(),
+    ordered: orderedSchema.optional(),
   })
   .meta(requireExactlyOne(VERTEX_ROLES))
-  .superRefine((value, ctx) => reportDrafts(ctx, vertexIssues(value, ctx.issues)), ALWAYS);
+  .superRefine((value, ctx) => reportDrafts(ctx, [...vertexIssues(value, ctx.issues), ...orderedVertexIssues(value)]), ALWAYS);
 
 type RawVertex = z.output<typeof rawVertexSchema>;
 
@@ -350,6 +361,8 @@ export type SinkConnectorSpec = z.output<typeof fallbackSchema>;
 export type MessageSchemaSpec = z.output<typeof messageSchemaSchema>;
 export type BackoffSpec = z.output<typeof backoffSchema>;
 export type RetryStrategySpec = z.output<typeof retryStrategySchema>;
+/** `ordered: { enabled }` of the spec or of a vertex. */
+export type OrderedSpec = z.output<typeof orderedSchema>;
 
 interface VertexCommon {
   name: string;
@@ -371,7 +384,8 @@ export interface UdfVertexSpec extends VertexCommon {
   retryStrategy: RetryStrategySpec;
   fallback?: SinkConnectorSpec;
   /** Every message is checked against it before the udf sees it. */
-  schema?: MessageSchemaSpec;
+  schema?: MessageSchemaSpec;  /** This vertex's own `ordered`, overriding the spec's; see {@link effectiveOrdered}. */
+  ordered?: OrderedSpec;
 }
 
 export interface SinkVertexSpec extends VertexCommon {
@@ -381,7 +395,8 @@ export interface SinkVertexSpec extends VertexCommon {
   retryStrategy: RetryStrategySpec;
   fallback?: SinkConnectorSpec;
   /** Every message is checked against it before the sink sees it. */
-  schema?: MessageSchemaSpec;
+  schema?: MessageSchemaSpec;  /** This vertex's own `ordered`, overriding the spec's; see {@link effectiveOrdered}. */
+  ordered?: OrderedSpec;
 }
 
 export type VertexSpec = SourceVertexSpec | UdfVertexSpec | SinkVertexSpec;
@@ -403,6 +418,7 @@ function toVertexSpec(raw: RawVertex): VertexSpec | undefined {
   const optional = {
     ...(fallback === undefined ? {} : { fallback }),
     ...(raw.schema === undefined ? {} : { schema: raw.schema }),
+    ...(raw.ordered === undefined ? {} : { ordered: raw.ordered }),
   };
   if (raw.udf !== undefined) return { kind: "udf", ...common, udf: raw.udf, retryStrategy, ...optional };
   if (raw.sink !== undefined) {
@@ -445,8 +461,9 @@ const specBodySchema = z
     limits: limitsSchema.prefault({}),
     vertices: z.array(vertexSchema).min(1).describe("The pipeline's vertices: sources, udfs and sinks."),
     edges: z.array(edgeSchema).describe("Edges between vertices; each one is a partitioned buffer."),
+    ordered: orderedSchema.optional(),
   })
-  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value), ...bufferTlsIssues(value), ...rateLimitIssues(value)]), ALWAYS)
+  .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value), ...bufferTlsIssues(value), ...rateLimitIssues(value), ...orderedIssues(value)]), ALWAYS)
   // A bullmq queue without a url lives on the redis buffer's server (bullmq-rules.ts).
   .transform(withBullmqUrls);
 
@@ -485,4 +502,18 @@ export function effectiveOnFailure(vertex: UdfVertexSpec | SinkVertexSpec): OnFa
 /** The limits a vertex runs with: `spec.limits`, overridden field by field by its own `limits`. */
 export function effectiveLimits(spec: PipelineSpec, vertex: VertexSpec): Limits {
   return { ...spec.spec.limits, ...vertex.limits };
+}
+
+/**
+ * Whether a vertex runs ordered per key: its own `ordered` wins, else the spec's. Sources never
+ * (they read each partition in order already).
+ *
+ * @example
+ * ```ts
+ * effectiveOrdered(spec, vertex); // true under spec.ordered: { enabled: true } unless the vertex says false
+ * ```
+ */
+export function effectiveOrdered(spec: PipelineSpec, vertex: VertexSpec): boolean {
+  if (vertex.kind === "source") return false;
+  return (vertex.ordered ?? spec.spec.ordered)?.enabled === true;
 }
