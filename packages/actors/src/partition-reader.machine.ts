@@ -34,7 +34,7 @@ import {
   type SealedEvent,
   type StopEvent,
 } from "./epoch-protocol.js";
-import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, ReadBatchOutput, SealedEpoch } from "./partition-reader.types.js";
+import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, SealedEpoch } from "./partition-reader.types.js";
 import type { ReaderIoEvent, ReaderIoInput, ReaderIoRequest } from "./reader-io.js";
 
 type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent | ReaderIoEvent;
@@ -109,27 +109,25 @@ export const partitionReaderMachine = setup({
       const next = nextCommittable(context)!;
       return { type: "reader.ack", input: { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets } };
     }),
-    recordRead: assign(({ context, event }) => {
-      assertEvent(event, "readerIo.batch");
-      const output: ReadBatchOutput = event;
-      // Pending entries come first; once a pending read comes back short, they are all re-read.
-      const pendingDone = context.fromPending && output.entries.length < context.readBatchSize - context.unsealed;
-      const last = output.entries[output.entries.length - 1];
-      return {
-        readFailures: 0,
-        pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
-        fromPending: context.fromPending && !pendingDone,
-        endOfStream: output.endOfStream && (!context.fromPending || pendingDone),
-      };
-    }),
-    // Runs on entry to handingOff, in the step that took the read's answer.
+    // Runs on entry to handingOff, in the step that took the read's answer: records the read and
+    // hands it to the batcher with one context update (each assign copies the context).
     handOff: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, "readerIo.batch");
       const { entries } = event;
-      if (entries.length === 0) return;
-      const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries };
-      enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
-      enqueue.assign({ unsealed: context.unsealed + entries.length });
+      // Pending entries come first; once a pending read comes back short, they are all re-read.
+      const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
+      const last = entries[entries.length - 1];
+      if (entries.length > 0) {
+        const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries };
+        enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
+      }
+      enqueue.assign({
+        readFailures: 0,
+        pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
+        fromPending: context.fromPending && !pendingDone,
+        endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
+        unsealed: context.unsealed + entries.length,
+      });
     }),
     recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
       readFailures: context.readFailures + 1,
@@ -234,7 +232,7 @@ export const partitionReaderMachine = setup({
             reading: {
               entry: "requestRead",
               on: {
-                "readerIo.batch": { target: "handingOff", actions: "recordRead" },
+                "readerIo.batch": { target: "handingOff" },
                 "readerIo.readFailed": [
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
