@@ -9,15 +9,13 @@
 import { createActor, fromPromise } from "xstate";
 import {
   defaultRetryPolicy,
+  fromPartitionIo,
   fromSinkFunction,
   partitionReaderMachine,
   sinkSessionMachine,
   supervisorMachine,
-  type AckInput,
   type FallbackWriteInput,
   type Message,
-  type ReadBatchInput,
-  type ReadBatchOutput,
   type ReadEntry,
   type SinkResult,
 } from "@weir/actors";
@@ -52,14 +50,16 @@ async function round(): Promise<{ msgsPerSec: number; cpuMicrosPerMsg: number; e
     actors: {
       partitionReader: partitionReaderMachine.provide({
         actors: {
-          readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(async ({ input }) => {
-            const from = cursors[input.partition]!;
-            const list = inputs[input.partition]!;
-            const to = Math.min(list.length, from + input.max);
-            cursors[input.partition] = to;
-            return { entries: list.slice(from, to), endOfStream: to >= list.length };
+          readerIo: fromPartitionIo({
+            read: async (input) => {
+              const from = cursors[input.partition]!;
+              const list = inputs[input.partition]!;
+              const to = Math.min(list.length, from + input.max);
+              cursors[input.partition] = to;
+              return { entries: list.slice(from, to), endOfStream: to >= list.length };
+            },
+            ack: async () => undefined,
           }),
-          ackOffsets: fromPromise<void, AckInput>(async () => undefined),
         },
       }),
       sinkSession: sinkSessionMachine.provide({

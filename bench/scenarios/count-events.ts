@@ -21,7 +21,7 @@ export function createEventCounter(): EventCounter {
       if (event.type === "@xstate.microstep") microsteps += 1;
       else if (event.type === "@xstate.event") bump(events, event.event.type.replace(/\.\d+(\.|$)/g, ".*$1"));
       else if (event.type === "@xstate.actor") {
-        // `src` is the name an invoke or spawn gave the logic (e.g. "readBatch"); not on the public ActorRefLike type.
+        // `src` is the name an invoke or spawn gave the logic (e.g. "readerIo", "sinkWriter"); not on the public ActorRefLike type.
         const src = (event.actorRef as unknown as { src?: unknown }).src;
         bump(actors, typeof src === "string" ? src : "(inline)");
       }

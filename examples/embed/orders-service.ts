@@ -5,9 +5,9 @@
  * the I/O — how to read a batch, how to ack it, how to write one — with `.provide()`; the
  * machines bring batching, epochs, EOT per partition, retries, fallback and drain.
  *
- *   POST /orders ──▶ queue[p] ──readBatch──▶ reader(p) ──▶ batcher(p) ──▶ sink session(p) ──write──▶ warehouse
+ *   POST /orders ──▶ queue[p] ──read──▶ reader(p) ──▶ batcher(p) ──▶ sink session(p) ──write──▶ warehouse
  *                        ▲                                                      │ failed twice
- *                        └────────ackOffsets (after the epoch commits)          └──▶ dead letters
+ *                        └────────ack (after the epoch commits)          └──▶ dead letters
  *
  *   GET  /state   every actor's state value, e.g. { "orders/reader/0": { active: { fetch: "reading", … } } }
  *   GET  /stats   what arrived where
@@ -20,11 +20,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createActor, fromPromise, type AnyActorRef } from "xstate";
 import {
   defaultRetryPolicy,
+  fromPartitionIo,
   fromSinkFunction,
   partitionReaderMachine,
   sinkSessionMachine,
   supervisorMachine,
-  type AckInput,
   type FallbackWriteInput,
   type Message,
   type ReadBatchInput,
@@ -166,8 +166,11 @@ export function createOrdersService(options: OrdersServiceOptions = {}): OrdersS
     actors: {
       partitionReader: partitionReaderMachine.provide({
         actors: {
-          readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(({ input, signal }) => queues[input.partition]!.read(input, signal)),
-          ackOffsets: fromPromise<void, AckInput>(async ({ input }) => queues[input.partition]!.ack(input.offsets)),
+          // One I/O actor per reader for its whole life; it calls these for each read and ack.
+          readerIo: fromPartitionIo({
+            read: (input, signal) => queues[input.partition]!.read(input, signal),
+            ack: async (input) => queues[input.partition]!.ack(input.offsets),
+          }),
         },
       }),
       sinkSession: sinkSessionMachine.provide({

@@ -47,7 +47,12 @@ export const batcherMachine = setup({
       assertEvent(event, "reader.batchRead");
       return context.openCount === 0 && event.entries.length >= context.readBatchSize;
     },
-    isNewlyFull: ({ context }) => !context.fullReported && context.openCount >= context.readBatchSize,
+    // A later hand-over that fills the epoch. A guard on the event, not an eventless check that
+    // XState would evaluate after every event (issue 12).
+    fillsOpenEpoch: ({ context, event }) => {
+      assertEvent(event, "reader.batchRead");
+      return !context.fullReported && context.openCount + event.entries.length >= context.readBatchSize;
+    },
   },
   actions: {
     append: assign(({ context, event }) => {
@@ -108,11 +113,11 @@ export const batcherMachine = setup({
         "reader.batchRead": [
           { guard: "fillsEmptyEpoch", actions: ["append", "reportFull"] },
           { guard: "isFirstData", actions: ["append", "reportFilling"] },
+          { guard: "fillsOpenEpoch", actions: ["append", "reportFull"] },
           { actions: "append" },
         ],
         "supervisor.closeEpoch": "flushing",
       },
-      always: { guard: "isNewlyFull", actions: "reportFull" },
     },
     // Flushing and eotSent are passed in one step: the hand-over is synchronous, and naming the
     // steps keeps the protocol visible in the inspector and in traces.

@@ -43,6 +43,8 @@ export type {
   ReadBatchOutput,
   SealedEpoch,
 } from "./partition-reader.types.js";
+export { fromPartitionIo } from "./reader-io.js";
+export type { AckRequest, PartitionIo, ReaderIoEvent, ReaderIoInput, ReaderIoLogic, ReaderIoRequest, ReadRequest } from "./reader-io.js";
 export { supervisorMachine } from "./supervisor.machine.js";
 export type { EpochTimeoutEvent, PipelineDrainEvent } from "./supervisor.machine.js";
 export type {

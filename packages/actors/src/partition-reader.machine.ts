@@ -10,7 +10,10 @@
  *   └─ commit: idle ──(supervisor.commit e, sealed e known)──▶ acking ──▶ idle
  *   supervisor.stop ──▶ stopped
  *
- * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`.
+ * I/O: one `readerIo` actor invoked for the reader's whole life (reader-io.ts): `reading` sends it
+ * `reader.read` and waits for `readerIo.batch`/`readerIo.readFailed`; `acking` sends `reader.ack`
+ * and waits for `readerIo.acked`/`readerIo.ackFailed`.
+ * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
  * Sends: `reader.batchRead` to its batcher (one event per batch); `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed` to the supervisor.
  * Keeps: an offset is acked only after the supervisor committed its epoch (I1), and acks never
@@ -18,7 +21,7 @@
  * `readBatchSize` messages that are not yet sealed into an epoch, so a partition's read-ahead is
  * bounded by the supervisor's `maxInflightEpochs`.
  */
-import { assertEvent, assign, enqueueActions, fromPromise, sendParent, setup } from "xstate";
+import { assertEvent, assign, enqueueActions, fromCallback, sendParent, sendTo, setup } from "xstate";
 import {
   actorIds,
   type BatchReadEvent,
@@ -31,16 +34,13 @@ import {
   type SealedEvent,
   type StopEvent,
 } from "./epoch-protocol.js";
-import type {
-  AckInput,
-  PartitionReaderContext,
-  PartitionReaderInput,
-  ReadBatchInput,
-  ReadBatchOutput,
-  SealedEpoch,
-} from "./partition-reader.types.js";
+import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, SealedEpoch } from "./partition-reader.types.js";
+import type { ReaderIoEvent, ReaderIoInput, ReaderIoRequest } from "./reader-io.js";
 
-type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent;
+type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent | ReaderIoEvent;
+
+/** The invoked `readerIo` actor's id: requests are sent to it by this name. */
+const ioId = "io";
 
 const retryCapMs = 1000;
 /** Acked epochs remembered to ignore a repeated commit (epochs in flight are far fewer). */
@@ -66,13 +66,12 @@ export const partitionReaderMachine = setup({
     events: {} as PartitionReaderEvent,
   },
   actors: {
-    /** One read of at most `max` entries, waiting at most `timeoutMs`. Supplied by the runtime. */
-    readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(async () => {
-      throw new Error("readBatch is not provided: supply it with partitionReaderMachine.provide({ actors: { readBatch } })");
-    }),
-    /** Acknowledges (commits) offsets in the input buffer. Supplied by the runtime. */
-    ackOffsets: fromPromise<void, AckInput>(async () => {
-      throw new Error("ackOffsets is not provided: supply it with partitionReaderMachine.provide({ actors: { ackOffsets } })");
+    /**
+     * The partition's reads and acks, one long-lived actor (see reader-io.ts). Supplied by the
+     * runtime, e.g. `fromPartitionIo({ read, ack })`.
+     */
+    readerIo: fromCallback<ReaderIoRequest, ReaderIoInput>(() => {
+      throw new Error("readerIo is not provided: supply it with partitionReaderMachine.provide({ actors: { readerIo: fromPartitionIo({ read, ack }) } })");
     }),
   },
   delays: {
@@ -95,24 +94,40 @@ export const partitionReaderMachine = setup({
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
   },
   actions: {
-    recordRead: assign(({ context }, { output }: { output: ReadBatchOutput }) => {
+    requestRead: sendTo(ioId, ({ context }): ReaderIoRequest => {
+      const input: ReadBatchInput = {
+        vertex: context.vertex,
+        partition: context.partition,
+        max: context.readBatchSize - context.unsealed,
+        timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
+        fromPending: context.fromPending,
+        ...(context.fromPending && context.pendingAfter !== null ? { after: context.pendingAfter } : {}),
+      };
+      return { type: "reader.read", input };
+    }),
+    requestAck: sendTo(ioId, ({ context }): ReaderIoRequest => {
+      const next = nextCommittable(context)!;
+      return { type: "reader.ack", input: { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets } };
+    }),
+    // Runs on entry to handingOff, in the step that took the read's answer: records the read and
+    // hands it to the batcher with one context update (each assign copies the context).
+    handOff: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, "readerIo.batch");
+      const { entries } = event;
       // Pending entries come first; once a pending read comes back short, they are all re-read.
-      const pendingDone = context.fromPending && output.entries.length < context.readBatchSize - context.unsealed;
-      const last = output.entries[output.entries.length - 1];
-      return {
-        lastRead: output,
+      const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
+      const last = entries[entries.length - 1];
+      if (entries.length > 0) {
+        const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries };
+        enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
+      }
+      enqueue.assign({
         readFailures: 0,
         pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
         fromPending: context.fromPending && !pendingDone,
-        endOfStream: output.endOfStream && (!context.fromPending || pendingDone),
-      };
-    }),
-    handOff: enqueueActions(({ context, enqueue, system }) => {
-      const entries = context.lastRead?.entries ?? [];
-      if (entries.length === 0) return;
-      const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries };
-      enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
-      enqueue.assign({ unsealed: context.unsealed + entries.length, lastRead: null });
+        endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
+        unsealed: context.unsealed + entries.length,
+      });
     }),
     recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
       readFailures: context.readFailures + 1,
@@ -178,7 +193,6 @@ export const partitionReaderMachine = setup({
     fromPending: input.startWithPending ?? false,
     pendingAfter: null,
     unsealed: 0,
-    lastRead: null,
     sealed: [],
     commitQueue: [],
     drainRequested: false,
@@ -193,6 +207,16 @@ export const partitionReaderMachine = setup({
   states: {
     active: {
       type: "parallel",
+      // One I/O actor for the reader's whole life: reads and acks are requests to it (reader-io.ts).
+      invoke: {
+        id: ioId,
+        src: "readerIo",
+        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition }),
+        onError: {
+          target: "failed",
+          actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
+        },
+      },
       on: {
         "batcher.sealed": { actions: "recordSealed" },
         // A commit the reader already queued or acked is ignored: acking twice, or a queue head
@@ -206,21 +230,10 @@ export const partitionReaderMachine = setup({
           initial: "reading",
           states: {
             reading: {
-              invoke: {
-                src: "readBatch",
-                input: ({ context }): ReadBatchInput => ({
-                  vertex: context.vertex,
-                  partition: context.partition,
-                  max: context.readBatchSize - context.unsealed,
-                  timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
-                  fromPending: context.fromPending,
-                  ...(context.fromPending && context.pendingAfter !== null ? { after: context.pendingAfter } : {}),
-                }),
-                onDone: {
-                  target: "handingOff",
-                  actions: { type: "recordRead", params: ({ event }) => ({ output: event.output }) },
-                },
-                onError: [
+              entry: "requestRead",
+              on: {
+                "readerIo.batch": { target: "handingOff" },
+                "readerIo.readFailed": [
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
                     target: "#partitionReader.failed",
@@ -271,14 +284,10 @@ export const partitionReaderMachine = setup({
               ],
             },
             acking: {
-              invoke: {
-                src: "ackOffsets",
-                input: ({ context }): AckInput => {
-                  const next = nextCommittable(context)!;
-                  return { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets };
-                },
-                onDone: { target: "idle", actions: "completeAck" },
-                onError: [
+              entry: "requestAck",
+              on: {
+                "readerIo.acked": { target: "idle", actions: "completeAck" },
+                "readerIo.ackFailed": [
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
                     target: "#partitionReader.failed",

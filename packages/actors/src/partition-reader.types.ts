@@ -13,7 +13,7 @@ export interface PartitionReaderInput {
   readonly maxReadFailures?: number;
 }
 
-/** What the `readBatch` actor is started with. */
+/** A read the reader asks its `readerIo` actor for (`reader.read`). */
 export interface ReadBatchInput {
   readonly vertex: string;
   readonly partition: number;
@@ -25,14 +25,14 @@ export interface ReadBatchInput {
   readonly after?: string;
 }
 
-/** What the `readBatch` actor resolves with. */
+/** What a read answers (`readerIo.batch`). */
 export interface ReadBatchOutput {
   readonly entries: readonly ReadEntry[];
   /** The input will never have more: every upstream finished and nothing is left undelivered. */
   readonly endOfStream: boolean;
 }
 
-/** What the `ackOffsets` actor is started with. */
+/** An ack the reader asks its `readerIo` actor for (`reader.ack`). */
 export interface AckInput {
   readonly vertex: string;
   readonly partition: number;
@@ -56,7 +56,6 @@ export interface PartitionReaderContext {
   readonly pendingAfter: string | null;
   /** Handed to the batcher, not yet sealed into an epoch. */
   readonly unsealed: number;
-  readonly lastRead: ReadBatchOutput | null;
   /** Sealed epochs whose offsets wait for `supervisor.commit`. */
   readonly sealed: readonly SealedEpoch[];
   /** Epochs the supervisor committed, to be acked in order. */

@@ -24,7 +24,9 @@ export type SinkFunction = (messages: readonly Message[], context: SinkContext) 
 export type SinkWriterLogic = CallbackActorLogic<EventObject, SinkWriteInput>;
 
 /**
- * Runs `write` once per attempt. A thrown error fails every message of the attempt (they go
+ * Runs `write` once per attempt, and sends no `sinkIo.sent` (the attempt stays `writing` until
+ * the function answers; `awaitingResults` is for sinks whose sending and answering are apart,
+ * like process sinks). A thrown error fails every message of the attempt (they go
  * down the retry path); results are passed on as they are, so missing, extra or duplicate ids
  * are caught by the session's protocol checks, not here. When the results answer `ok` for
  * every message, in the order given — what most sinks return — they go back as one
@@ -46,7 +48,8 @@ export function fromSinkFunction(write: SinkFunction): SinkWriterLogic {
     const send = (event: SinkIoEvent) => {
       if (!stopped) sendBack(event);
     };
-    send({ type: "sinkIo.sent", ...frame });
+    // No `sinkIo.sent`: for a function the call is the write, and its answer comes as one frame,
+    // so the attempt stays `writing` until then (one XState event less per epoch, issue 12).
     const context: SinkContext = { vertex: input.vertex, ...frame, signal: controller.signal };
     Promise.resolve()
       .then(() => write(input.messages, context))

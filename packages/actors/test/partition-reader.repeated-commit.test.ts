@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createActor, fromPromise, setup, waitFor, type AnyActorRef } from "xstate";
-import { partitionReaderMachine, type AckInput, type ReadBatchInput, type ReadBatchOutput, type ReaderAckedEvent } from "@weir/actors";
+import { createActor, setup, waitFor, type AnyActorRef } from "xstate";
+import { fromPartitionIo, partitionReaderMachine, type AckInput, type ReadBatchOutput, type ReaderAckedEvent } from "@weir/actors";
 
 // Issue #10 item 14: a reader that forgot which epochs it had acked passed every test. A commit
 // repeated after its ack (a supervisor redelivering it, a drain re-entering the commit region)
@@ -13,11 +13,12 @@ describe("partition reader: a commit repeated after its epoch was acked", () => 
     const reader = partitionReaderMachine.provide({
       actors: {
         // Nothing to read: the test drives the commit side alone (batcher.sealed, supervisor.commit).
-        readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(
-          ({ signal }) => new Promise((resolve) => signal.addEventListener("abort", () => resolve({ entries: [], endOfStream: false }), { once: true })),
-        ),
-        ackOffsets: fromPromise<void, AckInput>(async ({ input }) => {
-          acks.push(input);
+        readerIo: fromPartitionIo({
+          read: (_, signal) =>
+            new Promise<ReadBatchOutput>((resolve) => signal.addEventListener("abort", () => resolve({ entries: [], endOfStream: false }), { once: true })),
+          ack: async (input) => {
+            acks.push(input);
+          },
         }),
       },
     });

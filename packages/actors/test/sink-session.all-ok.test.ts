@@ -134,11 +134,11 @@ describe("fromSinkFunction: when it answers with sinkIo.allOk", () => {
   }
 
   it("every message ok, in order: one allOk frame", async () => {
-    expect(await framesOf(async (messages) => oks(messages.map((m) => m.id)), ["a", "b"])).toEqual(["sinkIo.sent", "sinkIo.allOk"]);
+    expect(await framesOf(async (messages) => oks(messages.map((m) => m.id)), ["a", "b"])).toEqual(["sinkIo.allOk"]);
   });
 
   it("anything else: the results as they are, then end-of-results", async () => {
-    const both = ["sinkIo.sent", "sinkIo.results", "sinkIo.endOfResults"];
+    const both = ["sinkIo.results", "sinkIo.endOfResults"];
     expect(await framesOf(async () => oks(["b", "a"]), ["a", "b"])).toEqual(both);
     expect(await framesOf(async () => oks(["a"]), ["a", "b"])).toEqual(both);
     expect(await framesOf(async () => oks(["a", "b", "b"]), ["a", "b"])).toEqual(both);

@@ -49,7 +49,7 @@ describe("weir run --trace / weir trace replay", () => {
 
   it("records a run: a header first, an end record with the summary last", () => {
     const first = JSON.parse(lines[0]!) as { k: string; format: string; pipeline: string };
-    expect(first).toMatchObject({ k: "header", format: "weir.trace/v1", pipeline: "traced" });
+    expect(first).toMatchObject({ k: "header", format: "weir.trace/v2", pipeline: "traced" });
     const last = JSON.parse(lines.at(-1)!) as { k: string; elided: number; summary: { status: string } };
     expect(last).toMatchObject({ k: "end", elided: 0, summary: { status: "completed" } });
   });
@@ -62,10 +62,10 @@ describe("weir run --trace / weir trace replay", () => {
 
   it("exits 1 with a diff naming the actor and the step when a transition differs", async () => {
     // Change one recorded transition of out/sink/1: the replay must point at it.
-    const index = lines.findIndex((line) => line.includes('"k":"snap","a":"out/sink/1","e":"sinkIo.sent"'));
+    const index = lines.findIndex((line) => line.includes('"k":"snap","a":"out/sink/1","e":"batcher.eot","v":{"attempt":"writing"}'));
     expect(index).toBeGreaterThan(0);
     const edited = [...lines];
-    edited[index] = edited[index]!.replace('"v":{"attempt":"awaitingResults"}', '"v":"idle"');
+    edited[index] = edited[index]!.replace('"v":{"attempt":"writing"}', '"v":"idle"');
     const tampered = path.join(dir, "tampered.trace.jsonl");
     await writeFile(tampered, `${edited.join("\n")}\n`);
     const diverged = startWeir(["trace", "replay", tampered]);
@@ -73,8 +73,8 @@ describe("weir run --trace / weir trace replay", () => {
     const out = diverged.stdout();
     expect(out).toMatch(/trace replay diverged: actor out\/sink\/1 \(sinkSession\), step \d+ \(trace line \d+\)/);
     expect(out).toContain(`(trace line ${index + 1})`);
-    expect(out).toMatch(/- step \d+ +sinkIo\.sent → "idle"/);
-    expect(out).toMatch(/\+ step \d+ +sinkIo\.sent → \{"attempt":"awaitingResults"\}/);
+    expect(out).toMatch(/- step \d+ +batcher\.eot → "idle"/);
+    expect(out).toMatch(/\+ step \d+ +batcher\.eot → \{"attempt":"writing"\}/);
   });
 
   it("calls a trace cut off before its end record incomplete (exit 2), not a divergence", async () => {

@@ -1,11 +1,11 @@
 /**
- * Partition I/O over plain arrays for actor-level tests: `readBatch` and `ackOffsets` actors
- * that read each partition's messages in order and record acks in a `DeliveryLog`.
+ * Partition I/O over plain arrays for actor-level tests: a reader's `readerIo` actor (and the
+ * `read`/`ack` functions behind it) that reads each partition's messages in order and records
+ * acks in a `DeliveryLog`.
  * A partition whose array is empty blocks for the read timeout (on the test clock), like an
  * idle buffer; once every message has been read, it reports end of stream.
  */
-import { fromPromise } from "xstate";
-import type { AckInput, Message, ReadBatchInput, ReadBatchOutput } from "@weir/actors";
+import { fromPartitionIo, type AckInput, type Message, type ReadBatchInput, type ReadBatchOutput, type ReaderIoLogic } from "@weir/actors";
 import { realClock, type TestClock } from "./clock.js";
 import { DeliveryLog } from "./delivery-log.js";
 
@@ -17,8 +17,12 @@ export interface ArraySourceOptions {
 }
 
 export interface ArraySource {
-  readonly readBatch: ReturnType<typeof fromPromise<ReadBatchOutput, ReadBatchInput>>;
-  readonly ackOffsets: ReturnType<typeof fromPromise<void, AckInput>>;
+  /** The reader's I/O actor: provide it as `partitionReaderMachine.provide({ actors: { readerIo } })`. */
+  readonly readerIo: ReaderIoLogic;
+  /** One read, as `readerIo` does it. */
+  readonly read: (input: ReadBatchInput, signal: AbortSignal) => Promise<ReadBatchOutput>;
+  /** One ack, as `readerIo` does it. */
+  readonly ack: (input: AckInput) => Promise<void>;
   readonly log: DeliveryLog;
   /** Adds messages to a partition while the test runs. */
   push(partition: number, messages: readonly Message[]): void;
@@ -38,7 +42,7 @@ export function createArraySource(partitions: readonly (readonly Message[])[], o
   let nextOffset = 0;
   let reads = 0;
 
-  const readBatch = fromPromise<ReadBatchOutput, ReadBatchInput>(async ({ input, signal }) => {
+  const read = async (input: ReadBatchInput, signal: AbortSignal): Promise<ReadBatchOutput> => {
     const queue = queues[input.partition] ?? [];
     if (queue.length === 0 && !input.fromPending) {
       if (!open.has(input.partition)) return { entries: [], endOfStream: true };
@@ -59,20 +63,21 @@ export function createArraySource(partitions: readonly (readonly Message[])[], o
       return { offset, message };
     });
     return { entries, endOfStream: queue.length === 0 && !open.has(input.partition) && entries.length === 0 };
-  });
+  };
 
-  const ackOffsets = fromPromise<void, AckInput>(async ({ input }) => {
+  const ack = async (input: AckInput): Promise<void> => {
     for (const offset of input.offsets) {
       // Offsets stay known after an ack, so a second ack shows up in the log as one.
       const id = byOffset.get(`${input.partition}:${offset}`);
       if (id === undefined) throw new Error(`ack of unknown offset ${offset} on partition ${input.partition}`);
       log.record({ kind: "ack", id, partition: input.partition, epoch: input.epoch });
     }
-  });
+  };
 
   return {
-    readBatch,
-    ackOffsets,
+    readerIo: fromPartitionIo({ read, ack }),
+    read,
+    ack,
     log,
     push: (partition, messages) => queues[partition]!.push(...messages),
     end: (partition) => open.delete(partition),

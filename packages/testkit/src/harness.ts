@@ -113,7 +113,7 @@ export async function runVertex(options: RunVertexOptions): Promise<VertexRun> {
   const machine = supervisorMachine.provide({
     actors: {
       partitionReader: partitionReaderMachine.provide({
-        actors: { readBatch: source.readBatch, ackOffsets: source.ackOffsets },
+        actors: { readerIo: source.readerIo },
       }),
       sinkSession: sinkSessionMachine.provide({
         actors: {

@@ -7,15 +7,13 @@ import { describe, expect, it } from "vitest";
 import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from "xstate";
 import {
   defaultRetryPolicy,
+  fromPartitionIo,
   partitionReaderMachine,
   sinkSessionMachine,
   supervisorMachine,
-  type AckInput,
   type CommitMode,
   type FallbackWriteInput,
   type Message,
-  type ReadBatchInput,
-  type ReadBatchOutput,
   type SinkWriteInput,
   type SupervisorEmitted,
 } from "@weir/actors";
@@ -142,17 +140,20 @@ describe("stopping on a fatal error", () => {
   it("a reader that fails for good stops the vertex as failed, with every child in a final state", async () => {
     const clock = new SimulatedClock();
     // Partition 0 is idle (each read waits its timeout); partition 1's buffer is unreachable.
-    const readBatch = fromPromise<ReadBatchOutput, ReadBatchInput>(async ({ input }) => {
-      if (input.partition === 1) throw new Error("connection refused");
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, input.timeoutMs));
-      return { entries: [], endOfStream: false };
+    const readerIo = fromPartitionIo({
+      read: async (input) => {
+        if (input.partition === 1) throw new Error("connection refused");
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, input.timeoutMs));
+        return { entries: [], endOfStream: false };
+      },
+      ack: async () => {},
     });
     const sinkWriter = fromCallback<EventObject, SinkWriteInput>(() => {
       throw new Error("nothing was read, so nothing may be written");
     });
     const machine = supervisorMachine.provide({
       actors: {
-        partitionReader: partitionReaderMachine.provide({ actors: { readBatch, ackOffsets: fromPromise<void, AckInput>(async () => {}) } }),
+        partitionReader: partitionReaderMachine.provide({ actors: { readerIo } }),
         sinkSession: sinkSessionMachine.provide({
           actors: { sinkWriter, fallbackWriter: fromPromise<void, FallbackWriteInput>(async () => {}) },
         }),

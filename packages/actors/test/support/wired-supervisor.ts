@@ -1,12 +1,12 @@
 /**
  * A supervisor wired to in-memory I/O, for tests that run a whole vertex: the test supplies the
- * reader's `readBatch` and `ackOffsets` and, if it cares, the sink's write function; everything
+ * reader's reads and acks (`readBatch`, `ackOffsets`) and, if it cares, the sink's write function; everything
  * else is the real machines. Exists because each supervisor-level test built this same `provide`
  * tree and the same supervisor input by hand.
  */
-import { fromPromise } from "xstate";
 import {
   defaultRetryPolicy,
+  fromPartitionIo,
   fromSinkFunction,
   partitionReaderMachine,
   sinkSessionMachine,
@@ -36,9 +36,9 @@ export const recordingSink =
   };
 
 export interface SupervisorWiring {
-  /** The partition reader's `readBatch` actor: one read of the buffer. */
+  /** One read of the buffer (the reader's `readerIo` answers `reader.read` with it). */
   readonly readBatch: (input: ReadBatchInput, signal: AbortSignal) => Promise<ReadBatchOutput>;
-  /** The partition reader's `ackOffsets` actor: one commit of offsets to the buffer. */
+  /** One commit of offsets to the buffer (`reader.ack`). */
   readonly ackOffsets: (input: AckInput) => Promise<void>;
   /** The sink session's write function; by default every message is accepted. */
   readonly write?: SinkFunction;
@@ -53,8 +53,7 @@ export function wiredSupervisor({ readBatch, ackOffsets, write = acceptEverySink
       ...(batcher ? { batcher } : {}),
       partitionReader: partitionReaderMachine.provide({
         actors: {
-          readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(({ input, signal }) => readBatch(input, signal)),
-          ackOffsets: fromPromise<void, AckInput>(({ input }) => ackOffsets(input)),
+          readerIo: fromPartitionIo({ read: readBatch, ack: ackOffsets }),
         },
       }),
       sinkSession: sinkSessionMachine.provide({ actors: { sinkWriter: fromSinkFunction(write) } }),

@@ -5,7 +5,7 @@
  *
  *   out                              the supervisor of vertex `out` (root actor, id = vertex)
  *   out/reader/1                     a partition child, by its systemId (`actorIds` in @weir/actors)
- *   out/reader/1#readBatch           the I/O actor that child invoked, by its `src`
+ *   out/reader/1#readerIo            the I/O actor that child invoked, by its `src`
  *
  * A child without a systemId is named `<parent path>/<id>`.
  */
@@ -57,7 +57,7 @@ export function isRootRef(ref: ActorRefLike | AnyActorRef): boolean {
   return (ref as unknown as InspectableRef)._parent === undefined;
 }
 
-/** The `src` an invoked I/O actor was started from (`readBatch`, `sinkWriter` …), else its id. */
+/** The `src` an invoked I/O actor was started from (`readerIo`, `sinkWriter` …), else its id. */
 export function ioSource(ref: ActorRefLike | AnyActorRef): string {
   const actor = ref as unknown as InspectableRef;
   return typeof actor.src === "string" ? actor.src : (actor.id ?? "?");

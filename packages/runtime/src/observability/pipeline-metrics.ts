@@ -2,7 +2,7 @@
  * Prometheus metrics for a running pipeline, named after Numaflow's so its dashboards carry
  * over, with `pipeline`, `vertex` and `partition` labels.
  *
- *   inspection events ──▶ reads (readBatch outputs), acks (reader.acked), per-partition tallies
+ *   inspection events ──▶ reads (readerIo.batch answers), acks (reader.acked), per-partition tallies
  *   (any observer)         (sink.epochDone), I/O durations (invoke → answer), critical errors
  *   supervisor events ──▶ epochs committed, protocol errors, read failures (`actor.on(…)`)
  *   pipeline counters ──▶ drops the forwarder counts outside the actors, dedups (no partition)
@@ -216,6 +216,9 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
   const reportedWaits = new Map<string, number>();
 
   const started = new WeakMap<object, number>();
+  // A reader's I/O actor lives as long as the reader: reads and acks are timed from their requests.
+  const readStarted = new WeakMap<object, number>();
+  const ackStarted = new WeakMap<object, number>();
   const tallyDrops = new Map<string, number>();
   const reportedForwarderDrops = new Map<string, number>();
   const joins = new Map<string, { first: number; last: number }>();
@@ -271,23 +274,25 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     const since = started.get(io);
     const seconds = since === undefined ? undefined : (performance.now() - since) / 1000;
     switch (ioSource(io)) {
-      case "readBatch": {
-        if (!event.type.startsWith("xstate.done.actor")) return;
-        const output = (event as unknown as { output?: ReadBatchOutput }).output;
-        const entries = output?.entries ?? [];
-        let bytes = 0;
-        for (const entry of entries) bytes += entry.message.value.byteLength;
-        if (entries.length > 0) {
-          readTotal.inc(labels, entries.length);
-          readBytes.inc(labels, bytes);
-          inflight.inc(labels, entries.length);
+      case "readerIo": {
+        // One long-lived actor per reader: a read lasts from its `reader.read` to its answer.
+        if (event.type === "readerIo.batch") {
+          const readSince = readStarted.get(io);
+          const entries = (event as unknown as ReadBatchOutput).entries;
+          let bytes = 0;
+          for (const entry of entries) bytes += entry.message.value.byteLength;
+          if (entries.length > 0) {
+            readTotal.inc(labels, entries.length);
+            readBytes.inc(labels, bytes);
+            inflight.inc(labels, entries.length);
+          }
+          if (readSince !== undefined) readTime.observe(labels, (performance.now() - readSince) / 1000);
+        } else if (event.type === "readerIo.acked") {
+          const ackSince = ackStarted.get(io);
+          if (ackSince !== undefined) ackTime.observe(labels, (performance.now() - ackSince) / 1000);
         }
-        if (seconds !== undefined) readTime.observe(labels, seconds);
         return;
       }
-      case "ackOffsets":
-        if (seconds !== undefined && event.type.startsWith("xstate.done.actor")) ackTime.observe(labels, seconds);
-        return;
       case "sinkWriter":
         // An attempt ends with its end of results, or with one all-ok frame (fromSinkFunction).
         if (seconds !== undefined && (event.type === "sinkIo.endOfResults" || event.type === "sinkIo.allOk" || event.type === "sinkIo.crashed")) {
@@ -302,6 +307,10 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
   const onEvent = (target: ActorRefLike, source: ActorRefLike | undefined, event: AnyEventObject) => {
     if (event.type === "xstate.init") {
       if (!isMachineRef(target) && !isRootRef(target)) started.set(target, performance.now());
+      return;
+    }
+    if (event.type === "reader.read" || event.type === "reader.ack") {
+      if (!isMachineRef(target)) (event.type === "reader.read" ? readStarted : ackStarted).set(target, performance.now());
       return;
     }
     if (source !== undefined && source !== target && !isMachineRef(source)) {

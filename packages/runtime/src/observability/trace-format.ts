@@ -16,7 +16,17 @@
  * response, which the replay checks. `ev`, `emit` and `cancel` are for people and tools only.
  */
 
-export const traceFormat = "weir.trace/v1";
+/**
+ * v2 (issue 12): a reader's reads and acks go through one long-lived `readerIo` actor, so they
+ * show up as `io` records of `readerIo` (`readerIo.batch`, `readerIo.acked` …) instead of one
+ * `readBatch`/`ackOffsets` invocation each. A v1 trace cannot replay against these machines.
+ */
+export const traceFormat = "weir.trace/v2";
+/** Formats this replay refuses with a reason, not just "unsupported". */
+export const retiredTraceFormats: Readonly<Record<string, string>> = {
+  "weir.trace/v1":
+    "it was recorded before issue 12, when each read and ack was its own readBatch/ackOffsets actor; replay it with the Weir version that recorded it, or record the run again",
+};
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
 export type TracePayloads = "omit" | "base64";

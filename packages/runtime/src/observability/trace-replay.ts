@@ -9,7 +9,7 @@
  *                  let the cascade run; every transition is checked against the actor's queue
  *                  anything left in a queue is a transition the replay did not make
  *
- * Nothing real runs: the machines get stand-ins for every I/O actor (`readBatch`, `ackOffsets`,
+ * Nothing real runs: the machines get stand-ins for every I/O actor (`readerIo`,
  * `sinkWriter`, `fallbackWriter`, `commitEpoch` — any actor logic a machine names that is not
  * itself a machine) which answer with the recorded outputs, and a `SimulatedClock` that is never
  * advanced, so no timer fires by itself. Each timer fires at the step where it fired in the
@@ -30,7 +30,7 @@ import {
 } from "xstate";
 import { batcherMachine, partitionReaderMachine, sinkSessionMachine, supervisorMachine } from "@weir/actors";
 import { actorPath, ioSource, isMachineRef, machineId, parentPath } from "./actor-path.js";
-import { isStimulus, summarizeForTrace, traceFormat, type TraceEvent, type TraceInvoke, type TraceRecord, type TraceSnap, type TraceStimulus, type TraceTimer } from "./trace-format.js";
+import { isStimulus, retiredTraceFormats, summarizeForTrace, traceFormat, type TraceEvent, type TraceInvoke, type TraceRecord, type TraceSnap, type TraceStimulus, type TraceTimer } from "./trace-format.js";
 
 export interface ReplayOptions {
   /**
@@ -40,7 +40,7 @@ export interface ReplayOptions {
   readonly machines?: Readonly<Record<string, AnyStateMachine>>;
   /** Changes a root actor's recorded input before the replay creates it. */
   readonly mapInput?: (root: string, machine: string, input: unknown) => unknown;
-  /** I/O sources that answer by sending events back (callback actors). Default `["sinkWriter"]`. */
+  /** I/O sources that answer by sending events back (callback actors). Default `["sinkWriter", "readerIo"]`. */
   readonly callbackSources?: readonly string[];
   /** How many matched steps before the divergence the diff shows. Default 3. */
   readonly context?: number;
@@ -132,7 +132,10 @@ export async function replayTrace(
     for await (const record of records) {
       line += 1;
       if (record.k === "header") {
-        if (record.format !== traceFormat) throw new Error(`trace format '${String(record.format)}' is not supported; this replay reads ${traceFormat}`);
+        if (record.format !== traceFormat) {
+          const why = retiredTraceFormats[String(record.format)];
+          throw new Error(`trace format '${String(record.format)}' is not supported${why === undefined ? "" : `: ${why}`}; this replay reads ${traceFormat}`);
+        }
       } else if (record.k === "snap" || record.k === "invoke" || record.k === "timer" || (record.k === "io" && record.sync === true)) {
         step.push({ record, line });
       } else if (isStimulus(record)) {
@@ -173,7 +176,7 @@ class TraceReplay {
 
   constructor(private readonly options: ReplayOptions) {
     this.machines = { ...weirMachines, ...options.machines };
-    this.callbackSources = new Set(options.callbackSources ?? ["sinkWriter"]);
+    this.callbackSources = new Set(options.callbackSources ?? ["sinkWriter", "readerIo"]);
     this.contextSize = options.context ?? 3;
   }
 

@@ -5,6 +5,7 @@
  */
 import { fromPromise } from "xstate";
 import {
+  fromPartitionIo,
   partitionReaderMachine,
   sinkSessionMachine,
   supervisorMachine,
@@ -29,8 +30,8 @@ export function provideVertexMachine(io: VertexIO) {
     actors: {
       partitionReader: partitionReaderMachine.provide({
         actors: {
-          readBatch: fromPromise<ReadBatchOutput, ReadBatchInput>(({ input, signal }) => io.read(input, signal)),
-          ackOffsets: fromPromise<void, AckInput>(({ input }) => io.ack(input)),
+          // One long-lived I/O actor per reader, not one per read and per ack (issue 12).
+          readerIo: fromPartitionIo(io),
         },
       }),
       sinkSession: sinkSessionMachine.provide({

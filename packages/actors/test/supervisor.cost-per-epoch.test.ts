@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { createActor, toPromise, type InspectionEvent } from "xstate";
+import { message } from "./support/messages.js";
+import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
+
+// Issue 12: the actor layer's cost is per partition-epoch. Each read and each ack used to be an
+// invoked `fromPromise` actor (with its AbortController and three XState events); a reader now
+// has one long-lived I/O actor. This pins the structure, not a duration: which actors a run
+// creates and how many events each partition-epoch takes.
+describe("supervisor: XState work per partition-epoch", () => {
+  it("creates no actor per read or ack, and stays within its event budget per partition-epoch", async () => {
+    const partitions = 2;
+    const perPartition = 1_000;
+    const readBatchSize = 100;
+    const inputs = Array.from({ length: partitions }, (_, p) =>
+      Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
+    );
+    const created = new Map<string, number>();
+    const events = new Map<string, number>();
+    const inspect = (inspection: InspectionEvent) => {
+      if (inspection.type === "@xstate.actor") {
+        const src = (inspection.actorRef as unknown as { src?: unknown }).src;
+        const name = typeof src === "string" ? src : "(root)";
+        created.set(name, (created.get(name) ?? 0) + 1);
+      } else if (inspection.type === "@xstate.event") {
+        events.set(inspection.event.type, (events.get(inspection.event.type) ?? 0) + 1);
+      }
+    };
+    const machine = wiredSupervisor({
+      readBatch: async (input) => {
+        const queue = inputs[input.partition]!;
+        const entries = input.fromPending ? [] : queue.splice(0, input.max);
+        return { entries, endOfStream: !input.fromPending && queue.length === 0 };
+      },
+      ackOffsets: async () => undefined,
+    });
+    const actor = createActor(machine, {
+      inspect,
+      input: supervisorInput({ partitions, readBatchSize, maxInflightEpochs: 4, sinkCommit: false }),
+    }).start();
+    const output = await toPromise(actor);
+    expect(output.status).toBe("completed");
+
+    const partitionEpochs = events.get("sink.epochDone") ?? 0;
+    expect(partitionEpochs).toBeGreaterThanOrEqual((partitions * perPartition) / readBatchSize);
+    // The root, a reader, a batcher, a sink session and one readerIo per partition, and one sink
+    // writer per attempt (one per epoch with data here): nothing per read, nothing per ack.
+    expect(Object.fromEntries(created)).toEqual({
+      "(root)": 1,
+      partitionReader: partitions,
+      batcher: partitions,
+      sinkSession: partitions,
+      readerIo: partitions,
+      sinkWriter: events.get("batcher.data"),
+    });
+    const total = [...events.values()].reduce((sum, n) => sum + n, 0);
+    expect(total / partitionEpochs).toBeLessThanOrEqual(EVENT_BUDGET);
+  });
+});
+
+/**
+ * XState events per partition-epoch in this run (every epoch filled by one read). Before issue 12:
+ * 18.2 (a read, an ack and a writer each brought `xstate.init`, and the promises their resolve and
+ * `done` events, plus `sinkIo.sent`).
+ */
+const EVENT_BUDGET = 14;
