@@ -65,6 +65,11 @@ const spec = () =>
     tmpdir(),
   );
 
+/** Whether the supervisor's epoch timer fired in the recorded run. */
+function closedOnTimer(trace: ReturnType<typeof recordTrace>): boolean {
+  return trace.records().some((record) => record.k === "fire" && record.e === "supervisor.epochTimeout");
+}
+
 async function recordRun() {
   const trace = recordTrace({ pipeline: "traced" });
   const sink = misbehavingSink();
@@ -114,7 +119,11 @@ describe("trace recording and replay", () => {
   });
 
   it("diverges on a changed supervisor guard and on a changed retry policy input", async () => {
-    const { trace } = await recordRun();
+    // The change below is visible only if some epoch closed on its timer; on a busy machine the
+    // trickle can arrive in bursts that fill every epoch, so record until a run has such a close.
+    let { trace } = await recordRun();
+    for (let runs = 1; !closedOnTimer(trace) && runs < 20; runs++) ({ trace } = await recordRun());
+    expect(closedOnTimer(trace), "no recorded run closed an epoch on its timer").toBe(true);
     // A supervisor that closes an epoch only when a batch is full, never on its timer.
     const fullOnly = supervisorMachine.provide({ actions: { requestCloseOnTimeout: () => undefined } });
     const bySupervisor = await replayTrace(trace, { supervisor: fullOnly });
