@@ -63,6 +63,10 @@ export async function runMapReplicaTrial(options: MapReplicaTrialOptions): Promi
   const file = await writeSpec({
     dir: fixture.dir, name: PIPELINE, prefix, redisUrl: fixture.url, total, rpu: options.rpu, claimIdle: "1s",
     keyCount: options.keyCount ?? 0, udf: "{ builtin: { name: cat } }",
+    // The kills are aimed at whatever a replica holds, and once a batch's first death isolates its
+    // suspects, at one message at a time: by the poison rule (maxDeliveries, default 3) an innocent
+    // message caught by three of them goes to the fallback. This trial is about dedup, not poison.
+    limits: "readBatchSize: 50, readTimeout: 20ms, maxDeliveries: 1000",
   });
   const env = { FAULT_SINK_URL: fixture.url, FAULT_SINK_PREFIX: prefix };
   const args = (replica: string, vertices: string) => [file, "--vertices", vertices, "--replica", replica];
