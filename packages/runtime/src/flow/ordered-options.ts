@@ -8,7 +8,8 @@ import { bufferServerTls } from "../pipeline/buffer-factory.js";
 import type { Logger } from "../observability/logger.js";
 import { effectiveOrdered, type PipelineSpec, type VertexSpec } from "../spec/pipeline-spec.js";
 import { retryPolicyFor } from "../pipeline/retry-policy.js";
-import { adoptPendingEntries, holdOrderedLease, orderedLeaseKey } from "./ordered-lease.js";
+import { orderedLeaseKey } from "../buffer/redis/keys.js";
+import { adoptPendingEntries, holdOrderedLease } from "./ordered-lease.js";
 import type { KeyOrderOptions } from "./ordered-sink.js";
 
 /**
