@@ -62,10 +62,15 @@ describe.skipIf(findRedisServer() === undefined)("weir run twice on the same Red
     expect(summaryOf(second)).toMatchObject({ status: "completed", vertices: { in: { read: 0 }, out: { read: 0 } } });
     expect(second.stderr).toMatch(/source ended in an earlier run.*weir reset <spec> --yes/);
 
+    // An ordered vertex's lease, as a SIGKILLed holder leaves it (flow/ordered-lease.ts): until it
+    // expires, the next run's worker would stand by. The spec may have been ordered in an earlier run.
+    await redis.set("again:{again}:ordered:out", "killed-worker", "PX", 600_000);
+
     const dryRun = await weir(["reset", file]);
     expect(dryRun.code, dryRun.stderr).toBe(0);
     expect(dryRun.stdout).toMatch(/would delete \d+ keys of pipeline 'again' \(keyPrefix again\)/);
     expect(dryRun.stdout).toContain("again:{again.out.0}:eos");
+    expect(dryRun.stdout).toContain("again:{again}:ordered:out");
     expect(await redis.exists(`${streams[0]}:eos`)).toBe(1);
 
     const reset = await weir(["reset", file, "--yes"]);
@@ -73,7 +78,7 @@ describe.skipIf(findRedisServer() === undefined)("weir run twice on the same Red
     expect(reset.stdout).toMatch(/deleted \d+ keys/);
     expect(await redis.exists(...streams, ...streams.map((stream) => `${stream}:eos`), ...streams.map((stream) => `${stream}:dedup`))).toBe(0);
     // The dashboard's record of the first runs' workers goes too: a reset pipeline starts with none.
-    expect(await redis.exists("again:{again}:workers", "again:{again}:spec")).toBe(0);
+    expect(await redis.exists("again:{again}:workers", "again:{again}:spec", "again:{again}:ordered:out")).toBe(0);
     expect((await weir(["reset", file, "--yes"])).stdout).toMatch(/nothing to reset/);
 
     const third = await weir(["run", file, "--json"]);

@@ -114,6 +114,31 @@ describe("weir", () => {
     expect(schema.properties?.spec).toBeDefined();
   });
 
+  it("schema describes issue #15's flow control: rateLimit and ordered, spec-wide and per vertex, and retryLater's attempts", () => {
+    interface Node {
+      readonly description?: string;
+      readonly properties?: Record<string, Node>;
+      readonly items?: Node;
+    }
+    const schema = JSON.parse(weir("schema").stdout) as Node;
+    const spec = schema.properties!["spec"]!;
+    const vertex = spec.properties!["vertices"]!.items!;
+    for (const [where, node] of [
+      ["spec", spec],
+      ["vertex", vertex],
+    ] as const) {
+      const rateLimit = node.properties!["limits"]!.properties!["rateLimit"]!;
+      expect(rateLimit.description, `${where}.limits.rateLimit`).toMatch(/messages per second/);
+      for (const field of ["max", "min", "rampUpDuration", "store", "adaptive"]) expect(rateLimit.properties![field]!.description, `${where}.limits.rateLimit.${field}`).toBeTruthy();
+      const ordered = node.properties!["ordered"]!;
+      expect(ordered.description, `${where}.ordered`).toMatch(/same keys/);
+      expect(ordered.properties!["enabled"]!.description).toBeTruthy();
+    }
+    // retryLater is an answer, not a field: where it shows in a spec is the retry strategy it counts against.
+    const steps = vertex.properties!["retryStrategy"]!.properties!["backoff"]!.properties!["steps"]!;
+    expect(steps.description).toMatch(/retryLater/);
+  });
+
   it("--help lists the commands and exits 0", () => {
     const { code, stdout } = weir("--help");
     expect(code).toBe(0);

@@ -91,6 +91,33 @@ describe("every example runs by its documented command", () => {
     expect(await checkModuleExport(path.join(examples, "udfs.ts"), "enrich")).toBe("function");
   });
 
+  // docs/flow-control.md's examples (issue #15): what each spec's header promises, from the run's summary.
+  const summaryOf = async (spec: string) => {
+    const result = await runToEnd([weirBin, "run", spec, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout.trim().split("\n").pop()!) as { status: string; vertices: Record<string, Record<string, number>> };
+  };
+
+  it("examples/flow-control/ordered.yaml: every key arrives in order (no fallback), behind held-back messages", { timeout: 120_000 }, async () => {
+    const summary = await summaryOf("examples/flow-control/ordered.yaml");
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["out"]).toMatchObject({ ok: 2000, fallback: 0, dropped: 0 });
+    expect(summary.vertices["out"]!["heldBack"]).toBeGreaterThan(0);
+  });
+
+  it("examples/flow-control/retry-later.yaml: the udf's and the sink's retryLater answers are parked and come back", { timeout: 120_000 }, async () => {
+    const summary = await summaryOf("examples/flow-control/retry-later.yaml");
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["enrich"]).toMatchObject({ ok: 200, retriedLater: 5, dropped: 0 });
+    expect(summary.vertices["out"]).toMatchObject({ ok: 200, retriedLater: 20, dropped: 0 });
+  });
+
+  it("examples/flow-control/rate-limit.yaml: both vertices read everything under their limits", { timeout: 120_000 }, async () => {
+    const summary = await summaryOf("examples/flow-control/rate-limit.yaml");
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["out"]).toMatchObject({ read: 600, ok: 600 });
+  });
+
   it("every file under examples/ is exercised here or by a named test", async () => {
     const exercised = new Set([
       "demo.yaml",
@@ -103,6 +130,12 @@ describe("every example runs by its documented command", () => {
       "python-map/map.py", // python.yaml
       "python-sink/sink.py", // python.yaml
       "python-sink/misbehaving_sink.py", // process-sink.test.ts
+      "flow-control/ordered.yaml",
+      "flow-control/ordered-sink.ts", // ordered.yaml
+      "flow-control/audit.ts", // ordered.yaml
+      "flow-control/retry-later.yaml",
+      "flow-control/retry-later.ts", // retry-later.yaml
+      "flow-control/rate-limit.yaml",
     ]);
     const files = (await readdir(examples, { recursive: true, withFileTypes: true }))
       .filter((entry) => entry.isFile() && !entry.parentPath.includes("__pycache__") && !entry.parentPath.includes(`${path.sep}out`))

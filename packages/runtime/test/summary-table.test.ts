@@ -13,7 +13,7 @@ describe("the run summary table", () => {
     const [, header, row] = text.split("\n");
     const columns = header!.trim().split(/\s+/);
     const cells = row!.trim().split(/\s+/);
-    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "protocolErrors"]);
+    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "heldBack", "protocolErrors"]);
     expect(cells[columns.indexOf("deduped")]).toBe("100");
     expect(cells[columns.indexOf("dropped")]).toBe("0");
   });
@@ -23,5 +23,12 @@ describe("the run summary table", () => {
     const [, header, row] = text.split("\n");
     const columns = header!.trim().split(/\s+/);
     expect(row!.trim().split(/\s+/)[columns.indexOf("retriedLater")]).toBe("4");
+  });
+
+  it("has a heldBack column: messages held back behind their key (ordered)", () => {
+    const text = formatSummary({ status: "completed", pipeline: "p", durationMs: 1, vertices: { out: { ...emptyCounts(), ok: 10, heldBack: 7 } } });
+    const [, header, row] = text.split("\n");
+    const columns = header!.trim().split(/\s+/);
+    expect(row!.trim().split(/\s+/)[columns.indexOf("heldBack")]).toBe("7");
   });
 });

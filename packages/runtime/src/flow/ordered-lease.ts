@@ -16,6 +16,7 @@
  * before anything new: the dead holder's messages go before later ones of their keys. JUSTID
  * leaves their delivery counts as they were (the poison guard counts deaths from them).
  * A restarted worker with the same `--replica` finds the lease its own and takes it at once.
+ * The key is keys.ts `orderedLeaseKey`, so `weir reset` (pipeline/pipeline-keys.ts) deletes it.
  */
 import type { PartitionedBuffer } from "../buffer/index.js";
 import { partitionKeys } from "../buffer/redis/keys.js";
@@ -45,11 +46,6 @@ const RELEASE_LUA = `#!lua flags=allow-oom
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
-
-/** `<prefix>:{<pipeline>}:ordered:<vertex>`: the lease of an ordered vertex (hash tag of the pipeline, like its spec key). */
-export function orderedLeaseKey(keyPrefix: string, pipeline: string, vertex: string): string {
-  return `${keyPrefix}:{${pipeline}}:ordered:${vertex}`;
-}
 
 export interface OrderedLeaseOptions {
   readonly client: RedisClient;

@@ -6,28 +6,34 @@ import type { PartitionedBuffer } from "../buffer/index.js";
 import { RedisConnection } from "../buffer/redis/redis-connection.js";
 import { bufferServerTls } from "../pipeline/buffer-factory.js";
 import type { Logger } from "../observability/logger.js";
+import type { VertexCounts } from "../observability/vertex-counters.js";
 import { effectiveOrdered, type PipelineSpec, type VertexSpec } from "../spec/pipeline-spec.js";
 import { retryPolicyFor } from "../pipeline/retry-policy.js";
-import { adoptPendingEntries, holdOrderedLease, orderedLeaseKey } from "./ordered-lease.js";
+import { orderedLeaseKey } from "../buffer/redis/keys.js";
+import { adoptPendingEntries, holdOrderedLease } from "./ordered-lease.js";
 import type { KeyOrderOptions } from "./ordered-sink.js";
 
 /**
- * `undefined` when the vertex is not ordered. Held-back messages are logged at debug, one line
- * per attempt that held any back: they are retried, never lost, and each ends ok, fallback or
+ * `undefined` when the vertex is not ordered. Held-back messages are counted in the vertex's
+ * `heldBack` (run summary, `weir_ordered_held_back_total`) and logged at debug, one line per
+ * attempt that held any back: they are retried, never lost, and each ends ok, fallback or
  * dropped like any other message (counted there).
  *
  * @example
  * ```ts
- * const order = keyOrderOf(spec, vertex, logger);
+ * const order = keyOrderOf(spec, vertex, logger, counts);
  * const sink = order === undefined ? write : orderSinkFunction(write, order);
  * ```
  */
-export function keyOrderOf(spec: PipelineSpec, vertex: VertexSpec, logger: Logger): KeyOrderOptions | undefined {
+export function keyOrderOf(spec: PipelineSpec, vertex: VertexSpec, logger: Logger, counts: VertexCounts): KeyOrderOptions | undefined {
   if (!effectiveOrdered(spec, vertex)) return undefined;
   const log = logger.child({ vertex: vertex.name });
   return {
     retry: retryPolicyFor(vertex),
-    onHeldBack: (count, attempt) => log.debug("messages held back behind a failed message of their key (ordered); retried in order", { count, attempt }),
+    onHeldBack: (count, attempt) => {
+      counts.heldBack += count;
+      log.debug("messages held back behind a failed message of their key (ordered); retried in order", { count, attempt });
+    },
   };
 }
 

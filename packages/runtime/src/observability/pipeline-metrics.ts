@@ -115,6 +115,22 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     },
   });
   const reportedRetriedLater = new Map<string, number>();
+  // Ordered processing per key (docs/flow-control.md): from the vertex counters too.
+  const heldBackTotal = new Counter({
+    name: "weir_ordered_held_back_total",
+    help: "Under ordered: times a message was held back behind an earlier failed message of its key, once per attempt that held it back (sent again in a later attempt).",
+    labelNames: ["pipeline", "vertex"],
+    registers,
+    collect: () => {
+      for (const [vertex, count] of Object.entries(options.counts?.() ?? {})) {
+        const delta = (count.heldBack ?? 0) - (reportedHeldBack.get(vertex) ?? 0);
+        if (delta <= 0) continue;
+        reportedHeldBack.set(vertex, count.heldBack);
+        heldBackTotal.inc({ pipeline, vertex }, delta);
+      }
+    },
+  });
+  const reportedHeldBack = new Map<string, number>();
   const fallbackTotal = new Counter({ name: "forwarder_fbsink_write_total", help: "Messages of a partition written to the fallback sink.", labelNames: partitionLabels, registers });
   const criticalTotal = new Counter({
     name: "forwarder_critical_error_total",

@@ -20,10 +20,16 @@ export interface VertexCounts {
    * comes back after its delay (counted again then, as `ok`, `fallback` or `dropped`).
    */
   retriedLater: number;
+  /**
+   * Under `ordered`: times a message was held back behind an earlier failed message of its key
+   * (not sent in that attempt, sent again in a later one), once per attempt that held it back.
+   * No outcome: the message is counted again when it ends (`ok`, `fallback` or `dropped`).
+   */
+  heldBack: number;
 }
 
 export function emptyCounts(): VertexCounts {
-  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0 };
+  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0, heldBack: 0 };
 }
 
 /**

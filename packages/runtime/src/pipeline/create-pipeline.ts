@@ -286,7 +286,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   ): Promise<SinkConnector> => {
     // `ordered` (flow/ordered-*.ts): the sink is called, or the udf mapped, in per-key waves; the gate
     // stays in front. Under `ordered` a retryLater is retried within the epoch, so nothing is parked.
-    const order = keyOrderOf(spec, vertex, logger);
+    const order = keyOrderOf(spec, vertex, logger, counts.get(vertex.name)!);
     if (vertex.kind === "sink") {
       const custom = options.sinks?.[vertex.name];
       if (custom === undefined) {

@@ -2,14 +2,14 @@
  * The Redis keys of a pipeline's buffers, computed from its spec (never found by SCAN, which
  * would need every node of a cluster and could match another pipeline's keys).
  */
-import { partitionKeys, rateLimitKey, specKey, workersKey } from "../buffer/redis/keys.js";
+import { orderedLeaseKey, partitionKeys, rateLimitKey, specKey, workersKey } from "../buffer/redis/keys.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import { vertexBufferName } from "./buffer-factory.js";
 
 export interface PipelineBufferKeys {
   /** Every partition's stream. */
   readonly streams: readonly string[];
-  /** The streams with their dedup, end-of-stream and delayed-redelivery keys, the spec fingerprint, the workers hash (`weir ui`) and the rate limits' buckets. */
+  /** The streams with their dedup, end-of-stream and delayed-redelivery keys, the spec fingerprint, the workers hash (`weir ui`), the rate limits' buckets and the ordered vertices' leases. */
   readonly all: readonly string[];
 }
 
@@ -30,5 +30,8 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
   all.push(specKey(buffer.keyPrefix, spec.metadata.name), workersKey(buffer.keyPrefix, spec.metadata.name));
   // Rate limits' buckets (any vertex may have one): a reset makes the next run ramp up again.
   for (const vertex of spec.spec.vertices) all.push(rateLimitKey(buffer.keyPrefix, spec.metadata.name, vertex.name));
+  // Ordered vertices' leases (any vertex may have been ordered in an earlier run): a SIGKILLed
+  // holder's lease would keep the next run's worker standing by until it expires.
+  for (const vertex of spec.spec.vertices) all.push(orderedLeaseKey(buffer.keyPrefix, spec.metadata.name, vertex.name));
   return { streams, all };
 }

@@ -267,7 +267,7 @@ const fallbackSchema = oneOfKeys("a fallback sink", sinkConnectorShape).describe
 const backoffSchema = z.strictObject({
   interval: duration.default(10).describe("Wait before the first retry."),
   factor: z.number().min(1).default(2).describe("Each wait is the previous one times this: a number ≥ 1."),
-  steps: z.number().int().min(0).default(3).describe("Attempts in all before onFailure applies: an integer ≥ 0."),
+  steps: z.number().int().min(0).default(3).describe("Attempts in all before onFailure applies: an integer ≥ 0. A sink's or udf's retryLater answer (the message is redelivered after its delay) counts as one attempt."),
   cap: duration.default(1_000).describe("Longest wait between attempts."),
   jitter: z.number().min(0).max(1).default(0).describe("Share of each wait added at random: a number from 0 to 1."),
 });

@@ -19,6 +19,7 @@
  *   <prefix>:{<pipeline>}:spec                  string: the fingerprint of the spec whose buffers these are
  *   <prefix>:{<pipeline>}:workers               hash: worker id → registration JSON, `<id>#beat` → server ms (ui/worker-heartbeat.ts)
  *   <prefix>:{<pipeline>}:rate-limit:<vertex>   hash: a vertex's token bucket (flow/redis-token-bucket.ts)
+ *   <prefix>:{<pipeline>}:ordered:<vertex>      string: the worker holding an ordered vertex's lease (flow/ordered-lease.ts)
  * ```
  *
  * See https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags for
@@ -149,4 +150,17 @@ export function workersKey(keyPrefix: string, pipeline: string): string {
  */
 export function rateLimitKey(keyPrefix: string, pipeline: string, vertex: string): string {
   return `${keyPrefix}:{${pipeline}}:rate-limit:${vertex}`;
+}
+
+/**
+ * The lease of an ordered vertex on Redis (flow/ordered-lease.ts): the consumer that runs it, so
+ * one worker at a time does. Hash tag of the pipeline, like its spec key.
+ *
+ * @example
+ * ```ts
+ * orderedLeaseKey("weir", "demo", "out"); // "weir:{demo}:ordered:out"
+ * ```
+ */
+export function orderedLeaseKey(keyPrefix: string, pipeline: string, vertex: string): string {
+  return `${keyPrefix}:{${pipeline}}:ordered:${vertex}`;
 }
