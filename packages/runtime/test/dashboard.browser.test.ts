@@ -83,6 +83,9 @@ describe.skipIf(!hasChromium())("the dashboard in a browser", () => {
     expect(await page.locator("svg#graph g.edge-group").count()).toBe(2);
     // Live rates: a partition of `out` reads and acks messages per second.
     await page.locator('#partitions tr[data-vertex="out"] td.ack-rate').filter({ hasNotText: /^0\.0$/ }).first().waitFor();
+    // Flow control's vertex-wide counts (docs/flow-control.md) sit on the vertex's row.
+    await page.locator('#partitions tr.vertex-total[data-vertex="out"] td.retried-later').filter({ hasText: /^0$/ }).waitFor();
+    await page.locator('#partitions tr.vertex-total[data-vertex="out"] td.held-back').filter({ hasText: /^0$/ }).waitFor();
     await page.screenshot({ path: screenshot("dashboard-run.png"), fullPage: true });
 
     // Hold partition 1: the next epoch of `out` waits for it alone.

@@ -26,6 +26,7 @@ export function drawPartitions(tbody, snapshot, selected, onSelect) {
         el("td", { class: p.fallback > 0 ? "warn" : "", text: count(p.fallback) }),
         el("td", { class: p.dropped > 0 ? "warn" : "", text: count(p.dropped + (view.discarded[p.partition] ?? 0)) }),
         el("td", { text: count(p.retries) }),
+        el("td", { text: "" }), el("td", { text: "" }), // vertex-wide counts: on the vertex's row
         el("td", { class: p.protocolErrors > 0 ? "bad" : "", text: count(p.protocolErrors) })));
     }
     const t = view.totals;
@@ -37,6 +38,7 @@ export function drawPartitions(tbody, snapshot, selected, onSelect) {
         el("td", { text: "" }), el("td", { text: "" }), el("td", { text: "" }),
         el("td", { text: count(t.ok) }), el("td", { class: t.fallback > 0 ? "warn" : "", text: count(t.fallback) }),
         el("td", { class: t.dropped > 0 ? "warn" : "", text: count(t.dropped) }), el("td", { text: "" }),
+        el("td", { class: "retried-later", text: count(t.retriedLater ?? 0) }), el("td", { class: "held-back", text: count(t.heldBack ?? 0) }),
         el("td", { class: t.protocolErrors > 0 ? "bad" : "", text: count(t.protocolErrors) })));
     }
   }

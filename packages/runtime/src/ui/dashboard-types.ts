@@ -75,7 +75,19 @@ export interface VertexView {
    * The vertex's own counters in this process (the run summary's): `dropped` includes what its
    * forwarder dropped because no edge's condition matched, which no partition counts.
    */
-  readonly totals: { readonly read: number; readonly written: number; readonly acked: number; readonly ok: number; readonly fallback: number; readonly dropped: number; readonly protocolErrors: number } | null;
+  readonly totals: {
+    readonly read: number;
+    readonly written: number;
+    readonly acked: number;
+    readonly ok: number;
+    readonly fallback: number;
+    readonly dropped: number;
+    readonly protocolErrors: number;
+    /** Messages parked by a `retryLater` answer (docs/flow-control.md). */
+    readonly retriedLater: number;
+    /** Messages held back behind an earlier failed message of their key (`ordered`). */
+    readonly heldBack: number;
+  } | null;
   /** Messages the writers discarded into this vertex's full input (`onFull: discardLatest`), per partition. */
   readonly discarded: readonly number[];
   /** The worker that reports it (attach mode), else null. */
