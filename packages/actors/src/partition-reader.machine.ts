@@ -3,7 +3,7 @@
  * offsets only when the supervisor commits that epoch.
  *
  *   active (parallel)
- *   ├─ fetch:  reading ──▶ handingOff ──▶ reading
+ *   ├─ fetch:  reading ──(readerIo.batch: hand over)──▶ reading
  *   │            │ error        ├─ window full ──▶ awaitingCommit ──(batcher.sealed frees room)──▶ reading
  *   │            ▼              └─ drain / end of stream ──▶ draining
  *   │          backingOff ──▶ reading          (too many failed reads ──▶ failed)
@@ -37,6 +37,7 @@ import {
 import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, SealedEpoch } from "./partition-reader.types.js";
 import type { ReaderIoEvent, ReaderIoInput, ReaderIoRequest } from "./reader-io.js";
 
+type ReaderIoBatchEvent = Extract<ReaderIoEvent, { type: "readerIo.batch" }>;
 type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent | ReaderIoEvent;
 
 /** The invoked `readerIo` actor's id: requests are sent to it by this name. */
@@ -49,6 +50,28 @@ const recentAckedEpochs = 64;
 function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefined {
   const epoch = context.commitQueue[0];
   return epoch === undefined ? undefined : context.sealed.find((entry) => entry.epoch === epoch);
+}
+
+/**
+ * What the reader's context becomes once a read's answer is recorded. The answer's transition
+ * picks its target from this (guards see the context before the step's actions run) and
+ * `handOff` assigns it, so both agree.
+ */
+function afterRead(
+  context: PartitionReaderContext,
+  event: ReaderIoBatchEvent,
+): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed"> {
+  const { entries } = event;
+  // Pending entries come first; once a pending read comes back short, they are all re-read.
+  const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
+  const last = entries[entries.length - 1];
+  return {
+    readFailures: 0,
+    pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
+    fromPending: context.fromPending && !pendingDone,
+    endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
+    unsealed: context.unsealed + entries.length,
+  };
 }
 
 function isFatal(error: unknown): boolean {
@@ -80,6 +103,14 @@ export const partitionReaderMachine = setup({
   },
   guards: {
     shouldDrain: ({ context }) => context.drainRequested || context.endOfStream,
+    drainsAfterRead: ({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return context.drainRequested || afterRead(context, event).endOfStream;
+    },
+    fillsWindowWithRead: ({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return context.unsealed + event.entries.length >= context.readBatchSize;
+    },
     isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
     hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
     hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.maxReadFailures,
@@ -109,25 +140,15 @@ export const partitionReaderMachine = setup({
       const next = nextCommittable(context)!;
       return { type: "reader.ack", input: { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets } };
     }),
-    // Runs on entry to handingOff, in the step that took the read's answer: records the read and
-    // hands it to the batcher with one context update (each assign copies the context).
+    // Runs in the step that takes the read's answer: records the read and hands it to the batcher
+    // with one context update (each assign copies the context).
     handOff: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, "readerIo.batch");
-      const { entries } = event;
-      // Pending entries come first; once a pending read comes back short, they are all re-read.
-      const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
-      const last = entries[entries.length - 1];
-      if (entries.length > 0) {
-        const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries };
+      if (event.entries.length > 0) {
+        const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries: event.entries };
         enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
       }
-      enqueue.assign({
-        readFailures: 0,
-        pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
-        fromPending: context.fromPending && !pendingDone,
-        endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
-        unsealed: context.unsealed + entries.length,
-      });
+      enqueue.assign(afterRead(context, event));
     }),
     recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
       readFailures: context.readFailures + 1,
@@ -232,7 +253,14 @@ export const partitionReaderMachine = setup({
             reading: {
               entry: "requestRead",
               on: {
-                "readerIo.batch": { target: "handingOff" },
+                // The answer goes where it leads in one step (issue 12: each step is a microstep),
+                // the guards judging the context as `handOff` leaves it. Reading again re-enters
+                // `reading`, whose entry asks for the next read.
+                "readerIo.batch": [
+                  { guard: "drainsAfterRead", target: "draining", actions: "handOff" },
+                  { guard: "fillsWindowWithRead", target: "awaitingCommit", actions: "handOff" },
+                  { target: "reading", reenter: true, actions: "handOff" },
+                ],
                 "readerIo.readFailed": [
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
@@ -250,14 +278,6 @@ export const partitionReaderMachine = setup({
                   },
                 ],
               },
-            },
-            handingOff: {
-              entry: "handOff",
-              always: [
-                { guard: "shouldDrain", target: "draining" },
-                { guard: "isWindowFull", target: "awaitingCommit" },
-                { target: "reading" },
-              ],
             },
             // The window is full: the open epoch holds readBatchSize of this partition's messages
             // and can only close once a commit frees an in-flight slot.

@@ -94,6 +94,49 @@ export function isUnitAcked(unit: CommitUnit): boolean {
   return unit.partitions.every((p) => unit.acked[p] !== undefined);
 }
 
+/**
+ * Whether recording `partition`'s `sink.epochDone` for `epoch` leaves a joined unit (what
+ * `joinedUnit` would then find): a guard, so it looks ahead instead of recording, and allocates nothing.
+ */
+export function joinsWith(units: readonly CommitUnit[], epoch: number, partition: number): boolean {
+  for (const unit of units) {
+    let joined = true;
+    for (const p of unit.partitions) {
+      if (unit.done[p] === undefined && !(unit.epoch === epoch && p === partition)) {
+        joined = false;
+        break;
+      }
+    }
+    if (joined) return true;
+  }
+  return false;
+}
+
+/** Whether `partition`'s `reader.acked` for `epoch` is the last ack of the epoch being committed. */
+export function completesCommit(context: SupervisorContext, epoch: number, partition: number): boolean {
+  if (context.committing !== epoch || !context.commitSent) return false;
+  const unit = context.units.find((candidate) => candidate.epoch === epoch);
+  if (unit === undefined) return false;
+  for (const p of unit.partitions) if (unit.acked[p] === undefined && p !== partition) return false;
+  return true;
+}
+
+/** Whether a unit other than `epoch`'s has joined: it commits next once `epoch` is committed. */
+export function hasJoinedBesides(units: readonly CommitUnit[], epoch: number): boolean {
+  for (const unit of units) {
+    if (unit.epoch === epoch) continue;
+    let joined = true;
+    for (const p of unit.partitions) {
+      if (unit.done[p] === undefined) {
+        joined = false;
+        break;
+      }
+    }
+    if (joined) return true;
+  }
+  return false;
+}
+
 export function unitTallies(unit: CommitUnit): EpochTallies {
   return unit.partitions.reduce((sum, p) => addTallies(sum, unit.done[p] ?? emptyTallies), emptyTallies);
 }

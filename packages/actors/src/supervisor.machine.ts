@@ -41,13 +41,15 @@ import {
   addCommitted,
   canCloseFinal,
   closablePartitions,
+  completesCommit,
   finalClosePartitions,
   hasClosableEpoch,
+  hasJoinedBesides,
   initialParts,
   initialTotals,
   isThrottled,
-  isUnitAcked,
   joinedUnit,
+  joinsWith,
   mapUnit,
   unitTallies,
   updatePart,
@@ -112,9 +114,20 @@ function committingUnit(context: SupervisorContext): CommitUnit {
  * The commit region is the same while running and while draining: epochs keep committing. The
  * drain enters the region afresh, so `idle` resumes an epoch already being committed where it
  * was — never selecting it again and sending its readers a second commit.
+ *
+ * The event that completes a join (`sink.epochDone`) or a commit (`reader.acked`) takes the region
+ * where it goes in one step, with the bookkeeping on the same transition (issue 12: each step is a
+ * microstep, with its snapshot and context copy). Its guards look at the context as the event will
+ * leave it. `idle` keeps eventless checks: a close comes from the intake region (any event), and
+ * the drain's re-entry must resume a commit in flight.
  */
 const commitRegion = {
   initial: "idle",
+  // While the region runs its `on` shadows the root's (the stopping supervisor still records both).
+  on: {
+    "sink.epochDone": { actions: "recordEpochDone" },
+    "reader.acked": { actions: "recordAck" },
+  },
   states: {
     idle: {
       always: [
@@ -124,16 +137,38 @@ const commitRegion = {
         { guard: "hasClosedEpochs", target: "joining" },
       ],
     },
+    // Closed epochs wait for every partition's `sink.epochDone`; the oldest joined one commits.
     joining: {
-      always: [
-        // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
-        { guard: "hasJoinedEpochWithoutSinkCommit", target: "committing.acking", actions: ["selectJoinedEpoch", "sendCommitToReaders"] },
-        { guard: "hasJoinedEpoch", target: "committing", actions: "selectJoinedEpoch" },
-        { guard: not("hasClosedEpochs"), target: "idle" },
-      ],
+      on: {
+        "sink.epochDone": [
+          // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
+          {
+            guard: "joinsWithoutSinkCommit",
+            target: "committing.acking",
+            actions: ["recordEpochDone", "selectJoinedEpoch", "sendCommitToReaders"],
+          },
+          { guard: "joins", target: "committing", actions: ["recordEpochDone", "selectJoinedEpoch"] },
+          { actions: "recordEpochDone" },
+        ],
+      },
     },
     committing: {
       initial: "sinkCommit",
+      on: {
+        // The last ack of the epoch commits it, and the next joined epoch (if any) starts at once.
+        "reader.acked": [
+          {
+            guard: "commitsThenAcksNext",
+            target: "committing.acking",
+            reenter: true,
+            actions: ["recordAck", "recordCommitted", "selectJoinedEpoch", "sendCommitToReaders"],
+          },
+          { guard: "commitsThenCommitsNext", target: "committing", reenter: true, actions: ["recordAck", "recordCommitted", "selectJoinedEpoch"] },
+          { guard: "commitsWithEpochsClosed", target: "joining", actions: ["recordAck", "recordCommitted"] },
+          { guard: "commits", target: "idle", actions: ["recordAck", "recordCommitted"] },
+          { actions: "recordAck" },
+        ],
+      },
       states: {
         // The sink's optional commit(epoch): transactional sinks make the epoch durable here.
         sinkCommit: {
@@ -150,8 +185,6 @@ const commitRegion = {
         sinkCommitBackoff: { after: { commitRetryBackoff: "sinkCommit" } },
         acking: {},
       },
-      // Targets are siblings, so the same region works inside `running` and `draining`.
-      always: { guard: "isCommitAcked", target: "joining", actions: "recordCommitted" },
     },
   },
 } as const;
@@ -181,9 +214,30 @@ export const supervisorMachine = setup({
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     isCommitSelected: ({ context }) => context.committing !== null,
     isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
-    hasJoinedEpoch: ({ context }) => joinedUnit(context.units) !== undefined,
-    hasJoinedEpochWithoutSinkCommit: ({ context }) => !context.sinkCommit && joinedUnit(context.units) !== undefined,
-    isCommitAcked: ({ context }) => isUnitAcked(committingUnit(context)),
+    joins: ({ context, event }) => {
+      assertEvent(event, "sink.epochDone");
+      return joinsWith(context.units, event.epoch, event.partition);
+    },
+    joinsWithoutSinkCommit: ({ context, event }) => {
+      assertEvent(event, "sink.epochDone");
+      return !context.sinkCommit && joinsWith(context.units, event.epoch, event.partition);
+    },
+    commits: ({ context, event }) => {
+      assertEvent(event, "reader.acked");
+      return completesCommit(context, event.epoch, event.partition);
+    },
+    commitsWithEpochsClosed: ({ context, event }) => {
+      assertEvent(event, "reader.acked");
+      return completesCommit(context, event.epoch, event.partition) && context.units.length > 1;
+    },
+    commitsThenCommitsNext: ({ context, event }) => {
+      assertEvent(event, "reader.acked");
+      return completesCommit(context, event.epoch, event.partition) && hasJoinedBesides(context.units, event.epoch);
+    },
+    commitsThenAcksNext: ({ context, event }) => {
+      assertEvent(event, "reader.acked");
+      return !context.sinkCommit && completesCommit(context, event.epoch, event.partition) && hasJoinedBesides(context.units, event.epoch);
+    },
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
     isFlushed: ({ context }) => context.units.length === 0,
     canCloseFinal: ({ context }) => canCloseFinal(context),

@@ -25,12 +25,15 @@ import {
   addCommitted,
   canCloseFinal,
   closablePartitions,
+  completesCommit,
   finalClosePartitions,
+  hasJoinedBesides,
   initialParts,
   initialTotals,
   isThrottled,
   isUnitAcked,
   joinedUnit,
+  joinsWith,
   mapUnit,
   unitTallies,
   updatePart,
@@ -392,6 +395,27 @@ describe("supervisor: joining and committing", () => {
   it("isUnitAcked once every partition of the unit acked", () => {
     expect(isUnitAcked(unit(1, [0, 1], [0, 1], [0]))).toBe(false);
     expect(isUnitAcked(unit(1, [0, 1], [0, 1], [0, 1]))).toBe(true);
+  });
+
+  it("joinsWith looks ahead: the report that completes some unit's join, and no other", () => {
+    const units = [unit(1, [0, 1, 2], [0, 2]), unit(2, [0, 1], [0])];
+    expect(joinsWith(units, 1, 1)).toBe(true);
+    expect(joinsWith(units, 1, 0)).toBe(false);
+    expect(joinsWith(units, 2, 1)).toBe(true);
+    expect(joinsWith(units, 3, 1)).toBe(false);
+    expect(joinsWith([], 1, 0)).toBe(false);
+  });
+
+  it("completesCommit: the last ack of the epoch whose commit was sent; hasJoinedBesides finds the next", () => {
+    const units = [unit(1, [0, 1], [0, 1], [0]), unit(2, [0, 1], [0, 1]), unit(3, [0, 1], [0])];
+    const committing = context({ units, committing: 1, commitSent: true });
+    expect(completesCommit(committing, 1, 1)).toBe(true);
+    expect(completesCommit(committing, 1, 0)).toBe(false);
+    expect(completesCommit(committing, 2, 1)).toBe(false);
+    expect(completesCommit({ ...committing, commitSent: false }, 1, 1)).toBe(false);
+    expect(hasJoinedBesides(units, 1)).toBe(true);
+    expect(hasJoinedBesides(units, 2)).toBe(true);
+    expect(hasJoinedBesides([units[0]!, units[2]!], 1)).toBe(false);
   });
 
   it("unitTallies adds up the partitions' reports; addCommitted books them per partition", () => {
