@@ -14,7 +14,7 @@
  * read order, and a retried attempt re-writes behind what the buffer already holds (dedup by id).
  */
 import type { Message, SinkContext } from "@weir/actors";
-import { heldBackReason, isLastAttempt, runInKeyOrder } from "./ordered-waves.js";
+import { heldBackReason, isLastAttempt, retryLaterUnderOrderedReason, runInKeyOrder } from "./ordered-waves.js";
 import type { KeyOrderOptions } from "./ordered-sink.js";
 
 /** What the forwarder's `mapAll` answers per message: results, or why the message failed. */
@@ -38,7 +38,8 @@ export async function mapInKeyOrder<R extends MapOutcome>(
     messages,
     { lastAttempt: isLastAttempt(options.retry, context.attempt), signal: context.signal },
     {
-      run: async (wave) => mapWave(wave),
+      // A udf's retryLater (`{ laterMs }`) fails its message within the epoch, holding its key back.
+      run: async (wave) => (await mapWave(wave)).map((result) => ("laterMs" in result ? { error: retryLaterUnderOrderedReason(result.laterMs) } : result)),
       blocks: (result) => result === undefined || "error" in result,
       heldBack: (_message, blocker) => ({ error: heldBackReason(blocker) }),
     },

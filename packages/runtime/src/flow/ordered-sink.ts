@@ -15,7 +15,7 @@
 import type { Message, RetryPolicy, SinkFunction, SinkResult } from "@weir/actors";
 import { sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
 import { OrderedError } from "./ordered-error.js";
-import { heldBackReason, isLastAttempt, runInKeyOrder } from "./ordered-waves.js";
+import { heldBackReason, isLastAttempt, retryLaterUnderOrderedReason, runInKeyOrder } from "./ordered-waves.js";
 
 export interface KeyOrderOptions {
   /** The vertex's retry strategy: in its last attempt a failure no longer holds its key back. */
@@ -64,16 +64,11 @@ export function orderSinkFunction(write: SinkFunction, options: KeyOrderOptions)
   };
 }
 
-/**
- * A `retryLater` answer (issue #15 part 3) would take its message out of the epoch and let the
- * rest of its key pass it. Under `ordered` it is a retriable failure within the epoch instead:
- * the key is held back and the session's retry strategy sends the message again.
- */
+/** A `retryLater` answer under `ordered`: a retriable failure within the epoch (ordered-waves.ts). */
 function retryLaterAsFailure(result: SinkResult | undefined): SinkResult | undefined {
   const answer = result as { readonly id: string; readonly status: string; readonly delayMs?: unknown } | undefined;
   if (answer?.status !== "retryLater") return result;
-  const asked = typeof answer.delayMs === "number" ? ` (asked for ${answer.delayMs} ms)` : "";
-  return { id: answer.id, status: "failure", error: `retryLater${asked} under ordered: retried within its epoch so its key keeps its order` };
+  return { id: answer.id, status: "failure", error: retryLaterUnderOrderedReason(answer.delayMs) };
 }
 
 /**

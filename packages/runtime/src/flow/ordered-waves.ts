@@ -45,6 +45,16 @@ export function heldBackReason(blocker: Message): string {
   return `held back behind '${blocker.id}'${HELD_BACK}`;
 }
 
+/**
+ * Why a `retryLater` answer under `ordered` is a retriable failure instead: parked, its message
+ * would leave the epoch and let the rest of its key pass it; failed, the key is held back and the
+ * session's retry strategy sends it again. Sinks (ordered-sink.ts) and udfs (ordered-map.ts) alike.
+ */
+export function retryLaterUnderOrderedReason(delayMs: unknown): string {
+  const asked = typeof delayMs === "number" ? ` (asked for ${delayMs} ms)` : "";
+  return `retryLater${asked} under ordered: retried within its epoch so its key keeps its order`;
+}
+
 /** True for the error text of a held-back message (it is no failure of the udf or sink). */
 export function isHeldBackReason(error: string): boolean {
   return error.startsWith("held back behind '") && error.endsWith(HELD_BACK);

@@ -78,10 +78,7 @@ function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
   const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
-    const mapped =
-      options.ordered === undefined
-        ? await mapAll(options, messages, context)
-        : await mapInKeyOrder(options.ordered, messages, context, async (wave) => (await mapAll(options, wave, context)).map(retryLaterAsFailure));
+    const mapped = options.ordered === undefined ? await mapAll(options, messages, context) : await mapInKeyOrder(options.ordered, messages, context, (wave) => mapAll(options, wave, context));
     logUdfFailures(options, mapped, context.attempt);
     // Route: per target, per partition, the messages to write, in input order.
     const groups = targets.map(() => new Map<number, Message[]>());
@@ -116,15 +113,6 @@ function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
           : { id: messages[i]!.id, status: "ok" },
     );
   };
-}
-
-/**
- * Under `ordered`, a udf's retryLater would take its message out of the epoch and let the later
- * messages of its key overtake it: it is retried within the epoch instead, holding its key back.
- */
-function retryLaterAsFailure<R extends object>(result: R): R | { readonly error: string } {
-  if (!("laterMs" in result)) return result;
-  return { error: `retryLater (${String(result.laterMs)} ms) under ordered: retried within its epoch so its key keeps its order` };
 }
 
 /**
