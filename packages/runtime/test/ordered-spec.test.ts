@@ -1,9 +1,9 @@
 /** `ordered` in the spec (issue #15 part 2): where it applies, what overrides what, and its errors. */
 import { describe, expect, it } from "vitest";
-import { SpecError, type SpecIssue } from "../src/errors.js";
 import { pipelineJsonSchema } from "../src/spec/json-schema.js";
 import { parseSpec } from "../src/spec/load-spec.js";
 import { effectiveOrdered } from "../src/spec/pipeline-spec.js";
+import { issuesOf } from "./support/spec-issues.js";
 
 function doc(spec: Record<string, unknown> = {}, vertices?: Array<Record<string, unknown>>) {
   return {
@@ -23,16 +23,6 @@ function doc(spec: Record<string, unknown> = {}, vertices?: Array<Record<string,
       ...spec,
     },
   };
-}
-
-function issuesOf(value: unknown): readonly SpecIssue[] {
-  try {
-    parseSpec(value, "/base");
-  } catch (error) {
-    expect(error).toBeInstanceOf(SpecError);
-    return (error as SpecError).issues;
-  }
-  throw new Error("expected the spec to be rejected");
 }
 
 describe("spec.ordered", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { SpecError, type SpecIssue } from "../src/errors.js";
 import { parseSpec } from "../src/spec/load-spec.js";
 import { pipelineJsonSchema } from "../src/spec/json-schema.js";
 import { effectiveLimits } from "../src/spec/pipeline-spec.js";
+import { issuesOf } from "./support/spec-issues.js";
 import { adjust, idleResetMs, rateAt, take, type BucketState, type RateParams } from "../src/flow/rate-bucket.js";
 import { memoryTokenBucket } from "../src/flow/rate-store.js";
 import { RateLimiter } from "../src/flow/rate-limiter.js";
@@ -266,16 +266,6 @@ describe("limits.rateLimit in the spec", () => {
       edges: [{ from: "in", to: "out" }],
     },
   });
-  const issuesOf = (value: unknown): readonly SpecIssue[] => {
-    try {
-      parseSpec(value, "/base");
-    } catch (error) {
-      expect(error).toBeInstanceOf(SpecError);
-      return (error as SpecError).issues;
-    }
-    throw new Error("expected the spec to be rejected");
-  };
-
   it("parses durations and stores; a vertex's rateLimit replaces the pipeline's", () => {
     const { spec } = parseSpec(doc({ rateLimit: { max: 500, min: 10, rampUpDuration: "10s", store: { memory: {} } } }, { type: "memory" }, { rateLimit: { max: 5 } }), "/base");
     expect(spec.spec.limits.rateLimit).toEqual({ max: 500, min: 10, rampUpDuration: 10_000, store: { memory: {} } });

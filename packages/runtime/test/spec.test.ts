@@ -6,6 +6,7 @@ import { SpecError, type SpecIssue } from "../src/errors.js";
 import { parseDuration } from "../src/spec/duration.js";
 import { pipelineJsonSchema } from "../src/spec/json-schema.js";
 import { loadSpec, parseSpec } from "../src/spec/load-spec.js";
+import { issuesOf } from "./support/spec-issues.js";
 import { effectiveLimits, effectiveOnFailure, type PipelineSpec, type VertexSpec } from "../src/spec/pipeline-spec.js";
 
 // The demo of DESIGN §4, with a jsonl fallback in place of bullmq (which needs a Redis url).
@@ -59,16 +60,6 @@ function validDoc(): Doc {
       ],
     },
   };
-}
-
-function issuesOf(doc: unknown): readonly SpecIssue[] {
-  try {
-    parseSpec(doc, "/base");
-  } catch (error) {
-    expect(error).toBeInstanceOf(SpecError);
-    return (error as SpecError).issues;
-  }
-  throw new Error("expected the spec to be rejected");
 }
 
 function issueAt(doc: unknown, path: string): SpecIssue {

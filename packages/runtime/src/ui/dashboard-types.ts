@@ -3,6 +3,8 @@
  * documented in docs/dashboard.md. Plain data only, so `curl` and other tools can read it.
  */
 
+import type { VertexCounts } from "../observability/vertex-counters.js";
+
 /** The format tag of a snapshot; bumped when a field changes meaning. */
 export const DASHBOARD_FORMAT = "weir.dashboard/v1";
 
@@ -72,22 +74,11 @@ export interface VertexView {
   readonly epochs: readonly EpochView[];
   readonly committedEpochs: number;
   /**
-   * The vertex's own counters in this process (the run summary's): `dropped` includes what its
-   * forwarder dropped because no edge's condition matched, which no partition counts.
+   * The vertex's own counters in this process (the run summary's, flow control's `retriedLater` and
+   * `heldBack` included): `dropped` includes what its forwarder dropped because no edge's condition
+   * matched, which no partition counts.
    */
-  readonly totals: {
-    readonly read: number;
-    readonly written: number;
-    readonly acked: number;
-    readonly ok: number;
-    readonly fallback: number;
-    readonly dropped: number;
-    readonly protocolErrors: number;
-    /** Messages parked by a `retryLater` answer (docs/flow-control.md). */
-    readonly retriedLater: number;
-    /** Messages held back behind an earlier failed message of their key (`ordered`). */
-    readonly heldBack: number;
-  } | null;
+  readonly totals: Readonly<VertexCounts> | null;
   /** Messages the writers discarded into this vertex's full input (`onFull: discardLatest`), per partition. */
   readonly discarded: readonly number[];
   /** The worker that reports it (attach mode), else null. */
