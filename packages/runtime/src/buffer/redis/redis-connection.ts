@@ -197,7 +197,8 @@ export class RedisConnection {
   private readonly endpoint: string;
   private readonly host: string;
   private readonly port: number;
-  private readonly usesTls: boolean;
+  /** The TLS options clients connect with (rediss://), or undefined for plain redis://. */
+  private readonly tls: TlsOptions | undefined;
   private fatal: BufferError | undefined;
   private probedProtocol = false;
   private oomRefusals = 0;
@@ -216,7 +217,7 @@ export class RedisConnection {
     this.host = parsed.host;
     this.port = parsed.port;
     this.endpoint = endpointOf(parsed.host, parsed.port);
-    this.usesTls = parsed.tls !== undefined;
+    this.tls = parsed.tls;
     this.options = options;
     this.url = options.url;
     this.backoff = { ...DEFAULT_RECONNECT_BACKOFF, ...options.backoff };
@@ -387,10 +388,10 @@ export class RedisConnection {
     client.on("close", () => {
       onClose();
       if (!this.closed) lost++;
-      if (handshaking && !this.usesTls) this.probeProtocol();
+      if (handshaking && this.tls === undefined) this.probeProtocol();
       handshaking = false;
     });
-    if (this.usesTls) {
+    if (this.tls !== undefined) {
       // A TLS client talking to a plain port hears nothing back (Redis waits for a line) until the
       // connect timeout, then retries forever: ask the port after a moment instead.
       setTimeout(() => everReady || this.probeProtocol(), TLS_SILENCE_PROBE_MS).unref();
@@ -448,12 +449,12 @@ export class RedisConnection {
   private probeProtocol(): void {
     if (this.probedProtocol || this.fatal !== undefined || this.closed || this.options.cluster === true) return;
     this.probedProtocol = true;
-    if (this.usesTls) {
+    const tls = this.tls;
+    if (tls !== undefined) {
       this.probing = speaksPlainRedis(this.host, this.port).then(async (plain) => {
         if (plain) return this.fail(tlsToPlainFailure(this.endpoint));
         // A reset right after the handshake is what a server that wants a client certificate may send.
-        const tls = redisOptionsFromUrl(this.options.url, this.options.tls).tls;
-        const refusal = tls === undefined || tls.cert !== undefined ? undefined : await clientCertificateRefusal(this.host, this.port, tls);
+        const refusal = tls.cert !== undefined ? undefined : await clientCertificateRefusal(this.host, this.port, tls);
         if (refusal !== undefined) this.fail(refusal);
       });
     } else {
