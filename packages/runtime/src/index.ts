@@ -33,6 +33,7 @@ export type {
   VertexLimits,
   VertexSpec,
 } from "./spec/pipeline-spec.js";
+export type { GroupBySpec, IdleSourceSpec, WatermarkSpec, WindowSpec } from "./spec/reduce-spec.js";
 export { createPipeline } from "./pipeline/create-pipeline.js";
 export type { Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
 export { fallbackHeaders } from "./pipeline/fallback-writer.js";

@@ -16,7 +16,7 @@
  */
 import { z } from "zod";
 import { durationSchema as duration } from "./duration.js";
-import { exactlyOneIssues, oneOfKeys, requireExactlyOne } from "./exactly-one.js";
+import { exactlyOneIssues, oneOfKeys, requireExactlyOne, type OneOf } from "./exactly-one.js";
 import { graphIssues } from "./graph-rules.js";
 import { bufferTlsIssues } from "./buffer-rules.js";
 import { bullmqUrlIssues, withBullmqUrls } from "./bullmq-rules.js";
@@ -24,6 +24,8 @@ import { ALWAYS, reportDrafts } from "./issue-draft.js";
 import { VERTEX_ROLES, vertexIssues } from "./vertex-rules.js";
 import { rateLimitIssues, rateLimitSchema } from "../flow/rate-limit-spec.js";
 import { orderedIssues, orderedVertexIssues } from "./ordered-rules.js";
+import { groupBySchema, watermarkSchema, type GroupBySpec } from "./reduce-spec.js";
+import { reduceVertexIssues } from "./reduce-rules.js";
 
 // Kubernetes' DNS-1123 label: names end up in Redis keys, metrics labels and file names.
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -217,11 +219,26 @@ const processSchema = z
   })
   .describe("An external process, one per partition, speaking NDJSON frames over stdio (docs/protocol.md).");
 
-const udfSchema = oneOfKeys("a udf", {
-  builtin: z.strictObject({ name: z.enum(["cat"]).describe("A built-in function: cat (passes messages through).") }),
+const UDF_FUNCTIONS = ["builtin", "module", "process"];
+
+const udfFunctionShape = {
+  builtin: z.strictObject({
+    name: z.enum(["cat", "count", "sum"]).describe("A built-in function: cat (passes messages through); with groupBy, count or sum (of `field`) per window."),
+    field: z.string().min(1).optional().describe("sum only: the top-level JSON number field of each message's value to add up."),
+  }),
   module: moduleRefSchema,
   process: processSchema,
-}).describe("The map function: { builtin: { name: cat } }, { module: { path, export } } or { process: { command } }.");
+};
+
+// Exactly one function; `groupBy` beside it makes the udf a reduce vertex (reduce-spec.ts).
+const udfSchema = z
+  .strictObject({ ...udfFunctionShape, groupBy: groupBySchema })
+  .partial()
+  .meta(requireExactlyOne(UDF_FUNCTIONS))
+  .superRefine((value, ctx) => reportDrafts(ctx, exactlyOneIssues("a udf", UDF_FUNCTIONS, value, ctx.issues)), ALWAYS)
+  .describe("The function: { builtin: { name: cat } }, { module: { path, export } } or { process: { command } }; with groupBy: { window, … } it reduces per window.");
+
+type UdfFunction = OneOf<{ [K in keyof typeof udfFunctionShape]?: z.output<(typeof udfFunctionShape)[K]> }>;
 
 const sinkConnectorShape = {
   log: z.strictObject({}).describe("Logs each message to stdout."),
@@ -335,7 +352,7 @@ const rawVertexSchema = z
     ordered: orderedSchema.optional(),
   })
   .meta(requireExactlyOne(VERTEX_ROLES))
-  .superRefine((value, ctx) => reportDrafts(ctx, [...vertexIssues(value, ctx.issues), ...orderedVertexIssues(value)]), ALWAYS);
+  .superRefine((value, ctx) => reportDrafts(ctx, [...vertexIssues(value, ctx.issues), ...orderedVertexIssues(value), ...reduceVertexIssues(value)]), ALWAYS);
 
 type RawVertex = z.output<typeof rawVertexSchema>;
 
@@ -354,7 +371,8 @@ export type SourceSpec = z.output<typeof sourceSchema>;
 export type ModuleRef = z.output<typeof moduleRefSchema>;
 /** An external process: `{ command, env?, cwd?, startTimeout? }` (startTimeout in ms). */
 export type ProcessSpec = z.output<typeof processSchema>;
-export type UdfSpec = z.output<typeof udfSchema>;
+/** The udf's function: `{ builtin } | { module } | { process }` (its groupBy is on the vertex). */
+export type UdfSpec = UdfFunction;
 /** One built-in sink: `{ log: {} } | { blackhole: {} } | { jsonl: { path } } | { module: { path, export } } | { process: { command, … } } | { bullmq: { queue, … } }`. */
 export type SinkConnectorSpec = z.output<typeof fallbackSchema>;
 /** A message schema: `{ module: { path, export } } | { jsonSchema: { path } }`. */
@@ -380,6 +398,8 @@ export interface SourceVertexSpec extends VertexCommon {
 export interface UdfVertexSpec extends VertexCommon {
   kind: "udf";
   udf: UdfSpec;
+  /** Set on a reduce vertex: how messages are grouped into windows (issue #13). */
+  groupBy?: GroupBySpec;
   /** Always complete: defaults fill what the spec leaves out (onFailure excepted). */
   retryStrategy: RetryStrategySpec;
   fallback?: SinkConnectorSpec;
@@ -420,7 +440,10 @@ function toVertexSpec(raw: RawVertex): VertexSpec | undefined {
     ...(raw.schema === undefined ? {} : { schema: raw.schema }),
     ...(raw.ordered === undefined ? {} : { ordered: raw.ordered }),
   };
-  if (raw.udf !== undefined) return { kind: "udf", ...common, udf: raw.udf, retryStrategy, ...optional };
+  if (raw.udf !== undefined) {
+    const { groupBy, ...udf } = raw.udf;
+    return { kind: "udf", ...common, udf: udf as UdfSpec, ...(groupBy === undefined ? {} : { groupBy }), retryStrategy, ...optional };
+  }
   if (raw.sink !== undefined) {
     const { retryStrategy: _retry, fallback: _fallback, ...connector } = raw.sink;
     return { kind: "sink", ...common, sink: connector as SinkConnectorSpec, retryStrategy, ...optional };
@@ -462,6 +485,7 @@ const specBodySchema = z
     vertices: z.array(vertexSchema).min(1).describe("The pipeline's vertices: sources, udfs and sinks."),
     edges: z.array(edgeSchema).describe("Edges between vertices; each one is a partitioned buffer."),
     ordered: orderedSchema.optional(),
+    watermark: watermarkSchema.optional(),
   })
   .superRefine((value, ctx) => reportDrafts(ctx, [...graphIssues(value), ...bullmqUrlIssues(value), ...bufferTlsIssues(value), ...rateLimitIssues(value), ...orderedIssues(value)]), ALWAYS)
   // A bullmq queue without a url lives on the redis buffer's server (bullmq-rules.ts).
