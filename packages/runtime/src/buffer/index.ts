@@ -1,7 +1,7 @@
 export { BufferError } from "./buffer-error.js";
 export type { BufferErrorCode } from "./buffer-error.js";
 export { bufferCapacity } from "./partitioned-buffer.js";
-export type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQuery, PendingDelivery, ReadBatch, ReadOptions, WriteOutcome } from "./partitioned-buffer.js";
+export type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQuery, PendingDelivery, ReadBatch, ReadOptions, WatermarkMark, WriteOutcome } from "./partitioned-buffer.js";
 export { MemoryBuffer } from "./memory-buffer.js";
 export type { BufferClock } from "./memory-buffer.js";
 export { RedisStreamBuffer } from "./redis/redis-stream-buffer.js";

@@ -171,6 +171,25 @@ export interface ReadOptions {
 export interface ReadBatch {
   readonly entries: readonly ReadEntry[];
   readonly endOfStream: boolean;
+  /**
+   * This reader's watermark of the partition after the batch (issue #13): the minimum over the
+   * expected writers (`BufferOptions.watermarkWriters`) of their latest marks. Absent until every
+   * expected writer has marked, and on buffers that track no watermark.
+   */
+  readonly watermark?: number;
+}
+
+/**
+ * A writer's watermark, written in-band into a partition after the data it wrote before it, so a
+ * reader that meets it has read everything the writer wrote earlier (issue #13).
+ */
+export interface WatermarkMark {
+  /** `"<vertex>/<input partition>"` of the vertex that writes. */
+  readonly writer: string;
+  /** The writing process (its consumer name): each process's marks are tracked apart. */
+  readonly processor: string;
+  /** Event time in ms; `END_OF_TIME` once the writer will write no more. */
+  readonly watermark: number;
 }
 
 /** Fill level of one partition. */
