@@ -161,30 +161,27 @@ export class MemoryBuffer implements PartitionedBuffer {
 
   async ack(partition: number, offsets: readonly string[]): Promise<number> {
     const log = this.partitionLog(partition, "ack");
-    // Validate the whole batch first, so a malformed offset rejects the call without acking a part
-    // of it. Each offset is parsed once, into a scratch list reused by every call (ack never awaits).
+    const seqs = this.parseOffsets(offsets, "ack");
+    return this.markAcked(log, seqs, offsets.length);
+  }
+
+  /**
+   * Acks `offsets` only if every one of them is pending for `consumer`; otherwise acks nothing and
+   * returns 0. Synchronous, so a caller applies its own state change in the same step as the ack
+   * (reduce/memory-window-store.ts). An offset given twice counts once.
+   *
+   * @throws {BufferError} `BUFFER_INVALID_OFFSET`, `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_CLOSED`.
+   */
+  ackIfPendingFor(partition: number, consumer: string, offsets: readonly string[]): number {
+    const log = this.partitionLog(partition, "ack");
     const n = offsets.length;
-    const seqs = ackScratch.length >= n ? ackScratch : (ackScratch = new Array<number>(n));
-    for (let i = 0; i < n; i++) {
-      const seq = parseOffset(offsets[i]);
-      if (seq < 0) throw this.invalidOffset(offsets[i], "ack");
-      seqs[i] = seq;
-    }
-    const { owners, entries } = log;
-    let acked = 0;
+    const seqs = this.parseOffsets(offsets, "ack");
+    const id = this.consumerIds.get(consumer);
     for (let i = 0; i < n; i++) {
       const index = (seqs[i] as number) - log.baseSeq;
-      // Only delivered entries can be acked (XACK acks PEL entries only); anything else counts 0.
-      if (index >= log.head && index < log.cursor && (owners[index] as number) >= 0) {
-        owners[index] = ACKED;
-        entries[index] = undefined; // let the message be collected now, not at compaction
-        acked++;
-      }
+      if (id === undefined || index < log.head || index >= log.cursor || log.owners[index] !== id) return 0;
     }
-    log.length -= acked;
-    log.pending -= acked;
-    if (acked > 0) compact(log);
-    return acked;
+    return this.markAcked(log, seqs, n);
   }
 
   async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
@@ -307,6 +304,40 @@ export class MemoryBuffer implements PartitionedBuffer {
 
   private emptyBatch(log: PartitionLog): ReadBatch {
     return this.ended && log.cursor === log.entries.length ? ENDED_EMPTY : OPEN_EMPTY;
+  }
+
+  /**
+   * Parses a whole batch of offsets first, so a malformed one rejects the call without acking a
+   * part of it. Into a scratch list reused by every call (an ack never awaits).
+   */
+  private parseOffsets(offsets: readonly string[], operation: string): number[] {
+    const n = offsets.length;
+    const seqs = ackScratch.length >= n ? ackScratch : (ackScratch = new Array<number>(n));
+    for (let i = 0; i < n; i++) {
+      const seq = parseOffset(offsets[i]);
+      if (seq < 0) throw this.invalidOffset(offsets[i], operation);
+      seqs[i] = seq;
+    }
+    return seqs;
+  }
+
+  /** Acks the first `n` parsed offsets; returns how many were newly acked. */
+  private markAcked(log: PartitionLog, seqs: readonly number[], n: number): number {
+    const { owners, entries } = log;
+    let acked = 0;
+    for (let i = 0; i < n; i++) {
+      const index = (seqs[i] as number) - log.baseSeq;
+      // Only delivered entries can be acked (XACK acks PEL entries only); anything else counts 0.
+      if (index >= log.head && index < log.cursor && (owners[index] as number) >= 0) {
+        owners[index] = ACKED;
+        entries[index] = undefined; // let the message be collected now, not at compaction
+        acked++;
+      }
+    }
+    log.length -= acked;
+    log.pending -= acked;
+    if (acked > 0) compact(log);
+    return acked;
   }
 
   private consumerId(consumer: string): number {
