@@ -495,6 +495,8 @@ describe("Redis buffer pieces (no server needed)", () => {
       delayed: "weir:{demo.out.2}:delayed",
       delayedMessages: "weir:{demo.out.2}:delayed-messages",
       delayedReleased: "weir:{demo.out.2}:delayed-released",
+      windows: "weir:{demo.out.2}:windows",
+      watermark: "weir:{demo.out.2}:watermark",
     });
     expect(hashTagOf("a{b}c{d}")).toBe("b");
     expect(hashTagOf("a{}b")).toBe("a{}b");

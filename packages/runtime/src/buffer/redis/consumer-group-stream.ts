@@ -211,18 +211,28 @@ export class ConsumerGroupStream {
    */
   async ack(ids: readonly string[], remove: boolean): Promise<number> {
     if (ids.length === 0) return 0;
-    // The ack script takes each id at most once. Handed-out ids are forgotten only once the ack
-    // succeeded: until then a recovery must not resend them.
-    const distinct = ids.length === 1 ? ids : [...new Set(ids)];
-    let acked: number;
-    try {
-      await this.ensureGroup();
+    return this.ackThrough(ids, (distinct) => {
+      if (!remove) return this.connection.client.xack(this.key, this.group, ...distinct);
       const args: Array<string | number> = new Array(distinct.length + 1);
       args[0] = this.group;
       for (let i = 0; i < distinct.length; i++) args[i + 1] = distinct[i] as string;
-      acked = remove
-        ? ((await runScript(this.connection.client, "ack", [this.key], args)) as number)
-        : await this.connection.client.xack(this.key, this.group, ...distinct);
+      return runScript(this.connection.client, "ack", [this.key], args) as Promise<number>;
+    });
+  }
+
+  /**
+   * Acknowledges entries through `run`, which gets each id once and returns how many it acked:
+   * the plain ack, or a script that acks together with other writes in one atomic step
+   * (reduce/redis-window-store.ts). `run` is called even for no ids (such a script may still
+   * write). Handed-out ids are forgotten only once `run` succeeded: until then a recovery must
+   * not resend them.
+   */
+  async ackThrough(ids: readonly string[], run: (distinct: readonly string[]) => Promise<number>): Promise<number> {
+    const distinct = ids.length <= 1 ? ids : [...new Set(ids)];
+    let acked: number;
+    try {
+      await this.ensureGroup();
+      acked = await run(distinct);
     } catch (error) {
       throw this.translate(error, "ack");
     }

@@ -13,6 +13,8 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed           sorted set: park identity → due time (server ms)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-messages  hash: park identity → the parked message (encoded)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-released  sorted set: park identity → expiry (server ms), released ones
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:windows    hash: a reduce vertex's window state of the partition, field → JSON
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark  string: the watermark committed with that state (ms)
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
@@ -46,6 +48,10 @@ export interface PartitionKeys {
   readonly delayedMessages: string;
   /** Sorted set of park identities moved back into the stream within the dedup window. */
   readonly delayedReleased: string;
+  /** Hash of a reduce vertex's open windows read from this partition (reduce/redis-window-store.ts). */
+  readonly windows: string;
+  /** The watermark committed with {@link windows}, in ms, as a decimal string. */
+  readonly watermark: string;
 }
 
 /**
@@ -67,6 +73,8 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
     delayed: `${stream}:delayed`,
     delayedMessages: `${stream}:delayed-messages`,
     delayedReleased: `${stream}:delayed-released`,
+    windows: `${stream}:windows`,
+    watermark: `${stream}:watermark`,
   };
 }
 

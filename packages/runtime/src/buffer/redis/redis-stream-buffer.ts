@@ -53,7 +53,7 @@ import type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQu
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
-import { isOutOfMemory, RedisConnection, type RedisConnectionOptions } from "./redis-connection.js";
+import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { runScript, scriptCodeError } from "./scripts.js";
 
 /** Options of a {@link RedisStreamBuffer}: the common buffer options plus where and how to store. */
@@ -224,6 +224,38 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
     return part.stream.ack(offsets, true);
+  }
+
+  /**
+   * Acknowledges `offsets` of `partition` through `run`: a script that acks them with the ack's own
+   * Lua (scripts.ts `ACK_DELETE_LUA`) together with other writes on the partition's keys, in one
+   * atomic step (reduce/redis-window-store.ts). `run` gets each offset once, after they were
+   * validated as the ack validates them, and the consumer group's name; errors are translated as
+   * the ack's. Called even for no offsets (the script may still write).
+   */
+  async ackWithin(
+    partition: number,
+    offsets: readonly string[],
+    run: (client: RedisClient, keys: PartitionKeys, group: string, distinct: readonly string[]) => Promise<number>,
+  ): Promise<number> {
+    const part = this.partition(partition, "ack");
+    for (const offset of offsets) {
+      if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
+    }
+    return part.stream.ackThrough(offsets, (distinct) => run(this.connection.client, part.keys, this.name, distinct));
+  }
+
+  /**
+   * Runs `fn` with the client and the keys of `partition` (state kept beside the partition's
+   * stream, e.g. reduce/redis-window-store.ts), its errors translated as the buffer's own.
+   */
+  async withPartition<T>(partition: number, operation: string, fn: (client: RedisClient, keys: PartitionKeys) => Promise<T>): Promise<T> {
+    const part = this.partition(partition, operation);
+    try {
+      return await fn(this.connection.client, part.keys);
+    } catch (error) {
+      throw part.stream.translate(error, operation);
+    }
   }
 
   async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {

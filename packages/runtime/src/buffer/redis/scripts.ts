@@ -37,8 +37,11 @@ export interface ScriptDefinition {
   readonly lua: string;
 }
 
-// Shared helpers, prepended to scripts that need them. Stream ids are "<ms>-<seq>".
-const HELPERS = `
+/**
+ * Shared Lua helpers, prepended to scripts that need them (also by scripts outside this file that
+ * ack buffer entries, e.g. reduce/window-commit-script.ts). Stream ids are "<ms>-<seq>".
+ */
+export const LUA_HELPERS = `
 local function id_cmp(a, b)
   local da, db = string.find(a, '-', 1, true), string.find(b, '-', 1, true)
   local am, bm = tonumber(string.sub(a, 1, da - 1)), tonumber(string.sub(b, 1, db - 1))
@@ -218,24 +221,35 @@ ARGV[2 ..] entry ids (an id given twice is acknowledged, deleted and counted onc
 Returns: how many entries were newly acknowledged (as XACK counts).
 `;
 
-const ACK_BODY = `
-local stream, group = KEYS[1], ARGV[1]
+/**
+ * The buffer's ack as a Lua function, `ack_delete(stream, group, ids)`, returning how many ids were
+ * newly acknowledged: the `ack` script's body, and the ack inside any script that acks buffer
+ * entries together with other writes (reduce/window-commit-script.ts), so both ack alike. Needs
+ * {@link LUA_HELPERS}.
+ */
+export const ACK_DELETE_LUA = `
+local function ack_delete(stream, group, ids)
+  local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
+  if acked == #ids then
+    chunked(ids, function(...) return redis.call('XDEL', stream, ...) end)
+  else
+    -- Some ids were not pending: delete only delivered ones (at or below last-delivered-id), which
+    -- are now all acknowledged (acked just now, or before and already deleted).
+    local last = last_delivered(stream, group)
+    local delivered = {}
+    for _, id in ipairs(ids) do
+      if id_cmp(id, last) <= 0 then delivered[#delivered + 1] = id end
+    end
+    chunked(delivered, function(...) return redis.call('XDEL', stream, ...) end)
+  end
+  return acked
+end
+`;
+
+const ACK_BODY = `${ACK_DELETE_LUA}
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
-local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
-if acked == #ids then
-  chunked(ids, function(...) return redis.call('XDEL', stream, ...) end)
-else
-  -- Some ids were not pending: delete only delivered ones (at or below last-delivered-id), which
-  -- are now all acknowledged (acked just now, or before and already deleted).
-  local last = last_delivered(stream, group)
-  local delivered = {}
-  for _, id in ipairs(ids) do
-    if id_cmp(id, last) <= 0 then delivered[#delivered + 1] = id end
-  end
-  chunked(delivered, function(...) return redis.call('XDEL', stream, ...) end)
-end
-return acked
+return ack_delete(KEYS[1], ARGV[1], ids)
 `;
 
 const CLAIM = `
@@ -328,8 +342,11 @@ const SHEBANG: Readonly<Record<ScriptName, string>> = {
   state: "#!lua flags=no-writes",
 };
 
+/** The ack's flags line, for scripts that ack buffer entries (they must run under maxmemory too). */
+export const ACK_SHEBANG: string = SHEBANG.ack;
+
 function define(name: ScriptName, numberOfKeys: number, header: string, body: string): ScriptDefinition {
-  const lua = `${SHEBANG[name]}\n--[[ weir@${WEIR_SCRIPT_VERSION} ${name}-${numberOfKeys}\n${header}]]\n${HELPERS}${body}`;
+  const lua = `${SHEBANG[name]}\n--[[ weir@${WEIR_SCRIPT_VERSION} ${name}-${numberOfKeys}\n${header}]]\n${LUA_HELPERS}${body}`;
   return { name, numberOfKeys, command: `weir_${WEIR_SCRIPT_VERSION.replace(/[^a-zA-Z0-9]/g, "_")}_${name}`, lua };
 }
 

@@ -1,0 +1,65 @@
+/**
+ * The {@link WindowStore} of a pipeline on the Redis buffer. Per partition of the reduce vertex's
+ * input, beside its stream and under its hash tag (buffer/redis/keys.ts):
+ *
+ * ```
+ *   commit(p, offsets, change, wm) ──▶ script window-commit: XPENDING per id (this consumer?)
+ *                                        → XACK + XDEL (the buffer's ack) + HSET/HDEL :windows + SET :watermark
+ *   load(p)   ──▶ MULTI HGETALL :windows, GET :watermark
+ *   forget(p) ──▶ HDEL :windows
+ * ```
+ *
+ * The commit goes through the buffer (`ackWithin`), so the offsets are validated as an ack's, the
+ * buffer forgets them as handed out, and errors are the buffer's. With Redis on `appendonly yes`
+ * and `appendfsync always`, a committed epoch survives a Redis restart with its state.
+ *
+ * @example
+ * ```ts
+ * const store = createRedisWindowStore({ buffer, consumer: "worker-1" });
+ * const { windows, watermark } = await store.load(0);
+ * ```
+ */
+import type { RedisStreamBuffer } from "../buffer/redis/redis-stream-buffer.js";
+import { runWindowCommit } from "./window-commit-script.js";
+import type { StoredWindows, WindowStore } from "./window-store.js";
+
+export interface RedisWindowStoreOptions {
+  /** The reduce vertex's input buffer, whose offsets a commit acks. */
+  readonly buffer: RedisStreamBuffer;
+  /** The consumer that reads the input (the reader's consumer name). */
+  readonly consumer: string;
+}
+
+/** Fields per HDEL of `forget`. */
+const FORGET_CHUNK = 500;
+
+export function createRedisWindowStore(options: RedisWindowStoreOptions): WindowStore {
+  const { buffer, consumer } = options;
+  return {
+    async load(partition): Promise<StoredWindows> {
+      return buffer.withPartition(partition, "load windows", async (client, keys) => {
+        const replies = (await client.multi().hgetall(keys.windows).get(keys.watermark).exec()) ?? [];
+        for (const [error] of replies) if (error !== null) throw error;
+        const fields = (replies[0]?.[1] ?? {}) as Record<string, string>;
+        const watermark = replies[1]?.[1] as string | null | undefined;
+        return { windows: new Map(Object.entries(fields)), watermark: watermark == null ? undefined : Number(watermark) };
+      });
+    },
+    async commit(partition, offsets, change, watermark) {
+      return buffer.ackWithin(partition, offsets, (client, keys, group, distinct) => {
+        const args: string[] = [group, consumer, watermark === undefined ? "" : String(watermark), String(distinct.length), ...distinct, String(change.set.size)];
+        for (const [field, json] of change.set) args.push(field, json);
+        args.push(...change.remove);
+        return runWindowCommit(client, [keys.stream, keys.windows, keys.watermark], args);
+      });
+    },
+    async forget(partition, fields) {
+      if (fields.length === 0) return;
+      await buffer.withPartition(partition, "forget windows", async (client, keys) => {
+        for (let i = 0; i < fields.length; i += FORGET_CHUNK) await client.hdel(keys.windows, ...fields.slice(i, i + FORGET_CHUNK));
+      });
+    },
+    // The buffer is the vertex's: its owner closes it.
+    async close() {},
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The Lua script of a reduce vertex's commit on Redis (redis-window-store.ts), written as
+ * buffer/redis/scripts.ts writes its own: a `#!lua` flags line, a header stating purpose, KEYS,
+ * ARGV and replies, and a name carrying the package version. Its ack is the buffer's own ack
+ * (`ACK_DELETE_LUA`), not a copy, so the two cannot drift apart. Every key is under the input
+ * partition's hash tag (buffer/redis/keys.ts).
+ */
+import { createHash } from "node:crypto";
+import type { RedisClient } from "../buffer/redis/redis-connection.js";
+import { ACK_DELETE_LUA, ACK_SHEBANG, LUA_HELPERS, WEIR_SCRIPT_VERSION } from "../buffer/redis/scripts.js";
+
+const COMMIT = `
+Purpose: commit one epoch of a reduce vertex in one atomic step: acknowledge and delete its input
+  entries (exactly as the buffer's ack script does), apply the window state change and record the
+  watermark. Applies only if every entry is still pending for this consumer; otherwise changes
+  nothing: a zombie worker whose entries were claimed by another must not add them to the state
+  a second time.
+KEYS[1] stream (the input partition)
+KEYS[2] windows (hash: field -> window JSON)
+KEYS[3] watermark (string: ms)
+ARGV[1] consumer group
+ARGV[2] consumer
+ARGV[3] watermark to record; "" = leave it as it is
+ARGV[4] N, the number of entry ids (each given once)
+ARGV[5 .. 4+N] entry ids
+ARGV[5+N] S, the number of fields to set
+ARGV[6+N .. 5+N+2S] per field: field, JSON
+ARGV[6+N+2S ..] fields to delete
+Returns: N when the commit applied (every entry acknowledged now); 0 when an entry was not
+  pending for the consumer (nothing changed).
+`;
+
+const COMMIT_BODY = `${ACK_DELETE_LUA}
+local stream, windows, watermark = KEYS[1], KEYS[2], KEYS[3]
+local group, consumer = ARGV[1], ARGV[2]
+local n = tonumber(ARGV[4])
+local ids = {}
+for i = 1, n do
+  local id = ARGV[4 + i]
+  if #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 0 then return 0 end
+  ids[i] = id
+end
+local s = tonumber(ARGV[5 + n])
+local pairs_ = {}
+for i = 6 + n, 5 + n + 2 * s do pairs_[#pairs_ + 1] = ARGV[i] end
+local removed = {}
+for i = 6 + n + 2 * s, #ARGV do removed[#removed + 1] = ARGV[i] end
+
+local acked = ack_delete(stream, group, ids)
+-- Chunks of 500 keep field/JSON pairs together.
+chunked(pairs_, function(...) return redis.call('HSET', windows, ...) end)
+chunked(removed, function(...) return redis.call('HDEL', windows, ...) end)
+if ARGV[3] ~= '' then redis.call('SET', watermark, ARGV[3]) end
+return acked
+`;
+
+/**
+ * The script's text. Flags: the ack's (`allow-oom`): a commit is what acks and deletes the
+ * vertex's input, so refusing it under maxmemory would keep Redis full for good (scripts.ts
+ * SHEBANG); what it adds is bounded by the open windows.
+ */
+export const WINDOW_COMMIT_LUA = `${ACK_SHEBANG}\n--[[ weir@${WEIR_SCRIPT_VERSION} window-commit-3\n${COMMIT}]]\n${LUA_HELPERS}${COMMIT_BODY}`;
+
+const sha1 = createHash("sha1").update(WINDOW_COMMIT_LUA).digest("hex");
+
+/**
+ * Runs the commit script: EVALSHA, then EVAL after a NOSCRIPT (a restarted or failed-over Redis
+ * has an empty script cache). Not through `defineCommand`, for the reason given in
+ * flow/delayed-redis-scripts.ts (auto-pipelining clients).
+ */
+export async function runWindowCommit(client: RedisClient, keys: readonly [string, string, string], args: readonly string[]): Promise<number> {
+  try {
+    return (await client.evalsha(sha1, keys.length, ...keys, ...args)) as number;
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+    return (await client.eval(WINDOW_COMMIT_LUA, keys.length, ...keys, ...args)) as number;
+  }
+}
