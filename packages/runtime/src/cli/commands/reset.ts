@@ -10,7 +10,7 @@ import { catalog } from "./catalog.js";
 
 /**
  * `weir reset <spec> [--yes] [--force]`: deletes a pipeline's Redis buffer keys (every partition's
- * stream, dedup set and end-of-stream set, the spec fingerprint and the workers hash the dashboard reads), so a bounded pipeline can run again from the start —
+ * stream, dedup set and end-of-stream set, a reduce vertex's window state and watermark, the spec fingerprint and the workers hash the dashboard reads), so a bounded pipeline can run again from the start —
  * its end-of-stream markers and dedup window otherwise outlive the run. Without `--yes` it only
  * says what it would delete. It refuses while a worker of the pipeline is connected — `weir run`
  * names its connections `weir:<pipeline>:…` (`--force` deletes anyway). Dead-letter queues are
@@ -21,7 +21,8 @@ export const resetCommand: Command = {
   ...catalog.reset,
   help: [
     "Deletes every partition's stream, dedup set and end-of-stream set of the pipeline's input",
-    "buffers (buffer: { type: redis }), and its spec fingerprint. Whatever those streams still hold is lost.",
+    "buffers (buffer: { type: redis }), reduce vertices' window state and watermarks, and its spec",
+    "fingerprint. Whatever those streams and open windows still hold is lost.",
     "Options:",
     "  --yes     delete; without it, print what would be deleted",
     "  --force   delete even while a worker of the pipeline is connected",
