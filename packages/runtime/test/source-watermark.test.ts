@@ -134,6 +134,24 @@ describe("event times the sources set", () => {
     }
   });
 
+  it("generator: with jitter ≤ maxDelay no message is behind the watermark read before it", async () => {
+    const generator = createGeneratorSource("in", 2, { rpu: 1_000_000, duration: 1, msgSize: 8, keyCount: 0, total: 4_000, jitter: 20 });
+    const source = withSourceWatermark(generator, { watermark: { maxDelay: 20 } });
+    const seen = [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    let late = 0;
+    for (let ended = 0; ended < 2; ) {
+      ended = 0;
+      for (const partition of [0, 1]) {
+        const batch = await read(source, partition);
+        late += batch.entries.filter(({ message }) => message.eventTime < seen[partition]!).length;
+        if (batch.watermark !== undefined) seen[partition] = batch.watermark;
+        if (batch.endOfStream) ended += 1;
+      }
+    }
+    expect(late).toBe(0);
+    expect(seen).toEqual([END_OF_TIME, END_OF_TIME]);
+  });
+
   it("bullmq: a job's eventTime field, else the job's creation timestamp", () => {
     const job = (data: unknown) => ({ id: "j1", data, timestamp: 1_650_000_000_000 });
     expect(messageFromJob(job({ value: "v", eventTime: 1_600_000_000_000 })).eventTime).toBe(1_600_000_000_000);
