@@ -82,7 +82,7 @@ export type { ProcessMapOptions } from "./connectors/process/process-map.js";
 export { combineInspectors } from "./observability/combine-inspectors.js";
 export type { InspectionObserver } from "./observability/combine-inspectors.js";
 export { createPipelineMetrics } from "./observability/pipeline-metrics.js";
-export type { PartitionUsage, PipelineMetrics, PipelineMetricsOptions } from "./observability/pipeline-metrics.js";
+export type { EventTimeMetrics, PartitionUsage, PipelineMetrics, PipelineMetricsOptions } from "./observability/pipeline-metrics.js";
 export { startMetricsServer } from "./observability/metrics-server.js";
 export type { MetricsServer } from "./observability/metrics-server.js";
 export { startLiveInspector, trimInspection } from "./observability/live-inspector.js";

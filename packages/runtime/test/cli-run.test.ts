@@ -76,7 +76,7 @@ describe("weir run", () => {
     expect(summary.durationMs).toBeLessThanOrEqual(lifetimeMs);
     expect(Object.keys(summary.vertices)).toEqual(["in", "cat", "out"]);
     for (const vertex of ["in", "cat", "out"]) {
-      expect(summary.vertices[vertex]).toEqual({ read: 20000, written: 20000, acked: 20000, ok: 20000, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0, heldBack: 0 });
+      expect(summary.vertices[vertex]).toEqual({ read: 20000, written: 20000, acked: 20000, ok: 20000, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0, heldBack: 0, late: 0 });
     }
   });
 

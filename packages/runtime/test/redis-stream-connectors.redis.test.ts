@@ -6,6 +6,7 @@ import { hashTagOf, sinkDedupKey } from "../src/buffer/redis/keys.js";
 import { createRedisStreamSink } from "../src/connectors/redis-stream-sink.js";
 import { createRedisStreamSource } from "../src/connectors/redis-stream-source.js";
 import type { SourceConnector } from "../src/connectors/source-connector.js";
+import { withSourceWatermark } from "../src/time/source-watermark.js";
 import { messages, sleep } from "./buffer-conformance.js";
 import { deleteKeys, redisTestUrl, scanKeys, uniquePrefix } from "./support/redis-server.js";
 
@@ -65,6 +66,19 @@ describe.skipIf(url === undefined)("redisStream source and sink", () => {
     expect(batch2.entries.map((entry) => [...entry.message.value])).toEqual([[0, 255]]);
     expect(batch2.entries[0]?.message.keys).toEqual(["plain-key"]);
     expect(batch2.endOfStream).toBe(false);
+  });
+
+  test("event time: the eventTime field, else (absent or not a number) the entry id's time; the source watermark follows it", async () => {
+    const redis = admin();
+    const stream = `${prefix}:clicks`;
+    await redis.xadd(stream, "*", "value", "a", "eventTime", "1700000000000");
+    const noTime = await redis.xadd(stream, "*", "value", "b");
+    const badTime = await redis.xadd(stream, "*", "value", "c", "eventTime", "yesterday");
+    const connector = withSourceWatermark(source([stream]), { watermark: { maxDelay: 1_000 } });
+    const batch = await connector.read(0, { max: 10, timeoutMs: 0, signal: new AbortController().signal });
+    const idTime = (id: string | null) => Number(id?.split("-")[0]);
+    expect(batch.entries.map((entry) => entry.message.eventTime)).toEqual([1_700_000_000_000, idTime(noTime), idTime(badTime)]);
+    expect(batch.watermark).toBe(Math.max(idTime(noTime), idTime(badTime)) - 1_000);
   });
 
   test("acks only after commit: a restarted consumer re-reads what it had not acked", async () => {

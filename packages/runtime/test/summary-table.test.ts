@@ -13,7 +13,7 @@ describe("the run summary table", () => {
     const [, header, row] = text.split("\n");
     const columns = header!.trim().split(/\s+/);
     const cells = row!.trim().split(/\s+/);
-    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "heldBack", "protocolErrors"]);
+    expect(columns).toEqual(["vertex", "read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "heldBack", "late", "protocolErrors"]);
     expect(cells[columns.indexOf("deduped")]).toBe("100");
     expect(cells[columns.indexOf("dropped")]).toBe("0");
   });
@@ -30,5 +30,12 @@ describe("the run summary table", () => {
     const [, header, row] = text.split("\n");
     const columns = header!.trim().split(/\s+/);
     expect(row!.trim().split(/\s+/)[columns.indexOf("heldBack")]).toBe("7");
+  });
+
+  it("has a late column: messages a reduce vertex met behind its watermark", () => {
+    const text = formatSummary({ status: "completed", pipeline: "p", durationMs: 1, vertices: { sums: { ...emptyCounts(), ok: 10, fallback: 3, late: 3 } } });
+    const [, header, row] = text.split("\n");
+    const columns = header!.trim().split(/\s+/);
+    expect(row!.trim().split(/\s+/)[columns.indexOf("late")]).toBe("3");
   });
 });

@@ -1,6 +1,6 @@
 import type { RunSummary } from "../observability/vertex-counters.js";
 
-const columns = ["read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "heldBack", "protocolErrors"] as const;
+const columns = ["read", "written", "acked", "ok", "fallback", "dropped", "deduped", "retriedLater", "heldBack", "late", "protocolErrors"] as const;
 
 /** The human summary `weir run` prints at the end (the JSON one is `--json`). */
 export function formatSummary(summary: RunSummary): string {

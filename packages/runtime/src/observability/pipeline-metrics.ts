@@ -7,6 +7,8 @@
  *   supervisor events ──▶ epochs committed, protocol errors, read failures (`actor.on(…)`)
  *   pipeline counters ──▶ drops the forwarder counts outside the actors, dedups (no partition)
  *   buffer usage      ──▶ pending / length / usage per partition, when the caller can supply it
+ *   event time        ──▶ watermarks and open windows the runtime reports (`metrics.eventTime`),
+ *                         late messages from the vertex counters (issue #13)
  *
  * Everything per partition comes from the inspection stream — the supervisors are reached
  * through it too (a root actor's `@xstate.actor` event carries the actor), so `inspect` is the
@@ -23,6 +25,8 @@ import type { ActorRefLike, AnyActorRef, AnyEventObject, InspectionEvent, Observ
 import type { EpochTallies, ReadBatchOutput, SupervisorEmitted } from "@weir/actors";
 import type { BufferUsage } from "../buffer/index.js";
 import { actorPath, ioSource, isMachineRef, isRootRef } from "./actor-path.js";
+import { wallNow } from "../time/wall-clock.js";
+import { END_OF_TIME } from "../time/watermark.js";
 import type { VertexCounts } from "./vertex-counters.js";
 
 export interface PartitionUsage {
@@ -45,14 +49,26 @@ export interface PipelineMetricsOptions {
   readonly discards?: () => Readonly<Record<string, readonly number[]>>;
   /** Each rate-limited vertex's limit and wait (`pipeline.rateLimits`, flow/rate-limiter.ts). */
   readonly rateLimits?: () => Readonly<Record<string, { readonly limit: number; readonly waitedMs: number }>>;
+  /** Wall-clock ms for the watermark lag (default `Date.now`); tests pass a fake. */
+  readonly wallNow?: () => number;
 }
 
 export interface PipelineMetrics {
   readonly registry: PromRegistry;
   /** Pass to `createPipeline(spec, { inspect })` (combine with others via `combineInspectors`). */
   readonly inspect: Observer<InspectionEvent>;
+  /** What the runtime reports of event time (issue #13): the integrator calls these. */
+  readonly eventTime: EventTimeMetrics;
   /** The text exposition of every metric. */
   metrics(): Promise<string>;
+}
+
+/** Event-time gauges, fed by the runtime as epochs commit and windows open and close. */
+export interface EventTimeMetrics {
+  /** A partition's committed watermark (ms; `END_OF_TIME` once its input ended). Never goes back. */
+  watermark(vertex: string, partition: number, watermark: number): void;
+  /** How many windows a reduce vertex's partition holds open now. */
+  openWindows(vertex: string, partition: number, count: number): void;
 }
 
 type PartitionLabels = "pipeline" | "vertex" | "partition";
@@ -131,6 +147,58 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     },
   });
   const reportedHeldBack = new Map<string, number>();
+
+  // Event time (issue #13). Numaflow has only pipeline-wide watermark gauges
+  // (pipeline_watermark_cmp_now, pipeline_processing_lag); these are per vertex and partition.
+  const watermarks = new Map<string, { readonly labels: Record<PartitionLabels, string>; value: number }>();
+  const watermarkGauge = new Gauge({
+    name: "weir_watermark",
+    help: "A partition's committed watermark: event time in ms (Unix epoch) below which the vertex expects no more on-time messages; 9007199254740991 once its input ended.",
+    labelNames: partitionLabels,
+    registers,
+  });
+  const watermarkLag = new Gauge({
+    name: "weir_watermark_lag_seconds",
+    help: "Wall-clock now minus a partition's watermark, in seconds, at the scrape: how far event time trails real time (grows while the watermark stalls). Absent once the input ended.",
+    labelNames: partitionLabels,
+    registers,
+    collect: () => {
+      const now = (options.wallNow ?? wallNow)();
+      for (const { labels, value } of watermarks.values()) {
+        if (value === END_OF_TIME) watermarkLag.remove(labels);
+        else watermarkLag.set(labels, (now - value) / 1000);
+      }
+    },
+  });
+  const openWindowsGauge = new Gauge({ name: "weir_open_windows", help: "Windows a reduce vertex's partition holds open (not yet closed by the watermark).", labelNames: partitionLabels, registers });
+  const lateTotal = new Counter({
+    name: "weir_late_total",
+    help: "Messages a reduce vertex met behind its watermark (minus allowedLateness): sent to the fallback with reason late (the summary's late).",
+    labelNames: ["pipeline", "vertex"],
+    registers,
+    collect: () => {
+      for (const [vertex, count] of Object.entries(options.counts?.() ?? {})) {
+        const delta = (count.late ?? 0) - (reportedLate.get(vertex) ?? 0);
+        if (delta <= 0) continue;
+        reportedLate.set(vertex, count.late);
+        lateTotal.inc({ pipeline, vertex }, delta);
+      }
+    },
+  });
+  const reportedLate = new Map<string, number>();
+  const eventTime: EventTimeMetrics = {
+    watermark(vertex, partition, watermark) {
+      const key = `${vertex}\u0000${partition}`;
+      const known = watermarks.get(key);
+      if (known !== undefined && known.value >= watermark) return;
+      const labels = { pipeline, vertex, partition: String(partition) };
+      watermarks.set(key, { labels, value: watermark });
+      watermarkGauge.set(labels, watermark);
+    },
+    openWindows(vertex, partition, count) {
+      openWindowsGauge.set({ pipeline, vertex, partition: String(partition) }, count);
+    },
+  };
   const fallbackTotal = new Counter({ name: "forwarder_fbsink_write_total", help: "Messages of a partition written to the fallback sink.", labelNames: partitionLabels, registers });
   const criticalTotal = new Counter({
     name: "forwarder_critical_error_total",
@@ -370,6 +438,7 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
 
   return {
     registry,
+    eventTime,
     inspect: {
       next(inspection) {
         switch (inspection.type) {

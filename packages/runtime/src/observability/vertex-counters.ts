@@ -26,10 +26,15 @@ export interface VertexCounts {
    * No outcome: the message is counted again when it ends (`ok`, `fallback` or `dropped`).
    */
   heldBack: number;
+  /**
+   * Messages a reduce vertex met behind its watermark (minus `allowedLateness`), issue #13: sent
+   * to the fallback with reason `late: …` (and counted in `fallback` too).
+   */
+  late: number;
 }
 
 export function emptyCounts(): VertexCounts {
-  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0, heldBack: 0 };
+  return { read: 0, written: 0, acked: 0, ok: 0, fallback: 0, dropped: 0, deduped: 0, protocolErrors: 0, retriedLater: 0, heldBack: 0, late: 0 };
 }
 
 /**

@@ -150,7 +150,9 @@ const generatorSchema = z
     msgSize: z.number().int().min(0).default(8).describe("Bytes in each message value: its JSON padded with spaces (never cut short)."),
     keyCount: z.number().int().min(0).default(0).describe("Distinct keys spread over the messages; 0 sends them without keys."),
     value: z.number().int().optional().describe('A fixed integer written into every value: {"value":<value>,"seq":<seq>} instead of {"seq":<seq>,"partition":<p>}.'),
-    jitter: duration.optional().describe("Random shift of each message's event time, up to this much."),
+    jitter: duration
+      .optional()
+      .describe("Makes event times arrive out of order: each message's event time is shifted back at random by less than this. Keep it within spec.watermark.maxDelay, or shifted messages are late."),
   })
   .describe("Generates messages at a fixed rate, for demos and load tests.");
 

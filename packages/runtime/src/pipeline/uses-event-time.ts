@@ -1,0 +1,10 @@
+import type { PipelineSpec } from "../spec/pipeline-spec.js";
+
+/**
+ * Whether a pipeline runs with watermarks (issue #13): it has a reduce vertex (a udf with
+ * `groupBy`) or sets `spec.watermark`. Pipelines without event time publish no marks and send
+ * no watermark events, so they cost nothing extra.
+ */
+export function usesEventTime(spec: PipelineSpec): boolean {
+  return spec.spec.watermark !== undefined || spec.spec.vertices.some((vertex) => vertex.kind === "udf" && vertex.groupBy !== undefined);
+}
