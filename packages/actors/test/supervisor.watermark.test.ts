@@ -66,56 +66,60 @@ describe("supervisor: watermarks through the epoch protocol", () => {
     expect(committed.map((event) => event.watermarks)).toEqual([{ 0: 10 }, { 0: 30 }, { 0: 30 }, { 0: 40 }]);
   });
 
-  it("gives an idle partition's count-0 EOTs the last watermark and acks its empty epochs only when it advances", async () => {
-    const batches = 6;
-    let p0Read = 0;
-    const acks: AckInput[] = [];
-    const committed: EpochCommitted[] = [];
-    const recorded = recordEvents();
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        if (input.fromPending) return { entries: [], endOfStream: false };
-        if (input.partition === 0) {
-          const i = p0Read;
-          if (i >= batches) return emptyRead({ entries: [], endOfStream: true, watermark: 100 * batches });
-          p0Read += 1;
-          return emptyRead({ entries: entriesOf(0, 2 * i, 2), endOfStream: false, watermark: 100 * (i + 1) });
-        }
-        // Partition 1 never has data; its watermark advances once, halfway through partition 0.
-        return emptyRead({ entries: [], endOfStream: p0Read >= batches, watermark: p0Read < batches / 2 ? 5 : 50 });
-      },
-      ackOffsets: async (input) => {
-        acks.push(input);
-      },
+  for (const commitMode of ["aligned", "partition"] as const) {
+    it(`gives an idle partition's count-0 EOTs the last watermark and acks its empty epochs only when it advances (${commitMode})`, async () => {
+      const batches = 6;
+      let p0Read = 0;
+      const acks: AckInput[] = [];
+      const committed: EpochCommitted[] = [];
+      const recorded = recordEvents();
+      const machine = wiredSupervisor({
+        readBatch: async (input) => {
+          if (input.fromPending) return { entries: [], endOfStream: false };
+          if (input.partition === 0) {
+            const i = p0Read;
+            if (i >= batches) return emptyRead({ entries: [], endOfStream: true, watermark: 100 * batches });
+            p0Read += 1;
+            return emptyRead({ entries: entriesOf(0, 2 * i, 2), endOfStream: false, watermark: 100 * (i + 1) });
+          }
+          // Partition 1 never has data; its watermark advances once, halfway through partition 0.
+          return emptyRead({ entries: [], endOfStream: p0Read >= batches, watermark: p0Read < batches / 2 ? 5 : 50 });
+        },
+        ackOffsets: async (input) => {
+          acks.push(input);
+        },
+      });
+      const actor = createActor(machine, { inspect: recorded.inspect, input: supervisorInput({ partitions: 2, readBatchSize: 2, commitMode }) });
+      actor.on("epochCommitted", (event) => committed.push(event));
+      actor.start();
+      expect((await toPromise(actor)).status).toBe("completed");
+
+      const idleEots = recorded.events.filter((event) => event.type === "batcher.eot" && event["partition"] === 1);
+      // Aligned: it closes with every epoch of partition 0. Partition mode: only when it has news.
+      if (commitMode === "aligned") expect(idleEots.length).toBeGreaterThanOrEqual(batches / 2);
+      else expect(idleEots.map((eot) => eot["watermark"])).toEqual([...new Set(idleEots.map((eot) => eot["watermark"]))]);
+      const firstMarked = idleEots.findIndex((eot) => eot["watermark"] !== undefined);
+      expect(firstMarked).toBeGreaterThanOrEqual(0);
+      // Once it has a watermark, every count-0 EOT of the idle partition carries it, never lower.
+      const carried = idleEots.slice(firstMarked).map((eot) => eot["watermark"]);
+      expect(carried.every((w) => typeof w === "number")).toBe(true);
+      expect(carried).toEqual([...(carried as number[])].sort((a, b) => a - b));
+      expect(idleEots.every((eot) => eot["count"] === 0)).toBe(true);
+
+      // Its empty epochs are acked exactly when the watermark advanced: once per distinct watermark.
+      const p1Acks = acks.filter((ack) => ack.partition === 1);
+      expect(p1Acks.every((ack) => ack.offsets.length === 0)).toBe(true);
+      expect(p1Acks.map((ack) => ack.watermark)).toEqual([...new Set(carried)]);
+      expect(p1Acks.at(-1)?.watermark).toBe(50);
+      const p0Acks = acks.filter((ack) => ack.partition === 0);
+      expect(p0Acks.flatMap((ack) => ack.offsets)).toHaveLength(2 * batches);
+      expect(p0Acks.at(-1)?.watermark).toBe(100 * batches);
+      // The supervisor reports each partition's committed watermark, never going back.
+      const p1Committed = committed.flatMap((event) => (event.watermarks?.[1] === undefined ? [] : [event.watermarks[1]]));
+      expect(p1Committed).toEqual([...p1Committed].sort((a, b) => a - b));
+      expect(p1Committed.at(-1)).toBe(50);
     });
-    const actor = createActor(machine, { inspect: recorded.inspect, input: supervisorInput({ partitions: 2, readBatchSize: 2 }) });
-    actor.on("epochCommitted", (event) => committed.push(event));
-    actor.start();
-    expect((await toPromise(actor)).status).toBe("completed");
-
-    const idleEots = recorded.events.filter((event) => event.type === "batcher.eot" && event["partition"] === 1);
-    expect(idleEots.length).toBeGreaterThanOrEqual(batches / 2);
-    const firstMarked = idleEots.findIndex((eot) => eot["watermark"] !== undefined);
-    expect(firstMarked).toBeGreaterThanOrEqual(0);
-    // Once it has a watermark, every count-0 EOT of the idle partition carries it, never lower.
-    const carried = idleEots.slice(firstMarked).map((eot) => eot["watermark"]);
-    expect(carried.every((w) => typeof w === "number")).toBe(true);
-    expect(carried).toEqual([...(carried as number[])].sort((a, b) => a - b));
-    expect(idleEots.every((eot) => eot["count"] === 0)).toBe(true);
-
-    // Its empty epochs are acked exactly when the watermark advanced: once per distinct watermark.
-    const p1Acks = acks.filter((ack) => ack.partition === 1);
-    expect(p1Acks.every((ack) => ack.offsets.length === 0)).toBe(true);
-    expect(p1Acks.map((ack) => ack.watermark)).toEqual([...new Set(carried)]);
-    expect(p1Acks.at(-1)?.watermark).toBe(50);
-    const p0Acks = acks.filter((ack) => ack.partition === 0);
-    expect(p0Acks.flatMap((ack) => ack.offsets)).toHaveLength(2 * batches);
-    expect(p0Acks.at(-1)?.watermark).toBe(100 * batches);
-    // The supervisor reports each partition's committed watermark, never going back.
-    const p1Committed = committed.flatMap((event) => (event.watermarks?.[1] === undefined ? [] : [event.watermarks[1]]));
-    expect(p1Committed).toEqual([...p1Committed].sort((a, b) => a - b));
-    expect(p1Committed.at(-1)).toBe(50);
-  });
+  }
 
   it("closes a last epoch for a watermark the drain would otherwise leave behind, even without batcher.filling", async () => {
     let reads = 0;
