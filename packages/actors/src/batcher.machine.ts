@@ -11,7 +11,10 @@
  *
  * Keeps: an EOT is sent for every closed epoch — at once, with `count = 0`, when the partition
  * read nothing — so the join never waits on a partition with nothing to say (I3). The EOT's
- * count is exactly the number of messages in the DATA frames of `(p, e)`.
+ * count is exactly the number of messages in the DATA frames of `(p, e)`. Watermarks (issue #13):
+ * the latest one handed over is kept across epochs and rides on every EOT and SEALED, so an idle
+ * partition's count-0 EOT carries it too; a watermark newer than the last sealed one is news like
+ * data (`batcher.filling`), so an epoch closes to carry it. Without watermarks nothing changes.
  */
 import { assertEvent, assign, enqueueActions, sendParent, setup } from "xstate";
 import {
@@ -27,8 +30,14 @@ import {
 } from "./epoch-protocol.js";
 import type { Message } from "./message.js";
 import type { BatcherContext, BatcherInput } from "./batcher.types.js";
+import { isNewerWatermark } from "./watermark.js";
 
 type BatcherEvent = BatchReadEvent | CloseEpochEvent | StopEvent;
+
+/** The open epoch has something to say: data, or a watermark newer than the last sealed one. */
+function hasNews(context: BatcherContext): boolean {
+  return context.openCount > 0 || isNewerWatermark(context.watermark, context.sealedWatermark);
+}
 
 export const batcherMachine = setup({
   types: {
@@ -37,9 +46,10 @@ export const batcherMachine = setup({
     events: {} as BatcherEvent,
   },
   guards: {
+    // The epoch's first news: its first data, or a watermark it did not have (idle partitions).
     isFirstData: ({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      return context.openCount === 0 && event.entries.length > 0;
+      return !hasNews(context) && (event.entries.length > 0 || isNewerWatermark(event.watermark, context.watermark));
     },
     // The first hand-over of the epoch already fills it (a reader that read a whole window):
     // `batcher.full` alone says both that the epoch has data and that it should close.
@@ -57,8 +67,10 @@ export const batcherMachine = setup({
   actions: {
     append: assign(({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      if (event.entries.length === 0) return {};
-      return { open: [...context.open, event.entries], openCount: context.openCount + event.entries.length };
+      // An older watermark than the one kept does not lower it.
+      const watermark = isNewerWatermark(event.watermark, context.watermark) ? { watermark: event.watermark } : {};
+      if (event.entries.length === 0) return watermark;
+      return { open: [...context.open, event.entries], openCount: context.openCount + event.entries.length, ...watermark };
     }),
     reportFilling: sendParent(({ context }): BatcherFillingEvent => ({ type: "batcher.filling", partition: context.partition })),
     reportFull: enqueueActions(({ context, enqueue }) => {
@@ -68,7 +80,7 @@ export const batcherMachine = setup({
     }),
     sendEpoch: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, "supervisor.closeEpoch");
-      const { partition, vertex, open, openCount } = context;
+      const { partition, vertex, open, openCount, watermark } = context;
       const session = system.get(actorIds.sinkSession(vertex, partition));
       const reader = system.get(actorIds.reader(vertex, partition));
       // One pass over the hand-overs builds both lists, each allocated once at its final size.
@@ -87,11 +99,18 @@ export const batcherMachine = setup({
         const data: DataFrame = { type: "batcher.data", partition, epoch: event.epoch, messages };
         enqueue.sendTo(session, data);
       }
-      const eot: EotFrame = { type: "batcher.eot", partition, epoch: event.epoch, count: openCount };
+      // The field only when there is a watermark: frames of pipelines without event time stay as they were.
+      const eot: EotFrame =
+        watermark === undefined
+          ? { type: "batcher.eot", partition, epoch: event.epoch, count: openCount }
+          : { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, watermark };
       enqueue.sendTo(session, eot);
-      const sealed: SealedEvent = { type: "batcher.sealed", partition, epoch: event.epoch, offsets };
+      const sealed: SealedEvent =
+        watermark === undefined
+          ? { type: "batcher.sealed", partition, epoch: event.epoch, offsets }
+          : { type: "batcher.sealed", partition, epoch: event.epoch, offsets, watermark };
       enqueue.sendTo(reader, sealed);
-      enqueue.assign({ open: [], openCount: 0, fullReported: false, sealedEpochs: context.sealedEpochs + 1 });
+      enqueue.assign({ open: [], openCount: 0, fullReported: false, sealedEpochs: context.sealedEpochs + 1, sealedWatermark: watermark });
     }),
   },
 }).createMachine({
@@ -104,6 +123,8 @@ export const batcherMachine = setup({
     openCount: 0,
     fullReported: false,
     sealedEpochs: 0,
+    watermark: undefined,
+    sealedWatermark: undefined,
   }),
   initial: "collecting",
   on: { "supervisor.stop": ".stopped" },

@@ -20,4 +20,8 @@ export interface BatcherContext {
   readonly openCount: number;
   readonly fullReported: boolean;
   readonly sealedEpochs: number;
+  /** The latest watermark the reader handed over (monotone, kept across epochs). */
+  readonly watermark: number | undefined;
+  /** The watermark the last sealed epoch carried: the open epoch has news when `watermark` is newer. */
+  readonly sealedWatermark: number | undefined;
 }

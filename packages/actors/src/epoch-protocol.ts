@@ -47,6 +47,11 @@ export interface BatchReadEvent {
   readonly type: "reader.batchRead";
   readonly partition: number;
   readonly entries: readonly ReadEntry[];
+  /**
+   * The reader's watermark of the partition after this batch (issue #13), only when it advanced:
+   * a batch may then hold no entries. Absent on pipelines without event time.
+   */
+  readonly watermark?: number;
 }
 
 // reader → supervisor
@@ -57,12 +62,16 @@ export interface ReaderDrainingEvent {
   readonly reason: "endOfStream" | "drain";
   /** Messages handed to the batcher that no sealed epoch holds yet: the last close must take them. */
   readonly unsealed: number;
+  /** A watermark was handed to the batcher that no sealed epoch carries yet: the last close must take it. */
+  readonly unsealedWatermark?: true;
 }
 export interface ReaderAckedEvent {
   readonly type: "reader.acked";
   readonly partition: number;
   readonly epoch: number;
   readonly count: number;
+  /** The epoch's watermark, now acked (committed) for this partition. */
+  readonly watermark?: number;
 }
 export interface ReaderReadFailedEvent {
   readonly type: "reader.readFailed";
@@ -99,6 +108,11 @@ export interface EotFrame {
   readonly partition: number;
   readonly epoch: number;
   readonly count: number;
+  /**
+   * The partition's watermark as of this epoch's close: the latest the reader handed over, kept
+   * from earlier epochs when this one brought none (so an idle partition's count-0 EOT has it).
+   */
+  readonly watermark?: number;
 }
 
 // batcher → reader
@@ -107,6 +121,8 @@ export interface SealedEvent {
   readonly partition: number;
   readonly epoch: number;
   readonly offsets: readonly string[];
+  /** The same watermark as the epoch's EOT: acked with the offsets. */
+  readonly watermark?: number;
 }
 
 // supervisor → children

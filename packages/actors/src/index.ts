@@ -44,6 +44,7 @@ export type {
   SealedEpoch,
 } from "./partition-reader.types.js";
 export { fromPartitionIo } from "./reader-io.js";
+export { isNewerWatermark, laterWatermark } from "./watermark.js";
 export type { AckRequest, PartitionIo, ReaderIoEvent, ReaderIoInput, ReaderIoLogic, ReaderIoRequest, ReadRequest } from "./reader-io.js";
 export { supervisorMachine } from "./supervisor.machine.js";
 export type { EpochTimeoutEvent, PipelineDrainEvent } from "./supervisor.machine.js";

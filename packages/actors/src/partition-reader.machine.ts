@@ -20,6 +20,10 @@
  * wait on a read (the commit region runs beside the fetch region). The reader holds at most
  * `readBatchSize` messages that are not yet sealed into an epoch, so a partition's read-ahead is
  * bounded by the supervisor's `maxInflightEpochs`.
+ * Watermarks (issue #13): a read's watermark goes to the batcher with its batch — alone, in an
+ * empty `reader.batchRead`, only when it advanced — and comes back on the sealed epoch, to be
+ * acked with its offsets. An epoch without offsets is acked only when its watermark is newer
+ * than the last acked one (so the runtime can publish it); otherwise it completes without I/O.
  */
 import { assertEvent, assign, enqueueActions, fromCallback, sendParent, sendTo, setup } from "xstate";
 import {
@@ -36,6 +40,7 @@ import {
 } from "./epoch-protocol.js";
 import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, SealedEpoch } from "./partition-reader.types.js";
 import type { ReaderIoEvent, ReaderIoInput, ReaderIoRequest } from "./reader-io.js";
+import { isNewerWatermark, laterWatermark } from "./watermark.js";
 
 type ReaderIoBatchEvent = Extract<ReaderIoEvent, { type: "readerIo.batch" }>;
 type PartitionReaderEvent = SealedEvent | CommitEvent | DrainEvent | StopEvent | ReaderIoEvent;
@@ -60,7 +65,7 @@ function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefin
 function afterRead(
   context: PartitionReaderContext,
   event: ReaderIoBatchEvent,
-): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed"> {
+): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark"> {
   const { entries } = event;
   // Pending entries come first; once a pending read comes back short, they are all re-read.
   const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
@@ -71,6 +76,7 @@ function afterRead(
     fromPending: context.fromPending && !pendingDone,
     endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
     unsealed: context.unsealed + entries.length,
+    watermark: laterWatermark(context.watermark, event.watermark),
   };
 }
 
@@ -121,7 +127,11 @@ export const partitionReaderMachine = setup({
       assertEvent(event, "supervisor.commit");
       return context.commitQueue.includes(event.epoch) || context.ackedEpochs.includes(event.epoch);
     },
-    hasEmptyCommit: ({ context }) => nextCommittable(context)?.offsets.length === 0,
+    // Nothing to ack: no offsets, and no watermark the ack would move forward.
+    hasEmptyCommit: ({ context }) => {
+      const next = nextCommittable(context);
+      return next !== undefined && next.offsets.length === 0 && !isNewerWatermark(next.watermark, context.ackedWatermark);
+    },
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
   },
   actions: {
@@ -137,16 +147,23 @@ export const partitionReaderMachine = setup({
       return { type: "reader.read", input };
     }),
     requestAck: sendTo(ioId, ({ context }): ReaderIoRequest => {
-      const next = nextCommittable(context)!;
-      return { type: "reader.ack", input: { vertex: context.vertex, partition: context.partition, epoch: next.epoch, offsets: next.offsets } };
+      const { epoch, offsets, watermark } = nextCommittable(context)!;
+      const { vertex, partition } = context;
+      return { type: "reader.ack", input: watermark === undefined ? { vertex, partition, epoch, offsets } : { vertex, partition, epoch, offsets, watermark } };
     }),
     // Runs in the step that takes the read's answer: records the read and hands it to the batcher
     // with one context update (each assign copies the context).
     handOff: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, "readerIo.batch");
-      if (event.entries.length > 0) {
-        const batch: BatchReadEvent = { type: "reader.batchRead", partition: context.partition, entries: event.entries };
-        enqueue.sendTo(system.get(actorIds.batcher(context.vertex, context.partition)), batch);
+      // A watermark goes along only when it advanced; an advance alone is worth an event (an idle
+      // partition's watermark must reach its epochs), an unchanged one is not (issue 12's budget).
+      const advanced = isNewerWatermark(event.watermark, context.watermark);
+      if (event.entries.length > 0 || advanced) {
+        const { partition } = context;
+        const batch: BatchReadEvent = advanced
+          ? { type: "reader.batchRead", partition, entries: event.entries, watermark: event.watermark }
+          : { type: "reader.batchRead", partition, entries: event.entries };
+        enqueue.sendTo(system.get(actorIds.batcher(context.vertex, partition)), batch);
       }
       enqueue.assign(afterRead(context, event));
     }),
@@ -165,6 +182,7 @@ export const partitionReaderMachine = setup({
       partition: context.partition,
       reason: context.drainRequested ? "drain" : "endOfStream",
       unsealed: context.unsealed,
+      ...(isNewerWatermark(context.watermark, context.sealedWatermark) ? { unsealedWatermark: true as const } : {}),
     })),
     reportFailed: sendParent(({ context }): ReaderFailedEvent => ({
       type: "reader.failed",
@@ -173,9 +191,11 @@ export const partitionReaderMachine = setup({
     })),
     recordSealed: assign(({ context, event }) => {
       assertEvent(event, "batcher.sealed");
+      const { epoch, offsets, watermark } = event;
       return {
-        sealed: [...context.sealed, { epoch: event.epoch, offsets: event.offsets }],
-        unsealed: Math.max(0, context.unsealed - event.offsets.length),
+        sealed: [...context.sealed, watermark === undefined ? { epoch, offsets } : { epoch, offsets, watermark }],
+        unsealed: Math.max(0, context.unsealed - offsets.length),
+        sealedWatermark: laterWatermark(context.sealedWatermark, watermark),
       };
     }),
     enqueueCommit: assign({
@@ -193,6 +213,7 @@ export const partitionReaderMachine = setup({
         partition: context.partition,
         epoch: done.epoch,
         count: done.offsets.length,
+        ...(done.watermark === undefined ? {} : { watermark: done.watermark }),
       };
       enqueue.sendParent(acked);
       enqueue.assign({
@@ -200,6 +221,7 @@ export const partitionReaderMachine = setup({
         sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
         acked: context.acked + done.offsets.length,
         ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
+        ackedWatermark: laterWatermark(context.ackedWatermark, done.watermark),
       });
     }),
   },
@@ -222,6 +244,9 @@ export const partitionReaderMachine = setup({
     lastError: null,
     acked: 0,
     ackedEpochs: [],
+    watermark: undefined,
+    sealedWatermark: undefined,
+    ackedWatermark: undefined,
   }),
   initial: "active",
   output: ({ context }) => ({ partition: context.partition, acked: context.acked, error: context.lastError }),

@@ -30,6 +30,8 @@ export interface ReadBatchOutput {
   readonly entries: readonly ReadEntry[];
   /** The input will never have more: every upstream finished and nothing is left undelivered. */
   readonly endOfStream: boolean;
+  /** The reader's watermark of the partition after this read (issue #13); absent without event time. */
+  readonly watermark?: number;
 }
 
 /** An ack the reader asks its `readerIo` actor for (`reader.ack`). */
@@ -38,11 +40,14 @@ export interface AckInput {
   readonly partition: number;
   readonly epoch: number;
   readonly offsets: readonly string[];
+  /** The epoch's watermark: committed with the offsets (the runtime publishes it downstream). */
+  readonly watermark?: number;
 }
 
 export interface SealedEpoch {
   readonly epoch: number;
   readonly offsets: readonly string[];
+  readonly watermark?: number;
 }
 
 export interface PartitionReaderContext {
@@ -67,4 +72,10 @@ export interface PartitionReaderContext {
   readonly acked: number;
   /** The most recently acked epochs, to ignore a repeated commit. */
   readonly ackedEpochs: readonly number[];
+  /** The latest watermark handed to the batcher (monotone); undefined until a read reports one. */
+  readonly watermark: number | undefined;
+  /** The latest watermark a sealed epoch carried. */
+  readonly sealedWatermark: number | undefined;
+  /** The latest watermark acked: an empty epoch is acked only to carry a newer one. */
+  readonly ackedWatermark: number | undefined;
 }

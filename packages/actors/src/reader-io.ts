@@ -81,7 +81,12 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
         controller ??= new AbortController();
         const signal = controller.signal;
         attempt(() => io.read(request.input, signal)).then(
-          (output) => send({ type: "readerIo.batch", entries: output.entries, endOfStream: output.endOfStream }),
+          (output) =>
+            send(
+              output.watermark === undefined
+                ? { type: "readerIo.batch", entries: output.entries, endOfStream: output.endOfStream }
+                : { type: "readerIo.batch", entries: output.entries, endOfStream: output.endOfStream, watermark: output.watermark },
+            ),
           (error: unknown) => send({ type: "readerIo.readFailed", error }),
         );
         return;

@@ -14,7 +14,8 @@
  * Takes: `batcher.filling`, `batcher.full`, `sink.epochDone`, `sink.protocolError`, `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed`, `pipeline.drain`, and its children's
  * `xstate.done.actor.*` (while stopping).
- * Emits (for the runtime): `epochCommitted`, `protocolError`, `readFailed`.
+ * Emits (for the runtime): `epochCommitted` (with `watermarks`, partition → committed watermark, when
+ * the pipeline has event time), `protocolError`, `readFailed`.
  * Keeps: an epoch's offsets are acked only after every partition of it reported its final
  * results (I1); the join waits only on partitions of that epoch, each of which sends an EOT —
  * with count 0 when idle — so no partition can hold the join without data (I3); at most
@@ -348,7 +349,12 @@ export const supervisorMachine = setup({
     recordAck: assign({
       units: ({ context, event }) => {
         assertEvent(event, "reader.acked");
-        return mapUnit(context.units, event.epoch, (unit) => ({ ...unit, acked: { ...unit.acked, [event.partition]: event.count } }));
+        const { partition, count, watermark } = event;
+        return mapUnit(context.units, event.epoch, (unit) =>
+          watermark === undefined
+            ? { ...unit, acked: { ...unit.acked, [partition]: count } }
+            : { ...unit, acked: { ...unit.acked, [partition]: count }, watermarks: { ...unit.watermarks, [partition]: watermark } },
+        );
       },
     }),
     selectJoinedEpoch: assign({ committing: ({ context }) => joinedUnit(context.units)!.epoch }),
@@ -366,6 +372,7 @@ export const supervisorMachine = setup({
         epoch: unit.epoch,
         partitions: unit.partitions,
         tallies: unitTallies(unit),
+        ...(unit.watermarks === undefined ? {} : { watermarks: unit.watermarks }),
       });
       enqueue.assign({
         units: context.units.filter((candidate) => candidate.epoch !== unit.epoch),
@@ -401,7 +408,8 @@ export const supervisorMachine = setup({
         assertEvent(event, "reader.draining");
         // The reader's own count says whether the open epoch holds its data: the final close
         // must not depend on a `batcher.filling` having arrived first.
-        const hasData = context.parts[event.partition]!.hasData || event.unsealed > 0;
+        // A watermark no epoch carries yet counts as data: the last close takes it (issue #13).
+        const hasData = context.parts[event.partition]!.hasData || event.unsealed > 0 || event.unsealedWatermark === true;
         return updatePart(context.parts, event.partition, { draining: true, hasData });
       },
     }),

@@ -46,6 +46,8 @@ export interface CommitUnit {
   readonly partitions: readonly number[];
   readonly done: Readonly<Record<number, EpochTallies>>;
   readonly acked: Readonly<Record<number, number>>;
+  /** Partition → the watermark its ack committed (issue #13); absent without event time. */
+  readonly watermarks?: Readonly<Record<number, number>>;
 }
 
 export interface PartitionTotals extends EpochTallies {
@@ -103,6 +105,8 @@ export type SupervisorEmitted =
       readonly epoch: number;
       readonly partitions: readonly number[];
       readonly tallies: EpochTallies;
+      /** Partition → the watermark committed with this epoch (issue #13); absent without event time. */
+      readonly watermarks?: Readonly<Record<number, number>>;
     }
   | {
       readonly type: "protocolError";

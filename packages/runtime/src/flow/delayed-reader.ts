@@ -47,7 +47,8 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
     add(partition, batch.entries.length);
     if (!batch.endOfStream) return batch;
     if ((unacked.get(partition) ?? 0) === 0 && store.waiting(partition) === 0) return batch;
-    // Not the end yet: a message of this partition may still be parked, or is.
+    // Not the end yet: a message of this partition may still be parked, or is. Its watermark is
+    // held back too (issue #13): the end's watermark (END_OF_TIME) would make the parked ones late.
     if (batch.entries.length === 0) await store.waitForDue(partition, Math.min(input.timeoutMs, HELD_END_PAUSE_MS), signal);
     return { entries: batch.entries, endOfStream: false };
   };

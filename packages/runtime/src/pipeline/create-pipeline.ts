@@ -219,7 +219,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
             logger.warn("claimed entries of an idle consumer", { vertex: vertex.name, partition: request.partition, count: claimed.length });
             options.onClaimed?.(vertex.name, request.partition, claimed.length);
             count.read += claimed.length;
-            return { entries: claimed, endOfStream: false };
+            return { entries: claimed, endOfStream: false, ...(batch.watermark === undefined ? {} : { watermark: batch.watermark }) };
           }
         }
         count.read += batch.entries.length;

@@ -64,6 +64,9 @@ const PENDING_PAGE = 1_000;
 const LOGGED_IDS = 20;
 const NOTHING: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: false });
 
+/** A read's watermark (issue #13), to keep on a batch rebuilt from it; nothing when it has none. */
+const watermarkOf = (batch: ReadBatch): { watermark?: number } => (batch.watermark === undefined ? {} : { watermark: batch.watermark });
+
 interface Planned {
   readonly offset: string;
   readonly deaths: number;
@@ -175,7 +178,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + 1);
     markPoison(partition, batch.entries, (offset) => deaths.get(offset) ?? 0);
     coordinator.handedOut(vertex, batch.entries.length);
-    return { entries: batch.entries, endOfStream: false };
+    return { entries: batch.entries, endOfStream: false, ...watermarkOf(batch) };
   };
 
   /** Takes over a dead consumer's entries: normal ones in a batch, a suspect alone. */
@@ -236,7 +239,9 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       const batch = await buffer.read(partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal });
       coordinator.handedOut(vertex, batch.entries.length);
       if (batch.entries.length > 0 || batch.endOfStream || !claims.isDue(partition)) return batch;
-      return claim(partition, state, request);
+      // The empty read's watermark (issue #13) goes along with what the claim brings.
+      const claimed = await claim(partition, state, request);
+      return batch.watermark === undefined ? claimed : { ...claimed, watermark: batch.watermark };
     },
     async ack(partition, offsets) {
       await buffer.ack(partition, offsets);
