@@ -236,7 +236,9 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       const batch = await buffer.read(partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal });
       coordinator.handedOut(vertex, batch.entries.length);
       if (batch.entries.length > 0 || batch.endOfStream || !claims.isDue(partition)) return batch;
-      return claim(partition, state, request);
+      const claimed = await claim(partition, state, request);
+      // The read consumed the marks it met: its watermark must not be lost behind the claim (issue #13).
+      return batch.watermark === undefined ? claimed : { ...claimed, watermark: batch.watermark };
     },
     async ack(partition, offsets) {
       await buffer.ack(partition, offsets);
