@@ -49,7 +49,8 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
     if ((unacked.get(partition) ?? 0) === 0 && store.waiting(partition) === 0) return batch;
     // Not the end yet: a message of this partition may still be parked, or is.
     if (batch.entries.length === 0) await store.waitForDue(partition, Math.min(input.timeoutMs, HELD_END_PAUSE_MS), signal);
-    return { entries: batch.entries, endOfStream: false };
+    // Spread, not rebuilt: the batch's other fields (its watermark, issue #13) pass through.
+    return { ...batch, endOfStream: false };
   };
 
   const ack = async (input: AckInput): Promise<void> => {
