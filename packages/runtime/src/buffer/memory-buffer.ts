@@ -266,6 +266,7 @@ export class MemoryBuffer implements PartitionedBuffer {
       log.entries = [];
       log.owners = [];
       log.deliveredAt = [];
+      log.marks.clear();
     }
   }
 

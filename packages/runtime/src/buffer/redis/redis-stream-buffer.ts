@@ -38,6 +38,8 @@
  *   read that meets marks folds them into its consumer's watermark and acks and deletes them at
  *   once (one more round trip, only when there are marks), so they never stay pending. A mark
  *   Redis refuses for memory is skipped and counted ({@link RedisStreamBuffer.marksSkipped}).
+ *   Until read, a mark is in XLEN like an entry (so it takes a slot of capacity: about one per
+ *   writing process per second, gone at the next read); once read it is gone.
  * - Offsets are Redis entry ids, `"<ms>-<seq>"`.
  *
  * @example
