@@ -481,6 +481,116 @@ export function describeBufferConformance(
       });
     });
 
+    describe("watermark marks (issue #13)", () => {
+      const writers = { watermarkWriters: ["up/0", "up/1"] };
+      const read = (buffer: PartitionedBuffer, consumer = "c1", timeoutMs = 0): Promise<ReadBatch> =>
+        buffer.read(0, { consumer, max: 100, timeoutMs });
+
+      it("reports no watermark until every expected writer has marked, then the minimum over writers", async () => {
+        const buffer = await make(writers);
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 100 });
+        expect((await read(buffer)).watermark).toBeUndefined();
+        await buffer.writeWatermark(0, { writer: "up/1", processor: "w1", watermark: 70 });
+        expect((await read(buffer)).watermark).toBe(70);
+        await buffer.writeWatermark(0, { writer: "up/1", processor: "w1", watermark: 150 });
+        expect((await read(buffer)).watermark).toBe(100);
+        // Another partition has marks of its own.
+        expect((await buffer.read(1, { consumer: "c1", max: 10, timeoutMs: 0 })).watermark).toBeUndefined();
+      });
+
+      it("counts a mark only once the data written before it is read, and never returns marks as entries", async () => {
+        const buffer = await make({ watermarkWriters: ["up/0"] });
+        await buffer.write(0, messages("a", 3));
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 10 });
+        await buffer.write(0, messages("b", 1));
+        const first = await buffer.read(0, { consumer: "c1", max: 2, timeoutMs: 0 });
+        expect(ids(first)).toEqual(["a0", "a1"]);
+        expect(first.watermark).toBeUndefined();
+        const second = await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 0 });
+        expect(ids(second)).toEqual(["a2", "b0"]);
+        expect(second.watermark).toBe(10);
+        await buffer.ack(0, [...offsets(first), ...offsets(second)]);
+        const usage = await buffer.usage(0);
+        expect([usage.length, usage.pending]).toEqual([0, 0]);
+        expect((await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 0, fromPending: true })).entries).toEqual([]);
+        if (buffer.pendingDeliveries !== undefined) expect(await buffer.pendingDeliveries(0, { max: 10 })).toEqual([]);
+      });
+
+      it("returns a marks-only batch at once with the new watermark, even to a waiting read", async () => {
+        const buffer = await make({ watermarkWriters: ["up/0"] });
+        const waiting = read(buffer, "c1", WAIT_PAST_THE_TEST);
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 5 });
+        expect(await waiting).toEqual({ entries: [], endOfStream: false, watermark: 5 });
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 6 });
+        expect(await read(buffer, "c1", WAIT_PAST_THE_TEST)).toEqual({ entries: [], endOfStream: false, watermark: 6 });
+      });
+
+      it("takes the minimum over a writer's processors, and never reports lower than before", async () => {
+        const buffer = await make({ watermarkWriters: ["up/0"] });
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 50 });
+        expect((await read(buffer)).watermark).toBe(50);
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w2", watermark: 30 });
+        expect((await read(buffer)).watermark).toBe(50);
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w2", watermark: 60 });
+        expect((await read(buffer)).watermark).toBe(50);
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 80 });
+        expect((await read(buffer)).watermark).toBe(60);
+      });
+
+      it("stops holding a writer back by a processor whose last mark is older than processorTimeoutMs", async () => {
+        const buffer = await make({ watermarkWriters: ["up/0"], processorTimeoutMs: 20 });
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "dead", watermark: 10 });
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "live", watermark: 40 });
+        expect((await read(buffer)).watermark).toBe(10);
+        // The live processor keeps marking; once "dead" has been silent past the timeout, it no longer counts.
+        let n = 40;
+        let watermark: number | undefined = 10;
+        while (watermark !== n) {
+          expect(watermark).toBe(10);
+          await sleep(5);
+          n += 1;
+          await buffer.writeWatermark(0, { writer: "up/0", processor: "live", watermark: n });
+          watermark = (await read(buffer)).watermark;
+        }
+      });
+
+      it("reaches END_OF_TIME once every writer marked it", async () => {
+        const buffer = await make(writers);
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: Number.MAX_SAFE_INTEGER });
+        await buffer.writeWatermark(0, { writer: "up/1", processor: "w1", watermark: 7 });
+        expect((await read(buffer)).watermark).toBe(7);
+        await buffer.writeWatermark(0, { writer: "up/1", processor: "w1", watermark: Number.MAX_SAFE_INTEGER });
+        expect((await read(buffer)).watermark).toBe(Number.MAX_SAFE_INTEGER);
+      });
+
+      it("writes a mark into a full partition (marks ignore capacity)", async () => {
+        const buffer = await make({ watermarkWriters: ["up/0"], maxLength: 2 });
+        expect(await buffer.write(0, messages("a", 2))).toEqual({ written: 2 });
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 9 });
+        const batch = await buffer.read(0, { consumer: "c1", max: 10, timeoutMs: 0 });
+        expect(ids(batch)).toEqual(["a0", "a1"]);
+        expect(batch.watermark).toBe(9);
+        expect((await buffer.usage(0)).length).toBe(2);
+      });
+
+      it("keeps each consumer's view apart: a mark counts for the reader that met it", async () => {
+        const buffer = await make({ watermarkWriters: ["up/0"] });
+        await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 3 });
+        expect((await read(buffer, "c1")).watermark).toBe(3);
+        expect((await read(buffer, "c2")).watermark).toBeUndefined();
+      });
+
+      it("refuses a mark from a writer the buffer does not expect, and a buffer without watermarkWriters reports none", async () => {
+        const buffer = await make(writers);
+        await expectBufferError(buffer.writeWatermark(0, { writer: "other/0", processor: "w1", watermark: 1 }), "BUFFER_UNKNOWN_WRITER");
+        await expectBufferError(buffer.writeWatermark(2, { writer: "up/0", processor: "w1", watermark: 1 }), "BUFFER_PARTITION_OUT_OF_RANGE");
+        const plain = await make();
+        await expectBufferError(plain.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 1 }), "BUFFER_UNKNOWN_WRITER");
+        await plain.write(0, messages("a", 1));
+        expect(await read(plain)).not.toHaveProperty("watermark");
+      });
+    });
+
     describe("argument errors", () => {
       it("rejects partitions out of range", async () => {
         const buffer = await make({ partitions: 2 });

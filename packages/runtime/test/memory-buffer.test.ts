@@ -210,3 +210,52 @@ describe("MemoryBuffer", () => {
     expect(readTotal).toBe(total);
   });
 });
+
+describe("MemoryBuffer watermark liveness (issue #13)", () => {
+  const read = (buffer: MemoryBuffer) => buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 });
+  const mark = (buffer: MemoryBuffer, processor: string, watermark: number, writer = "up/0") =>
+    buffer.writeWatermark(0, { writer, processor, watermark });
+
+  it("measures a processor's silence between marks, so a reader that stalled takes no processor for dead", async () => {
+    const clock = manualClock();
+    const buffer = new MemoryBuffer({ ...base, watermarkWriters: ["up/0"], processorTimeoutMs: 100 }, clock);
+    await mark(buffer, "slow", 10);
+    await mark(buffer, "fast", 40);
+    expect((await read(buffer)).watermark).toBe(10);
+    // Both keep marking while the reader does not read for far longer than the timeout.
+    clock.advance(1_000);
+    await mark(buffer, "fast", 41);
+    await mark(buffer, "slow", 11);
+    expect((await read(buffer)).watermark).toBe(11);
+  });
+
+  it("drops a silent processor, but a writer whose processors are all silent keeps its newest one's mark", async () => {
+    const clock = manualClock();
+    const buffer = new MemoryBuffer({ ...base, watermarkWriters: ["up/0", "up/1"], processorTimeoutMs: 100 }, clock);
+    await mark(buffer, "old", 10, "up/0");
+    clock.advance(50);
+    await mark(buffer, "new", 30, "up/0");
+    await mark(buffer, "w", 90, "up/1");
+    expect((await read(buffer)).watermark).toBe(10);
+    clock.advance(60); // "old" is 110 ms older than the newest mark: dead
+    await mark(buffer, "w", 95, "up/1");
+    expect((await read(buffer)).watermark).toBe(30);
+    clock.advance(500); // now every processor of up/0 is silent: its newest ("new") still holds it
+    await mark(buffer, "w", 99, "up/1");
+    expect((await read(buffer)).watermark).toBe(30);
+  });
+
+  it("keeps offsets and acks exact after thousands of consumed marks (compacted away)", async () => {
+    const buffer = new MemoryBuffer({ ...base, watermarkWriters: ["up/0"] });
+    for (let i = 0; i < 3_000; i++) {
+      await mark(buffer, "w", i);
+      expect((await read(buffer)).watermark).toBe(i);
+    }
+    await buffer.write(0, messages("a", 1));
+    const batch = await read(buffer);
+    expect(ids(batch)).toEqual(["a0"]);
+    expect(offsets(batch)).toEqual(["3001"]);
+    expect(await buffer.ack(0, offsets(batch))).toBe(1);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
+  });
+});

@@ -4,6 +4,8 @@ import type { BufferUsage, PartitionedBuffer, ReadBatch } from "@weir/runtime";
 
 /** Options of `read`, taken from the interface so this file needs no extra export from the runtime. */
 type ReadOptions = Parameters<PartitionedBuffer["read"]>[1];
+/** A watermark mark, taken from the interface likewise. */
+type WatermarkMark = Parameters<PartitionedBuffer["writeWatermark"]>[1];
 
 /** Delays, in ms, added before each call of a kind reaches the wrapped buffer. */
 export interface BufferLatency {
@@ -179,6 +181,11 @@ export class FaultyBuffer implements PartitionedBuffer {
 
   endOfStream(writer: string): Promise<void> {
     return this.inner.endOfStream(writer);
+  }
+
+  /** Passed through untouched: a mark is a control write, like `endOfStream` (no injected faults). */
+  writeWatermark(partition: number, mark: WatermarkMark): Promise<void> {
+    return this.inner.writeWatermark(partition, mark);
   }
 
   hasEnded(writer: string): Promise<boolean> {

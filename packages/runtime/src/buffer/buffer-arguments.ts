@@ -3,7 +3,7 @@
  * calls with the same words (the conformance suite holds them to it).
  */
 import { BufferError } from "./buffer-error.js";
-import { bufferCapacity, type BufferOptions } from "./partitioned-buffer.js";
+import { bufferCapacity, type BufferOptions, type WatermarkMark } from "./partitioned-buffer.js";
 
 /**
  * The options both stores share (the name is each store's own to check); returns the capacity,
@@ -27,7 +27,35 @@ export function checkBufferOptions(options: BufferOptions): number {
       throw invalidOptions(`buffer "${name}": upstreams must be non-empty writer names, got ${JSON.stringify(upstream)}`);
     }
   }
+  checkWatermarkOptions(options);
   return capacity;
+}
+
+function checkWatermarkOptions(options: BufferOptions): void {
+  const { name, watermarkWriters, processorTimeoutMs } = options;
+  for (const writer of watermarkWriters ?? []) {
+    if (typeof writer !== "string" || writer.length === 0) {
+      throw invalidOptions(`buffer "${name}": watermarkWriters must be non-empty writer ids ("<vertex>/<partition>"), got ${JSON.stringify(writer)}`);
+    }
+  }
+  if (processorTimeoutMs !== undefined && !(processorTimeoutMs > 0 && Number.isFinite(processorTimeoutMs))) {
+    throw invalidOptions(`buffer "${name}": processorTimeoutMs must be a finite number of ms > 0 (omit it: processors never time out), got ${processorTimeoutMs}`);
+  }
+}
+
+/** A mark's writer must be one of the buffer's `watermarkWriters`, its watermark a number. */
+export function checkWatermarkMark(buffer: string, writers: ReadonlySet<string>, mark: WatermarkMark): void {
+  if (!writers.has(mark.writer)) {
+    const known = writers.size === 0 ? "none: the buffer tracks no watermark" : [...writers].join(", ");
+    throw new BufferError(
+      "BUFFER_UNKNOWN_WRITER",
+      `buffer "${buffer}": watermark mark from "${mark.writer}", which is not one of its watermark writers (${known}); only pipelines with event time (groupBy or spec.watermark) publish watermarks`,
+    );
+  }
+  checkConsumer(buffer, mark.processor);
+  if (typeof mark.watermark !== "number" || Number.isNaN(mark.watermark)) {
+    throw invalidArgument(`buffer "${buffer}": a watermark must be a number of ms, got ${JSON.stringify(mark.watermark)} from "${mark.writer}"`);
+  }
 }
 
 /** `read`'s `max` (an integer ≥ 1) and `timeoutMs` (≥ 0). */

@@ -1,7 +1,8 @@
 import type { Message, ReadEntry } from "@weir/actors";
-import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, invalidOptions } from "./buffer-arguments.js";
+import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, checkWatermarkMark, invalidOptions } from "./buffer-arguments.js";
 import { BufferError, bufferErrors } from "./buffer-error.js";
-import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions } from "./partitioned-buffer.js";
+import type { BufferOptions, BufferUsage, PartitionedBuffer, ReadBatch, ReadOptions, WatermarkMark } from "./partitioned-buffer.js";
+import { WatermarkViews } from "./watermark-view.js";
 
 /**
  * Where a {@link MemoryBuffer} reads the time that `claimIdle` compares idle times against.
@@ -14,6 +15,8 @@ export interface BufferClock {
 /** Owner marks in `PartitionLog.owners`; values ≥ 0 are consumer ids. */
 const UNDELIVERED = -1;
 const ACKED = -2;
+/** An undelivered watermark mark (issue #13): consumed, never delivered, by the read that meets it. */
+const MARK = -3;
 
 /**
  * Acked entries at the front of a partition are dropped in one `splice` once there are at least
@@ -51,6 +54,7 @@ interface Waiter {
  * ```
  */
 class PartitionLog {
+  constructor(readonly index: number) {}
   entries: Array<ReadEntry | undefined> = [];
   /** `UNDELIVERED`, `ACKED`, or the id of the consumer the entry is pending for. */
   owners: number[] = [];
@@ -64,6 +68,8 @@ class PartitionLog {
   length = 0;
   /** Delivered and not acked. */
   pending = 0;
+  /** Undelivered watermark marks, by sequence number (their `entries` slot is `undefined`). */
+  marks = new Map<number, { readonly mark: WatermarkMark; readonly writtenAt: number }>();
   waiters: Waiter[] = [];
 }
 
@@ -95,6 +101,9 @@ export class MemoryBuffer implements PartitionedBuffer {
   private readonly logs: PartitionLog[] = [];
   private readonly consumerIds = new Map<string, number>();
   private readonly clock: BufferClock;
+  private readonly watermarkWriters: ReadonlySet<string>;
+  /** Per (partition, consumer id): the watermark folded from the marks that consumer met. */
+  private readonly watermarks: WatermarkViews | undefined;
   /** Every upstream declared end of stream (never true for an unbounded buffer). */
   private ended = false;
   private closed = false;
@@ -111,7 +120,10 @@ export class MemoryBuffer implements PartitionedBuffer {
     this.capacity = capacity;
     this.upstreams = new Set(upstreams);
     this.clock = clock;
-    for (let p = 0; p < partitions; p++) this.logs.push(new PartitionLog());
+    this.watermarkWriters = new Set(options.watermarkWriters);
+    this.watermarks =
+      this.watermarkWriters.size === 0 ? undefined : new WatermarkViews(partitions, [...this.watermarkWriters], options.processorTimeoutMs);
+    for (let p = 0; p < partitions; p++) this.logs.push(new PartitionLog(p));
   }
 
   async write(partition: number, messages: readonly Message[]): Promise<{ readonly written: number }> {
@@ -143,9 +155,9 @@ export class MemoryBuffer implements PartitionedBuffer {
     const consumer = this.consumerId(options.consumer);
     if (options.fromPending === true) return this.readPending(log, consumer, max, options.after);
     // An aborted reader is going away: handing it entries would only strand them as pending.
-    if (signal?.aborted === true) return this.emptyBatch(log);
+    if (signal?.aborted === true) return this.emptyBatch(log, consumer);
     if (log.cursor < log.entries.length) return this.take(log, consumer, max);
-    if (this.ended || timeoutMs === 0) return this.emptyBatch(log);
+    if (this.ended || timeoutMs === 0) return this.emptyBatch(log, consumer);
     return new Promise<ReadBatch>((resolve) => {
       const waiter: Waiter = { consumer, max, resolve, timer: undefined, signal, onAbort: undefined };
       if (timeoutMs <= MAX_TIMER_MS) {
@@ -203,6 +215,19 @@ export class MemoryBuffer implements PartitionedBuffer {
     return claimed;
   }
 
+  async writeWatermark(partition: number, mark: WatermarkMark): Promise<void> {
+    const log = this.partitionLog(partition, "writeWatermark");
+    checkWatermarkMark(this.name, this.watermarkWriters, mark);
+    // In the log like an entry, so it is met only after what was written before it; it takes no
+    // capacity and no `length` (never "full"), and is accepted after end of stream too.
+    const seq = log.baseSeq + log.entries.length;
+    log.marks.set(seq, { mark: { writer: mark.writer, processor: mark.processor, watermark: mark.watermark }, writtenAt: this.clock.now() });
+    log.entries.push(undefined);
+    log.owners.push(MARK);
+    log.deliveredAt.push(0);
+    if (log.waiters.length > 0) this.serveWaiters(log);
+  }
+
   async usage(partition: number): Promise<BufferUsage> {
     const log = this.partitionLog(partition, "usage");
     return {
@@ -238,22 +263,68 @@ export class MemoryBuffer implements PartitionedBuffer {
       log.entries = [];
       log.owners = [];
       log.deliveredAt = [];
+      log.marks.clear();
     }
   }
 
-  /** Hands up to `max` undelivered entries to `consumer`, making them pending for it. */
+  /**
+   * Hands up to `max` undelivered entries to `consumer`, making them pending for it. Marks in the
+   * range count toward `max` (as in Redis, where XREADGROUP's COUNT covers them) and are consumed.
+   */
   private take(log: PartitionLog, consumer: number, max: number): ReadBatch {
     const start = log.cursor;
     const end = Math.min(log.entries.length, start + max);
+    if (log.marks.size > 0) return this.takeWithMarks(log, consumer, start, end);
     // Undelivered entries are never acked, so this slice holds no `undefined`.
     const entries = log.entries.slice(start, end) as ReadEntry[];
     log.owners.fill(consumer, start, end);
     log.deliveredAt.fill(this.clock.now(), start, end);
     log.cursor = end;
     log.pending += end - start;
-    return { entries, endOfStream: this.ended && end === log.entries.length };
+    return this.withWatermark({ entries, endOfStream: this.ended && end === log.entries.length }, log, consumer);
   }
 
+  /** `take` over a range that may hold marks: data is delivered, marks are acked and folded in. */
+  private takeWithMarks(log: PartitionLog, consumer: number, start: number, end: number): ReadBatch {
+    const now = this.clock.now();
+    const { owners, deliveredAt, entries } = log;
+    const out: ReadEntry[] = [];
+    let consumed = false;
+    for (let i = start; i < end; i++) {
+      if (owners[i] === MARK) {
+        const seq = log.baseSeq + i;
+        const stored = log.marks.get(seq);
+        log.marks.delete(seq);
+        owners[i] = ACKED;
+        consumed = true;
+        if (stored !== undefined) {
+          const { writer, processor, watermark } = stored.mark;
+          this.watermarks?.of(log.index, consumer).meet(writer, processor, watermark, stored.writtenAt);
+        }
+        continue;
+      }
+      out.push(entries[i] as ReadEntry);
+      owners[i] = consumer;
+      deliveredAt[i] = now;
+    }
+    log.cursor = end;
+    log.pending += out.length;
+    if (consumed) compact(log);
+    return this.withWatermark({ entries: out, endOfStream: this.ended && end === log.entries.length }, log, consumer);
+  }
+
+  /** The batch with `consumer`'s watermark of the partition, once it has one. */
+  private withWatermark(batch: ReadBatch, log: PartitionLog, consumer: number): ReadBatch {
+    if (this.watermarks === undefined) return batch;
+    const watermark = this.watermarks.peek(log.index, consumer);
+    return watermark === undefined ? batch : { ...batch, watermark };
+  }
+
+  /**
+   * Never meets a mark: marks are acked when a read meets them, so none is pending. That is safe:
+   * a mark lost with a reader that crashed (this object gone with it) only delays the watermark
+   * until the writer's next mark, at most a keep-alive later; it never lets it run ahead of data.
+   */
   private readPending(log: PartitionLog, consumer: number, max: number, after: string | undefined): ReadBatch {
     let start = log.head;
     if (after !== undefined) {
@@ -290,7 +361,7 @@ export class MemoryBuffer implements PartitionedBuffer {
     if (index < 0) return; // already served
     log.waiters.splice(index, 1);
     detach(waiter);
-    waiter.resolve(this.emptyBatch(log));
+    waiter.resolve(this.emptyBatch(log, waiter.consumer));
   }
 
   private releaseWaiters(log: PartitionLog, batch: ReadBatch): void {
@@ -302,8 +373,8 @@ export class MemoryBuffer implements PartitionedBuffer {
     }
   }
 
-  private emptyBatch(log: PartitionLog): ReadBatch {
-    return this.ended && log.cursor === log.entries.length ? ENDED_EMPTY : OPEN_EMPTY;
+  private emptyBatch(log: PartitionLog, consumer: number): ReadBatch {
+    return this.withWatermark(this.ended && log.cursor === log.entries.length ? ENDED_EMPTY : OPEN_EMPTY, log, consumer);
   }
 
   /**

@@ -108,6 +108,18 @@ export interface PartitionedBuffer {
    */
   hasEnded(writer: string): Promise<boolean>;
 
+  /**
+   * Appends `mark` to the partition, after everything this process wrote to it before (issue #13).
+   * A mark ignores capacity (it is never refused as "full") and end of stream; reads never return
+   * it as an entry: the read that meets it consumes it (acks and deletes it) and folds it into its
+   * consumer's {@link ReadBatch.watermark}. A Redis over `maxmemory` may refuse a mark: it is then
+   * skipped and counted (a lost mark only delays the watermark), never an error that blocks data.
+   *
+   * @throws {BufferError} `BUFFER_UNKNOWN_WRITER` (`mark.writer` is not one of the buffer's
+   * `watermarkWriters`), `BUFFER_INVALID_ARGUMENT`, `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_CLOSED`.
+   */
+  writeWatermark(partition: number, mark: WatermarkMark): Promise<void>;
+
   /** Releases the buffer. Idempotent; reads still waiting resolve with no entries. */
   close(): Promise<void>;
 
@@ -173,8 +185,10 @@ export interface ReadBatch {
   readonly endOfStream: boolean;
   /**
    * This reader's watermark of the partition after the batch (issue #13): the minimum over the
-   * expected writers (`BufferOptions.watermarkWriters`) of their latest marks. Absent until every
-   * expected writer has marked, and on buffers that track no watermark.
+   * expected writers (`BufferOptions.watermarkWriters`) of their latest marks (per writer, the
+   * minimum over its live processors). Absent until every expected writer has marked, on buffers
+   * that track no watermark, and on `fromPending` re-reads. Never lower than this buffer object
+   * reported before to the same consumer on the same partition.
    */
   readonly watermark?: number;
 }
@@ -218,6 +232,16 @@ export interface BufferOptions {
   readonly usageLimit: number;
   /** Names of the writers whose `endOfStream` ends the stream; empty for an unbounded stream. */
   readonly upstreams: readonly string[];
+  /**
+   * The writers whose watermark marks reads expect (`"<vertex>/<partition>"`, for each edge U→V:
+   * `U/0 … U/(P_U − 1)`). Absent or empty: the buffer tracks no watermark and refuses marks.
+   */
+  readonly watermarkWriters?: readonly string[];
+  /**
+   * A processor whose last mark is older than this (ms, measured between marks on the buffer's
+   * own clock) no longer holds its writer back: it died or was replaced. Absent: never.
+   */
+  readonly processorTimeoutMs?: number;
 }
 
 /**

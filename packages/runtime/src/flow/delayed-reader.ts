@@ -50,7 +50,8 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
     // Not the end yet: a message of this partition may still be parked, or is. Its watermark is
     // held back too (issue #13): the end's watermark (END_OF_TIME) would make the parked ones late.
     if (batch.entries.length === 0) await store.waitForDue(partition, Math.min(input.timeoutMs, HELD_END_PAUSE_MS), signal);
-    return { entries: batch.entries, endOfStream: false };
+    // Spread, not rebuilt: the batch's other fields (its watermark, issue #13) pass through.
+    return { ...batch, endOfStream: false };
   };
 
   const ack = async (input: AckInput): Promise<void> => {

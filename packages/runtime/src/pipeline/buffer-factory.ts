@@ -71,6 +71,7 @@ export function createVertexBuffer(context: BufferContext, vertexName: string, w
     maxLength: limits.bufferMaxLength,
     usageLimit: limits.bufferUsageLimit,
     upstreams: writer === "replay" ? [] : spec.spec.edges.filter((edge) => edge.to === vertex.name).map((edge) => edge.from),
+    ...watermarkBufferOptions(spec, vertex.name),
   };
   const buffer = spec.spec.buffer;
   if (buffer.type === "memory") return new MemoryBuffer(options);
@@ -80,6 +81,33 @@ export function createVertexBuffer(context: BufferContext, vertexName: string, w
     keyPrefix: buffer.keyPrefix,
     dedupWindowMs: buffer.dedupWindow,
   });
+}
+
+/**
+ * The watermark options of a vertex's input buffer (issue #13): the writers whose marks its reads
+ * expect — for each edge U→V, `U/0 … U/(P_U − 1)`, one per input partition of U, since each of
+ * U's partition readers publishes its own watermark — and, on Redis, `processorTimeoutMs` =
+ * `claimIdle`: a process silent that long is taken for dead there too. Empty for a pipeline
+ * without event time (no groupBy, no spec.watermark), so its buffers stay exactly as before.
+ */
+export function watermarkBufferOptions(
+  spec: PipelineSpec,
+  vertexName: string,
+): { readonly watermarkWriters?: readonly string[]; readonly processorTimeoutMs?: number } {
+  if (!usesEventTime(spec)) return {};
+  const watermarkWriters: string[] = [];
+  for (const edge of spec.spec.edges) {
+    if (edge.to !== vertexName) continue;
+    const upstream = spec.spec.vertices.find((candidate) => candidate.name === edge.from);
+    for (let p = 0; p < (upstream?.partitions ?? 0); p++) watermarkWriters.push(`${edge.from}/${p}`);
+  }
+  const buffer = spec.spec.buffer;
+  return buffer.type === "redis" ? { watermarkWriters, processorTimeoutMs: buffer.claimIdle } : { watermarkWriters };
+}
+
+/** A pipeline uses event time when it has a reduce vertex (a udf with groupBy) or sets spec.watermark. */
+function usesEventTime(spec: PipelineSpec): boolean {
+  return spec.spec.watermark !== undefined || spec.spec.vertices.some((vertex) => vertex.kind === "udf" && vertex.groupBy !== undefined);
 }
 
 export async function closeBufferContext(context: BufferContext): Promise<void> {

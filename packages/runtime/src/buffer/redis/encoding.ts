@@ -17,6 +17,7 @@
  */
 import type { Message } from "@weir/actors";
 import { BufferError } from "../buffer-error.js";
+import type { WatermarkMark } from "../partitioned-buffer.js";
 
 /** The stream entry field holding the encoded message. */
 export const ENTRY_FIELD = "m";
@@ -186,4 +187,33 @@ function corrupt(field: Buffer, why: string): BufferError {
     "BUFFER_CORRUPT_ENTRY",
     `a buffer stream entry (${field.length} bytes) cannot be decoded: ${why}; it was not written by this version of Weir — check that every process of the pipeline runs the same version and that nothing else writes to Weir's keys`,
   );
+}
+
+/**
+ * The stream entry field of a watermark mark (issue #13), in place of {@link ENTRY_FIELD}: its
+ * value is the JSON `{"w":writer,"p":processor,"t":watermark}`. Marks are few (about one per
+ * writing process per second), so a readable encoding costs nothing that matters.
+ */
+export const MARK_FIELD = "w";
+
+/** Encodes a watermark mark as the value of its {@link MARK_FIELD}. */
+export function encodeMark(mark: WatermarkMark): string {
+  return JSON.stringify({ w: mark.writer, p: mark.processor, t: mark.watermark });
+}
+
+/**
+ * Decodes what {@link encodeMark} wrote.
+ *
+ * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for a value that is not an encoded mark.
+ */
+export function decodeMark(field: Buffer): WatermarkMark {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(field.toString("utf8"));
+  } catch {
+    throw corrupt(field, "a watermark mark that is not JSON");
+  }
+  const { w, p, t } = (parsed ?? {}) as { w?: unknown; p?: unknown; t?: unknown };
+  if (typeof w !== "string" || typeof p !== "string" || typeof t !== "number") throw corrupt(field, "a watermark mark without writer, processor or watermark");
+  return { writer: w, processor: p, watermark: t };
 }

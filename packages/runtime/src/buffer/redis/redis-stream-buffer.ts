@@ -10,7 +10,8 @@
  *   ack(p, offsets) ──▶ script ack: XACK, then XDEL what was acked                   │
  *   claimIdle(p)    ──▶ script claim: XPENDING IDLE (other consumers) + XCLAIM      │
  *   usage(p)        ──▶ XLEN + XPENDING summary                                     │
- *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         ┘
+ *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         │
+ *   writeWatermark(p, mark) ──▶ XADD a mark entry (field "w"), no capacity check         ┘
  * ```
  *
  * Choices (the contract itself is in partitioned-buffer.ts):
@@ -32,6 +33,13 @@
  *   two partitions (Redis Cluster). A read reports `endOfStream` when Redis says, right after
  *   the read, that every upstream ended and nothing undelivered is left.
  * - **Stranded entries and blocking reads**: see consumer-group-stream.ts.
+ * - **Watermark marks** (issue #13) are stream entries of their own kind (field `w`, see
+ *   encoding.ts), XADDed directly like endOfStream's SADD: no capacity, dedup or end check. A
+ *   read that meets marks folds them into its consumer's watermark and acks and deletes them at
+ *   once (one more round trip, only when there are marks), so they never stay pending. A mark
+ *   Redis refuses for memory is skipped and counted ({@link RedisStreamBuffer.marksSkipped}).
+ *   Until read, a mark is in XLEN like an entry (so it takes a slot of capacity: about one per
+ *   writing process per second, gone at the next read); once read it is gone.
  * - Offsets are Redis entry ids, `"<ms>-<seq>"`.
  *
  * @example
@@ -47,11 +55,22 @@
  * ```
  */
 import type { Message, ReadEntry } from "@weir/actors";
-import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, invalidOptions } from "../buffer-arguments.js";
+import { checkBufferOptions, checkClaimArguments, checkConsumer, checkReadArguments, checkUpstream, checkWatermarkMark, invalidOptions } from "../buffer-arguments.js";
 import { BufferError, bufferErrors } from "../buffer-error.js";
-import type { BufferOptions, BufferUsage, PartitionedBuffer, PendingDeliveriesQuery, PendingDelivery, ReadBatch, ReadOptions, WriteOutcome } from "../partitioned-buffer.js";
+import type {
+  BufferOptions,
+  BufferUsage,
+  PartitionedBuffer,
+  PendingDeliveriesQuery,
+  PendingDelivery,
+  ReadBatch,
+  ReadOptions,
+  WatermarkMark,
+  WriteOutcome,
+} from "../partitioned-buffer.js";
+import { WatermarkViews } from "../watermark-view.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
-import { decodeMessage, encodeMessages, ENTRY_FIELD } from "./encoding.js";
+import { decodeMark, decodeMessage, encodeMark, encodeMessages, ENTRY_FIELD, MARK_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { runScript, scriptCodeError } from "./scripts.js";
@@ -76,12 +95,21 @@ const WRITE_CHUNK = 5_000;
 const DEFAULT_DEDUP_WINDOW_MS = 600_000;
 const DEFAULT_BLOCK_SLICE_MS = 200;
 const ENTRY_FIELD_BYTE = ENTRY_FIELD.charCodeAt(0);
+const MARK_FIELD_BYTE = MARK_FIELD.charCodeAt(0);
 const EMPTY_OPEN: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: false });
 const EMPTY_ENDED: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: true });
 
 interface Partition {
   readonly keys: PartitionKeys;
   readonly stream: ConsumerGroupStream;
+  /** Marks met whose ack failed: acked with the next marks (they are never handed out as data). */
+  unackedMarks: string[];
+}
+
+/** A mark met in a read, with its entry id. */
+interface MetMark {
+  readonly id: string;
+  readonly mark: WatermarkMark;
 }
 
 export class RedisStreamBuffer implements PartitionedBuffer {
@@ -96,6 +124,10 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   private readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
   private readonly parts: Partition[] = [];
+  private readonly watermarkWriters: ReadonlySet<string>;
+  /** Per (partition, consumer): the watermark folded from the marks that consumer met. */
+  private readonly watermarks: WatermarkViews | undefined;
+  private skippedMarks = 0;
   private closed = false;
 
   constructor(options: RedisStreamBufferOptions) {
@@ -121,6 +153,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     this.dedupWindowMs = dedupWindowMs;
     this.ownsConnection = !(options.connection instanceof RedisConnection);
     this.connection = options.connection instanceof RedisConnection ? options.connection : new RedisConnection(options.connection);
+    this.watermarkWriters = new Set(options.watermarkWriters);
+    this.watermarks =
+      this.watermarkWriters.size === 0 ? undefined : new WatermarkViews(partitions, [...this.watermarkWriters], options.processorTimeoutMs);
     const upstreamCount = this.upstreams.size;
     for (let p = 0; p < partitions; p++) {
       const keys = partitionKeys(keyPrefix, name, p);
@@ -142,8 +177,13 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         describe: `buffer "${name}" partition ${p}`,
         ...(endCheck === undefined ? {} : { endCheck }),
       });
-      this.parts.push({ keys, stream });
+      this.parts.push({ keys, stream, unackedMarks: [] });
     }
+  }
+
+  /** Watermark marks Redis refused for memory (over `maxmemory`) and that were skipped, since the buffer was built. */
+  get marksSkipped(): number {
+    return this.skippedMarks;
   }
 
   /** The keys of one partition (for tools and tests). */
@@ -208,13 +248,46 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     if (options.fromPending === true) {
       if (options.after !== undefined && !ConsumerGroupStream.isEntryId(options.after)) throw this.invalidOffset(options.after, "read after");
       const batch = await part.stream.readPending(consumer, max, options.after);
-      return { entries: this.decode(batch.entries), endOfStream: batch.ended };
+      // Marks are acked when a read meets them, so a re-read finds one only if that ack failed:
+      // it is acked now and not counted again. Safe: a lost mark only delays the watermark until
+      // the writer's next one; it never lets the watermark run ahead of data.
+      const marks: MetMark[] = [];
+      const entries = this.decode(batch.entries, marks);
+      await this.consumeMarks(part, marks);
+      return { entries, endOfStream: batch.ended };
     }
     // An aborted reader is going away: handing it entries would only strand them as pending.
-    if (signal?.aborted === true) return EMPTY_OPEN;
+    if (signal?.aborted === true) return this.withWatermark(EMPTY_OPEN, partition, consumer);
     const batch = await part.stream.readNew(consumer, max, timeoutMs, signal);
-    if (batch.entries.length === 0) return batch.ended ? EMPTY_ENDED : EMPTY_OPEN;
-    return { entries: this.decode(batch.entries), endOfStream: batch.ended };
+    if (batch.entries.length === 0) return this.withWatermark(batch.ended ? EMPTY_ENDED : EMPTY_OPEN, partition, consumer);
+    const marks: MetMark[] = [];
+    const entries = this.decode(batch.entries, marks);
+    if (marks.length > 0) {
+      const view = this.watermarks?.of(partition, consumer);
+      // A mark's age is its entry id's time: Redis keeps ids increasing per stream (watermark-view.ts).
+      for (const { id, mark } of marks) view?.meet(mark.writer, mark.processor, mark.watermark, entryTime(id));
+      await this.consumeMarks(part, marks);
+    }
+    return this.withWatermark({ entries, endOfStream: batch.ended }, partition, consumer);
+  }
+
+  async writeWatermark(partition: number, mark: WatermarkMark): Promise<void> {
+    const part = this.partition(partition, "writeWatermark");
+    checkWatermarkMark(this.name, this.watermarkWriters, mark);
+    try {
+      // The group first, so a mark never creates a stream its readers' group does not cover.
+      await part.stream.ensureGroup();
+      await this.connection.client.xadd(part.keys.stream, "*", MARK_FIELD, encodeMark(mark));
+    } catch (error) {
+      // A control write must never block data: over maxmemory the mark is skipped and counted,
+      // and the writer's next mark (at most a keep-alive later) carries the watermark on.
+      if (isOutOfMemory(error) || (error instanceof BufferError && error.code === "BUFFER_OUT_OF_MEMORY")) {
+        this.skippedMarks += 1;
+        this.connection.noteOutOfMemory(`buffer "${this.name}" partition ${partition} (watermark mark skipped)`);
+        return;
+      }
+      throw part.stream.translate(error, "writeWatermark");
+    }
   }
 
   async ack(partition: number, offsets: readonly string[]): Promise<number> {
@@ -262,7 +335,11 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     const part = this.partition(partition, "claimIdle");
     checkClaimArguments(this.name, minIdleMs, max);
     checkConsumer(this.name, consumer);
-    return this.decode(await part.stream.claim(consumer, minIdleMs, max));
+    // A mark claimed from a dead consumer is acked, not counted: that consumer's view died with it.
+    const marks: MetMark[] = [];
+    const entries = this.decode(await part.stream.claim(consumer, minIdleMs, max), marks);
+    await this.consumeMarks(part, marks);
+    return entries;
   }
 
   async pendingDeliveries(partition: number, query: PendingDeliveriesQuery): Promise<readonly PendingDelivery[]> {
@@ -343,22 +420,48 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     if (this.ownsConnection) await this.connection.close();
   }
 
-  private decode(raw: readonly RawEntry[]): ReadEntry[] {
-    const out: ReadEntry[] = new Array(raw.length);
+  /** Decodes data entries; watermark marks go to `marks` (in stream order), never to the result. */
+  private decode(raw: readonly RawEntry[], marks: MetMark[]): ReadEntry[] {
+    const out: ReadEntry[] = [];
     for (let i = 0; i < raw.length; i++) {
       const entry = raw[i] as RawEntry;
       const field = entry.fields[1];
       const name = entry.fields[0];
-      // The field name is one byte ("m"): compared as bytes, not decoded to a string per entry.
-      if (field === undefined || name === undefined || name.length !== 1 || name[0] !== ENTRY_FIELD_BYTE) {
+      // The field name is one byte ("m", or "w" for a mark): compared as bytes, not decoded to a string per entry.
+      if (field !== undefined && name !== undefined && name.length === 1 && name[0] === ENTRY_FIELD_BYTE) {
+        out.push({ offset: entry.id, message: decodeMessage(field) });
+      } else if (field !== undefined && name !== undefined && name.length === 1 && name[0] === MARK_FIELD_BYTE) {
+        marks.push({ id: entry.id, mark: decodeMark(field) });
+      } else {
         throw new BufferError(
           "BUFFER_CORRUPT_ENTRY",
           `buffer "${this.name}": entry ${entry.id} has no "${ENTRY_FIELD}" field; something other than Weir wrote to its stream`,
         );
       }
-      out[i] = { offset: entry.id, message: decodeMessage(field) };
     }
     return out;
+  }
+
+  /**
+   * Acks and deletes the marks a read met. A failure does not fail the read (its data is handed
+   * out already): the ids are kept and acked with the next marks; meanwhile they are pending,
+   * and every read path skips them.
+   */
+  private async consumeMarks(part: Partition, marks: readonly MetMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    const ids = [...part.unackedMarks, ...marks.map((met) => met.id)];
+    part.unackedMarks = [];
+    try {
+      await part.stream.ack(ids, true);
+    } catch {
+      part.unackedMarks = ids;
+    }
+  }
+
+  /** The batch with `consumer`'s watermark of the partition, once it has one. */
+  private withWatermark(batch: ReadBatch, partition: number, consumer: string): ReadBatch {
+    const watermark = this.watermarks?.peek(partition, consumer);
+    return watermark === undefined ? batch : { ...batch, watermark };
   }
 
   private partition(partition: number, operation: string): Partition {
@@ -381,4 +484,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   }
 }
 
-
+/** The time part of a stream entry id `"<ms>-<seq>"`. */
+function entryTime(id: string): number {
+  return Number(id.slice(0, id.indexOf("-")));
+}

@@ -1,0 +1,105 @@
+/**
+ * One reader's watermark of one partition, folded from the marks it met (issue #13). Both buffers
+ * keep one per (partition, consumer), so they report the same numbers for the same marks.
+ *
+ * ```
+ *   watermark = min over expected writers W of
+ *                 min over W's live processors P of P's last mark
+ *   live      = P's last mark is less than processorTimeoutMs older than the newest mark met
+ * ```
+ *
+ * Age is measured in the partition's own time — when each mark was written, on the buffer's
+ * clock (memory: its monotonic clock; Redis: the stream entry id, which Redis keeps increasing) —
+ * against the newest mark met, not against the reader's clock: a reader that stalls (its
+ * downstream is full) must not take every processor for dead when it reads again, and a
+ * processor's marks still queued behind the batch are not "missing".
+ * A writer none of whose processors is live keeps its most recent processor's mark: something
+ * must hold it back until a replacement marks, or its next data would all be late.
+ */
+
+interface ProcessorMark {
+  readonly watermark: number;
+  readonly writtenAt: number;
+}
+
+export class WatermarkView {
+  private readonly writers: ReadonlyMap<string, Map<string, ProcessorMark>>;
+  private readonly timeoutMs: number | undefined;
+  private newestAt = Number.NEGATIVE_INFINITY;
+  private reported: number | undefined;
+  private dirty = false;
+
+  constructor(writers: readonly string[], timeoutMs: number | undefined) {
+    this.writers = new Map(writers.map((writer) => [writer, new Map<string, ProcessorMark>()]));
+    this.timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Folds in a mark written at `writtenAt` (buffer time). A mark older than the one already held
+   * for its processor (a stranded entry recovered late) changes nothing. Unknown writers are ignored.
+   */
+  meet(writer: string, processor: string, watermark: number, writtenAt: number): void {
+    const processors = this.writers.get(writer);
+    if (processors === undefined) return;
+    const held = processors.get(processor);
+    if (held !== undefined && held.writtenAt > writtenAt) return;
+    processors.set(processor, { watermark, writtenAt });
+    if (writtenAt > this.newestAt) this.newestAt = writtenAt;
+    this.dirty = true;
+  }
+
+  /** The watermark to report: undefined until every writer marked; never lower than before. */
+  current(): number | undefined {
+    if (!this.dirty) return this.reported;
+    this.dirty = false;
+    let low = Number.POSITIVE_INFINITY;
+    for (const processors of this.writers.values()) {
+      const value = this.writerWatermark(processors);
+      if (value === undefined) return this.reported;
+      if (value < low) low = value;
+    }
+    if (this.reported === undefined || low > this.reported) this.reported = low;
+    return this.reported;
+  }
+
+  private writerWatermark(processors: ReadonlyMap<string, ProcessorMark>): number | undefined {
+    let live = Number.POSITIVE_INFINITY;
+    let newest: ProcessorMark | undefined;
+    for (const mark of processors.values()) {
+      if (newest === undefined || mark.writtenAt >= newest.writtenAt) newest = mark;
+      const alive = this.timeoutMs === undefined || this.newestAt - mark.writtenAt < this.timeoutMs;
+      if (alive && mark.watermark < live) live = mark.watermark;
+    }
+    if (newest === undefined) return undefined;
+    return live === Number.POSITIVE_INFINITY ? newest.watermark : live;
+  }
+}
+
+/** The views of one buffer: one per (partition, consumer), made on first use. */
+export class WatermarkViews {
+  private readonly views: Array<Map<string | number, WatermarkView>>;
+  private readonly writers: readonly string[];
+  private readonly timeoutMs: number | undefined;
+
+  constructor(partitions: number, writers: readonly string[], timeoutMs: number | undefined) {
+    this.views = Array.from({ length: partitions }, () => new Map<string | number, WatermarkView>());
+    this.writers = writers;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** `consumer`: its name, or any key standing for it one to one (the memory buffer's consumer id). */
+  of(partition: number, consumer: string | number): WatermarkView {
+    const views = this.views[partition] as Map<string | number, WatermarkView>;
+    let view = views.get(consumer);
+    if (view === undefined) {
+      view = new WatermarkView(this.writers, this.timeoutMs);
+      views.set(consumer, view);
+    }
+    return view;
+  }
+
+  /** The consumer's current watermark, without creating a view for a consumer that met no mark. */
+  peek(partition: number, consumer: string | number): number | undefined {
+    return this.views[partition]?.get(consumer)?.current();
+  }
+}

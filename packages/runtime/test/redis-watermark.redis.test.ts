@@ -1,0 +1,95 @@
+/**
+ * Watermark marks on the Redis buffer (issue #13), beyond the shared conformance suite: how a
+ * mark is stored, that another process reads it, that a mark left pending never reaches a
+ * reader, and that a mark Redis refuses for memory is skipped and counted instead of failing.
+ */
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RedisStreamBuffer, type RedisStreamBufferOptions } from "../src/buffer/index.js";
+import { ids, messages } from "./buffer-conformance.js";
+import { deleteKeys, redisTestUrl, startRedisServer, uniquePrefix } from "./support/redis-server.js";
+
+const url = redisTestUrl();
+
+describe.skipIf(url === undefined)("RedisStreamBuffer watermark marks", () => {
+  const redisUrl = url as string;
+  const prefix = uniquePrefix("wm");
+  let admin: Redis;
+  let n = 0;
+  const opened: Array<{ close(): Promise<unknown> }> = [];
+  const options = (connectionUrl = redisUrl): RedisStreamBufferOptions => ({
+    name: `wm-${++n}.v`,
+    partitions: 1,
+    maxLength: 100,
+    usageLimit: 1,
+    upstreams: [],
+    watermarkWriters: ["up/0"],
+    keyPrefix: prefix,
+    connection: { url: connectionUrl },
+  });
+  const open = (buffer: RedisStreamBuffer): RedisStreamBuffer => {
+    opened.push(buffer);
+    return buffer;
+  };
+
+  beforeAll(() => {
+    admin = new Redis(redisUrl);
+  });
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((item) => item.close()));
+  });
+  afterAll(async () => {
+    admin.disconnect();
+    await deleteKeys(redisUrl, `${prefix}*`);
+  });
+
+  it("stores a mark as an entry of its own kind, read and deleted by another process", async () => {
+    const writerOptions = options();
+    const writer = open(new RedisStreamBuffer(writerOptions));
+    const reader = open(new RedisStreamBuffer({ ...writerOptions, connection: { url: redisUrl } }));
+    await writer.write(0, messages("a", 1));
+    await writer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 42 });
+    const stream = writer.keysOf(0).stream;
+    const raw = (await admin.xrange(stream, "-", "+")).map(([, fields]) => fields);
+    expect(raw[1]).toEqual(["w", JSON.stringify({ w: "up/0", p: "w1", t: 42 })]);
+    const batch = await reader.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect(ids(batch)).toEqual(["a0"]);
+    expect(batch.watermark).toBe(42);
+    // The mark is gone from the stream; the data entry stays until acked.
+    expect(await admin.xlen(stream)).toBe(1);
+  });
+
+  it("never hands out a mark left pending (its ack was lost): a re-read acks and deletes it", async () => {
+    const buffer = open(new RedisStreamBuffer(options()));
+    await buffer.write(0, messages("a", 1));
+    await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 7 });
+    const stream = buffer.keysOf(0).stream;
+    // A reader that died after XREADGROUP delivered both, before anything was acked.
+    await admin.xreadgroup("GROUP", buffer.name, "c", "COUNT", 10, "STREAMS", stream, ">");
+    const pending = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0, fromPending: true });
+    expect(ids(pending)).toEqual(["a0"]);
+    expect(pending).not.toHaveProperty("watermark");
+    expect((await buffer.pendingDeliveries(0, { max: 10 })).map((entry) => entry.offset)).toEqual([pending.entries[0]?.offset]);
+    expect(await admin.xlen(stream)).toBe(1);
+  });
+
+  it("skips and counts a mark Redis refuses over maxmemory, and data writes stay backpressure", async () => {
+    const server = await startRedisServer({ args: ["--maxmemory-policy", "noeviction"] });
+    opened.push({ close: () => server.stop() });
+    const buffer = open(new RedisStreamBuffer(options(server.url)));
+    await buffer.write(0, messages("a", 1));
+    const direct = new Redis(server.url);
+    try {
+      await direct.config("SET", "maxmemory", "1");
+      await expect(buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 5 })).resolves.toBeUndefined();
+      expect(buffer.marksSkipped).toBe(1);
+      expect(await buffer.write(0, messages("b", 1))).toEqual({ written: 0 });
+      await direct.config("SET", "maxmemory", "0");
+      await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 6 });
+      expect(buffer.marksSkipped).toBe(1);
+      expect((await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 })).watermark).toBe(6);
+    } finally {
+      direct.disconnect();
+    }
+  });
+});
