@@ -35,7 +35,7 @@ export type {
 } from "./spec/pipeline-spec.js";
 export type { GroupBySpec, IdleSourceSpec, WatermarkSpec, WindowSpec } from "./spec/reduce-spec.js";
 export { createPipeline } from "./pipeline/create-pipeline.js";
-export type { Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
+export type { EventTimeUpdate, Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
 export { fallbackHeaders } from "./pipeline/fallback-writer.js";
 export { choosePartition, createPartitionChooser, hashId, hashKeys } from "./pipeline/partition-choice.js";
 export type { PartitionChooser } from "./pipeline/partition-choice.js";

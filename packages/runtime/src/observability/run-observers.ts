@@ -8,7 +8,7 @@
  *                                                            └─▶ live inspector ──▶ inspector server ──▶ browser
  */
 import type { InspectionEvent, Observer } from "xstate";
-import type { Pipeline } from "../pipeline/create-pipeline.js";
+import type { Pipeline, EventTimeUpdate } from "../pipeline/create-pipeline.js";
 import type { RunSummary } from "./vertex-counters.js";
 import { combineInspectors } from "./combine-inspectors.js";
 import type { LiveInspector } from "./live-inspector.js";
@@ -42,6 +42,8 @@ export interface RunObservers {
   finish(summary: RunSummary | undefined): Promise<void>;
   /** Cuts the linger short (a signal after the run ended). */
   interrupt(): void;
+  /** Feeds the watermark and open-window gauges (pass to createPipeline's `onEventTime`). */
+  eventTime(vertex: string, partition: number, update: EventTimeUpdate): void;
 }
 
 export async function startRunObservers(options: RunObserverOptions): Promise<RunObservers> {
@@ -108,6 +110,10 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
     },
     interrupt() {
       lingering.abort();
+    },
+    eventTime(vertex, partition, update) {
+      if (update.watermark !== undefined) metrics?.eventTime.watermark(vertex, partition, update.watermark);
+      if (update.openWindows !== undefined) metrics?.eventTime.openWindows(vertex, partition, update.openWindows);
     },
     async finish(summary) {
       recorder?.end(summary === undefined ? {} : { summary });

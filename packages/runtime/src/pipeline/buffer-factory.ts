@@ -3,6 +3,7 @@
  * stream per partition. Every process that runs a pipeline (or a tool such as `weir dlq replay`)
  * builds the same buffer from the same spec, so they meet on the same keys.
  */
+import { usesEventTime } from "./uses-event-time.js";
 import { MemoryBuffer, RedisConnection, RedisStreamBuffer, type PartitionedBuffer } from "../buffer/index.js";
 import type { ServerTls } from "../buffer/redis/server-tls.js";
 import type { Logger } from "../observability/logger.js";
@@ -103,11 +104,6 @@ export function watermarkBufferOptions(
   }
   const buffer = spec.spec.buffer;
   return buffer.type === "redis" ? { watermarkWriters, processorTimeoutMs: buffer.claimIdle } : { watermarkWriters };
-}
-
-/** A pipeline uses event time when it has a reduce vertex (a udf with groupBy) or sets spec.watermark. */
-function usesEventTime(spec: PipelineSpec): boolean {
-  return spec.spec.watermark !== undefined || spec.spec.vertices.some((vertex) => vertex.kind === "udf" && vertex.groupBy !== undefined);
 }
 
 export async function closeBufferContext(context: BufferContext): Promise<void> {

@@ -50,6 +50,7 @@ import { createDelayedStore } from "../flow/delayed-store-factory.js";
 import { delayedSinkWriter } from "../flow/delayed-writer.js";
 import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
+import { vertexWatermarks } from "./vertex-watermarks.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -77,6 +78,14 @@ export interface PipelineOptions {
   readonly vertices?: readonly string[];
   /** Told of every claim of another consumer's idle entries (the dashboard shows who took a dead worker's). */
   readonly onClaimed?: (vertex: string, partition: number, count: number) => void;
+  /** Told of each partition's watermark as its epochs commit, and of a reduce vertex's open windows (issue #13). */
+  readonly onEventTime?: (vertex: string, partition: number, update: EventTimeUpdate) => void;
+}
+
+/** A partition's committed watermark (ms) and, on a reduce vertex, how many windows it holds open. */
+export interface EventTimeUpdate {
+  readonly watermark?: number;
+  readonly openWindows?: number;
 }
 
 export interface Pipeline {
@@ -100,6 +109,8 @@ export interface Pipeline {
   discards(): Readonly<Record<string, readonly number[]>>;
   /** Fill of every input buffer partition this process has open (for `buffer_*` metrics). */
   bufferUsage(): Promise<ReadonlyArray<{ readonly vertex: string; readonly partition: number; readonly usage: BufferUsage }>>;
+  /** Each vertex's committed watermark per input partition (issue #13); empty without event time. */
+  watermarks(): Readonly<Record<string, Readonly<Record<number, number>>>>;
   /** Each rate-limited vertex's current limit and time spent waiting for tokens (for `weir_rate_limit*` metrics). */
   rateLimits(): Readonly<Record<string, RateLimitStatus>>;
   /** The running supervisor actors by vertex name (empty before `start`). */
@@ -122,6 +133,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const buffers = new Map<string, PartitionedBuffer>();
   const discarded = new Map<string, number[]>();
   const rateLimits = new Map<string, VertexRateLimit>();
+  const committedWatermarks: Record<string, Record<number, number>> = {};
   let bufferContext: BufferContext | undefined;
   /** The input buffer of `vertex`, opened once per process (read by it, written by its upstreams). */
   const bufferOf = (vertex: string): PartitionedBuffer => {
@@ -165,7 +177,10 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const buildIO = async (vertex: VertexSpec): Promise<VertexIO> => {
     const count = counts.get(vertex.name)!;
     const limits = effectiveLimits(spec, vertex);
-    const source = vertex.kind === "source" ? await sourceOf(vertex) : undefined;
+    const watermarks = vertexWatermarks({ spec, vertex, processor: consumer, downstream: downstreamBuffers(vertex), logger: logger.child({ vertex: vertex.name }), cancelled: () => finished });
+    if (watermarks !== undefined) closers.push(async () => watermarks.close());
+    const plainSource = vertex.kind === "source" ? await sourceOf(vertex) : undefined;
+    const source = plainSource === undefined || watermarks === undefined ? plainSource : watermarks.source(plainSource);
     if (source !== undefined) closers.push(() => source.close());
     const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
     const claim = createClaimSchedule(claimIdleMs);
@@ -231,6 +246,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
         else await input!.ack(request.partition, request.offsets);
         count.acked += request.offsets.length;
+        await watermarks?.publish(request.partition, request.watermark);
       },
       sink,
       fallback: createFallbackWrite(fallbackSink?.write, logger.child({ vertex: vertex.name })),
@@ -349,6 +365,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     });
   };
 
+  const downstreamBuffers = (vertex: VertexSpec): PartitionedBuffer[] => spec.spec.edges.filter((edge) => edge.from === vertex.name).map((edge) => bufferOf(edge.to));
+
   const forwardTargets = (vertex: VertexSpec): ForwardTarget[] =>
     spec.spec.edges
       .filter((edge) => edge.from === vertex.name)
@@ -422,6 +440,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     consumer,
     actors,
     counts: () => Object.fromEntries(counts),
+    watermarks: () => Object.fromEntries(Object.entries(committedWatermarks).map(([vertex, perPartition]) => [vertex, { ...perPartition }])),
     rateLimits: () => Object.fromEntries([...rateLimits].map(([vertex, rate]) => [vertex, rate.limiter.status()])),
     discards: () => Object.fromEntries([...discarded].map(([vertex, perPartition]) => [vertex, [...perPartition]])),
     async bufferUsage() {
@@ -476,6 +495,14 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
             },
           });
           observe(actor, vertex, counts.get(vertex.name)!, logger, failures);
+          actor.on("epochCommitted", (event) => {
+            if (event.watermarks === undefined) return;
+            const perPartition = (committedWatermarks[vertex.name] ??= {});
+            for (const [partition, watermark] of Object.entries(event.watermarks)) {
+              perPartition[Number(partition)] = watermark;
+              options.onEventTime?.(vertex.name, Number(partition), { watermark });
+            }
+          });
           actor.subscribe({
             complete: () => void onVertexDone(vertex, actor.getSnapshot().output),
             error: (error) => void end("failed", `vertex '${vertex.name}' crashed: ${error instanceof Error ? error.message : String(error)}`),

@@ -196,6 +196,7 @@ function createRunPipeline(loaded: LoadedSpec, values: RunValues, io: CliIO, log
     logStream: values.json ? io.stderr : io.stdout,
     ...(inspect === undefined ? {} : { inspect }),
     ...(runUi === undefined ? {} : { onClaimed: runUi.claimed }),
+    onEventTime: observers.eventTime,
   });
   observers.attach(pipeline);
   runUi?.attach(pipeline);
