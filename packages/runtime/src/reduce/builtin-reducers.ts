@@ -59,9 +59,12 @@ function numberField(message: Message, field: string): number {
   } catch {
     throw new ReduceError("MESSAGE_NOT_REDUCIBLE", `sum: the value of message '${message.id}' is not JSON; sum reads its field '${field}'`);
   }
-  const number = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[field] : undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ReduceError("MESSAGE_NOT_REDUCIBLE", `sum: the value of message '${message.id}' is not a JSON object; sum reads its field '${field}'`);
+  }
+  const number = (value as Record<string, unknown>)[field];
   if (typeof number !== "number" || !Number.isFinite(number)) {
-    const found = number === undefined ? "missing" : JSON.stringify(number);
+    const found = number === undefined ? "missing" : typeof number === "number" ? String(number) : JSON.stringify(number);
     throw new ReduceError("MESSAGE_NOT_REDUCIBLE", `sum: field '${field}' of message '${message.id}' is ${found}, not a finite number`);
   }
   return number;
