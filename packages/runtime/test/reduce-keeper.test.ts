@@ -86,7 +86,7 @@ describe("epochs", () => {
     sessions.absorb(2, [message("bridge", 7)]);
     const merged = sessions.commit(2, undefined);
     expect([...merged.set]).toEqual([['0:25:["k"]', '{"keys":["k"],"start":0,"end":25,"acc":3}']]);
-    expect(merged.remove.sort()).toEqual(['0:10:["k"]', '15:25:["k"]']);
+    expect([...merged.remove].sort()).toEqual(['0:10:["k"]', '15:25:["k"]']);
   });
 
   it("the committed watermark never goes down; an empty epoch still raises it", () => {
@@ -269,5 +269,13 @@ describe("restarts", () => {
     expect(messages[2]).toContain("written by the batch reducer form");
     expect(messages[3]).toContain("written by the incremental reducer form");
     for (const text of messages) expect(text).toContain("weir reset");
+  });
+});
+
+describe("window specs", () => {
+  it("sliding with slide > length (refused by the spec rules) is refused here too: messages would fall in no window", () => {
+    expect(() => keeper(countReducer, { window: { sliding: { length: 10, slide: 20 } }, keyed: true, allowedLateness: 0 })).toThrow(
+      "vertex 'v': sliding slide (20ms) is longer than length (10ms); make slide at most length",
+    );
   });
 });

@@ -9,6 +9,8 @@ export type ReduceErrorCode =
   | "REDUCER_FAILED"
   /** A message the reducer cannot take (builtin sum: not JSON, field not a number); the keeper reports it as failed. */
   | "MESSAGE_NOT_REDUCIBLE"
+  /** A window spec the spec rules refuse (sliding with slide > length): some messages would fall in no window. */
+  | "WINDOW_INVALID"
   /** Stored window state that does not parse, or was written by another reducer form. */
   | "WINDOW_STATE_INVALID";
 

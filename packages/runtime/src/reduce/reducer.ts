@@ -24,7 +24,10 @@ export interface ReduceContext {
 /** A window's results: each becomes a message with `eventTime = end − 1` and the window's keys unless it sets its own. */
 export type ReduceResults = readonly MapResult[] | Promise<readonly MapResult[]>;
 
-/** The batch form: called once per closed window with every message of the window, in arrival order. */
+/**
+ * The batch form: called once per closed window with every message of the window, in the order
+ * they were absorbed (a merged session: its sessions' messages one session after the other).
+ */
 export type BatchReduceFunction = (keys: readonly string[], messages: readonly Message[], window: ReduceWindow, context: ReduceContext) => ReduceResults;
 
 /**

@@ -69,6 +69,11 @@ export interface ClosedWindow {
 }
 
 export function createWindowKeeper(options: WindowKeeperOptions): WindowKeeper {
+  const window = options.groupBy.window;
+  if ("sliding" in window && window.sliding.slide > window.sliding.length) {
+    // reduce-rules.ts refuses it in a spec; a message between two windows would vanish uncounted.
+    throw new ReduceError("WINDOW_INVALID", `vertex '${options.vertex}': sliding slide (${window.sliding.slide}ms) is longer than length (${window.sliding.length}ms); make slide at most length`);
+  }
   return new Keeper(options, windowContentOf(options.reducer));
 }
 
