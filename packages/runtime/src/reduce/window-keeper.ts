@@ -68,6 +68,14 @@ export interface ClosedWindow {
   readonly tags?: ReadonlyArray<readonly string[] | undefined>;
 }
 
+/**
+ * @example
+ * const keeper = createWindowKeeper({ vertex: "counts", partition: 0, groupBy, reducer: countReducer, ...(await store.load(0)) });
+ * const { late, failed } = keeper.absorb(epoch, messages);          // late/failed → fallback, the rest ok
+ * await store.commit(0, offsets, keeper.commit(epoch, watermark), keeper.watermark);
+ * const closed = await keeper.closable();                           // write closed[i].results downstream, then
+ * keeper.forget(closed.map((w) => w.field)); await store.forget(0, closed.map((w) => w.field));
+ */
 export function createWindowKeeper(options: WindowKeeperOptions): WindowKeeper {
   const window = options.groupBy.window;
   if ("sliding" in window && window.sliding.slide > window.sliding.length) {
