@@ -12,6 +12,7 @@ import { retryPolicyFor } from "../pipeline/retry-policy.js";
 import { orderedLeaseKey } from "../buffer/redis/keys.js";
 import { adoptPendingEntries, holdOrderedLease } from "./ordered-lease.js";
 import type { KeyOrderOptions } from "./ordered-sink.js";
+import { isReduceVertex } from "../pipeline/uses-event-time.js";
 
 /**
  * `undefined` when the vertex is not ordered. Held-back messages are counted in the vertex's
@@ -38,7 +39,7 @@ export function keyOrderOf(spec: PipelineSpec, vertex: VertexSpec, logger: Logge
 }
 
 /**
- * Under `ordered` on a Redis buffer: waits for the vertex's lease (flow/ordered-lease.ts), then
+ * Under `ordered`, and for a reduce vertex, on a Redis buffer: waits for the vertex's lease (flow/ordered-lease.ts), then
  * adopts the pending entries dead holders left, before the vertex starts. Resolves with the
  * lease's release, `null` when the vertex needs no lease, `undefined` when the wait was cancelled.
  *
@@ -58,7 +59,8 @@ export async function leaseOrderedVertex(options: {
 }): Promise<(() => Promise<void>) | null | undefined> {
   const { spec, vertex } = options;
   const buffer = spec.spec.buffer;
-  if (buffer.type !== "redis" || !effectiveOrdered(spec, vertex)) return null;
+  // A reduce vertex keeps its windows in memory between commits: one worker at a time too (issue #13).
+  if (buffer.type !== "redis" || !(effectiveOrdered(spec, vertex) || isReduceVertex(vertex))) return null;
   const log = options.logger.child({ vertex: vertex.name });
   // Its own connection, closed with the lease: the buffers' connection closes at the same time as
   // the release runs, and a release that cannot reach Redis leaves the standby waiting a ttl.

@@ -11,7 +11,7 @@ import { monotonicNow } from "../time/monotonic-clock.js";
 import type { Logger } from "./logger.js";
 
 /** What happened to the messages an entry counts. */
-export type FailureKind = "udfFailed" | "sinkFailed" | "forwardFailed" | "dropped" | "deduped" | "retriedLater";
+export type FailureKind = "udfFailed" | "sinkFailed" | "forwardFailed" | "dropped" | "deduped" | "retriedLater" | "late";
 
 const messages: Record<FailureKind, string> = {
   udfFailed: "udf failed for messages (each is retried, then routed by onFailure)",
@@ -20,6 +20,7 @@ const messages: Record<FailureKind, string> = {
   dropped: "messages dropped",
   deduped: "messages not written again: already written (deduplicated)",
   retriedLater: "messages answered retryLater: parked, each comes back after its delay",
+  late: "late messages (event time behind the watermark) sent to the fallback",
 };
 
 interface Tally {

@@ -40,7 +40,7 @@ import { closeBufferContext, createVertexBuffer, openBufferContext, type BufferC
 import { provideVertexMachine, type VertexIO, type VertexMachine } from "./vertex-machine.js";
 import { createClaimSchedule } from "./claim-schedule.js";
 import { inProcessUpstreams, IsolationCoordinator } from "./isolation-coordinator.js";
-import { createRedeliveryGuard, withPoisonCheck } from "./redelivery-guard.js";
+import { createRedeliveryGuard, withPoisonCheck, type RedeliveryGuard } from "./redelivery-guard.js";
 import { elapsedSince, monotonicNow } from "../time/monotonic-clock.js";
 import { attemptObserver, createVertexRateLimit, withRateLimit, type VertexRateLimit } from "../flow/rate-limited-read.js";
 import type { RateLimitStatus } from "../flow/rate-limiter.js";
@@ -50,7 +50,11 @@ import { createDelayedStore } from "../flow/delayed-store-factory.js";
 import { delayedSinkWriter } from "../flow/delayed-writer.js";
 import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
-import { vertexWatermarks } from "./vertex-watermarks.js";
+import { vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
+import { isReduceVertex, type ReduceVertexSpec } from "./uses-event-time.js";
+import { createReduceVertex } from "./reduce-vertex.js";
+import { createWindowStore } from "../reduce/window-store-factory.js";
+import { loadReducer } from "../reduce/load-reducer.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -195,6 +199,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         : createRedeliveryGuard({ vertex: vertex.name, buffer: input, consumer, maxDeliveries: limits.maxDeliveries, claimIdleMs, claims: claim, coordinator: isolation, logger: logger.child({ vertex: vertex.name }), onClaimed: (partition, count) => options.onClaimed?.(vertex.name, partition, count) });
     const vertexGate = await createVertexGate(vertex, limits.maxMessageSize);
     const gate = guard === undefined ? vertexGate : withPoisonCheck(vertexGate, guard);
+    if (isReduceVertex(vertex)) return reduceIO(vertex, input!, gate, guard, watermarks, rate);
     // retryLater answers: parked in a store beside the vertex's input (docs/flow-control.md).
     const delayedStore = vertex.kind === "source" ? undefined : createDelayedStore(bufferContext!, vertex);
     const delayed: DelayedRedeliveryOptions | undefined =
@@ -252,6 +257,70 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       fallback: createFallbackWrite(fallbackSink?.write, logger.child({ vertex: vertex.name })),
     };
     return delayedStore === undefined ? io : withDelayedRelease(io, delayedStore, count);
+  };
+
+  /** A reduce vertex's sink and ack: window state committed with the ack, closed windows emitted (reduce-vertex.ts). */
+  const reduceIO = async (
+    vertex: ReduceVertexSpec,
+    input: PartitionedBuffer,
+    gate: MessageGate | undefined,
+    guard: RedeliveryGuard | undefined,
+    watermarks: VertexWatermarks | undefined,
+    rate: VertexRateLimit | undefined,
+  ): Promise<VertexIO> => {
+    const count = counts.get(vertex.name)!;
+    const log = logger.child({ vertex: vertex.name });
+    const store = createWindowStore(input, consumer);
+    closers.push(() => store.close());
+    const resultTags = new Map<string, readonly string[]>();
+    const forward = createForwarder({
+      vertex: vertex.name,
+      // Results pass on with their ids; a stage only to carry the reducer's tags for edge conditions.
+      stage: { kind: "message", map: (message) => [{ value: message.value, keys: message.keys, ...(resultTags.has(message.id) ? { tags: resultTags.get(message.id)! } : {}) }] },
+      targets: forwardTargets(vertex),
+      counts: count,
+      udfTimeoutMs: NO_TIMEOUT_MS,
+      logger: log,
+      failures,
+    });
+    const reduce = createReduceVertex({
+      vertex: vertex.name,
+      partitions: vertex.partitions,
+      groupBy: vertex.groupBy,
+      reducer: await loadReducer(vertex.name, vertex.udf, vertex.groupBy),
+      store,
+      forward: async (messages, tags, context) => {
+        for (const [id, given] of tags) resultTags.set(id, given);
+        try {
+          return await forward(messages, context);
+        } finally {
+          for (const id of tags.keys()) resultTags.delete(id);
+        }
+      },
+      publish: async (partition, watermark) => watermarks?.publish(partition, watermark),
+      observe: (partition, watermark, openWindows) => options.onEventTime?.(vertex.name, partition, { ...(watermark === undefined ? {} : { watermark }), openWindows }),
+      counts: count,
+      failures,
+      logger: log,
+    });
+    await reduce.start();
+    const fallbackSink = vertex.fallback === undefined ? undefined : await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex));
+    if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
+    return {
+      read: withRateLimit(rate, async (request, signal) => {
+        const batch = guard !== undefined ? await guard.read(request, signal) : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
+        count.read += batch.entries.length;
+        await eventLoopTurn();
+        return batch;
+      }),
+      ack: async (request) => {
+        await reduce.ack(request);
+        guard?.acknowledged(request.partition, request.offsets);
+        count.acked += request.offsets.length;
+      },
+      sink: sinkConnectorFromFunction(gate === undefined ? reduce.sink : gateSinkFunction(reduce.sink, gate)),
+      fallback: createFallbackWrite(fallbackSink?.write, log),
+    };
   };
 
   // Process sinks and udfs start one process per partition and log their stderr.
@@ -485,7 +554,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
               commitMode: vertex.commit,
               readBatchSize: limits.readBatchSize,
               readTimeoutMs: limits.readTimeout,
-              maxInflightEpochs: limits.maxInflightEpochs,
+              // A reduce vertex checks lateness against the watermark its last epoch committed: one epoch at a time.
+              maxInflightEpochs: isReduceVertex(vertex) ? 1 : limits.maxInflightEpochs,
               retry: retryPolicyFor(vertex),
               resultTimeoutMs: vertex.kind === "sink" ? limits.resultTimeout : NO_TIMEOUT_MS,
               // A durable buffer may hold this consumer's entries from before a crash: re-read them first.

@@ -54,6 +54,8 @@ export interface RedeliveryGuard {
   read(request: GuardedRead, signal: AbortSignal): Promise<ReadBatch>;
   /** Acks offsets (and frees the process for the next suspect). */
   ack(partition: number, offsets: readonly string[]): Promise<void>;
+  /** Bookkeeping of an ack made elsewhere (a reduce vertex acks in its window commit). */
+  acknowledged(partition: number, offsets: readonly string[]): void;
   /** Why the message must not be processed (poison), or undefined. */
   poisonReason(messageId: string): string | undefined;
 }
@@ -223,6 +225,17 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     return NOTHING;
   };
 
+  const acknowledged = (partition: number, offsets: readonly string[]): void => {
+    coordinator.acked(vertex, partition, offsets);
+    if (poisonedOffsets.size === 0) return;
+    for (const offset of offsets) {
+      const id = poisonedOffsets.get(`${partition}:${offset}`);
+      if (id === undefined) continue;
+      poisonedOffsets.delete(`${partition}:${offset}`);
+      poisoned.delete(id);
+    }
+  };
+
   return {
     async read(request, signal) {
       const { partition } = request;
@@ -245,15 +258,9 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     },
     async ack(partition, offsets) {
       await buffer.ack(partition, offsets);
-      coordinator.acked(vertex, partition, offsets);
-      if (poisonedOffsets.size === 0) return;
-      for (const offset of offsets) {
-        const id = poisonedOffsets.get(`${partition}:${offset}`);
-        if (id === undefined) continue;
-        poisonedOffsets.delete(`${partition}:${offset}`);
-        poisoned.delete(id);
-      }
+      acknowledged(partition, offsets);
     },
+    acknowledged,
     poisonReason: (messageId) => (poisoned.size === 0 ? undefined : poisoned.get(messageId)),
   };
 }

@@ -1,4 +1,5 @@
-import type { PipelineSpec } from "../spec/pipeline-spec.js";
+import type { PipelineSpec, UdfVertexSpec, VertexSpec } from "../spec/pipeline-spec.js";
+import type { GroupBySpec } from "../spec/reduce-spec.js";
 
 /**
  * Whether a pipeline runs with watermarks (issue #13): it has a reduce vertex (a udf with
@@ -6,5 +7,12 @@ import type { PipelineSpec } from "../spec/pipeline-spec.js";
  * no watermark events, so they cost nothing extra.
  */
 export function usesEventTime(spec: PipelineSpec): boolean {
-  return spec.spec.watermark !== undefined || spec.spec.vertices.some((vertex) => vertex.kind === "udf" && vertex.groupBy !== undefined);
+  return spec.spec.watermark !== undefined || spec.spec.vertices.some(isReduceVertex);
+}
+
+/** A udf vertex with `groupBy`: it reduces per window. */
+export type ReduceVertexSpec = UdfVertexSpec & { readonly groupBy: GroupBySpec };
+
+export function isReduceVertex(vertex: VertexSpec): vertex is ReduceVertexSpec {
+  return vertex.kind === "udf" && vertex.groupBy !== undefined;
 }

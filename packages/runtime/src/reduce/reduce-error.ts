@@ -12,7 +12,9 @@ export type ReduceErrorCode =
   /** A window spec the spec rules refuse (sliding with slide > length): some messages would fall in no window. */
   | "WINDOW_INVALID"
   /** Stored window state that does not parse, or was written by another reducer form. */
-  | "WINDOW_STATE_INVALID";
+  | "WINDOW_STATE_INVALID"
+  /** An epoch's input was no longer pending for this worker at its commit: another worker took the partition over. */
+  | "REDUCE_PARTITION_LOST";
 
 /** A reduce vertex that cannot be set up or run (issue #13). Raised with what to do about it. */
 export class ReduceError extends WeirError {

@@ -1,0 +1,172 @@
+/**
+ * A reduce vertex (issue #13, DESIGN §8): a udf with `groupBy`. Its readers, batchers and sink
+ * sessions are the usual trio; its "sink" absorbs each epoch's messages into per-partition window
+ * state, and its ack is where time moves:
+ *
+ *   sink(epoch e of p)  ── absorb ──▶ keeper(p)            ok: absorbed · fallback: late or unreadable
+ *   ack(e, offsets, wm) ── commit ──▶ store: ack offsets + changed windows + wm, in one atomic step
+ *                       ── close ───▶ windows with end + allowedLateness ≤ wm: results written downstream
+ *                       ── forget ──▶ their state deleted;  then the vertex's watermark is published
+ *
+ * A crash after the commit re-emits on start (the state is still there; buffer dedup drops the
+ * repeat); a crash before it redelivers the epoch's messages, which the state never counted.
+ */
+import type { AckInput, Message, SinkAnswer, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
+import type { Logger } from "../observability/logger.js";
+import type { VertexCounts } from "../observability/vertex-counters.js";
+import type { FailureLog } from "../observability/failure-log.js";
+import type { GroupBySpec } from "../spec/reduce-spec.js";
+import { createWindowKeeper, type ClosedWindow, type WindowKeeper } from "../reduce/window-keeper.js";
+import type { Reducer } from "../reduce/reducer.js";
+import type { WindowStateChange } from "../reduce/window-state.js";
+import type { WindowStore } from "../reduce/window-store.js";
+import { ReduceError } from "../reduce/reduce-error.js";
+
+export interface ReduceVertexOptions {
+  readonly vertex: string;
+  readonly partitions: number;
+  readonly groupBy: GroupBySpec;
+  readonly reducer: Reducer;
+  readonly store: WindowStore;
+  /** Writes closed windows' results downstream (the vertex's forwarder); `tags` by result id route them. */
+  readonly forward: (messages: readonly Message[], tags: ReadonlyMap<string, readonly string[]>, context: SinkContext) => Promise<readonly SinkAnswer[]>;
+  /** Called once an input epoch is committed, with the watermark the vertex now holds for `partition`. */
+  readonly publish?: (partition: number, watermark: number) => Promise<void>;
+  /** Told of every change of a partition's watermark and open windows (metrics, dashboard). */
+  readonly observe?: (partition: number, watermark: number | undefined, openWindows: number) => void;
+  readonly counts: VertexCounts;
+  readonly failures: FailureLog;
+  readonly logger: Logger;
+  /** Waits between attempts to write a closed window's results (the downstream buffer full or unreachable). */
+  readonly retryDelayMs?: (attempt: number) => number;
+}
+
+export interface ReduceVertex {
+  /** Loads every partition's windows and watermark, and emits the windows that closed before a restart. */
+  start(): Promise<void>;
+  /** The vertex's sink: absorbs an attempt's messages. */
+  readonly sink: SinkFunction;
+  /** The vertex's ack: commit, close, emit, forget, publish. Safe to repeat after a failure. */
+  ack(input: AckInput): Promise<void>;
+  /** How many windows `partition` holds open. */
+  openWindows(partition: number): number;
+}
+
+export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
+  const keepers: WindowKeeper[] = [];
+  // The diff of an epoch whose commit failed: the next try persists the same diff (the keeper folded it already).
+  const unpersisted = new Map<number, { readonly epoch: number; readonly change: WindowStateChange }>();
+  const keeperOf = (partition: number): WindowKeeper => {
+    const keeper = keepers[partition];
+    if (keeper === undefined) throw new Error(`reduce vertex '${options.vertex}': partition ${partition} was not started`);
+    return keeper;
+  };
+
+  const emitClosed = async (partition: number): Promise<void> => {
+    const keeper = keeperOf(partition);
+    const closed = await keeper.closable();
+    if (closed.length === 0) return;
+    await writeAll(options, partition, closed.flatMap((window) => window.results), tagsOf(closed));
+    const fields = closed.map((window) => window.field);
+    await options.store.forget(partition, fields);
+    keeper.forget(fields);
+  };
+
+  const observe = (partition: number) => options.observe?.(partition, keeperOf(partition).watermark, keeperOf(partition).openWindows());
+
+  return {
+    async start() {
+      for (let partition = 0; partition < options.partitions; partition += 1) {
+        const stored = await options.store.load(partition);
+        keepers[partition] = createWindowKeeper({
+          vertex: options.vertex,
+          partition,
+          groupBy: options.groupBy,
+          reducer: options.reducer,
+          stored: stored.windows,
+          ...(stored.watermark === undefined ? {} : { watermark: stored.watermark }),
+        });
+        if (stored.windows.size > 0) options.logger.info("reduce state loaded", { partition, windows: stored.windows.size, watermark: stored.watermark });
+        await emitClosed(partition);
+        observe(partition);
+      }
+    },
+
+    sink: async (messages: readonly Message[], context: SinkContext): Promise<SinkResult[]> => {
+      const outcome = keeperOf(context.partition).absorb(context.epoch, messages);
+      if (outcome.late.length === 0 && outcome.failed.length === 0) return messages.map((message) => ({ id: message.id, status: "ok" }));
+      const refused = new Map<string, string>();
+      for (const { message, reason } of outcome.late) refused.set(message.id, reason);
+      for (const { message, reason } of outcome.failed) refused.set(message.id, reason);
+      if (outcome.late.length > 0) {
+        options.counts.late += outcome.late.length;
+        options.failures.record(options.vertex, "late", outcome.late.length, outcome.late[0]!.reason);
+      }
+      return messages.map((message) => {
+        const reason = refused.get(message.id);
+        return reason === undefined ? { id: message.id, status: "ok" } : { id: message.id, status: "fallback", reason };
+      });
+    },
+
+    async ack(input) {
+      const keeper = keeperOf(input.partition);
+      let pending = unpersisted.get(input.partition);
+      if (pending === undefined || pending.epoch !== input.epoch) {
+        pending = { epoch: input.epoch, change: keeper.commit(input.epoch, input.watermark) };
+        unpersisted.set(input.partition, pending);
+      }
+      const acked = await options.store.commit(input.partition, input.offsets, pending.change, keeper.watermark);
+      unpersisted.delete(input.partition);
+      if (acked === 0 && input.offsets.length > 0) {
+        // Not pending for this worker any more: another took the partition over (a zombie after a stall).
+        throw new ReduceError(
+          "REDUCE_PARTITION_LOST",
+          `reduce vertex '${options.vertex}' partition ${input.partition}: ${input.offsets.length - acked} of the epoch's entries were no longer pending for this worker (another worker took the partition over while this one stalled); its window state was left unchanged — restart this worker`,
+        );
+      }
+      await emitClosed(input.partition);
+      observe(input.partition);
+      const watermark = outputWatermark(keeper);
+      if (watermark !== undefined) await options.publish?.(input.partition, watermark);
+    },
+
+    openWindows: (partition) => keeperOf(partition).openWindows(),
+  };
+}
+
+/** What the vertex may promise downstream: its input watermark, held back by its earliest open window's results. */
+export function outputWatermark(keeper: WindowKeeper): number | undefined {
+  const input = keeper.watermark;
+  if (input === undefined) return undefined;
+  const earliest = keeper.earliestOpenEnd();
+  if (earliest === undefined) return input;
+  return Math.min(input, earliest - 1);
+}
+
+/** Writes results downstream until every one is written: a closed window is never lost. */
+async function writeAll(options: ReduceVertexOptions, partition: number, messages: readonly Message[], tags: ReadonlyMap<string, readonly string[]>): Promise<void> {
+  let left = messages;
+  for (let attempt = 1; left.length > 0; attempt += 1) {
+    const controller = new AbortController();
+    try {
+      const results = await options.forward(left, tags, { vertex: options.vertex, partition, epoch: 0, attempt, signal: controller.signal });
+      const ok = new Set(results.filter((result) => result.status === "ok").map((result) => result.id));
+      left = left.filter((message) => !ok.has(message.id));
+    } catch (error) {
+      options.logger.warn("closed windows' results could not be written; retrying", { partition, messages: left.length, attempt, error: error instanceof Error ? error.message : String(error) });
+    }
+    if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs?.(attempt) ?? Math.min(1_000, 10 * 2 ** attempt)));
+  }
+}
+
+/** Result id → the tags its reducer gave it (edges with conditions route on them). */
+function tagsOf(closed: readonly ClosedWindow[]): ReadonlyMap<string, readonly string[]> {
+  const tags = new Map<string, readonly string[]>();
+  for (const window of closed) {
+    window.results.forEach((result, i) => {
+      const given = window.tags?.[i];
+      if (given !== undefined) tags.set(result.id, given);
+    });
+  }
+  return tags;
+}
