@@ -302,6 +302,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       counts: count,
       failures,
       logger: log,
+      cancelled: () => finished,
     });
     await reduce.start();
     const fallbackSink = vertex.fallback === undefined ? undefined : await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex));

@@ -37,6 +37,8 @@ export interface ReduceVertexOptions {
   readonly counts: VertexCounts;
   readonly failures: FailureLog;
   readonly logger: Logger;
+  /** True once the run is over: a write of closed windows stops retrying (their state stays for the next run). */
+  readonly cancelled?: () => boolean;
   /** Waits between attempts to write a closed window's results (the downstream buffer full or unreachable). */
   readonly retryDelayMs?: (attempt: number) => number;
 }
@@ -155,6 +157,7 @@ async function writeAll(options: ReduceVertexOptions, partition: number, message
     } catch (error) {
       options.logger.warn("closed windows' results could not be written; retrying", { partition, messages: left.length, attempt, error: error instanceof Error ? error.message : String(error) });
     }
+    if (left.length > 0 && options.cancelled?.() === true) throw new Error(`the run ended before ${left.length} closed windows' results of partition ${partition} were written; they stay in the window state`);
     if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs?.(attempt) ?? Math.min(1_000, 10 * 2 ** attempt)));
   }
 }
