@@ -58,12 +58,16 @@ const scenarios: Scenario[] = [
   { id: "weir-memory-4-b100", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--batch", "100"], baseline: "weir-memory-4-b2000", full: true },
   { id: "weir-memory-4-b2000", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--batch", "2000"], full: true },
   // Ordered processing per key (issue #15 part 2): 1,000 keys, ordered ÷ unordered of the same round (target ≥ 0.5×).
-  { id: "weir-memory-cat-4-k1000", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat", "--keys", "1000"], full: true },
+  // Also the baseline of reduce (issue #13), whose target --quick checks.
+  { id: "weir-memory-cat-4-k1000", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat", "--keys", "1000"] },
   { id: "weir-memory-cat-4-k1000-ordered", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat", "--keys", "1000", "--ordered"], baseline: "weir-memory-cat-4-k1000", full: true },
-  { id: "weir-redis-cat-4-k1000", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--shape", "cat", "--keys", "1000"], full: true },
+  { id: "weir-redis-cat-4-k1000", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--shape", "cat", "--keys", "1000"] },
   { id: "weir-redis-cat-4-k1000-ordered", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--shape", "cat", "--keys", "1000", "--ordered"], baseline: "weir-redis-cat-4-k1000", full: true },
   { id: "weir-redis-4-k1000-d2", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--keys", "1000", "--sink-delay", "2"], full: true },
   { id: "weir-redis-4-k1000-d2-ordered", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--keys", "1000", "--sink-delay", "2", "--ordered"], baseline: "weir-redis-4-k1000-d2", full: true },
+  // Windowed reduce (issue #13): count per key and fixed 1 s window, 1,000 keys, 4 partitions; CPU per message ÷ the cat map's (target ≤ 2×).
+  { id: "weir-memory-reduce-4-k1000", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "reduce", "--keys", "1000"], baseline: "weir-memory-cat-4-k1000" },
+  { id: "weir-redis-reduce-4-k1000", script: "weir.ts", args: ["--buffer", "redis", "--partitions", "4", "--shape", "reduce", "--keys", "1000"], baseline: "weir-redis-cat-4-k1000" },
 ];
 
 async function compileScenarios(): Promise<void> {

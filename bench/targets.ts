@@ -1,5 +1,5 @@
 /**
- * Issue 12's targets, each computed from the rounds just run and printed beside its figure with
+ * Issue 12's targets (and issue #13's reduce cost), each computed from the rounds just run and printed beside its figure with
  * met / not met. Ratios divide two scenarios of the same round and the median over rounds is
  * kept, as for the main table. A target whose scenarios did not run says so instead of guessing.
  */
@@ -50,6 +50,8 @@ export function evaluateTargets({ rounds, importRssMib }: TargetContext): Target
     row("redis, gen → cat → sink, 4p: ≥ 1.0× a two-hop raw loop", rate("weir-redis-cat-4", "raw-pipelined-cat-4"), ratio, (v) => v >= 1.0, "raw-pipelined-cat-4 not run"),
     row("memory, gen → sink: CPU at 16p ≤ 1.3× at 1p (batch 500)", cpu("weir-memory-16", "weir-memory-1"), ratio, (v) => v <= 1.3, "full run only"),
     row("memory, gen → sink, 4p: CPU at batch 100 ≤ 2× at 2000", cpu("weir-memory-4-b100", "weir-memory-4-b2000"), ratio, (v) => v <= 2, "full run only"),
+    row("memory, reduce (count, fixed 1 s, 1,000 keys, 4p): CPU ≤ 2× the cat map's", cpu("weir-memory-reduce-4-k1000", "weir-memory-cat-4-k1000"), ratio, (v) => v <= 2, "weir-memory-reduce-4-k1000 not run"),
+    row("redis, reduce (count, fixed 1 s, 1,000 keys, 4p): CPU ≤ 2× the cat map's", cpu("weir-redis-reduce-4-k1000", "weir-redis-cat-4-k1000"), ratio, (v) => v <= 2, "weir-redis-reduce-4-k1000 not run"),
     rssRow(perRound(rounds, ["weir-memory-cat-4"], (get) => get("weir-memory-cat-4").peakRssMb), messages ?? 0, at),
     row('import "@weir/runtime" < 60 MiB', importRssMib, (v) => `${v.toFixed(0)} MiB peak RSS`, (v) => v < 60, "not measured"),
   ];

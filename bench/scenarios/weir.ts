@@ -1,6 +1,7 @@
 /**
  * Weir itself: generator → blackhole-like sink (`--shape sink`) or generator → cat → sink
- * (`--shape cat`, two edges), on the memory buffer or on Redis streams. The sink measures
+ * (`--shape cat`, two edges) or generator → count → sink (`--shape reduce`: a reduce vertex counting
+ * per key and fixed 1 s window, issue #13), on the memory buffer or on Redis streams. The sink measures
  * end-to-end latency from each message's event time. Limits default to readBatchSize 500,
  * readTimeout 10ms, maxInflightEpochs 4; `--batch`, `--read-timeout` and `--inflight` change them.
  * `--keys n` gives the messages n distinct keys (none by default); `--ordered` turns on
@@ -40,9 +41,13 @@ const rpu = args.rate > 0 ? args.rate : 100_000_000;
 const vertices = [
   { name: "in", source: { generator: { total: args.messages, rpu, duration: "1s", msgSize: args.msgSize, keyCount } } },
   ...(shape === "cat" ? [{ name: "cat", partitions: args.partitions, udf: { builtin: { name: "cat" as const } } }] : []),
+  ...(shape === "reduce"
+    ? [{ name: "count", partitions: args.partitions, udf: { builtin: { name: "count" as const }, groupBy: { window: { fixed: { length: "1s" } } } } }]
+    : []),
   { name: "out", partitions: args.partitions, sink: { blackhole: {} } },
 ];
-const edges = shape === "cat" ? [{ from: "in", to: "cat" }, { from: "cat", to: "out" }] : [{ from: "in", to: "out" }];
+const middle = shape === "cat" ? "cat" : shape === "reduce" ? "count" : undefined;
+const edges = middle === undefined ? [{ from: "in", to: "out" }] : [{ from: "in", to: middle }, { from: middle, to: "out" }];
 const spec = parseSpec(
   {
     apiVersion: "weir.dev/v1",
@@ -64,6 +69,8 @@ const summary = await createPipeline(spec, { sinks: { out: sink }, ...(counter =
 if (summary.status !== "completed") throw new Error(`the run failed: ${summary.reason}`);
 const keyed = keyCount > 0 ? `, ${keyCount} keys${ordered ? ", ordered" : ""}` : ordered ? ", ordered" : "";
 const delayed = sinkDelayMs > 0 ? `, sink ${sinkDelayMs} ms per call` : "";
-const label = `weir ${buffer}, ${shape === "cat" ? "gen → cat → sink" : "gen → sink"}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}${keyed}${delayed}`;
-report(meter.finish(label, delivered));
+const shapes: Record<string, string> = { sink: "gen → sink", cat: "gen → cat → sink", reduce: "gen → count (fixed 1 s) → sink" };
+const label = `weir ${buffer}, ${shapes[shape] ?? shape}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}${keyed}${delayed}`;
+// A reduce vertex delivers one result per (key, window): its cost is per message it read.
+report(meter.finish(label, shape === "reduce" ? args.messages : delivered));
 counter?.print();

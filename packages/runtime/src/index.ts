@@ -34,6 +34,8 @@ export type {
   VertexSpec,
 } from "./spec/pipeline-spec.js";
 export type { GroupBySpec, IdleSourceSpec, WatermarkSpec, WindowSpec } from "./spec/reduce-spec.js";
+// What a module reducer is written against (docs/reduce.md).
+export type { BatchReduceFunction, IncrementalReduceFunctions, ReduceContext, ReduceResults, ReduceWindow } from "./reduce/reducer.js";
 export { createPipeline } from "./pipeline/create-pipeline.js";
 export type { EventTimeUpdate, Pipeline, PipelineOptions } from "./pipeline/create-pipeline.js";
 export { fallbackHeaders } from "./pipeline/fallback-writer.js";

@@ -118,6 +118,21 @@ describe("every example runs by its documented command", () => {
     expect(summary.vertices["out"]).toMatchObject({ read: 600, ok: 600 });
   });
 
+  // docs/reduce.md's examples (issue #13): every message is counted once, none is late.
+  it("examples/reduce/counts.yaml: 3000 messages counted per key and 1 s window, none late", { timeout: 120_000 }, async () => {
+    const summary = await summaryOf("examples/reduce/counts.yaml");
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["counts"]).toMatchObject({ read: 3000, ok: 3000, fallback: 0, late: 0, dropped: 0 });
+    expect(summary.vertices["out"]!["ok"]).toBeGreaterThanOrEqual(100); // at least one window per key
+  });
+
+  it("examples/reduce/sessions.yaml: the module reducer averages every message into a session", { timeout: 120_000 }, async () => {
+    const summary = await summaryOf("examples/reduce/sessions.yaml");
+    expect(summary.status).toBe("completed");
+    expect(summary.vertices["averages"]).toMatchObject({ read: 600, ok: 600, fallback: 0, late: 0, dropped: 0 });
+    expect(summary.vertices["out"]!["ok"]).toBeGreaterThanOrEqual(10); // at least one session per key
+  });
+
   it("every file under examples/ is exercised here or by a named test", async () => {
     const exercised = new Set([
       "demo.yaml",
@@ -136,6 +151,9 @@ describe("every example runs by its documented command", () => {
       "flow-control/retry-later.yaml",
       "flow-control/retry-later.ts", // retry-later.yaml
       "flow-control/rate-limit.yaml",
+      "reduce/counts.yaml",
+      "reduce/sessions.yaml",
+      "reduce/average.ts", // sessions.yaml
     ]);
     const files = (await readdir(examples, { recursive: true, withFileTypes: true }))
       .filter((entry) => entry.isFile() && !entry.parentPath.includes("__pycache__") && !entry.parentPath.includes(`${path.sep}out`))

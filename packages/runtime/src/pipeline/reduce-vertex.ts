@@ -58,6 +58,9 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
   const keepers: WindowKeeper[] = [];
   // The diff of an epoch whose commit failed: the next try persists the same diff (the keeper folded it already).
   const unpersisted = new Map<number, { readonly epoch: number; readonly change: WindowStateChange }>();
+  // The last ack each partition committed: the same ack retried (its forget failed) only closes windows,
+  // since committing it again would ack nothing and look like a lost partition.
+  const committedAcks = new Map<number, string>();
   const keeperOf = (partition: number): WindowKeeper => {
     const keeper = keepers[partition];
     if (keeper === undefined) throw new Error(`reduce vertex '${options.vertex}': partition ${partition} was not started`);
@@ -72,6 +75,25 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     const fields = closed.map((window) => window.field);
     await options.store.forget(partition, fields);
     keeper.forget(fields);
+  };
+
+  /** Acks the epoch's offsets and persists its windows and watermark in one step (once per epoch). */
+  const commit = async (input: AckInput, keeper: WindowKeeper): Promise<void> => {
+    let pending = unpersisted.get(input.partition);
+    if (pending === undefined || pending.epoch !== input.epoch) {
+      pending = { epoch: input.epoch, change: keeper.commit(input.epoch, input.watermark) };
+      unpersisted.set(input.partition, pending);
+    }
+    const acked = await options.store.commit(input.partition, input.offsets, pending.change, keeper.watermark);
+    unpersisted.delete(input.partition);
+    if (acked === 0 && input.offsets.length > 0) {
+      // Not pending for this worker any more: another took the partition over (a zombie after a stall).
+      throw new ReduceError(
+        "REDUCE_PARTITION_LOST",
+        `reduce vertex '${options.vertex}' partition ${input.partition}: ${input.offsets.length - acked} of the epoch's entries were no longer pending for this worker (another worker took the partition over while this one stalled); its window state was left unchanged — restart this worker`,
+      );
+    }
+    committedAcks.set(input.partition, ackIdentity(input));
   };
 
   const observe = (partition: number) => options.observe?.(partition, keeperOf(partition).watermark, keeperOf(partition).openWindows());
@@ -112,20 +134,7 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
 
     async ack(input) {
       const keeper = keeperOf(input.partition);
-      let pending = unpersisted.get(input.partition);
-      if (pending === undefined || pending.epoch !== input.epoch) {
-        pending = { epoch: input.epoch, change: keeper.commit(input.epoch, input.watermark) };
-        unpersisted.set(input.partition, pending);
-      }
-      const acked = await options.store.commit(input.partition, input.offsets, pending.change, keeper.watermark);
-      unpersisted.delete(input.partition);
-      if (acked === 0 && input.offsets.length > 0) {
-        // Not pending for this worker any more: another took the partition over (a zombie after a stall).
-        throw new ReduceError(
-          "REDUCE_PARTITION_LOST",
-          `reduce vertex '${options.vertex}' partition ${input.partition}: ${input.offsets.length - acked} of the epoch's entries were no longer pending for this worker (another worker took the partition over while this one stalled); its window state was left unchanged — restart this worker`,
-        );
-      }
+      if (committedAcks.get(input.partition) !== ackIdentity(input)) await commit(input, keeper);
       await emitClosed(input.partition);
       observe(input.partition);
       const watermark = outputWatermark(keeper);
@@ -134,6 +143,11 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
 
     openWindows: (partition) => keeperOf(partition).openWindows(),
   };
+}
+
+/** An ack told apart from the next epochs' without joining every offset. */
+function ackIdentity(input: AckInput): string {
+  return `${input.epoch}:${input.offsets.length}:${input.offsets[0] ?? ""}:${input.offsets.at(-1) ?? ""}`;
 }
 
 /** What the vertex may promise downstream: its input watermark, held back by its earliest open window's results. */
