@@ -9,10 +9,13 @@
  *   advanced by idleSource, or every window downstream stays open and state grows without bound.
  * - numaflow #3424: event times that jitter (arrive slightly out of order) must not stall the
  *   source's watermark: it never goes back, and keeps moving.
+ * - numaflow #3645: a reducer (accumulator) that emits nothing for its windows must not stall the
+ *   watermark downstream: windows close (state is freed) and the sink's watermark keeps moving.
  * (#3262 and #1606 were not found in the issue corpus this was written from, so no case is named after them.)
  * - slow partition: one partition's udf or sink is slow; windows still close in order and none early (a
  *   window is emitted once, with its full count, so nothing of it arrives after it closed).
  */
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { Message } from "@weir/actors";
 import { createPipeline, parseSpec } from "../src/index.js";
@@ -124,6 +127,38 @@ describe("watermark stalls (Numaflow's reports) on the memory buffer", () => {
       }));
       expect(regressions).toEqual([]);
       expect(pipeline.counts()["counts"]?.late).toBe(0);
+    } finally {
+      pipeline.stop();
+      await run;
+    }
+  });
+
+  it("a reducer that emits nothing (numaflow #3645): windows still close and the downstream watermark keeps moving", async () => {
+    const { sink, results } = recordingSink();
+    let open = new Map<number, number>();
+    const spec = reduceSpec({
+      source: { generator: { rpu: 400, duration: "1s", keyCount: 3 } },
+      reducePartitions: 2,
+      window: { fixed: { length: 100 } },
+      reducer: { module: { path: fileURLToPath(new URL("./fixtures/silent-reducer.mjs", import.meta.url)), export: "reduce" } },
+      watermark: { maxDelay: 0, idleSource },
+    });
+    const pipeline = createPipeline(parseSpec(spec, "/base"), {
+      sinks: { out: sink },
+      onEventTime: (vertex, partition, update) => {
+        if (vertex === "counts" && update.openWindows !== undefined) open = new Map(open).set(partition, update.openWindows);
+      },
+    });
+    const run = pipeline.start();
+    try {
+      const started = Date.now();
+      await waitUntil("the sink's watermark 500 ms past the start, though no window emitted anything", () => (minWatermark(pipeline.watermarks()["out"], 2) ?? 0) > started + 500, BOUND_MS, () => ({
+        watermarks: pipeline.watermarks(),
+        open: [...open],
+      }));
+      expect(results()).toEqual([]);
+      // Closed windows are forgotten: a partition holds only the few windows the watermark has not passed.
+      for (const count of open.values()) expect(count).toBeLessThanOrEqual(3 * 2);
     } finally {
       pipeline.stop();
       await run;

@@ -78,6 +78,8 @@ export interface ReduceSpecOptions {
   readonly reducePartitions: number;
   readonly window: Record<string, unknown>;
   readonly keyed?: boolean;
+  /** The reduce vertex's udf without groupBy; builtin count by default. */
+  readonly reducer?: Record<string, unknown>;
   readonly watermark: Record<string, unknown>;
   readonly fallback?: Record<string, unknown>;
   readonly readBatchSize?: number;
@@ -99,7 +101,7 @@ export function reduceSpec(options: ReduceSpecOptions): PipelineSpecInput {
         {
           name: "counts",
           partitions: options.reducePartitions,
-          udf: { builtin: { name: "count" }, groupBy: { window: options.window, keyed: options.keyed ?? true } },
+          udf: { ...(options.reducer ?? { builtin: { name: "count" } }), groupBy: { window: options.window, keyed: options.keyed ?? true } },
           ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
         },
         { name: "out", partitions: 2, sink: { log: {} } },
