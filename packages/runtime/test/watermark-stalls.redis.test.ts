@@ -23,7 +23,9 @@ import { fileURLToPath } from "node:url";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { redisTestUrl } from "./support/redis-server.js";
+import { createPipeline, parseSpec } from "../src/index.js";
+import { countOf, recordingSink, reduceSpec, waitUntil } from "./support/event-time-run.js";
+import { redisTestUrl, uniquePrefix } from "./support/redis-server.js";
 import { pendingOf, scenarioFixture, startWorker, waitFor } from "../../../faults/support/harness.js";
 
 const url = redisTestUrl();
@@ -114,4 +116,34 @@ describe.skipIf(url === undefined)("watermark stalls on Redis", () => {
     const { lateLines } = await runKill();
     expect(lateLines, "messages late because of the dead processor").toEqual([]);
   }, 120_000);
+
+  it("idle reduce partition on Redis (numaflow #627): one key over 4 reduce partitions, windows close and are emitted within idleSource.threshold + a few seconds", async () => {
+    const { sink, results } = recordingSink();
+    const spec = reduceSpec({
+      name: "wmidle",
+      buffer: { type: "redis", url: fixture.url, keyPrefix: fixture.prefix("wmidle") },
+      source: { generator: { rpu: 300, duration: "1s", keyCount: 1 } },
+      reducePartitions: 4,
+      window: { fixed: { length: 200 } },
+      watermark: { maxDelay: 0, idleSource: { threshold: 300, stepInterval: 100, incrementBy: 100 } },
+    });
+    const pipeline = createPipeline(parseSpec(spec, "/base"), { sinks: { out: sink }, consumer: uniquePrefix("c") });
+    const run = pipeline.start();
+    try {
+      await waitUntil(
+        "a closed window downstream and the sink's watermark past it",
+        () => {
+          const first = results()[0];
+          const out = pipeline.watermarks()["out"];
+          return first !== undefined && out?.[0] !== undefined && out[1] !== undefined && Math.min(out[0], out[1]) >= countOf(first).end - 1;
+        },
+        300 + 8_000,
+        () => ({ results: results().length, watermarks: pipeline.watermarks() }),
+      );
+      expect(pipeline.counts()["counts"]?.late).toBe(0);
+    } finally {
+      pipeline.stop();
+      await run;
+    }
+  }, 30_000);
 });

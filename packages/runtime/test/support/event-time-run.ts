@@ -84,6 +84,8 @@ export interface ReduceSpecOptions {
   readonly fallback?: Record<string, unknown>;
   readonly readBatchSize?: number;
   readonly readTimeout?: string;
+  /** `spec.buffer` (memory by default). */
+  readonly buffer?: Record<string, unknown>;
 }
 
 /** in (source) → cat (map) → counts (reduce, builtin count) → out (sink). */
@@ -93,6 +95,7 @@ export function reduceSpec(options: ReduceSpecOptions): PipelineSpecInput {
     kind: "Pipeline",
     metadata: { name: options.name ?? "wm" },
     spec: {
+      ...(options.buffer === undefined ? {} : { buffer: options.buffer }),
       watermark: options.watermark,
       limits: { readBatchSize: options.readBatchSize ?? 50, readTimeout: options.readTimeout ?? "10ms" },
       vertices: [
