@@ -30,17 +30,21 @@ export type FallbackWrite = (input: FallbackWriteInput) => Promise<void>;
 
 export function createFallbackWrite(write: SinkFunction | undefined, logger: Logger): FallbackWrite {
   if (write === undefined) {
-    // No fallback sink configured (a sink answered `fallback` on its own): the message is
-    // reported, loudly and with its reason, and counted as fallback — never dropped silently.
+    // No fallback sink configured (a sink answered `fallback` on its own, or a reduce vertex met
+    // late messages): the messages are reported, loudly and with a reason, and counted as
+    // fallback — never dropped silently. One line per write, not per message: a late burst of
+    // thousands must not bury the log (the failure log's reason, issue #11).
     return async (input) => {
-      for (const item of input.items) {
-        logger.error("message sent to fallback, but the vertex has no fallback sink; add `fallback:` to keep it", {
-          vertex: input.vertex,
-          partition: input.partition,
-          id: item.message.id,
-          reason: item.reason,
-        });
-      }
+      const first = input.items[0];
+      if (first === undefined) return;
+      logger.error("messages sent to fallback, but the vertex has no fallback sink; add `fallback:` to keep them", {
+        vertex: input.vertex,
+        partition: input.partition,
+        count: input.items.length,
+        firstId: first.message.id,
+        reason: first.reason,
+        ...(input.items.length > 1 ? { lastId: input.items[input.items.length - 1]!.message.id, lastReason: input.items[input.items.length - 1]!.reason } : {}),
+      });
     };
   }
   return async (input) => {
