@@ -11,6 +11,7 @@ import type { InspectionEvent } from "xstate";
 import type { Logger } from "../observability/logger.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import type { DashboardServer } from "./dashboard-server.js";
+import type { ProcessState } from "./dashboard-types.js";
 import type { DeadLetterPoller } from "./dead-letter-view.js";
 import type { EventTimeUpdate } from "../pipeline/create-pipeline.js";
 import { usesEventTime } from "../pipeline/uses-event-time.js";
@@ -91,7 +92,8 @@ export async function startRunUi(options: RunUiOptions): Promise<RunUi> {
           spec: options.spec,
           id: value.consumer,
           vertices: options.vertices,
-          state: () => sampler.current(),
+          // `weir ui` reads event time from Redis itself: the beat need not carry it.
+          state: () => withoutEventTime(sampler.current()),
           ...(options.logger === undefined ? {} : { logger: options.logger }),
         });
       }
@@ -138,4 +140,10 @@ async function serveRunDashboard(options: RunUiOptions, sampler: LiveSampler) {
     await Promise.allSettled([deadLetters.close(), workers.close()]);
     throw error;
   }
+}
+
+function withoutEventTime(state: ProcessState): ProcessState {
+  if (state.eventTime === undefined) return state;
+  const { eventTime: _eventTime, ...rest } = state;
+  return rest;
 }
