@@ -99,6 +99,30 @@ describe.skipIf(url === undefined)("weir why", () => {
     }
   });
 
+  it("names a dead processor that still holds a partition back, and a partition no writer has marked yet", async () => {
+    const file = await specFile("whydead", `{ type: redis, url: "${redisUrl}", keyPrefix: ${prefix} }`);
+    const keys = partitionKeys(prefix, "whydead.counts", 0);
+    const view = {
+      watermark: 5_000,
+      since: 1_000,
+      at: 60_000,
+      writers: [
+        { writer: "in/0", processors: [{ processor: "gone", watermark: 5_000, writtenAt: 2_000, since: 1_000, live: false }] },
+        { writer: "in/1", processors: [{ processor: "w", watermark: 59_000, writtenAt: 60_000, since: 59_500, live: true }] },
+      ],
+    };
+    await admin.hset(keys.watermarkView, "w", JSON.stringify(view));
+    const io = captureIO();
+    expect(await runCli(["why", file, "--vertex", "counts"], io, commands), io.err()).toBe(0);
+    expect(io.out()).toContain("no watermark yet on partition 1: that holds the vertex's watermark undefined");
+    expect(io.out()).toContain("held back by writer 'in/0', processor 'gone', at 1970-01-01T00:00:05.000Z since 1970-01-01T00:00:01.000Z");
+    expect(io.out()).toContain("that processor stopped marking (dead?) and no live one replaced it");
+    expect(io.out()).toContain("in/0@gone 1970-01-01T00:00:05.000Z (dead)");
+    expect(io.out()).toContain("partition 1: watermark none yet");
+    expect(io.out()).toContain("held back by writer 'in/0': no mark from it yet");
+    expect(io.out()).toContain("open windows: 0");
+  });
+
   it("on the memory buffer, explains it needs Redis and where to look instead", async () => {
     const file = await specFile("whymem", "{ type: memory }");
     const io = captureIO();
