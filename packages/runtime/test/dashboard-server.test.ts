@@ -20,6 +20,7 @@ function snapshotAt(at: number): DashboardSnapshot {
     actors: [],
     workers: [],
     deadLetters: { perVertex: {}, newest: [], error: null },
+    eventTime: [],
     problems: [],
   };
 }

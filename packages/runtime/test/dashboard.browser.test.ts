@@ -2,7 +2,8 @@
  * The dashboard end to end, in a real browser (issue #14): `weir run --ui` shows the graph, live
  * rates, a partition's statechart in its current state and the EOT join of an epoch held by one
  * slow partition; `weir ui` shows a SIGKILLed worker dead with its pending entries and who claimed
- * them. The page makes no request to any host but the one that served it. Screenshots go to a
+ * them, and a reduce vertex's watermarks, what holds them back and its open windows (from Redis).
+ * The page makes no request to any host but the one that served it. Screenshots go to a
  * temporary directory; with WEIR_UPDATE_SCREENSHOTS=1 they replace docs/img/ (shown in the README and
  * docs/dashboard.md), so a plain test run never leaves the checkout modified.
  */
@@ -114,6 +115,39 @@ describe.skipIf(!hasChromium())("the dashboard in a browser", () => {
     await page.close();
   });
 
+  it("weir run --ui: a reduce vertex's watermark per partition, the writer holding it back, and its open windows", { timeout: 180_000 }, async () => {
+    const spec = path.join(dir, "reduce-run.yaml");
+    await writeFile(
+      spec,
+      [
+        "apiVersion: weir.dev/v1",
+        "kind: Pipeline",
+        "metadata: { name: windowed }",
+        "spec:",
+        "  buffer: { type: memory }",
+        "  watermark: { maxDelay: 0s }",
+        "  limits: { readBatchSize: 50, readTimeout: 20ms }",
+        "  vertices:",
+        "    - { name: in, partitions: 2, source: { generator: { total: 100000000, rpu: 20, duration: 100ms, keyCount: 3 } } }",
+        "    - { name: counts, partitions: 2, udf: { builtin: { name: count }, groupBy: { window: { fixed: { length: 60m } }, keyed: true } } }",
+        "    - { name: out, sink: { log: {} } }",
+        "  edges:",
+        "    - { from: in, to: counts }",
+        "    - { from: counts, to: out }",
+        "",
+      ].join("\n"),
+    );
+    const weir = start(["run", spec, "--ui=0", "--json"]);
+    const url = await urlOf(weir);
+    const { page, requests } = await openPage(browser, url);
+    const row = page.locator('#watermarks tr.watermark[data-vertex="counts"][data-partition="1"]');
+    await row.locator("td.wm").filter({ hasText: /^\d{4}-\d\d-\d\d / }).waitFor({ timeout: 60_000 });
+    await row.locator("td.held-by").filter({ hasText: /^in\/[01] @ [^:]+: \d\d:\d\d/ }).waitFor({ timeout: 60_000 });
+    await row.locator("td.open-windows").filter({ hasText: /^[1-3]$/ }).waitFor({ timeout: 60_000 });
+    expect(foreignRequests(requests, new URL(url).origin)).toEqual([]);
+    await page.close();
+  });
+
   it("off loopback, the page asks for the token before it shows anything", async () => {
     const graph = pipelineGraph(parseSpec({ apiVersion: "weir.dev/v1", kind: "Pipeline", metadata: { name: "guarded" }, spec: { vertices: [{ name: "in", source: { generator: { total: 1 } } }, { name: "out", sink: { log: {} } }], edges: [{ from: "in", to: "out" }] } }, dir).spec);
     const snapshot = buildSnapshot({ pipeline: "guarded", mode: "run", sampleIntervalMs: 500, graph, own: null, workers: [], deadLetters: noDeadLetters, now: Date.now() });
@@ -188,6 +222,44 @@ describe.skipIf(!hasChromium())("the dashboard in a browser", () => {
       await page.locator('tr.worker[data-worker="fleet-b"]').waitFor();
       await page.screenshot({ path: screenshot("dashboard-claimed.png"), fullPage: true });
 
+      expect(foreignRequests(requests, new URL(url).origin)).toEqual([]);
+      await page.close();
+    });
+
+    it("shows a reduce vertex's watermark per partition, what holds it back, and its open windows, read from Redis", { timeout: 180_000 }, async () => {
+      const spec = path.join(dir, "reduce.yaml");
+      await writeFile(
+        spec,
+        [
+          "apiVersion: weir.dev/v1",
+          "kind: Pipeline",
+          "metadata: { name: windows }",
+          "spec:",
+          `  buffer: { type: redis, url: "${redis.url}" }`,
+          "  watermark: { maxDelay: 0s }",
+          "  limits: { readBatchSize: 50, readTimeout: 20ms }",
+          "  vertices:",
+          "    - { name: in, partitions: 2, source: { generator: { total: 100000000, rpu: 20, duration: 100ms, keyCount: 3 } } }",
+          "    - { name: counts, partitions: 2, udf: { builtin: { name: count }, groupBy: { window: { fixed: { length: 60m } }, keyed: true } } }",
+          "    - { name: out, sink: { log: {} } }",
+          "  edges:",
+          "    - { from: in, to: counts }",
+          "    - { from: counts, to: out }",
+          "",
+        ].join("\n"),
+      );
+      const ui = start(["ui", spec, "--port", "0"]);
+      const url = await urlOf(ui);
+      const { page, requests } = await openPage(browser, url);
+      start(["run", spec, "--replica", "r1"]);
+      for (const partition of ["0", "1"]) {
+        const row = page.locator(`#watermarks tr.watermark[data-vertex="counts"][data-partition="${partition}"]`);
+        await row.locator("td.wm").filter({ hasText: /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/ }).waitFor({ timeout: 60_000 });
+        await row.locator("td.held-by").filter({ hasText: /^in\/[01] @ windows-r1: \d\d:\d\d:\d\d\.\d{3} since / }).waitFor({ timeout: 60_000 });
+        await row.locator("td.open-windows").filter({ hasText: /^[1-3]: \[key-\d\] / }).waitFor({ timeout: 60_000 });
+      }
+      await page.locator('#watermarks tr.watermark[data-vertex="counts"] td.lag').filter({ hasText: /\d/ }).first().waitFor();
+      await page.locator("#watermarks-section").screenshot({ path: screenshot("dashboard-watermarks.png") });
       expect(foreignRequests(requests, new URL(url).origin)).toEqual([]);
       await page.close();
     });

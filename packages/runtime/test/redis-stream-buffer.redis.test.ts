@@ -497,6 +497,7 @@ describe("Redis buffer pieces (no server needed)", () => {
       delayedReleased: "weir:{demo.out.2}:delayed-released",
       windows: "weir:{demo.out.2}:windows",
       watermark: "weir:{demo.out.2}:watermark",
+      watermarkView: "weir:{demo.out.2}:watermark-view",
     });
     expect(hashTagOf("a{b}c{d}")).toBe("b");
     expect(hashTagOf("a{}b")).toBe("a{}b");

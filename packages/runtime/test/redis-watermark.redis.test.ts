@@ -1,11 +1,13 @@
 /**
  * Watermark marks on the Redis buffer (issue #13), beyond the shared conformance suite: how a
  * mark is stored, that another process reads it, that a mark left pending never reaches a
- * reader, and that a mark Redis refuses for memory is skipped and counted instead of failing.
+ * reader, that a mark Redis refuses for memory is skipped and counted instead of failing, and that
+ * each reader's view is kept in Redis for `weir why` and `weir ui`.
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisStreamBuffer, type RedisStreamBufferOptions } from "../src/buffer/index.js";
+import type { WatermarkViewState } from "../src/buffer/watermark-view.js";
 import { ids, messages } from "./buffer-conformance.js";
 import { deleteKeys, redisTestUrl, startRedisServer, uniquePrefix } from "./support/redis-server.js";
 
@@ -91,5 +93,25 @@ describe.skipIf(url === undefined)("RedisStreamBuffer watermark marks", () => {
     } finally {
       direct.disconnect();
     }
+  });
+  it("keeps each reader's view in the partition's :watermark-view hash: the writer and processor holding it back, since when", async () => {
+    const base = options();
+    const buffer = open(new RedisStreamBuffer({ ...base, watermarkWriters: ["up/0", "up/1"] }));
+    await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 10 });
+    await buffer.writeWatermark(0, { writer: "up/1", processor: "w2", watermark: 50 });
+    expect((await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 })).watermark).toBe(10);
+    // A keep-alive of the same watermark: still held since the first mark.
+    await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 10 });
+    await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    const stored = await admin.hgetall(buffer.keysOf(0).watermarkView);
+    expect(Object.keys(stored)).toEqual(["c"]);
+    const state = JSON.parse(stored["c"]!) as WatermarkViewState;
+    expect(state.watermark).toBe(10);
+    const up0 = state.writers.find((entry) => entry.writer === "up/0")!.processors;
+    expect(up0).toHaveLength(1);
+    expect(up0[0]).toMatchObject({ processor: "w1", watermark: 10, live: true });
+    expect(up0[0]!.since).toBeLessThanOrEqual(up0[0]!.writtenAt);
+    expect(state.since).toBeLessThanOrEqual(state.at!);
+    expect(state.writers.find((entry) => entry.writer === "up/1")!.processors[0]).toMatchObject({ processor: "w2", watermark: 50 });
   });
 });

@@ -4,6 +4,7 @@ import { el, fill } from "./dom.js";
 import { drawGraph } from "./graph.js";
 import { drawStatechart } from "./statechart.js";
 import { drawDeadLetters, drawEpochs, drawPartitions, drawWorkers } from "./views.js";
+import { drawWatermarks } from "./watermarks.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("weir-token"), machines: new Map(), snapshot: null, selected: null, stream: null };
@@ -54,6 +55,7 @@ function render() {
   drawGraph($("graph"), snapshot, state.selected, select);
   drawEpochs($("epochs"), snapshot);
   drawPartitions($("partitions").querySelector("tbody"), snapshot, state.selected, select);
+  drawWatermarks($("watermarks"), snapshot);
   drawWorkers($("workers"), snapshot);
   drawDeadLetters($("dlq"), snapshot);
   $("actors-title").textContent = state.selected ? `of ${state.selected.replace("/", " partition ")}` : "";

@@ -20,6 +20,25 @@
 interface ProcessorMark {
   readonly watermark: number;
   readonly writtenAt: number;
+  /** When this processor's first mark of `watermark` was written (keep-alives repeat it): "held since". */
+  readonly since: number;
+}
+
+/**
+ * What a view holds, for `weir why` and the dashboard (persisted by the Redis buffer, see
+ * redis-stream-buffer.ts). Times are the buffer's: Redis server ms (entry ids) on Redis.
+ */
+export interface WatermarkViewState {
+  /** The watermark the reader reports (undefined until every expected writer marked). */
+  readonly watermark: number | undefined;
+  /** When {@link watermark} last rose (the time of the mark that raised it). */
+  readonly since: number | undefined;
+  /** The newest mark's time: how fresh this state is. */
+  readonly at: number | undefined;
+  readonly writers: ReadonlyArray<{
+    readonly writer: string;
+    readonly processors: ReadonlyArray<{ readonly processor: string; readonly watermark: number; readonly writtenAt: number; readonly since: number; readonly live: boolean }>;
+  }>;
 }
 
 export class WatermarkView {
@@ -27,6 +46,7 @@ export class WatermarkView {
   private readonly timeoutMs: number | undefined;
   private newestAt = Number.NEGATIVE_INFINITY;
   private reported: number | undefined;
+  private reportedSince: number | undefined;
   private dirty = false;
 
   constructor(writers: readonly string[], timeoutMs: number | undefined) {
@@ -43,7 +63,8 @@ export class WatermarkView {
     if (processors === undefined) return;
     const held = processors.get(processor);
     if (held !== undefined && held.writtenAt > writtenAt) return;
-    processors.set(processor, { watermark, writtenAt });
+    const since = held !== undefined && held.watermark === watermark ? held.since : writtenAt;
+    processors.set(processor, { watermark, writtenAt, since });
     if (writtenAt > this.newestAt) this.newestAt = writtenAt;
     this.dirty = true;
   }
@@ -58,8 +79,29 @@ export class WatermarkView {
       if (value === undefined) return this.reported;
       if (value < low) low = value;
     }
-    if (this.reported === undefined || low > this.reported) this.reported = low;
+    if (this.reported === undefined || low > this.reported) {
+      this.reported = low;
+      this.reportedSince = this.newestAt;
+    }
     return this.reported;
+  }
+
+  /** Every writer's processors and their last marks, and the reported watermark with its age. */
+  state(): WatermarkViewState {
+    const watermark = this.current();
+    return {
+      watermark,
+      since: this.reportedSince,
+      at: this.newestAt === Number.NEGATIVE_INFINITY ? undefined : this.newestAt,
+      writers: [...this.writers].map(([writer, processors]) => ({
+        writer,
+        processors: [...processors].map(([processor, mark]) => ({ processor, ...mark, live: this.isLive(mark) })),
+      })),
+    };
+  }
+
+  private isLive(mark: ProcessorMark): boolean {
+    return this.timeoutMs === undefined || this.newestAt - mark.writtenAt < this.timeoutMs;
   }
 
   private writerWatermark(processors: ReadonlyMap<string, ProcessorMark>): number | undefined {
@@ -67,8 +109,7 @@ export class WatermarkView {
     let newest: ProcessorMark | undefined;
     for (const mark of processors.values()) {
       if (newest === undefined || mark.writtenAt >= newest.writtenAt) newest = mark;
-      const alive = this.timeoutMs === undefined || this.newestAt - mark.writtenAt < this.timeoutMs;
-      if (alive && mark.watermark < live) live = mark.watermark;
+      if (this.isLive(mark) && mark.watermark < live) live = mark.watermark;
     }
     if (newest === undefined) return undefined;
     return live === Number.POSITIVE_INFINITY ? newest.watermark : live;
@@ -96,6 +137,11 @@ export class WatermarkViews {
       views.set(consumer, view);
     }
     return view;
+  }
+
+  /** The consumer's view's state, without creating a view for a consumer that met no mark. */
+  stateOf(partition: number, consumer: string | number): WatermarkViewState | undefined {
+    return this.views[partition]?.get(consumer)?.state();
   }
 
   /** The consumer's current watermark, without creating a view for a consumer that met no mark. */

@@ -9,7 +9,7 @@ import { vertexBufferName } from "./buffer-factory.js";
 export interface PipelineBufferKeys {
   /** Every partition's stream. */
   readonly streams: readonly string[];
-  /** The streams with their dedup, end-of-stream and delayed-redelivery keys, the spec fingerprint, the workers hash (`weir ui`), the reduce vertices' window state and watermarks, the rate limits' buckets and the ordered vertices' leases. */
+  /** The streams with their dedup, end-of-stream and delayed-redelivery keys, the spec fingerprint, the workers hash (`weir ui`), the reduce vertices' window state and watermarks, the readers' watermark views (`weir why`), the rate limits' buckets and the ordered vertices' leases. */
   readonly all: readonly string[];
 }
 
@@ -25,7 +25,7 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
       const keys = partitionKeys(buffer.keyPrefix, vertexBufferName(spec, vertex.name), partition);
       streams.push(keys.stream);
       // A reduce vertex's window state and watermark (any vertex may have been one in an earlier run).
-      all.push(keys.stream, keys.dedup, keys.eos, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.windows, keys.watermark);
+      all.push(keys.stream, keys.dedup, keys.eos, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.windows, keys.watermark, keys.watermarkView);
     }
   }
   all.push(specKey(buffer.keyPrefix, spec.metadata.name), workersKey(buffer.keyPrefix, spec.metadata.name));

@@ -1,12 +1,14 @@
 /**
  * `weir ui <spec>`: the dashboard of a deployment on Redis, from what its workers publish
- * (worker-heartbeat.ts) and what Redis holds (pending entries, dead letters). It runs no vertex
+ * (worker-heartbeat.ts) and what Redis holds (pending entries, dead letters, watermarks and open
+ * windows: event-time-poller.ts). It runs no vertex
  * and writes nothing.
  */
 import { ConnectorError } from "../connectors/connector-error.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import { startDashboardServer, type DashboardServer } from "./dashboard-server.js";
 import { startDeadLetterPoller } from "./dead-letter-view.js";
+import { startEventTimePoller } from "./event-time-poller.js";
 import { pipelineGraph } from "./pipeline-graph.js";
 import { buildSnapshot } from "./snapshot.js";
 import { startWorkersPoller, WORKERS_POLL_MS } from "./workers-poller.js";
@@ -34,6 +36,7 @@ export async function startAttachedDashboard(options: AttachDashboardOptions): P
   const graph = pipelineGraph(spec);
   const workers = startWorkersPoller(spec);
   const deadLetters = startDeadLetterPoller(spec);
+  const eventTime = startEventTimePoller(spec);
   const listeners = new Set<() => void>();
   const snapshot = () =>
     buildSnapshot({
@@ -44,8 +47,12 @@ export async function startAttachedDashboard(options: AttachDashboardOptions): P
       own: null,
       workers: workers.current(),
       deadLetters: deadLetters.current(),
+      eventTime: eventTime.current(),
       now: Date.now(),
-      problems: workers.error() === null ? [] : [`the workers could not be read from Redis: ${workers.error()}`],
+      problems: [
+        ...(workers.error() === null ? [] : [`the workers could not be read from Redis: ${workers.error()}`]),
+        ...(eventTime.error() === null ? [] : [`the watermarks could not be read from Redis: ${eventTime.error()}`]),
+      ],
     });
   // One broadcast per workers poll: the workers publish once a second, faster would repeat itself.
   let running = true;
@@ -59,7 +66,7 @@ export async function startAttachedDashboard(options: AttachDashboardOptions): P
   void loop();
   const close = async () => {
     running = false;
-    await Promise.allSettled([workers.close(), deadLetters.close()]);
+    await Promise.allSettled([workers.close(), deadLetters.close(), eventTime.close()]);
   };
   try {
     const server = await startDashboardServer({

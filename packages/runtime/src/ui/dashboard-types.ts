@@ -109,6 +109,8 @@ export interface ActorView {
 export interface ProcessState {
   readonly vertices: readonly VertexView[];
   readonly actors: readonly ActorView[];
+  /** Each vertex's watermarks and open windows (event-time pipelines; run mode only). */
+  readonly eventTime?: readonly VertexEventTime[];
 }
 
 export interface PendingView {
@@ -162,6 +164,49 @@ export interface DeadLetters {
   readonly error: string | null;
 }
 
+/** What holds a partition's watermark back: the expected writer with the lowest mark, and its processor. */
+export interface WatermarkHolder {
+  /** `<upstream vertex>/<its input partition>`. */
+  readonly writer: string;
+  /** The writing process (consumer name); null when not known (no mark from it yet). */
+  readonly processor: string | null;
+  /** Its watermark (ms); null: it has not marked yet, which holds the partition's watermark undefined. */
+  readonly watermark: number | null;
+  /** Since when (ms since the Unix epoch) it has held that watermark; null when not known. */
+  readonly since: number | null;
+  /** False: its processor stopped marking (dead or cut off) and is kept only because no live one replaced it. */
+  readonly live: boolean;
+}
+
+/** A reduce vertex's open window (from its window state). */
+export interface OpenWindowView {
+  readonly keys: readonly string[];
+  readonly start: number;
+  readonly end: number;
+}
+
+/** One partition's event time (issue #13): its watermark, how far behind now, what holds it back, its open windows. */
+export interface PartitionEventTime {
+  readonly partition: number;
+  /** ms; null before the partition has one. `Number.MAX_SAFE_INTEGER`: every writer ended. */
+  readonly watermark: number | null;
+  /** now − watermark, ms (0 at the end of time); null without a watermark. */
+  readonly lagMs: number | null;
+  /** When the watermark last rose (ms since the Unix epoch); null when not known. */
+  readonly since: number | null;
+  readonly heldBy: WatermarkHolder | null;
+  /** Open windows of a reduce vertex (null for other vertices); {@link windows} lists the first ones. */
+  readonly openWindows: number | null;
+  readonly windows: readonly OpenWindowView[];
+  /** Whose view this is: the reading consumer (attach mode), else null. */
+  readonly reader: string | null;
+}
+
+export interface VertexEventTime {
+  readonly vertex: string;
+  readonly partitions: readonly PartitionEventTime[];
+}
+
 export interface DashboardSnapshot {
   readonly format: typeof DASHBOARD_FORMAT;
   readonly pipeline: string;
@@ -174,6 +219,8 @@ export interface DashboardSnapshot {
   readonly actors: readonly ActorView[];
   readonly workers: readonly WorkerView[];
   readonly deadLetters: DeadLetters;
+  /** Watermarks and open windows per vertex and partition; empty for a pipeline without event time. */
+  readonly eventTime: readonly VertexEventTime[];
   /** What the dashboard could not read right now (e.g. Redis unreachable), for the page to show. */
   readonly problems: readonly string[];
 }

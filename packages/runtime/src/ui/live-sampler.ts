@@ -7,6 +7,7 @@
  *   setInterval ──▶ supervisor.getSnapshot() ──▶ vertices (counters, rates, EOT join per open epoch)
  *               ──▶ system.get(reader|batcher|sink).getSnapshot() ──▶ actors (state, last events)
  *               ──▶ pipeline.bufferUsage() (async; the previous answer is used meanwhile)
+ *               ──▶ pipeline.watermarks() + onEventTime ──▶ event time (watermarks, holders, open windows)
  */
 import type { AnyActorRef } from "xstate";
 import { actorIds, type PartitionReaderContext, type SinkSessionContext, type SupervisorContext } from "@weir/actors";
@@ -15,6 +16,7 @@ import { actorPath, machineId } from "../observability/actor-path.js";
 import type { VertexCounts } from "../observability/vertex-counters.js";
 import type { ActorView, EpochView, JoinStatus, PartitionView, ProcessState, VertexView } from "./dashboard-types.js";
 import type { EventRing } from "./event-ring.js";
+import type { EventTimeTracker } from "./run-event-time.js";
 import { activeNodeIds, flattenStateValue } from "./state-value.js";
 
 /** The part of a Pipeline the sampler reads (a structural type, so tests can pass a fake). */
@@ -23,6 +25,8 @@ export interface SampledPipeline {
   discards(): Readonly<Record<string, readonly number[]>>;
   counts(): Readonly<Record<string, Readonly<VertexCounts>>>;
   bufferUsage(): Promise<ReadonlyArray<{ readonly vertex: string; readonly partition: number; readonly usage: BufferUsage }>>;
+  /** Committed watermarks per vertex and partition (event-time pipelines). */
+  watermarks?(): Readonly<Record<string, Readonly<Record<number, number>>>>;
 }
 
 export interface LiveSampler {
@@ -41,6 +45,8 @@ export interface LiveSamplerOptions {
   readonly intervalMs?: number;
   readonly worker?: string | null;
   readonly now?: () => number;
+  /** Watermarks and open windows per vertex, from the pipeline's watermarks (run-event-time.ts). */
+  readonly eventTime?: EventTimeTracker;
 }
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 500;
@@ -118,7 +124,7 @@ export function startLiveSampler(options: LiveSamplerOptions): LiveSampler {
       });
     }
     for (const key of epochTimes.keys()) if (!seenEpochs.has(key)) epochTimes.delete(key);
-    latest = { vertices, actors };
+    latest = options.eventTime === undefined ? { vertices, actors } : { vertices, actors, eventTime: options.eventTime.sample(pipeline.watermarks?.() ?? {}, at) };
     for (const listener of listeners) listener(latest);
     return latest;
   };

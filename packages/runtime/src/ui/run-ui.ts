@@ -5,13 +5,18 @@
  *   pipeline actors ──sampled every 500 ms──▶ live-sampler ──▶ snapshot ──▶ dashboard server ──▶ browser
  *   inspection events ──▶ event ring (last events per actor; only with --ui)
  *   live-sampler ──each beat──▶ worker heartbeat ──▶ Redis (`weir ui` reads it)
+ *   onEventTime + pipeline.watermarks() ──▶ event-time tracker ──▶ watermarks in the snapshot (only with --ui)
  */
 import type { InspectionEvent } from "xstate";
 import type { Logger } from "../observability/logger.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import type { DashboardServer } from "./dashboard-server.js";
+import type { ProcessState } from "./dashboard-types.js";
 import type { DeadLetterPoller } from "./dead-letter-view.js";
+import type { EventTimeUpdate } from "../pipeline/create-pipeline.js";
+import { usesEventTime } from "../pipeline/uses-event-time.js";
 import { createEventRing, type EventRing } from "./event-ring.js";
+import { createEventTimeTracker } from "./run-event-time.js";
 import { startLiveSampler, DEFAULT_SAMPLE_INTERVAL_MS, type LiveSampler, type SampledPipeline } from "./live-sampler.js";
 import { startWorkerHeartbeat, type WorkerHeartbeat } from "./worker-heartbeat.js";
 
@@ -33,6 +38,8 @@ export interface RunUi {
   readonly url: string | undefined;
   /** Starts sampling `pipeline` (and, on Redis, beating as the worker named by its consumer). */
   attach(pipeline: SampledPipeline & { readonly consumer: string }): void;
+  /** `PipelineOptions.onEventTime` for the dashboard's watermark view; undefined without `--ui` or event time. */
+  readonly eventTime: ((vertex: string, partition: number, update: EventTimeUpdate) => void) | undefined;
   /** A claim of idle entries this process made (published with the heartbeat). */
   claimed(vertex: string, partition: number, count: number): void;
   /** Closes the server, the heartbeat (its record removed) and the pollers. Idempotent. */
@@ -42,9 +49,12 @@ export interface RunUi {
 export async function startRunUi(options: RunUiOptions): Promise<RunUi> {
   let pipeline: SampledPipeline | undefined;
   const events: EventRing | undefined = options.ui === undefined ? undefined : createEventRing();
+  // Only a served page shows event time; `weir ui` reads it from Redis, not from heartbeats.
+  const eventTime = options.ui === undefined || !usesEventTime(options.spec) ? undefined : createEventTimeTracker(options.spec, () => (pipeline as { consumer?: string } | undefined)?.consumer ?? null, options.vertices);
   const sampler: LiveSampler = startLiveSampler({
     pipeline: () => pipeline,
     ...(events === undefined ? {} : { events }),
+    ...(eventTime === undefined ? {} : { eventTime }),
     // Without a page to feed, one sample per heartbeat is enough.
     intervalMs: options.ui === undefined ? 1_000 : DEFAULT_SAMPLE_INTERVAL_MS,
   });
@@ -74,6 +84,7 @@ export async function startRunUi(options: RunUiOptions): Promise<RunUi> {
   return {
     inspect: events?.inspect,
     url: server?.url,
+    eventTime: eventTime === undefined ? undefined : (vertex, partition, update) => eventTime.observe(vertex, partition, update),
     attach(value) {
       pipeline = value;
       if (redis && heartbeat === undefined && closing === undefined) {
@@ -81,7 +92,8 @@ export async function startRunUi(options: RunUiOptions): Promise<RunUi> {
           spec: options.spec,
           id: value.consumer,
           vertices: options.vertices,
-          state: () => sampler.current(),
+          // `weir ui` reads event time from Redis itself: the beat need not carry it.
+          state: () => withoutEventTime(sampler.current()),
           ...(options.logger === undefined ? {} : { logger: options.logger }),
         });
       }
@@ -128,4 +140,10 @@ async function serveRunDashboard(options: RunUiOptions, sampler: LiveSampler) {
     await Promise.allSettled([deadLetters.close(), workers.close()]);
     throw error;
   }
+}
+
+function withoutEventTime(state: ProcessState): ProcessState {
+  if (state.eventTime === undefined) return state;
+  const { eventTime: _eventTime, ...rest } = state;
+  return rest;
 }

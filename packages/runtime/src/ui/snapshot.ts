@@ -3,7 +3,7 @@
  * this process's own; in `attach` mode they are what each live worker published with its last
  * heartbeat (a dead worker's last state is stale, so only its record and pending entries show).
  */
-import { DASHBOARD_FORMAT, type DashboardSnapshot, type DeadLetters, type PipelineGraph, type ProcessState } from "./dashboard-types.js";
+import { DASHBOARD_FORMAT, type DashboardSnapshot, type DeadLetters, type PipelineGraph, type ProcessState, type VertexEventTime } from "./dashboard-types.js";
 import type { RegisteredWorker } from "./worker-registry.js";
 
 export interface SnapshotParts {
@@ -15,6 +15,8 @@ export interface SnapshotParts {
   readonly workers: readonly RegisteredWorker[];
   readonly deadLetters: DeadLetters;
   readonly now: number;
+  /** Attach mode: the watermarks and open windows Redis holds (run mode: `own.eventTime`). */
+  readonly eventTime?: readonly VertexEventTime[];
   /** What the dashboard could not read (shown on the page). */
   readonly problems?: readonly string[];
 }
@@ -35,6 +37,7 @@ export function buildSnapshot(parts: SnapshotParts): DashboardSnapshot {
     actors: states.flatMap((state) => state.actors),
     workers: parts.workers.map((worker) => worker.view),
     deadLetters: parts.deadLetters,
+    eventTime: parts.mode === "run" ? (parts.own?.eventTime ?? []) : (parts.eventTime ?? []),
     problems: parts.problems ?? [],
   };
 }

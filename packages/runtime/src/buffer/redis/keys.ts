@@ -15,6 +15,7 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-released  sorted set: park identity → expiry (server ms), released ones
  *   <prefix>:{<pipeline>.<vertex>.<p>}:windows    hash: a reduce vertex's window state of the partition, field → JSON
  *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark  string: the watermark committed with that state (ms)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark-view  hash: consumer → its reader's watermark view, JSON (event time only; `weir why`)
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
@@ -52,6 +53,11 @@ export interface PartitionKeys {
   readonly windows: string;
   /** The watermark committed with {@link windows}, in ms, as a decimal string. */
   readonly watermark: string;
+  /**
+   * Each consumer's watermark view of this partition (buffer/watermark-view.ts `WatermarkViewState`
+   * as JSON), written when its reads meet marks, so `weir why` and `weir ui` can see it.
+   */
+  readonly watermarkView: string;
 }
 
 /**
@@ -75,6 +81,7 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
     delayedReleased: `${stream}:delayed-released`,
     windows: `${stream}:windows`,
     watermark: `${stream}:watermark`,
+    watermarkView: `${stream}:watermark-view`,
   };
 }
 

@@ -68,7 +68,7 @@ import type {
   WatermarkMark,
   WriteOutcome,
 } from "../partitioned-buffer.js";
-import { WatermarkViews } from "../watermark-view.js";
+import { WatermarkViews, type WatermarkView } from "../watermark-view.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMark, decodeMessage, encodeMark, encodeMessages, ENTRY_FIELD, MARK_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
@@ -128,6 +128,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   /** Per (partition, consumer): the watermark folded from the marks that consumer met. */
   private readonly watermarks: WatermarkViews | undefined;
   private skippedMarks = 0;
+  private failedViewWrites = 0;
   private closed = false;
 
   constructor(options: RedisStreamBufferOptions) {
@@ -266,7 +267,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       const view = this.watermarks?.of(partition, consumer);
       // A mark's age is its entry id's time: Redis keeps ids increasing per stream (watermark-view.ts).
       for (const { id, mark } of marks) view?.meet(mark.writer, mark.processor, mark.watermark, entryTime(id));
-      await this.consumeMarks(part, marks);
+      // The view goes to Redis with the marks' ack, in the same round trip (`weir why`, `weir ui`).
+      await Promise.all([this.consumeMarks(part, marks), view === undefined ? undefined : this.persistView(part, consumer, view)]);
     }
     return this.withWatermark({ entries, endOfStream: batch.ended }, partition, consumer);
   }
@@ -456,6 +458,25 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     } catch {
       part.unackedMarks = ids;
     }
+  }
+
+  /**
+   * Writes `consumer`'s view of the partition into its `:watermark-view` hash. Only reads that met
+   * marks do it (about once a second per upstream processor, never per message). A failed write
+   * is counted ({@link RedisStreamBuffer.viewWritesFailed}), never thrown: the hash is for people
+   * (`weir why`), the read's data and watermark do not depend on it, and the next mark rewrites it.
+   */
+  private async persistView(part: Partition, consumer: string, view: WatermarkView): Promise<void> {
+    try {
+      await this.connection.client.hset(part.keys.watermarkView, consumer, JSON.stringify(view.state()));
+    } catch {
+      this.failedViewWrites += 1;
+    }
+  }
+
+  /** Watermark views that could not be written to Redis (see persistView), since the buffer was built. */
+  viewWritesFailed(): number {
+    return this.failedViewWrites;
   }
 
   /** The batch with `consumer`'s watermark of the partition, once it has one. */

@@ -32,4 +32,9 @@ export const catalog = {
     synopsis: "<spec> [--port <port>] [--host <address>] [--token <token>]",
     summary: "Serve the dashboard of a running deployment on Redis (workers, partitions, epochs, dead letters)",
   },
+  why: {
+    name: "why",
+    synopsis: "<spec> --vertex <v> [--json]",
+    summary: "Say what holds a vertex's watermark back (which partition, writer, processor, since when) and which windows are open (Redis)",
+  },
 } as const satisfies Record<string, CommandSummary>;

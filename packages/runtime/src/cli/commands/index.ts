@@ -14,4 +14,5 @@ export const commands: readonly LazyCommand[] = [
   lazy(catalog.dlq, async () => (await import("./dlq.js")).dlqCommand),
   lazy(catalog.reset, async () => (await import("./reset.js")).resetCommand),
   lazy(catalog.ui, async () => (await import("./ui.js")).uiCommand),
+  lazy(catalog.why, async () => (await import("./why.js")).whyCommand),
 ];

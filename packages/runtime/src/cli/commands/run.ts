@@ -6,7 +6,7 @@ import { startRunObservers, type RunObservers } from "../../observability/run-ob
 import type { RunSummary } from "../../observability/vertex-counters.js";
 import type { LoadedSpec } from "../../spec/load-spec.js";
 import type { Logger } from "../../observability/logger.js";
-import { createPipeline } from "../../pipeline/create-pipeline.js";
+import { createPipeline, type EventTimeUpdate } from "../../pipeline/create-pipeline.js";
 import { parseDuration } from "../../spec/duration.js";
 import { parseCommandArgs } from "../args.js";
 import type { CliIO, Command } from "../command.js";
@@ -184,6 +184,13 @@ export const runCommand: Command = {
   },
 };
 
+/** Both the metrics and the dashboard hear each watermark and open-window update. */
+function combineEventTime(...observers: ReadonlyArray<(vertex: string, partition: number, update: EventTimeUpdate) => void>) {
+  return (vertex: string, partition: number, update: EventTimeUpdate) => {
+    for (const observe of observers) observe(vertex, partition, update);
+  };
+}
+
 type RunValues = { readonly json: boolean; readonly vertices?: string | undefined; readonly replica?: string | undefined };
 
 type RunUi = Awaited<ReturnType<(typeof import("../../ui/run-ui-flags.js"))["startRunUiFromFlags"]>>;
@@ -196,7 +203,7 @@ function createRunPipeline(loaded: LoadedSpec, values: RunValues, io: CliIO, log
     logStream: values.json ? io.stderr : io.stdout,
     ...(inspect === undefined ? {} : { inspect }),
     ...(runUi === undefined ? {} : { onClaimed: runUi.claimed }),
-    onEventTime: observers.eventTime,
+    onEventTime: runUi?.eventTime === undefined ? observers.eventTime : combineEventTime(observers.eventTime, runUi.eventTime),
   });
   observers.attach(pipeline);
   runUi?.attach(pipeline);
