@@ -24,6 +24,7 @@ export type {
 export { backoffDelay, defaultRetryPolicy, maxAttempts } from "./retry-policy.js";
 export type { RetryPolicy } from "./retry-policy.js";
 export { sinkSessionMachine } from "./sink-session.machine.js";
+export type { WriterErrorEvent } from "./sink-session.machine.js";
 export type {
   FallbackItem,
   FallbackWriteInput,
@@ -58,5 +59,14 @@ export type {
   SupervisorInput,
   SupervisorOutput,
 } from "./supervisor.types.js";
-export { fromSinkFunction } from "./sink-writer.js";
-export type { SinkContext, SinkFunction, SinkWriterLogic } from "./sink-writer.js";
+export { fromSinkAttempts, fromSinkFunction, sinkFunctionAttempt } from "./sink-writer.js";
+export type {
+  SinkAttempt,
+  SinkCancelRequest,
+  SinkContext,
+  SinkFunction,
+  SinkWriteRequest,
+  SinkWriterInput,
+  SinkWriterLogic,
+  SinkWriterRequest,
+} from "./sink-writer.js";

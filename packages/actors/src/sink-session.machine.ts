@@ -17,6 +17,8 @@
  * Takes: `batcher.data`, `batcher.eot`, `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
  * `supervisor.stop`.
+ * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering an attempt,
+ * `sinkWriter.cancel` on leaving it before its final frame (sink-writer.ts).
  * Sends the parent: `sink.epochDone { partition, epoch, tallies }`, `sink.protocolError`.
  * Keeps: an epoch completes only when it holds exactly one final result for every id of
  * `(p, e)` and the adapter signalled end-of-results; anything else is a protocol error that is
@@ -24,7 +26,7 @@
  * A frame of another partition or epoch is reported and dropped: it neither merges into nor
  * ends the attempt in progress. Every message ends `ok | fallback | dropped`.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, setup, type EventObject } from "xstate";
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, sendTo, setup } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
 import { emptyTallies } from "./epoch-protocol.js";
 import {
@@ -52,8 +54,26 @@ import type {
   SinkSessionInput,
   SinkWriteInput,
 } from "./sink-session.types.js";
+import type { SinkWriterInput, SinkWriterRequest } from "./sink-writer.js";
 
-type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent;
+/** The long-lived writer's error, should its logic fail (`fromSinkAttempts` never does). */
+export interface WriterErrorEvent {
+  readonly type: "xstate.error.actor.sinkWriter";
+  readonly error: unknown;
+}
+
+type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent | WriterErrorEvent;
+
+/** The frames that end their attempt: the writer ends the attempt itself when it sends one. */
+function isFinalFrameOf(work: EpochWork | null, partition: number, event: SinkSessionEvent): boolean {
+  return (
+    work !== null &&
+    (event.type === "sinkIo.allOk" || event.type === "sinkIo.endOfResults" || event.type === "sinkIo.crashed") &&
+    event.partition === partition &&
+    event.epoch === work.epoch &&
+    event.attempt === work.attempt
+  );
+}
 
 function requireWork(context: SinkSessionContext): EpochWork {
   if (context.work === null) throw new Error("sink session has no epoch in progress");
@@ -82,8 +102,11 @@ export const sinkSessionMachine = setup({
     events: {} as SinkSessionEvent,
   },
   actors: {
-    /** One attempt: writes the messages and sends `sinkIo.*` frames back. Supplied by the runtime. */
-    sinkWriter: fromCallback<EventObject, SinkWriteInput>(() => {
+    /**
+     * The session's long-lived writer (invoked once): takes `sinkWriter.write` / `sinkWriter.cancel`
+     * and sends `sinkIo.*` frames back. Supplied by the runtime (`fromSinkAttempts`, `fromSinkFunction`).
+     */
+    sinkWriter: fromCallback<SinkWriterRequest, SinkWriterInput>(() => {
       throw new Error("sinkWriter is not provided: supply it with sinkSessionMachine.provide({ actors: { sinkWriter } })");
     }),
     /** Writes messages to the fallback sink (e.g. a dead-letter queue); resolves once durable. */
@@ -166,6 +189,24 @@ export const sinkSessionMachine = setup({
       const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: ready.epoch, tallies: emptyTallies };
       enqueue.sendParent(done);
       enqueue.assign({ inbox: context.inbox.slice(1), completedEpochs: context.completedEpochs + 1 });
+    }),
+    requestWrite: sendTo("sinkWriter", ({ context }): SinkWriterRequest => {
+      const work = requireWork(context);
+      const input: SinkWriteInput = {
+        vertex: context.vertex,
+        partition: context.partition,
+        epoch: work.epoch,
+        attempt: work.attempt,
+        messages: work.sending,
+      };
+      return { type: "sinkWriter.write", input };
+    }),
+    // Leaving the attempt before its final frame (timeout, protocol error): the writer aborts it.
+    // After its own final frame the writer has ended it already, and a stop ends the writer.
+    cancelWrite: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === "supervisor.stop" || isFinalFrameOf(context.work, context.partition, event)) return;
+      const work = requireWork(context);
+      enqueue.sendTo("sinkWriter", { type: "sinkWriter.cancel", epoch: work.epoch, attempt: work.attempt } satisfies SinkWriterRequest);
     }),
     startEpoch: assign(({ context }) => {
       const ready = takeReadyEpoch(context.inbox)!;
@@ -257,6 +298,12 @@ export const sinkSessionMachine = setup({
     completedEpochs: 0,
   }),
   initial: "idle",
+  // One writer for the session's life; attempts are requests to it (no actor per attempt).
+  invoke: {
+    id: "sinkWriter",
+    src: "sinkWriter",
+    input: ({ context }): SinkWriterInput => ({ vertex: context.vertex, partition: context.partition }),
+  },
   on: {
     "batcher.data": [{ guard: "isOwnPartitionFrame", actions: "appendFrame" }, { actions: "reportForeignFrame" }],
     "batcher.eot": [{ guard: "isOwnPartitionFrame", actions: "appendFrame" }, { actions: "reportForeignFrame" }],
@@ -273,26 +320,15 @@ export const sinkSessionMachine = setup({
     },
     attempt: {
       initial: "writing",
-      invoke: {
-        src: "sinkWriter",
-        input: ({ context }): SinkWriteInput => {
-          const work = requireWork(context);
-          return {
-            vertex: context.vertex,
-            partition: context.partition,
-            epoch: work.epoch,
-            attempt: work.attempt,
-            messages: work.sending,
-          };
-        },
-        onError: {
-          target: "protocolError",
-          actions: { type: "recordWriterError", params: ({ event }) => ({ error: event.error }) },
-        },
-      },
+      entry: "requestWrite",
+      exit: "cancelWrite",
       after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
       always: { guard: "hasAllResults", target: "eotReceived" },
       on: {
+        "xstate.error.actor.sinkWriter": {
+          target: "protocolError",
+          actions: { type: "recordWriterError", params: ({ event }) => ({ error: event.error }) },
+        },
         "sinkIo.results": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
