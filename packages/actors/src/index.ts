@@ -24,7 +24,6 @@ export type {
 export { backoffDelay, defaultRetryPolicy, maxAttempts } from "./retry-policy.js";
 export type { RetryPolicy } from "./retry-policy.js";
 export { sinkSessionMachine } from "./sink-session.machine.js";
-export type { WriterErrorEvent } from "./sink-session.machine.js";
 export type {
   FallbackItem,
   FallbackWriteInput,

@@ -56,13 +56,7 @@ import type {
 } from "./sink-session.types.js";
 import type { SinkWriterInput, SinkWriterRequest } from "./sink-writer.js";
 
-/** The long-lived writer's error, should its logic fail (`fromSinkAttempts` never does). */
-export interface WriterErrorEvent {
-  readonly type: "xstate.error.actor.sinkWriter";
-  readonly error: unknown;
-}
-
-type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent | WriterErrorEvent;
+type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent;
 
 /** The frames that end their attempt: the writer ends the attempt itself when it sends one. */
 function isFinalFrameOf(work: EpochWork | null, partition: number, event: SinkSessionEvent): boolean {
@@ -242,15 +236,6 @@ export const sinkSessionMachine = setup({
         return { ...work, violation };
       },
     }),
-    recordWriterError: assign({
-      work: ({ context }, { error }: { error: unknown }) => {
-        const violation: ProtocolViolation = {
-          code: "SINK_CRASHED",
-          message: `the sink writer of partition ${context.partition} failed: ${error instanceof Error ? error.message : String(error)}`,
-        };
-        return { ...requireWork(context), violation };
-      },
-    }),
     settleAttempt: assign({ work: ({ context }) => settleAttempt(requireWork(context), "no result") }),
     settleAfterViolation: assign({
       work: ({ context }) => {
@@ -298,7 +283,9 @@ export const sinkSessionMachine = setup({
     completedEpochs: 0,
   }),
   initial: "idle",
-  // One writer for the session's life; attempts are requests to it (no actor per attempt).
+  // One writer for the session's life; attempts are requests to it (no actor per attempt). An
+  // attempt that throws is answered `sinkIo.crashed` by `fromSinkAttempts`; a writer whose own
+  // logic fails leaves the session nothing to write with, so the session fails with its error.
   invoke: {
     id: "sinkWriter",
     src: "sinkWriter",
@@ -325,10 +312,6 @@ export const sinkSessionMachine = setup({
       after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
       always: { guard: "hasAllResults", target: "eotReceived" },
       on: {
-        "xstate.error.actor.sinkWriter": {
-          target: "protocolError",
-          actions: { type: "recordWriterError", params: ({ event }) => ({ error: event.error }) },
-        },
         "sinkIo.results": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
