@@ -4,6 +4,8 @@
  *
  *            batcher.eot(p,e)        all results + end-of-results, or sinkIo.allOk
  *   idle ────────────────────▶ attempt ────────────────────────────▶ eotReceived ──every message settled──▶ idle
+ *    ▲                           │ sinkIo.allOk that settles the epoch (the common case, one step)   │
+ *    └───────────────────────────┴──────────────────────────── sink.epochDone ◀───────────────────────┘
  *    ▲  (empty epoch: done     │ writing → awaitingResults             │          (sink.epochDone)
  *    │   at once)              │ bad frame / timeout / crash           │ failures left
  *    │                         ▼                                       ▼
@@ -74,6 +76,13 @@ function requireWork(context: SinkSessionContext): EpochWork {
   return context.work;
 }
 
+/** An own-partition EOT for the epoch at the head of the inbox (or for an empty inbox). */
+function completesFirstEpoch(context: SinkSessionContext, frame: EotFrame): boolean {
+  if (frame.partition !== context.partition) return false;
+  const head = context.inbox[0];
+  return head === undefined || (head.epoch === frame.epoch && head.count === null);
+}
+
 function appendToInbox(inbox: readonly InboxEpoch[], frame: DataFrame | EotFrame): InboxEpoch[] {
   const next = [...inbox];
   let index = next.findIndex((entry) => entry.epoch === frame.epoch);
@@ -118,6 +127,18 @@ export const sinkSessionMachine = setup({
       return event.partition === context.partition;
     },
     hasEmptyReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox)?.count === 0,
+    // The EOT completes the inbox's first epoch (in idle: nothing else is waiting before it), so
+    // it decides at once what the eventless check of `idle` would decide one step later.
+    eotReadiesEmptyEpoch: ({ context, event }) => {
+      assertEvent(event, "batcher.eot");
+      return event.count === 0 && completesFirstEpoch(context, event);
+    },
+    eotReadiesEpoch: ({ context, event }) => {
+      assertEvent(event, "batcher.eot");
+      return event.count > 0 && completesFirstEpoch(context, event);
+    },
+    // Every message ok, and nothing queued for the fallback by an earlier attempt: the epoch is done.
+    allOkSettlesEpoch: ({ context }) => requireWork(context).fallbackQueue.length === 0,
     hasReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox) !== undefined,
     isStaleFrame: ({ context, event }) => {
       assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
@@ -300,10 +321,19 @@ export const sinkSessionMachine = setup({
   },
   states: {
     idle: {
+      // For epochs that were ready before the session came back to idle (pipelined epochs).
       always: [
         { guard: "hasEmptyReadyEpoch", actions: "completeEmptyEpoch" },
         { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
       ],
+      on: {
+        "batcher.eot": [
+          { guard: "eotReadiesEmptyEpoch", actions: ["appendFrame", "completeEmptyEpoch"] },
+          { guard: "eotReadiesEpoch", target: "attempt", actions: ["appendFrame", "startEpoch"] },
+          { guard: "isOwnPartitionFrame", actions: "appendFrame" },
+          { actions: "reportForeignFrame" },
+        ],
+      },
     },
     attempt: {
       initial: "writing",
@@ -323,7 +353,9 @@ export const sinkSessionMachine = setup({
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
-          // Every result is in: straight to eotReceived (what `hasAllResults` would do one step later).
+          // Every result is in and ok: the epoch is done in this step (what eotReceived would decide
+          // one step later), or, with fallbacks queued by an earlier attempt, on to eotReceived.
+          { guard: "allOkSettlesEpoch", target: "idle", actions: ["recordAllOk", "settleAttempt", "completeEpoch"] },
           { target: "eotReceived", actions: "recordAllOk" },
         ],
         "sinkIo.endOfResults": [
