@@ -4,8 +4,6 @@
  *
  *            batcher.eot(p,e)        all results + end-of-results, or sinkIo.allOk
  *   idle ────────────────────▶ attempt ────────────────────────────▶ eotReceived ──every message settled──▶ idle
- *    ▲                           │ sinkIo.allOk that settles the epoch (the common case, one step)   │
- *    └───────────────────────────┴──────────────────────────── sink.epochDone ◀───────────────────────┘
  *    ▲  (empty epoch: done     │ writing → awaitingResults             │          (sink.epochDone)
  *    │   at once)              │ bad frame / timeout / crash           │ failures left
  *    │                         ▼                                       ▼
@@ -137,8 +135,6 @@ export const sinkSessionMachine = setup({
       assertEvent(event, "batcher.eot");
       return event.count > 0 && completesFirstEpoch(context, event);
     },
-    // Every message ok, and nothing queued for the fallback by an earlier attempt: the epoch is done.
-    allOkSettlesEpoch: ({ context }) => requireWork(context).fallbackQueue.length === 0,
     hasReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox) !== undefined,
     isStaleFrame: ({ context, event }) => {
       assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
@@ -353,9 +349,8 @@ export const sinkSessionMachine = setup({
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
-          // Every result is in and ok: the epoch is done in this step (what eotReceived would decide
-          // one step later), or, with fallbacks queued by an earlier attempt, on to eotReceived.
-          { guard: "allOkSettlesEpoch", target: "idle", actions: ["recordAllOk", "settleAttempt", "completeEpoch"] },
+          // Every result is in: straight to eotReceived (what `hasAllResults` would do one step later).
+          // eotReceived stays a state every epoch enters (DESIGN §2's explicit EOT states).
           { target: "eotReceived", actions: "recordAllOk" },
         ],
         "sinkIo.endOfResults": [
