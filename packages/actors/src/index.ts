@@ -59,5 +59,14 @@ export type {
   SupervisorInput,
   SupervisorOutput,
 } from "./supervisor.types.js";
-export { fromSinkFunction } from "./sink-writer.js";
-export type { SinkContext, SinkFunction, SinkWriterLogic } from "./sink-writer.js";
+export { fromSinkAttempts, fromSinkFunction, sinkFunctionAttempt } from "./sink-writer.js";
+export type {
+  SinkAttempt,
+  SinkCancelRequest,
+  SinkContext,
+  SinkFunction,
+  SinkWriteRequest,
+  SinkWriterInput,
+  SinkWriterLogic,
+  SinkWriterRequest,
+} from "./sink-writer.js";

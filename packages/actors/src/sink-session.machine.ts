@@ -17,6 +17,8 @@
  * Takes: `batcher.data`, `batcher.eot`, `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
  * `supervisor.stop`.
+ * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering an attempt,
+ * `sinkWriter.cancel` on leaving it before its final frame (sink-writer.ts).
  * Sends the parent: `sink.epochDone { partition, epoch, tallies }`, `sink.protocolError`.
  * Keeps: an epoch completes only when it holds exactly one final result for every id of
  * `(p, e)` and the adapter signalled end-of-results; anything else is a protocol error that is
@@ -24,7 +26,7 @@
  * A frame of another partition or epoch is reported and dropped: it neither merges into nor
  * ends the attempt in progress. Every message ends `ok | fallback | dropped`.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, setup, type EventObject } from "xstate";
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, sendTo, setup } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
 import { emptyTallies } from "./epoch-protocol.js";
 import {
@@ -52,12 +54,31 @@ import type {
   SinkSessionInput,
   SinkWriteInput,
 } from "./sink-session.types.js";
+import type { SinkWriterInput, SinkWriterRequest } from "./sink-writer.js";
 
 type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent;
+
+/** The frames that end their attempt: the writer ends the attempt itself when it sends one. */
+function isFinalFrameOf(work: EpochWork | null, partition: number, event: SinkSessionEvent): boolean {
+  return (
+    work !== null &&
+    (event.type === "sinkIo.allOk" || event.type === "sinkIo.endOfResults" || event.type === "sinkIo.crashed") &&
+    event.partition === partition &&
+    event.epoch === work.epoch &&
+    event.attempt === work.attempt
+  );
+}
 
 function requireWork(context: SinkSessionContext): EpochWork {
   if (context.work === null) throw new Error("sink session has no epoch in progress");
   return context.work;
+}
+
+/** An own-partition EOT for the epoch at the head of the inbox (or for an empty inbox). */
+function completesFirstEpoch(context: SinkSessionContext, frame: EotFrame): boolean {
+  if (frame.partition !== context.partition) return false;
+  const head = context.inbox[0];
+  return head === undefined || (head.epoch === frame.epoch && head.count === null);
 }
 
 function appendToInbox(inbox: readonly InboxEpoch[], frame: DataFrame | EotFrame): InboxEpoch[] {
@@ -82,8 +103,11 @@ export const sinkSessionMachine = setup({
     events: {} as SinkSessionEvent,
   },
   actors: {
-    /** One attempt: writes the messages and sends `sinkIo.*` frames back. Supplied by the runtime. */
-    sinkWriter: fromCallback<EventObject, SinkWriteInput>(() => {
+    /**
+     * The session's long-lived writer (invoked once): takes `sinkWriter.write` / `sinkWriter.cancel`
+     * and sends `sinkIo.*` frames back. Supplied by the runtime (`fromSinkAttempts`, `fromSinkFunction`).
+     */
+    sinkWriter: fromCallback<SinkWriterRequest, SinkWriterInput>(() => {
       throw new Error("sinkWriter is not provided: supply it with sinkSessionMachine.provide({ actors: { sinkWriter } })");
     }),
     /** Writes messages to the fallback sink (e.g. a dead-letter queue); resolves once durable. */
@@ -101,6 +125,16 @@ export const sinkSessionMachine = setup({
       return event.partition === context.partition;
     },
     hasEmptyReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox)?.count === 0,
+    // The EOT completes the inbox's first epoch (in idle: nothing else is waiting before it), so
+    // it decides at once what the eventless check of `idle` would decide one step later.
+    eotReadiesEmptyEpoch: ({ context, event }) => {
+      assertEvent(event, "batcher.eot");
+      return event.count === 0 && completesFirstEpoch(context, event);
+    },
+    eotReadiesEpoch: ({ context, event }) => {
+      assertEvent(event, "batcher.eot");
+      return event.count > 0 && completesFirstEpoch(context, event);
+    },
     hasReadyEpoch: ({ context }) => takeReadyEpoch(context.inbox) !== undefined,
     isStaleFrame: ({ context, event }) => {
       assertEvent(event, ["sinkIo.sent", "sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
@@ -167,6 +201,24 @@ export const sinkSessionMachine = setup({
       enqueue.sendParent(done);
       enqueue.assign({ inbox: context.inbox.slice(1), completedEpochs: context.completedEpochs + 1 });
     }),
+    requestWrite: sendTo("sinkWriter", ({ context }): SinkWriterRequest => {
+      const work = requireWork(context);
+      const input: SinkWriteInput = {
+        vertex: context.vertex,
+        partition: context.partition,
+        epoch: work.epoch,
+        attempt: work.attempt,
+        messages: work.sending,
+      };
+      return { type: "sinkWriter.write", input };
+    }),
+    // Leaving the attempt before its final frame (timeout, protocol error): the writer aborts it.
+    // After its own final frame the writer has ended it already, and a stop ends the writer.
+    cancelWrite: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === "supervisor.stop" || isFinalFrameOf(context.work, context.partition, event)) return;
+      const work = requireWork(context);
+      enqueue.sendTo("sinkWriter", { type: "sinkWriter.cancel", epoch: work.epoch, attempt: work.attempt } satisfies SinkWriterRequest);
+    }),
     startEpoch: assign(({ context }) => {
       const ready = takeReadyEpoch(context.inbox)!;
       return { work: startEpoch(ready), inbox: context.inbox.slice(1) };
@@ -199,15 +251,6 @@ export const sinkSessionMachine = setup({
           message: `no endOfResults frame within ${context.resultTimeoutMs}ms (${work.receivedCount} of ${work.sending.length} results, partition ${context.partition}, epoch ${work.epoch})`,
         };
         return { ...work, violation };
-      },
-    }),
-    recordWriterError: assign({
-      work: ({ context }, { error }: { error: unknown }) => {
-        const violation: ProtocolViolation = {
-          code: "SINK_CRASHED",
-          message: `the sink writer of partition ${context.partition} failed: ${error instanceof Error ? error.message : String(error)}`,
-        };
-        return { ...requireWork(context), violation };
       },
     }),
     settleAttempt: assign({ work: ({ context }) => settleAttempt(requireWork(context), "no result") }),
@@ -257,6 +300,14 @@ export const sinkSessionMachine = setup({
     completedEpochs: 0,
   }),
   initial: "idle",
+  // One writer for the session's life; attempts are requests to it (no actor per attempt). An
+  // attempt that throws is answered `sinkIo.crashed` by `fromSinkAttempts`; a writer whose own
+  // logic fails leaves the session nothing to write with, so the session fails with its error.
+  invoke: {
+    id: "sinkWriter",
+    src: "sinkWriter",
+    input: ({ context }): SinkWriterInput => ({ vertex: context.vertex, partition: context.partition }),
+  },
   on: {
     "batcher.data": [{ guard: "isOwnPartitionFrame", actions: "appendFrame" }, { actions: "reportForeignFrame" }],
     "batcher.eot": [{ guard: "isOwnPartitionFrame", actions: "appendFrame" }, { actions: "reportForeignFrame" }],
@@ -266,30 +317,24 @@ export const sinkSessionMachine = setup({
   },
   states: {
     idle: {
+      // For epochs that were ready before the session came back to idle (pipelined epochs).
       always: [
         { guard: "hasEmptyReadyEpoch", actions: "completeEmptyEpoch" },
         { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
       ],
+      on: {
+        "batcher.eot": [
+          { guard: "eotReadiesEmptyEpoch", actions: ["appendFrame", "completeEmptyEpoch"] },
+          { guard: "eotReadiesEpoch", target: "attempt", actions: ["appendFrame", "startEpoch"] },
+          { guard: "isOwnPartitionFrame", actions: "appendFrame" },
+          { actions: "reportForeignFrame" },
+        ],
+      },
     },
     attempt: {
       initial: "writing",
-      invoke: {
-        src: "sinkWriter",
-        input: ({ context }): SinkWriteInput => {
-          const work = requireWork(context);
-          return {
-            vertex: context.vertex,
-            partition: context.partition,
-            epoch: work.epoch,
-            attempt: work.attempt,
-            messages: work.sending,
-          };
-        },
-        onError: {
-          target: "protocolError",
-          actions: { type: "recordWriterError", params: ({ event }) => ({ error: event.error }) },
-        },
-      },
+      entry: "requestWrite",
+      exit: "cancelWrite",
       after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
       always: { guard: "hasAllResults", target: "eotReceived" },
       on: {
@@ -305,6 +350,7 @@ export const sinkSessionMachine = setup({
           { guard: "isStaleFrame" },
           { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
           // Every result is in: straight to eotReceived (what `hasAllResults` would do one step later).
+          // eotReceived stays a state every epoch enters (DESIGN §2's explicit EOT states).
           { target: "eotReceived", actions: "recordAllOk" },
         ],
         "sinkIo.endOfResults": [

@@ -13,7 +13,7 @@ export interface SinkSessionInput {
   readonly seed?: number;
 }
 
-/** What the `sinkWriter` actor is started with: one attempt at one epoch's messages. */
+/** One attempt at one epoch's messages, as the session asks its `sinkWriter` for it (`sinkWriter.write`). */
 export interface SinkWriteInput {
   readonly vertex: string;
   readonly partition: number;

@@ -1,9 +1,18 @@
 /**
- * Sink adapters as actor logic. A session invokes one `sinkWriter` per attempt; the writer
- * sends `sinkIo.*` frames back. `fromSinkFunction` adapts the common case — a function that
- * takes a batch and resolves with one result per message — to that protocol.
+ * Sink adapters as actor logic. A sink session invokes its `sinkWriter` once, for its whole life,
+ * and streams attempts to it; the writer answers each with `sinkIo.*` frames (DESIGN §7: I/O
+ * actors are long-lived and stream results back as events, no actor per attempt).
+ *
+ *   session ──sinkWriter.write(epoch, attempt, messages)──▶ sinkWriter ──sinkIo.* frames──▶ session
+ *   session ──sinkWriter.cancel (left the attempt early)──▶ sinkWriter   (aborts it, drops its frames)
+ *
+ * Why not one invoked actor per attempt (as before): each created an actor, its mailbox and
+ * snapshot, an `xstate.init` event and an `AbortController` — once per partition-epoch. Here an
+ * attempt costs its request event and its answer. `fromSinkAttempts` turns a function that runs
+ * one attempt into that writer; `fromSinkFunction` adapts the common case, a function that takes a
+ * batch and resolves with one result per message.
  */
-import { fromCallback, type CallbackActorLogic, type EventObject } from "xstate";
+import { fromCallback, type CallbackActorLogic } from "xstate";
 import type { Message, SinkResult } from "./message.js";
 import type { SinkIoEvent, SinkWriteInput } from "./sink-session.types.js";
 
@@ -21,7 +30,102 @@ export interface SinkContext {
 /** A sink as users write it: one result per message id (DESIGN §4.1). */
 export type SinkFunction = (messages: readonly Message[], context: SinkContext) => Promise<readonly SinkResult[]>;
 
-export type SinkWriterLogic = CallbackActorLogic<EventObject, SinkWriteInput>;
+/** session → sinkWriter: write one attempt (the session keeps at most one outstanding). */
+export interface SinkWriteRequest {
+  readonly type: "sinkWriter.write";
+  readonly input: SinkWriteInput;
+}
+
+/**
+ * session → sinkWriter: the session left the attempt before its end of results (a timeout, a
+ * protocol error, a stop): abort it and drop its later frames. Not sent when the attempt ended
+ * with its own final frame (`allOk`, `endOfResults`, `crashed`): the writer saw that frame itself.
+ */
+export interface SinkCancelRequest {
+  readonly type: "sinkWriter.cancel";
+  readonly epoch: number;
+  readonly attempt: number;
+}
+
+export type SinkWriterRequest = SinkWriteRequest | SinkCancelRequest;
+
+/** What the `sinkWriter` actor is started with: the session it serves. */
+export interface SinkWriterInput {
+  readonly vertex: string;
+  readonly partition: number;
+}
+
+/**
+ * One attempt: write `input.messages` and answer through `sendBack`. The returned function, if
+ * any, is called when the attempt ends — its final frame was sent, or the session gave up on it.
+ */
+export type SinkAttempt = (input: SinkWriteInput, sendBack: (event: SinkIoEvent) => void) => (() => void) | void;
+
+/**
+ * The long-lived writer a session invokes. It carries the attempt function it runs, so wrappers
+ * (the message gate, delayed redelivery) wrap that function rather than run an actor per attempt.
+ */
+export type SinkWriterLogic = CallbackActorLogic<SinkWriterRequest, SinkWriterInput> & { readonly attempt: SinkAttempt };
+
+/** The frames after which an attempt has nothing more to say. */
+function endsAttempt(event: SinkIoEvent, input: SinkWriteInput): boolean {
+  return (
+    (event.type === "sinkIo.allOk" || event.type === "sinkIo.endOfResults" || event.type === "sinkIo.crashed") &&
+    event.partition === input.partition &&
+    event.epoch === input.epoch &&
+    event.attempt === input.attempt
+  );
+}
+
+/**
+ * The session's long-lived writer, running `run` once per `sinkWriter.write`. Frames of an
+ * attempt the session left (cancelled, superseded, stopped) are dropped, as a stopped per-attempt
+ * actor's were; a frame of another partition, epoch or attempt is passed on for the session to
+ * judge. A `run` that throws answers its attempt with `sinkIo.crashed`.
+ *
+ * @example
+ * const sinkWriter = fromSinkAttempts((input, sendBack) => {
+ *   sendBack({ type: "sinkIo.allOk", partition: input.partition, epoch: input.epoch, attempt: input.attempt });
+ * });
+ */
+export function fromSinkAttempts(run: SinkAttempt): SinkWriterLogic {
+  const logic = fromCallback<SinkWriterRequest, SinkWriterInput>(({ receive, sendBack }) => {
+    let current: { readonly input: SinkWriteInput; live: boolean; dispose: (() => void) | void } | undefined;
+    const end = () => {
+      const attempt = current;
+      current = undefined;
+      if (attempt === undefined || !attempt.live) return;
+      attempt.live = false;
+      attempt.dispose?.();
+    };
+    receive((request) => {
+      if (request.type === "sinkWriter.cancel") {
+        if (current !== undefined && current.input.epoch === request.epoch && current.input.attempt === request.attempt) end();
+        return;
+      }
+      end();
+      const attempt: { readonly input: SinkWriteInput; live: boolean; dispose: (() => void) | void } = { input: request.input, live: true, dispose: undefined };
+      current = attempt;
+      const send = (event: SinkIoEvent) => {
+        if (!attempt.live) return;
+        sendBack(event);
+        if (endsAttempt(event, attempt.input) && current === attempt) end();
+      };
+      try {
+        const dispose = run(request.input, send);
+        // The attempt may have ended inside `run` (it answered synchronously): dispose at once.
+        if (attempt.live) attempt.dispose = dispose;
+        else dispose?.();
+      } catch (error) {
+        const { partition, epoch, attempt: number } = request.input;
+        const reason = `the sink writer failed: ${error instanceof Error ? error.message : String(error)}`;
+        send({ type: "sinkIo.crashed", partition, epoch, attempt: number, reason });
+      }
+    });
+    return end;
+  });
+  return Object.assign(logic, { attempt: run });
+}
 
 /**
  * Runs `write` once per attempt, and sends no `sinkIo.sent` (the attempt stays `writing` until
@@ -38,19 +142,28 @@ export type SinkWriterLogic = CallbackActorLogic<EventObject, SinkWriteInput>;
  * const session = sinkSessionMachine.provide({ actors: { sinkWriter } });
  */
 export function fromSinkFunction(write: SinkFunction): SinkWriterLogic {
-  return fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
-    const controller = new AbortController();
+  return fromSinkAttempts(sinkFunctionAttempt(write));
+}
+
+/** One attempt of a sink function, as `fromSinkFunction` runs it (see there). */
+export function sinkFunctionAttempt(write: SinkFunction): SinkAttempt {
+  return (input, send) => {
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
-    // `stopped`: the session left the attempt, frames would only be dropped. `settled`: the sink
-    // answered, so there is nothing left to abort (an abort costs a DOMException with a stack).
-    let stopped = false;
+    // Created only if the function reads `context.signal`: most never do, and an abort costs a
+    // DOMException with a stack. `settled`: the sink answered, so there is nothing left to abort.
+    let controller: AbortController | undefined;
     let settled = false;
-    const send = (event: SinkIoEvent) => {
-      if (!stopped) sendBack(event);
+    let cancelled = false;
+    const context: SinkContext = {
+      vertex: input.vertex,
+      ...frame,
+      get signal() {
+        controller ??= new AbortController();
+        // Read after the session gave up: aborted already, as the per-attempt signal was.
+        if (cancelled && !controller.signal.aborted) controller.abort();
+        return controller.signal;
+      },
     };
-    // No `sinkIo.sent`: for a function the call is the write, and its answer comes as one frame,
-    // so the attempt stays `writing` until then (one XState event less per epoch, issue 12).
-    const context: SinkContext = { vertex: input.vertex, ...frame, signal: controller.signal };
     Promise.resolve()
       .then(() => write(input.messages, context))
       .then(
@@ -72,10 +185,11 @@ export function fromSinkFunction(write: SinkFunction): SinkWriterLogic {
         },
       );
     return () => {
-      stopped = true;
-      if (!settled) controller.abort();
+      if (settled) return;
+      cancelled = true;
+      controller?.abort();
     };
-  });
+  };
 }
 
 /**

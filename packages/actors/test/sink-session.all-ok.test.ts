@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createActor, setup } from "xstate";
+import { createActor, setup, type AnyActorRef } from "xstate";
 import { fromSinkFunction, type SinkFunction, type SinkIoEvent } from "@weir/actors";
 import { findViolation, isStaleFrame, recordAllOk, recordResults, settleAttempt, startEpoch } from "../src/sink-session.logic.js";
 import { isAllOk } from "../src/sink-writer.js";
@@ -124,10 +124,12 @@ describe("fromSinkFunction: when it answers with sinkIo.allOk", () => {
   async function framesOf(write: SinkFunction, ids: readonly string[]): Promise<string[]> {
     const frames: string[] = [];
     const parent = setup({ actors: { writer: fromSinkFunction(write) } }).createMachine({
-      invoke: { src: "writer", input: { vertex: "v", partition: 0, epoch: 1, attempt: 1, messages: ids.map(message) } },
+      invoke: { id: "writer", src: "writer", input: { vertex: "v", partition: 0 } },
       on: { "*": { actions: ({ event }) => frames.push(event.type) } },
     });
     const actor = createActor(parent).start();
+    const input = { vertex: "v", partition: 0, epoch: 1, attempt: 1, messages: ids.map(message) };
+    (actor.getSnapshot().children["writer"] as AnyActorRef).send({ type: "sinkWriter.write", input });
     for (let i = 0; i < 5; i += 1) await Promise.resolve();
     actor.stop();
     return frames;

@@ -43,15 +43,15 @@ describe("supervisor: XState work per partition-epoch", () => {
 
     const partitionEpochs = events.get("sink.epochDone") ?? 0;
     expect(partitionEpochs).toBeGreaterThanOrEqual((partitions * perPartition) / readBatchSize);
-    // The root, a reader, a batcher, a sink session and one readerIo per partition, and one sink
-    // writer per attempt (one per epoch with data here): nothing per read, nothing per ack.
+    // The root, and per partition a reader, a batcher, a sink session, one readerIo and one sink
+    // writer (DESIGN §7): nothing per read, per ack or per attempt.
     expect(Object.fromEntries(created)).toEqual({
       "(root)": 1,
       partitionReader: partitions,
       batcher: partitions,
       sinkSession: partitions,
       readerIo: partitions,
-      sinkWriter: events.get("batcher.data"),
+      sinkWriter: partitions,
     });
     const total = [...events.values()].reduce((sum, n) => sum + n, 0);
     expect(total / partitionEpochs).toBeLessThanOrEqual(EVENT_BUDGET);

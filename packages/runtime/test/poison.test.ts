@@ -2,9 +2,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fromCallback, type EventObject } from "xstate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Message, SinkIoEvent, SinkResult, SinkWriteInput } from "@weir/actors";
+import { fromSinkAttempts, type Message, type SinkIoEvent, type SinkResult } from "@weir/actors";
 import { createPipeline, fallbackHeaders, parseSpec, sinkConnectorFromFunction, type PipelineSpecInput, type SinkConnector } from "@weir/runtime";
 import { createMessageGate, sortMessages } from "../src/pipeline/message-gate.js";
 import { MessageSchemaError } from "../src/pipeline/message-schema-error.js";
@@ -153,7 +152,7 @@ describe("poison and malformed messages", () => {
       "a stream writer answering in several frames",
       () => {
         const received = new Set<string>();
-        const writer = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
+        const writer = fromSinkAttempts((input, sendBack) => {
           const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
           const timer = setTimeout(() => {
             for (const entry of input.messages) received.add(entry.id);

@@ -6,11 +6,18 @@ import { traceFormat, type TraceRecord } from "../src/observability/trace-format
 // `readBatch`/`ackOffsets` invocations no longer exist in the machines, so its replay would only
 // diverge at the first read. The replay refuses it up front and says why.
 describe("trace format versions", () => {
-  it("writes v2 and refuses a v1 trace with the reason and what to do", async () => {
-    expect(traceFormat).toBe("weir.trace/v2");
+  it("refuses a v1 trace with the reason and what to do", async () => {
     const v1 = [{ k: "header", format: "weir.trace/v1", startedAt: "2026-12-01T00:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
     await expect(replayTrace(v1)).rejects.toThrow(
-      /trace format 'weir\.trace\/v1' is not supported: .*readBatch\/ackOffsets.*replay it with the Weir version that recorded it.*this replay reads weir\.trace\/v2/,
+      /trace format 'weir\.trace\/v1' is not supported: .*readBatch\/ackOffsets.*replay it with the Weir version that recorded it.*this replay reads weir\.trace\/v3/,
     );
+  });
+
+  // The sink session's writer is one long-lived actor now (sinkWriter.write requests): a v2 trace
+  // expects one `sinkWriter` invocation per attempt, which these machines never make.
+  it("writes v3 and refuses a v2 trace (one sinkWriter invocation per attempt) with the reason", async () => {
+    expect(traceFormat).toBe("weir.trace/v3");
+    const v2 = [{ k: "header", format: "weir.trace/v2", startedAt: "2026-12-05T00:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
+    await expect(replayTrace(v2)).rejects.toThrow(/trace format 'weir\.trace\/v2' is not supported: .*sinkWriter.*per attempt.*record the run again/);
   });
 });

@@ -9,8 +9,7 @@
  * that is how a late end-of-results could leak into the next epoch, and how numaflow#2516's
  * cross-partition EOT happened.
  */
-import { fromCallback, type EventObject } from "xstate";
-import type { Message, SinkIoEvent, SinkResult, SinkWriteInput, SinkWriterLogic } from "@weir/actors";
+import { fromSinkAttempts, type Message, type SinkIoEvent, type SinkResult, type SinkWriterLogic } from "@weir/actors";
 import { realClock, type TestClock } from "./clock.js";
 import { DeliveryLog } from "./delivery-log.js";
 import { createRandom } from "./seeded-random.js";
@@ -114,7 +113,7 @@ export function createScriptedSink(options: ScriptedSinkOptions = {}): ScriptedS
     return { id: message.id, status: "ok" };
   };
 
-  const sinkWriter = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
+  const sinkWriter = fromSinkAttempts((input, sendBack) => {
     const { partition, epoch, attempt } = input;
     const info: AttemptInfo = { partition, epoch, attempt, ids: input.messages.map((m) => m.id), atMs: now() };
     attempts.push(info);

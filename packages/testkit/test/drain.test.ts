@@ -4,17 +4,17 @@
  * never read stays in the source, un-acked, for the next run.
  */
 import { describe, expect, it } from "vitest";
-import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from "xstate";
+import { createActor, fromPromise, SimulatedClock } from "xstate";
 import {
   defaultRetryPolicy,
   fromPartitionIo,
+  fromSinkAttempts,
   partitionReaderMachine,
   sinkSessionMachine,
   supervisorMachine,
   type CommitMode,
   type FallbackWriteInput,
   type Message,
-  type SinkWriteInput,
   type SupervisorEmitted,
 } from "@weir/actors";
 import {
@@ -148,7 +148,7 @@ describe("stopping on a fatal error", () => {
       },
       ack: async () => {},
     });
-    const sinkWriter = fromCallback<EventObject, SinkWriteInput>(() => {
+    const sinkWriter = fromSinkAttempts(() => {
       throw new Error("nothing was read, so nothing may be written");
     });
     const machine = supervisorMachine.provide({

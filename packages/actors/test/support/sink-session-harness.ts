@@ -4,9 +4,10 @@
  * collects what the session reports. Exists because the sink-session tests all drove the session
  * through this same rig.
  */
-import { createActor, fromCallback, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject } from "xstate";
+import { createActor, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject } from "xstate";
 import {
   defaultRetryPolicy,
+  fromSinkAttempts,
   sinkSessionMachine,
   type EpochDoneEvent,
   type FallbackWriteInput,
@@ -47,7 +48,7 @@ export interface SinkSessionOptions {
 export function startSinkSession({ reportsSent }: SinkSessionOptions) {
   const clock = new SimulatedClock();
   const attempts: SinkAttempt[] = [];
-  const sinkWriter = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
+  const sinkWriter = fromSinkAttempts((input, sendBack) => {
     attempts.push({ input, send: sendBack });
     if (reportsSent) sendBack({ type: "sinkIo.sent", partition: input.partition, epoch: input.epoch, attempt: input.attempt });
   });

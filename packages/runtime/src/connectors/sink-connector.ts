@@ -1,7 +1,7 @@
 import { fromSinkFunction, type SinkFunction, type SinkWriterLogic } from "@weir/actors";
 
 /**
- * A sink as the runtime drives it: a writer actor per attempt (see `fromSinkFunction`), an
+ * A sink as the runtime drives it: a long-lived writer per sink session (see `fromSinkAttempts`), an
  * optional `commit(epoch)` for transactional sinks, and `close()` at the end of the run.
  */
 export interface SinkConnector {

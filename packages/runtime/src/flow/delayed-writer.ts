@@ -1,14 +1,13 @@
 /**
  * Delayed redelivery for sinks that answer through a writer rather than a function (process
- * sinks, docs/protocol.md): the writer runs under the gated sink's relay machine, and each of its
+ * sinks, docs/protocol.md): the writer's attempt runs inside this one's (no actor per attempt), and each of its
  * results frames that holds `retryLater` answers is settled by {@link settleRetryLater} (parked,
  * then `ok`) before the session sees it. Frames keep their order: a frame waits for the parks of
  * the frames before it. Deliveries parked already (Redis, after a crash) are answered `ok` beside
  * the writer's own results, as the gate adds its refusals.
  */
-import { createActor, fromCallback, type EventObject } from "xstate";
-import type { SinkContext, SinkIoEvent, SinkWriteInput, SinkWriterLogic } from "@weir/actors";
-import { completeWithRefused, relayMachine } from "../pipeline/gated-sink.js";
+import { fromSinkAttempts, type SinkContext, type SinkIoEvent, type SinkWriterLogic } from "@weir/actors";
+import { completeWithRefused, runInnerAttempt } from "../pipeline/gated-sink.js";
 import { planAttempt, settleRetryLater, type DelayedRedeliveryOptions } from "./delayed-sink.js";
 
 const NEVER_ABORTED = new AbortController().signal;
@@ -22,12 +21,11 @@ const NEVER_ABORTED = new AbortController().signal;
  * ```
  */
 export function delayedSinkWriter(writer: SinkWriterLogic, options: DelayedRedeliveryOptions): SinkWriterLogic {
-  const relay = relayMachine.provide({ actors: { writer } });
-  return fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
+  return fromSinkAttempts((input, sendBack) => {
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
     const context: SinkContext = { vertex: input.vertex, ...frame, signal: NEVER_ABORTED };
     let stopped = false;
-    let inner: ReturnType<typeof createActor<typeof relay>> | undefined;
+    let disposeInner: (() => void) | void;
     const send = (event: SinkIoEvent) => {
       if (!stopped) sendBack(event);
     };
@@ -52,15 +50,13 @@ export function delayedSinkWriter(writer: SinkWriterLogic, options: DelayedRedel
             })
             .catch((error: unknown) => send({ type: "sinkIo.crashed", ...frame, reason: `settling retryLater answers failed: ${String(error)}` }));
         };
-        inner = createActor(relay, { input: plan.toWrite === input.messages ? input : { ...input, messages: plan.toWrite } });
-        inner.on("*", (event) => forward(event as SinkIoEvent));
-        inner.start();
+        disposeInner = runInnerAttempt(writer.attempt, plan.toWrite === input.messages ? input : { ...input, messages: plan.toWrite }, forward);
       },
       (error: unknown) => send({ type: "sinkIo.crashed", ...frame, reason: `looking up parked messages failed: ${error instanceof Error ? error.message : String(error)}` }),
     );
     return () => {
       stopped = true;
-      inner?.stop();
+      disposeInner?.();
     };
   });
 }

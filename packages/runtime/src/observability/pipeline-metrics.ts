@@ -299,10 +299,11 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
   });
   const reportedWaits = new Map<string, number>();
 
-  const started = new WeakMap<object, number>();
-  // A reader's I/O actor lives as long as the reader: reads and acks are timed from their requests.
+  // A reader's and a sink session's I/O actors live as long as they do: reads, acks and sink
+  // attempts are timed from their requests.
   const readStarted = new WeakMap<object, number>();
   const ackStarted = new WeakMap<object, number>();
+  const writeStarted = new WeakMap<object, number>();
   const tallyDrops = new Map<string, number>();
   const reportedForwarderDrops = new Map<string, number>();
   const joins = new Map<string, { first: number; last: number }>();
@@ -355,8 +356,6 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
   const onIoAnswer = (io: ActorRefLike, target: ActorRefLike, event: AnyEventObject) => {
     const labels = partitionOf(actorPath(target), pipeline);
     if (labels === undefined) return;
-    const since = started.get(io);
-    const seconds = since === undefined ? undefined : (performance.now() - since) / 1000;
     switch (ioSource(io)) {
       case "readerIo": {
         // One long-lived actor per reader: a read lasts from its `reader.read` to its answer.
@@ -377,24 +376,28 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
         }
         return;
       }
-      case "sinkWriter":
-        // An attempt ends with its end of results, or with one all-ok frame (fromSinkFunction).
-        if (seconds !== undefined && (event.type === "sinkIo.endOfResults" || event.type === "sinkIo.allOk" || event.type === "sinkIo.crashed")) {
-          writeTime.observe(labels, seconds);
+      case "sinkWriter": {
+        // One long-lived writer per session: an attempt lasts from its `sinkWriter.write` to its
+        // end of results, or its one all-ok frame (fromSinkFunction).
+        const writeSince = writeStarted.get(io);
+        if (writeSince !== undefined && (event.type === "sinkIo.endOfResults" || event.type === "sinkIo.allOk" || event.type === "sinkIo.crashed")) {
+          writeTime.observe(labels, (performance.now() - writeSince) / 1000);
         }
         return;
+      }
       default:
         return;
     }
   };
 
   const onEvent = (target: ActorRefLike, source: ActorRefLike | undefined, event: AnyEventObject) => {
-    if (event.type === "xstate.init") {
-      if (!isMachineRef(target) && !isRootRef(target)) started.set(target, performance.now());
-      return;
-    }
+    if (event.type === "xstate.init") return;
     if (event.type === "reader.read" || event.type === "reader.ack") {
       if (!isMachineRef(target)) (event.type === "reader.read" ? readStarted : ackStarted).set(target, performance.now());
+      return;
+    }
+    if (event.type === "sinkWriter.write") {
+      if (!isMachineRef(target)) writeStarted.set(target, performance.now());
       return;
     }
     if (source !== undefined && source !== target && !isMachineRef(source)) {

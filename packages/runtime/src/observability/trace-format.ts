@@ -20,12 +20,18 @@
  * v2 (issue 12): a reader's reads and acks go through one long-lived `readerIo` actor, so they
  * show up as `io` records of `readerIo` (`readerIo.batch`, `readerIo.acked` …) instead of one
  * `readBatch`/`ackOffsets` invocation each. A v1 trace cannot replay against these machines.
+ *
+ * v3 (issue 12): a sink session's attempts go to one long-lived `sinkWriter` actor
+ * (`sinkWriter.write` requests, answered by `io` records of `sinkWriter`) instead of one
+ * `sinkWriter` invocation per attempt. A v2 trace cannot replay against these machines.
  */
-export const traceFormat = "weir.trace/v2";
+export const traceFormat = "weir.trace/v3";
 /** Formats this replay refuses with a reason, not just "unsupported". */
 export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v1":
     "it was recorded before issue 12, when each read and ack was its own readBatch/ackOffsets actor; replay it with the Weir version that recorded it, or record the run again",
+  "weir.trace/v2":
+    "it was recorded when each sink attempt was its own sinkWriter actor (one invocation per attempt); replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */

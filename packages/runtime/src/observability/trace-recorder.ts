@@ -5,7 +5,7 @@
  *
  *   @xstate.event  xstate.init of a root ─────────────▶ start   (stimulus)
  *                  xstate.init of an I/O actor ───────▶ invoke  (expectation)
- *                  I/O actor → its parent ────────────▶ io      (stimulus; `sync` while starting)
+ *                  I/O actor → its parent ────────────▶ io      (stimulus; `sync` while starting or handling a request)
  *                  a pending timer's event ───────────▶ fire    (stimulus)
  *                  from outside the system ───────────▶ send    (stimulus)
  *                  machine → machine ─────────────────▶ ev      (for people)
@@ -14,8 +14,10 @@
  *
  * An I/O answer is a stimulus — something the replay must perform at this point — unless it was
  * sent while the I/O actor was still starting (between its `xstate.init` and its first
- * snapshot): then it happened inside another stimulus's cascade, and the replay's stand-in
- * sends it at the same point (`sync: true`).
+ * snapshot) or handling a request from its parent (between the request and the snapshot after
+ * it, e.g. a sink attempt's `sinkIo.sent` sent as the long-lived writer takes `sinkWriter.write`):
+ * then it happened inside another stimulus's cascade, and the replay's stand-in sends it at the
+ * same point (`sync: true`).
  *
  * Overhead is bounded: snapshots record the state value, never the context; events between
  * actors carry batch summaries; only I/O answers are written in full, message bodies as their
@@ -55,8 +57,9 @@ interface IoInvocation {
   readonly parent: string;
   readonly src: string;
   readonly n: number;
-  /** The messages the I/O actor was started with, if any (a sink attempt's). */
-  readonly messages: readonly { readonly id: string }[] | undefined;
+  /** The messages of the sink attempt the I/O actor is writing, if any (its latest `sinkWriter.write`). */
+  messages: readonly { readonly id: string }[] | undefined;
+  /** Starting, or handling a request from its parent: what it sends now is inside that cascade. */
   starting: boolean;
 }
 
@@ -106,6 +109,17 @@ export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorde
         invocations.set(target, { parent, src, n, messages, starting: true });
         put({ k: "invoke", a: parent, src, n, input: summarizeForTrace(input ?? null) });
       }
+      return;
+    }
+    if (source !== undefined && isMachineRef(source) && !isMachineRef(target)) {
+      // A request to a long-lived I/O actor (reader.read, sinkWriter.write …): what the actor
+      // sends back before its next snapshot is part of this cascade.
+      const invocation = invocations.get(target);
+      if (invocation !== undefined) {
+        invocation.starting = true;
+        if (event.type === "sinkWriter.write") invocation.messages = (event as { input?: { messages?: IoInvocation["messages"] } }).input?.messages;
+      }
+      if (withEvents) put({ k: "ev", a: actorPath(target), from: actorPath(source), e: summarizeForTrace(event) as AnyEventObject });
       return;
     }
     if (source !== undefined && !isMachineRef(source)) {

@@ -166,7 +166,7 @@ class TraceReplay {
   private readonly invocationKeys = new WeakMap<object, string>();
   private readonly invokeCounts = new Map<string, number>();
   private readonly promises = new Map<string, Deferred>();
-  private readonly callbacks = new Map<string, { readonly sendBack: (event: EventObject) => void; readonly input: unknown }>();
+  private readonly callbacks = new Map<string, { readonly sendBack: (event: EventObject) => void; input: unknown }>();
   private readonly syncAnswers = new Map<string, TraceEvent[]>();
   private stimuli = 0;
   private checked = 0;
@@ -304,13 +304,20 @@ class TraceReplay {
   }
 
   private callbackStandIn() {
-    return fromCallback<EventObject, unknown>(({ self, sendBack, input }) => {
+    return fromCallback<EventObject, unknown>(({ self, sendBack, input, receive }) => {
       const key = this.invocationKeys.get(self) ?? "?";
-      this.callbacks.set(key, { sendBack, input });
+      const callback = { sendBack, input };
+      this.callbacks.set(key, callback);
       for (const event of this.takeSyncAnswers(key)) {
         if (event.type.startsWith("xstate.error.actor")) throw event["error"];
         sendBack(withInputResults(event, input));
       }
+      // A long-lived I/O actor's request: a sink attempt's messages (for `$ok: "input"` results),
+      // and what the recording's actor answered while handling it.
+      receive((request) => {
+        if (request.type === "sinkWriter.write") callback.input = (request as { input?: unknown }).input;
+        for (const event of this.takeSyncAnswers(key)) sendBack(withInputResults(event, callback.input));
+      });
       return () => this.callbacks.delete(key);
     });
   }

@@ -4,15 +4,14 @@
  * go on as one attempt, with the same partition, epoch and attempt number.
  *
  *   function sinks:  gated(messages) ──accepted──▶ write ──▶ results + refused fallbacks
- *   stream writers:  gated writer ──accepted──▶ inner writer (run under a relay actor)
+ *   stream writers:  gated attempt ──accepted──▶ inner writer's attempt (a function call, no actor)
  *                    inner frames ──▶ session, the refused fallbacks added before the inner
  *                    writer's end of results (or its allOk, which then becomes results + end)
  *
  * A function sink is wrapped as a function (no actor per attempt); a writer with no function
  * behind it — a process sink, or a custom `SinkConnector` — is wrapped as a writer.
  */
-import { createActor, emit, fromCallback, setup, type EventObject } from "xstate";
-import type { Message, SinkFunction, SinkIoEvent, SinkResult, SinkWriteInput, SinkWriterLogic } from "@weir/actors";
+import { fromSinkAttempts, type Message, type SinkAttempt, type SinkFunction, type SinkIoEvent, type SinkResult, type SinkWriteInput, type SinkWriterLogic } from "@weir/actors";
 import { sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
 import { sortMessages, type MessageGate } from "./message-gate.js";
 
@@ -43,43 +42,26 @@ export function gateSinkFunction(write: SinkFunction, gate: MessageGate): SinkFu
 }
 
 /**
- * Runs a writer under a small machine that re-emits every `sinkIo.*` frame the writer sends
- * back, so the gated writer can see (and complete) them before the session does.
+ * Runs one attempt of `inner` with `send` as its way back: a throw is the attempt's crash, as
+ * `fromSinkAttempts` answers a throwing attempt. Returns the attempt's own cleanup.
  */
-export const relayMachine = setup({
-  types: {
-    input: {} as SinkWriteInput,
-    context: {} as { readonly writerInput: SinkWriteInput },
-    emitted: {} as SinkIoEvent,
-  },
-  actors: {
-    // Replaced per gated writer with `.provide()`.
-    writer: fromCallback<EventObject, SinkWriteInput>(() => undefined),
-  },
-  guards: {
-    isSinkIoFrame: ({ event }) => event.type.startsWith("sinkIo."),
-  },
-}).createMachine({
-  id: "gatedSinkRelay",
-  context: ({ input }) => ({ writerInput: input }),
-  invoke: {
-    src: "writer",
-    input: ({ context }) => context.writerInput,
-    onError: {
-      actions: emit(({ context, event }): SinkIoEvent => {
-        const { partition, epoch, attempt } = context.writerInput;
-        const reason = event.error instanceof Error ? event.error.message : String(event.error);
-        return { type: "sinkIo.crashed", partition, epoch, attempt, reason: `the sink writer failed: ${reason}` };
-      }),
-    },
-  },
-  on: {
-    "*": { guard: "isSinkIoFrame", actions: emit(({ event }) => event as SinkIoEvent) },
-  },
-});
+export function runInnerAttempt(
+  inner: SinkAttempt,
+  input: SinkWriteInput,
+  send: (event: SinkIoEvent) => void,
+): (() => void) | void {
+  try {
+    return inner(input, send);
+  } catch (error) {
+    const reason = `the sink writer failed: ${error instanceof Error ? error.message : String(error)}`;
+    send({ type: "sinkIo.crashed", partition: input.partition, epoch: input.epoch, attempt: input.attempt, reason });
+    return undefined;
+  }
+}
 
 /**
- * `writer` behind the gate, for writers without a function behind them (process sinks).
+ * `writer` behind the gate, for writers without a function behind them (process sinks). The
+ * inner writer's attempt runs inside this one's: no actor per attempt.
  *
  * @example
  * ```ts
@@ -88,14 +70,10 @@ export const relayMachine = setup({
  * ```
  */
 export function gateSinkWriter(writer: SinkWriterLogic, gate: MessageGate): SinkWriterLogic {
-  const relay = relayMachine.provide({ actors: { writer } });
-  return fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
+  return fromSinkAttempts((input, send) => {
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
     let stopped = false;
-    let inner: ReturnType<typeof createActor<typeof relay>> | undefined;
-    const send = (event: SinkIoEvent) => {
-      if (!stopped) sendBack(event);
-    };
+    let disposeInner: (() => void) | void;
     void sortMessages(gate, input.messages).then(
       ({ accepted, refused }) => {
         if (stopped) return;
@@ -106,15 +84,13 @@ export function gateSinkWriter(writer: SinkWriterLogic, gate: MessageGate): Sink
           return;
         }
         const forward = refused.length === 0 ? send : completeWithRefused(frame, accepted, refused, send);
-        inner = createActor(relay, { input: refused.length === 0 ? input : { ...input, messages: accepted } });
-        inner.on("*", (event) => forward(event as SinkIoEvent));
-        inner.start();
+        disposeInner = runInnerAttempt(writer.attempt, refused.length === 0 ? input : { ...input, messages: accepted }, forward);
       },
       (error: unknown) => send({ type: "sinkIo.crashed", ...frame, reason: `checking the messages failed: ${String(error)}` }),
     );
     return () => {
       stopped = true;
-      inner?.stop();
+      disposeInner?.();
     };
   });
 }

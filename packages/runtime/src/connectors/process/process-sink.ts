@@ -13,8 +13,7 @@
  * attempt restarts the process after the restart backoff. Stopping an attempt (timeout, stop)
  * detaches it and leaves the process running.
  */
-import { fromCallback, type EventObject } from "xstate";
-import type { SinkAnswer, SinkFunction, SinkIoEvent, SinkResult, SinkWriteInput } from "@weir/actors";
+import { fromSinkAttempts, type SinkAnswer, type SinkFunction, type SinkIoEvent, type SinkResult } from "@weir/actors";
 import type { Logger } from "../../observability/logger.js";
 import type { SinkConnector } from "../sink-connector.js";
 import { exchangeAttempt } from "./process-exchange.js";
@@ -49,9 +48,8 @@ export function createProcessSink(vertex: string, options: ProcessSinkOptions, l
     return worker;
   };
 
-  const writer = fromCallback<EventObject, SinkWriteInput>(({ input, sendBack }) => {
+  const writer = fromSinkAttempts((input, send) => {
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
-    const send = (event: SinkIoEvent) => sendBack(event);
     // The returned release is the writer's cleanup: the session gave up on the attempt.
     return workerFor(input.partition).begin(input, {
       onSent: () => send({ type: "sinkIo.sent", ...frame }),
