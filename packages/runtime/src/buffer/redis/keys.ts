@@ -15,6 +15,7 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-released  sorted set: park identity → expiry (server ms), released ones
  *   <prefix>:{<pipeline>.<vertex>.<p>}:windows    hash: a reduce vertex's window state of the partition, field → JSON
  *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark  string: the watermark committed with that state (ms)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:windows-owner  string: the consumer that last loaded that state
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
@@ -52,6 +53,8 @@ export interface PartitionKeys {
   readonly windows: string;
   /** The watermark committed with {@link windows}, in ms, as a decimal string. */
   readonly watermark: string;
+  /** The consumer that last loaded {@link windows}: only its commits apply (a worker taken over must not write). */
+  readonly windowsOwner: string;
 }
 
 /**
@@ -75,6 +78,7 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
     delayedReleased: `${stream}:delayed-released`,
     windows: `${stream}:windows`,
     watermark: `${stream}:watermark`,
+    windowsOwner: `${stream}:windows-owner`,
   };
 }
 
