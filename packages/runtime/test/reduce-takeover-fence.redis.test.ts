@@ -48,6 +48,24 @@ describe.skipIf(findRedisServer() === undefined)("Redis window store: a partitio
     }
   });
 
+  it("answers a commit sent again after its reply was lost as applied, and changes nothing more", async () => {
+    const buffer = new RedisStreamBuffer({ name: "tf.reduce", partitions: 1, maxLength: 100, usageLimit: 1, upstreams: [], keyPrefix: uniquePrefix("tf"), connection: { url: server.url } });
+    try {
+      const store = createRedisWindowStore({ buffer, consumer: "a" });
+      await store.load(0);
+      const offsets = await delivered(buffer, 0, "a", 2);
+      expect(await store.commit(0, offsets, change({ w: '{"count":2}' }), 10)).toBe(2);
+      expect(await store.commit(0, offsets, change({ w: '{"count":2}' }), 10)).toBe(2);
+      // Not the last commit: an older one sent again, or a part of it, is refused.
+      expect(await store.commit(0, offsets.slice(1), change({ w: '{"count":9}' }), 11)).toBe(0);
+      expect(await store.load(0)).toEqual({ windows: new Map([["w", '{"count":2}']]), watermark: 10 });
+      // Another consumer sending the same offsets is not a replay.
+      expect(await createRedisWindowStore({ buffer, consumer: "b" }).commit(0, offsets, change({ w: "x" }), 12)).toBe(0);
+    } finally {
+      await buffer.close();
+    }
+  });
+
   it("a restarted worker under the same consumer name loads and commits as before", async () => {
     const buffer = new RedisStreamBuffer({ name: "tf.reduce", partitions: 1, maxLength: 100, usageLimit: 1, upstreams: [], keyPrefix: uniquePrefix("tf"), connection: { url: server.url } });
     try {

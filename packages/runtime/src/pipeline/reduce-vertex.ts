@@ -111,17 +111,11 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     async ack(input) {
       const keeper = keeperOf(input.partition);
       let pending = unpersisted.get(input.partition);
-      const retry = pending !== undefined && pending.epoch === input.epoch;
-      if (pending === undefined || !retry) {
+      if (pending === undefined || pending.epoch !== input.epoch) {
         pending = { epoch: input.epoch, change: keeper.commit(input.epoch, input.watermark) };
         unpersisted.set(input.partition, pending);
       }
-      let acked = await options.store.commit(input.partition, input.offsets, pending.change, keeper.watermark);
-      // A retry finds its offsets acked when the failed try applied and only its reply was lost.
-      if (acked === 0 && input.offsets.length > 0 && retry && (await applied(options.store, input.partition, pending.change, keeper.watermark))) {
-        options.logger.warn("a reduce commit whose reply was lost had applied; going on with it", { partition: input.partition, epoch: input.epoch, entries: input.offsets.length });
-        acked = input.offsets.length;
-      }
+      const acked = await options.store.commit(input.partition, input.offsets, pending.change, keeper.watermark);
       unpersisted.delete(input.partition);
       if (acked === 0 && input.offsets.length > 0) {
         // Not pending for this worker any more: another took the partition over (a zombie after a stall).
@@ -138,17 +132,6 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
 
     openWindows: (partition) => keeperOf(partition).openWindows(),
   };
-}
-
-/**
- * Whether the store holds exactly what `change` and `watermark` wrote: the mark of a commit that
- * applied (under the lease no other worker writes the partition's state meanwhile).
- */
-async function applied(store: WindowStore, partition: number, change: WindowStateChange, watermark: number | undefined): Promise<boolean> {
-  const stored = await store.load(partition);
-  if (watermark !== undefined && stored.watermark !== watermark) return false;
-  for (const [field, json] of change.set) if (stored.windows.get(field) !== json) return false;
-  return change.remove.every((field) => !stored.windows.has(field));
 }
 
 /** What the vertex may promise downstream: its input watermark, held back by its earliest open window's results. */

@@ -4,7 +4,8 @@
  *
  * ```
  *   commit(p, offsets, change, wm) ──▶ script window-commit: :windows-owner this consumer (or unset)? XPENDING per id (this consumer?)
- *                                        → XACK + XDEL (the buffer's ack) + HSET/HDEL :windows + SET :watermark
+ *                                        → XACK + XDEL (the buffer's ack) + HSET/HDEL :windows + SET :watermark, :windows-last-commit
+ *                                        (the last commit sent again after a lost reply: N, nothing changed)
  *   load(p)   ──▶ MULTI HGETALL :windows, GET :watermark, SET :windows-owner (this consumer)
  *   forget(p) ──▶ HDEL :windows
  * ```
@@ -51,7 +52,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
         const args: string[] = [group, consumer, watermark === undefined ? "" : String(watermark), String(distinct.length), ...distinct, String(change.set.size)];
         for (const [field, json] of change.set) args.push(field, json);
         args.push(...change.remove);
-        return runWindowCommit(client, [keys.stream, keys.windows, keys.watermark, keys.windowsOwner], args);
+        return runWindowCommit(client, [keys.stream, keys.windows, keys.watermark, keys.windowsOwner, keys.windowsLastCommit], args);
       });
     },
     async forget(partition, fields) {

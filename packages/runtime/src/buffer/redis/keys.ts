@@ -16,6 +16,7 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:windows    hash: a reduce vertex's window state of the partition, field → JSON
  *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark  string: the watermark committed with that state (ms)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:windows-owner  string: the consumer that last loaded that state
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:windows-last-commit  string: the last commit of that state that applied
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
@@ -55,6 +56,8 @@ export interface PartitionKeys {
   readonly watermark: string;
   /** The consumer that last loaded {@link windows}: only its commits apply (a worker taken over must not write). */
   readonly windowsOwner: string;
+  /** Which commit of {@link windows} applied last: a commit sent again after its reply was lost is recognised. */
+  readonly windowsLastCommit: string;
 }
 
 /**
@@ -79,6 +82,7 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
     windows: `${stream}:windows`,
     watermark: `${stream}:watermark`,
     windowsOwner: `${stream}:windows-owner`,
+    windowsLastCommit: `${stream}:windows-last-commit`,
   };
 }
 
