@@ -53,6 +53,7 @@ import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 import { vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
 import { isReduceVertex, type ReduceVertexSpec } from "./uses-event-time.js";
 import { createReduceVertex } from "./reduce-vertex.js";
+import { withForeignPendingAdopted } from "./reduce-read.js";
 import { createWindowStore } from "../reduce/window-store-factory.js";
 import { loadReducer } from "../reduce/load-reducer.js";
 
@@ -308,12 +309,25 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const fallbackSink = vertex.fallback === undefined ? undefined : await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex));
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     return {
-      read: withRateLimit(rate, async (request, signal) => {
-        const batch = guard !== undefined ? await guard.read(request, signal) : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
-        count.read += batch.entries.length;
-        await eventLoopTurn();
-        return batch;
-      }),
+      read: withRateLimit(
+        rate,
+        // Entries a taken-over holder read go before this holder's watermark passes them (reduce-read.ts).
+        withForeignPendingAdopted(
+          async (request, signal) => {
+            const batch = guard !== undefined ? await guard.read(request, signal) : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
+            count.read += batch.entries.length;
+            await eventLoopTurn();
+            return batch;
+          },
+          input,
+          consumer,
+          (partition, adopted) => {
+            count.read += adopted;
+            log.warn("took over entries another worker of this reduce vertex read after losing it; they join this epoch", { partition, count: adopted });
+            options.onClaimed?.(vertex.name, partition, adopted);
+          },
+        ),
+      ),
       ack: async (request) => {
         await reduce.ack(request);
         guard?.acknowledged(request.partition, request.offsets);

@@ -25,7 +25,7 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
       const keys = partitionKeys(buffer.keyPrefix, vertexBufferName(spec, vertex.name), partition);
       streams.push(keys.stream);
       // A reduce vertex's window state and watermark (any vertex may have been one in an earlier run).
-      all.push(keys.stream, keys.dedup, keys.eos, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.windows, keys.watermark, keys.watermarkView);
+      all.push(keys.stream, keys.dedup, keys.eos, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.windows, keys.watermark, keys.watermarkView, keys.windowsOwner, keys.windowsLastCommit);
     }
   }
   all.push(specKey(buffer.keyPrefix, spec.metadata.name), workersKey(buffer.keyPrefix, spec.metadata.name));

@@ -3,9 +3,10 @@
  * input, beside its stream and under its hash tag (buffer/redis/keys.ts):
  *
  * ```
- *   commit(p, offsets, change, wm) ──▶ script window-commit: XPENDING per id (this consumer?)
- *                                        → XACK + XDEL (the buffer's ack) + HSET/HDEL :windows + SET :watermark
- *   load(p)   ──▶ MULTI HGETALL :windows, GET :watermark
+ *   commit(p, offsets, change, wm) ──▶ script window-commit: :windows-owner this consumer (or unset)? XPENDING per id (this consumer?)
+ *                                        → XACK + XDEL (the buffer's ack) + HSET/HDEL :windows + SET :watermark, :windows-last-commit
+ *                                        (the last commit sent again after a lost reply: N, nothing changed)
+ *   load(p)   ──▶ MULTI HGETALL :windows, GET :watermark, SET :windows-owner (this consumer)
  *   forget(p) ──▶ HDEL :windows
  * ```
  *
@@ -38,7 +39,8 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   return {
     async load(partition): Promise<StoredWindows> {
       return buffer.withPartition(partition, "load windows", async (client, keys) => {
-        const replies = (await client.multi().hgetall(keys.windows).get(keys.watermark).exec()) ?? [];
+        // Loading makes this consumer the state's owner: a worker it took over can no longer commit.
+        const replies = (await client.multi().hgetall(keys.windows).get(keys.watermark).set(keys.windowsOwner, consumer).exec()) ?? [];
         for (const [error] of replies) if (error !== null) throw error;
         const fields = (replies[0]?.[1] ?? {}) as Record<string, string>;
         const watermark = replies[1]?.[1] as string | null | undefined;
@@ -50,7 +52,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
         const args: string[] = [group, consumer, watermark === undefined ? "" : String(watermark), String(distinct.length), ...distinct, String(change.set.size)];
         for (const [field, json] of change.set) args.push(field, json);
         args.push(...change.remove);
-        return runWindowCommit(client, [keys.stream, keys.windows, keys.watermark], args);
+        return runWindowCommit(client, [keys.stream, keys.windows, keys.watermark, keys.windowsOwner, keys.windowsLastCommit], args);
       });
     },
     async forget(partition, fields) {

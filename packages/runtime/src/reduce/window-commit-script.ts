@@ -12,12 +12,14 @@ import { ACK_DELETE_LUA, ACK_SHEBANG, LUA_HELPERS, WEIR_SCRIPT_VERSION } from ".
 const COMMIT = `
 Purpose: commit one epoch of a reduce vertex in one atomic step: acknowledge and delete its input
   entries (exactly as the buffer's ack script does), apply the window state change and record the
-  watermark. Applies only if every entry is still pending for this consumer; otherwise changes
-  nothing: a zombie worker whose entries were claimed by another must not add them to the state
-  a second time.
+  watermark. Applies only if this consumer owns the state (KEYS[4] names it, or is unset) and
+  every entry is still pending for it; otherwise changes nothing: a zombie worker whose entries
+  were claimed, or whose partition another worker loaded since, must not write the state.
 KEYS[1] stream (the input partition)
 KEYS[2] windows (hash: field -> window JSON)
 KEYS[3] watermark (string: ms)
+KEYS[4] owner (string: the consumer that last loaded the state)
+KEYS[5] last commit (string: consumer|N|first id|last id of the last commit that applied)
 ARGV[1] consumer group
 ARGV[2] consumer
 ARGV[3] watermark to record; "" = leave it as it is
@@ -26,18 +28,26 @@ ARGV[5 .. 4+N] entry ids
 ARGV[5+N] S, the number of fields to set
 ARGV[6+N .. 5+N+2S] per field: field, JSON
 ARGV[6+N+2S ..] fields to delete
-Returns: N when the commit applied (every entry acknowledged now); 0 when an entry was not
-  pending for the consumer (nothing changed).
+Returns: N when the commit applied (every entry acknowledged now), or when it is the last commit
+  that applied, sent again (its reply was lost: a retry, or ioredis resending after a reconnect);
+  0 when another consumer owns the state or an entry was not pending for the consumer (nothing
+  changed).
 `;
 
 const COMMIT_BODY = `${ACK_DELETE_LUA}
 local stream, windows, watermark = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer = ARGV[1], ARGV[2]
+local owner = redis.call('GET', KEYS[4])
+if owner and owner ~= consumer then return 0 end
 local n = tonumber(ARGV[4])
+local token = n > 0 and (consumer .. '|' .. n .. '|' .. ARGV[5] .. '|' .. ARGV[4 + n]) or false
 local ids = {}
 for i = 1, n do
   local id = ARGV[4 + i]
-  if #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 0 then return 0 end
+  if #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 0 then
+    if token and redis.call('GET', KEYS[5]) == token then return n end
+    return 0
+  end
   ids[i] = id
 end
 local s = tonumber(ARGV[5 + n])
@@ -51,6 +61,7 @@ local acked = ack_delete(stream, group, ids)
 chunked(pairs_, function(...) return redis.call('HSET', windows, ...) end)
 chunked(removed, function(...) return redis.call('HDEL', windows, ...) end)
 if ARGV[3] ~= '' then redis.call('SET', watermark, ARGV[3]) end
+if token then redis.call('SET', KEYS[5], token) end
 return acked
 `;
 
@@ -59,7 +70,7 @@ return acked
  * vertex's input, so refusing it under maxmemory would keep Redis full for good (scripts.ts
  * SHEBANG); what it adds is bounded by the open windows.
  */
-export const WINDOW_COMMIT_LUA = `${ACK_SHEBANG}\n--[[ weir@${WEIR_SCRIPT_VERSION} window-commit-3\n${COMMIT}]]\n${LUA_HELPERS}${COMMIT_BODY}`;
+export const WINDOW_COMMIT_LUA = `${ACK_SHEBANG}\n--[[ weir@${WEIR_SCRIPT_VERSION} window-commit-4\n${COMMIT}]]\n${LUA_HELPERS}${COMMIT_BODY}`;
 
 const sha1 = createHash("sha1").update(WINDOW_COMMIT_LUA).digest("hex");
 
@@ -68,7 +79,7 @@ const sha1 = createHash("sha1").update(WINDOW_COMMIT_LUA).digest("hex");
  * has an empty script cache). Not through `defineCommand`, for the reason given in
  * flow/delayed-redis-scripts.ts (auto-pipelining clients).
  */
-export async function runWindowCommit(client: RedisClient, keys: readonly [string, string, string], args: readonly string[]): Promise<number> {
+export async function runWindowCommit(client: RedisClient, keys: readonly [string, string, string, string, string], args: readonly string[]): Promise<number> {
   try {
     return (await client.evalsha(sha1, keys.length, ...keys, ...args)) as number;
   } catch (error) {

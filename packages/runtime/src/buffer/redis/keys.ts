@@ -16,6 +16,8 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:windows    hash: a reduce vertex's window state of the partition, field → JSON
  *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark  string: the watermark committed with that state (ms)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:watermark-view  hash: consumer → its reader's watermark view, JSON (event time only; `weir why`)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:windows-owner  string: the consumer that last loaded that state
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:windows-last-commit  string: the last commit of that state that applied
  *
  *   <prefix>:{<tag of S>}:sink-dedup:<S>        sorted set: dedup of the redisStream sink writing to stream S
  *
@@ -58,6 +60,10 @@ export interface PartitionKeys {
    * as JSON), written when its reads meet marks, so `weir why` and `weir ui` can see it.
    */
   readonly watermarkView: string;
+  /** The consumer that last loaded {@link windows}: only its commits apply (a worker taken over must not write). */
+  readonly windowsOwner: string;
+  /** Which commit of {@link windows} applied last: a commit sent again after its reply was lost is recognised. */
+  readonly windowsLastCommit: string;
 }
 
 /**
@@ -82,6 +88,8 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
     windows: `${stream}:windows`,
     watermark: `${stream}:watermark`,
     watermarkView: `${stream}:watermark-view`,
+    windowsOwner: `${stream}:windows-owner`,
+    windowsLastCommit: `${stream}:windows-last-commit`,
   };
 }
 
