@@ -2,7 +2,8 @@
  * Watermark marks on the Redis buffer (issue #13), beyond the shared conformance suite: how a
  * mark is stored, that another process reads it, that a mark left pending never reaches a
  * reader, that a mark Redis refuses for memory is skipped and counted instead of failing, and that
- * each reader's view is kept in Redis for `weir why` and `weir ui`.
+ * each reader's view is kept in Redis for `weir why` and `weir ui`; and `entriesAt`, how a living
+ * worker looks at a dead one's pending entries (pipeline/pending-cap.ts).
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -113,5 +114,24 @@ describe.skipIf(url === undefined)("RedisStreamBuffer watermark marks", () => {
     expect(up0[0]!.since).toBeLessThanOrEqual(up0[0]!.writtenAt);
     expect(state.since).toBeLessThanOrEqual(state.at!);
     expect(state.writers.find((entry) => entry.writer === "up/1")!.processors[0]).toMatchObject({ processor: "w2", watermark: 50 });
+  });
+  it("entriesAt: another consumer's unacknowledged entries by offset, without delivering them; acked offsets and marks left out", async () => {
+    const buffer = open(new RedisStreamBuffer(options()));
+    await buffer.write(0, messages("a", 3));
+    const held = (await buffer.read(0, { consumer: "m1", max: 3, timeoutMs: 0 })).entries.map((entry) => entry.offset);
+    await buffer.ack(0, [held[1]!]);
+    await buffer.writeWatermark(0, { writer: "up/0", processor: "w1", watermark: 42 });
+    const markId = (await admin.xrange(buffer.keysOf(0).stream, "-", "+")).pop()![0];
+    const found = await buffer.entriesAt(0, [...held, markId]);
+    expect(found.map((entry) => [entry.offset, entry.message.id, entry.message.eventTime])).toEqual([
+      [held[0], "a0", 1_700_000_000_000],
+      [held[2], "a2", 1_700_000_000_002],
+    ]);
+    expect((await buffer.pendingDeliveries(0, { max: 10 })).map((entry) => [entry.consumer, entry.deliveries])).toEqual([
+      ["m1", 1],
+      ["m1", 1],
+    ]);
+    expect(await buffer.entriesAt(0, [])).toEqual([]);
+    await expect(buffer.entriesAt(0, ["nope"])).rejects.toMatchObject({ code: "BUFFER_INVALID_OFFSET" });
   });
 });

@@ -22,7 +22,7 @@ function fakeTarget(name: string, partitions: number) {
   return { target, marks, failures };
 }
 
-function setup(keepAliveMs = 1_000) {
+function setup(keepAliveMs = 1_000, cap?: (partition: number) => number | undefined) {
   const clock = { now: 0 };
   const out = fakeTarget("p.out", 2);
   const side = fakeTarget("p.side", 1);
@@ -34,6 +34,7 @@ function setup(keepAliveMs = 1_000) {
     clock: () => clock.now,
     logger: silentLogger,
     retryInitialMs: 0,
+    ...(cap === undefined ? {} : { cap }),
   });
   return { clock, out, side, publisher };
 }
@@ -71,6 +72,26 @@ describe("the watermark publisher", () => {
     await publisher.publish(0, 3_000); // the keep-alive carries 5 000
     expect(side.marks.map(({ mark }) => mark.watermark)).toEqual([5_000, 5_000]);
     expect(publisher.published(0)).toBe(5_000);
+  });
+
+  it("caps a partition's marks, lower than one it published, and sends a changed cap at the next keepAlive, not a keep-alive later", async () => {
+    const caps = new Map<number, number>();
+    const { side, publisher } = setup(1_000, (partition) => caps.get(partition));
+    await publisher.publish(0, 5_000);
+    await publisher.publish(1, 5_000);
+    caps.set(0, 4_200); // entries of a suspected dead processor of input partition 0
+    await publisher.keepAlive(); // clock unchanged: no keep-alive due, the cap alone sends
+    await publisher.publish(0, 6_000);
+    expect(side.marks.map(({ mark }) => [mark.writer, mark.watermark])).toEqual([
+      ["map/0", 5_000],
+      ["map/1", 5_000],
+      ["map/0", 4_200],
+    ]);
+    expect(publisher.published(0)).toBe(4_200);
+    caps.delete(0); // acknowledged: the highest watermark asked for comes back
+    await publisher.keepAlive();
+    expect(side.marks.map(({ mark }) => mark.watermark).slice(3)).toEqual([6_000]);
+    expect(publisher.published(0)).toBe(6_000);
   });
 
   it("tracks each input partition as its own writer", async () => {

@@ -11,13 +11,11 @@
  * Its pending entries are claimed by m2 and processed; any of them late is in the reduce vertex's
  * fallback (a jsonl file) with its reason and counted `late` — nothing silent.
  *
- * KNOWN GAP (the skipped case below): some of them ARE late, in most runs. m2 read past m1's
- * entries in the same consumer group, so m2's published watermark (processor m2 of writer cat/p)
- * is already later than their event times; only m1's last mark held the reduce vertex back. The
- * reduce reader's WatermarkView drops m1 by time alone (processorTimeoutMs of stream time after
- * its last mark), not once its entries are claimed and committed downstream; the claim comes
- * claimIdle after their *delivery* (and only when a claim try is due), which can be after m1's
- * last mark has aged out — so the claimed entries arrive behind a watermark that passed them.
+ * None of them is late (the second case): m2 read past m1's entries in the same consumer group, so
+ * m2's own watermark is later than their event times, and the reduce reader drops m1's last mark
+ * after processorTimeoutMs. But once m1's entries have been pending, idle, for claimIdle/2, m2
+ * caps its marks of writer cat/p by their event times (pipeline/pending-cap.ts) until they are
+ * claimed and acknowledged: m2's marks hold the reduce vertex back before m1's stop counting.
  */
 import { fileURLToPath } from "node:url";
 import { readFile, writeFile } from "node:fs/promises";
@@ -110,9 +108,9 @@ describe.skipIf(url === undefined)("watermark stalls on Redis", () => {
     expect(new Set(ids).size).toBe(ids.length);
   }, 120_000);
 
-  // The known gap in this file's header: enable once a dead processor is dropped only after its
-  // claimed entries are committed downstream.
-  it.skip("dead processor: none of its claimed entries is late", async () => {
+  // The cap in this file's header: the living worker's marks hold the watermark at the dead one's
+  // entries until they are claimed and committed downstream.
+  it("dead processor: none of its claimed entries is late (a living worker's marks are capped by the dead one's idle entries)", async () => {
     const { lateLines } = await runKill();
     expect(lateLines, "messages late because of the dead processor").toEqual([]);
   }, 120_000);

@@ -132,6 +132,17 @@ export interface PartitionedBuffer {
    * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_CLOSED`.
    */
   pendingDeliveries?(partition: number, query: PendingDeliveriesQuery): Promise<readonly PendingDelivery[]>;
+
+  /**
+   * Durable buffers only (with {@link pendingDeliveries}): the entries of one partition at these
+   * offsets that are still there (not yet acknowledged), in offset order, without delivering them
+   * (like `XRANGE`: no delivery counted, nothing becomes pending). Acked or unknown offsets and
+   * watermark marks are left out. For looking at other consumers' pending entries (issue #13: a
+   * suspected dead processor's entries cap the watermark, pipeline/pending-cap.ts).
+   *
+   * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_INVALID_OFFSET`, `BUFFER_CLOSED`.
+   */
+  entriesAt?(partition: number, offsets: readonly string[]): Promise<readonly ReadEntry[]>;
 }
 
 /** One pending entry: how often it was delivered, none of the deliveries acked. */

@@ -182,12 +182,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
   const buildIO = async (vertex: VertexSpec): Promise<VertexIO> => {
     const count = counts.get(vertex.name)!;
     const limits = effectiveLimits(spec, vertex);
-    const watermarks = vertexWatermarks({ spec, vertex, processor: consumer, downstream: downstreamBuffers(vertex), logger: logger.child({ vertex: vertex.name }), cancelled: () => finished });
+    const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
+    const watermarks = vertexWatermarks({ spec, vertex, processor: consumer, downstream: downstreamBuffers(vertex), ...(input === undefined ? {} : { input }), claimIdleMs, logger: logger.child({ vertex: vertex.name }), cancelled: () => finished });
     if (watermarks !== undefined) closers.push(async () => watermarks.close());
     const plainSource = vertex.kind === "source" ? await sourceOf(vertex) : undefined;
     const source = plainSource === undefined || watermarks === undefined ? plainSource : watermarks.source(plainSource);
     if (source !== undefined) closers.push(() => source.close());
-    const input = vertex.kind === "source" ? undefined : bufferOf(vertex.name);
     const claim = createClaimSchedule(claimIdleMs);
     // limits.rateLimit: the reads below ask it for tokens first (flow/rate-limited-read.ts).
     const rate = createVertexRateLimit({ spec, vertex, limits, logger, ...(bufferContext?.connection === undefined ? {} : { connection: bufferContext.connection }) });

@@ -4,6 +4,11 @@
  *
  *   source.read ──withSourceWatermark──▶ epoch's watermark ──ack──▶ publish(p, wm) ──▶ marks downstream
  *
+ * On a durable input (Redis) shared with other processes, each mark is capped by the entries of
+ * its input partition that a suspected dead processor holds (pending-cap.ts), re-read every
+ * `claimIdle / 8`: the cap is in this worker's marks before the readers stop counting the dead
+ * one's (claimIdle after its last mark).
+ *
  * Absent (`undefined`) for pipelines without event time: they publish nothing and pay nothing.
  */
 import type { PartitionedBuffer } from "../buffer/index.js";
@@ -12,6 +17,7 @@ import type { Logger } from "../observability/logger.js";
 import type { PipelineSpec, VertexSpec } from "../spec/pipeline-spec.js";
 import { DEFAULT_WATERMARK } from "../spec/reduce-spec.js";
 import { withSourceWatermark } from "../time/source-watermark.js";
+import { createPendingCap, suspectInputOf, type PendingCap } from "./pending-cap.js";
 import { usesEventTime } from "./uses-event-time.js";
 import { createWatermarkPublisher } from "./watermark-publisher.js";
 
@@ -26,27 +32,74 @@ export interface VertexWatermarks {
 // Well below the readers' processorTimeoutMs (Redis: claimIdle, 30 s by default), so a live but
 // idle processor is never taken for dead.
 const KEEP_ALIVE_MS = 1_000;
+// The cap is re-read every claimIdle / 8 (one XPENDING per partition): an entry idle for
+// claimIdle / 2 caps the marks within 5/8 of claimIdle, before the readers drop its holder.
+const CAP_REFRESH_DIVISOR = 8;
+const MIN_REFRESH_MS = 20;
 
 export function vertexWatermarks(options: {
   readonly spec: PipelineSpec;
   readonly vertex: VertexSpec;
   readonly processor: string;
   readonly downstream: readonly PartitionedBuffer[];
+  /** The vertex's input buffer (none for a source): a durable one caps the marks (pending-cap.ts). */
+  readonly input?: PartitionedBuffer;
+  /** The input's claimIdle in ms (Redis); 0 or absent: no other process takes entries over, no cap. */
+  readonly claimIdleMs?: number;
   readonly logger: Logger;
   readonly cancelled: () => boolean;
+  /** Keep-alive period (ms, default 1000); tests shorten it. */
+  readonly keepAliveMs?: number;
 }): VertexWatermarks | undefined {
   if (!usesEventTime(options.spec)) return undefined;
+  const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
+  const caps = options.downstream.length === 0 ? undefined : pendingCapOf(options);
   const publisher =
     options.downstream.length === 0
       ? undefined
-      : createWatermarkPublisher({ vertex: options.vertex.name, processor: options.processor, targets: options.downstream, keepAliveMs: KEEP_ALIVE_MS, logger: options.logger, cancelled: options.cancelled });
-  const timer = publisher === undefined ? undefined : setInterval(() => void publisher.keepAlive(), KEEP_ALIVE_MS / 2);
-  timer?.unref();
+      : createWatermarkPublisher({
+          vertex: options.vertex.name,
+          processor: options.processor,
+          targets: options.downstream,
+          keepAliveMs,
+          logger: options.logger,
+          cancelled: options.cancelled,
+          ...(caps === undefined ? {} : { cap: caps.cap }),
+        });
+  const partitions = new Set<number>();
+  let refreshing = false;
+  /** Re-reads the caps of the partitions published so far; a changed one is sent at once (keepAlive). */
+  const refreshCaps = async () => {
+    if (publisher === undefined || caps === undefined || refreshing || options.cancelled()) return;
+    refreshing = true;
+    try {
+      const changed = await Promise.all([...partitions].map((partition) => caps.refresh(partition)));
+      if (changed.includes(true)) await publisher.keepAlive();
+    } finally {
+      refreshing = false;
+    }
+  };
+  const timers = [
+    publisher === undefined ? undefined : setInterval(() => void publisher.keepAlive(), keepAliveMs / 2),
+    caps === undefined ? undefined : setInterval(() => void refreshCaps(), Math.max(MIN_REFRESH_MS, (options.claimIdleMs ?? 0) / CAP_REFRESH_DIVISOR)),
+  ];
+  for (const timer of timers) timer?.unref();
   return {
     source: (source) => withSourceWatermark(source, { watermark: options.spec.spec.watermark ?? DEFAULT_WATERMARK }),
     publish: async (partition, watermark) => {
-      if (publisher !== undefined && watermark !== undefined) await publisher.publish(partition, watermark);
+      if (publisher === undefined || watermark === undefined) return;
+      partitions.add(partition);
+      await publisher.publish(partition, watermark);
     },
-    close: () => clearInterval(timer),
+    close: () => {
+      for (const timer of timers) clearInterval(timer);
+    },
   };
+}
+
+function pendingCapOf(options: { readonly input?: PartitionedBuffer; readonly claimIdleMs?: number; readonly processor: string; readonly logger: Logger }): PendingCap | undefined {
+  const input = suspectInputOf(options.input);
+  const claimIdleMs = options.claimIdleMs ?? 0;
+  if (input === undefined || claimIdleMs <= 0) return undefined;
+  return createPendingCap({ input, consumer: options.processor, claimIdleMs, logger: options.logger });
 }

@@ -7,7 +7,10 @@
  *   VertexIO.ack(p, e, offsets, w) ──▶ publish(p, w) ──▶ advanced, or keepAliveMs since the last mark?
  *                                                          └─▶ writeWatermark(q, mark) for every target, every q
  *
- * - Never lower: a mark carries the highest watermark this writer ever published.
+ * - Never lower, unless capped: a mark carries the highest watermark asked for, or less while
+ *   `cap(partition)` is lower — a suspected dead processor's entries of that input partition
+ *   (pending-cap.ts). A capped mark may be lower than the previous one: a reader's watermark never
+ *   goes back (buffer/watermark-view.ts), the lower mark only keeps it from passing those entries.
  * - Keep-alive: the same watermark again once `keepAliveMs` passed, so a reader does not take a
  *   live but quiet processor for dead (`processorTimeoutMs`); {@link WatermarkPublisher.keepAlive}
  *   does it for partitions whose epochs stopped committing.
@@ -48,6 +51,11 @@ export interface WatermarkPublisherOptions {
   readonly cancelled?: () => boolean;
   /** First retry wait in ms (default retry-control-write's). */
   readonly retryInitialMs?: number;
+  /**
+   * An upper bound on input partition `partition`'s marks, read at each send (undefined: none).
+   * When it changes, call {@link WatermarkPublisher.keepAlive}: a changed mark is sent at once.
+   */
+  readonly cap?: (partition: number) => number | undefined;
 }
 
 export interface WatermarkPublisherStats {
@@ -58,17 +66,17 @@ export interface WatermarkPublisherStats {
 }
 
 export interface WatermarkPublisher {
-  /** Publishes input partition `partition`'s committed watermark, if it advanced or the keep-alive is due. */
+  /** Publishes input partition `partition`'s committed watermark (capped), if the mark changed or the keep-alive is due. */
   publish(partition: number, watermark: number): Promise<void>;
-  /** Re-sends every writer's last watermark whose keep-alive is due (call it on a timer). */
+  /** Re-sends every writer's mark that changed (its cap) or whose keep-alive is due (call it on a timer). */
   keepAlive(): Promise<void>;
-  /** The highest watermark published for `partition` (undefined before the first). */
+  /** The last watermark published for `partition`, capped (undefined before the first). */
   published(partition: number): number | undefined;
   stats(): WatermarkPublisherStats;
 }
 
 interface WriterState {
-  /** Highest watermark asked for: a mark never carries less. */
+  /** Highest watermark asked for: a mark never carries less, unless capped. */
   highest: number;
   /** Last watermark every target partition accepted, and when. */
   sent: number | undefined;
@@ -92,7 +100,8 @@ export function createWatermarkPublisher(options: WatermarkPublisherOptions): Wa
   let published = 0;
   let failed = 0;
 
-  const due = (state: WriterState, now: number) => state.sent === undefined || state.highest > state.sent || now - state.sentAt >= keepAliveMs;
+  const markOf = (state: WriterState, partition: number) => Math.min(state.highest, options.cap?.(partition) ?? Number.POSITIVE_INFINITY);
+  const due = (state: WriterState, watermark: number, now: number) => state.sent === undefined || watermark !== state.sent || now - state.sentAt >= keepAliveMs;
 
   const writeOne = async (target: WatermarkTarget, partition: number, mark: WatermarkMark): Promise<boolean> => {
     try {
@@ -117,10 +126,11 @@ export function createWatermarkPublisher(options: WatermarkPublisherOptions): Wa
     }
   };
 
-  const send = async (state: WriterState, writer: string) => {
+  const send = async (state: WriterState, partition: number) => {
     const now = clock();
-    if (!due(state, now)) return;
-    const mark: WatermarkMark = { writer, processor: options.processor, watermark: state.highest };
+    const watermark = markOf(state, partition);
+    if (!due(state, watermark, now)) return;
+    const mark: WatermarkMark = { writer: `${options.vertex}/${partition}`, processor: options.processor, watermark };
     const writes = options.targets.flatMap((target) => Array.from({ length: target.partitions }, (_, q) => writeOne(target, q, mark)));
     const results = await Promise.all(writes);
     if (results.every(Boolean)) {
@@ -130,7 +140,7 @@ export function createWatermarkPublisher(options: WatermarkPublisherOptions): Wa
   };
 
   const enqueue = (partition: number, state: WriterState) => {
-    state.queue = state.queue.then(() => send(state, `${options.vertex}/${partition}`));
+    state.queue = state.queue.then(() => send(state, partition));
     return state.queue;
   };
 

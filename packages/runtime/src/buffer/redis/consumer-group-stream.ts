@@ -370,7 +370,7 @@ export class ConsumerGroupStream {
       const page = await this.pendingDeliveries({ consumer, start, max: PENDING_PAGE });
       const unseen = page.filter((entry) => !this.handedOut.has(entry.offset));
       const stranded = unseen.slice(0, max - out.length);
-      if (stranded.length > 0) out.push(...(await this.fetch(stranded.map((entry) => entry.offset))));
+      if (stranded.length > 0) out.push(...(await this.fetch(stranded.map((entry) => entry.offset), "recover pending entries")));
       // More stranded entries than `max`: the consumer stays suspect, the next read takes the rest.
       if (stranded.length < unseen.length) break;
       if (page.length < PENDING_PAGE) {
@@ -383,19 +383,20 @@ export class ConsumerGroupStream {
     return out;
   }
 
-  /** The entries with these ids (XRANGE: no delivery counted); ids deleted meanwhile are left out. */
-  private async fetch(ids: readonly string[]): Promise<RawEntry[]> {
+  /** The entries with these ids (XRANGE, pipelined: no delivery counted); ids deleted meanwhile are left out. */
+  async fetch(ids: readonly string[], operation: string): Promise<RawEntry[]> {
+    if (ids.length === 0) return [];
     const pipeline = this.connection.client.pipeline();
     for (const id of ids) (pipeline as unknown as { xrangeBuffer(...args: string[]): unknown }).xrangeBuffer(this.key, id, id);
     let replies: Array<[Error | null, unknown]>;
     try {
       replies = (await pipeline.exec()) ?? [];
     } catch (error) {
-      throw this.translate(error, "recover pending entries");
+      throw this.translate(error, operation);
     }
     const out: RawEntry[] = [];
     for (const [error, reply] of replies) {
-      if (error !== null) throw this.translate(error, "recover pending entries");
+      if (error !== null) throw this.translate(error, operation);
       out.push(...parseEntries(reply).entries);
     }
     return out;

@@ -350,6 +350,15 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     return part.stream.pendingDeliveries(query);
   }
 
+  async entriesAt(partition: number, offsets: readonly string[]): Promise<readonly ReadEntry[]> {
+    const part = this.partition(partition, "entriesAt");
+    for (const offset of offsets) {
+      if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "entriesAt");
+    }
+    // Marks among them are left where they are: the read that meets them consumes them.
+    return this.decode(await part.stream.fetch(offsets, "fetch entries by offset"), []);
+  }
+
   async usage(partition: number): Promise<BufferUsage> {
     const part = this.partition(partition, "usage");
     await part.stream.ensureGroup();
