@@ -498,6 +498,8 @@ describe("Redis buffer pieces (no server needed)", () => {
       windows: "weir:{demo.out.2}:windows",
       watermark: "weir:{demo.out.2}:watermark",
       watermarkView: "weir:{demo.out.2}:watermark-view",
+      windowsOwner: "weir:{demo.out.2}:windows-owner",
+      windowsLastCommit: "weir:{demo.out.2}:windows-last-commit",
     });
     expect(hashTagOf("a{b}c{d}")).toBe("b");
     expect(hashTagOf("a{}b")).toBe("a{}b");
