@@ -50,7 +50,7 @@ import { createDelayedStore } from "../flow/delayed-store-factory.js";
 import { delayedSinkWriter } from "../flow/delayed-writer.js";
 import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
-import { vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
+import { endingTimeAtEndOfStream, vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
 import { isReduceVertex, type ReduceVertexSpec } from "./uses-event-time.js";
 import { createReduceVertex } from "./reduce-vertex.js";
 import { withForeignPendingAdopted } from "./reduce-read.js";
@@ -215,7 +215,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     const io: VertexIO = {
-      read: withRateLimit(rate, async (request, signal) => {
+      read: withRateLimit(rate, endingTimeAtEndOfStream(watermarks, async (request, signal) => {
         if (guard !== undefined) {
           const guarded = await guard.read(request, signal);
           count.read += guarded.entries.length;
@@ -246,13 +246,15 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         count.read += batch.entries.length;
         await eventLoopTurn(); // a pipeline that never waits must still hear signals and timers
         return batch;
-      }),
+      })),
       ack: async (request) => {
         if (source !== undefined) await source.ack(request.partition, request.offsets);
         else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
         else await input!.ack(request.partition, request.offsets);
         count.acked += request.offsets.length;
-        await watermarks?.publish(request.partition, request.watermark);
+        // A message parked by retryLater comes back after this epoch: its partition's watermark waits for it (I7).
+        const parked = delayedStore !== undefined && delayedStore.waiting(request.partition) > 0;
+        await watermarks?.publish(request.partition, parked ? undefined : request.watermark);
       },
       sink,
       fallback: createFallbackWrite(fallbackSink?.write, logger.child({ vertex: vertex.name })),
@@ -313,12 +315,12 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         rate,
         // Entries a taken-over holder read go before this holder's watermark passes them (reduce-read.ts).
         withForeignPendingAdopted(
-          async (request, signal) => {
+          endingTimeAtEndOfStream(watermarks, async (request, signal) => {
             const batch = guard !== undefined ? await guard.read(request, signal) : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
             count.read += batch.entries.length;
             await eventLoopTurn();
             return batch;
-          },
+          }),
           input,
           consumer,
           (partition, adopted) => {

@@ -21,6 +21,7 @@ import type { Reducer } from "../reduce/reducer.js";
 import type { WindowStateChange } from "../reduce/window-state.js";
 import type { WindowStore } from "../reduce/window-store.js";
 import { ReduceError } from "../reduce/reduce-error.js";
+import { END_OF_TIME } from "../time/watermark.js";
 
 export interface ReduceVertexOptions {
   readonly vertex: string;
@@ -137,7 +138,7 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
       if (committedAcks.get(input.partition) !== ackIdentity(input)) await commit(input, keeper);
       await emitClosed(input.partition);
       observe(input.partition);
-      const watermark = outputWatermark(keeper);
+      const watermark = outputWatermark(keeper, options.groupBy.allowedLateness);
       if (watermark !== undefined) await options.publish?.(input.partition, watermark);
     },
 
@@ -150,13 +151,17 @@ function ackIdentity(input: AckInput): string {
   return `${input.epoch}:${input.offsets.length}:${input.offsets[0] ?? ""}:${input.offsets.at(-1) ?? ""}`;
 }
 
-/** What the vertex may promise downstream: its input watermark, held back by its earliest open window's results. */
-export function outputWatermark(keeper: WindowKeeper): number | undefined {
+/**
+ * What the vertex may promise downstream: its input watermark less `allowedLateness` (a message that
+ * late still opens a window ending after it, whose result carries end − 1), held back by its
+ * earliest open window's results.
+ */
+export function outputWatermark(keeper: WindowKeeper, allowedLateness: number): number | undefined {
   const input = keeper.watermark;
   if (input === undefined) return undefined;
+  const onTimeFrom = input === END_OF_TIME ? input : input - allowedLateness;
   const earliest = keeper.earliestOpenEnd();
-  if (earliest === undefined) return input;
-  return Math.min(input, earliest - 1);
+  return earliest === undefined ? onTimeFrom : Math.min(onTimeFrom, earliest - 1);
 }
 
 /** Writes results downstream until every one is written: a closed window is never lost. */

@@ -11,7 +11,9 @@
  *
  * Absent (`undefined`) for pipelines without event time: they publish nothing and pay nothing.
  */
+import type { ReadBatchInput, ReadBatchOutput } from "@weir/actors";
 import type { PartitionedBuffer } from "../buffer/index.js";
+import { END_OF_TIME } from "../time/watermark.js";
 import type { SourceConnector } from "../connectors/source-connector.js";
 import type { Logger } from "../observability/logger.js";
 import type { PipelineSpec, VertexSpec } from "../spec/pipeline-spec.js";
@@ -88,6 +90,8 @@ export function vertexWatermarks(options: {
     source: (source) => withSourceWatermark(source, { watermark: options.spec.spec.watermark ?? DEFAULT_WATERMARK }),
     publish: async (partition, watermark) => {
       if (publisher === undefined || watermark === undefined) return;
+      // The first mark of a partition must not skip a dead worker's entries the refresh timer has not seen yet.
+      if (caps !== undefined && !partitions.has(partition)) await caps.refresh(partition);
       partitions.add(partition);
       await publisher.publish(partition, watermark);
     },
@@ -102,4 +106,20 @@ function pendingCapOf(options: { readonly input?: PartitionedBuffer; readonly cl
   const claimIdleMs = options.claimIdleMs ?? 0;
   if (input === undefined || claimIdleMs <= 0) return undefined;
   return createPendingCap({ input, consumer: options.processor, claimIdleMs, logger: options.logger });
+}
+
+type VertexRead = (request: ReadBatchInput, signal: AbortSignal) => Promise<ReadBatchOutput>;
+
+/**
+ * A read that finds its input ended reports the end of time: every writer has declared it will
+ * write no more, so no on-time message can follow. A drained memory run (its end of stream
+ * cascades) thus still closes and emits its open windows instead of dropping them with the process.
+ * Without event time the read is returned as it is.
+ */
+export function endingTimeAtEndOfStream(watermarks: VertexWatermarks | undefined, read: VertexRead): VertexRead {
+  if (watermarks === undefined) return read;
+  return async (request, signal) => {
+    const batch = await read(request, signal);
+    return batch.endOfStream && batch.watermark !== END_OF_TIME ? { ...batch, watermark: END_OF_TIME } : batch;
+  };
 }

@@ -83,6 +83,8 @@ interface WriterState {
   sentAt: number;
   /** The mark being written now: the next waits for it. */
   queue: Promise<void>;
+  /** Sends queued and not yet done: a keep-alive adds none while one waits (a Redis outage would pile them up). */
+  inFlight: number;
 }
 
 /**
@@ -140,7 +142,8 @@ export function createWatermarkPublisher(options: WatermarkPublisherOptions): Wa
   };
 
   const enqueue = (partition: number, state: WriterState) => {
-    state.queue = state.queue.then(() => send(state, partition));
+    state.inFlight += 1;
+    state.queue = state.queue.then(() => send(state, partition)).finally(() => (state.inFlight -= 1));
     return state.queue;
   };
 
@@ -148,14 +151,14 @@ export function createWatermarkPublisher(options: WatermarkPublisherOptions): Wa
     publish(partition, watermark) {
       let state = writers.get(partition);
       if (state === undefined) {
-        state = { highest: watermark, sent: undefined, sentAt: 0, queue: Promise.resolve() };
+        state = { highest: watermark, sent: undefined, sentAt: 0, queue: Promise.resolve(), inFlight: 0 };
         writers.set(partition, state);
       }
       state.highest = Math.max(state.highest, watermark);
       return enqueue(partition, state);
     },
     async keepAlive() {
-      await Promise.all([...writers].map(([partition, state]) => enqueue(partition, state)));
+      await Promise.all([...writers].map(([partition, state]) => (state.inFlight > 0 ? state.queue : enqueue(partition, state))));
     },
     published: (partition) => writers.get(partition)?.sent,
     stats: () => ({ published, failed }),
