@@ -99,9 +99,14 @@ describe("loadReducer", () => {
     expect((missing as ConnectorError).message).toContain("reducer of vertex 'agg'");
   });
 
-  it("a process, a map builtin, or sum without field is no reducer", async () => {
+  it("a process is a batch reducer, whose processes start only when a window closes", async () => {
+    const reducer = await loadReducer("r", { process: { command: ["python3", "reduce.py"] } }, fixed);
+    expect([reducer.kind, reducer.name, typeof reducer.close]).toEqual(["batch", 'process reducer ["python3","reduce.py"]', "function"]);
+    await reducer.close!();
+  });
+
+  it("a map builtin, or sum without field is no reducer", async () => {
     const cases = [
-      [{ process: { command: ["python3", "reduce.py"] } }, "reduce vertex 'r' cannot run an external process yet; use builtin count or sum, or module: { path, export }"],
       [{ builtin: { name: "cat" } }, "builtin cat of vertex 'r' is no reducer; use builtin count or sum, or module: { path, export }"],
       [{ builtin: { name: "sum" } }, "builtin sum of vertex 'r' has no field; add field: <the top-level JSON number field to add up>"],
     ] as const;

@@ -58,6 +58,10 @@ describe("reduce spec", () => {
     expect(`${issue!.message} ${issue!.hint ?? ""}`).toContain(fix);
   });
 
+  it("a reduce vertex may run an external process (docs/protocol.md, role reduce)", () => {
+    expect(issuesOf(doc({ udf: { process: { command: ["python3", "reduce.py"] }, groupBy: { window: { fixed: { length: "1s" } } } } }))).toEqual([]);
+  });
+
   it("the JSON Schema offers groupBy and watermark", () => {
     const text = JSON.stringify(pipelineJsonSchema());
     expect(text).toContain("groupBy");

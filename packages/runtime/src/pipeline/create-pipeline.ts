@@ -286,11 +286,13 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       logger: log,
       failures,
     });
+    const reducer = await loadReducer(vertex.name, vertex.udf, vertex.groupBy, sinkOptions(vertex));
+    if (reducer.close !== undefined) closers.push(reducer.close);
     const reduce = createReduceVertex({
       vertex: vertex.name,
       partitions: vertex.partitions,
       groupBy: vertex.groupBy,
-      reducer: await loadReducer(vertex.name, vertex.udf, vertex.groupBy),
+      reducer,
       store,
       forward: async (messages, tags, context) => {
         for (const [id, given] of tags) resultTags.set(id, given);

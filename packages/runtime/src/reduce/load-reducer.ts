@@ -9,6 +9,8 @@ import { importExport } from "../connectors/load-module.js";
 import { countReducer, sumReducer } from "./builtin-reducers.js";
 import { ReduceError } from "./reduce-error.js";
 import type { BatchReduceFunction, IncrementalReduceFunctions, Reducer } from "./reducer.js";
+import { silentLogger, type Logger } from "../observability/logger.js";
+import { createProcessReducer } from "./process-reducer.js";
 import { isSessionWindow } from "./windows.js";
 
 const SHAPES =
@@ -18,16 +20,40 @@ const SHAPES =
  * @example
  * const reducer = await loadReducer("counts", { builtin: { name: "count" } }, groupBy);
  * const custom = await loadReducer("perUser", { module: { path: "/srv/agg.ts", export: "perUser" } }, groupBy);
+ * const external = await loadReducer("counts", { process: { command: ["python3", "reduce.py"] } }, groupBy, { partitions: 2, logger });
  */
-export async function loadReducer(vertex: string, udf: UdfSpec, groupBy: GroupBySpec): Promise<Reducer> {
+export async function loadReducer(vertex: string, udf: UdfSpec, groupBy: GroupBySpec, options: ReducerLoadOptions = {}): Promise<LoadedReducer> {
   if ("process" in udf) {
-    throw new ReduceError("REDUCER_INVALID", `reduce vertex '${vertex}' cannot run an external process yet; use builtin count or sum, or module: { path, export }`);
+    return createProcessReducer(
+      vertex,
+      {
+        ...udf.process,
+        partitions: options.partitions ?? 1,
+        ...(options.resultTimeout === undefined ? {} : { resultTimeout: options.resultTimeout }),
+        ...(options.onProtocolError === undefined ? {} : { onProtocolError: options.onProtocolError }),
+      },
+      options.logger ?? silentLogger,
+    );
   }
   if ("builtin" in udf) return builtinReducer(vertex, udf.builtin);
   const what = `reducer of vertex '${vertex}'`;
   const value = await importExport(udf.module.path, udf.module.export, what);
   return toReducer(value, `${what} (${udf.module.path}#${udf.module.export})`, groupBy);
 }
+
+/** What a process reducer needs (the others ignore it). */
+export interface ReducerLoadOptions {
+  /** Partitions of the vertex: one process each. */
+  readonly partitions?: number;
+  readonly logger?: Logger;
+  /** Longest wait for a process's answer to a window, in ms. */
+  readonly resultTimeout?: number;
+  /** Counts a process's protocol errors no window is charged with (the run summary's `protocolErrors`). */
+  readonly onProtocolError?: (code: string) => void;
+}
+
+/** A reducer, with the `close()` that stops its processes when it has any. */
+export type LoadedReducer = Reducer & { readonly close?: () => Promise<void> };
 
 /** A module export as a reducer; `what` names the vertex and export in errors. */
 export function toReducer(value: unknown, what: string, groupBy: GroupBySpec): Reducer {

@@ -16,13 +16,6 @@ export function reduceVertexIssues(vertex: unknown): IssueDraft[] {
   const name = typeof builtin?.["name"] === "string" ? builtin["name"] : undefined;
   const issues: IssueDraft[] = [...builtinIssues(builtin, name, groupBy !== undefined)];
   if (!isRecord(groupBy)) return issues;
-  if (udf["process"] !== undefined) {
-    issues.push({
-      path: ["udf", "process"],
-      message: "a reduce vertex (udf with groupBy) cannot run an external process yet",
-      hint: "use builtin: { name: count } or sum, or a module reducer: module: { path, export } (docs/reduce.md)",
-    });
-  }
   const partitions = vertex["partitions"];
   if (groupBy["keyed"] === false && typeof partitions === "number" && partitions > 1) {
     issues.push({

@@ -18,8 +18,11 @@ import type { Message } from "@weir/actors";
 /** The protocol version Weir speaks; `hello` and `ready` both carry it. */
 export const PROTOCOL_VERSION = 1;
 
-/** A sink answers each message with a status; a map answers it with zero or more new messages. */
-export type ProcessRole = "sink" | "map";
+/**
+ * A sink answers each message with a status; a map answers it with zero or more new messages; a
+ * reduce process answers a whole window (its messages, then an `eot` naming the window) with its results.
+ */
+export type ProcessRole = "sink" | "map" | "reduce";
 
 // ── Weir → process ───────────────────────────────────────────────────────────────────────
 
@@ -53,7 +56,13 @@ export function encodeMessage(message: Message): string {
  * An attempt as text: its messages in data frames of about {@link DATA_FRAME_TARGET_BYTES}
  * (one message per frame when a message is bigger), then the eot with the count.
  */
-export function encodeAttempt(fields: AttemptFrameFields, messages: readonly Message[], targetBytes = DATA_FRAME_TARGET_BYTES): string {
+export function encodeAttempt(
+  fields: AttemptFrameFields,
+  messages: readonly Message[],
+  targetBytes = DATA_FRAME_TARGET_BYTES,
+  /** Extra fields of the eot: a reduce process's window and keys. */
+  eotExtra: Readonly<Record<string, unknown>> = {},
+): string {
   const head = `{"type":"data","partition":${fields.partition},"epoch":${fields.epoch},"attempt":${fields.attempt},"messages":[`;
   const frames: string[] = [];
   let batch: string[] = [];
@@ -69,7 +78,7 @@ export function encodeAttempt(fields: AttemptFrameFields, messages: readonly Mes
     bytes += text.length + 1;
   }
   if (batch.length > 0) frames.push(`${head}${batch.join(",")}]}\n`);
-  frames.push(`${JSON.stringify({ type: "eot", ...fields, count: messages.length })}\n`);
+  frames.push(`${JSON.stringify({ type: "eot", ...fields, count: messages.length, ...eotExtra })}\n`);
   return frames.join("");
 }
 
@@ -115,6 +124,12 @@ const mapFrameSchema = z.discriminatedUnion("type", [
   endOfResultsFrameSchema,
 ]);
 
+const reduceFrameSchema = z.discriminatedUnion("type", [
+  readyFrameSchema,
+  z.object({ type: z.literal("results"), ...attemptFields, results: z.array(mapOutputSchema) }),
+  endOfResultsFrameSchema,
+]);
+
 export type ReadyFrame = z.output<typeof readyFrameSchema>;
 export type SinkResultEntry = z.output<typeof sinkResultSchema>;
 export type MapResultEntry = z.output<typeof mapResultSchema>;
@@ -122,7 +137,8 @@ export type MapOutputEntry = z.output<typeof mapOutputSchema>;
 export type EndOfResultsFrame = z.output<typeof endOfResultsFrameSchema>;
 export type SinkResultsFrame = Extract<z.output<typeof sinkFrameSchema>, { type: "results" }>;
 export type MapResultsFrame = Extract<z.output<typeof mapFrameSchema>, { type: "results" }>;
-export type ResultsFrame = SinkResultsFrame | MapResultsFrame;
+export type ReduceResultsFrame = Extract<z.output<typeof reduceFrameSchema>, { type: "results" }>;
+export type ResultsFrame = SinkResultsFrame | MapResultsFrame | ReduceResultsFrame;
 /** A frame of an attempt, as the process sent it. */
 export type AttemptFrame = ResultsFrame | EndOfResultsFrame;
 export type ProcessFrame = ReadyFrame | AttemptFrame;
@@ -145,7 +161,7 @@ export function parseProcessLine(line: string, role: ProcessRole): ParsedLine {
   } catch {
     return { malformed: `not JSON: ${excerpt(line)} (stdout carries frames only; write logs to stderr)` };
   }
-  const result = (role === "sink" ? sinkFrameSchema : mapFrameSchema).safeParse(value);
+  const result = (role === "sink" ? sinkFrameSchema : role === "map" ? mapFrameSchema : reduceFrameSchema).safeParse(value);
   if (!result.success) {
     const details = result.error.issues
       .slice(0, 3)

@@ -66,6 +66,8 @@ export interface ProcessAttempt {
   readonly epoch: number;
   readonly attempt: number;
   readonly messages: readonly Message[];
+  /** Extra fields of the attempt's eot (a reduce process's `window` and `keys`). */
+  readonly eot?: Readonly<Record<string, unknown>>;
 }
 
 export interface AttemptListener {
@@ -174,7 +176,7 @@ export class ProcessWorker {
     const where = { partition: this.#partition, epoch: attempt.epoch, attempt: attempt.attempt };
     this.#rememberSent(where);
     try {
-      await child.write(encodeAttempt(where, attempt.messages));
+      await child.write(encodeAttempt(where, attempt.messages, undefined, attempt.eot));
     } catch (error) {
       const reason = `could not write to the process: ${error instanceof Error ? error.message : String(error)}`;
       // A process that is gone (or going: its exit is reported by `close`) is handled as an exit.
