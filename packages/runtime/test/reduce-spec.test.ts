@@ -59,7 +59,8 @@ describe("reduce spec", () => {
   });
 
   it("a reduce vertex may run an external process (docs/protocol.md, role reduce)", () => {
-    expect(issuesOf(doc({ udf: { process: { command: ["python3", "reduce.py"] }, groupBy: { window: { fixed: { length: "1s" } } } } }))).toEqual([]);
+    const { spec } = parseSpec(doc({ udf: { process: { command: ["python3", "reduce.py"] }, groupBy: { window: { fixed: { length: "1s" } } } } }), "/base");
+    expect(spec.spec.vertices[1]).toMatchObject({ udf: { process: { command: ["python3", "reduce.py"], cwd: "/base" } }, groupBy: { window: { fixed: { length: 1_000 } } } });
   });
 
   it("the JSON Schema offers groupBy and watermark", () => {
