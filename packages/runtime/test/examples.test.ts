@@ -145,6 +145,7 @@ describe("every example runs by its documented command", () => {
       "python-map/map.py", // python.yaml
       "python-sink/sink.py", // python.yaml
       "python-sink/misbehaving_sink.py", // process-sink.test.ts
+      "python-reduce/reduce.py", // reduce-process.test.ts
       "flow-control/ordered.yaml",
       "flow-control/ordered-sink.ts", // ordered.yaml
       "flow-control/audit.ts", // ordered.yaml
