@@ -4,7 +4,7 @@
  * answers for another window, sends a bad frame, or never answers fails the window close with
  * REDUCER_FAILED naming the window and the cause.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +87,15 @@ describe("a reduce vertex running an external process", { timeout: 120_000 }, ()
     const ids = results.map((message) => message.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(windowCountsOf(results)).toEqual(referenceCounts(messages, window, true));
+  });
+});
+
+describe("docs/protocol.md §13", () => {
+  it("its Python reducer is the tested example's code", async () => {
+    const doc = await readFile(fileURLToPath(new URL("../../../docs/protocol.md", import.meta.url)), "utf8");
+    const section = doc.slice(doc.indexOf("## 13. Reducers"));
+    const block = /```python\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(await readFile(reducerScript, "utf8")).toContain(block);
   });
 });
 
