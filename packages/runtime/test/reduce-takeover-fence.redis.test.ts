@@ -66,6 +66,25 @@ describe.skipIf(findRedisServer() === undefined)("Redis window store: a partitio
     }
   });
 
+  it("refuses the old worker's forget once the new one loaded the partition: the new holder's windows stay", async () => {
+    const buffer = new RedisStreamBuffer({ name: "tf.reduce", partitions: 1, maxLength: 100, usageLimit: 1, upstreams: [], keyPrefix: uniquePrefix("tf"), connection: { url: server.url } });
+    try {
+      const old = createRedisWindowStore({ buffer, consumer: "a" });
+      const taker = createRedisWindowStore({ buffer, consumer: "b" });
+      await old.load(0);
+      expect(await old.commit(0, await delivered(buffer, 0, "a", 1), change({ w: '{"count":1}', v: '{"count":1}' }), 10)).toBe(1);
+      await taker.load(0);
+      // a, taken over, emitted w and forgets it; b has not emitted it yet, so it must stay.
+      await old.forget(0, ["w"]);
+      expect((await taker.load(0)).windows).toEqual(new Map([["w", '{"count":1}'], ["v", '{"count":1}']]));
+      // The owner's forget applies; a forget of a missing field is a no-op.
+      await taker.forget(0, ["w", "gone"]);
+      expect((await taker.load(0)).windows).toEqual(new Map([["v", '{"count":1}']]));
+    } finally {
+      await buffer.close();
+    }
+  });
+
   it("a restarted worker under the same consumer name loads and commits as before", async () => {
     const buffer = new RedisStreamBuffer({ name: "tf.reduce", partitions: 1, maxLength: 100, usageLimit: 1, upstreams: [], keyPrefix: uniquePrefix("tf"), connection: { url: server.url } });
     try {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { WatermarkView } from "../src/buffer/watermark-view.js";
 import { holderOf } from "../src/ui/watermark-holder.js";
+import { HOLD_MARK } from "../src/time/watermark.js";
 
 describe("holderOf: what holds a reader's watermark back", () => {
   it("names the writer with the lowest live mark, its processor, and since when it has held that watermark", () => {
@@ -32,5 +33,13 @@ describe("holderOf: what holds a reader's watermark back", () => {
     stalled.meet("a/0", "gone", 7, 2);
     stalled.meet("a/1", "w", 90, 30);
     expect(holderOf(stalled.state())).toEqual({ writer: "a/0", processor: "gone", watermark: 7, since: 2, live: false });
+  });
+
+  it("names a worker's hold mark (it has not marked yet) as the holder, with no watermark", () => {
+    const view = new WatermarkView(["a/0", "a/1"], undefined);
+    view.meet("a/0", "w1", 100, 1);
+    view.meet("a/0", "w2", HOLD_MARK, 2);
+    view.meet("a/1", "w3", 50, 3);
+    expect(holderOf(view.state())).toEqual({ writer: "a/0", processor: "w2", watermark: null, since: 2, live: true });
   });
 });

@@ -15,7 +15,10 @@
  * processor's marks still queued behind the batch are not "missing".
  * A writer none of whose processors is live keeps its most recent processor's mark: something
  * must hold it back until a replacement marks, or its next data would all be late.
+ * A live processor's hold mark (`HOLD_MARK`, a worker that has not marked yet) holds its writer:
+ * the view then reports what it reported before (nothing, before any watermark), never less.
  */
+import { HOLD_MARK } from "../time/watermark.js";
 
 interface ProcessorMark {
   readonly watermark: number;
@@ -76,7 +79,8 @@ export class WatermarkView {
     let low = Number.POSITIVE_INFINITY;
     for (const processors of this.writers.values()) {
       const value = this.writerWatermark(processors);
-      if (value === undefined) return this.reported;
+      // A held writer (a worker of it has not marked yet) keeps what was reported before.
+      if (value === undefined || value <= HOLD_MARK) return this.reported;
       if (value < low) low = value;
     }
     if (this.reported === undefined || low > this.reported) {

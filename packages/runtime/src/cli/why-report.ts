@@ -5,7 +5,7 @@
 import { RedisConnection } from "../buffer/index.js";
 import { bufferServerTls } from "../pipeline/buffer-factory.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
-import { END_OF_TIME } from "../time/watermark.js";
+import { END_OF_TIME, HOLD_MARK } from "../time/watermark.js";
 import type { PartitionEventTimeDetail, VertexEventTimeDetail } from "../ui/redis-event-time.js";
 import { readVertexEventTime } from "../ui/redis-event-time.js";
 import { SERVER_TIME_LUA } from "../ui/worker-record.js";
@@ -83,7 +83,7 @@ function sourceLines(source: string, reports: readonly VertexEventTimeDetail[], 
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const time = (watermark: number) => (watermark >= END_OF_TIME ? "end of time (every writer ended)" : iso(watermark));
+const time = (watermark: number) => (watermark >= END_OF_TIME ? "end of time (every writer ended)" : watermark <= HOLD_MARK ? "held (this worker has not marked yet)" : iso(watermark));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const ago = (now: number, at: number) => `${seconds(Math.max(0, now - at))} ago`;
 const lag = (partition: { readonly lagMs: number | null }) => (partition.lagMs === null ? "" : ` (lag ${seconds(partition.lagMs)})`);

@@ -50,7 +50,7 @@ import { createDelayedStore } from "../flow/delayed-store-factory.js";
 import { delayedSinkWriter } from "../flow/delayed-writer.js";
 import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
-import { endingTimeAtEndOfStream, vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
+import { endingTimeAtEndOfStream, holdingBeforeFirstRead, vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
 import { isReduceVertex, type ReduceVertexSpec } from "./uses-event-time.js";
 import { createReduceVertex } from "./reduce-vertex.js";
 import { withForeignPendingAdopted } from "./reduce-read.js";
@@ -215,7 +215,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     const fallbackSink = vertex.kind !== "source" && vertex.fallback !== undefined ? await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex)) : undefined;
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     const io: VertexIO = {
-      read: withRateLimit(rate, endingTimeAtEndOfStream(watermarks, async (request, signal) => {
+      // Before its first read of a partition, a worker holds its writer downstream (vertex-watermarks.ts).
+      read: withRateLimit(rate, holdingBeforeFirstRead(watermarks, endingTimeAtEndOfStream(watermarks, async (request, signal) => {
         if (guard !== undefined) {
           const guarded = await guard.read(request, signal);
           count.read += guarded.entries.length;
@@ -246,7 +247,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         count.read += batch.entries.length;
         await eventLoopTurn(); // a pipeline that never waits must still hear signals and timers
         return batch;
-      })),
+      }))),
       ack: async (request) => {
         if (source !== undefined) await source.ack(request.partition, request.offsets);
         else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
@@ -316,7 +317,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       read: withRateLimit(
         rate,
         // Entries a taken-over holder read go before this holder's watermark passes them (reduce-read.ts).
-        withForeignPendingAdopted(
+        holdingBeforeFirstRead(watermarks, withForeignPendingAdopted(
           endingTimeAtEndOfStream(watermarks, async (request, signal) => {
             const batch = guard !== undefined ? await guard.read(request, signal) : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
             count.read += batch.entries.length;
@@ -330,7 +331,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
             log.warn("took over entries another worker of this reduce vertex read after losing it; they join this epoch", { partition, count: adopted });
             options.onClaimed?.(vertex.name, partition, adopted);
           },
-        ),
+        )),
       ),
       ack: async (request) => {
         await reduce.ack(request);

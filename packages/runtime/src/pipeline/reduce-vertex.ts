@@ -8,8 +8,10 @@
  *                       ── close ───▶ windows with end + allowedLateness ≤ wm: results written downstream
  *                       ── forget ──▶ their state deleted;  then the vertex's watermark is published
  *
- * A crash after the commit re-emits on start (the state is still there; buffer dedup drops the
+ * A crash after the commit re-emits after start (the state is still there; buffer dedup drops the
  * repeat); a crash before it redelivers the epoch's messages, which the state never counted.
+ * That re-emission runs beside the actors, never inside `start()`: with every vertex in one
+ * process and the next buffer full, its write waits for a reader that runs only once they start.
  */
 import type { AckInput, Message, SinkAnswer, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
 import type { Logger } from "../observability/logger.js";
@@ -45,7 +47,10 @@ export interface ReduceVertexOptions {
 }
 
 export interface ReduceVertex {
-  /** Loads every partition's windows and watermark, and emits the windows that closed before a restart. */
+  /**
+   * Loads every partition's windows and watermark, and starts emitting the windows that closed
+   * before a restart without waiting for it (a partition's next ack does).
+   */
   start(): Promise<void>;
   /** The vertex's sink: absorbs an attempt's messages. */
   readonly sink: SinkFunction;
@@ -62,6 +67,8 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
   // The last ack each partition committed: the same ack retried (its forget failed) only closes windows,
   // since committing it again would ack nothing and look like a lost partition.
   const committedAcks = new Map<number, string>();
+  // Per partition, the emission of the windows a restart found closable, until its next ack awaits it.
+  const restored = new Map<number, Promise<void>>();
   const keeperOf = (partition: number): WindowKeeper => {
     const keeper = keepers[partition];
     if (keeper === undefined) throw new Error(`reduce vertex '${options.vertex}': partition ${partition} was not started`);
@@ -97,6 +104,16 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     committedAcks.set(input.partition, ackIdentity(input));
   };
 
+  /** Emits what a restart found closable; a failure is logged, the partition's next ack emits again. */
+  const emitRestored = async (partition: number): Promise<void> => {
+    try {
+      await emitClosed(partition);
+      observe(partition);
+    } catch (error) {
+      options.logger.warn("windows closed before the restart were not all emitted; the partition's next ack emits them", { partition, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
   const observe = (partition: number) => options.observe?.(partition, keeperOf(partition).watermark, keeperOf(partition).openWindows());
 
   return {
@@ -112,9 +129,9 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
           ...(stored.watermark === undefined ? {} : { watermark: stored.watermark }),
         });
         if (stored.windows.size > 0) options.logger.info("reduce state loaded", { partition, windows: stored.windows.size, watermark: stored.watermark });
-        await emitClosed(partition);
         observe(partition);
       }
+      for (let partition = 0; partition < options.partitions; partition += 1) restored.set(partition, emitRestored(partition));
     },
 
     sink: async (messages: readonly Message[], context: SinkContext): Promise<SinkResult[]> => {
@@ -135,6 +152,9 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
 
     async ack(input) {
       const keeper = keeperOf(input.partition);
+      // One emission at a time per partition: the restored one first (a failure of it is retried below).
+      await restored.get(input.partition);
+      restored.delete(input.partition);
       if (committedAcks.get(input.partition) !== ackIdentity(input)) await commit(input, keeper);
       await emitClosed(input.partition);
       observe(input.partition);

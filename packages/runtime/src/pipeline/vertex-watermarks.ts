@@ -28,6 +28,8 @@ export interface VertexWatermarks {
   source(source: SourceConnector): SourceConnector;
   /** Publishes input partition `partition`'s committed watermark downstream (no-op without downstream). */
   publish(partition: number, watermark: number | undefined): Promise<void>;
+  /** Holds input partition `partition`'s writer downstream until its first publish (a no-op for a source, or once published). */
+  hold(partition: number): Promise<void>;
   close(): void;
 }
 
@@ -95,6 +97,10 @@ export function vertexWatermarks(options: {
       partitions.add(partition);
       await publisher.publish(partition, watermark);
     },
+    // A source's writer is its own partition: no other worker marks it. Others share their writer.
+    hold: async (partition) => {
+      if (publisher !== undefined && options.vertex.kind !== "source") await publisher.hold(partition);
+    },
     close: () => {
       for (const timer of timers) clearInterval(timer);
     },
@@ -121,5 +127,24 @@ export function endingTimeAtEndOfStream(watermarks: VertexWatermarks | undefined
   return async (request, signal) => {
     const batch = await read(request, signal);
     return batch.endOfStream && batch.watermark !== END_OF_TIME ? { ...batch, watermark: END_OF_TIME } : batch;
+  };
+}
+
+/**
+ * Holds each partition's writer downstream before this worker's first read of it: until its first
+ * mark, readers downstream would only see other workers' marks of the writer (scale-out, a restart
+ * under a new consumer name), and what this worker forwards could be overtaken by them. The end of
+ * its input is no exception: the ack of an ended read publishes END_OF_TIME over the hold.
+ * Without event time the read is returned as it is.
+ */
+export function holdingBeforeFirstRead(watermarks: VertexWatermarks | undefined, read: VertexRead): VertexRead {
+  if (watermarks === undefined) return read;
+  const held = new Set<number>();
+  return async (request, signal) => {
+    if (!held.has(request.partition)) {
+      await watermarks.hold(request.partition);
+      held.add(request.partition);
+    }
+    return read(request, signal);
   };
 }

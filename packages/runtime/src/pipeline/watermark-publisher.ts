@@ -19,6 +19,9 @@
  *   (`failed`) and logged, never thrown: a lost mark only *delays* the watermark downstream
  *   (readers keep the older mark, which is still true), it never makes a message late. The
  *   writer's last mark stays unrecorded, so the next publish or keep-alive sends it again.
+ * - Hold: before a worker's first read of a partition, `hold` sends `HOLD_MARK` for its writer, so
+ *   readers downstream wait for this worker's first mark before passing what it forwards (another
+ *   worker of the vertex may already mark the same writer higher). The first publish replaces it.
  * - Marks of one writer go out one at a time, in order: a later, higher mark never overtakes.
  *   A mark carries the highest watermark asked for when it starts, so publishes that queue up
  *   behind a slow write coalesce into one mark.
@@ -26,6 +29,7 @@
 import type { WatermarkMark } from "../buffer/index.js";
 import type { Logger } from "../observability/logger.js";
 import { monotonicNow } from "../time/monotonic-clock.js";
+import { HOLD_MARK } from "../time/watermark.js";
 import { retryControlWrite } from "./retry-control-write.js";
 
 /** What the publisher needs of a downstream buffer (a `PartitionedBuffer` has it). */
@@ -68,6 +72,11 @@ export interface WatermarkPublisherStats {
 export interface WatermarkPublisher {
   /** Publishes input partition `partition`'s committed watermark (capped), if the mark changed or the keep-alive is due. */
   publish(partition: number, watermark: number): Promise<void>;
+  /**
+   * Marks input partition `partition`'s writer as held (`HOLD_MARK`) until its first publish, and
+   * keeps the hold alive like a mark; a no-op once the partition published or held.
+   */
+  hold(partition: number): Promise<void>;
   /** Re-sends every writer's mark that changed (its cap) or whose keep-alive is due (call it on a timer). */
   keepAlive(): Promise<void>;
   /** The last watermark published for `partition`, capped (undefined before the first). */
@@ -155,6 +164,12 @@ export function createWatermarkPublisher(options: WatermarkPublisherOptions): Wa
         writers.set(partition, state);
       }
       state.highest = Math.max(state.highest, watermark);
+      return enqueue(partition, state);
+    },
+    hold(partition) {
+      if (writers.has(partition)) return writers.get(partition)!.queue;
+      const state: WriterState = { highest: HOLD_MARK, sent: undefined, sentAt: 0, queue: Promise.resolve(), inFlight: 0 };
+      writers.set(partition, state);
       return enqueue(partition, state);
     },
     async keepAlive() {

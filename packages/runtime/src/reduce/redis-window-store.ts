@@ -7,7 +7,7 @@
  *                                        → XACK + XDEL (the buffer's ack) + HSET/HDEL :windows + SET :watermark, :windows-last-commit
  *                                        (the last commit sent again after a lost reply: N, nothing changed)
  *   load(p)   ──▶ MULTI HGETALL :windows, GET :watermark, SET :windows-owner (this consumer)
- *   forget(p) ──▶ HDEL :windows
+ *   forget(p) ──▶ script window-forget: :windows-owner this consumer (or unset)? → HDEL :windows
  * ```
  *
  * The commit goes through the buffer (`ackWithin`), so the offsets are validated as an ack's, the
@@ -22,6 +22,7 @@
  */
 import type { RedisStreamBuffer } from "../buffer/redis/redis-stream-buffer.js";
 import { runWindowCommit } from "./window-commit-script.js";
+import { runWindowForget } from "./window-forget-script.js";
 import type { StoredWindows, WindowStore } from "./window-store.js";
 
 export interface RedisWindowStoreOptions {
@@ -57,8 +58,12 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     },
     async forget(partition, fields) {
       if (fields.length === 0) return;
+      // Fenced like the commit: a holder taken over must not delete windows the new holder has not
+      // emitted yet. Refused, it changes nothing; its next commit reports the partition lost.
       await buffer.withPartition(partition, "forget windows", async (client, keys) => {
-        for (let i = 0; i < fields.length; i += FORGET_CHUNK) await client.hdel(keys.windows, ...fields.slice(i, i + FORGET_CHUNK));
+        for (let i = 0; i < fields.length; i += FORGET_CHUNK) {
+          if (!(await runWindowForget(client, [keys.windows, keys.windowsOwner], consumer, fields.slice(i, i + FORGET_CHUNK)))) return;
+        }
       });
     },
     // The buffer is the vertex's: its owner closes it.

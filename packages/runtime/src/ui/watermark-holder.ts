@@ -5,6 +5,7 @@
  * so it comes first.
  */
 import type { WatermarkViewState } from "../buffer/watermark-view.js";
+import { HOLD_MARK } from "../time/watermark.js";
 import type { WatermarkHolder } from "./dashboard-types.js";
 
 /**
@@ -22,6 +23,8 @@ export function holderOf(state: WatermarkViewState, expected: readonly string[] 
     const live = processors.filter((processor) => processor.live);
     const candidates = live.length > 0 ? live : [processors.reduce((newest, processor) => (processor.writtenAt >= newest.writtenAt ? processor : newest))];
     const lowest = candidates.reduce((low, processor) => (processor.watermark < low.watermark ? processor : low));
+    // A hold mark (a worker that has not marked yet) holds the watermark like a writer never marked.
+    if (lowest.watermark <= HOLD_MARK) return { writer, processor: lowest.processor, watermark: null, since: lowest.since, live: lowest.live };
     if (holder === null || holder.watermark === null || lowest.watermark < holder.watermark) {
       holder = { writer, processor: lowest.processor, watermark: lowest.watermark, since: lowest.since, live: lowest.live };
     }
