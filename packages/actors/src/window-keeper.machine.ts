@@ -24,9 +24,9 @@ import type { WindowIoEvent, WindowIoInput, WindowIoRequest, WindowStep } from "
 export interface WindowKeeperInput {
   readonly vertex: string;
   readonly partition: number;
-  /** The windows loaded at start, and the stored watermark (null: none yet). */
-  readonly openWindows: number;
-  readonly watermark: number | null;
+  /** The windows loaded at start, and the stored watermark (null: none yet); unknown until the first commit if left out. */
+  readonly openWindows?: number;
+  readonly watermark?: number | null;
 }
 
 export interface WindowKeeperContext {
@@ -63,8 +63,7 @@ export type WindowKeeperEmitted =
 /** The invoked `windowIo` actor's id: steps are sent to it by this name. */
 const ioId = "windowIo";
 
-const request = (step: WindowStep) =>
-  sendTo(ioId, ({ context }: { context: WindowKeeperContext }): WindowIoRequest => ({ type: `windowKeeper.${step}`, epoch: context.epoch }));
+const request = (step: WindowStep, context: WindowKeeperContext): WindowIoRequest => ({ type: `windowKeeper.${step}`, epoch: context.epoch });
 
 export const windowKeeperMachine = setup({
   types: {
@@ -91,10 +90,10 @@ export const windowKeeperMachine = setup({
       return { epoch: event.epoch };
     }),
     takeCloseReady: assign({ epoch: null }),
-    requestPersist: request("persist"),
-    requestClose: request("close"),
-    requestEmit: request("emit"),
-    requestForget: request("forget"),
+    requestPersist: sendTo(ioId, ({ context }) => request("persist", context)),
+    requestClose: sendTo(ioId, ({ context }) => request("close", context)),
+    requestEmit: sendTo(ioId, ({ context }) => request("emit", context)),
+    requestForget: sendTo(ioId, ({ context }) => request("forget", context)),
     recordPersisted: assign(({ event }) => {
       assertEvent(event, "windowIo.persisted");
       return { openWindows: event.openWindows, watermark: event.watermark };
@@ -131,8 +130,8 @@ export const windowKeeperMachine = setup({
     vertex: input.vertex,
     partition: input.partition,
     epoch: null,
-    openWindows: input.openWindows,
-    watermark: input.watermark,
+    openWindows: input.openWindows ?? 0,
+    watermark: input.watermark ?? null,
     lastClosed: 0,
     failures: 0,
     failedStep: null,

@@ -68,7 +68,7 @@ export interface ReduceVertex {
 /** What `ack` needs of a window keeper actor: to send it a commit and hear its answer. */
 export interface KeeperRef {
   send(event: { readonly type: "window.commit"; readonly epoch: number }): void;
-  on<T extends WindowKeeperEmitted["type"]>(type: T, handler: (event: Extract<WindowKeeperEmitted, { type: T }>) => void): { unsubscribe(): void };
+  on(type: WindowKeeperEmitted["type"], handler: (event: WindowKeeperEmitted) => void): { unsubscribe(): void };
 }
 
 export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
@@ -128,17 +128,15 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     const found = attached?.(partition);
     if (found !== undefined) return found;
     if (attached !== undefined) throw new Error(`reduce vertex '${options.vertex}': partition ${partition} has no window keeper in the vertex's actor system`);
-    let own = ownKeepers.get(partition);
-    if (own === undefined) {
-      const keeper = keeperOf(partition);
-      const actor = createActor(windowKeeperMachine.provide({ actors: { windowIo: fromWindowIo(windowIo) } }), {
-        input: { vertex: options.vertex, partition, openWindows: keeper.openWindows(), watermark: keeper.watermark ?? null },
-      });
-      actor.start();
-      own = actor;
-      ownKeepers.set(partition, own);
-    }
-    return own;
+    const own = ownKeepers.get(partition);
+    if (own !== undefined) return own;
+    const keeper = keeperOf(partition);
+    const actor = createActor(windowKeeperMachine.provide({ actors: { windowIo: fromWindowIo(windowIo) } }), {
+      input: { vertex: options.vertex, partition, openWindows: keeper.openWindows(), watermark: keeper.watermark ?? null },
+    });
+    actor.start();
+    ownKeepers.set(partition, actor);
+    return actor;
   };
 
   /** Sends the keeper the ack's commit and settles with its answer. */
@@ -146,12 +144,12 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     new Promise<void>((resolve, reject) => {
       const keeper = keeperActorOf(input.partition);
       const done = keeper.on("windowKeeper.done", (event) => {
-        if (event.epoch !== input.epoch) return;
+        if (event.type !== "windowKeeper.done" || event.epoch !== input.epoch) return;
         settle();
         resolve();
       });
       const failed = keeper.on("windowKeeper.failed", (event) => {
-        if (event.epoch !== input.epoch) return;
+        if (event.type !== "windowKeeper.failed" || event.epoch !== input.epoch) return;
         settle();
         reject(event.error);
       });
