@@ -312,6 +312,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     await reduce.start();
     const fallbackSink = vertex.fallback === undefined ? undefined : await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex));
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
+    reduceVertices.set(vertex.name, reduce);
     return {
       read: withRateLimit(
         rate,
@@ -341,7 +342,6 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       fallback: createFallbackWrite(fallbackSink?.write, log),
       windows: reduce.windowIo,
     };
-    reduceVertices.set(vertex.name, reduce);
   };
 
   // Process sinks and udfs start one process per partition and log their stderr.

@@ -139,9 +139,14 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     return actor;
   };
 
-  /** Sends the keeper the ack's commit and settles with its answer. */
-  const commitThroughKeeper = (input: AckInput): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
+  /**
+   * Sends the keeper the ack's commit and settles with its answer. The send waits a microtask: the
+   * ack starts inside the reader's `reader.ack` cascade, and a trace records a send from outside
+   * as a stimulus of its own, which the replay performs after that cascade — so it must happen there.
+   */
+  const commitThroughKeeper = async (input: AckInput): Promise<void> => {
+    await Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
       const keeper = keeperActorOf(input.partition);
       const done = keeper.on("windowKeeper.done", (event) => {
         if (event.type !== "windowKeeper.done" || event.epoch !== input.epoch) return;
@@ -161,6 +166,7 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
       acking.set(input.partition, input);
       keeper.send({ type: "window.commit", epoch: input.epoch });
     });
+  };
 
   /** Acks the epoch's offsets and persists its windows and watermark in one step (once per epoch). */
   const commit = async (input: AckInput, keeper: WindowKeeper): Promise<void> => {
