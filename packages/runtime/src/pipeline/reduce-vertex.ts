@@ -69,6 +69,8 @@ export interface ReduceVertex {
 export interface KeeperRef {
   send(event: { readonly type: "window.commit"; readonly epoch: number }): void;
   on(type: WindowKeeperEmitted["type"], handler: (event: WindowKeeperEmitted) => void): { unsubscribe(): void };
+  /** Completes when the keeper stops (its supervisor stopped): an ack in flight then fails rather than hangs. */
+  subscribe(observer: { complete?: () => void; error?: (error: unknown) => void }): { unsubscribe(): void };
 }
 
 export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
@@ -148,21 +150,29 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     await Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const keeper = keeperActorOf(input.partition);
-      const done = keeper.on("windowKeeper.done", (event) => {
-        if (event.type !== "windowKeeper.done" || event.epoch !== input.epoch) return;
-        settle();
-        resolve();
-      });
-      const failed = keeper.on("windowKeeper.failed", (event) => {
-        if (event.type !== "windowKeeper.failed" || event.epoch !== input.epoch) return;
-        settle();
-        reject(event.error);
-      });
-      const settle = () => {
-        done.unsubscribe();
-        failed.unsubscribe();
+      const subscriptions: Array<{ unsubscribe(): void }> = [];
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        for (const subscription of subscriptions) subscription.unsubscribe();
         if (acking.get(input.partition) === input) acking.delete(input.partition);
+        outcome();
       };
+      const stopped = () =>
+        settle(() =>
+          reject(new Error(`reduce vertex '${options.vertex}': partition ${input.partition}'s window keeper stopped before it answered epoch ${input.epoch} (its vertex is stopping); the epoch is not acked and is read again on the next start`)),
+        );
+      subscriptions.push(
+        keeper.on("windowKeeper.done", (event) => {
+          if (event.type === "windowKeeper.done" && event.epoch === input.epoch) settle(resolve);
+        }),
+        keeper.on("windowKeeper.failed", (event) => {
+          if (event.type === "windowKeeper.failed" && event.epoch === input.epoch) settle(() => reject(event.error));
+        }),
+        keeper.subscribe({ complete: stopped, error: stopped }),
+      );
+      if (settled) return; // already stopped
       acking.set(input.partition, input);
       keeper.send({ type: "window.commit", epoch: input.epoch });
     });
