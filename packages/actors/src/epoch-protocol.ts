@@ -170,4 +170,6 @@ export const actorIds = {
   reader: (vertex: string, partition: number) => `${vertex}/reader/${partition}`,
   batcher: (vertex: string, partition: number) => `${vertex}/batcher/${partition}`,
   sinkSession: (vertex: string, partition: number) => `${vertex}/sink/${partition}`,
+  /** A reduce vertex's window keeper of `partition` (window-keeper.machine.ts). */
+  windowKeeper: (vertex: string, partition: number) => `${vertex}/windows/${partition}`,
 } as const;

@@ -70,3 +70,7 @@ export type {
   SinkWriterLogic,
   SinkWriterRequest,
 } from "./sink-writer.js";
+export { windowKeeperMachine } from "./window-keeper.machine.js";
+export type { WindowCommitEvent, WindowCloseReadyEvent, WindowKeeperContext, WindowKeeperEmitted, WindowKeeperEvent, WindowKeeperInput, WindowKeeperMachine } from "./window-keeper.machine.js";
+export { fromWindowIo } from "./window-io.js";
+export type { WindowIo, WindowIoEvent, WindowIoInput, WindowIoLogic, WindowIoRequest, WindowStep } from "./window-io.js";

@@ -38,6 +38,7 @@ import {
 } from "./epoch-protocol.js";
 import { partitionReaderMachine } from "./partition-reader.machine.js";
 import { sinkSessionMachine } from "./sink-session.machine.js";
+import { windowKeeperMachine } from "./window-keeper.machine.js";
 import {
   addCommitted,
   canCloseFinal,
@@ -90,6 +91,7 @@ const childId = {
   reader: (p: number) => `reader-${p}`,
   batcher: (p: number) => `batcher-${p}`,
   sinkSession: (p: number) => `sink-${p}`,
+  windowKeeper: (p: number) => `windows-${p}`,
 };
 const timerId = (partition: number | null) => (partition === null ? "epochTimer" : `epochTimer-${partition}`);
 
@@ -202,6 +204,8 @@ export const supervisorMachine = setup({
     partitionReader: partitionReaderMachine,
     batcher: batcherMachine,
     sinkSession: sinkSessionMachine,
+    /** A reduce vertex's window keepers (only spawned with `windowKeepers`); the runtime provides their `windowIo`. */
+    windowKeeper: windowKeeperMachine,
     /** The sink's `commit(epoch)`; resolves at once for sinks without one. */
     commitEpoch: fromPromise<void, CommitEpochInput>(async () => undefined),
   },
@@ -276,6 +280,14 @@ export const supervisorMachine = setup({
           systemId: actorIds.batcher(vertex, p),
           input: { vertex, partition: p, readBatchSize },
         });
+        // Not counted among the partition children: it has no final state, and stops with the supervisor.
+        if (context.windowKeepers) {
+          enqueue.spawnChild("windowKeeper", {
+            id: childId.windowKeeper(p),
+            systemId: actorIds.windowKeeper(vertex, p),
+            input: { vertex, partition: p },
+          });
+        }
       }
       for (let p = 0; p < context.partitions; p += 1) {
         enqueue.spawnChild("partitionReader", {
@@ -456,6 +468,7 @@ export const supervisorMachine = setup({
     resultTimeoutMs: input.resultTimeoutMs,
     startWithPending: input.startWithPending ?? false,
     sinkCommit: input.sinkCommit ?? true,
+    windowKeepers: input.windowKeepers ?? false,
     seed: input.seed ?? 1,
     nextEpoch: 1,
     parts: initialParts(input.partitions),

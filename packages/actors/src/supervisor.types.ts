@@ -21,6 +21,11 @@ export interface SupervisorInput {
    * step of every commit: an actor per epoch that would only resolve at once.
    */
   readonly sinkCommit?: boolean;
+  /**
+   * A reduce vertex (issue #13): spawn a `windowKeeper` per partition (window-keeper.machine.ts),
+   * the states of its window commits. Default false: other vertices spawn nothing more.
+   */
+  readonly windowKeepers?: boolean;
   readonly seed?: number;
 }
 
@@ -68,6 +73,7 @@ export interface SupervisorContext {
   readonly resultTimeoutMs: number;
   readonly startWithPending: boolean;
   readonly sinkCommit: boolean;
+  readonly windowKeepers: boolean;
   readonly seed: number;
   readonly nextEpoch: number;
   readonly parts: readonly PartitionControl[];

@@ -291,6 +291,7 @@ function context(change: Partial<SupervisorContext> = {}): SupervisorContext {
     resultTimeoutMs: 100,
     startWithPending: false,
     sinkCommit: false,
+    windowKeepers: false,
     seed: 1,
     nextEpoch: 1,
     parts: initialParts(partitions),

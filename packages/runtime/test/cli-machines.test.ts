@@ -10,15 +10,16 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 describe("weir machines", () => {
-  it("exports the four machines' XState definitions with --json", async () => {
+  it("exports the machines' XState definitions with --json, a reduce vertex's window keeper included", async () => {
     const result = await cli(["machines", "--json"]);
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { format: string; machines: Array<{ id: string; definition: { id: string; states: Record<string, unknown> } }> };
     expect(out.format).toBe("weir.machines/v1");
-    expect(out.machines.map((machine) => machine.id)).toEqual(["supervisor", "partitionReader", "batcher", "sinkSession"]);
+    expect(out.machines.map((machine) => machine.id)).toEqual(["supervisor", "partitionReader", "batcher", "sinkSession", "windowKeeper"]);
     const byId = Object.fromEntries(out.machines.map((machine) => [machine.id, machine.definition]));
     expect(Object.keys(byId["supervisor"]!.states)).toEqual(expect.arrayContaining(["running", "draining", "stopped", "failed"]));
     expect(Object.keys(byId["batcher"]!.states)).toEqual(expect.arrayContaining(["collecting", "flushing", "eotSent"]));
+    expect(Object.keys(byId["windowKeeper"]!.states)).toEqual(["idle", "committing", "closing", "emitting", "forgetting", "failed"]);
     expect(Object.keys(byId["sinkSession"]!.states)).toEqual(expect.arrayContaining(["idle", "attempt", "eotReceived", "retrying", "protocolError", "done"]));
     expect(Object.keys(byId["partitionReader"]!.states)).toEqual(expect.arrayContaining(["active", "stopped", "failed"]));
   });

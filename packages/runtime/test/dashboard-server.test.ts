@@ -99,7 +99,7 @@ describe("the dashboard server", () => {
     expect(JSON.parse((await get(server.port, "/api/graph")).body)).toEqual(snapshot.graph);
     const machines = JSON.parse((await get(server.port, "/api/machines")).body) as { format: string; machines: Array<{ id: string }> };
     expect(machines.format).toBe("weir.machines/v1");
-    expect(machines.machines.map((machine) => machine.id).sort()).toEqual(["batcher", "partitionReader", "sinkSession", "supervisor"]);
+    expect(machines.machines.map((machine) => machine.id).sort()).toEqual(["batcher", "partitionReader", "sinkSession", "supervisor", "windowKeeper"]);
     expect((await get(server.port, "/api/nothing")).status).toBe(404);
     expect((await get(server.port, "/assets/../package.json")).status).toBe(404);
   });

@@ -28,7 +28,7 @@ import {
   type EventObject,
   type InspectionEvent,
 } from "xstate";
-import { batcherMachine, partitionReaderMachine, sinkSessionMachine, supervisorMachine } from "@weir/actors";
+import { batcherMachine, partitionReaderMachine, sinkSessionMachine, supervisorMachine, windowKeeperMachine } from "@weir/actors";
 import { actorPath, ioSource, isMachineRef, machineId, parentPath } from "./actor-path.js";
 import { isStimulus, retiredTraceFormats, summarizeForTrace, traceFormat, type TraceEvent, type TraceInvoke, type TraceRecord, type TraceSnap, type TraceStimulus, type TraceTimer } from "./trace-format.js";
 
@@ -40,7 +40,7 @@ export interface ReplayOptions {
   readonly machines?: Readonly<Record<string, AnyStateMachine>>;
   /** Changes a root actor's recorded input before the replay creates it. */
   readonly mapInput?: (root: string, machine: string, input: unknown) => unknown;
-  /** I/O sources that answer by sending events back (callback actors). Default `["sinkWriter", "readerIo"]`. */
+  /** I/O sources that answer by sending events back (callback actors). Default `["sinkWriter", "readerIo", "windowIo"]`. */
   readonly callbackSources?: readonly string[];
   /** How many matched steps before the divergence the diff shows. Default 3. */
   readonly context?: number;
@@ -81,6 +81,7 @@ export const weirMachines: Readonly<Record<string, AnyStateMachine>> = {
   partitionReader: partitionReaderMachine,
   batcher: batcherMachine,
   sinkSession: sinkSessionMachine,
+  windowKeeper: windowKeeperMachine,
 };
 
 type Expectation = TraceSnap | TraceInvoke | TraceTimer;
@@ -176,7 +177,7 @@ class TraceReplay {
 
   constructor(private readonly options: ReplayOptions) {
     this.machines = { ...weirMachines, ...options.machines };
-    this.callbackSources = new Set(options.callbackSources ?? ["sinkWriter", "readerIo"]);
+    this.callbackSources = new Set(options.callbackSources ?? ["sinkWriter", "readerIo", "windowIo"]);
     this.contextSize = options.context ?? 3;
   }
 

@@ -11,7 +11,7 @@
  * the rest, so nothing in an in-memory buffer is lost.
  */
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
-import { WeirError, type SinkFunction, type SupervisorOutput } from "@weir/actors";
+import { WeirError, actorIds, type SinkFunction, type SupervisorOutput } from "@weir/actors";
 import { hostname } from "node:os";
 import type { BufferUsage, PartitionedBuffer } from "../buffer/index.js";
 import { createBuiltinSink } from "../connectors/builtin-sinks.js";
@@ -52,7 +52,7 @@ import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 import { endingTimeAtEndOfStream, holdingBeforeFirstRead, vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
 import { isReduceVertex, type ReduceVertexSpec } from "./uses-event-time.js";
-import { createReduceVertex } from "./reduce-vertex.js";
+import { createReduceVertex, type ReduceVertex } from "./reduce-vertex.js";
 import { withForeignPendingAdopted } from "./reduce-read.js";
 import { createWindowStore } from "../reduce/window-store-factory.js";
 import { loadReducer } from "../reduce/load-reducer.js";
@@ -152,6 +152,8 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     return buffer;
   };
   const closers: Array<() => Promise<void>> = [];
+  // Reduce vertices by name: their acks go to the window keepers their supervisor spawns.
+  const reduceVertices = new Map<string, ReduceVertex>();
   const isolation = new IsolationCoordinator(inProcessUpstreams(vertices.map((vertex) => vertex.name), spec.spec.edges));
   let startedAt = 0;
   /** Every actor started: from then on drain() reaches them. Before, a drain or stop ends the start. */
@@ -313,6 +315,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     await reduce.start();
     const fallbackSink = vertex.fallback === undefined ? undefined : await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex));
     if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
+    reduceVertices.set(vertex.name, reduce);
     return {
       read: withRateLimit(
         rate,
@@ -340,6 +343,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
       },
       sink: sinkConnectorFromFunction(gate === undefined ? reduce.sink : gateSinkFunction(reduce.sink, gate)),
       fallback: createFallbackWrite(fallbackSink?.write, log),
+      windows: reduce.windowIo,
     };
   };
 
@@ -582,8 +586,11 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
               startWithPending: durable && vertex.kind !== "source",
               // No commitEpoch step per epoch for sinks without commit(epoch) (forwarders, most sinks).
               sinkCommit: io.sink.commit !== undefined,
+              // A reduce vertex's window keepers are the supervisor's children, so the inspector and traces see them.
+              ...(io.windows === undefined ? {} : { windowKeepers: true }),
             },
           });
+          reduceVertices.get(vertex.name)?.attach((partition) => actor.system.get(actorIds.windowKeeper(vertex.name, partition)));
           observe(actor, vertex, counts.get(vertex.name)!, logger, failures);
           actor.on("epochCommitted", (event) => {
             if (event.watermarks === undefined) return;

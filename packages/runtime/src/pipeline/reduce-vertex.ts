@@ -12,8 +12,14 @@
  * repeat); a crash before it redelivers the epoch's messages, which the state never counted.
  * That re-emission runs beside the actors, never inside `start()`: with every vertex in one
  * process and the next buffer full, its write waits for a reader that runs only once they start.
+ *
+ * The ack's steps are the states of a `windowKeeper` actor per partition (@weir/actors), so the
+ * inspector and a trace show them; this file is its `windowIo` (the I/O), and `ack` sends the
+ * keeper a `window.commit` and awaits its answer. In a pipeline the keepers are the vertex
+ * supervisor's children (`attach`); unattached (unit tests), each partition runs its own.
  */
-import type { AckInput, Message, SinkAnswer, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
+import { createActor } from "xstate";
+import { fromWindowIo, windowKeeperMachine, type AckInput, type Message, type SinkAnswer, type SinkContext, type SinkFunction, type SinkResult, type WindowIo, type WindowKeeperEmitted } from "@weir/actors";
 import type { Logger } from "../observability/logger.js";
 import type { VertexCounts } from "../observability/vertex-counters.js";
 import type { FailureLog } from "../observability/failure-log.js";
@@ -58,6 +64,18 @@ export interface ReduceVertex {
   ack(input: AckInput): Promise<void>;
   /** How many windows `partition` holds open. */
   openWindows(partition: number): number;
+  /** The keepers' I/O: what the supervisor's `windowKeeper` children are provided with. */
+  readonly windowIo: WindowIo;
+  /** Sends acks to the keepers the vertex's supervisor spawned (looked up per ack: they start with it). */
+  attach(keeperOf: (partition: number) => KeeperRef | undefined): void;
+}
+
+/** What `ack` needs of a window keeper actor: to send it a commit and hear its answer. */
+export interface KeeperRef {
+  send(event: { readonly type: "window.commit"; readonly epoch: number }): void;
+  on(type: WindowKeeperEmitted["type"], handler: (event: WindowKeeperEmitted) => void): { unsubscribe(): void };
+  /** Completes when the keeper stops (its supervisor stopped): an ack in flight then fails rather than hangs. */
+  subscribe(observer: { complete?: () => void; error?: (error: unknown) => void }): { unsubscribe(): void };
 }
 
 export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
@@ -75,14 +93,96 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     return keeper;
   };
 
+  // The windows the last close found, per partition, until forgotten: the runtime's, never the actor's (DESIGN §7).
+  const closedOf = new Map<number, readonly ClosedWindow[]>();
+  // The ack each partition's keeper is committing.
+  const acking = new Map<number, AckInput>();
+
+  const windowIo: WindowIo = {
+    async persist(partition) {
+      const input = acking.get(partition);
+      if (input === undefined) throw new Error(`reduce vertex '${options.vertex}': partition ${partition}'s keeper asked to persist with no ack in flight`);
+      const keeper = keeperOf(partition);
+      if (committedAcks.get(partition) !== ackIdentity(input)) await commit(input, keeper);
+      return { openWindows: keeper.openWindows(), watermark: keeper.watermark ?? null };
+    },
+    async close(partition) {
+      const closed = await keeperOf(partition).closable();
+      closedOf.set(partition, closed);
+      return closed.length;
+    },
+    async emit(partition) {
+      const closed = closedOf.get(partition) ?? [];
+      await writeAll(options, partition, closed.flatMap((window) => window.results), tagsOf(closed));
+    },
+    async forget(partition) {
+      const fields = (closedOf.get(partition) ?? []).map((window) => window.field);
+      await options.store.forget(partition, fields);
+      keeperOf(partition).forget(fields);
+      closedOf.delete(partition);
+      return keeperOf(partition).openWindows();
+    },
+  };
+
+  /** At start, before any keeper runs: the windows that closed before a restart, in the keeper's order. */
   const emitClosed = async (partition: number): Promise<void> => {
+    if ((await windowIo.close(partition)) === 0) return;
+    await windowIo.emit(partition);
+    await windowIo.forget(partition);
+  };
+
+  let attached: ((partition: number) => KeeperRef | undefined) | undefined;
+  const ownKeepers = new Map<number, KeeperRef>();
+  const keeperActorOf = (partition: number): KeeperRef => {
+    const found = attached?.(partition);
+    if (found !== undefined) return found;
+    if (attached !== undefined) throw new Error(`reduce vertex '${options.vertex}': partition ${partition} has no window keeper in the vertex's actor system`);
+    const own = ownKeepers.get(partition);
+    if (own !== undefined) return own;
     const keeper = keeperOf(partition);
-    const closed = await keeper.closable();
-    if (closed.length === 0) return;
-    await writeAll(options, partition, closed.flatMap((window) => window.results), tagsOf(closed));
-    const fields = closed.map((window) => window.field);
-    await options.store.forget(partition, fields);
-    keeper.forget(fields);
+    const actor = createActor(windowKeeperMachine.provide({ actors: { windowIo: fromWindowIo(windowIo) } }), {
+      input: { vertex: options.vertex, partition, openWindows: keeper.openWindows(), watermark: keeper.watermark ?? null },
+    });
+    actor.start();
+    ownKeepers.set(partition, actor);
+    return actor;
+  };
+
+  /**
+   * Sends the keeper the ack's commit and settles with its answer. The send waits a microtask: the
+   * ack starts inside the reader's `reader.ack` cascade, and a trace records a send from outside
+   * as a stimulus of its own, which the replay performs after that cascade — so it must happen there.
+   */
+  const commitThroughKeeper = async (input: AckInput): Promise<void> => {
+    await Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const keeper = keeperActorOf(input.partition);
+      const subscriptions: Array<{ unsubscribe(): void }> = [];
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        for (const subscription of subscriptions) subscription.unsubscribe();
+        if (acking.get(input.partition) === input) acking.delete(input.partition);
+        outcome();
+      };
+      const stopped = () =>
+        settle(() =>
+          reject(new Error(`reduce vertex '${options.vertex}': partition ${input.partition}'s window keeper stopped before it answered epoch ${input.epoch} (its vertex is stopping); the epoch is not acked and is read again on the next start`)),
+        );
+      subscriptions.push(
+        keeper.on("windowKeeper.done", (event) => {
+          if (event.type === "windowKeeper.done" && event.epoch === input.epoch) settle(resolve);
+        }),
+        keeper.on("windowKeeper.failed", (event) => {
+          if (event.type === "windowKeeper.failed" && event.epoch === input.epoch) settle(() => reject(event.error));
+        }),
+        keeper.subscribe({ complete: stopped, error: stopped }),
+      );
+      if (settled) return; // already stopped
+      acking.set(input.partition, input);
+      keeper.send({ type: "window.commit", epoch: input.epoch });
+    });
   };
 
   /** Acks the epoch's offsets and persists its windows and watermark in one step (once per epoch). */
@@ -152,17 +252,20 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
 
     async ack(input) {
       const keeper = keeperOf(input.partition);
-      // One emission at a time per partition: the restored one first (a failure of it is retried below).
+      // One emission at a time per partition: the restored one first (a failure of it is retried by the keeper's close).
       await restored.get(input.partition);
       restored.delete(input.partition);
-      if (committedAcks.get(input.partition) !== ackIdentity(input)) await commit(input, keeper);
-      await emitClosed(input.partition);
+      await commitThroughKeeper(input);
       observe(input.partition);
       const watermark = outputWatermark(keeper, options.groupBy.allowedLateness);
       if (watermark !== undefined) await options.publish?.(input.partition, watermark);
     },
 
     openWindows: (partition) => keeperOf(partition).openWindows(),
+    windowIo,
+    attach(keeperOf) {
+      attached = keeperOf;
+    },
   };
 }
 

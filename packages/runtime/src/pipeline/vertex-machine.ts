@@ -1,12 +1,16 @@
 /**
  * Wires one vertex's I/O into the actors with `.provide()`: the partition readers read and ack
  * through `read`/`ack`, the sink sessions write through the sink connector's writer and the
- * fallback writer, and the supervisor commits through the sink's optional `commit(epoch)`.
+ * fallback writer, and the supervisor commits through the sink's optional `commit(epoch)`. A
+ * reduce vertex's window keepers get its window I/O (`windows`, reduce-vertex.ts).
  */
 import { fromPromise } from "xstate";
 import {
   fromPartitionIo,
+  fromWindowIo,
   partitionReaderMachine,
+  windowKeeperMachine,
+  type WindowIo,
   sinkSessionMachine,
   supervisorMachine,
   type AckInput,
@@ -23,6 +27,8 @@ export interface VertexIO {
   ack(input: AckInput): Promise<void>;
   readonly sink: SinkConnector;
   readonly fallback: FallbackWrite;
+  /** A reduce vertex's window I/O, for its supervisor's `windowKeeper` children. */
+  readonly windows?: WindowIo;
 }
 
 export function provideVertexMachine(io: VertexIO) {
@@ -40,6 +46,7 @@ export function provideVertexMachine(io: VertexIO) {
           fallbackWriter: fromPromise<void, FallbackWriteInput>(({ input }) => io.fallback(input)),
         },
       }),
+      ...(io.windows === undefined ? {} : { windowKeeper: windowKeeperMachine.provide({ actors: { windowIo: fromWindowIo(io.windows) } }) }),
       commitEpoch: fromPromise<void, CommitEpochInput>(async ({ input }) => {
         await io.sink.commit?.(input.epoch);
       }),

@@ -94,7 +94,7 @@ export interface ActorEvent {
 export interface ActorView {
   /** `out`, `out/reader/1`, `out/batcher/1`, `out/sink/1` (docs/observability.md). */
   readonly path: string;
-  /** The machine id in `GET /api/machines`: supervisor, partitionReader, batcher, sinkSession. */
+  /** The machine id in `GET /api/machines`: supervisor, partitionReader, batcher, sinkSession, windowKeeper. */
   readonly machine: string;
   /** Active state node ids, e.g. `["sinkSession.writing"]`, for highlighting. */
   readonly active: readonly string[];

@@ -93,7 +93,7 @@ export function startLiveSampler(options: LiveSamplerOptions): LiveSampler {
       const context = snapshot.context;
       const children = partitionChildren(supervisor, name, context.partitions);
       actors.push(actorView(supervisor, name, options.events, worker));
-      for (const child of children) for (const ref of [child.reader, child.batcher, child.session]) if (ref !== undefined) actors.push(actorView(ref, actorPath(ref), options.events, worker));
+      for (const child of children) for (const ref of [child.reader, child.batcher, child.session, child.windows]) if (ref !== undefined) actors.push(actorView(ref, actorPath(ref), options.events, worker));
       const partitions = children.map((child, partition) => partitionView(name, partition, context, child, at));
       const epochs = context.units.map((unit) => {
         const key = `${name}#${unit.epoch}`;
@@ -176,6 +176,8 @@ interface Children {
   readonly reader: AnyActorRef | undefined;
   readonly batcher: AnyActorRef | undefined;
   readonly session: AnyActorRef | undefined;
+  /** A reduce vertex's window keeper; undefined elsewhere. */
+  readonly windows: AnyActorRef | undefined;
 }
 
 function partitionChildren(supervisor: AnyActorRef, vertex: string, partitions: number): Children[] {
@@ -184,6 +186,7 @@ function partitionChildren(supervisor: AnyActorRef, vertex: string, partitions: 
     reader: system?.get(actorIds.reader(vertex, partition)),
     batcher: system?.get(actorIds.batcher(vertex, partition)),
     session: system?.get(actorIds.sinkSession(vertex, partition)),
+    windows: system?.get(actorIds.windowKeeper(vertex, partition)),
   }));
 }
 

@@ -15,8 +15,8 @@ interface StateNodeDefinitionLike {
 }
 
 /**
- * `weir machines [<id>...] [--json]`: Weir's four machines — supervisor, partition reader,
- * batcher, sink session — as XState definitions (`machine.toJSON()`), for the Stately
+ * `weir machines [<id>...] [--json]`: Weir's machines — supervisor, partition reader,
+ * batcher, sink session, a reduce vertex's window keeper — as XState definitions (`machine.toJSON()`), for the Stately
  * visualizer or any tool; without `--json`, a short description of each.
  */
 export const machinesCommand: Command = {
