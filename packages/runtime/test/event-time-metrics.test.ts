@@ -41,6 +41,13 @@ describe("event-time metrics", () => {
     expect((await scrape()).get('weir_open_windows{pipeline="p",vertex="sums",partition="0"}')).toBe(2);
   });
 
+  it("weir_reduce_state_bytes is the state size the runtime last reported", async () => {
+    const { metrics, scrape } = setup();
+    metrics.eventTime.stateSize("sums", 1, 900);
+    metrics.eventTime.stateSize("sums", 1, 300);
+    expect((await scrape()).get('weir_reduce_state_bytes{pipeline="p",vertex="sums",partition="1"}')).toBe(300);
+  });
+
   it("weir_late_total follows the vertex counters' late", async () => {
     const { counts, scrape } = setup();
     counts["sums"]!.late = 3;

@@ -24,6 +24,31 @@ describe("reduce review fixes", () => {
     expect(outputWatermark(keeperAt(undefined, 18), 5)).toBeUndefined();
   });
 
+  it("onEventTime reports a reduce partition's window state size: the characters of its stored JSON, 0 once every window closed", async () => {
+    const sizes: number[] = [];
+    const doc: PipelineSpecInput = {
+      apiVersion: "weir.dev/v1",
+      kind: "Pipeline",
+      metadata: { name: "state-size" },
+      spec: {
+        limits: { readBatchSize: 50, readTimeout: "5ms" },
+        vertices: [
+          { name: "in", source: { generator: { total: 300, rpu: 100_000, duration: "1s", keyCount: 5 } } },
+          { name: "counts", udf: { builtin: { name: "count" }, groupBy: { window: { fixed: { length: "60m" } } } } },
+          { name: "out", sink: { blackhole: {} } },
+        ],
+        edges: [
+          { from: "in", to: "counts" },
+          { from: "counts", to: "out" },
+        ],
+      },
+    };
+    const summary = await createPipeline(parseSpec(doc, "/base"), { onEventTime: (vertex, _partition, update) => vertex === "counts" && update.stateSize !== undefined && sizes.push(update.stateSize) }).start();
+    expect(summary.status).toBe("completed");
+    expect(Math.max(...sizes)).toBeGreaterThan(0);
+    expect(sizes.at(-1)).toBe(0);
+  });
+
   it("a drained memory run emits its open windows (counts add up to what the reduce vertex absorbed)", async () => {
     const results: Message[] = [];
     const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {

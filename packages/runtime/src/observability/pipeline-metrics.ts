@@ -69,6 +69,8 @@ export interface EventTimeMetrics {
   watermark(vertex: string, partition: number, watermark: number): void;
   /** How many windows a reduce vertex's partition holds open now. */
   openWindows(vertex: string, partition: number, count: number): void;
+  /** How large a reduce vertex's partition's window state is now (characters of its JSON). */
+  stateSize(vertex: string, partition: number, size: number): void;
 }
 
 type PartitionLabels = "pipeline" | "vertex" | "partition";
@@ -170,6 +172,7 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
       }
     },
   });
+  const stateSizeGauge = new Gauge({ name: "weir_reduce_state_bytes", help: "Size of a reduce vertex's partition's window state: characters of its stored JSON (bytes for ASCII keys).", labelNames: partitionLabels, registers });
   const openWindowsGauge = new Gauge({ name: "weir_open_windows", help: "Windows a reduce vertex's partition holds open (not yet closed by the watermark).", labelNames: partitionLabels, registers });
   const lateTotal = new Counter({
     name: "weir_late_total",
@@ -197,6 +200,9 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     },
     openWindows(vertex, partition, count) {
       openWindowsGauge.set({ pipeline, vertex, partition: String(partition) }, count);
+    },
+    stateSize(vertex, partition, size) {
+      stateSizeGauge.set({ pipeline, vertex, partition: String(partition) }, size);
     },
   };
   const fallbackTotal = new Counter({ name: "forwarder_fbsink_write_total", help: "Messages of a partition written to the fallback sink.", labelNames: partitionLabels, registers });

@@ -114,6 +114,7 @@ export async function startRunObservers(options: RunObserverOptions): Promise<Ru
     eventTime(vertex, partition, update) {
       if (update.watermark !== undefined) metrics?.eventTime.watermark(vertex, partition, update.watermark);
       if (update.openWindows !== undefined) metrics?.eventTime.openWindows(vertex, partition, update.openWindows);
+      if (update.stateSize !== undefined) metrics?.eventTime.stateSize(vertex, partition, update.stateSize);
     },
     async finish(summary) {
       recorder?.end(summary === undefined ? {} : { summary });

@@ -91,6 +91,8 @@ export interface PipelineOptions {
 export interface EventTimeUpdate {
   readonly watermark?: number;
   readonly openWindows?: number;
+  /** A reduce partition's window state size (characters of its JSON). */
+  readonly stateSize?: number;
 }
 
 export interface Pipeline {
@@ -306,7 +308,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         }
       },
       publish: async (partition, watermark) => watermarks?.publish(partition, watermark),
-      observe: (partition, watermark, openWindows) => options.onEventTime?.(vertex.name, partition, { ...(watermark === undefined ? {} : { watermark }), openWindows }),
+      observe: (partition, watermark, openWindows, stateSize) => options.onEventTime?.(vertex.name, partition, { ...(watermark === undefined ? {} : { watermark }), openWindows, stateSize }),
       counts: count,
       failures,
       logger: log,

@@ -42,7 +42,7 @@ export interface ReduceVertexOptions {
   /** Called once an input epoch is committed, with the watermark the vertex now holds for `partition`. */
   readonly publish?: (partition: number, watermark: number) => Promise<void>;
   /** Told of every change of a partition's watermark and open windows (metrics, dashboard). */
-  readonly observe?: (partition: number, watermark: number | undefined, openWindows: number) => void;
+  readonly observe?: (partition: number, watermark: number | undefined, openWindows: number, stateSize: number) => void;
   readonly counts: VertexCounts;
   readonly failures: FailureLog;
   readonly logger: Logger;
@@ -214,7 +214,10 @@ export function createReduceVertex(options: ReduceVertexOptions): ReduceVertex {
     }
   };
 
-  const observe = (partition: number) => options.observe?.(partition, keeperOf(partition).watermark, keeperOf(partition).openWindows());
+  const observe = (partition: number) => {
+    const keeper = keeperOf(partition);
+    options.observe?.(partition, keeper.watermark, keeper.openWindows(), keeper.stateSize());
+  };
 
   return {
     async start() {

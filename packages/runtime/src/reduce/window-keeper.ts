@@ -50,6 +50,8 @@ export interface WindowKeeper {
   /** Drops windows (emitted ones) from the keeper; the store forgets them on its own. */
   forget(fields: readonly string[]): void;
   openWindows(): number;
+  /** Size of the open windows' persisted state: characters of their JSON (bytes, for ASCII keys). */
+  stateSize(): number;
   earliestOpenEnd(): number | undefined;
 }
 
@@ -202,6 +204,12 @@ class Keeper<C> implements WindowKeeper {
 
   openWindows(): number {
     return this.committed.size;
+  }
+
+  stateSize(): number {
+    let size = 0;
+    for (const json of this.committed.values()) size += json.length;
+    return size;
   }
 
   earliestOpenEnd(): number | undefined {
