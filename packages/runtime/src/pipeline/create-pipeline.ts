@@ -11,7 +11,7 @@
  * the rest, so nothing in an in-memory buffer is lost.
  */
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
-import { WeirError, actorIds, type SinkFunction, type SupervisorOutput } from "@weir/actors";
+import { actorIds, type SinkFunction, type SupervisorOutput } from "@weir/actors";
 import { hostname } from "node:os";
 import type { BufferUsage, PartitionedBuffer } from "../buffer/index.js";
 import { createBuiltinSink } from "../connectors/builtin-sinks.js";
@@ -19,7 +19,7 @@ import { ConnectorError } from "../connectors/connector-error.js";
 import { createBuiltinSource } from "../connectors/builtin-sources.js";
 import { isSinkConnector, sinkConnectorFromFunction, type SinkConnector } from "../connectors/sink-connector.js";
 import { endedSource, type SourceConnector } from "../connectors/source-connector.js";
-import { createFailureLog, type FailureLog } from "../observability/failure-log.js";
+import { createFailureLog } from "../observability/failure-log.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { emptyCounts, type RunSummary, type VertexCounts } from "../observability/vertex-counters.js";
 import type { LoadedSpec } from "../spec/load-spec.js";
@@ -29,6 +29,11 @@ import { createFallbackWrite } from "./fallback-writer.js";
 import { eventLoopTurn } from "./event-loop-turn.js";
 import { observeSinkConnector, observeSinkFunction } from "./failure-observing-sink.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
+import { observe } from "./observe-vertex.js";
+import { withDelayedAnswers } from "./delayed-answers.js";
+import { closeAll } from "./close-all.js";
+import { selectVertices } from "./select-vertices.js";
+import { withCommitLogging } from "./commit-logging.js";
 import { gateSinkConnector, gateSinkFunction } from "./gated-sink.js";
 import { createMessageGate, type MessageGate } from "./message-gate.js";
 import { loadMessageValidator } from "./message-schema.js";
@@ -47,7 +52,6 @@ import type { RateLimitStatus } from "../flow/rate-limiter.js";
 import { withDelayedRelease } from "../flow/delayed-reader.js";
 import { delayedSinkFunction, type AnsweringSinkFunction, type DelayedRedeliveryOptions } from "../flow/delayed-sink.js";
 import { createDelayedStore } from "../flow/delayed-store-factory.js";
-import { delayedSinkWriter } from "../flow/delayed-writer.js";
 import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 import { endingTimeAtEndOfStream, holdingBeforeFirstRead, vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
@@ -634,94 +638,6 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     },
     stop(reason = "stopped before completion") {
       void end("failed", reason);
-    },
-  };
-}
-
-function observe(actor: Actor<VertexMachine>, vertex: VertexSpec, count: VertexCounts, logger: Logger, failures: FailureLog): void {
-  const log = logger.child({ vertex: vertex.name });
-  actor.on("epochCommitted", (event) => {
-    count.ok += event.tallies.ok;
-    count.fallback += event.tallies.fallback;
-    count.dropped += event.tallies.dropped;
-    if (event.tallies.dropped > 0) {
-      const last = failures.lastFailure(vertex.name);
-      failures.record(vertex.name, "dropped", event.tallies.dropped, `retries exhausted (onFailure: drop)${last === undefined ? "" : `; last failure: ${last}`}`);
-    }
-    if (vertex.kind === "sink") count.written += event.tallies.ok;
-    log.debug("epoch committed", { epoch: event.epoch, partitions: event.partitions, messages: event.tallies.messages });
-  });
-  actor.on("protocolError", (event) => {
-    count.protocolErrors += 1;
-    log.warn("protocol error", { partition: event.partition, epoch: event.epoch, attempt: event.attempt, code: event.code, error: event.message });
-  });
-  actor.on("readFailed", (event) => log.warn("read failed; retrying", { partition: event.partition, error: event.error }));
-}
-
-/** A user's sink connector with its retryLater answers parked: its function wrapped, or its writer (process sinks). */
-function withDelayedAnswers(connector: SinkConnector, delayed: DelayedRedeliveryOptions, functionBacked: boolean): SinkConnector {
-  const commit = connector.commit === undefined ? {} : { commit: connector.commit };
-  if (functionBacked && connector.write !== undefined) {
-    return sinkConnectorFromFunction(delayedSinkFunction(connector.write, delayed), { ...commit, close: () => connector.close() });
-  }
-  return { ...connector, writer: delayedSinkWriter(connector.writer, delayed), close: () => connector.close() };
-}
-
-async function closeAll(closers: ReadonlyArray<() => Promise<void>>, logger: Logger): Promise<void> {
-  // Every close runs even when one fails (BullMQ's rule for close()).
-  const results = await Promise.allSettled(closers.map((close) => close()));
-  for (const result of results) {
-    if (result.status === "rejected") logger.warn("close failed", { error: String(result.reason) });
-  }
-}
-
-function selectVertices(spec: PipelineSpec, names: readonly string[] | undefined): readonly VertexSpec[] {
-  if (names === undefined) return spec.spec.vertices;
-  if (spec.spec.buffer.type === "memory") {
-    throw new ConnectorError(
-      "UNSUPPORTED_DEPLOYMENT",
-      "running only some vertices needs buffers other processes can reach: set spec.buffer to { type: redis, url: … }",
-    );
-  }
-  const known = spec.spec.vertices.map((vertex) => vertex.name);
-  const unknown = names.filter((name) => !known.includes(name));
-  if (unknown.length > 0) {
-    throw new ConnectorError("UNKNOWN_VERTEX", `no vertex named ${unknown.map((n) => `'${n}'`).join(", ")} in pipeline '${spec.metadata.name}'; vertices are: ${known.join(", ")}`);
-  }
-  return spec.spec.vertices.filter((vertex) => names.includes(vertex.name));
-}
-
-/**
- * The sink's `commit(epoch)`, logging its failures: the supervisor retries a failed commit every
- * 100 ms without end (the epoch's input must not be acked), so a sink whose commit keeps failing
- * would otherwise stall the vertex without a word. Logged on the 1st, 2nd, 4th, 8th… failure in a row.
- * A `WeirError` that is not retriable (a second writer on an exactly-once file) fails the run
- * through `fail` instead: retrying it would only stall.
- */
-function withCommitLogging(sink: SinkConnector, logger: Logger, fail: (reason: string) => void): SinkConnector {
-  if (sink.commit === undefined) return sink;
-  let failures = 0;
-  return {
-    writer: sink.writer,
-    ...(sink.write === undefined ? {} : { write: sink.write }),
-    close: () => sink.close(),
-    commit: async (epoch) => {
-      try {
-        await sink.commit!(epoch);
-        failures = 0;
-      } catch (error) {
-        // A sink that says retrying cannot help (a second writer on its file) ends the run now.
-        if (error instanceof WeirError && !error.retriable) {
-          logger.error("sink commit failed for good; the run stops", { epoch, code: error.code, error: error.message });
-          fail(error.message);
-          throw error;
-        }
-        failures += 1;
-        if ((failures & (failures - 1)) === 0) {
-          logger.error("sink commit failed; retrying", { epoch, failures, error: error instanceof Error ? error.message : String(error) });
-        }
-        throw error;
-      }
     },
   };
 }
