@@ -56,10 +56,8 @@ import { keyOrderOf, leaseOrderedVertex } from "../flow/ordered-options.js";
 import { orderSinkConnector, orderSinkFunction } from "../flow/ordered-sink.js";
 import { endingTimeAtEndOfStream, holdingBeforeFirstRead, vertexWatermarks, type VertexWatermarks } from "./vertex-watermarks.js";
 import { isReduceVertex, type ReduceVertexSpec } from "./uses-event-time.js";
-import { createReduceVertex, type ReduceVertex } from "./reduce-vertex.js";
-import { withForeignPendingAdopted } from "./reduce-read.js";
-import { createWindowStore } from "../reduce/window-store-factory.js";
-import { loadReducer } from "../reduce/load-reducer.js";
+import type { ReduceVertex } from "./reduce-vertex.js";
+import { createReduceIO } from "./reduce-io.js";
 
 // The session's result timeout guards against sinks that never answer; a forwarder is Weir's
 // own code and bounds its udf calls itself, so a long backpressure wait is not a timeout.
@@ -271,7 +269,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     return delayedStore === undefined ? io : withDelayedRelease(io, delayedStore, count);
   };
 
-  /** A reduce vertex's sink and ack: window state committed with the ack, closed windows emitted (reduce-vertex.ts). */
+  /** A reduce vertex's I/O (reduce-io.ts); its keepers are attached to its supervisor's once the actor exists. */
   const reduceIO = async (
     vertex: ReduceVertexSpec,
     input: PartitionedBuffer,
@@ -280,77 +278,27 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
     watermarks: VertexWatermarks | undefined,
     rate: VertexRateLimit | undefined,
   ): Promise<VertexIO> => {
-    const count = counts.get(vertex.name)!;
-    const log = logger.child({ vertex: vertex.name });
-    const store = createWindowStore(input, consumer);
-    closers.push(() => store.close());
-    const resultTags = new Map<string, readonly string[]>();
-    const forward = createForwarder({
-      vertex: vertex.name,
-      // Results pass on with their ids; a stage only to carry the reducer's tags for edge conditions.
-      stage: { kind: "message", map: (message) => [{ value: message.value, keys: message.keys, ...(resultTags.has(message.id) ? { tags: resultTags.get(message.id)! } : {}) }] },
+    const { io, reduce } = await createReduceIO({
+      vertex,
+      input,
+      consumer,
+      gate,
+      guard,
+      watermarks,
+      rate,
+      counts: counts.get(vertex.name)!,
+      logger: logger.child({ vertex: vertex.name }),
+      failures,
       targets: forwardTargets(vertex),
-      counts: count,
-      udfTimeoutMs: NO_TIMEOUT_MS,
-      logger: log,
-      failures,
-    });
-    const reducer = await loadReducer(vertex.name, vertex.udf, vertex.groupBy, sinkOptions(vertex));
-    if (reducer.close !== undefined) closers.push(reducer.close);
-    const reduce = createReduceVertex({
-      vertex: vertex.name,
-      partitions: vertex.partitions,
-      groupBy: vertex.groupBy,
-      reducer,
-      store,
-      forward: async (messages, tags, context) => {
-        for (const [id, given] of tags) resultTags.set(id, given);
-        try {
-          return await forward(messages, context);
-        } finally {
-          for (const id of tags.keys()) resultTags.delete(id);
-        }
-      },
-      publish: async (partition, watermark) => watermarks?.publish(partition, watermark),
-      observe: (partition, watermark, openWindows, stateSize) => options.onEventTime?.(vertex.name, partition, { ...(watermark === undefined ? {} : { watermark }), openWindows, stateSize }),
-      counts: count,
-      failures,
-      logger: log,
+      connectorOptions: sinkOptions(vertex),
+      forwardTimeoutMs: NO_TIMEOUT_MS,
+      closers,
+      onEventTime: (partition, update) => options.onEventTime?.(vertex.name, partition, update),
+      onClaimed: (partition, count) => options.onClaimed?.(vertex.name, partition, count),
       cancelled: () => finished,
     });
-    await reduce.start();
-    const fallbackSink = vertex.fallback === undefined ? undefined : await createBuiltinSink(vertex.name, vertex.fallback, sinkOptions(vertex));
-    if (fallbackSink !== undefined) closers.push(() => fallbackSink.close());
     reduceVertices.set(vertex.name, reduce);
-    return {
-      read: withRateLimit(
-        rate,
-        // Entries a taken-over holder read go before this holder's watermark passes them (reduce-read.ts).
-        holdingBeforeFirstRead(watermarks, withForeignPendingAdopted(
-          endingTimeAtEndOfStream(watermarks, async (request, signal) => {
-            const batch = guard !== undefined ? await guard.read(request, signal) : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
-            count.read += batch.entries.length;
-            await eventLoopTurn();
-            return batch;
-          }),
-          input,
-          consumer,
-          (partition, adopted) => {
-            count.read += adopted;
-            log.warn("took over entries another worker of this reduce vertex read after losing it; they join this epoch", { partition, count: adopted });
-            options.onClaimed?.(vertex.name, partition, adopted);
-          },
-        )),
-      ),
-      ack: async (request) => {
-        await reduce.ack(request);
-        guard?.acknowledged(request.partition, request.offsets);
-        count.acked += request.offsets.length;
-      },
-      sink: sinkConnectorFromFunction(gate === undefined ? reduce.sink : gateSinkFunction(reduce.sink, gate)),
-      fallback: createFallbackWrite(fallbackSink?.write, log),
-      windows: reduce.windowIo,
-    };
+    return io;
   };
 
   // Process sinks and udfs start one process per partition and log their stderr.
