@@ -9,44 +9,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Message, SinkResult } from "@weir/actors";
 import { createPipeline, parseSpec, type PipelineSpecInput } from "../src/index.js";
 import { createProcessReducer } from "../src/reduce/process-reducer.js";
 import { silentLogger } from "../src/observability/logger.js";
 import { referenceCounts, windowCountsOf, type WindowShape } from "./support/window-reference.js";
-
-const BASE = 1_700_000_000_000;
-const encoder = new TextEncoder();
-
-/** Messages with keys k0…k(keys−1), event times rising with the index, each shifted back by up to `disorderMs` (as reduce-pipeline.test.ts). */
-function outOfOrderMessages(count: number, keys: number, disorderMs: number, seed = 1): Message[] {
-  let state = seed;
-  const random = () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-  return Array.from({ length: count }, (_, i) => ({
-    id: `m${i}`,
-    keys: [`k${i % keys}`],
-    value: encoder.encode(JSON.stringify({ i })),
-    eventTime: BASE + i * 3 - Math.floor(random() * disorderMs),
-    headers: {},
-  }));
-}
+import { listSource } from "./support/list-source.js";
+import { collectingSink, outOfOrderMessages } from "./support/reduce-run.js";
 
 const reducerScript = fileURLToPath(new URL("../../../examples/python-reduce/reduce.py", import.meta.url));
-
-function listSource(messages: readonly Message[]) {
-  let next = 0;
-  return {
-    partitions: 1,
-    async read(_partition: number, { max }: { max: number }) {
-      const batch = messages.slice(next, next + max);
-      const start = next;
-      next += batch.length;
-      return { entries: batch.map((message, i) => ({ offset: String(start + i), message })), endOfStream: next >= messages.length };
-    },
-    async ack() {},
-    async close() {},
-  };
-}
 
 function reduceDoc(window: WindowShape, command: readonly string[], partitions: number): PipelineSpecInput {
   return {
@@ -75,11 +45,7 @@ describe("a reduce vertex running an external process", { timeout: 120_000 }, ()
     ["session", { session: { timeout: 40 } }],
   ])("%s windows: a Python reducer's counts per (keys, window) equal the reference, each window once", async (_name, window) => {
     const messages = outOfOrderMessages(2_000, 7, 150);
-    const results: Message[] = [];
-    const sink = async (batch: readonly Message[]): Promise<SinkResult[]> => {
-      results.push(...batch);
-      return batch.map((message) => ({ id: message.id, status: "ok" }));
-    };
+    const { results, sink } = collectingSink();
     const pipeline = createPipeline(parseSpec(reduceDoc(window, ["python3", reducerScript], 2), path.dirname(reducerScript)), { sources: { in: listSource(messages) }, sinks: { out: sink } });
     const summary = await pipeline.start();
     expect(summary.status, JSON.stringify(summary)).toBe("completed");

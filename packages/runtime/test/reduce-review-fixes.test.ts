@@ -4,7 +4,7 @@
  * message parked by retryLater upstream of a reduce vertex is not overtaken by its watermark.
  */
 import { describe, expect, it } from "vitest";
-import type { Message, SinkResult } from "@weir/actors";
+import type { Message } from "@weir/actors";
 import { createPipeline, parseSpec, type PipelineSpecInput } from "../src/index.js";
 import { outputWatermark } from "../src/pipeline/reduce-vertex.js";
 import type { WindowKeeper } from "../src/reduce/window-keeper.js";
@@ -12,6 +12,7 @@ import { END_OF_TIME } from "../src/time/watermark.js";
 import type { MapFunction } from "../src/udf/map-function.js";
 import { listSource } from "./support/list-source.js";
 import { referenceCounts, windowCountsOf } from "./support/window-reference.js";
+import { collectingSink } from "./support/reduce-run.js";
 
 const keeperAt = (watermark: number | undefined, earliestOpenEnd: number | undefined) => ({ watermark, earliestOpenEnd: () => earliestOpenEnd }) as unknown as WindowKeeper;
 
@@ -50,11 +51,7 @@ describe("reduce review fixes", () => {
   });
 
   it("a drained memory run emits its open windows (counts add up to what the reduce vertex absorbed)", async () => {
-    const results: Message[] = [];
-    const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
-      results.push(...messages);
-      return messages.map((message) => ({ id: message.id, status: "ok" }));
-    };
+    const { results, sink } = collectingSink();
     const doc: PipelineSpecInput = {
       apiVersion: "weir.dev/v1",
       kind: "Pipeline",
@@ -96,11 +93,7 @@ describe("reduce review fixes", () => {
       }
       return [{ value: message.value }];
     };
-    const results: Message[] = [];
-    const sink = async (batch: readonly Message[]): Promise<SinkResult[]> => {
-      results.push(...batch);
-      return batch.map((message) => ({ id: message.id, status: "ok" }));
-    };
+    const { results, sink } = collectingSink();
     const doc: PipelineSpecInput = {
       apiVersion: "weir.dev/v1",
       kind: "Pipeline",

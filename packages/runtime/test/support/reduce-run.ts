@@ -40,6 +40,16 @@ export function outOfOrderMessages(count: number, keys: number, disorderMs: numb
   }));
 }
 
+/** A sink that answers ok for every message and keeps them in `results`, in arrival order. */
+export function collectingSink(): { readonly results: Message[]; readonly sink: (messages: readonly Message[]) => Promise<SinkResult[]> } {
+  const results: Message[] = [];
+  const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
+    results.push(...messages);
+    return messages.map((message) => ({ id: message.id, status: "ok" }));
+  };
+  return { results, sink };
+}
+
 export function split<T>(items: readonly T[], parts: number): T[][] {
   const lists: T[][] = Array.from({ length: parts }, () => []);
   items.forEach((item, i) => lists[i % parts]!.push(item));
@@ -59,11 +69,7 @@ export interface ReduceRunOptions {
 
 /** Runs source (2 partitions) → cat (3) → counts (the reduce) → a sink collecting every result. */
 export async function runReduce(options: ReduceRunOptions) {
-  const results: Message[] = [];
-  const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
-    results.push(...messages);
-    return messages.map((message) => ({ id: message.id, status: "ok" }));
-  };
+  const { results, sink } = collectingSink();
   const doc: PipelineSpecInput = {
     apiVersion: "weir.dev/v1",
     kind: "Pipeline",
