@@ -29,6 +29,7 @@ import { createFallbackWrite } from "./fallback-writer.js";
 import { eventLoopTurn } from "./event-loop-turn.js";
 import { observeSinkConnector, observeSinkFunction } from "./failure-observing-sink.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
+import { readInput } from "./input-read.js";
 import { observe } from "./observe-vertex.js";
 import { withDelayedAnswers } from "./delayed-answers.js";
 import { closeAll } from "./close-all.js";
@@ -232,14 +233,7 @@ export function createPipeline(loaded: LoadedSpec | PipelineSpec, options: Pipel
         const batch =
           source !== undefined
             ? await source.read(request.partition, { max: request.max, timeoutMs: request.timeoutMs, signal })
-            : await input!.read(request.partition, {
-                consumer,
-                max: request.max,
-                timeoutMs: request.timeoutMs,
-                signal,
-                fromPending: request.fromPending,
-                ...(request.after === undefined ? {} : { after: request.after }),
-              });
+            : await readInput(input!, consumer, request, signal);
         // Entries a dead consumer left pending longer than claimIdle are taken over here (I5).
         if (input !== undefined && batch.entries.length === 0 && !request.fromPending && claim.isDue(request.partition)) {
           const claimed = await input.claimIdle(request.partition, consumer, claimIdleMs, request.max);

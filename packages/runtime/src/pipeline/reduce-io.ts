@@ -17,6 +17,7 @@ import { createWindowStore } from "../reduce/window-store-factory.js";
 import { eventLoopTurn } from "./event-loop-turn.js";
 import { createFallbackWrite } from "./fallback-writer.js";
 import { createForwarder, type ForwardTarget } from "./forwarder.js";
+import { readInput } from "./input-read.js";
 import { gateSinkFunction } from "./gated-sink.js";
 import type { MessageGate } from "./message-gate.js";
 import type { RedeliveryGuard } from "./redelivery-guard.js";
@@ -101,10 +102,7 @@ export async function createReduceIO(options: ReduceIOOptions): Promise<{ readon
         watermarks,
         withForeignPendingAdopted(
           endingTimeAtEndOfStream(watermarks, async (request, signal) => {
-            const batch =
-              guard !== undefined
-                ? await guard.read(request, signal)
-                : await input.read(request.partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal, fromPending: request.fromPending, ...(request.after === undefined ? {} : { after: request.after }) });
+            const batch = guard !== undefined ? await guard.read(request, signal) : await readInput(input, consumer, request, signal);
             count.read += batch.entries.length;
             await eventLoopTurn();
             return batch;

@@ -6,6 +6,7 @@
  */
 import { DeadLetterQueue, deadLetterQueuesOf, type DeadLetter } from "../connectors/bullmq/dead-letter-queue.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
+import { readPeriodically } from "./periodic-read.js";
 import type { DeadLetters, DeadLetterView } from "./dashboard-types.js";
 
 const NEWEST = 20;
@@ -22,29 +23,15 @@ export function startDeadLetterPoller(spec: PipelineSpec, intervalMs: number = D
   const refs = deadLetterQueuesOf(spec);
   if (refs.length === 0) return { current: () => noDeadLetters, close: async () => undefined };
   const queues = refs.map((ref) => DeadLetterQueue.open(ref));
-  let latest: DeadLetters = noDeadLetters;
-  let polling = false;
-  let closed = false;
-  const poll = async () => {
-    if (polling || closed) return;
-    polling = true;
-    try {
-      const letters = (await Promise.all(queues.map((queue) => queue.list()))).flat();
-      latest = summarize(letters);
-    } catch (error) {
-      latest = { ...latest, error: `the dead-letter queues could not be read: ${error instanceof Error ? error.message : String(error)}` };
-    } finally {
-      polling = false;
-    }
-  };
-  void poll();
-  const timer = setInterval(() => void poll(), intervalMs);
-  timer.unref();
+  const polled = readPeriodically(async () => summarize((await Promise.all(queues.map((queue) => queue.list()))).flat()), noDeadLetters, intervalMs);
   return {
-    current: () => latest,
+    // A failed read keeps the last letters and says why beside them.
+    current: () => {
+      const error = polled.error();
+      return error === null ? polled.current() : { ...polled.current(), error: `the dead-letter queues could not be read: ${error}` };
+    },
     async close() {
-      closed = true;
-      clearInterval(timer);
+      polled.stop();
       await Promise.allSettled(queues.map((queue) => queue.close()));
     },
   };

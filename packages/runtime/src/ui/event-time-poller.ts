@@ -10,6 +10,7 @@ import type { PipelineSpec } from "../spec/pipeline-spec.js";
 import type { VertexEventTime } from "./dashboard-types.js";
 import { readVertexEventTime } from "./redis-event-time.js";
 import { SERVER_TIME_LUA } from "./worker-record.js";
+import { readPeriodically } from "./periodic-read.js";
 
 export interface EventTimePoller {
   current(): readonly VertexEventTime[];
@@ -24,32 +25,18 @@ export function startEventTimePoller(spec: PipelineSpec, intervalMs = 1_000): Ev
   const tls = bufferServerTls(spec);
   const connection = new RedisConnection({ url: buffer.url, cluster: buffer.cluster, name: `weir-ui:${spec.metadata.name}`, maxRetriesPerRequest: 1, ...(tls === undefined ? {} : { tls: tls.tls }) });
   const vertices = spec.spec.vertices.filter((vertex) => vertex.kind !== "source").map((vertex) => vertex.name);
-  let latest: readonly VertexEventTime[] = [];
-  let lastError: string | null = null;
-  let polling = false;
-  const poll = async () => {
-    if (polling) return;
-    polling = true;
-    try {
-      const now = Number(await connection.client.eval(SERVER_TIME_LUA, 0));
-      const details = await Promise.all(vertices.map((vertex) => readVertexEventTime(connection.client, spec, vertex, now)));
-      // The page needs the summary, not every consumer's stored view.
-      latest = details.map((detail) => ({ vertex: detail.vertex, partitions: detail.partitions.map(({ views: _views, committed: _committed, expectedWriters: _writers, ...partition }) => partition) }));
-      lastError = null;
-    } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-    } finally {
-      polling = false;
-    }
+  const read = async (): Promise<readonly VertexEventTime[]> => {
+    const now = Number(await connection.client.eval(SERVER_TIME_LUA, 0));
+    const details = await Promise.all(vertices.map((vertex) => readVertexEventTime(connection.client, spec, vertex, now)));
+    // The page needs the summary, not every consumer's stored view.
+    return details.map((detail) => ({ vertex: detail.vertex, partitions: detail.partitions.map(({ views: _views, committed: _committed, expectedWriters: _writers, ...partition }) => partition) }));
   };
-  void poll();
-  const timer = setInterval(() => void poll(), intervalMs);
-  timer.unref();
+  const polled = readPeriodically(read, [] as readonly VertexEventTime[], intervalMs);
   return {
-    current: () => latest,
-    error: () => lastError,
+    current: polled.current,
+    error: polled.error,
     async close() {
-      clearInterval(timer);
+      polled.stop();
       await connection.close();
     },
   };

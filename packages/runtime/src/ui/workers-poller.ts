@@ -2,6 +2,7 @@
  * Polls the workers hash (worker-registry.ts) every second on a connection of its own, named
  * `weir-ui:<pipeline>` so that `weir reset` does not take the dashboard for a running worker.
  */
+import { readPeriodically } from "./periodic-read.js";
 import { RedisConnection } from "../buffer/index.js";
 import { bufferServerTls } from "../pipeline/buffer-factory.js";
 import type { PipelineSpec } from "../spec/pipeline-spec.js";
@@ -29,34 +30,13 @@ export function startWorkersPoller(spec: PipelineSpec, intervalMs: number = WORK
     maxRetriesPerRequest: 1,
     ...(tls === undefined ? {} : { tls: tls.tls }),
   });
-  let latest: readonly RegisteredWorker[] = [];
-  let lastError: string | null = null;
-  let waiters: Array<() => void> = [];
-  let polling = false;
-  const poll = async () => {
-    if (polling) return;
-    polling = true;
-    try {
-      latest = await readWorkers(connection.client, spec);
-      lastError = null;
-    } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-    } finally {
-      polling = false;
-      const done = waiters;
-      waiters = [];
-      for (const resolve of done) resolve();
-    }
-  };
-  void poll();
-  const timer = setInterval(() => void poll(), intervalMs);
-  timer.unref();
+  const polled = readPeriodically(() => readWorkers(connection.client, spec), [] as readonly RegisteredWorker[], intervalMs);
   return {
-    current: () => latest,
-    refreshed: () => new Promise<void>((resolve) => waiters.push(resolve)),
-    error: () => lastError,
+    current: polled.current,
+    refreshed: polled.refreshed,
+    error: polled.error,
     async close() {
-      clearInterval(timer);
+      polled.stop();
       await connection.close();
     },
   };
