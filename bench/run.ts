@@ -26,6 +26,8 @@ interface Scenario {
   readonly baseline?: string;
   /** Only in full runs: `--quick` must finish in under a minute. */
   readonly full?: boolean;
+  /** Messages for this scenario instead of the run's (the targets that name 1M messages). */
+  readonly messages?: number;
 }
 
 const quick = process.argv.includes("--quick");
@@ -53,6 +55,8 @@ const scenarios: Scenario[] = [
   { id: "weir-memory-4", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4"], baseline: "raw-4" },
   { id: "weir-memory-cat-4", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat"], baseline: "raw-4" },
   { id: "floor-memory-cat-4", script: "floor.ts", args: ["--partitions", "4", "--shape", "cat"] },
+  // Issue 12's CPU and peak RSS targets name 1M messages: measured there in full runs.
+  { id: "weir-memory-cat-4-1m", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--shape", "cat"], messages: 1_000_000, full: true },
   // Flatness in partitions and batch size (issue 12): CPU per message is compared, not msgs/s.
   { id: "weir-memory-16", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "16"], baseline: "weir-memory-1", full: true },
   { id: "weir-memory-4-b100", script: "weir.ts", args: ["--buffer", "memory", "--partitions", "4", "--batch", "100"], baseline: "weir-memory-4-b2000", full: true },
@@ -81,7 +85,7 @@ async function compileScenarios(): Promise<void> {
 function runScenario(scenario: Scenario, redisUrl: string, extra: readonly string[]): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
     const entry = useTsx ? ["--import", "tsx", `${here}scenarios/${scenario.script}`] : [`${here}.build/scenarios/${scenario.script.replace(/\.ts$/, ".js")}`];
-    const args = [...entry, "--redis-url", redisUrl, "--messages", String(messages), ...scenario.args, ...extra];
+    const args = [...entry, "--redis-url", redisUrl, "--messages", String(scenario.messages ?? messages), ...scenario.args, ...extra];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -89,6 +93,21 @@ function runScenario(scenario: Scenario, redisUrl: string, extra: readonly strin
       const line = out.trim().split("\n").pop() ?? "";
       if (code !== 0 || line === "") reject(new Error(`${scenario.id} exited ${code}: ${out}`));
       else resolve(JSON.parse(line) as ScenarioResult);
+    });
+  });
+}
+
+/** One run with `--count-events` (its inspector slows it: never a measured run); its first stderr line gives events per partition-epoch. */
+function countEventsPerEpoch(scenario: Scenario, redisUrl: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const entry = useTsx ? ["--import", "tsx", `${here}scenarios/${scenario.script}`] : [`${here}.build/scenarios/${scenario.script.replace(/\.ts$/, ".js")}`];
+    const child = spawn(process.execPath, [...entry, "--redis-url", redisUrl, "--messages", "100000", ...scenario.args, "--count-events", "--prefix", "count-events"], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    child.on("close", (code) => {
+      const match = /per partition-epoch: ([\d.]+) events/.exec(err);
+      if (code !== 0 || match === null) reject(new Error(`counting events exited ${code}: ${err}`));
+      else resolve(Number(match[1]));
     });
   });
 }
@@ -160,7 +179,10 @@ try {
   process.stdout.write(
     `\n${lines.join("\n")}\n\n${rounds} round(s), ${fmt(messages)} messages of ~100 bytes (BullMQ ${fmt(bullmqMessages)} jobs), ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, scenarios run ${useTsx ? "through tsx" : "compiled"}\n`,
   );
-  const targets = evaluateTargets({ rounds: byRound, importRssMib: importRssMib(`${here}..`) });
+  process.stderr.write("XState events per partition-epoch (weir-memory-cat-4, 100,000 messages, --count-events)… ");
+  const perEpoch = await countEventsPerEpoch(scenarios.find((scenario) => scenario.id === "weir-memory-cat-4")!, redis.url);
+  process.stderr.write(`${perEpoch.toFixed(1)}\n`);
+  const targets = evaluateTargets({ rounds: byRound, importRssMib: importRssMib(`${here}..`), eventsPerEpoch: perEpoch });
   process.stdout.write(`\n${formatTargets(targets)}\n\nload average at the end: ${os.loadavg().map((load) => load.toFixed(1)).join(" ")}\n`);
   await mkdir(`${here}results`, { recursive: true });
   const file = `${here}results/${new Date().toISOString().slice(0, 10)}${quick ? "-quick" : ""}.json`;
