@@ -13,6 +13,7 @@
  */
 import type { Message, SinkAnswer, SinkContext, SinkResult } from "@weir/actors";
 import type { AnsweringSinkFunction } from "../flow/delayed-sink.js";
+import { ALL_OK, okResults, withAllOkForm, type AllOk, type AllOkSinkFunction } from "../connectors/all-ok-answer.js";
 import { BufferError, type PartitionedBuffer } from "../buffer/index.js";
 import { bufferErrors } from "../buffer/buffer-error.js";
 import type { FailureLog } from "../observability/failure-log.js";
@@ -61,7 +62,22 @@ type Mapped =
 
 const encoder = new TextEncoder();
 
+/**
+ * The forwarder as a sink function: one answer per message. It carries an all-ok form
+ * (connectors/all-ok-answer.ts) that answers `ALL_OK` when every message went on — what a source
+ * and `cat` always answer — which `sinkConnectorFromFunction` drives the session through.
+ */
 export function createForwarder(options: ForwarderOptions): AnsweringSinkFunction {
+  const lean = createAllOkForwarder(options);
+  const forward: AnsweringSinkFunction = async (messages, context) => {
+    const answer = await lean(messages, context);
+    return answer === ALL_OK ? okResults(messages) : answer;
+  };
+  return withAllOkForm(forward, lean);
+}
+
+/** The forwarder answering `ALL_OK` when every message went on (see `createForwarder`). */
+function createAllOkForwarder(options: ForwarderOptions): AllOkSinkFunction {
   const forward = forwarderFunction(options);
   return async (messages, context) => {
     try {
@@ -75,7 +91,7 @@ export function createForwarder(options: ForwarderOptions): AnsweringSinkFunctio
   };
 }
 
-function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
+function forwarderFunction(options: ForwarderOptions): AllOkSinkFunction {
   const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
@@ -120,7 +136,7 @@ function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
  * The hot path of sources and `cat`: messages go on as they are, routed by edges without
  * conditions (a message without tags matches `not` conditions only).
  */
-async function forwardUnchanged(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<SinkResult[]> {
+async function forwardUnchanged(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<AllOk> {
   const { targets } = options;
   const writes: Promise<void>[] = [];
   let routed = false;
@@ -131,9 +147,7 @@ async function forwardUnchanged(options: ForwarderOptions, messages: readonly Me
   }
   if (!routed) dropUnrouted(options, messages.length, undefined);
   await Promise.all(writes);
-  const results: SinkResult[] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i += 1) results[i] = { id: messages[i]!.id, status: "ok" };
-  return results;
+  return ALL_OK;
 }
 
 /** Partitions are array indexes below; a chooser answering more is a bug, reported as the buffer would. */
