@@ -1,9 +1,11 @@
 import { createActor, createMachine, sendTo } from "xstate";
-import type { Message, SinkIoEvent, SinkWriteInput } from "@weir/actors";
+import { defaultRetryPolicy, type Message, type SinkFunction, type SinkIoEvent, type SinkWriteInput } from "@weir/actors";
 import { describe, expect, it } from "vitest";
 import { MemoryBuffer } from "../src/buffer/index.js";
 import { ALL_OK, allOkAttempt, allOkFormOf, withAllOkForm, type AllOkSinkFunction } from "../src/connectors/all-ok-answer.js";
+import { createBuiltinSink } from "../src/connectors/builtin-sinks.js";
 import { sinkConnectorFromFunction } from "../src/connectors/sink-connector.js";
+import { orderSinkFunction } from "../src/flow/ordered-sink.js";
 import { createFailureLog } from "../src/observability/failure-log.js";
 import { silentLogger } from "../src/observability/logger.js";
 import { emptyCounts } from "../src/observability/vertex-counters.js";
@@ -64,15 +66,41 @@ describe("the all-ok answer (issue 12)", () => {
     expect(await forward(batch, context)).toEqual(batch.map((m) => ({ id: m.id, status: "ok" })));
   });
 
-  it("is lost by any wrapper, so a wrapper always sees real results", () => {
+  it("is lost by a wrapper that reads results, so it always sees real ones", () => {
     const forward = catForwarder();
     expect(allOkFormOf(forward)).toBeDefined();
-    expect(allOkFormOf(observeSinkFunction("cat", forward as never, createFailureLog(silentLogger)))).toBeUndefined();
-    expect(allOkFormOf(withAllOkForm(async () => [], async () => ALL_OK))).toBeDefined();
+    expect(allOkFormOf(orderSinkFunction(forward as SinkFunction, { retry: defaultRetryPolicy }))).toBeUndefined();
+    expect(allOkFormOf(async () => [])).toBeUndefined();
+  });
+
+  it("is kept by the failure log's wrapper, which records a throw and failure answers of that form too", async () => {
+    const recorded: string[] = [];
+    const failures = { ...createFailureLog(silentLogger), record: (_vertex: string, kind: string, count: number) => void recorded.push(`${kind}×${count}`) };
+    let answer: Awaited<ReturnType<AllOkSinkFunction>> | "throw" = ALL_OK;
+    const lean: AllOkSinkFunction = async () => {
+      if (answer === "throw") throw new Error("down");
+      return answer;
+    };
+    const observed = observeSinkFunction("out", withAllOkForm(async () => [], lean), failures);
+    const observedLean = allOkFormOf(observed)!;
+    const context = { vertex: "out", partition: 0, epoch: 1, attempt: 2, signal: new AbortController().signal };
+    expect(await observedLean([message("a")], context)).toBe(ALL_OK);
+    answer = [{ id: "a", status: "failure", error: "no" }];
+    await observedLean([message("a")], context);
+    answer = "throw";
+    await expect(observedLean([message("a"), message("b")], context)).rejects.toThrow("down");
+    expect(recorded).toEqual(["sinkFailed×1", "sinkFailed×2"]);
+  });
+
+  it("is the blackhole sink's answer", async () => {
+    const blackhole = await createBuiltinSink("out", { blackhole: {} });
+    const context = { vertex: "out", partition: 0, epoch: 1, attempt: 1, signal: new AbortController().signal };
+    expect(await allOkFormOf(blackhole.write)!([message("a")], context)).toBe(ALL_OK);
+    expect(await blackhole.write!([message("a")], context)).toEqual([{ id: "a", status: "ok" }]);
   });
 
   it("drives the session's writer of a forwarder through the all-ok form: one allOk frame per attempt", async () => {
-    const connector = sinkConnectorFromFunction(catForwarder() as never);
+    const connector = sinkConnectorFromFunction(catForwarder() as SinkFunction);
     const received: SinkIoEvent[] = [];
     const done = new Promise<void>((resolve) => {
       const parent = createMachine({

@@ -9,9 +9,10 @@
  *             └─answers──▶ (as sinkFunctionAttempt: results + end of results, or allOk when all ok)
  *
  * Safe by construction: a function carries its all-ok form as a hidden property
- * (`withAllOkForm`), and every wrapper (gate, delayed redelivery, ordered waves, rate-limit
- * observer, failure log) returns a new function without it — so only a function that nothing
- * wraps is driven through its all-ok form, and every wrapper still sees real results.
+ * (`withAllOkForm`), and a wrapper (gate, delayed redelivery, ordered waves, rate-limit observer)
+ * returns a new function without it — so a function is driven through its all-ok form only when
+ * no wrapper reads its results, and every wrapper still sees real ones. The failure log's wrapper
+ * (failure-observing-sink.ts) passes an observed form on: an ALL_OK answer holds no failure.
  */
 import { sinkFunctionAttempt, type Message, type SinkAnswer, type SinkAttempt, type SinkContext, type SinkResult } from "@weir/actors";
 
