@@ -58,7 +58,7 @@ interface Waiter {
  */
 class PartitionLog {
   constructor(readonly index: number) {}
-  entries: Array<ReadEntry | undefined> = new Array<ReadEntry | undefined>(INITIAL_SLOTS).fill(undefined);
+  entries: Array<ReadEntry | undefined> = emptySlots(INITIAL_SLOTS);
   /** `UNDELIVERED`, `ACKED`, `MARK`, or the id of the consumer the entry is pending for. */
   owners = new Int32Array(INITIAL_SLOTS);
   /** Clock time of the last delivery (read, pending re-read or claim), for `claimIdle`. */
@@ -102,7 +102,7 @@ class PartitionLog {
       owners.set(this.owners.subarray(head, end));
       const deliveredAt = new Float64Array(size);
       deliveredAt.set(this.deliveredAt.subarray(head, end));
-      const entries = new Array<ReadEntry | undefined>(size).fill(undefined);
+      const entries = emptySlots(size);
       for (let i = 0; i < live; i += 1) entries[i] = this.entries[head + i];
       this.owners = owners;
       this.deliveredAt = deliveredAt;
@@ -488,6 +488,16 @@ export class MemoryBuffer implements PartitionedBuffer {
   private invalidOffset(offset: unknown, operation: string): BufferError {
     return bufferErrors.invalidOffset(this.name, operation, offset, "memory offsets are decimal sequence numbers");
   }
+}
+
+/**
+ * `size` slots holding `undefined`, built by `push` so the array is packed (`new Array(size)` makes a
+ * holey one, and so would every batch `take` slices from it, for every consumer to check for holes).
+ */
+function emptySlots(size: number): Array<ReadEntry | undefined> {
+  const slots: Array<ReadEntry | undefined> = [];
+  for (let i = 0; i < size; i++) slots.push(undefined);
+  return slots;
 }
 
 /** Moves `head` past the acked prefix; its slots are reclaimed by the next write that needs them (`reserve`). */
