@@ -9,9 +9,9 @@
  * `--shape sink` (default) skips the cat hop: gen ──▶ [out buffer, N] ──sink loops.
  * Same limits as weir.ts: readBatchSize 500 (`--batch`), readTimeout 10ms, bufferMaxLength 30,000 at 0.8.
  */
-import type { Message, SinkContext, SinkFunction, SinkResult } from "@weir/actors";
-import { catStage, createForwarder, createGeneratorSource, createPartitionChooser, emptyCounts, MemoryBuffer, silentLogger } from "@weir/runtime";
-import type { ForwarderOptions, PartitionedBuffer, SourceConnector } from "@weir/runtime";
+import type { Message, SinkContext } from "@weir/actors";
+import { ALL_OK, allOkFormOf, catStage, createForwarder, createGeneratorSource, createPartitionChooser, emptyCounts, MemoryBuffer, silentLogger } from "@weir/runtime";
+import type { AllOkSinkFunction, ForwarderOptions, PartitionedBuffer, SourceConnector } from "@weir/runtime";
 import { parseScenarioArgs, report, startMeter } from "./measure.js";
 
 const args = parseScenarioArgs(process.argv.slice(2));
@@ -24,15 +24,12 @@ const never = new AbortController().signal;
 
 const meter = startMeter();
 let delivered = 0;
-const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
+// Answers "all ok" as weir.ts's sink does (no result object per message: @weir/runtime's ALL_OK).
+const sink: AllOkSinkFunction = async (messages) => {
   const now = Date.now();
-  const results: SinkResult[] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i += 1) {
-    meter.latency(now - messages[i]!.eventTime);
-    results[i] = { id: messages[i]!.id, status: "ok" };
-  }
+  for (let i = 0; i < messages.length; i += 1) meter.latency(now - messages[i]!.eventTime);
   delivered += messages.length;
-  return results;
+  return ALL_OK;
 };
 
 const bufferFor = (vertex: string, upstream: string) =>
@@ -48,9 +45,12 @@ const failures: ForwarderOptions["failures"] = {
   close: () => undefined,
 };
 
-/** The forwarder a source or map vertex runs (as createPipeline builds it), writing to `to`. */
-const forwarderTo = (vertex: string, to: PartitionedBuffer, map: boolean): SinkFunction =>
-  createForwarder({
+/**
+ * The forwarder a source or map vertex runs (as createPipeline builds it), writing to `to`: its
+ * all-ok form, which sinkConnectorFromFunction drives the sink session through.
+ */
+const forwarderTo = (vertex: string, to: PartitionedBuffer, map: boolean): AllOkSinkFunction =>
+  allOkFormOf(createForwarder({
     vertex,
     ...(map ? { stage: catStage, passThrough: true } : {}),
     targets: [{ vertex: to.name, buffer: to, onFull: "retryUntilSuccess", choosePartition: createPartitionChooser(to.partitions) }],
@@ -59,15 +59,15 @@ const forwarderTo = (vertex: string, to: PartitionedBuffer, map: boolean): SinkF
     logger: silentLogger,
     failures,
     // cat passes messages on and never answers retryLater (flow/delayed-sink.ts).
-  }) as SinkFunction;
+  }))!;
 
 /** One partition's loop: read a batch, hand it on, ack it; until the input ends. */
-async function drive(vertex: string, partition: number, read: () => Promise<{ entries: ReadonlyArray<{ offset: string; message: Message }>; endOfStream: boolean }>, ack: (offsets: string[]) => Promise<unknown>, step: SinkFunction): Promise<void> {
+async function drive(vertex: string, partition: number, read: () => Promise<{ entries: ReadonlyArray<{ offset: string; message: Message }>; endOfStream: boolean }>, ack: (offsets: string[]) => Promise<unknown>, step: AllOkSinkFunction): Promise<void> {
   for (let epoch = 0; ; epoch += 1) {
     const { entries, endOfStream } = await read();
     if (entries.length > 0) {
-      const results = await step(entries.map((entry) => entry.message), { vertex, partition, epoch, attempt: 1, signal: never } satisfies SinkContext);
-      if (results.some((result) => result.status !== "ok")) throw new Error(`${vertex}[${partition}]: a message failed in the floor scenario`);
+      const answer = await step(entries.map((entry) => entry.message), { vertex, partition, epoch, attempt: 1, signal: never } satisfies SinkContext);
+      if (answer !== ALL_OK && answer.some((result) => result.status !== "ok")) throw new Error(`${vertex}[${partition}]: a message failed in the floor scenario`);
       await ack(entries.map((entry) => entry.offset));
     }
     if (endOfStream) return;
@@ -75,7 +75,7 @@ async function drive(vertex: string, partition: number, read: () => Promise<{ en
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const readLoop = (vertex: string, buffer: PartitionedBuffer, partition: number, step: SinkFunction) =>
+const readLoop = (vertex: string, buffer: PartitionedBuffer, partition: number, step: AllOkSinkFunction) =>
   drive(vertex, partition, () => buffer.read(partition, { consumer: "floor", max: batch, timeoutMs: readTimeoutMs }), (offsets) => buffer.ack(partition, offsets), step);
 
 const rpu = args.rate > 0 ? args.rate : 100_000_000;

@@ -8,8 +8,8 @@
  * `spec.ordered` (issue #15: per-key order, the sink called in per-key waves); `--sink-delay ms`
  * makes every sink call take that long (a sink that writes somewhere).
  */
-import type { Message, SinkResult } from "@weir/actors";
-import { createPipeline, parseSpec } from "@weir/runtime";
+import type { Message, SinkFunction } from "@weir/actors";
+import { ALL_OK, createPipeline, okResults, parseSpec, sinkConnectorFromFunction, withAllOkForm, type AllOkSinkFunction } from "@weir/runtime";
 import { createEventCounter } from "./count-events.js";
 import { parseScenarioArgs, report, startMeter } from "./measure.js";
 
@@ -24,18 +24,17 @@ const sinkDelayMs = Number(option("sink-delay", "0"));
 
 const meter = startMeter();
 let delivered = 0;
-const sink = async (messages: readonly Message[]): Promise<SinkResult[]> => {
+// Answers "all ok" for each batch (@weir/runtime's ALL_OK): the session gets one sinkIo.allOk frame
+// and nobody builds or checks an object per message. `--ordered` calls the plain form per key wave.
+const allOkSink: AllOkSinkFunction = async (messages: readonly Message[]) => {
   if (sinkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, sinkDelayMs));
   const now = Date.now();
-  const results: SinkResult[] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i += 1) {
-    const message = messages[i]!;
-    meter.latency(now - message.eventTime);
-    results[i] = { id: message.id, status: "ok" };
-  }
+  for (let i = 0; i < messages.length; i += 1) meter.latency(now - messages[i]!.eventTime);
   delivered += messages.length;
-  return results;
+  return ALL_OK;
 };
+const plainSink: SinkFunction = async (messages, context) => (await allOkSink(messages, context), okResults(messages));
+const sink = sinkConnectorFromFunction(withAllOkForm(plainSink, allOkSink));
 
 const rpu = args.rate > 0 ? args.rate : 100_000_000;
 const vertices = [

@@ -57,6 +57,9 @@ export type { ConnectorErrorCode } from "./connectors/connector-error.js";
 export { createBuiltinSink, toJsonLine } from "./connectors/builtin-sinks.js";
 export { createGeneratorSource } from "./connectors/generator-source.js";
 export { isSinkConnector, sinkConnectorFromFunction } from "./connectors/sink-connector.js";
+// A sink function or forwarder answering "all ok" without one result per message (issue 12).
+export { ALL_OK, allOkFormOf, okResults, withAllOkForm } from "./connectors/all-ok-answer.js";
+export type { AllOk, AllOkSinkFunction } from "./connectors/all-ok-answer.js";
 export type { SinkConnector } from "./connectors/sink-connector.js";
 export type { SourceConnector } from "./connectors/source-connector.js";
 export { catStage, loadMapStage, toMapStage } from "./udf/map-function.js";

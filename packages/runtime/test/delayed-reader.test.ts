@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { ReadBatchInput, ReadBatchOutput } from "@weir/actors";
 import { withDelayedRelease } from "../src/flow/delayed-reader.js";
-import type { DelayedStore } from "../src/flow/delayed-store.js";
+import { RELEASED_OFFSET_PREFIX, type DelayedStore } from "../src/flow/delayed-store.js";
 import { emptyCounts } from "../src/observability/vertex-counters.js";
 import type { VertexIO } from "../src/pipeline/vertex-machine.js";
 
@@ -76,5 +76,25 @@ describe("delayed redelivery's reader", () => {
     reader.abort();
     await expect(last).resolves.toEqual({ entries: [], endOfStream: false });
     expect(listening()).toBe(0);
+  });
+
+  it("acks released offsets itself and the rest in the buffer, also when an ack is retried", async () => {
+    const { store } = fakeStore();
+    const released = [{ offset: `${RELEASED_OFFSET_PREFIX}0-1`, message: { id: "parked", keys: [], value: new Uint8Array(), eventTime: 0, headers: {} } }];
+    let due = true;
+    store.release = async () => (due ? ((due = false), { entries: released, moved: 0, duplicates: 0 }) : { entries: [], moved: 0, duplicates: 0 });
+    const acked: string[][] = [];
+    const io = { read: async () => ({ entries: [], endOfStream: false }), ack: async (ack: { offsets: readonly string[] }) => void acked.push([...ack.offsets]) } as unknown as VertexIO;
+    const counts = emptyCounts();
+    const wrapped = withDelayedRelease(io, store, counts);
+    const reader = new AbortController();
+    expect((await wrapped.read(input, reader.signal)).entries).toEqual(released);
+    const ack = { vertex: "v", partition: 0, epoch: 1, offsets: [`${RELEASED_OFFSET_PREFIX}0-1`, "7"] };
+    await wrapped.ack(ack);
+    await wrapped.ack(ack);
+    // Another partition never handed out a released entry: its offsets go to the buffer as they are.
+    await wrapped.ack({ ...ack, partition: 1, offsets: ["8"] });
+    expect(acked).toEqual([["7"], ["7"], ["8"]]);
+    expect(counts.acked).toBe(2);
   });
 });

@@ -245,6 +245,26 @@ describe("MemoryBuffer watermark liveness (issue #13)", () => {
     expect((await read(buffer)).watermark).toBe(30);
   });
 
+  it("keeps offsets, entries and watermarks exact while slots are reused behind an entry left pending and marks", async () => {
+    const buffer = new MemoryBuffer({ ...base, watermarkWriters: ["up/0"] });
+    let held: string | undefined;
+    for (let round = 0; round < 2_000; round++) {
+      await buffer.write(0, messages(`r${round}-`, 3));
+      await mark(buffer, "w", round);
+      const batch = await read(buffer);
+      expect(ids(batch)).toEqual([`r${round}-0`, `r${round}-1`, `r${round}-2`]);
+      // Each round takes four sequence numbers: three entries and the mark.
+      expect(offsets(batch)).toEqual([1, 2, 3].map((k) => String(round * 4 + k)));
+      expect(batch.watermark).toBe(round);
+      // The last entry of each round stays pending for a round, so the live slots never start empty.
+      expect(await buffer.ack(0, [...offsets(batch).slice(0, 2), ...(held === undefined ? [] : [held])])).toBe(held === undefined ? 2 : 3);
+      held = offsets(batch)[2];
+      expect(await buffer.usage(0)).toMatchObject({ length: 1, pending: 1 });
+    }
+    const pending = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0, fromPending: true });
+    expect(ids(pending)).toEqual(["r1999-2"]);
+  });
+
   it("keeps offsets and acks exact after thousands of consumed marks (compacted away)", async () => {
     const buffer = new MemoryBuffer({ ...base, watermarkWriters: ["up/0"] });
     for (let i = 0; i < 3_000; i++) {

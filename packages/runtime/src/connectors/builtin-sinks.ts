@@ -17,6 +17,7 @@ import { createProcessSink } from "./process/process-sink.js";
 import { silentLogger, type Logger } from "../observability/logger.js";
 import { tlsFor, type ServerTls } from "../buffer/redis/server-tls.js";
 import { sinkConnectorFromFunction, type SinkConnector } from "./sink-connector.js";
+import { ALL_OK, okResults, withAllOkForm } from "./all-ok-answer.js";
 
 export { toJsonLine } from "./json-line.js";
 
@@ -42,7 +43,8 @@ export interface BuiltinSinkOptions {
 }
 
 export async function createBuiltinSink(vertex: string, spec: SinkConnectorSpec, options: BuiltinSinkOptions = {}): Promise<SinkConnector> {
-  if ("blackhole" in spec) return sinkConnectorFromFunction(async (messages) => allOk(messages));
+  // All ok, without an object per message (all-ok-answer.ts); `write` still answers one result each.
+  if ("blackhole" in spec) return sinkConnectorFromFunction(withAllOkForm(async (messages: readonly Message[]) => okResults(messages), async () => ALL_OK));
   if ("log" in spec) return createLogSink(vertex, options.logStream ?? process.stdout);
   if ("jsonl" in spec) {
     if (!spec.jsonl.exactlyOnce) return createJsonlSink(spec.jsonl.path);

@@ -52,34 +52,39 @@ export function createGeneratorSource(vertex: string, partitions: number, spec: 
     return Math.max(0, Math.min(allowed, state.quota) - state.produced);
   };
 
-  /** `count` messages from `first` on, their values views into one buffer for the whole batch. */
+  /**
+   * `count` messages from `first` on, their values views into one buffer for the whole batch. Per
+   * message it allocates what a message is (its id, offset, object, entry and value view) and no
+   * more (issue 12): the padding is laid in one `fill` for the batch, the template bytes are copied
+   * by hand (`set` costs more than it copies for a dozen bytes), and a view is built with
+   * `new Uint8Array(buffer, …)`, about half the cost of `subarray`'s species lookup.
+   */
   const makeEntries = (partition: number, first: number, count: number, now: number): ReadEntry[] => {
     const { prefix, suffix } = templates[partition]!;
     const idPrefix = idPrefixes[partition]!;
+    const msgSize = spec.msgSize;
+    const jitter = spec.jitter;
     const lastDigits = String(first + count - 1).length;
     // Sequence numbers only grow, so the last one has the most digits: a bound for every value.
-    const slot = Math.max(spec.msgSize, prefix.length + lastDigits + suffix.length);
-    const bytes = new Uint8Array(slot * count);
+    const slot = Math.max(msgSize, prefix.length + lastDigits + suffix.length);
+    const bytes = new Uint8Array(slot * count).fill(SPACE);
+    const buffer = bytes.buffer;
     const entries: ReadEntry[] = new Array(count);
     let pos = 0;
     for (let i = 0; i < count; i += 1) {
       const seq = first + i;
       const digits = String(seq);
       const start = pos;
-      bytes.set(prefix, pos);
-      pos += prefix.length;
+      for (let b = 0; b < prefix.length; b += 1) bytes[pos++] = prefix[b]!;
       for (let d = 0; d < digits.length; d += 1) bytes[pos++] = digits.charCodeAt(d);
-      bytes.set(suffix, pos);
-      pos += suffix.length;
-      const end = Math.max(pos, start + spec.msgSize);
-      bytes.fill(SPACE, pos, end);
-      pos = end;
-      const jitter = spec.jitter === undefined ? 0 : Math.floor(Math.random() * spec.jitter);
+      for (let b = 0; b < suffix.length; b += 1) bytes[pos++] = suffix[b]!;
+      // Spaces are already there up to the slot's end; a value shorter than msgSize takes them.
+      pos = Math.max(pos, start + msgSize);
       const message: Message = {
         id: idPrefix + digits,
         keys: keySets.length === 0 ? NO_KEYS : keySets[(seq * partitions + partition) % keySets.length]!,
-        value: bytes.subarray(start, end),
-        eventTime: now - jitter,
+        value: new Uint8Array(buffer, start, pos - start),
+        eventTime: jitter === undefined ? now : now - Math.floor(Math.random() * jitter),
         headers: NO_HEADERS,
       };
       entries[i] = { offset: digits, message };

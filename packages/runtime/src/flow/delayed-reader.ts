@@ -16,6 +16,8 @@ import type { VertexCounts } from "../observability/vertex-counters.js";
 import type { VertexIO } from "../pipeline/vertex-machine.js";
 import { isReleasedOffset, type DelayedStore } from "./delayed-store.js";
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** Longest pause of a reader whose partition's end is kept back, before it reads again. */
 const HELD_END_PAUSE_MS = 100;
 
@@ -23,6 +25,13 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
   /** Entries read and not yet acked, per partition. */
   const unacked = new Map<number, number>();
   const add = (partition: number, n: number) => unacked.set(partition, (unacked.get(partition) ?? 0) + n);
+  /**
+   * Partitions that ever handed out a released entry. Only their acks can hold released offsets, so
+   * only theirs are scanned (issue 12: a per-offset check and a filtered copy on every ack of every
+   * vertex, parked messages or not). Never cleared: an ack may be retried after its released part
+   * was counted, and its released offsets must never reach the buffer.
+   */
+  const releasing = new Set<number>();
 
   /**
    * Per partition, the signal its reads wait on: aborted when a message of the partition comes due
@@ -54,6 +63,7 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
     if (!input.fromPending && !signal.aborted) {
       const released = await store.release(partition, input.max);
       if (released.entries.length > 0) {
+        releasing.add(partition);
         add(partition, released.entries.length);
         counts.read += released.entries.length;
         return { entries: released.entries, endOfStream: false };
@@ -71,7 +81,7 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
   };
 
   const ack = async (input: AckInput): Promise<void> => {
-    const released = input.offsets.filter(isReleasedOffset);
+    const released = releasing.has(input.partition) ? input.offsets.filter(isReleasedOffset) : NONE;
     if (released.length === 0) await io.ack(input);
     else {
       const rest = input.offsets.filter((offset) => !isReleasedOffset(offset));

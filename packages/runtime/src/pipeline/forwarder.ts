@@ -13,7 +13,9 @@
  */
 import type { Message, SinkAnswer, SinkContext, SinkResult } from "@weir/actors";
 import type { AnsweringSinkFunction } from "../flow/delayed-sink.js";
+import { ALL_OK, okResults, withAllOkForm, type AllOk, type AllOkSinkFunction } from "../connectors/all-ok-answer.js";
 import { BufferError, type PartitionedBuffer } from "../buffer/index.js";
+import { bufferErrors } from "../buffer/buffer-error.js";
 import type { FailureLog } from "../observability/failure-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { VertexCounts } from "../observability/vertex-counters.js";
@@ -60,7 +62,22 @@ type Mapped =
 
 const encoder = new TextEncoder();
 
+/**
+ * The forwarder as a sink function: one answer per message. It carries an all-ok form
+ * (connectors/all-ok-answer.ts) that answers `ALL_OK` when every message went on — what a source
+ * and `cat` always answer — which `sinkConnectorFromFunction` drives the session through.
+ */
 export function createForwarder(options: ForwarderOptions): AnsweringSinkFunction {
+  const lean = createAllOkForwarder(options);
+  const forward: AnsweringSinkFunction = async (messages, context) => {
+    const answer = await lean(messages, context);
+    return answer === ALL_OK ? okResults(messages) : answer;
+  };
+  return withAllOkForm(forward, lean);
+}
+
+/** The forwarder answering `ALL_OK` when every message went on (see `createForwarder`). */
+function createAllOkForwarder(options: ForwarderOptions): AllOkSinkFunction {
   const forward = forwarderFunction(options);
   return async (messages, context) => {
     try {
@@ -74,7 +91,7 @@ export function createForwarder(options: ForwarderOptions): AnsweringSinkFunctio
   };
 }
 
-function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
+function forwarderFunction(options: ForwarderOptions): AllOkSinkFunction {
   const { targets } = options;
   return async (messages, context) => {
     if (options.stage === undefined || options.passThrough === true) return forwardUnchanged(options, messages, context);
@@ -119,27 +136,69 @@ function forwarderFunction(options: ForwarderOptions): AnsweringSinkFunction {
  * The hot path of sources and `cat`: messages go on as they are, routed by edges without
  * conditions (a message without tags matches `not` conditions only).
  */
-async function forwardUnchanged(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<SinkResult[]> {
+async function forwardUnchanged(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<AllOk> {
   const { targets } = options;
   const writes: Promise<void>[] = [];
   let routed = false;
   for (const target of targets) {
     if (!matchesTags(target.condition, undefined)) continue;
     routed = true;
-    const groups = new Map<number, Message[]>();
-    for (const message of messages) {
-      const partition = target.choosePartition(message.keys, message.id);
-      const list = groups.get(partition);
-      if (list === undefined) groups.set(partition, [message]);
-      else list.push(message);
-    }
-    for (const [partition, list] of groups) writes.push(writeToPartition(options, target, partition, list, context.signal));
+    writePartitioned(options, target, messages, context.signal, writes);
   }
   if (!routed) dropUnrouted(options, messages.length, undefined);
   await Promise.all(writes);
-  const results: SinkResult[] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i += 1) results[i] = { id: messages[i]!.id, status: "ok" };
-  return results;
+  return ALL_OK;
+}
+
+/** Partitions are array indexes below; a chooser answering more is a bug, reported as the buffer would. */
+const MAX_PARTITION = 2 ** 20;
+
+/** Partition of each message of the batch being split (reused: `writePartitioned` never awaits while it holds it). */
+let chosenScratch = new Int32Array(1_024);
+
+/**
+ * Starts one write per partition of `target` that `messages` go to, each with its messages in
+ * input order (into `writes`). Two passes instead of a list grown per message in a Map: the
+ * partitions are chosen into a scratch array and counted, then each list is made at its size. When
+ * every message goes to one partition (one partition, or one key), the batch is written as it is.
+ */
+function writePartitioned(options: ForwarderOptions, target: ForwardTarget, messages: readonly Message[], signal: AbortSignal, writes: Promise<void>[]): void {
+  const n = messages.length;
+  if (n === 0) return;
+  if (chosenScratch.length < n) chosenScratch = new Int32Array(n);
+  const chosen = chosenScratch;
+  const sizes: number[] = [];
+  let single = true;
+  for (let i = 0; i < n; i += 1) {
+    const message = messages[i]!;
+    const partition = target.choosePartition(message.keys, message.id);
+    // What the buffer would answer for it, before any write starts (the lists below index by it).
+    if (!(partition >= 0 && partition <= MAX_PARTITION && Number.isInteger(partition))) throw bufferErrors.partitionOutOfRange(target.buffer.name, "write", partition, target.buffer.partitions);
+    chosen[i] = partition;
+    if (sizes[partition] === undefined) {
+      sizes[partition] = 1;
+      if (i > 0) single = false;
+    } else sizes[partition] += 1;
+  }
+  if (single) {
+    writes.push(writeToPartition(options, target, chosen[0]!, messages, signal));
+    return;
+  }
+  const lists: Message[][] = [];
+  const filled: number[] = [];
+  for (let p = 0; p < sizes.length; p += 1) {
+    if (sizes[p] === undefined) continue;
+    lists[p] = new Array<Message>(sizes[p]!);
+    filled[p] = 0;
+  }
+  for (let i = 0; i < n; i += 1) {
+    const partition = chosen[i]!;
+    lists[partition]![filled[partition]!++] = messages[i]!;
+  }
+  for (let p = 0; p < lists.length; p += 1) {
+    const list = lists[p];
+    if (list !== undefined) writes.push(writeToPartition(options, target, p, list, signal));
+  }
 }
 
 async function mapAll(options: ForwarderOptions, messages: readonly Message[], context: SinkContext): Promise<Mapped[]> {
