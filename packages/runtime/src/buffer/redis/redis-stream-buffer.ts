@@ -7,7 +7,7 @@
  *   read(p)        ──▶ XREADGROUP >  (+ script state: ended? undelivered left?)     │ partition p
  *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ only:
  *   read(p, fromPending) ──▶ XREADGROUP <after|0>                                   │ {<buffer>.<p>}
- *   ack(p, offsets) ──▶ script ack: XACK, then XDEL what was acked                   │
+ *   ack(p, offsets) ──▶ script trimAck: XACK, XTRIM MINID the acked prefix, XDEL the rest │
  *   claimIdle(p)    ──▶ script claim: XPENDING IDLE (other consumers) + XCLAIM      │
  *   usage(p)        ──▶ XLEN + XPENDING summary                                     │
  *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         │
@@ -17,8 +17,9 @@
  * Choices (the contract itself is in partitioned-buffer.ts):
  * - **Acks delete.** The ack script deletes what it acknowledged, so a stream holds exactly its
  *   unacknowledged entries: `usage().length` is XLEN, capacity is checked against XLEN in the
- *   write script, and a stream cannot grow past its capacity. While full, the write script also
- *   trims acknowledged entries that something else may have left (XTRIM MINID below the oldest
+ *   write script, and a stream cannot grow past its capacity. The acknowledged prefix of a
+ *   stream goes with one XTRIM MINID per ack, not one XDEL per entry (scripts.ts trimAck,
+ *   issue 12). While full, the write script also trims acknowledged entries that something else may have left (XTRIM MINID below the oldest
  *   unacknowledged entry), since trimming that rides on XADD never happens when nothing can be written.
  * - **Idempotent writes.** Each partition keeps a sorted set of the message ids written within
  *   `dedupWindowMs`; the write script skips ids found there, in the same atomic step as the
@@ -298,7 +299,15 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (const offset of offsets) {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
-    return part.stream.ack(offsets, true);
+    if (offsets.length === 0) return 0;
+    // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already.
+    const sorted = inStreamOrder(offsets) ? offsets : [...offsets].sort(compareEntryIds);
+    return part.stream.ackThrough(sorted, (distinct) => {
+      const args: string[] = new Array(distinct.length + 1);
+      args[0] = this.name;
+      for (let i = 0; i < distinct.length; i++) args[i + 1] = distinct[i] as string;
+      return runScript(this.connection.client, "trimAck", [part.keys.stream], args) as Promise<number>;
+    });
   }
 
   /**
@@ -512,6 +521,28 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   private invalidOffset(offset: unknown, operation: string): BufferError {
     return bufferErrors.invalidOffset(this.name, operation, offset, 'Redis offsets are stream entry ids "<ms>-<seq>"');
   }
+}
+
+/** Compares two stream entry ids `"<ms>-<seq>"` as Redis orders them (numerically, ms then seq). */
+export function compareEntryIds(a: string, b: string): number {
+  const da = a.indexOf("-");
+  const db = b.indexOf("-");
+  const ms = compareDigits(a.slice(0, da), b.slice(0, db));
+  return ms !== 0 ? ms : compareDigits(a.slice(da + 1), b.slice(db + 1));
+}
+
+/** Compares two decimal numbers given as digits (leading zeros allowed, as Redis allows them). */
+function compareDigits(a: string, b: string): number {
+  if (a.length <= 15 && b.length <= 15) return Number(a) - Number(b);
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Whether the ids are in ascending stream order (one pass; a batch's offsets usually are). */
+function inStreamOrder(ids: readonly string[]): boolean {
+  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) > 0) return false;
+  return true;
 }
 
 /** The time part of a stream entry id `"<ms>-<seq>"`. */

@@ -1,0 +1,79 @@
+/**
+ * The Redis buffer's server-side work (issue 12: Redis CPU per message), on a private redis-server
+ * so INFO COMMANDSTATS and XINFO counters see this file's commands only.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisStreamBuffer } from "../src/buffer/index.js";
+import { compareEntryIds } from "../src/buffer/redis/redis-stream-buffer.js";
+import { messages, offsets } from "./buffer-conformance.js";
+import { findRedisServer, redisCommand, startRedisServer, uniquePrefix, type RedisServer } from "./support/redis-server.js";
+
+/** XINFO STREAM's reply as a record (field → value). */
+async function streamInfo(url: string, key: string): Promise<Record<string, unknown>> {
+  const reply = (await redisCommand(url, "XINFO", "STREAM", key)) as unknown[];
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+  return out;
+}
+
+describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work", () => {
+  let server: RedisServer;
+  const opened: RedisStreamBuffer[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(opened.map((buffer) => buffer.close()));
+    await server?.stop();
+  });
+
+  const open = (): RedisStreamBuffer => {
+    const buffer = new RedisStreamBuffer({
+      name: "cost.v",
+      partitions: 1,
+      maxLength: 1000,
+      usageLimit: 1,
+      upstreams: [],
+      connection: { url: server.url },
+      keyPrefix: uniquePrefix("wc"),
+    });
+    opened.push(buffer);
+    return buffer;
+  };
+
+  it("drops an acked prefix with XTRIM, deleting no entry one by one (max-deleted-entry-id stays 0-0)", async () => {
+    const buffer = open();
+    const stream = buffer.keysOf(0).stream;
+    await buffer.write(0, messages("m", 10));
+    const batch = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    const all = offsets(batch);
+    expect(await buffer.ack(0, all.slice(0, 6))).toBe(6);
+    expect((await buffer.usage(0)).length).toBe(4);
+    // XDEL records the largest id it deleted; XTRIM does not.
+    expect((await streamInfo(server.url, stream))["max-deleted-entry-id"]).toBe("0-0");
+    expect(await buffer.ack(0, all.slice(6))).toBe(4);
+    expect((await buffer.usage(0)).length).toBe(0);
+  });
+
+  it("deletes entries acked out of stream order and keeps what is still pending or undelivered", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("m", 10));
+    const first = offsets(await buffer.read(0, { consumer: "c", max: 6, timeoutMs: 0 }));
+    // Acked in reverse and partly: the oldest stays pending, the rest above it must go by XDEL.
+    expect(await buffer.ack(0, [...first.slice(1)].reverse())).toBe(5);
+    expect((await buffer.usage(0)).length).toBe(5);
+    // A never-delivered offset is neither acked nor deleted.
+    const undelivered = offsets(await buffer.read(0, { consumer: "peek", max: 4, timeoutMs: 0 }));
+    expect(await buffer.ack(0, [first[0] as string])).toBe(1);
+    expect((await buffer.usage(0)).length).toBe(4);
+    expect(await buffer.ack(0, undelivered)).toBe(4);
+    expect((await buffer.usage(0)).length).toBe(0);
+  });
+
+  it("orders entry ids as Redis does", () => {
+    const sorted = ["0-1", "1-0", "1-2", "1-10", "9-0", "10-0", "1700000000000-0", "1700000000000-3", "18446744073709551615-0"];
+    expect([...sorted].reverse().sort(compareEntryIds)).toEqual(sorted);
+    expect(compareEntryIds("0001-2", "1-2")).toBe(0);
+  });
+});
