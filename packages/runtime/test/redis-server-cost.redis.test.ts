@@ -3,7 +3,8 @@
  * so INFO COMMANDSTATS and XINFO counters see this file's commands only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisStreamBuffer } from "../src/buffer/index.js";
+import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
+import { createRedisDelayedStore } from "../src/flow/delayed-redis-store.js";
 import { compareEntryIds } from "../src/buffer/redis/redis-stream-buffer.js";
 import { messages, offsets } from "./buffer-conformance.js";
 import { findRedisServer, redisCommand, startRedisServer, uniquePrefix, type RedisServer } from "./support/redis-server.js";
@@ -69,6 +70,23 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     expect((await buffer.usage(0)).length).toBe(4);
     expect(await buffer.ack(0, undelivered)).toBe(4);
     expect((await buffer.usage(0)).length).toBe(0);
+  });
+
+  it("asks whether a batch was parked with no per-message lookup while nothing is parked on the partition", async () => {
+    const connection = new RedisConnection({ url: server.url });
+    try {
+      const store = createRedisDelayedStore({ connection, keyPrefix: uniquePrefix("wd"), bufferName: "d.v", partitions: 1, dedupWindowMs: 60_000, capacity: 0 });
+      await redisCommand(server.url, "CONFIG", "RESETSTAT");
+      expect(await store.parkedAlready(0, ["1:a", "1:b", "1:c"])).toEqual([false, false, false]);
+      const stats = String(await redisCommand(server.url, "INFO", "COMMANDSTATS"));
+      expect(stats).not.toContain("cmdstat_hexists");
+      expect(stats).not.toContain("cmdstat_zscore");
+      // Once something is parked, the lookups run and find it.
+      await store.park(0, [{ identity: "1:b", message: messages("b", 1)[0]!, delayMs: 60_000 }]);
+      expect(await store.parkedAlready(0, ["1:a", "1:b", "1:c"])).toEqual([false, true, false]);
+    } finally {
+      await connection.close();
+    }
   });
 
   it("orders entry ids as Redis does", () => {
