@@ -89,6 +89,35 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     }
   });
 
+  it("remembers written ids in a plain set per window-long bucket of server time, expiring after the next bucket", async () => {
+    const buffer = open();
+    const [even, odd] = buffer.keysOf(0).dedupSets;
+    await buffer.write(0, messages("m", 3));
+    const type = async (key: string) => String(await redisCommand(server.url, "TYPE", key));
+    const current = (await type(even)) === "set" ? even : odd;
+    expect([await type(even), await type(odd)].sort()).toEqual(["none", "set"]);
+    expect(((await redisCommand(server.url, "SMEMBERS", current)) as string[]).sort()).toEqual(["m0", "m1", "m2"]);
+    // Expires at the end of the bucket after the one written in: (n + 2) × window, on the server's clock.
+    const window = 600_000;
+    const expiresAt = Number(await redisCommand(server.url, "PEXPIRETIME", current));
+    expect(expiresAt % window).toBe(0);
+    const [seconds, micros] = (await redisCommand(server.url, "TIME")) as [string, string];
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    expect(expiresAt).toBe((Math.floor(now / window) + 2) * window);
+    expect(Number(await redisCommand(server.url, "EXISTS", `${buffer.keysOf(0).stream}:dedup`))).toBe(0);
+  });
+
+  it("writes each message once when a batch is written again from a different grouping (a redelivery after a crash)", async () => {
+    const buffer = open();
+    const all = messages("m", 6);
+    // A = m0…m3 (from input entries e1, e2), written, then the worker died before its ack; the
+    // redelivery groups e2, e3 into m2…m5.
+    expect(await buffer.write(0, all.slice(0, 4))).toEqual({ written: 4 });
+    expect(await buffer.write(0, all.slice(2, 6))).toEqual({ written: 4, deduped: 2 });
+    const read = await buffer.read(0, { consumer: "c", max: 20, timeoutMs: 0 });
+    expect(read.entries.map((entry) => entry.message.id)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
+  });
+
   it("orders entry ids as Redis does", () => {
     const sorted = ["0-1", "1-0", "1-2", "1-10", "9-0", "10-0", "1700000000000-0", "1700000000000-3", "18446744073709551615-0"];
     expect([...sorted].reverse().sort(compareEntryIds)).toEqual(sorted);

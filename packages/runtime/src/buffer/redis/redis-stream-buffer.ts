@@ -3,7 +3,7 @@
  * consumer group per buffer (named after the buffer) with one consumer per process.
  *
  * ```
- *   write(p, msgs) ──▶ script write: dedup by id (window) + capacity check + XADD…   ┐ keys of
+ *   write(p, msgs) ──▶ script bufferWrite: dedup by id + capacity check + XADD…      ┐ keys of
  *   read(p)        ──▶ XREADGROUP >  (+ script state: ended? undelivered left?)     │ partition p
  *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ only:
  *   read(p, fromPending) ──▶ XREADGROUP <after|0>                                   │ {<buffer>.<p>}
@@ -21,11 +21,12 @@
  *   stream goes with one XTRIM MINID per ack, not one XDEL per entry (scripts.ts trimAck,
  *   issue 12). While full, the write script also trims acknowledged entries that something else may have left (XTRIM MINID below the oldest
  *   unacknowledged entry), since trimming that rides on XADD never happens when nothing can be written.
- * - **Idempotent writes.** Each partition keeps a sorted set of the message ids written within
- *   `dedupWindowMs`; the write script skips ids found there, in the same atomic step as the
- *   XADD. A batch written again — after a crash between a downstream write and the upstream
- *   ack, or resent by ioredis after a lost reply — adds nothing, and counts as written. The set
- *   costs memory: about 100 bytes per id written within the window.
+ * - **Idempotent writes.** Each partition remembers the message ids written within
+ *   `dedupWindowMs` (at least that long, less than twice: two sets of ids that take turns, one per
+ *   window-long bucket of server time, scripts.ts `bufferWrite`); the write script skips ids
+ *   found there, in the same atomic step as the XADD. A batch written again — after a crash
+ *   between a downstream write and the upstream ack, or resent by ioredis after a lost reply —
+ *   adds nothing, and counts as written. The sets cost memory: about 60–80 bytes per id.
  * - **Memory pressure is a full buffer.** Redis over `maxmemory` refuses the write script before
  *   it writes (its `#!lua` shebang has no `allow-oom`); the write then reports what it wrote so
  *   far, as for a full stream, and the caller's `onFull` applies. Acks and claims stay allowed
@@ -85,7 +86,7 @@ export interface RedisStreamBufferOptions extends BufferOptions {
   readonly connection: RedisConnection | RedisConnectionOptions;
   /** Prefix of every key (spec `buffer.keyPrefix`); no spaces or braces. Default `"weir"`. */
   readonly keyPrefix?: string;
-  /** How long a written message id is remembered to drop a duplicate write, in ms (default 600 000); 0 disables dedup. */
+  /** How long a written message id is at least remembered to drop a duplicate write (less than twice that), in ms (default 600 000); 0 disables dedup. */
   readonly dedupWindowMs?: number;
   /** Longest single blocking XREADGROUP, in ms (default 200): bounds how long an abort waits. */
   readonly blockSliceMs?: number;
@@ -222,7 +223,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       }
       let reply: unknown;
       try {
-        reply = await runScript(this.connection.client, "write", [part.keys.stream, part.keys.dedup, part.keys.eos], args);
+        reply = await runScript(this.connection.client, "bufferWrite", [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1]], args);
       } catch (error) {
         // Redis over maxmemory refused the script before it wrote anything (scripts.ts SHEBANG):
         // a full buffer, so backpressure holds (onFull decides) instead of the attempt failing.
@@ -232,7 +233,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         }
         throw part.stream.translate(error, "write");
       }
-      if (typeof reply === "number") throw scriptCodeError("write", reply, `buffer "${this.name}" partition ${partition}`);
+      if (typeof reply === "number") throw scriptCodeError("bufferWrite", reply, `buffer "${this.name}" partition ${partition}`);
       const [processed, addedNow] = reply as [number, number];
       written += processed;
       added += addedNow;
