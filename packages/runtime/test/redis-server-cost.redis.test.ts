@@ -122,5 +122,8 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     const sorted = ["0-1", "1-0", "1-2", "1-10", "9-0", "10-0", "1700000000000-0", "1700000000000-3", "18446744073709551615-0"];
     expect([...sorted].reverse().sort(compareEntryIds)).toEqual(sorted);
     expect(compareEntryIds("0001-2", "1-2")).toBe(0);
+    expect(compareEntryIds("01-2", "1-3")).toBeLessThan(0);
+    expect(compareEntryIds("2-0", "1-0010")).toBeGreaterThan(0);
+    expect(compareEntryIds("1-0010", "1-9")).toBeGreaterThan(0);
   });
 });

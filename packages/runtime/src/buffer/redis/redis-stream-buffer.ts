@@ -528,8 +528,30 @@ export class RedisStreamBuffer implements PartitionedBuffer {
 export function compareEntryIds(a: string, b: string): number {
   const da = a.indexOf("-");
   const db = b.indexOf("-");
+  if (canonical(a, da) && canonical(b, db)) {
+    // Without leading zeros a longer number is larger, and equal lengths compare digit by digit;
+    // no substring is allocated (this runs once per acked offset).
+    if (da !== db) return da - db;
+    for (let i = 0; i < da; i++) {
+      const d = a.charCodeAt(i) - b.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    const la = a.length;
+    const lb = b.length;
+    if (la !== lb) return la - lb;
+    for (let i = da + 1; i < la; i++) {
+      const d = a.charCodeAt(i) - b.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
   const ms = compareDigits(a.slice(0, da), b.slice(0, db));
   return ms !== 0 ? ms : compareDigits(a.slice(da + 1), b.slice(db + 1));
+}
+
+/** Whether neither part of the id has a leading zero (Redis's own ids never do; "0" itself is fine). */
+function canonical(id: string, dash: number): boolean {
+  return (id.charCodeAt(0) !== 48 || dash === 1) && (id.charCodeAt(dash + 1) !== 48 || id.length === dash + 2);
 }
 
 /** Compares two decimal numbers given as digits (leading zeros allowed, as Redis allows them). */
