@@ -119,7 +119,7 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
   });
 
   it("orders entry ids as Redis does", () => {
-    const sorted = ["0-1", "1-0", "1-2", "1-10", "9-0", "10-0", "1700000000000-0", "1700000000000-3", "18446744073709551615-0"];
+    const sorted = ["0-1", "1-0", "1-2", "1-10", "9-0", "9-10", "10-0", "10-5", "1700000000000-0", "1700000000000-3", "1700000000000-12", "1700000000001-0", "18446744073709551615-0"];
     expect([...sorted].reverse().sort(compareEntryIds)).toEqual(sorted);
     expect(compareEntryIds("0001-2", "1-2")).toBe(0);
     expect(compareEntryIds("01-2", "1-3")).toBeLessThan(0);

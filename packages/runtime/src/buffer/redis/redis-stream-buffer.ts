@@ -528,6 +528,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
 export function compareEntryIds(a: string, b: string): number {
   const da = a.indexOf("-");
   const db = b.indexOf("-");
+  // The common case, two ids of one stream within the same few ms: same shape, and a native
+  // string comparison orders them.
+  if (da === db && a.length === b.length && canonical(a, da) && canonical(b, db)) return a < b ? -1 : a > b ? 1 : 0;
   if (canonical(a, da) && canonical(b, db)) {
     // Without leading zeros a longer number is larger, and equal lengths compare digit by digit;
     // no substring is allocated (this runs once per acked offset).
