@@ -313,9 +313,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
 
   /**
    * Acknowledges `offsets` of `partition` through `run`: a script that acks them with the ack's own
-   * Lua (scripts.ts `ACK_DELETE_LUA`) together with other writes on the partition's keys, in one
-   * atomic step (reduce/redis-window-store.ts). `run` gets each offset once, after they were
-   * validated as the ack validates them, and the consumer group's name; errors are translated as
+   * Lua (scripts.ts `ACK_TRIM_LUA`) together with other writes on the partition's keys, in one
+   * atomic step (reduce/redis-window-store.ts). `run` gets each offset once, in stream order, after
+   * they were validated as the ack validates them, and the consumer group's name; errors are translated as
    * the ack's. Called even for no offsets (the script may still write).
    */
   async ackWithin(
@@ -327,7 +327,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (const offset of offsets) {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
-    return part.stream.ackThrough(offsets, (distinct) => run(this.connection.client, part.keys, this.name, distinct));
+    const sorted = inStreamOrder(offsets) ? offsets : [...offsets].sort(compareEntryIds);
+    return part.stream.ackThrough(sorted, (distinct) => run(this.connection.client, part.keys, this.name, distinct));
   }
 
   /**

@@ -295,10 +295,9 @@ Returns: how many entries were newly acknowledged (as XACK counts).
 `;
 
 /**
- * The buffer's ack as a Lua function, `ack_delete(stream, group, ids)`, returning how many ids were
- * newly acknowledged: the `ack` script's body, and the ack inside any script that acks buffer
- * entries together with other writes (reduce/window-commit-script.ts), so both ack alike. Needs
- * {@link LUA_HELPERS}.
+ * The plain ack as a Lua function, `ack_delete(stream, group, ids)`, returning how many ids were
+ * newly acknowledged: the `ack` script's body (the `redisStream` source's `deleteOnAck`; Weir's own
+ * buffers ack with {@link ACK_TRIM_LUA}). Needs {@link LUA_HELPERS}.
  */
 export const ACK_DELETE_LUA = `
 local function ack_delete(stream, group, ids)
@@ -334,43 +333,54 @@ ARGV[2 ..] entry ids, in ascending stream order (an id given twice is acknowledg
 Returns: how many entries were newly acknowledged (as XACK counts).
 `;
 
-const TRIM_ACK_BODY = `
-local stream, group = KEYS[1], ARGV[1]
+/**
+ * The buffer's ack as a Lua function, `ack_trim(stream, group, ids)` with `ids` in ascending stream
+ * order, returning how many ids were newly acknowledged: the `trimAck` script's body, and the ack
+ * inside any script that acks buffer entries together with other writes
+ * (reduce/window-commit-script.ts), so both ack alike. Needs {@link LUA_HELPERS}.
+ */
+export const ACK_TRIM_LUA = `
+local function ack_trim(stream, group, ids)
+  local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
+  local summary = redis.call('XPENDING', stream, group)
+  local floor
+  if summary[1] > 0 then
+    floor = summary[2]
+    redis.call('XTRIM', stream, 'MINID', floor)
+  else
+    -- Nothing pending: everything up to last-delivered-id is acknowledged, that id included.
+    floor = last_delivered(stream, group)
+    if floor == '0-0' then return acked end
+    redis.call('XTRIM', stream, 'MINID', floor)
+    redis.call('XDEL', stream, floor)
+  end
+  -- Ids at or above the floor were not trimmed. The ids are sorted, so they are a suffix: walk it
+  -- from the end (usually empty: acks come in stream order).
+  local above = {}
+  for i = #ids, 1, -1 do
+    if id_cmp(ids[i], floor) <= 0 then break end
+    above[#above + 1] = ids[i]
+  end
+  if #above > 0 then
+    if acked < #ids then
+      -- Some ids were not pending: delete only delivered ones (at or below last-delivered-id).
+      local last = last_delivered(stream, group)
+      local delivered = {}
+      for _, id in ipairs(above) do
+        if id_cmp(id, last) <= 0 then delivered[#delivered + 1] = id end
+      end
+      above = delivered
+    end
+    chunked(above, function(...) return redis.call('XDEL', stream, ...) end)
+  end
+  return acked
+end
+`;
+
+const TRIM_ACK_BODY = `${ACK_TRIM_LUA}
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
-local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
-local summary = redis.call('XPENDING', stream, group)
-local floor
-if summary[1] > 0 then
-  floor = summary[2]
-  redis.call('XTRIM', stream, 'MINID', floor)
-else
-  -- Nothing pending: everything up to last-delivered-id is acknowledged, that id included.
-  floor = last_delivered(stream, group)
-  if floor == '0-0' then return acked end
-  redis.call('XTRIM', stream, 'MINID', floor)
-  redis.call('XDEL', stream, floor)
-end
--- Ids at or above the floor were not trimmed. The ids are sorted, so they are a suffix: walk it
--- from the end (usually empty: acks come in stream order).
-local above = {}
-for i = #ids, 1, -1 do
-  if id_cmp(ids[i], floor) <= 0 then break end
-  above[#above + 1] = ids[i]
-end
-if #above > 0 then
-  if acked < #ids then
-    -- Some ids were not pending: delete only delivered ones (at or below last-delivered-id).
-    local last = last_delivered(stream, group)
-    local delivered = {}
-    for _, id in ipairs(above) do
-      if id_cmp(id, last) <= 0 then delivered[#delivered + 1] = id end
-    end
-    above = delivered
-  end
-  chunked(above, function(...) return redis.call('XDEL', stream, ...) end)
-end
-return acked
+return ack_trim(KEYS[1], ARGV[1], ids)
 `;
 
 const ACK_BODY = `${ACK_DELETE_LUA}
