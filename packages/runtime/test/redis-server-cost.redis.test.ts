@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
+import { isConnectionError } from "../src/buffer/redis/redis-connection.js";
 import { createRedisDelayedStore } from "../src/flow/delayed-redis-store.js";
 import { compareEntryIds } from "../src/buffer/redis/redis-stream-buffer.js";
 import { messages, offsets } from "./buffer-conformance.js";
@@ -116,6 +117,13 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     expect(await buffer.write(0, all.slice(2, 6))).toEqual({ written: 4, deduped: 2 });
     const read = await buffer.read(0, { consumer: "c", max: 20, timeoutMs: 0 });
     expect(read.entries.map((entry) => entry.message.id)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
+  });
+
+  it("counts a command aborted with its cut auto-pipeline as a connection error (retriable), as a lost reply is", () => {
+    // ioredis's AbortError from abortIncompletePipelines (seen failing a sink's ack in fault trial 3.1).
+    const aborted = Object.assign(new Error("Command aborted due to connection close"), { name: "AbortError" });
+    expect(isConnectionError(aborted)).toBe(true);
+    expect(isConnectionError(new Error("ERR syntax error"))).toBe(false);
   });
 
   it("orders entry ids as Redis does", () => {
