@@ -51,6 +51,26 @@ describe.skipIf(findRedisServer() === undefined)("Redis window store", () => {
     }
   });
 
+  it("a commit acks as the buffer does: the acked prefix trimmed (no XDEL one by one), out-of-order ids deleted", async () => {
+    const buffer = openBuffer(uniquePrefix("trim"));
+    try {
+      const store = createRedisWindowStore({ buffer, consumer: "c1" });
+      const offsets = await delivered(buffer, 0, "c1", 6);
+      expect(await store.commit(0, offsets.slice(0, 3), change({ a: "1" }), 1)).toBe(3);
+      const info = (await redisCommand(server.url, "XINFO", "STREAM", buffer.keysOf(0).stream)) as unknown[];
+      // XDEL records the largest id it deleted; XTRIM does not.
+      expect(info[info.indexOf("max-deleted-entry-id") + 1]).toBe("0-0");
+      expect((await buffer.usage(0)).length).toBe(3);
+      // Out of order: the last one first (above the oldest pending), then the rest.
+      expect(await store.commit(0, [offsets[5]!, offsets[4]!], change({ a: "2" }), 2)).toBe(2);
+      expect((await buffer.usage(0)).length).toBe(1);
+      expect(await store.commit(0, [offsets[3]!], change({ a: "3" }), 3)).toBe(1);
+      expect((await buffer.usage(0)).length).toBe(0);
+    } finally {
+      await buffer.close();
+    }
+  });
+
   it("state and watermark survive a Redis restart; the entry left pending is committed after it", async () => {
     const keyPrefix = uniquePrefix("restart");
     const before = openBuffer(keyPrefix);

@@ -80,7 +80,8 @@ export function createRedisDelayedStore(options: RedisDelayedStoreOptions): Dela
       if (identities.length === 0) return [];
       const { keys } = states[partition]!;
       const reply = (await runDelayedScript(connection.client, "parked", [keys.delayedMessages, keys.delayedReleased], identities)) as number[];
-      return reply.map((found) => found === 1);
+      // An empty reply: nothing is parked or released on the partition (the script's fast path).
+      return reply.length === 0 ? identities.map(() => false) : reply.map((found) => found === 1);
     },
     async release(partition, max) {
       const state = states[partition]!;

@@ -2,12 +2,12 @@
  * The Lua script of a reduce vertex's commit on Redis (redis-window-store.ts), written as
  * buffer/redis/scripts.ts writes its own: a `#!lua` flags line, a header stating purpose, KEYS,
  * ARGV and replies, and a name carrying the package version. Its ack is the buffer's own ack
- * (`ACK_DELETE_LUA`), not a copy, so the two cannot drift apart. Every key is under the input
+ * (`ACK_TRIM_LUA`), not a copy, so the two cannot drift apart. Every key is under the input
  * partition's hash tag (buffer/redis/keys.ts).
  */
 import { createHash } from "node:crypto";
 import type { RedisClient } from "../buffer/redis/redis-connection.js";
-import { ACK_DELETE_LUA, ACK_SHEBANG, LUA_HELPERS, WEIR_SCRIPT_VERSION } from "../buffer/redis/scripts.js";
+import { ACK_SHEBANG, ACK_TRIM_LUA, LUA_HELPERS, WEIR_SCRIPT_VERSION } from "../buffer/redis/scripts.js";
 
 const COMMIT = `
 Purpose: commit one epoch of a reduce vertex in one atomic step: acknowledge and delete its input
@@ -23,7 +23,7 @@ KEYS[5] last commit (string: consumer|N|first id|last id of the last commit that
 ARGV[1] consumer group
 ARGV[2] consumer
 ARGV[3] watermark to record; "" = leave it as it is
-ARGV[4] N, the number of entry ids (each given once)
+ARGV[4] N, the number of entry ids (each given once, in ascending stream order)
 ARGV[5 .. 4+N] entry ids
 ARGV[5+N] S, the number of fields to set
 ARGV[6+N .. 5+N+2S] per field: field, JSON
@@ -34,7 +34,7 @@ Returns: N when the commit applied (every entry acknowledged now), or when it is
   changed).
 `;
 
-const COMMIT_BODY = `${ACK_DELETE_LUA}
+const COMMIT_BODY = `${ACK_TRIM_LUA}
 local stream, windows, watermark = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer = ARGV[1], ARGV[2]
 local owner = redis.call('GET', KEYS[4])
@@ -56,7 +56,7 @@ for i = 6 + n, 5 + n + 2 * s do pairs_[#pairs_ + 1] = ARGV[i] end
 local removed = {}
 for i = 6 + n + 2 * s, #ARGV do removed[#removed + 1] = ARGV[i] end
 
-local acked = ack_delete(stream, group, ids)
+local acked = ack_trim(stream, group, ids)
 -- Chunks of 500 keep field/JSON pairs together.
 chunked(pairs_, function(...) return redis.call('HSET', windows, ...) end)
 chunked(removed, function(...) return redis.call('HDEL', windows, ...) end)

@@ -8,7 +8,8 @@
  *
  * ```
  *   <prefix>:{<pipeline>.<vertex>.<p>}          stream: the partition's entries (one field "m")
- *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup    sorted set: message id → expiry (server ms)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup-0  set: message ids written in an even window-long bucket of time
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup-1  set: … in an odd one (the two take turns, see scripts.ts bufferWrite)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:eos      set: upstream writers that declared end of stream
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed           sorted set: park identity → due time (server ms)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-messages  hash: park identity → the parked message (encoded)
@@ -41,8 +42,11 @@ export interface PartitionKeys {
   readonly tag: string;
   /** The partition's stream. */
   readonly stream: string;
-  /** Sorted set of message ids written within the dedup window (member: id, score: expiry ms). */
-  readonly dedup: string;
+  /**
+   * The two sets of message ids written within the dedup window, of even and odd window-long
+   * buckets of server time (scripts.ts `bufferWrite`). Before issue 12, one sorted set `:dedup`.
+   */
+  readonly dedupSets: readonly [string, string];
   /** Set of upstream writers that declared end of stream. */
   readonly eos: string;
   /** Sorted set of parked messages by due time (flow/delayed-redis-store.ts). */
@@ -80,7 +84,7 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
   return {
     tag,
     stream,
-    dedup: `${stream}:dedup`,
+    dedupSets: [`${stream}:dedup-0`, `${stream}:dedup-1`],
     eos: `${stream}:eos`,
     delayed: `${stream}:delayed`,
     delayedMessages: `${stream}:delayed-messages`,

@@ -543,6 +543,9 @@ export function isConnectionError(error: unknown): boolean {
   const message = error.message;
   return (
     message === "Connection is closed." ||
+    // ioredis rejects the commands of an auto-pipeline that was cut mid-reply (and does not
+    // resend them): like a lost reply, each may or may not have run, and is safe to retry.
+    message === "Command aborted due to connection close" ||
     message.startsWith("Stream isn't writeable") ||
     /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)\b/.test(message) ||
     /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)\b/.test(message)

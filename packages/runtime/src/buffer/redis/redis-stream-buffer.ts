@@ -3,11 +3,11 @@
  * consumer group per buffer (named after the buffer) with one consumer per process.
  *
  * ```
- *   write(p, msgs) ──▶ script write: dedup by id (window) + capacity check + XADD…   ┐ keys of
+ *   write(p, msgs) ──▶ script bufferWrite: dedup by id + capacity check + XADD…      ┐ keys of
  *   read(p)        ──▶ XREADGROUP >  (+ script state: ended? undelivered left?)     │ partition p
  *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ only:
  *   read(p, fromPending) ──▶ XREADGROUP <after|0>                                   │ {<buffer>.<p>}
- *   ack(p, offsets) ──▶ script ack: XACK, then XDEL what was acked                   │
+ *   ack(p, offsets) ──▶ script trimAck: XACK, XTRIM MINID the acked prefix, XDEL the rest │
  *   claimIdle(p)    ──▶ script claim: XPENDING IDLE (other consumers) + XCLAIM      │
  *   usage(p)        ──▶ XLEN + XPENDING summary                                     │
  *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         │
@@ -17,14 +17,16 @@
  * Choices (the contract itself is in partitioned-buffer.ts):
  * - **Acks delete.** The ack script deletes what it acknowledged, so a stream holds exactly its
  *   unacknowledged entries: `usage().length` is XLEN, capacity is checked against XLEN in the
- *   write script, and a stream cannot grow past its capacity. While full, the write script also
- *   trims acknowledged entries that something else may have left (XTRIM MINID below the oldest
+ *   write script, and a stream cannot grow past its capacity. The acknowledged prefix of a
+ *   stream goes with one XTRIM MINID per ack, not one XDEL per entry (scripts.ts trimAck,
+ *   issue 12). While full, the write script also trims acknowledged entries that something else may have left (XTRIM MINID below the oldest
  *   unacknowledged entry), since trimming that rides on XADD never happens when nothing can be written.
- * - **Idempotent writes.** Each partition keeps a sorted set of the message ids written within
- *   `dedupWindowMs`; the write script skips ids found there, in the same atomic step as the
- *   XADD. A batch written again — after a crash between a downstream write and the upstream
- *   ack, or resent by ioredis after a lost reply — adds nothing, and counts as written. The set
- *   costs memory: about 100 bytes per id written within the window.
+ * - **Idempotent writes.** Each partition remembers the message ids written within
+ *   `dedupWindowMs` (at least that long, less than twice: two sets of ids that take turns, one per
+ *   window-long bucket of server time, scripts.ts `bufferWrite`); the write script skips ids
+ *   found there, in the same atomic step as the XADD. A batch written again — after a crash
+ *   between a downstream write and the upstream ack, or resent by ioredis after a lost reply —
+ *   adds nothing, and counts as written. The sets cost memory: about 60–80 bytes per id.
  * - **Memory pressure is a full buffer.** Redis over `maxmemory` refuses the write script before
  *   it writes (its `#!lua` shebang has no `allow-oom`); the write then reports what it wrote so
  *   far, as for a full stream, and the caller's `onFull` applies. Acks and claims stay allowed
@@ -84,7 +86,7 @@ export interface RedisStreamBufferOptions extends BufferOptions {
   readonly connection: RedisConnection | RedisConnectionOptions;
   /** Prefix of every key (spec `buffer.keyPrefix`); no spaces or braces. Default `"weir"`. */
   readonly keyPrefix?: string;
-  /** How long a written message id is remembered to drop a duplicate write, in ms (default 600 000); 0 disables dedup. */
+  /** How long a written message id is at least remembered to drop a duplicate write (less than twice that), in ms (default 600 000); 0 disables dedup. */
   readonly dedupWindowMs?: number;
   /** Longest single blocking XREADGROUP, in ms (default 200): bounds how long an abort waits. */
   readonly blockSliceMs?: number;
@@ -221,7 +223,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       }
       let reply: unknown;
       try {
-        reply = await runScript(this.connection.client, "write", [part.keys.stream, part.keys.dedup, part.keys.eos], args);
+        reply = await runScript(this.connection.client, "bufferWrite", [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1]], args);
       } catch (error) {
         // Redis over maxmemory refused the script before it wrote anything (scripts.ts SHEBANG):
         // a full buffer, so backpressure holds (onFull decides) instead of the attempt failing.
@@ -231,7 +233,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         }
         throw part.stream.translate(error, "write");
       }
-      if (typeof reply === "number") throw scriptCodeError("write", reply, `buffer "${this.name}" partition ${partition}`);
+      if (typeof reply === "number") throw scriptCodeError("bufferWrite", reply, `buffer "${this.name}" partition ${partition}`);
       const [processed, addedNow] = reply as [number, number];
       written += processed;
       added += addedNow;
@@ -298,14 +300,22 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (const offset of offsets) {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
-    return part.stream.ack(offsets, true);
+    if (offsets.length === 0) return 0;
+    // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already.
+    const sorted = inStreamOrder(offsets) ? offsets : [...offsets].sort(compareEntryIds);
+    return part.stream.ackThrough(sorted, (distinct) => {
+      const args: string[] = new Array(distinct.length + 1);
+      args[0] = this.name;
+      for (let i = 0; i < distinct.length; i++) args[i + 1] = distinct[i] as string;
+      return runScript(this.connection.client, "trimAck", [part.keys.stream], args) as Promise<number>;
+    });
   }
 
   /**
    * Acknowledges `offsets` of `partition` through `run`: a script that acks them with the ack's own
-   * Lua (scripts.ts `ACK_DELETE_LUA`) together with other writes on the partition's keys, in one
-   * atomic step (reduce/redis-window-store.ts). `run` gets each offset once, after they were
-   * validated as the ack validates them, and the consumer group's name; errors are translated as
+   * Lua (scripts.ts `ACK_TRIM_LUA`) together with other writes on the partition's keys, in one
+   * atomic step (reduce/redis-window-store.ts). `run` gets each offset once, in stream order, after
+   * they were validated as the ack validates them, and the consumer group's name; errors are translated as
    * the ack's. Called even for no offsets (the script may still write).
    */
   async ackWithin(
@@ -317,7 +327,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     for (const offset of offsets) {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
-    return part.stream.ackThrough(offsets, (distinct) => run(this.connection.client, part.keys, this.name, distinct));
+    const sorted = inStreamOrder(offsets) ? offsets : [...offsets].sort(compareEntryIds);
+    return part.stream.ackThrough(sorted, (distinct) => run(this.connection.client, part.keys, this.name, distinct));
   }
 
   /**
@@ -512,6 +523,53 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   private invalidOffset(offset: unknown, operation: string): BufferError {
     return bufferErrors.invalidOffset(this.name, operation, offset, 'Redis offsets are stream entry ids "<ms>-<seq>"');
   }
+}
+
+/** Compares two stream entry ids `"<ms>-<seq>"` as Redis orders them (numerically, ms then seq). */
+export function compareEntryIds(a: string, b: string): number {
+  const da = a.indexOf("-");
+  const db = b.indexOf("-");
+  // The common case, two ids of one stream within the same few ms: same shape, and a native
+  // string comparison orders them.
+  if (da === db && a.length === b.length && canonical(a, da) && canonical(b, db)) return a < b ? -1 : a > b ? 1 : 0;
+  if (canonical(a, da) && canonical(b, db)) {
+    // Without leading zeros a longer number is larger, and equal lengths compare digit by digit;
+    // no substring is allocated (this runs once per acked offset).
+    if (da !== db) return da - db;
+    for (let i = 0; i < da; i++) {
+      const d = a.charCodeAt(i) - b.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    const la = a.length;
+    const lb = b.length;
+    if (la !== lb) return la - lb;
+    for (let i = da + 1; i < la; i++) {
+      const d = a.charCodeAt(i) - b.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+  const ms = compareDigits(a.slice(0, da), b.slice(0, db));
+  return ms !== 0 ? ms : compareDigits(a.slice(da + 1), b.slice(db + 1));
+}
+
+/** Whether neither part of the id has a leading zero (Redis's own ids never do; "0" itself is fine). */
+function canonical(id: string, dash: number): boolean {
+  return (id.charCodeAt(0) !== 48 || dash === 1) && (id.charCodeAt(dash + 1) !== 48 || id.length === dash + 2);
+}
+
+/** Compares two decimal numbers given as digits (leading zeros allowed, as Redis allows them). */
+function compareDigits(a: string, b: string): number {
+  if (a.length <= 15 && b.length <= 15) return Number(a) - Number(b);
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Whether the ids are in ascending stream order (one pass; a batch's offsets usually are). */
+function inStreamOrder(ids: readonly string[]): boolean {
+  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) > 0) return false;
+  return true;
 }
 
 /** The time part of a stream entry id `"<ms>-<seq>"`. */

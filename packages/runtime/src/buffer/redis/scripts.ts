@@ -27,7 +27,7 @@ export const ScriptCode = {
   STREAM_ENDED: -1,
 } as const;
 
-export type ScriptName = "write" | "ack" | "claim" | "state";
+export type ScriptName = "write" | "bufferWrite" | "ack" | "trimAck" | "claim" | "state";
 
 export interface ScriptDefinition {
   readonly name: ScriptName;
@@ -75,18 +75,16 @@ local function chunked(list, fn)
 end
 `;
 
-const WRITE = `
+const WRITE_PURPOSE = `
 Purpose: append a batch of messages to one stream, in order, as many as fit, skipping ids
   written within the dedup window (an idempotent write: a batch written again after a crash or a
   lost reply adds nothing). While the stream is full, acknowledged entries still in it are
   trimmed first (XTRIM MINID below the oldest unacknowledged entry). Capacity check, dedup and
   XADD are one atomic step, so the stream never holds more than the capacity. Creates the
   stream and the group when they are missing (a new stream, or a Redis that lost its data), so
-  entries are never written to a stream their readers' group does not cover.
-KEYS[1] stream
-KEYS[2] dedup set (sorted set: member = message id, score = expiry in server ms)
-KEYS[3] end-of-stream set (writers that declared end of stream)
-ARGV[1] capacity: entries the stream may hold; 0 = unlimited
+  entries are never written to a stream their readers' group does not cover.`;
+
+const WRITE_ARGV = `ARGV[1] capacity: entries the stream may hold; 0 = unlimited
 ARGV[2] dedup window in ms; 0 = no dedup
 ARGV[3] number of upstream writers; 0 = the stream never ends
 ARGV[4] consumer group reading the stream (created if missing, acknowledged entries trimmed);
@@ -100,8 +98,93 @@ Returns: {processed, added}: processed = how many messages, from the first, are 
   -1 when every upstream has declared end of stream.
 `;
 
+const WRITE = `${WRITE_PURPOSE}
+  The redisStream sink's write: one sorted set remembers each id for exactly the window.
+KEYS[1] stream
+KEYS[2] dedup set (sorted set: member = message id, score = expiry in server ms)
+KEYS[3] end-of-stream set (writers that declared end of stream)
+${WRITE_ARGV}`;
+
+const BUFFER_WRITE = `${WRITE_PURPOSE}
+  The buffer's write (issue 12): ids are remembered in two plain sets that take turns, one per
+  window-long bucket of server time (bucket n = floor(now / window) uses set n mod 2, which
+  expires at the end of bucket n + 1). A write checks the current and the previous bucket's set
+  and adds to the current one, so an id is remembered for at least the window and less than two.
+  Cheaper on the server than a sorted set: no score, no skiplist, and an old bucket goes as one
+  key instead of one ZREMRANGEBYSCORE removal per id.
+KEYS[1] stream
+KEYS[2] dedup set of even buckets (set of message ids)
+KEYS[3] end-of-stream set (writers that declared end of stream)
+KEYS[4] dedup set of odd buckets
+${WRITE_ARGV}`;
+
+/** The write's dedup with one sorted set (KEYS[2]: id → expiry): `dedup_begin`, `dedup_known`, `dedup_add`. */
+const ZSET_DEDUP = `
+local dedup = KEYS[2]
+local function dedup_begin(now)
+  redis.call('ZREMRANGEBYSCORE', dedup, '-inf', now)
+end
+-- Whether each id is in the set (false where absent), one ZMSCORE per 500 ids.
+local function dedup_known(ids)
+  local known = {}
+  for c = 1, #ids, 500 do
+    local scores = redis.call('ZMSCORE', dedup, unpack(ids, c, math.min(c + 499, #ids)))
+    for j = 1, #scores do known[c + j - 1] = scores[j] end
+  end
+  return known
+end
+local function dedup_add(ids, now, window)
+  local zargs = {}
+  for i = 1, #ids do
+    zargs[#zargs + 1] = now + window
+    zargs[#zargs + 1] = ids[i]
+    if #zargs >= 1000 then
+      redis.call('ZADD', dedup, unpack(zargs))
+      zargs = {}
+    end
+  end
+  if #zargs > 0 then redis.call('ZADD', dedup, unpack(zargs)) end
+  -- The whole set expires a window after the last write, so an idle stream leaves no dedup key.
+  redis.call('PEXPIRE', dedup, window)
+end
+`;
+
+/** The buffer write's dedup with two bucket sets (KEYS[2], KEYS[4]), same three functions. */
+const BUCKET_DEDUP = `
+local current, previous, bucket
+local function dedup_begin(now)
+  bucket = math.floor(now / window)
+  if bucket % 2 == 0 then current, previous = KEYS[2], KEYS[4] else current, previous = KEYS[4], KEYS[2] end
+  -- The set of bucket n - 2 (same key) expired at n * window, and the previous one's predecessor
+  -- (bucket n - 3) at (n - 1) * window; Redis may not have dropped them yet within this script, so
+  -- a set whose expiry is that old is stale and goes now (its expiry tells the bucket it was for).
+  local ttl = redis.call('PTTL', current)
+  if ttl >= 0 and now + ttl <= (bucket + 1) * window then redis.call('DEL', current) end
+  ttl = redis.call('PTTL', previous)
+  if ttl >= 0 and now + ttl <= bucket * window then redis.call('DEL', previous) end
+end
+-- Whether each id is in either set (false where absent), one SMISMEMBER per 500 ids and set.
+local function dedup_known(ids)
+  local known = {}
+  local both = redis.call('EXISTS', previous) == 1
+  for c = 1, #ids, 500 do
+    local last = math.min(c + 499, #ids)
+    local now_in = redis.call('SMISMEMBER', current, unpack(ids, c, last))
+    local before_in = both and redis.call('SMISMEMBER', previous, unpack(ids, c, last)) or nil
+    for j = 1, #now_in do
+      known[c + j - 1] = now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1)
+    end
+  end
+  return known
+end
+local function dedup_add(ids, now, window)
+  chunked(ids, function(...) return redis.call('SADD', current, ...) end)
+  redis.call('PEXPIREAT', current, (bucket + 2) * window)
+end
+`;
+
 const WRITE_BODY = `
-local stream, dedup, eos = KEYS[1], KEYS[2], KEYS[3]
+local stream, eos = KEYS[1], KEYS[3]
 local capacity = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local upstreams = tonumber(ARGV[3])
@@ -111,7 +194,7 @@ local nfields = tonumber(ARGV[6])
 local first = 7 + nfields
 local stride = 1 + nfields
 local count = (#ARGV - first + 1) / stride
-
+%DEDUP%
 if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
 if group ~= '' and redis.call('EXISTS', stream) == 0 then
   redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
@@ -121,7 +204,7 @@ local now = 0
 if window > 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZREMRANGEBYSCORE', dedup, '-inf', now)
+  dedup_begin(now)
 end
 
 -- Drops acknowledged entries left below the oldest unacknowledged one (pending, or the first
@@ -140,16 +223,13 @@ local function trim_acked()
   end
 end
 
--- Scores of every id of the batch in the dedup set, fetched with one ZMSCORE per 500 ids rather
--- than one ZSCORE per message (false where absent). Ids the script adds itself are in 'seen'.
+-- Which ids of the batch the dedup window holds, fetched for the whole batch at once rather
+-- than per message. Ids the script adds itself are in 'seen'.
 local known = {}
 if window > 0 then
   local ids = {}
   for i = 0, count - 1 do ids[i + 1] = ARGV[first + i * stride] end
-  for c = 1, #ids, 500 do
-    local scores = redis.call('ZMSCORE', dedup, unpack(ids, c, math.min(c + 499, #ids)))
-    for j = 1, #scores do known[c + j - 1] = scores[j] end
-  end
+  known = dedup_known(ids)
 end
 
 local len = 0
@@ -157,7 +237,7 @@ if capacity > 0 then len = redis.call('XLEN', stream) end
 local trimmed = false
 local processed, added = 0, 0
 local seen = {}
-local zargs = {}
+local fresh = {}
 local xargs
 if nfields ~= 1 then
   xargs = {}
@@ -195,19 +275,12 @@ for i = 0, count - 1 do
     added = added + 1
     if window > 0 then
       seen[id] = true
-      zargs[#zargs + 1] = now + window
-      zargs[#zargs + 1] = id
-      if #zargs >= 1000 then
-        redis.call('ZADD', dedup, unpack(zargs))
-        zargs = {}
-      end
+      fresh[#fresh + 1] = id
     end
   end
   processed = processed + 1
 end
-if #zargs > 0 then redis.call('ZADD', dedup, unpack(zargs)) end
--- The whole set expires a window after the last write, so an idle buffer leaves no dedup key.
-if added > 0 and window > 0 then redis.call('PEXPIRE', dedup, window) end
+if #fresh > 0 then dedup_add(fresh, now, window) end
 return {processed, added}
 `;
 
@@ -222,10 +295,9 @@ Returns: how many entries were newly acknowledged (as XACK counts).
 `;
 
 /**
- * The buffer's ack as a Lua function, `ack_delete(stream, group, ids)`, returning how many ids were
- * newly acknowledged: the `ack` script's body, and the ack inside any script that acks buffer
- * entries together with other writes (reduce/window-commit-script.ts), so both ack alike. Needs
- * {@link LUA_HELPERS}.
+ * The plain ack as a Lua function, `ack_delete(stream, group, ids)`, returning how many ids were
+ * newly acknowledged: the `ack` script's body (the `redisStream` source's `deleteOnAck`; Weir's own
+ * buffers ack with {@link ACK_TRIM_LUA}). Needs {@link LUA_HELPERS}.
  */
 export const ACK_DELETE_LUA = `
 local function ack_delete(stream, group, ids)
@@ -244,6 +316,71 @@ local function ack_delete(stream, group, ids)
   end
   return acked
 end
+`;
+
+const TRIM_ACK = `
+Purpose: the buffer's ack: acknowledge entries and remove them, as the ack script does, but drop
+  the acknowledged prefix of the stream with one XTRIM MINID instead of one XDEL per entry (XDEL
+  costs about 0.8 µs of server CPU per entry, XTRIM a few hundredths). Every entry below the
+  oldest pending one (or, with none pending, at or below last-delivered-id) was delivered and is
+  no longer pending, so it is acknowledged and may go. Acked ids at or above that floor (acks out
+  of stream order) are XDELed as before. Only for Weir's own buffer streams, whose group starts
+  at 0: in a user's stream (redisStream source, group created at $) entries below the group were
+  never delivered, and the plain ack script is used there.
+KEYS[1] stream
+ARGV[1] consumer group
+ARGV[2 ..] entry ids, in ascending stream order (an id given twice is acknowledged and counted once)
+Returns: how many entries were newly acknowledged (as XACK counts).
+`;
+
+/**
+ * The buffer's ack as a Lua function, `ack_trim(stream, group, ids)` with `ids` in ascending stream
+ * order, returning how many ids were newly acknowledged: the `trimAck` script's body, and the ack
+ * inside any script that acks buffer entries together with other writes
+ * (reduce/window-commit-script.ts), so both ack alike. Needs {@link LUA_HELPERS}.
+ */
+export const ACK_TRIM_LUA = `
+local function ack_trim(stream, group, ids)
+  local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
+  local summary = redis.call('XPENDING', stream, group)
+  local floor
+  if summary[1] > 0 then
+    floor = summary[2]
+    redis.call('XTRIM', stream, 'MINID', floor)
+  else
+    -- Nothing pending: everything up to last-delivered-id is acknowledged, that id included.
+    floor = last_delivered(stream, group)
+    if floor == '0-0' then return acked end
+    redis.call('XTRIM', stream, 'MINID', floor)
+    redis.call('XDEL', stream, floor)
+  end
+  -- Ids at or above the floor were not trimmed. The ids are sorted, so they are a suffix: walk it
+  -- from the end (usually empty: acks come in stream order).
+  local above = {}
+  for i = #ids, 1, -1 do
+    if id_cmp(ids[i], floor) <= 0 then break end
+    above[#above + 1] = ids[i]
+  end
+  if #above > 0 then
+    if acked < #ids then
+      -- Some ids were not pending: delete only delivered ones (at or below last-delivered-id).
+      local last = last_delivered(stream, group)
+      local delivered = {}
+      for _, id in ipairs(above) do
+        if id_cmp(id, last) <= 0 then delivered[#delivered + 1] = id end
+      end
+      above = delivered
+    end
+    chunked(above, function(...) return redis.call('XDEL', stream, ...) end)
+  end
+  return acked
+end
+`;
+
+const TRIM_ACK_BODY = `${ACK_TRIM_LUA}
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+return ack_trim(KEYS[1], ARGV[1], ids)
 `;
 
 const ACK_BODY = `${ACK_DELETE_LUA}
@@ -330,14 +467,16 @@ return {1, 0}
  * Without a shebang Redis refuses only a script's first memory-growing command, and only while
  * the script has changed nothing yet: the write script's dedup expiry (ZREMRANGEBYSCORE) or trim
  * counted as a change, and its XADDs then ran on, growing Redis to several times its maxmemory.
- * - write: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
- * - ack, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
+ * - write, bufferWrite: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
+ * - ack, trimAck, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
  *   refusing them under memory pressure would keep Redis full for good.
  * - state: `no-writes` — it only reads.
  */
 const SHEBANG: Readonly<Record<ScriptName, string>> = {
   write: "#!lua",
+  bufferWrite: "#!lua",
   ack: "#!lua flags=allow-oom",
+  trimAck: "#!lua flags=allow-oom",
   claim: "#!lua flags=allow-oom",
   state: "#!lua flags=no-writes",
 };
@@ -352,8 +491,10 @@ function define(name: ScriptName, numberOfKeys: number, header: string, body: st
 
 /** Every script, by name. */
 export const scripts: Readonly<Record<ScriptName, ScriptDefinition>> = {
-  write: define("write", 3, WRITE, WRITE_BODY),
+  write: define("write", 3, WRITE, WRITE_BODY.replace("%DEDUP%", ZSET_DEDUP)),
+  bufferWrite: define("bufferWrite", 4, BUFFER_WRITE, WRITE_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
   ack: define("ack", 1, ACK, ACK_BODY),
+  trimAck: define("trimAck", 1, TRIM_ACK, TRIM_ACK_BODY),
   claim: define("claim", 1, CLAIM, CLAIM_BODY),
   state: define("state", 3, STATE, STATE_BODY),
 };
@@ -394,7 +535,7 @@ export function runScript(
  * @param subject names what was being written, e.g. `buffer "demo.out" partition 2`.
  */
 export function scriptCodeError(name: ScriptName, code: number, subject: string): BufferError {
-  if (name === "write" && code === ScriptCode.STREAM_ENDED) {
+  if ((name === "write" || name === "bufferWrite") && code === ScriptCode.STREAM_ENDED) {
     return new BufferError(
       "BUFFER_STREAM_ENDED",
       `${subject}: write after every upstream declared end of stream; a writer must call endOfStream only after its last write`,
