@@ -129,7 +129,7 @@ const bufferSchema = z
           .describe("Prefix of every Redis key Weir writes; no spaces or braces."),
         cluster: z.boolean().default(false).describe("Connect to a Redis Cluster through the node in `url`."),
         claimIdle: duration.default(30_000).describe("How long an entry stays pending before another consumer claims it."),
-        dedupWindow: duration.default(600_000).describe("How long a forwarded message id is remembered to drop duplicate writes."),
+        dedupWindow: duration.default(600_000).describe("How long a forwarded message id is at least remembered to drop duplicate writes (the Redis buffer keeps it for less than twice this)."),
         tls: redisTlsSchema.optional(),
       })
       .describe("Redis streams, one per partition: durable, shared by every worker process."),
