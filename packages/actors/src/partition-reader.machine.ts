@@ -3,16 +3,20 @@
  * offsets only when the supervisor commits that epoch.
  *
  *   active (parallel)
- *   ├─ fetch:  reading ──(readerIo.batch: hand over)──▶ reading
- *   │            │ error        ├─ window full ──▶ awaitingCommit ──(batcher.sealed frees room)──▶ reading
- *   │            ▼              └─ drain / end of stream ──▶ draining
+ *   ├─ fetch:  reading ──(readerIo.batch: hand over; the grant's `done` one: grant again)──▶ reading
+ *   │            │ error        ├─ done, window full ──▶ awaitingCommit ──(batcher.sealed frees room)──▶ reading
+ *   │            ▼              └─ done, drain / end of stream ──▶ draining
  *   │          backingOff ──▶ reading          (too many failed reads ──▶ failed)
  *   └─ commit: idle ──(supervisor.commit e, sealed e known)──▶ acking ──▶ idle
  *   supervisor.stop ──▶ stopped
  *
- * I/O: one `readerIo` actor invoked for the reader's whole life (reader-io.ts): `reading` sends it
- * `reader.read` and waits for `readerIo.batch`/`readerIo.readFailed`; `acking` sends `reader.ack`
- * and waits for `readerIo.acked`/`readerIo.ackFailed`.
+ * I/O: one `readerIo` actor invoked for the reader's whole life (reader-io.ts). Entering `reading`
+ * grants it a credit (`reader.read`, max = the room left in the window) and it reads on by itself:
+ * `reading` takes each `readerIo.batch` in one step and stays, until the one that says `done`
+ * (credit used up, end of stream, or paused for a drain) leads on — to `reading` again (a new
+ * grant), `awaitingCommit` or `draining`. A drain sends `reader.pause` while a grant runs, and the
+ * reader reports `reader.draining` only after that grant's `done`: no read answers after the
+ * report. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
  * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
  * Sends: `reader.batchRead` to its batcher (one event per batch); `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed` to the supervisor.
@@ -39,7 +43,7 @@ import {
   type StopEvent,
 } from "./epoch-protocol.js";
 import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, SealedEpoch } from "./partition-reader.types.js";
-import type { ReaderIoEvent, ReaderIoInput, ReaderIoRequest } from "./reader-io.js";
+import { readProgress, type ReaderIoEvent, type ReaderIoInput, type ReaderIoRequest } from "./reader-io.js";
 import { isNewerWatermark, laterWatermark } from "./watermark.js";
 
 type ReaderIoBatchEvent = Extract<ReaderIoEvent, { type: "readerIo.batch" }>;
@@ -65,19 +69,29 @@ function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefin
 function afterRead(
   context: PartitionReaderContext,
   event: ReaderIoBatchEvent,
-): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark"> {
+): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark" | "credit"> {
   const { entries } = event;
-  // Pending entries come first; once a pending read comes back short, they are all re-read.
-  const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
+  // Pending entries come first; once a pending read comes back short, they are all re-read. The
+  // read asked for the credit left, so `readerIo` applies the same rule (readProgress).
+  const { pendingDone, endOfStream } = readProgress(context, context.credit, event);
   const last = entries[entries.length - 1];
   return {
     readFailures: 0,
     pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
     fromPending: context.fromPending && !pendingDone,
-    endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
+    endOfStream,
     unsealed: context.unsealed + entries.length,
     watermark: laterWatermark(context.watermark, event.watermark),
+    credit: endsGrant(context, event) ? 0 : context.credit - entries.length,
   };
+}
+
+/**
+ * The answer ends the running grant: `readerIo` reads nothing more until the next `reader.read`.
+ * An end of stream ends it whatever the answer says.
+ */
+function endsGrant(context: PartitionReaderContext, event: ReaderIoBatchEvent): boolean {
+  return event.done === true || readProgress(context, context.credit, event).endOfStream;
 }
 
 function isFatal(error: unknown): boolean {
@@ -109,13 +123,18 @@ export const partitionReaderMachine = setup({
   },
   guards: {
     shouldDrain: ({ context }) => context.drainRequested || context.endOfStream,
-    drainsAfterRead: ({ context, event }) => {
+    // Guards on the answer that ends a grant; the others are taken in `reading` and read on.
+    drainsAfterGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return context.drainRequested || afterRead(context, event).endOfStream;
+      return endsGrant(context, event) && (context.drainRequested || afterRead(context, event).endOfStream);
     },
-    fillsWindowWithRead: ({ context, event }) => {
+    fillsWindowWithGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return context.unsealed + event.entries.length >= context.readBatchSize;
+      return endsGrant(context, event) && context.unsealed + event.entries.length >= context.readBatchSize;
+    },
+    endsGrant: ({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return endsGrant(context, event);
     },
     isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
     hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
@@ -135,16 +154,23 @@ export const partitionReaderMachine = setup({
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
   },
   actions: {
-    requestRead: sendTo(ioId, ({ context }): ReaderIoRequest => {
+    // A grant: the room left in the window, read by `readerIo` on its own (reader-io.ts).
+    requestRead: enqueueActions(({ context, enqueue }) => {
+      const credit = context.readBatchSize - context.unsealed;
       const input: ReadBatchInput = {
         vertex: context.vertex,
         partition: context.partition,
-        max: context.readBatchSize - context.unsealed,
+        max: credit,
         timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
         fromPending: context.fromPending,
         ...(context.fromPending && context.pendingAfter !== null ? { after: context.pendingAfter } : {}),
       };
-      return { type: "reader.read", input };
+      enqueue.sendTo(ioId, { type: "reader.read", input } satisfies ReaderIoRequest);
+      enqueue.assign({ credit });
+    }),
+    // A drain while a grant runs: the read in flight ends it (its answer says `done`).
+    pauseReads: enqueueActions(({ context, enqueue }) => {
+      if (context.credit > 0) enqueue.sendTo(ioId, { type: "reader.pause" } satisfies ReaderIoRequest);
     }),
     requestAck: sendTo(ioId, ({ context }): ReaderIoRequest => {
       const { epoch, offsets, watermark } = nextCommittable(context)!;
@@ -167,9 +193,11 @@ export const partitionReaderMachine = setup({
       }
       enqueue.assign(afterRead(context, event));
     }),
+    // A failed read ends its grant as well.
     recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
       readFailures: context.readFailures + 1,
       lastError: errorText(error),
+      credit: 0,
     })),
     reportReadFailure: sendParent(({ context }): ReaderReadFailedEvent => ({
       type: "reader.readFailed",
@@ -242,6 +270,7 @@ export const partitionReaderMachine = setup({
     endOfStream: false,
     readFailures: 0,
     lastError: null,
+    credit: 0,
     acked: 0,
     ackedEpochs: [],
     watermark: undefined,
@@ -257,7 +286,7 @@ export const partitionReaderMachine = setup({
       invoke: {
         id: ioId,
         src: "readerIo",
-        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition }),
+        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition, readTimeoutMs: context.readTimeoutMs }),
         onError: {
           target: "failed",
           actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
@@ -268,7 +297,7 @@ export const partitionReaderMachine = setup({
         // A commit the reader already queued or acked is ignored: acking twice, or a queue head
         // with no sealed epoch behind it, would wedge the commit region.
         "supervisor.commit": [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }],
-        "supervisor.drain": { actions: "requestDrain" },
+        "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
         "supervisor.stop": "stopped",
       },
       states: {
@@ -278,13 +307,15 @@ export const partitionReaderMachine = setup({
             reading: {
               entry: "requestRead",
               on: {
-                // The answer goes where it leads in one step (issue 12: each step is a microstep),
-                // the guards judging the context as `handOff` leaves it. Reading again re-enters
-                // `reading`, whose entry asks for the next read.
+                // Each answer is one step (issue 12: each step is a microstep), the guards judging
+                // the context as `handOff` leaves it. Within a grant the reader stays; the answer
+                // that ends it goes where it leads, and reading on re-enters `reading`, whose
+                // entry grants the room left.
                 "readerIo.batch": [
-                  { guard: "drainsAfterRead", target: "draining", actions: "handOff" },
-                  { guard: "fillsWindowWithRead", target: "awaitingCommit", actions: "handOff" },
-                  { target: "reading", reenter: true, actions: "handOff" },
+                  { guard: "drainsAfterGrant", target: "draining", actions: "handOff" },
+                  { guard: "fillsWindowWithGrant", target: "awaitingCommit", actions: "handOff" },
+                  { guard: "endsGrant", target: "reading", reenter: true, actions: "handOff" },
+                  { actions: "handOff" },
                 ],
                 "readerIo.readFailed": [
                   {

@@ -13,7 +13,7 @@ export interface PartitionReaderInput {
   readonly maxReadFailures?: number;
 }
 
-/** A read the reader asks its `readerIo` actor for (`reader.read`). */
+/** A read of the reader's `readerIo` actor: the first of a grant (`reader.read`), or one it goes on with. */
 export interface ReadBatchInput {
   readonly vertex: string;
   readonly partition: number;
@@ -69,6 +69,11 @@ export interface PartitionReaderContext {
   readonly endOfStream: boolean;
   readonly readFailures: number;
   readonly lastError: string | null;
+  /**
+   * Entries the running grant may still read (`readerIo` reads on by itself within it); 0 when no
+   * grant runs (none asked yet, or its last answer said `done`, or a read failed).
+   */
+  readonly credit: number;
   readonly acked: number;
   /** The most recently acked epochs, to ignore a repeated commit. */
   readonly ackedEpochs: readonly number[];

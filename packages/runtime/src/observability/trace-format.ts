@@ -26,9 +26,11 @@
  * `sinkWriter` invocation per attempt. A v2 trace cannot replay against these machines.
  *
  * v4 (issue 12): an epoch's data rides on its EOT (`batcher.eot { count, messages }`, no
- * `batcher.data` frame), and a batcher rests in `eotSent` after a close until its next event. A v3
- * trace expects a sink-session step for `batcher.data` and the batcher back in `collecting` after
- * every close, so its replay would diverge at the first epoch.
+ * `batcher.data` frame), a batcher rests in `eotSent` after a close until its next event, and a
+ * reader's `readerIo` reads on by itself within a credit (`reader.read` per grant, not per read;
+ * an empty read sends nothing). A v3 trace expects a sink-session step for `batcher.data`, the
+ * batcher back in `collecting` after every close and a reader step per empty read, so its replay
+ * would diverge at the first epoch.
  */
 export const traceFormat = "weir.trace/v4";
 /** Formats this replay refuses with a reason, not just "unsupported". */
@@ -38,7 +40,7 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v2":
     "it was recorded when each sink attempt was its own sinkWriter actor (one invocation per attempt); replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v3":
-    "it was recorded when an epoch's data went to the sink session in a batcher.data frame before its EOT and the batcher returned to collecting after every close; replay it with the Weir version that recorded it, or record the run again",
+    "it was recorded when an epoch's data went to the sink session in a batcher.data frame before its EOT, the batcher returned to collecting after every close and a reader asked for every read; replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
