@@ -61,6 +61,35 @@ function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefin
   return epoch === undefined ? undefined : context.sealed.find((entry) => entry.epoch === epoch);
 }
 
+/** The sealed epoch a commit names, when nothing is queued before it: it can be acked at once. */
+function committableNow(context: PartitionReaderContext, epoch: number): SealedEpoch | undefined {
+  return context.commitQueue.length === 0 ? context.sealed.find((entry) => entry.epoch === epoch) : undefined;
+}
+
+/** Nothing to ack: no offsets, and no watermark the ack would move forward. */
+function isEmptyCommit(context: PartitionReaderContext, epoch: SealedEpoch): boolean {
+  return epoch.offsets.length === 0 && !isNewerWatermark(epoch.watermark, context.ackedWatermark);
+}
+
+/** `reader.acked` for an epoch whose ack is done (or needed none), and the context after it. */
+function ackedEpoch(context: PartitionReaderContext, done: SealedEpoch, commitQueue: readonly number[]) {
+  const acked: ReaderAckedEvent = {
+    type: "reader.acked",
+    partition: context.partition,
+    epoch: done.epoch,
+    count: done.offsets.length,
+    ...(done.watermark === undefined ? {} : { watermark: done.watermark }),
+  };
+  const update: Partial<PartitionReaderContext> = {
+    commitQueue,
+    sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
+    acked: context.acked + done.offsets.length,
+    ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
+    ackedWatermark: laterWatermark(context.ackedWatermark, done.watermark),
+  };
+  return { acked, update };
+}
+
 /**
  * What the reader's context becomes once a read's answer is recorded. The answer's transition
  * picks its target from this (guards see the context before the step's actions run) and
@@ -101,6 +130,14 @@ function isFatal(error: unknown): boolean {
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A commit while another epoch's ack runs: queued. The commit region's states take
+ * `supervisor.commit` themselves (none above them does), so one transition handles it. A commit
+ * the reader already queued or acked is ignored: acking twice, or a queue head with no sealed
+ * epoch behind it, would wedge the commit region.
+ */
+const commitLater = [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }] as const;
 
 export const partitionReaderMachine = setup({
   types: {
@@ -149,7 +186,18 @@ export const partitionReaderMachine = setup({
     // Nothing to ack: no offsets, and no watermark the ack would move forward.
     hasEmptyCommit: ({ context }) => {
       const next = nextCommittable(context);
-      return next !== undefined && next.offsets.length === 0 && !isNewerWatermark(next.watermark, context.ackedWatermark);
+      return next !== undefined && isEmptyCommit(context, next);
+    },
+    // A commit of a sealed epoch with nothing queued before it is acted on in its own step, not in
+    // an eventless one after it (issue 12); the guards judge the context `enqueueCommit` would leave.
+    commitsEmptyEpochNow: ({ context, event }) => {
+      assertEvent(event, "supervisor.commit");
+      const epoch = committableNow(context, event.epoch);
+      return epoch !== undefined && isEmptyCommit(context, epoch);
+    },
+    commitsEpochNow: ({ context, event }) => {
+      assertEvent(event, "supervisor.commit");
+      return committableNow(context, event.epoch) !== undefined;
     },
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
   },
@@ -236,21 +284,18 @@ export const partitionReaderMachine = setup({
     completeAck: enqueueActions(({ context, enqueue }) => {
       const done = nextCommittable(context);
       if (done === undefined) return;
-      const acked: ReaderAckedEvent = {
-        type: "reader.acked",
-        partition: context.partition,
-        epoch: done.epoch,
-        count: done.offsets.length,
-        ...(done.watermark === undefined ? {} : { watermark: done.watermark }),
-      };
+      const { acked, update } = ackedEpoch(context, done, context.commitQueue.slice(1));
       enqueue.sendParent(acked);
-      enqueue.assign({
-        commitQueue: context.commitQueue.slice(1),
-        sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
-        acked: context.acked + done.offsets.length,
-        ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
-        ackedWatermark: laterWatermark(context.ackedWatermark, done.watermark),
-      });
+      enqueue.assign(update);
+    }),
+    // A commit of an epoch with nothing to ack, nothing queued before it: done in its own step.
+    completeEmptyCommit: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "supervisor.commit");
+      const done = committableNow(context, event.epoch);
+      if (done === undefined) return;
+      const { acked, update } = ackedEpoch(context, done, context.commitQueue);
+      enqueue.sendParent(acked);
+      enqueue.assign(update);
     }),
   },
 }).createMachine({
@@ -294,9 +339,6 @@ export const partitionReaderMachine = setup({
       },
       on: {
         "batcher.sealed": { actions: "recordSealed" },
-        // A commit the reader already queued or acked is ignored: acking twice, or a queue head
-        // with no sealed epoch behind it, would wedge the commit region.
-        "supervisor.commit": [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }],
         "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
         "supervisor.stop": "stopped",
       },
@@ -353,15 +395,26 @@ export const partitionReaderMachine = setup({
         commit: {
           initial: "idle",
           states: {
+            // The eventless check is for commits that wait on something else: an epoch sealed after
+            // its commit came, or the next queued one after an ack.
             idle: {
               always: [
                 { guard: "hasEmptyCommit", actions: "completeAck" },
                 { guard: "hasCommit", target: "acking" },
               ],
+              on: {
+                "supervisor.commit": [
+                  { guard: "isDuplicateCommit" },
+                  { guard: "commitsEmptyEpochNow", actions: "completeEmptyCommit" },
+                  { guard: "commitsEpochNow", target: "acking", actions: "enqueueCommit" },
+                  { actions: "enqueueCommit" },
+                ],
+              },
             },
             acking: {
               entry: "requestAck",
               on: {
+                "supervisor.commit": commitLater,
                 "readerIo.acked": { target: "idle", actions: "completeAck" },
                 "readerIo.ackFailed": [
                   {
@@ -374,7 +427,7 @@ export const partitionReaderMachine = setup({
               },
             },
             // A failed ack is retried: the epoch is committed downstream, only the ack is owed.
-            ackBackoff: { after: { ackRetryBackoff: "acking" } },
+            ackBackoff: { after: { ackRetryBackoff: "acking" }, on: { "supervisor.commit": commitLater } },
           },
         },
       },
