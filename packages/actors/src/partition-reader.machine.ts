@@ -43,7 +43,7 @@ import {
   type StopEvent,
 } from "./epoch-protocol.js";
 import type { PartitionReaderContext, PartitionReaderInput, ReadBatchInput, SealedEpoch } from "./partition-reader.types.js";
-import { readProgress, type ReaderIoEvent, type ReaderIoInput, type ReaderIoRequest } from "./reader-io.js";
+import type { ReaderIoEvent, ReaderIoInput, ReaderIoRequest } from "./reader-io.js";
 import { isNewerWatermark, laterWatermark } from "./watermark.js";
 
 type ReaderIoBatchEvent = Extract<ReaderIoEvent, { type: "readerIo.batch" }>;
@@ -98,20 +98,18 @@ function ackedEpoch(context: PartitionReaderContext, done: SealedEpoch, commitQu
 function afterRead(
   context: PartitionReaderContext,
   event: ReaderIoBatchEvent,
-): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark" | "credit"> {
+): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark"> {
   const { entries } = event;
-  // Pending entries come first; once a pending read comes back short, they are all re-read. The
-  // read asked for the credit left, so `readerIo` applies the same rule (readProgress).
-  const { pendingDone, endOfStream } = readProgress(context, context.credit, event);
+  // Pending entries come first; `readerIo` says when a pending page came back short (they are all
+  // re-read) and reads on with new ones, so the next grant starts where it left off.
   const last = entries[entries.length - 1];
   return {
     readFailures: 0,
     pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
-    fromPending: context.fromPending && !pendingDone,
-    endOfStream,
+    fromPending: context.fromPending && event.pendingDone !== true,
+    endOfStream: event.endOfStream,
     unsealed: context.unsealed + entries.length,
     watermark: laterWatermark(context.watermark, event.watermark),
-    credit: endsGrant(context, event) ? 0 : context.credit - entries.length,
   };
 }
 
@@ -119,8 +117,8 @@ function afterRead(
  * The answer ends the running grant: `readerIo` reads nothing more until the next `reader.read`.
  * An end of stream ends it whatever the answer says.
  */
-function endsGrant(context: PartitionReaderContext, event: ReaderIoBatchEvent): boolean {
-  return event.done === true || readProgress(context, context.credit, event).endOfStream;
+function endsGrant(event: ReaderIoBatchEvent): boolean {
+  return event.done === true || event.endOfStream;
 }
 
 function isFatal(error: unknown): boolean {
@@ -163,15 +161,15 @@ export const partitionReaderMachine = setup({
     // Guards on the answer that ends a grant; the others are taken in `reading` and read on.
     drainsAfterGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return endsGrant(context, event) && (context.drainRequested || afterRead(context, event).endOfStream);
+      return endsGrant(event) && (context.drainRequested || event.endOfStream);
     },
     fillsWindowWithGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return endsGrant(context, event) && context.unsealed + event.entries.length >= context.readBatchSize;
+      return endsGrant(event) && context.unsealed + event.entries.length >= context.readBatchSize;
     },
     endsGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return endsGrant(context, event);
+      return endsGrant(event);
     },
     isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
     hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
@@ -203,23 +201,21 @@ export const partitionReaderMachine = setup({
   },
   actions: {
     // A grant: the room left in the window, read by `readerIo` on its own (reader-io.ts).
-    requestRead: enqueueActions(({ context, enqueue }) => {
-      const credit = context.readBatchSize - context.unsealed;
+    // The grant is not kept in the context (an assign per grant copies it): `readerIo` counts it
+    // down, and its `done` answer says when it is used up.
+    requestRead: sendTo(ioId, ({ context }): ReaderIoRequest => {
       const input: ReadBatchInput = {
         vertex: context.vertex,
         partition: context.partition,
-        max: credit,
+        max: context.readBatchSize - context.unsealed,
         timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
         fromPending: context.fromPending,
         ...(context.fromPending && context.pendingAfter !== null ? { after: context.pendingAfter } : {}),
       };
-      enqueue.sendTo(ioId, { type: "reader.read", input } satisfies ReaderIoRequest);
-      enqueue.assign({ credit });
+      return { type: "reader.read", input };
     }),
-    // A drain while a grant runs: the read in flight ends it (its answer says `done`).
-    pauseReads: enqueueActions(({ context, enqueue }) => {
-      if (context.credit > 0) enqueue.sendTo(ioId, { type: "reader.pause" } satisfies ReaderIoRequest);
-    }),
+    // A drain in `reading` (a grant runs there, always): the read in flight ends it (its answer says `done`).
+    pauseReads: sendTo(ioId, { type: "reader.pause" } satisfies ReaderIoRequest),
     requestAck: sendTo(ioId, ({ context }): ReaderIoRequest => {
       const { epoch, offsets, watermark } = nextCommittable(context)!;
       const { vertex, partition } = context;
@@ -245,7 +241,6 @@ export const partitionReaderMachine = setup({
     recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
       readFailures: context.readFailures + 1,
       lastError: errorText(error),
-      credit: 0,
     })),
     reportReadFailure: sendParent(({ context }): ReaderReadFailedEvent => ({
       type: "reader.readFailed",
@@ -315,7 +310,6 @@ export const partitionReaderMachine = setup({
     endOfStream: false,
     readFailures: 0,
     lastError: null,
-    credit: 0,
     acked: 0,
     ackedEpochs: [],
     watermark: undefined,
@@ -339,7 +333,6 @@ export const partitionReaderMachine = setup({
       },
       on: {
         "batcher.sealed": { actions: "recordSealed" },
-        "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
         "supervisor.stop": "stopped",
       },
       states: {
@@ -349,6 +342,9 @@ export const partitionReaderMachine = setup({
             reading: {
               entry: "requestRead",
               on: {
+                // The fetch region's states take the drain themselves (the commit region's do not),
+                // so one transition handles it; here a grant runs, and it is paused.
+                "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
                 // Each answer is one step (issue 12: each step is a microstep), the guards judging
                 // the context as `handOff` leaves it. Within a grant the reader stays; the answer
                 // that ends it goes where it leads, and reading on re-enters `reading`, whose
@@ -380,16 +376,18 @@ export const partitionReaderMachine = setup({
             // The window is full: the open epoch holds readBatchSize of this partition's messages
             // and can only close once a commit frees an in-flight slot.
             awaitingCommit: {
+              on: { "supervisor.drain": { actions: "requestDrain" } },
               always: [
                 { guard: "shouldDrain", target: "draining" },
                 { guard: "hasRoom", target: "reading" },
               ],
             },
             backingOff: {
+              on: { "supervisor.drain": { actions: "requestDrain" } },
               always: { guard: "shouldDrain", target: "draining" },
               after: { readRetryBackoff: "reading" },
             },
-            draining: { entry: "reportDraining" },
+            draining: { entry: "reportDraining", on: { "supervisor.drain": { actions: "requestDrain" } } },
           },
         },
         commit: {

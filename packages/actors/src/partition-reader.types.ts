@@ -69,11 +69,6 @@ export interface PartitionReaderContext {
   readonly endOfStream: boolean;
   readonly readFailures: number;
   readonly lastError: string | null;
-  /**
-   * Entries the running grant may still read (`readerIo` reads on by itself within it); 0 when no
-   * grant runs (none asked yet, or its last answer said `done`, or a read failed).
-   */
-  readonly credit: number;
   readonly acked: number;
   /** The most recently acked epochs, to ignore a repeated commit. */
   readonly ackedEpochs: readonly number[];

@@ -23,8 +23,8 @@
  *
  * The pending pages (after a restart, `fromPending`) go on here as the reader would ask for them:
  * each page after the last offset of the previous one, new entries once a page comes back short
- * (then with the reader's `readTimeoutMs`). The reader follows the same rule on the answers, so
- * both agree on where the reads are without another event.
+ * (then with the reader's `readTimeoutMs`); the answer that ends them says `pendingDone`, and an
+ * answer's `endOfStream` counts only once they are over, so the reader needs no rule of its own.
  */
 import { fromCallback, type CallbackActorLogic } from "xstate";
 import type { AckInput, ReadBatchInput, ReadBatchOutput } from "./partition-reader.types.js";
@@ -54,7 +54,13 @@ export type ReaderIoRequest = ReadRequest | PauseRequest | AckRequest;
 
 /** readerIo → reader: a read's answer (the last of a grant with `done`), or an ack's. */
 export type ReaderIoEvent =
-  | ({ readonly type: "readerIo.batch"; readonly done?: true } & ReadBatchOutput)
+  | ({
+      readonly type: "readerIo.batch";
+      /** The last answer of its grant: nothing more comes until the next `reader.read`. */
+      readonly done?: true;
+      /** The pending pages are over (this page came back short): reads go on with new entries. */
+      readonly pendingDone?: true;
+    } & ReadBatchOutput)
   | { readonly type: "readerIo.readFailed"; readonly error: unknown }
   | { readonly type: "readerIo.acked"; readonly epoch: number }
   | { readonly type: "readerIo.ackFailed"; readonly epoch: number; readonly error: unknown };
@@ -77,20 +83,27 @@ export interface PartitionIo {
 
 export type ReaderIoLogic = CallbackActorLogic<ReaderIoRequest, ReaderIoInput>;
 
-/**
- * Where a grant's reads are after one answer: the same rule the reader applies to the answers
- * (partition-reader.machine.ts, `afterRead`), so both agree without another event.
- */
-export interface ReadProgress {
+/** Where a grant's reads are after one answer. */
+interface ReadProgress {
   /** The pending pages are over: the read came back short. */
   readonly pendingDone: boolean;
   /** The input will never have more (only once the pending pages are over). */
   readonly endOfStream: boolean;
 }
 
-export function readProgress(input: Pick<ReadBatchInput, "fromPending">, credit: number, output: ReadBatchOutput): ReadProgress {
+function readProgress(input: Pick<ReadBatchInput, "fromPending">, credit: number, output: ReadBatchOutput): ReadProgress {
   const pendingDone = input.fromPending && output.entries.length < credit;
   return { pendingDone, endOfStream: output.endOfStream && (!input.fromPending || pendingDone) };
+}
+
+/** A `readerIo.batch` being built (its optional fields set only when they say something). */
+interface BatchAnswer {
+  type: "readerIo.batch";
+  entries: ReadBatchOutput["entries"];
+  endOfStream: boolean;
+  watermark?: number;
+  done?: true;
+  pendingDone?: true;
 }
 
 /** A running grant: the next read's input (its `max` is the credit left), and whether to pause. */
@@ -168,11 +181,12 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
           const advanced = isNewerWatermark(output.watermark, watermark);
           watermark = laterWatermark(watermark, output.watermark);
           if (entries.length > 0 || advanced || done || pendingDone) {
-            const batch: ReaderIoEvent =
-              output.watermark === undefined
-                ? { type: "readerIo.batch", entries, endOfStream: output.endOfStream }
-                : { type: "readerIo.batch", entries, endOfStream: output.endOfStream, watermark: output.watermark };
-            send(done ? { ...batch, done: true } : batch);
+            // Fields only when set: the common answer stays `{ type, entries, endOfStream }`.
+            const batch: BatchAnswer = { type: "readerIo.batch", entries, endOfStream };
+            if (output.watermark !== undefined) batch.watermark = output.watermark;
+            if (done) batch.done = true;
+            if (pendingDone) batch.pendingDone = true;
+            send(batch);
           }
           if (!reading) readNext();
         },
