@@ -172,7 +172,11 @@ export const partitionReaderMachine = setup({
       return endsGrant(event);
     },
     isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
-    hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
+    // The seal leaves the window with room (the context as `recordSealed` will leave it).
+    sealFreesRoom: ({ context, event }) => {
+      assertEvent(event, "batcher.sealed");
+      return Math.max(0, context.unsealed - event.offsets.length) < context.readBatchSize;
+    },
     hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.maxReadFailures,
     // An error that says it is not retriable (e.g. the buffer lost its data) fails the reader at
     // once; anything else is retried.
@@ -331,8 +335,11 @@ export const partitionReaderMachine = setup({
           actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
         },
       },
+      // `batcher.sealed` and `supervisor.drain` are taken by the fetch region's states, and
+      // `supervisor.commit` by the commit region's: in a parallel state a handler here as well
+      // would be selected a second time through the other region (XState picks one transition per
+      // region), running its actions twice.
       on: {
-        "batcher.sealed": { actions: "recordSealed" },
         "supervisor.stop": "stopped",
       },
       states: {
@@ -345,6 +352,7 @@ export const partitionReaderMachine = setup({
                 // The fetch region's states take the drain themselves (the commit region's do not),
                 // so one transition handles it; here a grant runs, and it is paused.
                 "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
+                "batcher.sealed": { actions: "recordSealed" },
                 // Each answer is one step (issue 12: each step is a microstep), the guards judging
                 // the context as `handOff` leaves it. Within a grant the reader stays; the answer
                 // that ends it goes where it leads, and reading on re-enters `reading`, whose
@@ -374,20 +382,24 @@ export const partitionReaderMachine = setup({
               },
             },
             // The window is full: the open epoch holds readBatchSize of this partition's messages
-            // and can only close once a commit frees an in-flight slot.
+            // and can only close once a commit frees an in-flight slot. Entered only without room
+            // and without a drain (the answer's guards see to it), so the events that change either
+            // decide in their own step: no eventless check runs on every event here (issue 12).
             awaitingCommit: {
-              on: { "supervisor.drain": { actions: "requestDrain" } },
-              always: [
-                { guard: "shouldDrain", target: "draining" },
-                { guard: "hasRoom", target: "reading" },
-              ],
+              on: {
+                "supervisor.drain": { target: "draining", actions: "requestDrain" },
+                "batcher.sealed": [{ guard: "sealFreesRoom", target: "reading", actions: "recordSealed" }, { actions: "recordSealed" }],
+              },
             },
             backingOff: {
-              on: { "supervisor.drain": { actions: "requestDrain" } },
+              on: { "supervisor.drain": { actions: "requestDrain" }, "batcher.sealed": { actions: "recordSealed" } },
               always: { guard: "shouldDrain", target: "draining" },
               after: { readRetryBackoff: "reading" },
             },
-            draining: { entry: "reportDraining", on: { "supervisor.drain": { actions: "requestDrain" } } },
+            draining: {
+              entry: "reportDraining",
+              on: { "supervisor.drain": { actions: "requestDrain" }, "batcher.sealed": { actions: "recordSealed" } },
+            },
           },
         },
         commit: {
