@@ -2,16 +2,22 @@
  * Holds what partition `p`'s reader hands over while an epoch is open, and closes the epoch
  * when the supervisor says so.
  *
- *   collecting ──supervisor.closeEpoch(e)──▶ flushing ──▶ eotSent ──▶ collecting
- *        │ reader.batchRead: append               sends DATA(p,e,messages) then EOT(p,e,count)
- *        │   first data → batcher.filling         to the sink session, and SEALED(p,e,offsets)
- *        │   readBatchSize reached → batcher.full to the reader
- *        │   (first data that fills it at once → batcher.full alone)
+ *   collecting ──supervisor.closeEpoch(e)──▶ flushing ──▶ eotSent ──reader.batchRead──▶ collecting
+ *        │ reader.batchRead: append               │          │ supervisor.closeEpoch (an empty epoch)
+ *        │   first data → batcher.filling         │          └──▶ flushing
+ *        │   readBatchSize reached → batcher.full sends EOT(p,e,count,messages) to the sink session
+ *        │   (first data that fills it at once    and SEALED(p,e,offsets) to the reader
+ *        │    → batcher.full alone)
  *   supervisor.stop ──▶ stopped
+ *
+ * `eotSent` is where the batcher rests after a close until the next hand-over: the last epoch's
+ * EOT is out and the open epoch holds nothing yet (issue 12: the way back to `collecting` is the
+ * next event's own step, not an eventless one per epoch).
  *
  * Keeps: an EOT is sent for every closed epoch — at once, with `count = 0`, when the partition
  * read nothing — so the join never waits on a partition with nothing to say (I3). The EOT's
- * count is exactly the number of messages in the DATA frames of `(p, e)`. Watermarks (issue #13):
+ * count is exactly the number of messages it carries for `(p, e)`: the epoch's data rides on the EOT
+ * as one batch (issue 12), so the batcher sends no DATA frame (the sink session still takes them). Watermarks (issue #13):
  * the latest one handed over is kept across epochs and rides on every EOT and SEALED, so an idle
  * partition's count-0 EOT carries it too; a watermark newer than the last sealed one is news like
  * data (`batcher.filling`), so an epoch closes to carry it. Without watermarks nothing changes.
@@ -23,7 +29,6 @@ import {
   type BatcherFullEvent,
   type BatchReadEvent,
   type CloseEpochEvent,
-  type DataFrame,
   type EotFrame,
   type SealedEvent,
   type StopEvent,
@@ -37,6 +42,20 @@ type BatcherEvent = BatchReadEvent | CloseEpochEvent | StopEvent;
 /** The open epoch has something to say: data, or a watermark newer than the last sealed one. */
 function hasNews(context: BatcherContext): boolean {
   return context.openCount > 0 || isNewerWatermark(context.watermark, context.sealedWatermark);
+}
+
+/**
+ * What a hand-over does, in `collecting` (stays) and in `eotSent` (starts collecting): one list so
+ * the two states cannot drift apart. Guards on the event, not an eventless check XState would
+ * evaluate after every event (issue 12).
+ */
+function handOver<Target extends "collecting" | undefined>(target: Target) {
+  return [
+    { guard: "fillsEmptyEpoch", target, actions: ["append", "reportFull"] },
+    { guard: "isFirstData", target, actions: ["append", "reportFilling"] },
+    { guard: "fillsOpenEpoch", target, actions: ["append", "reportFull"] },
+    { target, actions: "append" },
+  ] as const;
 }
 
 export const batcherMachine = setup({
@@ -95,15 +114,16 @@ export const batcherMachine = setup({
           at += 1;
         }
       }
-      if (openCount > 0) {
-        const data: DataFrame = { type: "batcher.data", partition, epoch: event.epoch, messages };
-        enqueue.sendTo(session, data);
-      }
-      // The field only when there is a watermark: frames of pipelines without event time stay as they were.
+      // The epoch's data rides on its EOT (one batch): DATA frames would cost an event and a
+      // sink-session step each. The fields only when there is something: frames stay as small as before.
       const eot: EotFrame =
-        watermark === undefined
-          ? { type: "batcher.eot", partition, epoch: event.epoch, count: openCount }
-          : { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, watermark };
+        openCount === 0
+          ? watermark === undefined
+            ? { type: "batcher.eot", partition, epoch: event.epoch, count: 0 }
+            : { type: "batcher.eot", partition, epoch: event.epoch, count: 0, watermark }
+          : watermark === undefined
+            ? { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, messages }
+            : { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, messages, watermark };
       enqueue.sendTo(session, eot);
       const sealed: SealedEvent =
         watermark === undefined
@@ -131,23 +151,23 @@ export const batcherMachine = setup({
   states: {
     collecting: {
       on: {
-        "reader.batchRead": [
-          { guard: "fillsEmptyEpoch", actions: ["append", "reportFull"] },
-          { guard: "isFirstData", actions: ["append", "reportFilling"] },
-          { guard: "fillsOpenEpoch", actions: ["append", "reportFull"] },
-          { actions: "append" },
-        ],
+        "reader.batchRead": handOver(undefined),
         "supervisor.closeEpoch": "flushing",
       },
     },
-    // Flushing and eotSent are passed in one step: the hand-over is synchronous, and naming the
-    // steps keeps the protocol visible in the inspector and in traces.
+    // Entered by every close and left at once: the hand-over is synchronous, and naming the step
+    // keeps the protocol visible in the inspector and in traces.
     flushing: {
       entry: "sendEpoch",
       always: "eotSent",
     },
+    // The EOT is sent and the new epoch holds nothing: the next hand-over starts collecting it, a
+    // close sends its count-0 EOT.
     eotSent: {
-      always: "collecting",
+      on: {
+        "reader.batchRead": handOver("collecting"),
+        "supervisor.closeEpoch": "flushing",
+      },
     },
     stopped: { type: "final" },
   },

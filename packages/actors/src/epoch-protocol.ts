@@ -1,7 +1,7 @@
 /**
  * The frames the actors of one vertex exchange, per partition `p` and epoch `e`.
  *
- *   reader(p) ──reader.batchRead──▶ batcher(p) ──batcher.data…, batcher.eot(p,e,count)──▶ sinkSession(p)
+ *   reader(p) ──reader.batchRead──▶ batcher(p) ──[batcher.data…], batcher.eot(p,e,count[,messages])──▶ sinkSession(p)
  *       ▲                               │                                                   │
  *       │◀────────batcher.sealed(p,e)───┘                                                   │
  *       │                                                                                    ▼
@@ -107,7 +107,15 @@ export interface EotFrame {
   readonly type: "batcher.eot";
   readonly partition: number;
   readonly epoch: number;
+  /** Messages of `(p, e)` over the epoch's DATA frames and this EOT's own `messages`. */
   readonly count: number;
+  /**
+   * The epoch's messages not sent in DATA frames before it (issue 12): the batcher sends an epoch's
+   * data as one batch, so it rides on the EOT — one event and one sink-session step less per epoch.
+   * DATA frames stay valid (DESIGN §2.1: "DATA… (zero or more), then EOT"); absent when the epoch
+   * had no data or all of it came in DATA frames.
+   */
+  readonly messages?: readonly Message[];
   /**
    * The partition's watermark as of this epoch's close: the latest the reader handed over, kept
    * from earlier epochs when this one brought none (so an idle partition's count-0 EOT has it).

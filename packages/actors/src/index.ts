@@ -45,7 +45,7 @@ export type {
 } from "./partition-reader.types.js";
 export { fromPartitionIo } from "./reader-io.js";
 export { isNewerWatermark, laterWatermark } from "./watermark.js";
-export type { AckRequest, PartitionIo, ReaderIoEvent, ReaderIoInput, ReaderIoLogic, ReaderIoRequest, ReadRequest } from "./reader-io.js";
+export type { AckRequest, PartitionIo, PauseRequest, ReaderIoEvent, ReaderIoInput, ReaderIoLogic, ReaderIoRequest, ReadRequest } from "./reader-io.js";
 export { supervisorMachine } from "./supervisor.machine.js";
 export type { EpochTimeoutEvent, PipelineDrainEvent } from "./supervisor.machine.js";
 export type {

@@ -3,16 +3,20 @@
  * offsets only when the supervisor commits that epoch.
  *
  *   active (parallel)
- *   ├─ fetch:  reading ──(readerIo.batch: hand over)──▶ reading
- *   │            │ error        ├─ window full ──▶ awaitingCommit ──(batcher.sealed frees room)──▶ reading
- *   │            ▼              └─ drain / end of stream ──▶ draining
+ *   ├─ fetch:  reading ──(readerIo.batch: hand over; the grant's `done` one: grant again)──▶ reading
+ *   │            │ error        ├─ done, window full ──▶ awaitingCommit ──(batcher.sealed frees room)──▶ reading
+ *   │            ▼              └─ done, drain / end of stream ──▶ draining
  *   │          backingOff ──▶ reading          (too many failed reads ──▶ failed)
  *   └─ commit: idle ──(supervisor.commit e, sealed e known)──▶ acking ──▶ idle
  *   supervisor.stop ──▶ stopped
  *
- * I/O: one `readerIo` actor invoked for the reader's whole life (reader-io.ts): `reading` sends it
- * `reader.read` and waits for `readerIo.batch`/`readerIo.readFailed`; `acking` sends `reader.ack`
- * and waits for `readerIo.acked`/`readerIo.ackFailed`.
+ * I/O: one `readerIo` actor invoked for the reader's whole life (reader-io.ts). Entering `reading`
+ * grants it a credit (`reader.read`, max = the room left in the window) and it reads on by itself:
+ * `reading` takes each `readerIo.batch` in one step and stays, until the one that says `done`
+ * (credit used up, end of stream, or paused for a drain) leads on — to `reading` again (a new
+ * grant), `awaitingCommit` or `draining`. A drain sends `reader.pause` while a grant runs, and the
+ * reader reports `reader.draining` only after that grant's `done`: no read answers after the
+ * report. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
  * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
  * Sends: `reader.batchRead` to its batcher (one event per batch); `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed` to the supervisor.
@@ -57,6 +61,35 @@ function nextCommittable(context: PartitionReaderContext): SealedEpoch | undefin
   return epoch === undefined ? undefined : context.sealed.find((entry) => entry.epoch === epoch);
 }
 
+/** The sealed epoch a commit names, when nothing is queued before it: it can be acked at once. */
+function committableNow(context: PartitionReaderContext, epoch: number): SealedEpoch | undefined {
+  return context.commitQueue.length === 0 ? context.sealed.find((entry) => entry.epoch === epoch) : undefined;
+}
+
+/** Nothing to ack: no offsets, and no watermark the ack would move forward. */
+function isEmptyCommit(context: PartitionReaderContext, epoch: SealedEpoch): boolean {
+  return epoch.offsets.length === 0 && !isNewerWatermark(epoch.watermark, context.ackedWatermark);
+}
+
+/** `reader.acked` for an epoch whose ack is done (or needed none), and the context after it. */
+function ackedEpoch(context: PartitionReaderContext, done: SealedEpoch, commitQueue: readonly number[]) {
+  const acked: ReaderAckedEvent = {
+    type: "reader.acked",
+    partition: context.partition,
+    epoch: done.epoch,
+    count: done.offsets.length,
+    ...(done.watermark === undefined ? {} : { watermark: done.watermark }),
+  };
+  const update: Partial<PartitionReaderContext> = {
+    commitQueue,
+    sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
+    acked: context.acked + done.offsets.length,
+    ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
+    ackedWatermark: laterWatermark(context.ackedWatermark, done.watermark),
+  };
+  return { acked, update };
+}
+
 /**
  * What the reader's context becomes once a read's answer is recorded. The answer's transition
  * picks its target from this (guards see the context before the step's actions run) and
@@ -67,17 +100,25 @@ function afterRead(
   event: ReaderIoBatchEvent,
 ): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark"> {
   const { entries } = event;
-  // Pending entries come first; once a pending read comes back short, they are all re-read.
-  const pendingDone = context.fromPending && entries.length < context.readBatchSize - context.unsealed;
+  // Pending entries come first; `readerIo` says when a pending page came back short (they are all
+  // re-read) and reads on with new ones, so the next grant starts where it left off.
   const last = entries[entries.length - 1];
   return {
     readFailures: 0,
     pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
-    fromPending: context.fromPending && !pendingDone,
-    endOfStream: event.endOfStream && (!context.fromPending || pendingDone),
+    fromPending: context.fromPending && event.pendingDone !== true,
+    endOfStream: event.endOfStream,
     unsealed: context.unsealed + entries.length,
     watermark: laterWatermark(context.watermark, event.watermark),
   };
+}
+
+/**
+ * The answer ends the running grant: `readerIo` reads nothing more until the next `reader.read`.
+ * An end of stream ends it whatever the answer says.
+ */
+function endsGrant(event: ReaderIoBatchEvent): boolean {
+  return event.done === true || event.endOfStream;
 }
 
 function isFatal(error: unknown): boolean {
@@ -87,6 +128,14 @@ function isFatal(error: unknown): boolean {
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A commit while another epoch's ack runs: queued. The commit region's states take
+ * `supervisor.commit` themselves (none above them does), so one transition handles it. A commit
+ * the reader already queued or acked is ignored: acking twice, or a queue head with no sealed
+ * epoch behind it, would wedge the commit region.
+ */
+const commitLater = [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }] as const;
 
 export const partitionReaderMachine = setup({
   types: {
@@ -109,16 +158,25 @@ export const partitionReaderMachine = setup({
   },
   guards: {
     shouldDrain: ({ context }) => context.drainRequested || context.endOfStream,
-    drainsAfterRead: ({ context, event }) => {
+    // Guards on the answer that ends a grant; the others are taken in `reading` and read on.
+    drainsAfterGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return context.drainRequested || afterRead(context, event).endOfStream;
+      return endsGrant(event) && (context.drainRequested || event.endOfStream);
     },
-    fillsWindowWithRead: ({ context, event }) => {
+    fillsWindowWithGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return context.unsealed + event.entries.length >= context.readBatchSize;
+      return endsGrant(event) && context.unsealed + event.entries.length >= context.readBatchSize;
+    },
+    endsGrant: ({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return endsGrant(event);
     },
     isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
-    hasRoom: ({ context }) => context.unsealed < context.readBatchSize,
+    // The seal leaves the window with room (the context as `recordSealed` will leave it).
+    sealFreesRoom: ({ context, event }) => {
+      assertEvent(event, "batcher.sealed");
+      return Math.max(0, context.unsealed - event.offsets.length) < context.readBatchSize;
+    },
     hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.maxReadFailures,
     // An error that says it is not retriable (e.g. the buffer lost its data) fails the reader at
     // once; anything else is retried.
@@ -130,11 +188,25 @@ export const partitionReaderMachine = setup({
     // Nothing to ack: no offsets, and no watermark the ack would move forward.
     hasEmptyCommit: ({ context }) => {
       const next = nextCommittable(context);
-      return next !== undefined && next.offsets.length === 0 && !isNewerWatermark(next.watermark, context.ackedWatermark);
+      return next !== undefined && isEmptyCommit(context, next);
+    },
+    // A commit of a sealed epoch with nothing queued before it is acted on in its own step, not in
+    // an eventless one after it (issue 12); the guards judge the context `enqueueCommit` would leave.
+    commitsEmptyEpochNow: ({ context, event }) => {
+      assertEvent(event, "supervisor.commit");
+      const epoch = committableNow(context, event.epoch);
+      return epoch !== undefined && isEmptyCommit(context, epoch);
+    },
+    commitsEpochNow: ({ context, event }) => {
+      assertEvent(event, "supervisor.commit");
+      return committableNow(context, event.epoch) !== undefined;
     },
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
   },
   actions: {
+    // A grant: the room left in the window, read by `readerIo` on its own (reader-io.ts).
+    // The grant is not kept in the context (an assign per grant copies it): `readerIo` counts it
+    // down, and its `done` answer says when it is used up.
     requestRead: sendTo(ioId, ({ context }): ReaderIoRequest => {
       const input: ReadBatchInput = {
         vertex: context.vertex,
@@ -146,6 +218,8 @@ export const partitionReaderMachine = setup({
       };
       return { type: "reader.read", input };
     }),
+    // A drain in `reading` (a grant runs there, always): the read in flight ends it (its answer says `done`).
+    pauseReads: sendTo(ioId, { type: "reader.pause" } satisfies ReaderIoRequest),
     requestAck: sendTo(ioId, ({ context }): ReaderIoRequest => {
       const { epoch, offsets, watermark } = nextCommittable(context)!;
       const { vertex, partition } = context;
@@ -167,6 +241,7 @@ export const partitionReaderMachine = setup({
       }
       enqueue.assign(afterRead(context, event));
     }),
+    // A failed read ends its grant as well.
     recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
       readFailures: context.readFailures + 1,
       lastError: errorText(error),
@@ -208,21 +283,18 @@ export const partitionReaderMachine = setup({
     completeAck: enqueueActions(({ context, enqueue }) => {
       const done = nextCommittable(context);
       if (done === undefined) return;
-      const acked: ReaderAckedEvent = {
-        type: "reader.acked",
-        partition: context.partition,
-        epoch: done.epoch,
-        count: done.offsets.length,
-        ...(done.watermark === undefined ? {} : { watermark: done.watermark }),
-      };
+      const { acked, update } = ackedEpoch(context, done, context.commitQueue.slice(1));
       enqueue.sendParent(acked);
-      enqueue.assign({
-        commitQueue: context.commitQueue.slice(1),
-        sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
-        acked: context.acked + done.offsets.length,
-        ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
-        ackedWatermark: laterWatermark(context.ackedWatermark, done.watermark),
-      });
+      enqueue.assign(update);
+    }),
+    // A commit of an epoch with nothing to ack, nothing queued before it: done in its own step.
+    completeEmptyCommit: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "supervisor.commit");
+      const done = committableNow(context, event.epoch);
+      if (done === undefined) return;
+      const { acked, update } = ackedEpoch(context, done, context.commitQueue);
+      enqueue.sendParent(acked);
+      enqueue.assign(update);
     }),
   },
 }).createMachine({
@@ -257,18 +329,17 @@ export const partitionReaderMachine = setup({
       invoke: {
         id: ioId,
         src: "readerIo",
-        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition }),
+        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition, readTimeoutMs: context.readTimeoutMs }),
         onError: {
           target: "failed",
           actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
         },
       },
+      // `batcher.sealed` and `supervisor.drain` are taken by the fetch region's states, and
+      // `supervisor.commit` by the commit region's: in a parallel state a handler here as well
+      // would be selected a second time through the other region (XState picks one transition per
+      // region), running its actions twice.
       on: {
-        "batcher.sealed": { actions: "recordSealed" },
-        // A commit the reader already queued or acked is ignored: acking twice, or a queue head
-        // with no sealed epoch behind it, would wedge the commit region.
-        "supervisor.commit": [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }],
-        "supervisor.drain": { actions: "requestDrain" },
         "supervisor.stop": "stopped",
       },
       states: {
@@ -278,13 +349,19 @@ export const partitionReaderMachine = setup({
             reading: {
               entry: "requestRead",
               on: {
-                // The answer goes where it leads in one step (issue 12: each step is a microstep),
-                // the guards judging the context as `handOff` leaves it. Reading again re-enters
-                // `reading`, whose entry asks for the next read.
+                // The fetch region's states take the drain themselves (the commit region's do not),
+                // so one transition handles it; here a grant runs, and it is paused.
+                "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
+                "batcher.sealed": { actions: "recordSealed" },
+                // Each answer is one step (issue 12: each step is a microstep), the guards judging
+                // the context as `handOff` leaves it. Within a grant the reader stays; the answer
+                // that ends it goes where it leads, and reading on re-enters `reading`, whose
+                // entry grants the room left.
                 "readerIo.batch": [
-                  { guard: "drainsAfterRead", target: "draining", actions: "handOff" },
-                  { guard: "fillsWindowWithRead", target: "awaitingCommit", actions: "handOff" },
-                  { target: "reading", reenter: true, actions: "handOff" },
+                  { guard: "drainsAfterGrant", target: "draining", actions: "handOff" },
+                  { guard: "fillsWindowWithGrant", target: "awaitingCommit", actions: "handOff" },
+                  { guard: "endsGrant", target: "reading", reenter: true, actions: "handOff" },
+                  { actions: "handOff" },
                 ],
                 "readerIo.readFailed": [
                   {
@@ -305,32 +382,49 @@ export const partitionReaderMachine = setup({
               },
             },
             // The window is full: the open epoch holds readBatchSize of this partition's messages
-            // and can only close once a commit frees an in-flight slot.
+            // and can only close once a commit frees an in-flight slot. Entered only without room
+            // and without a drain (the answer's guards see to it), so the events that change either
+            // decide in their own step: no eventless check runs on every event here (issue 12).
             awaitingCommit: {
-              always: [
-                { guard: "shouldDrain", target: "draining" },
-                { guard: "hasRoom", target: "reading" },
-              ],
+              on: {
+                "supervisor.drain": { target: "draining", actions: "requestDrain" },
+                "batcher.sealed": [{ guard: "sealFreesRoom", target: "reading", actions: "recordSealed" }, { actions: "recordSealed" }],
+              },
             },
             backingOff: {
+              on: { "supervisor.drain": { actions: "requestDrain" }, "batcher.sealed": { actions: "recordSealed" } },
               always: { guard: "shouldDrain", target: "draining" },
               after: { readRetryBackoff: "reading" },
             },
-            draining: { entry: "reportDraining" },
+            draining: {
+              entry: "reportDraining",
+              on: { "supervisor.drain": { actions: "requestDrain" }, "batcher.sealed": { actions: "recordSealed" } },
+            },
           },
         },
         commit: {
           initial: "idle",
           states: {
+            // The eventless check is for commits that wait on something else: an epoch sealed after
+            // its commit came, or the next queued one after an ack.
             idle: {
               always: [
                 { guard: "hasEmptyCommit", actions: "completeAck" },
                 { guard: "hasCommit", target: "acking" },
               ],
+              on: {
+                "supervisor.commit": [
+                  { guard: "isDuplicateCommit" },
+                  { guard: "commitsEmptyEpochNow", actions: "completeEmptyCommit" },
+                  { guard: "commitsEpochNow", target: "acking", actions: "enqueueCommit" },
+                  { actions: "enqueueCommit" },
+                ],
+              },
             },
             acking: {
               entry: "requestAck",
               on: {
+                "supervisor.commit": commitLater,
                 "readerIo.acked": { target: "idle", actions: "completeAck" },
                 "readerIo.ackFailed": [
                   {
@@ -343,7 +437,7 @@ export const partitionReaderMachine = setup({
               },
             },
             // A failed ack is retried: the epoch is committed downstream, only the ack is owed.
-            ackBackoff: { after: { ackRetryBackoff: "acking" } },
+            ackBackoff: { after: { ackRetryBackoff: "acking" }, on: { "supervisor.commit": commitLater } },
           },
         },
       },

@@ -13,7 +13,7 @@ export interface PartitionReaderInput {
   readonly maxReadFailures?: number;
 }
 
-/** A read the reader asks its `readerIo` actor for (`reader.read`). */
+/** A read of the reader's `readerIo` actor: the first of a grant (`reader.read`), or one it goes on with. */
 export interface ReadBatchInput {
   readonly vertex: string;
   readonly partition: number;

@@ -1,24 +1,47 @@
 /**
  * A partition reader's I/O as one long-lived actor: the reader invokes it once, for its whole
- * life, and streams requests to it (`reader.read`, `reader.ack`); it answers each with one
- * event (`readerIo.batch` / `readerIo.readFailed`, `readerIo.acked` / `readerIo.ackFailed`).
+ * life. Reads stream: `reader.read` grants a credit (`input.max` entries, at most the room left in
+ * the reader's window) and the actor reads on by itself, one read after another, until the credit
+ * is used up, the input ends, or the reader asks it to pause; each read with something to say is
+ * one `readerIo.batch`, and the last of a grant says `done`. Acks are one request, one answer.
  *
- *   reader ──reader.read(max, timeout…)──▶ readerIo ──readerIo.batch(entries) | readerIo.readFailed──▶ reader
- *   reader ──reader.ack(epoch, offsets)──▶ readerIo ──readerIo.acked(epoch) | readerIo.ackFailed──▶ reader
+ *   reader ──reader.read(max = credit, …)──▶ readerIo ──readerIo.batch…, readerIo.batch{done} | readerIo.readFailed──▶ reader
+ *   reader ──reader.pause (drain)──────────▶ readerIo     (the read in flight ends the grant: done)
+ *   reader ──reader.ack(epoch, offsets)────▶ readerIo ──readerIo.acked(epoch) | readerIo.ackFailed──▶ reader
  *
- * Why not one `fromPromise` per read and per ack (as before issue 12): each of those created an
- * actor, an `AbortController`, and three XState events (`xstate.init`, the promise's resolve, the
- * `done` event) — per read, about twice per partition-epoch. Here a read costs two events (request,
- * answer) and no actor. The reader keeps at most one read and one ack outstanding, so answers need
- * no correlation beyond their type; an ack answer carries its epoch all the same.
+ * Why a credit and not a request per read (issue 12): a request per read was one event per read,
+ * about two per partition-epoch, and an empty read (an idle partition, every `readTimeout`) cost
+ * a request and an answer. Now reads cost only their answers, an empty read nothing (unless it
+ * moves the watermark, ends the input or ends the pending pages), and a grant is sent only when
+ * the previous one is used up. The credit keeps the window's bound: the reader never holds more
+ * than `readBatchSize` unsealed entries.
+ *
+ * Why `done` and `reader.pause` (the drain): the reader reports `reader.draining` with the count
+ * of entries no sealed epoch holds yet, and the drain's last close relies on it. A read the actor
+ * started on its own could answer after that report, so on a drain the reader sends
+ * `reader.pause` and waits for the answer that says `done`: after it, nothing more comes.
+ *
+ * The pending pages (after a restart, `fromPending`) go on here as the reader would ask for them:
+ * each page after the last offset of the previous one, new entries once a page comes back short
+ * (then with the reader's `readTimeoutMs`); the answer that ends them says `pendingDone`, and an
+ * answer's `endOfStream` counts only once they are over, so the reader needs no rule of its own.
  */
 import { fromCallback, type CallbackActorLogic } from "xstate";
 import type { AckInput, ReadBatchInput, ReadBatchOutput } from "./partition-reader.types.js";
+import { isNewerWatermark, laterWatermark } from "./watermark.js";
 
-/** reader → readerIo: read at most `input.max` entries (one read outstanding at a time). */
+/**
+ * reader → readerIo: read on until `input.max` entries were delivered (the credit), starting with
+ * `input`. Sent only when no grant is running (none yet, or the last answer said `done`).
+ */
 export interface ReadRequest {
   readonly type: "reader.read";
   readonly input: ReadBatchInput;
+}
+
+/** reader → readerIo: stop after the read in flight (a drain); that read's answer says `done`. */
+export interface PauseRequest {
+  readonly type: "reader.pause";
 }
 
 /** reader → readerIo: acknowledge an epoch's offsets (one ack outstanding at a time). */
@@ -27,11 +50,17 @@ export interface AckRequest {
   readonly input: AckInput;
 }
 
-export type ReaderIoRequest = ReadRequest | AckRequest;
+export type ReaderIoRequest = ReadRequest | PauseRequest | AckRequest;
 
-/** readerIo → reader: the answer to a read, or to an ack. */
+/** readerIo → reader: a read's answer (the last of a grant with `done`), or an ack's. */
 export type ReaderIoEvent =
-  | ({ readonly type: "readerIo.batch" } & ReadBatchOutput)
+  | ({
+      readonly type: "readerIo.batch";
+      /** The last answer of its grant: nothing more comes until the next `reader.read`. */
+      readonly done?: true;
+      /** The pending pages are over (this page came back short): reads go on with new entries. */
+      readonly pendingDone?: true;
+    } & ReadBatchOutput)
   | { readonly type: "readerIo.readFailed"; readonly error: unknown }
   | { readonly type: "readerIo.acked"; readonly epoch: number }
   | { readonly type: "readerIo.ackFailed"; readonly epoch: number; readonly error: unknown };
@@ -40,6 +69,8 @@ export type ReaderIoEvent =
 export interface ReaderIoInput {
   readonly vertex: string;
   readonly partition: number;
+  /** How long a read of new entries may wait; pending pages are read without waiting. */
+  readonly readTimeoutMs: number;
 }
 
 /** The two operations a reader needs from its input buffer. */
@@ -52,6 +83,35 @@ export interface PartitionIo {
 
 export type ReaderIoLogic = CallbackActorLogic<ReaderIoRequest, ReaderIoInput>;
 
+/** Where a grant's reads are after one answer. */
+interface ReadProgress {
+  /** The pending pages are over: the read came back short. */
+  readonly pendingDone: boolean;
+  /** The input will never have more (only once the pending pages are over). */
+  readonly endOfStream: boolean;
+}
+
+function readProgress(input: Pick<ReadBatchInput, "fromPending">, credit: number, output: ReadBatchOutput): ReadProgress {
+  const pendingDone = input.fromPending && output.entries.length < credit;
+  return { pendingDone, endOfStream: output.endOfStream && (!input.fromPending || pendingDone) };
+}
+
+/** A `readerIo.batch` being built (its optional fields set only when they say something). */
+interface BatchAnswer {
+  type: "readerIo.batch";
+  entries: ReadBatchOutput["entries"];
+  endOfStream: boolean;
+  watermark?: number;
+  done?: true;
+  pendingDone?: true;
+}
+
+/** A running grant: the next read's input (its `max` is the credit left), and whether to pause. */
+interface Grant {
+  readonly input: ReadBatchInput;
+  paused: boolean;
+}
+
 function attempt<T>(run: () => Promise<T>): Promise<T> {
   try {
     return run();
@@ -61,41 +121,101 @@ function attempt<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Adapts a `read` and an `ack` function to the reader's `readerIo` actor. A read still in
- * flight when the reader stops is aborted through the signal; answers after the stop are dropped.
+ * Adapts a `read` and an `ack` function to the reader's `readerIo` actor: reads stream within
+ * the reader's credit (see above). A read still in flight when the reader stops is aborted
+ * through the signal; answers after the stop are dropped.
  *
  * @example
  * const readerIo = fromPartitionIo({ read: async ({ max }) => ({ entries: [], endOfStream: true }), ack: async () => {} });
  * const reader = partitionReaderMachine.provide({ actors: { readerIo } });
  */
 export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
-  return fromCallback<ReaderIoRequest, ReaderIoInput>(({ receive, sendBack }) => {
+  return fromCallback<ReaderIoRequest, ReaderIoInput>(({ input: { readTimeoutMs }, receive, sendBack }) => {
     // Created on the first read, not per read: one per reader's life.
     let controller: AbortController | undefined;
     let stopped = false;
+    // The running grant: the next read's input (its `max` is the credit left), and whether the
+    // reader asked to pause. Undefined between grants.
+    let grant: Grant | undefined;
+    let reading = false;
+    // The latest watermark sent: an empty read is news only when it moves it.
+    let watermark: number | undefined;
     const send = (event: ReaderIoEvent) => {
       if (!stopped) sendBack(event);
     };
-    receive((request) => {
-      if (request.type === "reader.read") {
-        controller ??= new AbortController();
-        const signal = controller.signal;
-        attempt(() => io.read(request.input, signal)).then(
-          (output) =>
-            send(
-              output.watermark === undefined
-                ? { type: "readerIo.batch", entries: output.entries, endOfStream: output.endOfStream }
-                : { type: "readerIo.batch", entries: output.entries, endOfStream: output.endOfStream, watermark: output.watermark },
-            ),
-          (error: unknown) => send({ type: "readerIo.readFailed", error }),
-        );
-        return;
-      }
-      const { epoch } = request.input;
-      attempt(() => io.ack(request.input)).then(
-        () => send({ type: "readerIo.acked", epoch }),
-        (error: unknown) => send({ type: "readerIo.ackFailed", epoch, error }),
+    // The read after `current`'s, with the credit left: pending pages go on after the last offset
+    // read, and new entries (with the reader's wait) once a page came back short.
+    const nextGrant = (current: Grant, output: ReadBatchOutput, pendingDone: boolean, credit: number): Grant => {
+      const { input } = current;
+      const last = output.entries[output.entries.length - 1];
+      const fromPending = input.fromPending && !pendingDone;
+      const after = input.fromPending && last !== undefined ? last.offset : input.after;
+      return {
+        paused: current.paused,
+        input: {
+          vertex: input.vertex,
+          partition: input.partition,
+          max: credit,
+          timeoutMs: fromPending ? 0 : readTimeoutMs,
+          fromPending,
+          ...(fromPending && after !== undefined ? { after } : {}),
+        },
+      };
+    };
+    const readNext = () => {
+      const current = grant;
+      if (current === undefined || stopped) return;
+      const { input } = current;
+      controller ??= new AbortController();
+      reading = true;
+      attempt(() => io.read(input, controller!.signal)).then(
+        (output) => {
+          reading = false;
+          const { entries } = output;
+          const { pendingDone, endOfStream } = readProgress(input, input.max, output);
+          const credit = input.max - entries.length;
+          const done = endOfStream || credit <= 0 || current.paused;
+          // The grant moves on before the answer goes out: the reader takes the answer at once
+          // and may send a new grant while it does.
+          if (grant === current) grant = done ? undefined : nextGrant(current, output, pendingDone, credit);
+          const advanced = isNewerWatermark(output.watermark, watermark);
+          watermark = laterWatermark(watermark, output.watermark);
+          if (entries.length > 0 || advanced || done || pendingDone) {
+            // Fields only when set: the common answer stays `{ type, entries, endOfStream }`.
+            const batch: BatchAnswer = { type: "readerIo.batch", entries, endOfStream };
+            if (output.watermark !== undefined) batch.watermark = output.watermark;
+            if (done) batch.done = true;
+            if (pendingDone) batch.pendingDone = true;
+            send(batch);
+          }
+          if (!reading) readNext();
+        },
+        (error: unknown) => {
+          reading = false;
+          grant = undefined;
+          send({ type: "readerIo.readFailed", error });
+        },
       );
+    };
+    receive((request) => {
+      switch (request.type) {
+        case "reader.read":
+          grant = { input: request.input, paused: false };
+          if (!reading) readNext();
+          return;
+        case "reader.pause":
+          // Nothing in flight: the reader knows (the last answer said done); nothing to answer.
+          if (grant !== undefined) grant.paused = true;
+          return;
+        case "reader.ack": {
+          const { epoch } = request.input;
+          attempt(() => io.ack(request.input)).then(
+            () => send({ type: "readerIo.acked", epoch }),
+            (error: unknown) => send({ type: "readerIo.ackFailed", epoch, error }),
+          );
+          return;
+        }
+      }
     });
     return () => {
       stopped = true;

@@ -14,7 +14,8 @@
  *                             └──▶ fallingBack ⇄ fallbackBackoff
  *   supervisor.stop (any state) ──▶ done
  *
- * Takes: `batcher.data`, `batcher.eot`, `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
+ * Takes: `batcher.eot` (with the epoch's messages, as the batcher sends them; or after
+ * `batcher.data` frames, which it takes too), `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
  * `supervisor.stop`.
  * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering an attempt,
@@ -28,6 +29,7 @@
  */
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, sendTo, setup } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
+import type { Message } from "./message.js";
 import { emptyTallies } from "./epoch-protocol.js";
 import {
   canRetry,
@@ -81,6 +83,12 @@ function completesFirstEpoch(context: SinkSessionContext, frame: EotFrame): bool
   return head === undefined || (head.epoch === frame.epoch && head.count === null);
 }
 
+/** An epoch's messages so far followed by a frame's: the frame's own array when it is the first. */
+function withMessages(messages: readonly Message[], more: readonly Message[] | undefined): readonly Message[] {
+  if (more === undefined || more.length === 0) return messages;
+  return messages.length === 0 ? more : [...messages, ...more];
+}
+
 function appendToInbox(inbox: readonly InboxEpoch[], frame: DataFrame | EotFrame): InboxEpoch[] {
   const next = [...inbox];
   let index = next.findIndex((entry) => entry.epoch === frame.epoch);
@@ -89,11 +97,23 @@ function appendToInbox(inbox: readonly InboxEpoch[], frame: DataFrame | EotFrame
     index = next.length - 1;
   }
   const entry = next[index]!;
+  // An EOT may carry the epoch's data itself (the batcher's one batch), after any DATA frames.
   next[index] =
     frame.type === "batcher.data"
-      ? { ...entry, messages: entry.messages.length === 0 ? frame.messages : [...entry.messages, ...frame.messages] }
-      : { ...entry, count: frame.count };
+      ? { ...entry, messages: withMessages(entry.messages, frame.messages) }
+      : { ...entry, messages: withMessages(entry.messages, frame.messages), count: frame.count };
   return next;
+}
+
+/**
+ * The inbox once an EOT that completes its first epoch (see `completesFirstEpoch`) is recorded,
+ * and that epoch. With nothing waiting (the common case: the EOT carries the epoch's data) no
+ * inbox is built at all.
+ */
+function takeEpochOfEot(inbox: readonly InboxEpoch[], frame: EotFrame): { readonly ready: InboxEpoch; readonly inbox: readonly InboxEpoch[] } {
+  if (inbox.length === 0) return { ready: { epoch: frame.epoch, messages: frame.messages ?? [], count: frame.count }, inbox };
+  const next = appendToInbox(inbox, frame);
+  return { ready: next[0]!, inbox: next.slice(1) };
 }
 
 export const sinkSessionMachine = setup({
@@ -219,6 +239,21 @@ export const sinkSessionMachine = setup({
       const work = requireWork(context);
       enqueue.sendTo("sinkWriter", { type: "sinkWriter.cancel", epoch: work.epoch, attempt: work.attempt } satisfies SinkWriterRequest);
     }),
+    // The EOT that readies the inbox's first epoch, recorded and acted on in one context update
+    // (each assign copies the context): an empty epoch completes at once, so an idle partition's
+    // EOT(count 0) never holds up the join (I3).
+    completeEmptyEpochOfEot: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "batcher.eot");
+      const { ready, inbox } = takeEpochOfEot(context.inbox, event);
+      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: ready.epoch, tallies: emptyTallies };
+      enqueue.sendParent(done);
+      enqueue.assign({ inbox, completedEpochs: context.completedEpochs + 1 });
+    }),
+    startEpochOfEot: assign(({ context, event }) => {
+      assertEvent(event, "batcher.eot");
+      const { ready, inbox } = takeEpochOfEot(context.inbox, event);
+      return { work: startEpoch(ready), inbox };
+    }),
     startEpoch: assign(({ context }) => {
       const ready = takeReadyEpoch(context.inbox)!;
       return { work: startEpoch(ready), inbox: context.inbox.slice(1) };
@@ -324,8 +359,8 @@ export const sinkSessionMachine = setup({
       ],
       on: {
         "batcher.eot": [
-          { guard: "eotReadiesEmptyEpoch", actions: ["appendFrame", "completeEmptyEpoch"] },
-          { guard: "eotReadiesEpoch", target: "attempt", actions: ["appendFrame", "startEpoch"] },
+          { guard: "eotReadiesEmptyEpoch", actions: "completeEmptyEpochOfEot" },
+          { guard: "eotReadiesEpoch", target: "attempt", actions: "startEpochOfEot" },
           { guard: "isOwnPartitionFrame", actions: "appendFrame" },
           { actions: "reportForeignFrame" },
         ],

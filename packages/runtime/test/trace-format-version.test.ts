@@ -9,15 +9,22 @@ describe("trace format versions", () => {
   it("refuses a v1 trace with the reason and what to do", async () => {
     const v1 = [{ k: "header", format: "weir.trace/v1", startedAt: "2026-12-01T00:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
     await expect(replayTrace(v1)).rejects.toThrow(
-      /trace format 'weir\.trace\/v1' is not supported: .*readBatch\/ackOffsets.*replay it with the Weir version that recorded it.*this replay reads weir\.trace\/v3/,
+      /trace format 'weir\.trace\/v1' is not supported: .*readBatch\/ackOffsets.*replay it with the Weir version that recorded it.*this replay reads weir\.trace\/v4/,
     );
   });
 
   // The sink session's writer is one long-lived actor now (sinkWriter.write requests): a v2 trace
   // expects one `sinkWriter` invocation per attempt, which these machines never make.
-  it("writes v3 and refuses a v2 trace (one sinkWriter invocation per attempt) with the reason", async () => {
-    expect(traceFormat).toBe("weir.trace/v3");
+  it("refuses a v2 trace (one sinkWriter invocation per attempt) with the reason", async () => {
     const v2 = [{ k: "header", format: "weir.trace/v2", startedAt: "2026-12-05T00:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
     await expect(replayTrace(v2)).rejects.toThrow(/trace format 'weir\.trace\/v2' is not supported: .*sinkWriter.*per attempt.*record the run again/);
+  });
+
+  // The batcher sends an epoch's data on its EOT and rests in eotSent after a close (issue 12): a
+  // v3 trace expects a batcher.data step per epoch and the batcher back in collecting.
+  it("writes v4 and refuses a v3 trace (data in batcher.data frames) with the reason", async () => {
+    expect(traceFormat).toBe("weir.trace/v4");
+    const v3 = [{ k: "header", format: "weir.trace/v3", startedAt: "2026-12-05T12:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
+    await expect(replayTrace(v3)).rejects.toThrow(/trace format 'weir\.trace\/v3' is not supported: .*batcher\.data.*record the run again.*this replay reads weir\.trace\/v4/);
   });
 });

@@ -364,7 +364,9 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     if (labels === undefined) return;
     switch (ioSource(io)) {
       case "readerIo": {
-        // One long-lived actor per reader: a read lasts from its `reader.read` to its answer.
+        // One long-lived actor per reader, reading on by itself within the reader's grant: a read
+        // lasts from its `reader.read`, or from the grant's previous answer, to its answer (empty
+        // reads the actor keeps to itself count into the next answer's time).
         if (event.type === "readerIo.batch") {
           const readSince = readStarted.get(io);
           const entries = (event as unknown as ReadBatchOutput).entries;
@@ -375,7 +377,10 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
             readBytes.inc(labels, bytes);
             inflight.inc(labels, entries.length);
           }
-          if (readSince !== undefined) readTime.observe(labels, (performance.now() - readSince) / 1000);
+          const now = performance.now();
+          if (readSince !== undefined) readTime.observe(labels, (now - readSince) / 1000);
+          if ((event as { done?: unknown }).done === true) readStarted.delete(io);
+          else readStarted.set(io, now);
         } else if (event.type === "readerIo.acked") {
           const ackSince = ackStarted.get(io);
           if (ackSince !== undefined) ackTime.observe(labels, (performance.now() - ackSince) / 1000);

@@ -24,14 +24,23 @@
  * v3 (issue 12): a sink session's attempts go to one long-lived `sinkWriter` actor
  * (`sinkWriter.write` requests, answered by `io` records of `sinkWriter`) instead of one
  * `sinkWriter` invocation per attempt. A v2 trace cannot replay against these machines.
+ *
+ * v4 (issue 12): an epoch's data rides on its EOT (`batcher.eot { count, messages }`, no
+ * `batcher.data` frame), a batcher rests in `eotSent` after a close until its next event, and a
+ * reader's `readerIo` reads on by itself within a credit (`reader.read` per grant, not per read;
+ * an empty read sends nothing). A v3 trace expects a sink-session step for `batcher.data`, the
+ * batcher back in `collecting` after every close and a reader step per empty read, so its replay
+ * would diverge at the first epoch.
  */
-export const traceFormat = "weir.trace/v3";
+export const traceFormat = "weir.trace/v4";
 /** Formats this replay refuses with a reason, not just "unsupported". */
 export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v1":
     "it was recorded before issue 12, when each read and ack was its own readBatch/ackOffsets actor; replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v2":
     "it was recorded when each sink attempt was its own sinkWriter actor (one invocation per attempt); replay it with the Weir version that recorded it, or record the run again",
+  "weir.trace/v3":
+    "it was recorded when an epoch's data went to the sink session in a batcher.data frame before its EOT, the batcher returned to collecting after every close and a reader asked for every read; replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
