@@ -54,4 +54,13 @@ describe("RespArgs", () => {
       expect([...back.value]).toEqual([...m.value]);
     });
   });
+
+  it("writes single-byte strings (entry ids) as they are", () => {
+    const idsIn = ["0-0", "1700000000123-0", "1700000000123-18446744073709551615", "9".repeat(20) + "-1"];
+    let bound = 0;
+    for (const id of idsIn) bound += RespArgs.bulkBound(id.length);
+    const args = new RespArgs(bound);
+    for (const id of idsIn) args.latin1(id);
+    expect(bulkStrings(args).map((b) => b.toString("latin1"))).toEqual(idsIn);
+  });
 });

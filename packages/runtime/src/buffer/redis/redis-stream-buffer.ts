@@ -318,14 +318,23 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
     if (offsets.length === 0) return 0;
-    // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already.
-    const sorted = inStreamOrder(offsets) ? offsets : [...offsets].sort(compareEntryIds);
-    return part.stream.ackThrough(sorted, (distinct) => {
-      const args: string[] = new Array(distinct.length + 1);
-      args[0] = this.name;
-      for (let i = 0; i < distinct.length; i++) args[i + 1] = distinct[i] as string;
-      return runScript(this.connection.client, "trimAck", [part.keys.stream], args) as Promise<number>;
-    });
+    // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already,
+    // and then they are distinct too (no set built to drop repeats).
+    const ascending = strictlyInStreamOrder(offsets);
+    const sorted = ascending ? offsets : [...offsets].sort(compareEntryIds);
+    return part.stream.ackThrough(
+      sorted,
+      (distinct) => {
+        // Entry ids are ASCII (checked above): written as they are, straight into the command (resp-args.ts).
+        let bound = RespArgs.stringBound(this.name);
+        for (let i = 0; i < distinct.length; i++) bound += RespArgs.bulkBound((distinct[i] as string).length);
+        return runScriptWith(this.connection.client, "trimAck", [part.keys.stream], bound, (args) => {
+          args.string(this.name);
+          for (let i = 0; i < distinct.length; i++) args.latin1(distinct[i] as string);
+        }) as Promise<number>;
+      },
+      ascending,
+    );
   }
 
   /**
@@ -581,6 +590,12 @@ function compareDigits(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Whether each id comes after the one before it in stream order (so they are sorted and distinct). */
+function strictlyInStreamOrder(ids: readonly string[]): boolean {
+  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) >= 0) return false;
+  return true;
 }
 
 /** Whether the ids are in ascending stream order (one pass; a batch's offsets usually are). */

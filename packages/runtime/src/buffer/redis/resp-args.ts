@@ -63,6 +63,15 @@ export class RespArgs {
     this.close(start, start + this.buffer.write(text, start, "utf8"));
   }
 
+  /**
+   * A string argument of single-byte characters only (U+0000–U+00FF, e.g. a stream entry id):
+   * its length is known, so nothing is reserved or moved. Take {@link RespArgs.bulkBound} of its length.
+   */
+  latin1(text: string): void {
+    const start = this.open(text.length);
+    this.close(start, start + this.buffer.write(text, start, "latin1"));
+  }
+
   /** A number argument, as Redis reads numbers: its decimal digits. */
   number(value: number): void {
     this.string(String(value));
