@@ -114,7 +114,10 @@ function allocValue(length: number): Uint8Array {
 /** An upper bound of a message's encoded size: UTF-8 never needs more than 3 bytes per UTF-16 unit. */
 export function messageSizeBound(message: Message): number {
   let size = 1 + 8 + 5 + message.id.length * 3 + 5 + 5 + message.value.length;
-  for (const key of message.keys) size += 5 + key.length * 3;
+  // An index loop, not for…of: this runs twice per message written, often before V8 optimizes the
+  // caller, and an unoptimized for…of allocates an iterator and a result object per step.
+  const keys = message.keys;
+  for (let i = 0; i < keys.length; i++) size += 5 + (keys[i] as string).length * 3;
   const headers = message.headers;
   for (const name in headers) size += 10 + (name.length + (headers[name] as string).length) * 3;
   return size;
