@@ -18,7 +18,7 @@
 import type { Message } from "@weir/actors";
 import { messageSizeBound, writeMessage } from "./encoding.js";
 
-/** Room before the arguments for the command's name and script sha (see {@link RespArgs.headroom}). */
+/** Room kept before the arguments for the array header, the command's name and the script's sha (script-command.ts). */
 export const RESP_HEADROOM = 96;
 
 export class RespArgs {
@@ -32,7 +32,7 @@ export class RespArgs {
     this.buffer = Buffer.allocUnsafe(RESP_HEADROOM + bound);
   }
 
-  /** Bytes a bulk string of at most `bytes` bytes takes, framing included. */
+  /** Bytes a bulk string of at most `bytes` bytes takes, framing included (`$`, ≤ 10 digits, two CRLFs). */
   static bulkBound(bytes: number): number {
     return bytes + 16;
   }
@@ -52,7 +52,7 @@ export class RespArgs {
     return this.args;
   }
 
-  /** The arguments' bytes, without the headroom. */
+  /** Where the arguments written so far end in {@link RespArgs.buffer} (they start at {@link RESP_HEADROOM}). */
   get end(): number {
     return this.pos;
   }
