@@ -32,6 +32,8 @@ describe("RespArgs", () => {
       message("a", new Uint8Array(100).fill(7), ["k1", "ключ"], { h: "v", "é": "日本" }),
       message("id-".repeat(50), new Uint8Array(2000).fill(1)),
       message("b", new Uint8Array(5).fill(2)),
+      // Bound 122 bytes (3 digits reserved), encoded 98 (2 digits): the bytes move back by one.
+      message("abcdef", new Uint8Array(80).fill(3)),
     ];
     let bound = RespArgs.bulkBound(20) * 3;
     for (const text of texts) bound += RespArgs.stringBound(text);
