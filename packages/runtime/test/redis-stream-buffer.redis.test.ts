@@ -343,6 +343,26 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
     expect(ids(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 }))).toEqual(["c0"]);
   });
 
+  test("writes and acks after Redis forgot its scripts (SCRIPT FLUSH), sending them again", async () => {
+    // A private server: SCRIPT FLUSH must not reach other test files' connections.
+    const server = await startRedisServer();
+    opened.push({ close: () => server.stop() });
+    const buffer = new RedisStreamBuffer({ ...base(), connection: { url: server.url, name: `${prefix}-flush` }, keyPrefix: prefix });
+    opened.push(buffer);
+    const redis = new Redis(server.url);
+    opened.push({ close: async () => void redis.disconnect() });
+    expect(await buffer.write(0, messages("a", 3))).toEqual({ written: 3 });
+    // The scripts went as EVAL once on this connection, then as EVALSHA; now Redis answers NOSCRIPT.
+    await redis.script("FLUSH");
+    expect(await buffer.write(0, messages("b", 2))).toEqual({ written: 2 });
+    expect(await buffer.write(0, messages("b", 2))).toEqual({ written: 2, deduped: 2 });
+    const batch = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect(ids(batch)).toEqual(["a0", "a1", "a2", "b0", "b1"]);
+    await redis.script("FLUSH");
+    expect(await buffer.ack(0, offsets(batch))).toBe(5);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
+  });
+
   test("recovers entries whose read reply was lost with the connection", async () => {
     // A private server: CLIENT PAUSE must not stall other test files.
     const server = await startRedisServer();

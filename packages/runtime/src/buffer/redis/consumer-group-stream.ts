@@ -225,10 +225,10 @@ export class ConsumerGroupStream {
    * the plain ack, or a script that acks together with other writes in one atomic step
    * (reduce/redis-window-store.ts). `run` is called even for no ids (such a script may still
    * write). Handed-out ids are forgotten only once `run` succeeded: until then a recovery must
-   * not resend them.
+   * not resend them. `distinct`: the caller knows `ids` has no repeats (no set is built to drop them).
    */
-  async ackThrough(ids: readonly string[], run: (distinct: readonly string[]) => Promise<number>): Promise<number> {
-    const distinct = ids.length <= 1 ? ids : [...new Set(ids)];
+  async ackThrough(ids: readonly string[], run: (distinct: readonly string[]) => Promise<number>, distinctAlready = false): Promise<number> {
+    const distinct = distinctAlready || ids.length <= 1 ? ids : [...new Set(ids)];
     let acked: number;
     try {
       await this.ensureGroup();

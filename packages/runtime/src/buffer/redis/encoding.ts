@@ -37,7 +37,7 @@ const SHORT_STRING = 43;
  */
 export function encodeMessages(messages: readonly Message[]): Buffer[] {
   let bound = 0;
-  for (const message of messages) bound += sizeBound(message);
+  for (const message of messages) bound += messageSizeBound(message);
   const buffer = Buffer.allocUnsafe(bound);
   const out: Buffer[] = new Array(messages.length);
   let pos = 0;
@@ -51,7 +51,7 @@ export function encodeMessages(messages: readonly Message[]): Buffer[] {
 
 /** Encodes one message. */
 export function encodeMessage(message: Message): Buffer {
-  const buffer = Buffer.allocUnsafe(sizeBound(message));
+  const buffer = Buffer.allocUnsafe(messageSizeBound(message));
   return buffer.subarray(0, writeMessage(buffer, 0, message));
 }
 
@@ -111,16 +111,20 @@ function allocValue(length: number): Uint8Array {
   return value;
 }
 
-/** An upper bound of the encoded size: UTF-8 never needs more than 3 bytes per UTF-16 unit. */
-function sizeBound(message: Message): number {
+/** An upper bound of a message's encoded size: UTF-8 never needs more than 3 bytes per UTF-16 unit. */
+export function messageSizeBound(message: Message): number {
   let size = 1 + 8 + 5 + message.id.length * 3 + 5 + 5 + message.value.length;
-  for (const key of message.keys) size += 5 + key.length * 3;
+  // An index loop, not for…of: this runs twice per message written, often before V8 optimizes the
+  // caller, and an unoptimized for…of allocates an iterator and a result object per step.
+  const keys = message.keys;
+  for (let i = 0; i < keys.length; i++) size += 5 + (keys[i] as string).length * 3;
   const headers = message.headers;
   for (const name in headers) size += 10 + (name.length + (headers[name] as string).length) * 3;
   return size;
 }
 
-function writeMessage(buffer: Buffer, start: number, message: Message): number {
+/** Writes `message` encoded at `start` (room for {@link messageSizeBound} bytes); returns where it ends. */
+export function writeMessage(buffer: Buffer, start: number, message: Message): number {
   buffer[start] = ENCODING_VERSION;
   buffer.writeDoubleLE(message.eventTime, start + 1);
   let pos = writeString(buffer, start + 9, message.id);

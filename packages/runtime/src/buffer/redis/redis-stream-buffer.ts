@@ -72,9 +72,11 @@ import type {
 } from "../partitioned-buffer.js";
 import { WatermarkViews, type WatermarkView } from "../watermark-view.js";
 import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
-import { decodeMark, decodeMessage, encodeMark, encodeMessages, ENTRY_FIELD, MARK_FIELD } from "./encoding.js";
+import { decodeMark, decodeMessage, encodeMark, ENTRY_FIELD, MARK_FIELD } from "./encoding.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { RespArgs } from "./resp-args.js";
+import { runScriptWith } from "./script-command.js";
 import { runScript, scriptCodeError } from "./scripts.js";
 
 /** Options of a {@link RedisStreamBuffer}: the common buffer options plus where and how to store. */
@@ -208,22 +210,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     let added = 0;
     for (let start = 0; start < messages.length; start += WRITE_CHUNK) {
       const chunk = start === 0 && messages.length <= WRITE_CHUNK ? messages : messages.slice(start, start + WRITE_CHUNK);
-      const payloads = encodeMessages(chunk);
-      const args: Array<string | number | Buffer> = new Array(7 + chunk.length * 2);
-      args[0] = this.capacity;
-      args[1] = this.dedupWindowMs;
-      args[2] = this.upstreams.size;
-      args[3] = this.name;
-      args[4] = 0;
-      args[5] = 1;
-      args[6] = ENTRY_FIELD;
-      for (let i = 0; i < chunk.length; i++) {
-        args[7 + i * 2] = (chunk[i] as Message).id;
-        args[8 + i * 2] = payloads[i] as Buffer;
-      }
       let reply: unknown;
       try {
-        reply = await runScript(this.connection.client, "bufferWrite", [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1]], args);
+        reply = await this.writeChunk(part, chunk);
       } catch (error) {
         // Redis over maxmemory refused the script before it wrote anything (scripts.ts SHEBANG):
         // a full buffer, so backpressure holds (onFull decides) instead of the attempt failing.
@@ -241,6 +230,34 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     }
     // Processed but not added: ids the dedup window already held (the write script's reply).
     return written === added ? { written } : { written, deduped: written - added };
+  }
+
+  /**
+   * One call of the write script: ARGV capacity, dedup window, upstream count, group, no MAXLEN,
+   * one field ("m"), then per message its id and encoded form (scripts.ts WRITE_ARGV), written
+   * straight into the command's bytes (resp-args.ts).
+   */
+  private writeChunk(part: Partition, chunk: readonly Message[]): Promise<unknown> {
+    let bound = RespArgs.bulkBound(20) * 6 + RespArgs.stringBound(this.name);
+    for (let i = 0; i < chunk.length; i++) {
+      const message = chunk[i] as Message;
+      bound += RespArgs.stringBound(message.id) + RespArgs.messageBound(message);
+    }
+    const keys = [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1]];
+    return runScriptWith(this.connection.client, "bufferWrite", keys, bound, (args) => {
+      args.number(this.capacity);
+      args.number(this.dedupWindowMs);
+      args.number(this.upstreams.size);
+      args.string(this.name);
+      args.number(0);
+      args.number(1);
+      args.string(ENTRY_FIELD);
+      for (let i = 0; i < chunk.length; i++) {
+        const message = chunk[i] as Message;
+        args.string(message.id);
+        args.message(message);
+      }
+    });
   }
 
   async read(partition: number, options: ReadOptions): Promise<ReadBatch> {
@@ -301,14 +318,23 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
     }
     if (offsets.length === 0) return 0;
-    // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already.
-    const sorted = inStreamOrder(offsets) ? offsets : [...offsets].sort(compareEntryIds);
-    return part.stream.ackThrough(sorted, (distinct) => {
-      const args: string[] = new Array(distinct.length + 1);
-      args[0] = this.name;
-      for (let i = 0; i < distinct.length; i++) args[i + 1] = distinct[i] as string;
-      return runScript(this.connection.client, "trimAck", [part.keys.stream], args) as Promise<number>;
-    });
+    // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already,
+    // and then they are distinct too (no set built to drop repeats).
+    const ascending = strictlyInStreamOrder(offsets);
+    const sorted = ascending ? offsets : [...offsets].sort(compareEntryIds);
+    return part.stream.ackThrough(
+      sorted,
+      (distinct) => {
+        // Entry ids are ASCII (checked above): written as they are, straight into the command (resp-args.ts).
+        let bound = RespArgs.stringBound(this.name);
+        for (let i = 0; i < distinct.length; i++) bound += RespArgs.bulkBound((distinct[i] as string).length);
+        return runScriptWith(this.connection.client, "trimAck", [part.keys.stream], bound, (args) => {
+          args.string(this.name);
+          for (let i = 0; i < distinct.length; i++) args.latin1(distinct[i] as string);
+        }) as Promise<number>;
+      },
+      ascending,
+    );
   }
 
   /**
@@ -564,6 +590,12 @@ function compareDigits(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Whether each id comes after the one before it in stream order (so they are sorted and distinct). */
+function strictlyInStreamOrder(ids: readonly string[]): boolean {
+  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) >= 0) return false;
+  return true;
 }
 
 /** Whether the ids are in ascending stream order (one pass; a batch's offsets usually are). */

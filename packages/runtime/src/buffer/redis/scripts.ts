@@ -12,7 +12,10 @@
  * {@link scriptCodeError}.
  *
  * Scripts are registered with ioredis `defineCommand`, which runs EVALSHA and falls back to
- * EVAL after a NOSCRIPT (a restarted or failed-over Redis has an empty script cache).
+ * EVAL after a NOSCRIPT (a restarted or failed-over Redis has an empty script cache). The calls
+ * with an argument or two per message (the buffer's write and ack) are sent by
+ * script-command.ts instead, with the same rule, their arguments written straight into the
+ * command's bytes (issue 12).
  */
 import { readFileSync } from "node:fs";
 import type { Cluster, Redis } from "ioredis";
