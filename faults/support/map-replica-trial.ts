@@ -83,18 +83,27 @@ export async function runMapReplicaTrial(options: MapReplicaTrialOptions): Promi
   let zombie: Promise<Exit> | undefined;
   const rounds = options.mode === "kill" ? options.faults : 1;
   for (let round = 0; round < rounds; round += 1) {
-    const name = rng.pick(["a", "b"] as const);
-    const victim = replicas.get(name)!;
+    // The seeded pick is asked first; the other replica is taken when it is the one holding entries.
+    const preferred = rng.pick(["a", "b"] as const);
+    const order = preferred === "a" ? (["a", "b"] as const) : (["b", "a"] as const);
     // Spread the faults over the run: the k-th once the sink has seen k/(rounds+1) of the messages.
     const mark = Math.floor((total * (round + 1)) / (rounds + 2));
     await waitFor(`the sink to pass ${mark} deliveries`, async () => (await delivered()) >= mark, 120_000);
-    await waitFor(`map/${name} to start`, () => victim.stderr().includes("pipeline started"), 60_000);
-    // The signal must find the replica holding entries (read, maybe written downstream, not acked);
-    // a run that ends first (every message delivered, or the replica done) ends the faults.
-    let held = false;
-    const over = async () => victim.child.exitCode !== null || (await delivered()) >= total;
-    await waitFor(`map/${name} to hold entries`, async () => (held = (await holding(name)) > 0) || (await over()), 60_000);
-    if (!held) break;
+    for (const name of order) await waitFor(`map/${name} to start`, () => replicas.get(name)!.stderr().includes("pipeline started"), 60_000);
+    // The signal must find a replica holding entries (read, maybe written downstream, not acked);
+    // a run that ends first (every message delivered, or both replicas done) ends the faults.
+    // Either replica will do: on a busy machine one replica's epochs can be acked between every
+    // look at its pending list, and waiting for one named replica left trials without a fault.
+    const live = (name: "a" | "b") => replicas.get(name)!.child.exitCode === null;
+    const holder = async () => {
+      for (const name of order) if (live(name) && (await holding(name)) > 0) return name;
+      return undefined;
+    };
+    const over = async () => !order.some(live) || (await delivered()) >= total;
+    let name: "a" | "b" | undefined;
+    await waitFor("a map replica to hold entries", async () => (name = await holder()) !== undefined || (await over()), 60_000);
+    if (name === undefined) break;
+    const victim = replicas.get(name)!;
     await sleep(rng.int(0, 20));
     if (options.mode === "kill") {
       victim.child.kill("SIGKILL");
