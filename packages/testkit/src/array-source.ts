@@ -46,12 +46,17 @@ export function createArraySource(partitions: readonly (readonly Message[])[], o
     const queue = queues[input.partition] ?? [];
     if (queue.length === 0 && !input.fromPending) {
       if (!open.has(input.partition)) return { entries: [], endOfStream: true };
+      // The reader's signal outlives this read: the listener goes when the wait ends either way.
       await new Promise<void>((resolve) => {
-        const timer = clock.setTimeout(resolve, input.timeoutMs);
-        signal.addEventListener("abort", () => {
+        const onAbort = () => {
           clock.clearTimeout(timer);
           resolve();
-        });
+        };
+        const timer = clock.setTimeout(() => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        }, input.timeoutMs);
+        signal.addEventListener("abort", onAbort, { once: true });
       });
     }
     if (input.fromPending) return { entries: [], endOfStream: false };
