@@ -59,9 +59,11 @@ function listSource(messages: readonly Message[]): SourceConnector {
     partitions: 1,
     async read(_partition, { max, timeoutMs, signal }) {
       if (next >= messages.length) {
+        // The reader's signal outlives this read: the listener goes when the wait ends either way.
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, timeoutMs);
-          signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+          const onAbort = () => (clearTimeout(timer), resolve());
+          const timer = setTimeout(() => (signal.removeEventListener("abort", onAbort), resolve()), timeoutMs);
+          signal.addEventListener("abort", onAbort, { once: true });
         });
         return { entries: [], endOfStream: false };
       }
