@@ -78,4 +78,11 @@ describe.each([
     await expect(forward([message("m-1"), message("m-3")], context)).rejects.toMatchObject({ code: "BUFFER_PARTITION_OUT_OF_RANGE" });
     expect((await contents(bad)).flat()).toEqual([]);
   });
+
+  it("fails before writing anything when a partition choice is past the buffer's partitions", async () => {
+    const bad = target("bad", 2, { choosePartition: (_keys, id) => (id === "m-3" ? 2 : 0) });
+    const forward = createForwarder({ vertex: "v", ...stageOptions, targets: [bad], counts: emptyCounts(), udfTimeoutMs: 1_000, logger: silentLogger, failures: createFailureLog(silentLogger) });
+    await expect(forward([message("m-1"), message("m-3")], context)).rejects.toMatchObject({ code: "BUFFER_PARTITION_OUT_OF_RANGE" });
+    expect((await contents(bad)).flat()).toEqual([]);
+  });
 });

@@ -150,9 +150,6 @@ async function forwardUnchanged(options: ForwarderOptions, messages: readonly Me
   return ALL_OK;
 }
 
-/** Partitions are array indexes below; a chooser answering more is a bug, reported as the buffer would. */
-const MAX_PARTITION = 2 ** 20;
-
 /** Partition of each message of the batch being split (reused: `writePartitioned` never awaits while it holds it). */
 let chosenScratch = new Int32Array(1_024);
 
@@ -173,7 +170,7 @@ function writePartitioned(options: ForwarderOptions, target: ForwardTarget, mess
     const message = messages[i]!;
     const partition = target.choosePartition(message.keys, message.id);
     // What the buffer would answer for it, before any write starts (the lists below index by it).
-    if (!(partition >= 0 && partition <= MAX_PARTITION && Number.isInteger(partition))) throw bufferErrors.partitionOutOfRange(target.buffer.name, "write", partition, target.buffer.partitions);
+    if (!(Number.isInteger(partition) && partition >= 0 && partition < target.buffer.partitions)) throw bufferErrors.partitionOutOfRange(target.buffer.name, "write", partition, target.buffer.partitions);
     chosen[i] = partition;
     if (sizes[partition] === undefined) {
       sizes[partition] = 1;
