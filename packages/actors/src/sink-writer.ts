@@ -145,8 +145,16 @@ export function fromSinkFunction(write: SinkFunction): SinkWriterLogic {
   return fromSinkAttempts(sinkFunctionAttempt(write));
 }
 
-/** One attempt of a sink function, as `fromSinkFunction` runs it (see there). */
-export function sinkFunctionAttempt(write: SinkFunction): SinkAttempt {
+/**
+ * One attempt of a sink function, as `fromSinkFunction` runs it (see there). `isAllOkAnswer`
+ * recognises an answer that stands for "every message ok, in order" without one result per
+ * message (the runtime's `ALL_OK`): it goes to the session as one `sinkIo.allOk` frame, like an
+ * answer whose results are all ok.
+ */
+export function sinkFunctionAttempt<A = never>(
+  write: (messages: readonly Message[], context: SinkContext) => Promise<readonly SinkResult[] | A>,
+  isAllOkAnswer?: (answer: readonly SinkResult[] | A) => answer is A,
+): SinkAttempt {
   return (input, send) => {
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
     // Created only if the function reads `context.signal`: most never do, and an abort costs a
@@ -167,8 +175,13 @@ export function sinkFunctionAttempt(write: SinkFunction): SinkAttempt {
     Promise.resolve()
       .then(() => write(input.messages, context))
       .then(
-        (results) => {
+        (answer) => {
           settled = true;
+          if (isAllOkAnswer?.(answer) === true) {
+            send({ type: "sinkIo.allOk", ...frame });
+            return;
+          }
+          const results = answer as readonly SinkResult[];
           if (isAllOk(input.messages, results)) {
             send({ type: "sinkIo.allOk", ...frame });
             return;

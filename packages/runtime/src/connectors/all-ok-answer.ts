@@ -5,8 +5,8 @@
  * hop, and two passes over the batch). The sink session already takes that answer as one frame,
  * `sinkIo.allOk`; this is the runtime's way to produce it without building the results first.
  *
- *   forwarder ──ALL_OK──▶ allOkAttempt ──sinkIo.allOk──▶ sink session
- *             └─answers──▶ (as sinkFunctionAttempt: results + end of results, or allOk when all ok)
+ *   forwarder ──ALL_OK──▶ allOkAttempt (sinkFunctionAttempt, isAllOkAnswer) ──sinkIo.allOk──▶ sink session
+ *             └─answers──▶ (results + end of results, or allOk when all ok)
  *
  * Safe by construction: a function carries its all-ok form as a hidden property
  * (`withAllOkForm`), and a wrapper (gate, delayed redelivery, ordered waves, rate-limit observer)
@@ -45,31 +45,8 @@ export function okResults(messages: readonly Message[]): SinkResult[] {
   return results;
 }
 
-/** Stands for ALL_OK inside `sinkFunctionAttempt`, which passes results on as they are. */
-const ANSWERED_ALL_OK: readonly SinkResult[] = Object.freeze([]);
-
-/**
- * One attempt of `write`, as `sinkFunctionAttempt` (@weir/actors) runs one — the same context,
- * abort and error handling — except that an {@link ALL_OK} answer goes to the session as one
- * `sinkIo.allOk` frame. (`sinkFunctionAttempt` sends a results frame, then end of results; the
- * results frame of ALL_OK becomes the allOk frame, which ends the attempt, and its end of results
- * is not sent.)
- */
+/** One attempt of `write`, as `sinkFunctionAttempt` (@weir/actors) runs one; an {@link ALL_OK} answer goes to the session as one `sinkIo.allOk` frame. */
 export function allOkAttempt(write: AllOkSinkFunction): SinkAttempt {
-  const attempt = sinkFunctionAttempt(async (messages, context) => {
-    const answer = await write(messages, context);
-    // An answer of retryLater goes on as it is, for the session to judge (as when cast before).
-    return answer === ALL_OK ? ANSWERED_ALL_OK : (answer as readonly SinkResult[]);
-  });
-  return (input, send) => {
-    let answeredAllOk = false;
-    return attempt(input, (event) => {
-      if (event.type === "sinkIo.results" && event.results === ANSWERED_ALL_OK) {
-        answeredAllOk = true;
-        send({ type: "sinkIo.allOk", partition: event.partition, epoch: event.epoch, attempt: event.attempt });
-      } else if (!(answeredAllOk && event.type === "sinkIo.endOfResults")) {
-        send(event);
-      }
-    });
-  };
+  // An answer of retryLater goes on as it is, for the session to judge.
+  return sinkFunctionAttempt(write as (messages: readonly Message[], context: SinkContext) => Promise<readonly SinkResult[] | AllOk>, (answer): answer is AllOk => answer === ALL_OK);
 }
