@@ -46,7 +46,8 @@ export function evaluateTargets({ rounds, importRssMib, eventsPerEpoch }: Target
   const rate = (a: string, b: string) => perRound(rounds, [a, b], (get) => get(a).msgsPerSec / get(b).msgsPerSec);
   const cpu = (a: string, b: string) => perRound(rounds, [a, b], (get) => get(a).cpuMicrosPerMsg / get(b).cpuMicrosPerMsg);
   return [
-    row("memory, gen → cat → sink, 4p: CPU ≤ 1.5 µs/msg", perRound(rounds, [catId], (get) => get(catId).cpuMicrosPerMsg), (v) => micros(v) + at, (v) => v <= 1.5, "weir-memory-cat-4 not run"),
+    // The issue counts the whole process, start-up included (older results lack the field: the run's own CPU).
+    row("memory, gen → cat → sink, 4p: CPU ≤ 1.5 µs/msg, start-up included", perRound(rounds, [catId], (get) => get(catId).processCpuMicrosPerMsg ?? get(catId).cpuMicrosPerMsg), (v) => micros(v) + at, (v) => v <= 1.5, "weir-memory-cat-4 not run"),
     row("memory, gen → cat → sink, 4p: ≥ 0.7× the floor (plain loops)", rate("weir-memory-cat-4", "floor-memory-cat-4"), ratio, (v) => v >= 0.7, "floor-memory-cat-4 not run"),
     row("redis, gen → sink, 4p: ≥ 1.5× pipelined raw ioredis", rate("weir-redis-4", "raw-pipelined-4"), ratio, (v) => v >= 1.5, "raw-pipelined-4 not run"),
     row("redis, gen → sink, 4p: ≥ 15× BullMQ", rate("weir-redis-4", "bullmq"), ratio, (v) => v >= 15, "bullmq not run"),
