@@ -210,7 +210,7 @@ export const supervisorMachine = setup({
     commitEpoch: fromPromise<void, CommitEpochInput>(async () => undefined),
   },
   delays: {
-    readTimeout: ({ context }) => context.readTimeoutMs,
+    readTimeout: ({ context }) => context.settings.readTimeoutMs,
     commitRetryBackoff: () => 100,
   },
   guards: {
@@ -261,7 +261,8 @@ export const supervisorMachine = setup({
   },
   actions: {
     spawnPartitions: enqueueActions(({ context, enqueue }) => {
-      const { vertex, readBatchSize } = context;
+      const { vertex } = context;
+      const { readBatchSize, retry, resultTimeoutMs, seed, windowKeepers, readTimeoutMs, startWithPending } = context.settings;
       // Sessions and batchers first: a reader hands its first batch over as soon as it reads.
       for (let p = 0; p < context.partitions; p += 1) {
         enqueue.spawnChild("sinkSession", {
@@ -270,9 +271,9 @@ export const supervisorMachine = setup({
           input: {
             vertex,
             partition: p,
-            retry: context.retry,
-            resultTimeoutMs: context.resultTimeoutMs,
-            seed: context.seed + p,
+            retry,
+            resultTimeoutMs,
+            seed: seed + p,
           },
         });
         enqueue.spawnChild("batcher", {
@@ -281,7 +282,7 @@ export const supervisorMachine = setup({
           input: { vertex, partition: p, readBatchSize },
         });
         // Not counted among the partition children: it has no final state, and stops with the supervisor.
-        if (context.windowKeepers) {
+        if (windowKeepers) {
           enqueue.spawnChild("windowKeeper", {
             id: childId.windowKeeper(p),
             systemId: actorIds.windowKeeper(vertex, p),
@@ -297,8 +298,8 @@ export const supervisorMachine = setup({
             vertex,
             partition: p,
             readBatchSize,
-            readTimeoutMs: context.readTimeoutMs,
-            startWithPending: context.startWithPending,
+            readTimeoutMs,
+            startWithPending,
           },
         });
       }
@@ -310,7 +311,7 @@ export const supervisorMachine = setup({
       enqueue.assign({ parts: updatePart(context.parts, event.partition, { hasData: true }) });
       if (!timerAlreadyRunning) {
         const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition };
-        enqueue.raise(timeout, { delay: context.readTimeoutMs, id: timerId(partition) });
+        enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(partition) });
       }
     }),
     requestCloseOnFull: assign({
@@ -461,15 +462,17 @@ export const supervisorMachine = setup({
     vertex: input.vertex,
     partitions: input.partitions,
     commitMode: input.commitMode ?? "aligned",
-    readBatchSize: input.readBatchSize,
-    readTimeoutMs: input.readTimeoutMs,
     maxInflightEpochs: input.maxInflightEpochs,
-    retry: input.retry,
-    resultTimeoutMs: input.resultTimeoutMs,
-    startWithPending: input.startWithPending ?? false,
     sinkCommit: input.sinkCommit ?? true,
-    windowKeepers: input.windowKeepers ?? false,
-    seed: input.seed ?? 1,
+    settings: {
+      readBatchSize: input.readBatchSize,
+      readTimeoutMs: input.readTimeoutMs,
+      retry: input.retry,
+      resultTimeoutMs: input.resultTimeoutMs,
+      startWithPending: input.startWithPending ?? false,
+      windowKeepers: input.windowKeepers ?? false,
+      seed: input.seed ?? 1,
+    },
     nextEpoch: 1,
     parts: initialParts(input.partitions),
     units: [],
