@@ -308,16 +308,18 @@ export const sinkSessionMachine = setup({
     }),
     scheduleBackoff: assign(({ context }) => scheduleBackoff(requireWork(context), context.retry, context.rng)),
     exhaustUnsettled: assign({ work: ({ context }) => exhaust(requireWork(context), context.retry) }),
-    recordFallback: assign({
-      work: ({ context }) => {
-        const work = requireWork(context);
-        const tallies = { ...work.tallies, fallback: work.tallies.fallback + work.fallbackQueue.length };
-        return { ...work, fallbackQueue: [], tallies };
-      },
-    }),
     completeEpoch: enqueueActions(({ context, enqueue }) => {
       const work = requireWork(context);
       const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: work.tallies };
+      enqueue.sendParent(done);
+      enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
+    }),
+    // The fallback sink holds the queued messages: they count as `fallback`, and the epoch is done
+    // (one context update: each assign copies the context and rebuilds the snapshot).
+    completeEpochAfterFallback: enqueueActions(({ context, enqueue }) => {
+      const work = requireWork(context);
+      const tallies = { ...work.tallies, fallback: work.tallies.fallback + work.fallbackQueue.length };
+      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies };
       enqueue.sendParent(done);
       enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
     }),
@@ -441,7 +443,7 @@ export const sinkSessionMachine = setup({
           const work = requireWork(context);
           return { vertex: context.vertex, partition: context.partition, epoch: work.epoch, items: work.fallbackQueue };
         },
-        onDone: { target: "idle", actions: ["recordFallback", "completeEpoch"] },
+        onDone: { target: "idle", actions: "completeEpochAfterFallback" },
         // A failing fallback is retried without end: the message is never lost (DESIGN §2.1).
         onError: { target: "fallbackBackoff", actions: "scheduleBackoff" },
       },
