@@ -270,7 +270,9 @@ export const sinkSessionMachine = setup({
         return recordResults(requireWork(context), event.results);
       },
     }),
-    recordAllOk: assign({ work: ({ context }) => recordAllOk(requireWork(context)) }),
+    // The all-ok answer, recorded and its attempt settled in one context update (issue 12: each
+    // assign copies the context and rebuilds the snapshot); eotReceived has nothing left to settle.
+    recordAllOk: assign({ work: ({ context }) => settleAttempt(recordAllOk(requireWork(context)), "no result") }),
     markEndOfResults: assign({ work: ({ context }) => ({ ...requireWork(context), endOfResults: true }) }),
     recordViolation: assign({
       work: ({ context, event }) => {
@@ -373,7 +375,9 @@ export const sinkSessionMachine = setup({
       entry: "requestWrite",
       exit: "cancelWrite",
       after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
-      always: { guard: "hasAllResults", target: "eotReceived" },
+      // The attempt is settled on the way to eotReceived (here and with the all-ok answer), not in
+      // eotReceived's entry: one context update per step (issue 12).
+      always: { guard: "hasAllResults", target: "eotReceived", actions: "settleAttempt" },
       on: {
         "sinkIo.results": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
@@ -415,8 +419,8 @@ export const sinkSessionMachine = setup({
         awaitingResults: {},
       },
     },
+    // Entered with the attempt settled (see above): decides retry / finish / done from it.
     eotReceived: {
-      entry: "settleAttempt",
       always: [
         // Every message ended ok (or dropped before): nothing to exhaust, nothing to fall back.
         { guard: "isEpochSettled", target: "idle", actions: "completeEpoch" },
