@@ -19,12 +19,22 @@ interface Transition {
 /** `assign` and `enqueueActions` (which may enqueue one): the actions that can copy the context. */
 const UPDATERS = new Set(["xstate.assign", "xstate.enqueueActions"]);
 
+/**
+ * The action a transition lists, as XState will run it: a name (`"recordAck"`) or a named action
+ * with params (`{ type: "commitOnAck", params }`) is looked up in the machine's implementations; an
+ * inline action (`assign(…)`, a function with its own `type`) is itself.
+ */
+function resolveAction(machine: AnyStateMachine, action: unknown): { readonly type?: unknown } | undefined {
+  const named = machine.implementations.actions as Record<string, { readonly type?: unknown } | undefined>;
+  if (typeof action === "string") return named[action];
+  if (typeof action === "object" && action !== null && "type" in action && typeof action.type === "string") return named[action.type];
+  return action as { readonly type?: unknown } | undefined;
+}
+
 function updaterCount(machine: AnyStateMachine, actions: readonly unknown[]): number {
-  const named = machine.implementations.actions as Record<string, { type?: string } | undefined>;
   let count = 0;
   for (const action of actions) {
-    const resolved = typeof action === "string" ? named[action] : typeof action === "object" && action !== null && "type" in action && typeof action.type === "string" && !("resolve" in action) ? named[action.type] : action;
-    const type = (resolved as { type?: unknown } | undefined)?.type;
+    const type = resolveAction(machine, action)?.type;
     if (typeof type === "string" && UPDATERS.has(type)) count += 1;
   }
   return count;
