@@ -4,10 +4,12 @@
  * message. What is left is XState and Weir's bookkeeping per batch and per message — the floor
  * under every pipeline scenario.
  *
- *   node --import tsx micro/actors.ts [--partitions 4] [--messages 400000] [--batch 500] [--rounds 5] [--count-events] [--sink-commit]
+ *   node --import tsx micro/actors.ts [--partitions 4] [--messages 400000] [--batch 500] [--rounds 5] [--count-events] [--sink-commit] [--time-steps]
  */
 import { createActor, fromPromise } from "xstate";
+import { createStepTimes, formatStepTimes, timeSteps } from "./step-timer.js";
 import {
+  batcherMachine,
   defaultRetryPolicy,
   fromPartitionIo,
   fromSinkFunction,
@@ -28,6 +30,8 @@ const batch = option("batch", 500);
 const rounds = option("rounds", 5);
 /** Counting events needs an inspector, which costs time of its own: off unless asked for. */
 const countEvents = argv.includes("--count-events");
+/** `--time-steps`: time each machine's steps (hrtime around `transition`, which costs a little itself). */
+const timeEachStep = argv.includes("--time-steps");
 /** `--sink-commit`: run the commitEpoch step as for a transactional sink (off: the sink has no commit). */
 const sinkCommit = argv.includes("--sink-commit");
 
@@ -46,9 +50,12 @@ async function round(): Promise<{ msgsPerSec: number; cpuMicrosPerMsg: number; e
   let events = 0;
   const byType = new Map<string, number>();
   let microsteps = 0;
-  const machine = supervisorMachine.provide({
+  const times = createStepTimes();
+  const timed = <M extends Parameters<typeof timeSteps>[0]>(logic: M): M => (timeEachStep ? timeSteps(logic, times) : logic);
+  const machine = timed(supervisorMachine.provide({
     actors: {
-      partitionReader: partitionReaderMachine.provide({
+      batcher: timed(batcherMachine.provide({})),
+      partitionReader: timed(partitionReaderMachine.provide({
         actors: {
           readerIo: fromPartitionIo({
             read: async (input) => {
@@ -61,8 +68,8 @@ async function round(): Promise<{ msgsPerSec: number; cpuMicrosPerMsg: number; e
             ack: async () => undefined,
           }),
         },
-      }),
-      sinkSession: sinkSessionMachine.provide({
+      })),
+      sinkSession: timed(sinkSessionMachine.provide({
         actors: {
           sinkWriter: fromSinkFunction(async (messages) => {
             const results: SinkResult[] = new Array(messages.length);
@@ -71,9 +78,9 @@ async function round(): Promise<{ msgsPerSec: number; cpuMicrosPerMsg: number; e
           }),
           fallbackWriter: fromPromise<void, FallbackWriteInput>(async () => undefined),
         },
-      }),
+      })),
     },
-  });
+  }));
   const started = performance.now();
   const cpu = process.cpuUsage();
   const actor = createActor(machine, {
@@ -112,6 +119,7 @@ async function round(): Promise<{ msgsPerSec: number; cpuMicrosPerMsg: number; e
     process.stderr.write(`${epochs} epochs; per epoch: ${(microsteps / epochs).toFixed(1)} microsteps, events:\n`);
     for (const [type, n] of [...byType].sort((a, b) => b[1] - a[1])) process.stderr.write(`  ${(n / epochs).toFixed(2).padStart(6)} ${type}\n`);
   }
+  if (timeEachStep) process.stderr.write(`steps by machine:\n${formatStepTimes(times, output.committedEpochs * partitions)}`);
   return { msgsPerSec: acked / seconds, cpuMicrosPerMsg: (used.user + used.system) / acked, events };
 }
 

@@ -44,6 +44,14 @@ function hasNews(context: BatcherContext): boolean {
   return context.openCount > 0 || isNewerWatermark(context.watermark, context.sealedWatermark);
 }
 
+/** What recording a hand-over changes in the context. */
+function appended(context: BatcherContext, event: BatchReadEvent): Partial<BatcherContext> {
+  // An older watermark than the one kept does not lower it.
+  const watermark = isNewerWatermark(event.watermark, context.watermark) ? { watermark: event.watermark } : {};
+  if (event.entries.length === 0) return watermark;
+  return { open: [...context.open, event.entries], openCount: context.openCount + event.entries.length, ...watermark };
+}
+
 /**
  * What a hand-over does, in `collecting` (stays) and in `eotSent` (starts collecting): one list so
  * the two states cannot drift apart. Guards on the event, not an eventless check XState would
@@ -51,9 +59,9 @@ function hasNews(context: BatcherContext): boolean {
  */
 function handOver<Target extends "collecting" | undefined>(target: Target) {
   return [
-    { guard: "fillsEmptyEpoch", target, actions: ["append", "reportFull"] },
+    { guard: "fillsEmptyEpoch", target, actions: "appendAndReportFull" },
     { guard: "isFirstData", target, actions: ["append", "reportFilling"] },
-    { guard: "fillsOpenEpoch", target, actions: ["append", "reportFull"] },
+    { guard: "fillsOpenEpoch", target, actions: "appendAndReportFull" },
     { target, actions: "append" },
   ] as const;
 }
@@ -86,16 +94,16 @@ export const batcherMachine = setup({
   actions: {
     append: assign(({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      // An older watermark than the one kept does not lower it.
-      const watermark = isNewerWatermark(event.watermark, context.watermark) ? { watermark: event.watermark } : {};
-      if (event.entries.length === 0) return watermark;
-      return { open: [...context.open, event.entries], openCount: context.openCount + event.entries.length, ...watermark };
+      return appended(context, event);
     }),
     reportFilling: sendParent(({ context }): BatcherFillingEvent => ({ type: "batcher.filling", partition: context.partition })),
-    reportFull: enqueueActions(({ context, enqueue }) => {
+    // The hand-over that fills the epoch, recorded and reported with one context update (issue 12:
+    // each assign copies the context and rebuilds the snapshot).
+    appendAndReportFull: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "reader.batchRead");
       const full: BatcherFullEvent = { type: "batcher.full", partition: context.partition };
       enqueue.sendParent(full);
-      enqueue.assign({ fullReported: true });
+      enqueue.assign({ ...appended(context, event), fullReported: true });
     }),
     sendEpoch: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, "supervisor.closeEpoch");

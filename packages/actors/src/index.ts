@@ -39,6 +39,8 @@ export type {
   AckInput,
   PartitionReaderContext,
   PartitionReaderInput,
+  PartitionReaderSettings,
+  PendingPages,
   ReadBatchInput,
   ReadBatchOutput,
   SealedEpoch,
@@ -58,6 +60,7 @@ export type {
   SupervisorEmitted,
   SupervisorInput,
   SupervisorOutput,
+  SupervisorSettings,
 } from "./supervisor.types.js";
 export { fromSinkAttempts, fromSinkFunction, sinkFunctionAttempt } from "./sink-writer.js";
 export type {

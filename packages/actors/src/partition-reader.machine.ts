@@ -98,15 +98,14 @@ function ackedEpoch(context: PartitionReaderContext, done: SealedEpoch, commitQu
 function afterRead(
   context: PartitionReaderContext,
   event: ReaderIoBatchEvent,
-): Pick<PartitionReaderContext, "readFailures" | "pendingAfter" | "fromPending" | "endOfStream" | "unsealed" | "watermark"> {
+): Pick<PartitionReaderContext, "readFailures" | "pending" | "endOfStream" | "unsealed" | "watermark"> {
   const { entries } = event;
   // Pending entries come first; `readerIo` says when a pending page came back short (they are all
   // re-read) and reads on with new ones, so the next grant starts where it left off.
   const last = entries[entries.length - 1];
   return {
     readFailures: 0,
-    pendingAfter: context.fromPending && last !== undefined ? last.offset : context.pendingAfter,
-    fromPending: context.fromPending && event.pendingDone !== true,
+    pending: context.pending === null || event.pendingDone === true ? null : last === undefined ? context.pending : { after: last.offset },
     endOfStream: event.endOfStream,
     unsealed: context.unsealed + entries.length,
     watermark: laterWatermark(context.watermark, event.watermark),
@@ -165,19 +164,19 @@ export const partitionReaderMachine = setup({
     },
     fillsWindowWithGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return endsGrant(event) && context.unsealed + event.entries.length >= context.readBatchSize;
+      return endsGrant(event) && context.unsealed + event.entries.length >= context.settings.readBatchSize;
     },
     endsGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
       return endsGrant(event);
     },
-    isWindowFull: ({ context }) => context.unsealed >= context.readBatchSize,
+    isWindowFull: ({ context }) => context.unsealed >= context.settings.readBatchSize,
     // The seal leaves the window with room (the context as `recordSealed` will leave it).
     sealFreesRoom: ({ context, event }) => {
       assertEvent(event, "batcher.sealed");
-      return Math.max(0, context.unsealed - event.offsets.length) < context.readBatchSize;
+      return Math.max(0, context.unsealed - event.offsets.length) < context.settings.readBatchSize;
     },
-    hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.maxReadFailures,
+    hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.settings.maxReadFailures,
     // An error that says it is not retriable (e.g. the buffer lost its data) fails the reader at
     // once; anything else is retried.
     isFatalError: (_, { error }: { error: unknown }) => isFatal(error),
@@ -211,10 +210,10 @@ export const partitionReaderMachine = setup({
       const input: ReadBatchInput = {
         vertex: context.vertex,
         partition: context.partition,
-        max: context.readBatchSize - context.unsealed,
-        timeoutMs: context.fromPending ? 0 : context.readTimeoutMs,
-        fromPending: context.fromPending,
-        ...(context.fromPending && context.pendingAfter !== null ? { after: context.pendingAfter } : {}),
+        max: context.settings.readBatchSize - context.unsealed,
+        timeoutMs: context.pending !== null ? 0 : context.settings.readTimeoutMs,
+        fromPending: context.pending !== null,
+        ...(context.pending !== null && context.pending.after !== null ? { after: context.pending.after } : {}),
       };
       return { type: "reader.read", input };
     }),
@@ -302,11 +301,8 @@ export const partitionReaderMachine = setup({
   context: ({ input }) => ({
     vertex: input.vertex,
     partition: input.partition,
-    readBatchSize: input.readBatchSize,
-    readTimeoutMs: input.readTimeoutMs,
-    maxReadFailures: input.maxReadFailures ?? 20,
-    fromPending: input.startWithPending ?? false,
-    pendingAfter: null,
+    settings: { readBatchSize: input.readBatchSize, readTimeoutMs: input.readTimeoutMs, maxReadFailures: input.maxReadFailures ?? 20 },
+    pending: input.startWithPending === true ? { after: null } : null,
     unsealed: 0,
     sealed: [],
     commitQueue: [],
@@ -329,7 +325,7 @@ export const partitionReaderMachine = setup({
       invoke: {
         id: ioId,
         src: "readerIo",
-        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition, readTimeoutMs: context.readTimeoutMs }),
+        input: ({ context }): ReaderIoInput => ({ vertex: context.vertex, partition: context.partition, readTimeoutMs: context.settings.readTimeoutMs }),
         onError: {
           target: "failed",
           actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },

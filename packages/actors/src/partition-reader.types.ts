@@ -50,15 +50,29 @@ export interface SealedEpoch {
   readonly watermark?: number;
 }
 
-export interface PartitionReaderContext {
-  readonly vertex: string;
-  readonly partition: number;
+/**
+ * The reader's fixed settings, grouped out of the context's top level: every `assign` copies the
+ * top-level keys, and past ~16 of them V8 gives the copy a dictionary instead of a hidden class
+ * (issue 12; test/context-shape.test.ts).
+ */
+export interface PartitionReaderSettings {
   readonly readBatchSize: number;
   readonly readTimeoutMs: number;
   readonly maxReadFailures: number;
-  readonly fromPending: boolean;
-  /** Where the next pending page starts (the last pending offset read so far). */
-  readonly pendingAfter: string | null;
+}
+
+/** Re-reading this consumer's own pending entries (after a restart): where the next page starts. */
+export interface PendingPages {
+  /** The last pending offset read so far; null before the first page. */
+  readonly after: string | null;
+}
+
+export interface PartitionReaderContext {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly settings: PartitionReaderSettings;
+  /** Set while the pending pages are being read; null once they are over (or never asked for). */
+  readonly pending: PendingPages | null;
   /** Handed to the batcher, not yet sealed into an epoch. */
   readonly unsealed: number;
   /** Sealed epochs whose offsets wait for `supervisor.commit`. */

@@ -270,7 +270,9 @@ export const sinkSessionMachine = setup({
         return recordResults(requireWork(context), event.results);
       },
     }),
-    recordAllOk: assign({ work: ({ context }) => recordAllOk(requireWork(context)) }),
+    // The all-ok answer, recorded and its attempt settled in one context update (issue 12: each
+    // assign copies the context and rebuilds the snapshot); eotReceived has nothing left to settle.
+    recordAllOk: assign({ work: ({ context }) => settleAttempt(recordAllOk(requireWork(context)), "no result") }),
     markEndOfResults: assign({ work: ({ context }) => ({ ...requireWork(context), endOfResults: true }) }),
     recordViolation: assign({
       work: ({ context, event }) => {
@@ -308,16 +310,18 @@ export const sinkSessionMachine = setup({
     }),
     scheduleBackoff: assign(({ context }) => scheduleBackoff(requireWork(context), context.retry, context.rng)),
     exhaustUnsettled: assign({ work: ({ context }) => exhaust(requireWork(context), context.retry) }),
-    recordFallback: assign({
-      work: ({ context }) => {
-        const work = requireWork(context);
-        const tallies = { ...work.tallies, fallback: work.tallies.fallback + work.fallbackQueue.length };
-        return { ...work, fallbackQueue: [], tallies };
-      },
-    }),
     completeEpoch: enqueueActions(({ context, enqueue }) => {
       const work = requireWork(context);
       const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: work.tallies };
+      enqueue.sendParent(done);
+      enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
+    }),
+    // The fallback sink holds the queued messages: they count as `fallback`, and the epoch is done
+    // (one context update: each assign copies the context and rebuilds the snapshot).
+    completeEpochAfterFallback: enqueueActions(({ context, enqueue }) => {
+      const work = requireWork(context);
+      const tallies = { ...work.tallies, fallback: work.tallies.fallback + work.fallbackQueue.length };
+      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies };
       enqueue.sendParent(done);
       enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
     }),
@@ -371,7 +375,9 @@ export const sinkSessionMachine = setup({
       entry: "requestWrite",
       exit: "cancelWrite",
       after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
-      always: { guard: "hasAllResults", target: "eotReceived" },
+      // The attempt is settled on the way to eotReceived (here and with the all-ok answer), not in
+      // eotReceived's entry: one context update per step (issue 12).
+      always: { guard: "hasAllResults", target: "eotReceived", actions: "settleAttempt" },
       on: {
         "sinkIo.results": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
@@ -413,8 +419,8 @@ export const sinkSessionMachine = setup({
         awaitingResults: {},
       },
     },
+    // Entered with the attempt settled (see above): decides retry / finish / done from it.
     eotReceived: {
-      entry: "settleAttempt",
       always: [
         // Every message ended ok (or dropped before): nothing to exhaust, nothing to fall back.
         { guard: "isEpochSettled", target: "idle", actions: "completeEpoch" },
@@ -441,7 +447,7 @@ export const sinkSessionMachine = setup({
           const work = requireWork(context);
           return { vertex: context.vertex, partition: context.partition, epoch: work.epoch, items: work.fallbackQueue };
         },
-        onDone: { target: "idle", actions: ["recordFallback", "completeEpoch"] },
+        onDone: { target: "idle", actions: "completeEpochAfterFallback" },
         // A failing fallback is retried without end: the message is never lost (DESIGN §2.1).
         onError: { target: "fallbackBackoff", actions: "scheduleBackoff" },
       },

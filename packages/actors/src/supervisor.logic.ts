@@ -161,3 +161,32 @@ export function mapUnit(
 ): CommitUnit[] {
   return units.map((unit) => (unit.epoch === epoch ? change(unit) : unit));
 }
+
+/** `units` with `partition`'s `sink.epochDone` for `epoch` recorded. */
+export function withEpochDone(units: readonly CommitUnit[], epoch: number, partition: number, tallies: EpochTallies): CommitUnit[] {
+  return mapUnit(units, epoch, (unit) => ({ ...unit, done: { ...unit.done, [partition]: tallies } }));
+}
+
+/** `units` with `partition`'s `reader.acked` for `epoch` recorded (and the watermark it committed). */
+export function withAck(units: readonly CommitUnit[], epoch: number, partition: number, count: number, watermark: number | undefined): CommitUnit[] {
+  return mapUnit(units, epoch, (unit) =>
+    watermark === undefined
+      ? { ...unit, acked: { ...unit.acked, [partition]: count } }
+      : { ...unit, acked: { ...unit.acked, [partition]: count }, watermarks: { ...unit.watermarks, [partition]: watermark } },
+  );
+}
+
+/** What committing `unit` (taken from `units`) leaves in the context: it is gone, its tallies counted. */
+export function afterCommit(
+  context: SupervisorContext,
+  units: readonly CommitUnit[],
+  unit: CommitUnit,
+): Pick<SupervisorContext, "units" | "committing" | "commitSent" | "totals" | "committedEpochs"> {
+  return {
+    units: units.filter((candidate) => candidate.epoch !== unit.epoch),
+    committing: null,
+    commitSent: false,
+    totals: addCommitted(context.totals, unit),
+    committedEpochs: context.committedEpochs + 1,
+  };
+}

@@ -40,7 +40,7 @@ import { partitionReaderMachine } from "./partition-reader.machine.js";
 import { sinkSessionMachine } from "./sink-session.machine.js";
 import { windowKeeperMachine } from "./window-keeper.machine.js";
 import {
-  addCommitted,
+  afterCommit,
   canCloseFinal,
   closablePartitions,
   completesCommit,
@@ -52,9 +52,10 @@ import {
   isThrottled,
   joinedUnit,
   joinsWith,
-  mapUnit,
   unitTallies,
   updatePart,
+  withAck,
+  withEpochDone,
 } from "./supervisor.logic.js";
 import type {
   CommitEpochInput,
@@ -107,6 +108,22 @@ function isPartitionChildId(context: SupervisorContext, id: string): boolean {
 /** How many children are spawned per partition: a reader, a batcher and a sink session. */
 const CHILDREN_PER_PARTITION = 3;
 
+function commitOf(unit: CommitUnit): CommitEvent {
+  return { type: "supervisor.commit", epoch: unit.epoch };
+}
+
+/** What the runtime is told when `unit` commits (its logs and metrics). */
+function epochCommitted(vertex: string, unit: CommitUnit): Extract<SupervisorEmitted, { type: "epochCommitted" }> {
+  return {
+    type: "epochCommitted",
+    vertex,
+    epoch: unit.epoch,
+    partitions: unit.partitions,
+    tallies: unitTallies(unit),
+    ...(unit.watermarks === undefined ? {} : { watermarks: unit.watermarks }),
+  };
+}
+
 function committingUnit(context: SupervisorContext): CommitUnit {
   const unit = context.units.find((candidate) => candidate.epoch === context.committing);
   if (unit === undefined) throw new Error(`supervisor of ${context.vertex} is not committing an epoch`);
@@ -145,12 +162,8 @@ const commitRegion = {
       on: {
         "sink.epochDone": [
           // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
-          {
-            guard: "joinsWithoutSinkCommit",
-            target: "committing.acking",
-            actions: ["recordEpochDone", "selectJoinedEpoch", "sendCommitToReaders"],
-          },
-          { guard: "joins", target: "committing", actions: ["recordEpochDone", "selectJoinedEpoch"] },
+          { guard: "joinsWithoutSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
+          { guard: "joins", target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
           { actions: "recordEpochDone" },
         ],
       },
@@ -160,15 +173,10 @@ const commitRegion = {
       on: {
         // The last ack of the epoch commits it, and the next joined epoch (if any) starts at once.
         "reader.acked": [
-          {
-            guard: "commitsThenAcksNext",
-            target: "committing.acking",
-            reenter: true,
-            actions: ["recordAck", "recordCommitted", "selectJoinedEpoch", "sendCommitToReaders"],
-          },
-          { guard: "commitsThenCommitsNext", target: "committing", reenter: true, actions: ["recordAck", "recordCommitted", "selectJoinedEpoch"] },
-          { guard: "commitsWithEpochsClosed", target: "joining", actions: ["recordAck", "recordCommitted"] },
-          { guard: "commits", target: "idle", actions: ["recordAck", "recordCommitted"] },
+          { guard: "commitsThenAcksNext", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
+          { guard: "commitsThenCommitsNext", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
+          { guard: "commitsWithEpochsClosed", target: "joining", actions: { type: "commitOnAck", params: { next: "none" } } },
+          { guard: "commits", target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
           { actions: "recordAck" },
         ],
       },
@@ -210,7 +218,7 @@ export const supervisorMachine = setup({
     commitEpoch: fromPromise<void, CommitEpochInput>(async () => undefined),
   },
   delays: {
-    readTimeout: ({ context }) => context.readTimeoutMs,
+    readTimeout: ({ context }) => context.settings.readTimeoutMs,
     commitRetryBackoff: () => 100,
   },
   guards: {
@@ -261,7 +269,8 @@ export const supervisorMachine = setup({
   },
   actions: {
     spawnPartitions: enqueueActions(({ context, enqueue }) => {
-      const { vertex, readBatchSize } = context;
+      const { vertex } = context;
+      const { readBatchSize, retry, resultTimeoutMs, seed, windowKeepers, readTimeoutMs, startWithPending } = context.settings;
       // Sessions and batchers first: a reader hands its first batch over as soon as it reads.
       for (let p = 0; p < context.partitions; p += 1) {
         enqueue.spawnChild("sinkSession", {
@@ -270,9 +279,9 @@ export const supervisorMachine = setup({
           input: {
             vertex,
             partition: p,
-            retry: context.retry,
-            resultTimeoutMs: context.resultTimeoutMs,
-            seed: context.seed + p,
+            retry,
+            resultTimeoutMs,
+            seed: seed + p,
           },
         });
         enqueue.spawnChild("batcher", {
@@ -281,7 +290,7 @@ export const supervisorMachine = setup({
           input: { vertex, partition: p, readBatchSize },
         });
         // Not counted among the partition children: it has no final state, and stops with the supervisor.
-        if (context.windowKeepers) {
+        if (windowKeepers) {
           enqueue.spawnChild("windowKeeper", {
             id: childId.windowKeeper(p),
             systemId: actorIds.windowKeeper(vertex, p),
@@ -297,8 +306,8 @@ export const supervisorMachine = setup({
             vertex,
             partition: p,
             readBatchSize,
-            readTimeoutMs: context.readTimeoutMs,
-            startWithPending: context.startWithPending,
+            readTimeoutMs,
+            startWithPending,
           },
         });
       }
@@ -310,7 +319,7 @@ export const supervisorMachine = setup({
       enqueue.assign({ parts: updatePart(context.parts, event.partition, { hasData: true }) });
       if (!timerAlreadyRunning) {
         const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition };
-        enqueue.raise(timeout, { delay: context.readTimeoutMs, id: timerId(partition) });
+        enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(partition) });
       }
     }),
     requestCloseOnFull: assign({
@@ -355,44 +364,55 @@ export const supervisorMachine = setup({
     recordEpochDone: assign({
       units: ({ context, event }) => {
         assertEvent(event, "sink.epochDone");
-        return mapUnit(context.units, event.epoch, (unit) => ({ ...unit, done: { ...unit.done, [event.partition]: event.tallies } }));
+        return withEpochDone(context.units, event.epoch, event.partition, event.tallies);
       },
     }),
     recordAck: assign({
       units: ({ context, event }) => {
         assertEvent(event, "reader.acked");
-        const { partition, count, watermark } = event;
-        return mapUnit(context.units, event.epoch, (unit) =>
-          watermark === undefined
-            ? { ...unit, acked: { ...unit.acked, [partition]: count } }
-            : { ...unit, acked: { ...unit.acked, [partition]: count }, watermarks: { ...unit.watermarks, [partition]: watermark } },
-        );
+        return withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
       },
     }),
-    selectJoinedEpoch: assign({ committing: ({ context }) => joinedUnit(context.units)!.epoch }),
+    /**
+     * The `sink.epochDone` that completes a join: recorded, the joined epoch selected and (without
+     * a sink commit) its commit sent to its readers, in one context update (issue 12: each assign
+     * copies the context and rebuilds the snapshot).
+     */
+    recordJoin: enqueueActions(({ context, event, enqueue }, { sendCommit }: { sendCommit: boolean }) => {
+      assertEvent(event, "sink.epochDone");
+      const units = withEpochDone(context.units, event.epoch, event.partition, event.tallies);
+      const joined = joinedUnit(units)!;
+      if (!sendCommit) {
+        enqueue.assign({ units, committing: joined.epoch });
+        return;
+      }
+      for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
+      enqueue.assign({ units, committing: joined.epoch, commitSent: true });
+    }),
+    /**
+     * The `reader.acked` that completes the epoch being committed: the ack recorded, the epoch
+     * committed (`epochCommitted`), and with `next` the next joined epoch selected — its commit sent
+     * at once (`acking`, no sink commit) or left to `commitEpoch` (`sinkCommit`). One context update.
+     */
+    commitOnAck: enqueueActions(({ context, event, enqueue }, { next }: { next: "acking" | "sinkCommit" | "none" }) => {
+      assertEvent(event, "reader.acked");
+      const units = withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
+      const unit = units.find((candidate) => candidate.epoch === context.committing)!;
+      enqueue.emit(epochCommitted(context.vertex, unit));
+      const after = afterCommit(context, units, unit);
+      if (next === "none") {
+        enqueue.assign(after);
+        return;
+      }
+      const joined = joinedUnit(after.units)!;
+      if (next === "acking") for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
+      enqueue.assign({ ...after, committing: joined.epoch, commitSent: next === "acking" });
+    }),
+    // After the sink's commit(epoch).
     sendCommitToReaders: enqueueActions(({ context, enqueue }) => {
       const unit = committingUnit(context);
-      const commit: CommitEvent = { type: "supervisor.commit", epoch: unit.epoch };
-      for (const p of unit.partitions) enqueue.sendTo(childId.reader(p), commit);
+      for (const p of unit.partitions) enqueue.sendTo(childId.reader(p), commitOf(unit));
       enqueue.assign({ commitSent: true });
-    }),
-    recordCommitted: enqueueActions(({ context, enqueue }) => {
-      const unit = committingUnit(context);
-      enqueue.emit({
-        type: "epochCommitted",
-        vertex: context.vertex,
-        epoch: unit.epoch,
-        partitions: unit.partitions,
-        tallies: unitTallies(unit),
-        ...(unit.watermarks === undefined ? {} : { watermarks: unit.watermarks }),
-      });
-      enqueue.assign({
-        units: context.units.filter((candidate) => candidate.epoch !== unit.epoch),
-        committing: null,
-        commitSent: false,
-        totals: addCommitted(context.totals, unit),
-        committedEpochs: context.committedEpochs + 1,
-      });
     }),
     countProtocolError: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, "sink.protocolError");
@@ -461,15 +481,17 @@ export const supervisorMachine = setup({
     vertex: input.vertex,
     partitions: input.partitions,
     commitMode: input.commitMode ?? "aligned",
-    readBatchSize: input.readBatchSize,
-    readTimeoutMs: input.readTimeoutMs,
     maxInflightEpochs: input.maxInflightEpochs,
-    retry: input.retry,
-    resultTimeoutMs: input.resultTimeoutMs,
-    startWithPending: input.startWithPending ?? false,
     sinkCommit: input.sinkCommit ?? true,
-    windowKeepers: input.windowKeepers ?? false,
-    seed: input.seed ?? 1,
+    settings: {
+      readBatchSize: input.readBatchSize,
+      readTimeoutMs: input.readTimeoutMs,
+      retry: input.retry,
+      resultTimeoutMs: input.resultTimeoutMs,
+      startWithPending: input.startWithPending ?? false,
+      windowKeepers: input.windowKeepers ?? false,
+      seed: input.seed ?? 1,
+    },
     nextEpoch: 1,
     parts: initialParts(input.partitions),
     units: [],

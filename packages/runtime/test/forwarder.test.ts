@@ -60,6 +60,32 @@ describe.each([
     expect(counts.dropped).toBe(3);
   });
 
+  // Issue 12: the sink writer makes an attempt's AbortController only when `signal` is read, and a
+  // write only needs it while it waits for room; reading it for every write made one per epoch.
+  it("reads the attempt's signal only when a write has to wait for room", async () => {
+    let reads = 0;
+    const controller = new AbortController();
+    const counting: SinkContext = {
+      vertex: "v",
+      partition: 0,
+      epoch: 1,
+      attempt: 1,
+      get signal() {
+        reads += 1;
+        return controller.signal;
+      },
+    };
+    const forward = createForwarder({ vertex: "v", ...stageOptions, targets: [target("roomy", 2)], counts: emptyCounts(), udfTimeoutMs: 1_000, logger: silentLogger, failures: createFailureLog(silentLogger) });
+    await forward([message("a"), message("b"), message("c")], counting);
+    expect(reads).toBe(0);
+
+    const tight = target("tight", 1, {}, 2);
+    const blocked = createForwarder({ vertex: "v", ...stageOptions, targets: [tight], counts: emptyCounts(), udfTimeoutMs: 1_000, logger: silentLogger, failures: createFailureLog(silentLogger) });
+    controller.abort();
+    await expect(blocked([message("d"), message("e"), message("f")], counting)).rejects.toThrow(/gave up waiting for room/);
+    expect(reads).toBeGreaterThan(0);
+  });
+
   it("discards what a full partition cannot take under discardLatest, and counts it", async () => {
     const discards: Array<[number, number]> = [];
     const small = target("small", 1, { onFull: "discardLatest", onDiscard: (p, n) => discards.push([p, n]) }, 4);

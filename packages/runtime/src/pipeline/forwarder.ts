@@ -119,7 +119,7 @@ function forwarderFunction(options: ForwarderOptions): AllOkSinkFunction {
     }
     const writes: Promise<void>[] = [];
     groups.forEach((group, t) => {
-      for (const [partition, list] of group) writes.push(writeToPartition(options, targets[t]!, partition, list, context.signal));
+      for (const [partition, list] of group) writes.push(writeToPartition(options, targets[t]!, partition, list, context));
     });
     await Promise.all(writes);
     return mapped.map((result, i): SinkAnswer =>
@@ -143,7 +143,7 @@ async function forwardUnchanged(options: ForwarderOptions, messages: readonly Me
   for (const target of targets) {
     if (!matchesTags(target.condition, undefined)) continue;
     routed = true;
-    writePartitioned(options, target, messages, context.signal, writes);
+    writePartitioned(options, target, messages, context, writes);
   }
   if (!routed) dropUnrouted(options, messages.length, undefined);
   await Promise.all(writes);
@@ -159,7 +159,7 @@ let chosenScratch = new Int32Array(1_024);
  * partitions are chosen into a scratch array and counted, then each list is made at its size. When
  * every message goes to one partition (one partition, or one key), the batch is written as it is.
  */
-function writePartitioned(options: ForwarderOptions, target: ForwardTarget, messages: readonly Message[], signal: AbortSignal, writes: Promise<void>[]): void {
+function writePartitioned(options: ForwarderOptions, target: ForwardTarget, messages: readonly Message[], attempt: Attempt, writes: Promise<void>[]): void {
   const n = messages.length;
   if (n === 0) return;
   if (chosenScratch.length < n) chosenScratch = new Int32Array(n);
@@ -178,7 +178,7 @@ function writePartitioned(options: ForwarderOptions, target: ForwardTarget, mess
     } else sizes[partition] += 1;
   }
   if (single) {
-    writes.push(writeToPartition(options, target, chosen[0]!, messages, signal));
+    writes.push(writeToPartition(options, target, chosen[0]!, messages, attempt));
     return;
   }
   const lists: Message[][] = [];
@@ -194,7 +194,7 @@ function writePartitioned(options: ForwarderOptions, target: ForwardTarget, mess
   }
   for (let p = 0; p < lists.length; p += 1) {
     const list = lists[p];
-    if (list !== undefined) writes.push(writeToPartition(options, target, p, list, signal));
+    if (list !== undefined) writes.push(writeToPartition(options, target, p, list, attempt));
   }
 }
 
@@ -323,12 +323,19 @@ function dropUnrouted(options: ForwarderOptions, count: number, tags: readonly s
   options.failures.record(options.vertex, "dropped", count, `no edge's condition matched a result with ${what}`);
 }
 
+/**
+ * The attempt a write belongs to. Its `signal` is read only when a write has to wait for room: the
+ * sink writer makes an attempt's AbortController only when it is read (issue 12: one per epoch
+ * otherwise, for a check that matters only under backpressure).
+ */
+type Attempt = Pick<SinkContext, "signal">;
+
 async function writeToPartition(
   options: ForwarderOptions,
   target: ForwardTarget,
   partition: number,
   messages: readonly Message[],
-  signal: AbortSignal,
+  attempt: Attempt,
 ): Promise<void> {
   const { counts, failures, vertex } = options;
   let done = 0;
@@ -363,7 +370,7 @@ async function writeToPartition(
       target.onDiscard?.(partition, messages.length - done);
       return;
     }
-    if (signal.aborted) throw new Error(`gave up waiting for room in ${target.vertex}[${partition}]: the attempt was stopped`);
+    if (attempt.signal.aborted) throw new Error(`gave up waiting for room in ${target.vertex}[${partition}]: the attempt was stopped`);
     waitMs = written > 0 ? 1 : Math.min(50, waitMs * 2);
     await new Promise((resolve) => setTimeout(resolve, waitMs));
   }

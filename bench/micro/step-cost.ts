@@ -1,0 +1,47 @@
+/**
+ * What one XState step of each machine costs on its own: the machine's `transition` called again
+ * and again from one snapshot with one event, through a fixed actor scope (XState's pure
+ * `transition()` builds a new actor per call, which costs more than the step). No I/O, no other
+ * actor, little garbage surviving: the floor under what the same step costs in a pipeline, where
+ * the garbage collector and the other actors come on top (docs/design-notes.md, "What an XState
+ * step costs", issue 12).
+ *
+ *   node .build/micro/step-cost.js [--iterations 100000]
+ */
+import { createActor, initialTransition, type AnyActorScope, type AnyStateMachine, type EventObject } from "xstate";
+import { batcherMachine, defaultRetryPolicy, partitionReaderMachine, sinkSessionMachine, supervisorMachine, type Message } from "@weir/actors";
+
+const argv = process.argv.slice(2);
+const iterations = argv.includes("--iterations") ? Number(argv[argv.indexOf("--iterations") + 1]) : 100_000;
+
+/** An actor scope whose effects go nowhere: the step's actions are resolved, not executed. */
+function inertScope(machine: AnyStateMachine, input: unknown): AnyActorScope {
+  const self = createActor(machine, { input });
+  const nothing = () => undefined;
+  return { self, defer: nothing, id: "", logger: nothing, sessionId: "", stopChild: nothing, system: self.system, emit: nothing, actionExecutor: nothing } as unknown as AnyActorScope;
+}
+
+function measure(name: string, machine: AnyStateMachine, input: unknown, event: EventObject & Record<string, unknown>): void {
+  const scope = inertScope(machine, input);
+  const [snapshot] = initialTransition(machine, input);
+  for (let i = 0; i < iterations / 10; i += 1) machine.transition(snapshot, event, scope);
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < iterations; i += 1) machine.transition(snapshot, event, scope);
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${JSON.stringify({ step: name, cpuMicrosPerStep: Number(((used.user + used.system) / iterations).toFixed(2)) })}\n`);
+}
+
+const messages: Message[] = Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, keys: [], value: new Uint8Array(1), eventTime: 0, headers: {} }));
+const entries = messages.map((message, i) => ({ offset: String(i + 1), message }));
+const supervisor = { vertex: "v", partitions: 4, readBatchSize: 100, readTimeoutMs: 10, maxInflightEpochs: 4, retry: defaultRetryPolicy, resultTimeoutMs: 30_000, sinkCommit: false };
+const reader = { vertex: "v", partition: 0, readBatchSize: 100, readTimeoutMs: 10 };
+
+measure("supervisor: batcher.full, closing the epoch", supervisorMachine, supervisor, { type: "batcher.full", partition: 0 });
+measure("supervisor: batcher.filling", supervisorMachine, supervisor, { type: "batcher.filling", partition: 0 });
+measure("supervisor: sink.epochDone (no such epoch)", supervisorMachine, supervisor, { type: "sink.epochDone", partition: 0, epoch: 9, tallies: { messages: 0, ok: 0, fallback: 0, dropped: 0, retries: 0 } });
+measure("reader: readerIo.batch within a grant", partitionReaderMachine, reader, { type: "readerIo.batch", entries, endOfStream: false });
+measure("reader: readerIo.batch ending the grant", partitionReaderMachine, reader, { type: "readerIo.batch", entries, endOfStream: false, done: true });
+measure("reader: batcher.sealed", partitionReaderMachine, reader, { type: "batcher.sealed", partition: 0, epoch: 1, offsets: ["1"] });
+measure("sink session: batcher.eot starting the attempt", sinkSessionMachine, { vertex: "v", partition: 0, retry: defaultRetryPolicy, resultTimeoutMs: 30_000 }, { type: "batcher.eot", partition: 0, epoch: 1, count: messages.length, messages });
+// The batcher's steps send to its parent, which an inert scope has not: not measured here.
+void batcherMachine;
