@@ -24,6 +24,7 @@
  */
 import type { ReadEntry } from "@weir/actors";
 import type { PartitionedBuffer, PendingDelivery, ReadBatch } from "../buffer/index.js";
+import { deliveryUnitOf, endsDeliveryUnit } from "../buffer/redis/frames.js";
 import type { Logger } from "../observability/logger.js";
 import type { ClaimSchedule } from "./claim-schedule.js";
 import type { IsolationCoordinator } from "./isolation-coordinator.js";
@@ -163,7 +164,9 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
       while (max < state.plan.length && max < request.max && classify(state.plan[max]!.deaths) === "normal") max += 1;
     }
-    const batch = await buffer.read(partition, { consumer, max, timeoutMs: 0, fromPending: true, ...(state.cursor === undefined ? {} : { after: state.cursor }) });
+    // `max` counts planned entries; a framed entry holds many messages, at most request.max go out.
+    const after = state.cursor === undefined ? {} : { after: state.cursor };
+    const batch = await buffer.read(partition, { consumer, max: request.max, maxEntries: max, timeoutMs: 0, fromPending: true, ...after });
     const deaths = new Map(state.plan.map((entry) => [entry.offset, entry.deaths]));
     const last = batch.entries[batch.entries.length - 1];
     if (last === undefined) {
@@ -174,11 +177,15 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     }
     if (holder !== undefined) holder.offset = last.offset;
     state.cursor = last.offset;
-    const served = new Set(batch.entries.map((entry) => entry.offset));
-    // Planned entries at or before the last one served that were not served are gone (acked or claimed elsewhere).
-    const cut = state.plan.findIndex((entry) => entry.offset === last.offset);
-    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + 1);
-    markPoison(partition, batch.entries, (offset) => deaths.get(offset) ?? 0);
+    const served = new Set(batch.entries.map((entry) => deliveryUnitOf(entry.offset)));
+    // Planned entries at or before the last one served that were not served are gone (acked or
+    // claimed elsewhere). An entry whose last message was not served yet (a frame longer than the
+    // read) stays at the head: the next read resumes it, classified the same.
+    const lastUnit = deliveryUnitOf(last.offset);
+    const cut = state.plan.findIndex((entry) => entry.offset === lastUnit);
+    const keep = endsDeliveryUnit(last.offset) ? 1 : 0;
+    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + keep);
+    markPoison(partition, batch.entries, (offset) => deaths.get(deliveryUnitOf(offset)) ?? 0);
     coordinator.handedOut(vertex, batch.entries.length);
     return { entries: batch.entries, endOfStream: false, ...watermarkOf(batch) };
   };
@@ -204,15 +211,16 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       coordinator.withdraw(vertex, partition);
       while (max < idleEntries.length && max < request.max && classify(idleEntries[max]!.deliveries) === "normal") max += 1;
     }
-    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, max);
+    // `max` counts entries (a framed one holds many messages; at most request.max go out now).
+    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, request.max, max);
     if (holder !== undefined) {
       if (claimed.length === 0) coordinator.release(holder);
-      else holder.offset = claimed[0]!.offset;
+      else holder.offset = claimed[claimed.length - 1]!.offset;
     }
     if (claimed.length === 0) return NOTHING;
     // A claim counts a delivery: the deliveries before it are the deaths.
     const before = new Map(idleEntries.map((entry) => [entry.offset, entry.deliveries]));
-    markPoison(partition, claimed, (offset) => before.get(offset) ?? 0);
+    markPoison(partition, claimed, (offset) => before.get(deliveryUnitOf(offset)) ?? 0);
     coordinator.handedOut(vertex, claimed.length);
     logger.warn("claimed entries of an idle consumer", { partition, count: claimed.length, ...(holder === undefined ? {} : { isolated: true }) });
     options.onClaimed?.(partition, claimed.length);

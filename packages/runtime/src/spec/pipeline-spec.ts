@@ -130,6 +130,12 @@ const bufferSchema = z
         cluster: z.boolean().default(false).describe("Connect to a Redis Cluster through the node in `url`."),
         claimIdle: duration.default(30_000).describe("How long an entry stays pending before another consumer claims it."),
         dedupWindow: duration.default(600_000).describe("How long a forwarded message id is at least remembered to drop duplicate writes (the Redis buffer keeps it for less than twice this)."),
+        framed: z
+          .boolean()
+          .optional()
+          .describe(
+            "Default false. Write each partition-write as one stream entry holding its messages (fewer Redis commands per message). Reduce vertices' inputs stay one entry per message. Delivery counts are then per entry: a poison message that kills its worker takes the other messages of its entry to the fallback with it.",
+          ),
         tls: redisTlsSchema.optional(),
       })
       .describe("Redis streams, one per partition: durable, shared by every worker process."),
