@@ -148,6 +148,23 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
     expect((await restarted.usage(0)).length).toBe(0);
   });
 
+  test("paging pending entries after a frame's last message does not deliver that frame again", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 3));
+    await buffer.write(0, messages("b", 3));
+    const read = await buffer.read(0, { consumer: "c", max: 6, timeoutMs: 0 });
+    const other = open();
+    const first = await other.read(0, { consumer: "c", max: 3, maxEntries: 1, timeoutMs: 0, fromPending: true });
+    const second = await other.read(0, { consumer: "c", max: 3, maxEntries: 1, timeoutMs: 0, fromPending: true, after: offsets(first)[2]! });
+    expect([ids(first), ids(second)]).toEqual([
+      ["a0", "a1", "a2"],
+      ["b0", "b1", "b2"],
+    ]);
+    // One read as new, one re-read each: a second re-read of the first frame would count a death.
+    expect((await other.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([2, 2]);
+    expect(offsets(read)).toEqual([...offsets(first), ...offsets(second)]);
+  });
+
   test("a pending re-read after an offset inside a frame, from a fresh object, skips what is before it", async () => {
     const buffer = open();
     await buffer.write(0, messages("a", 6));

@@ -387,7 +387,12 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       skipThrough = parseFramedOffset(after);
       const entry = skipThrough?.entry ?? after;
       if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(after, "read after");
-      if (skipThrough !== undefined) {
+      if (skipThrough !== undefined && skipThrough.index === skipThrough.count - 1) {
+        // The last message of its frame: page on after the entry, which is not read again (a
+        // re-read would count a delivery the redelivery guard takes for a death).
+        cursor = skipThrough.entry;
+        skipThrough = undefined;
+      } else if (skipThrough !== undefined) {
         if (part.ledger.carriedAfter(consumer) === after) return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
         cursor = entryIdBefore(skipThrough.entry);
       }
