@@ -84,6 +84,7 @@ export function createVertexBuffer(context: BufferContext, vertexName: string, w
     // A reduce vertex's window commit acks its input's entries in Lua (reduce/window-commit-script.ts),
     // one entry per message: its input stays unframed.
     framed: (buffer.framed === true || process.env["WEIR_FORCE_FRAMED"] === "1") && !isReduceVertex(vertex),
+    maxDeliveries: limits.maxDeliveries,
   });
 }
 

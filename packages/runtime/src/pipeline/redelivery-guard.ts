@@ -72,7 +72,8 @@ const watermarkOf = (batch: ReadBatch): { watermark?: number } => (batch.waterma
 
 interface Planned {
   readonly offset: string;
-  readonly deaths: number;
+  /** Of the entry's first unacked message (framed entries: see the module doc). */
+  deaths: number;
 }
 
 interface PartitionState {
@@ -94,7 +95,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
   const poisonedOffsets = new Map<string, string>();
   let planning: Promise<void> | undefined;
 
-  const classify = (deaths: number): "normal" | "suspect" => (deaths >= isolateAt && deaths < maxDeliveries ? "suspect" : "normal");
+  const classify = (deaths: number): "normal" | "suspect" | "poison" => (deaths >= maxDeliveries ? "poison" : deaths >= isolateAt ? "suspect" : "normal");
 
   /** Lists every partition's own pending entries once (the first read of any partition). */
   const plan = (): Promise<void> => {
@@ -155,18 +156,23 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     const head = state.plan[0]!;
     let max = 0;
     let holder: ReturnType<IsolationCoordinator["tryIsolate"]>;
-    if (classify(head.deaths) === "suspect") {
+    const kind = classify(head.deaths);
+    if (kind === "suspect") {
       holder = coordinator.tryIsolate(vertex, partition);
       if (holder === undefined) return idle(request, signal);
       max = 1;
     } else {
       coordinator.withdraw(vertex, partition);
       if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
+      // A poison entry's first unacked message goes alone: it alone is the one that killed.
+      if (kind === "poison") max = 1;
       while (max < state.plan.length && max < request.max && classify(state.plan[max]!.deaths) === "normal") max += 1;
     }
-    // `max` counts planned entries; a framed entry holds many messages, at most request.max go out.
+    // `max` counts planned entries; a framed entry holds many messages: a suspect or poison one is
+    // served one message at a time, a normal batch up to request.max messages.
     const after = state.cursor === undefined ? {} : { after: state.cursor };
-    const batch = await buffer.read(partition, { consumer, max: request.max, maxEntries: max, timeoutMs: 0, fromPending: true, ...after });
+    const messages = kind === "normal" ? request.max : 1;
+    const batch = await buffer.read(partition, { consumer, max: messages, maxEntries: max, timeoutMs: 0, fromPending: true, ...after });
     const deaths = new Map(state.plan.map((entry) => [entry.offset, entry.deaths]));
     const last = batch.entries[batch.entries.length - 1];
     if (last === undefined) {
@@ -183,9 +189,13 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     // read) stays at the head: the next read resumes it, classified the same.
     const lastUnit = deliveryUnitOf(last.offset);
     const cut = state.plan.findIndex((entry) => entry.offset === lastUnit);
-    const keep = endsDeliveryUnit(last.offset) ? 1 : 0;
-    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + keep);
+    const past = endsDeliveryUnit(last.offset) ? 1 : 0;
+    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + past);
     markPoison(partition, batch.entries, (offset) => deaths.get(deliveryUnitOf(offset)) ?? 0);
+    // The rest of a poison frame did not kill: its messages are suspects (one death short of
+    // poison), as the ack that acknowledges the poison one caps the entry's count (frameAck).
+    const resumed = past === 0 ? state.plan[0] : undefined;
+    if (kind === "poison" && resumed !== undefined && resumed.offset === lastUnit) resumed.deaths = maxDeliveries - 1;
     coordinator.handedOut(vertex, batch.entries.length);
     return { entries: batch.entries, endOfStream: false, ...watermarkOf(batch) };
   };
@@ -201,7 +211,8 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     }
     let holder: ReturnType<IsolationCoordinator["tryIsolate"]>;
     let max = 0;
-    if (classify(head.deliveries) === "suspect") {
+    const kind = classify(head.deliveries);
+    if (kind === "suspect") {
       holder = coordinator.tryIsolate(vertex, partition);
       // Other readers now pause; this partition asks again on its next reads.
       state.claimWaiting = holder === undefined;
@@ -209,10 +220,11 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       max = 1;
     } else {
       coordinator.withdraw(vertex, partition);
+      if (kind === "poison") max = 1;
       while (max < idleEntries.length && max < request.max && classify(idleEntries[max]!.deliveries) === "normal") max += 1;
     }
-    // `max` counts entries (a framed one holds many messages; at most request.max go out now).
-    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, request.max, max);
+    // `max` counts entries; a framed suspect or poison one goes one message at a time.
+    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, kind === "normal" ? request.max : 1, max);
     if (holder !== undefined) {
       if (claimed.length === 0) coordinator.release(holder);
       else holder.offset = claimed[claimed.length - 1]!.offset;
@@ -221,6 +233,14 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     // A claim counts a delivery: the deliveries before it are the deaths.
     const before = new Map(idleEntries.map((entry) => [entry.offset, entry.deliveries]));
     markPoison(partition, claimed, (offset) => before.get(deliveryUnitOf(offset)) ?? 0);
+    // The rest of a claimed suspect or poison frame is this consumer's now: served from the plan,
+    // one message at a time, as its own pending entries are (a poison frame's rest as suspects).
+    const last = claimed[claimed.length - 1]!;
+    if (kind !== "normal" && !endsDeliveryUnit(last.offset)) {
+      const unit = deliveryUnitOf(last.offset);
+      state.plan.unshift({ offset: unit, deaths: kind === "poison" ? maxDeliveries - 1 : (before.get(unit) ?? 0) });
+      state.cursor = last.offset;
+    }
     coordinator.handedOut(vertex, claimed.length);
     logger.warn("claimed entries of an idle consumer", { partition, count: claimed.length, ...(holder === undefined ? {} : { isolated: true }) });
     options.onClaimed?.(partition, claimed.length);

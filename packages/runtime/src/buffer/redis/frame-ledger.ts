@@ -15,6 +15,8 @@ import type { FramedOffset } from "./frames.js";
 interface OpenEntry {
   readonly acked: Uint8Array;
   done: number;
+  /** The acked prefix Redis has (the entry's `:frame-progress`): messages before it are acked for good. */
+  persisted: number;
 }
 
 /** What marking a batch of offsets did, undone by `rollback` when the ack that follows fails. */
@@ -25,6 +27,8 @@ export interface LedgerMarks {
   newlyOf(entry: string): number;
   /** Entries whose messages are now all marked: `[entry id, message count]`. */
   readonly complete: ReadonlyArray<readonly [string, number]>;
+  /** Entries not complete whose acked prefix grew past what Redis has: `[entry id, message count, prefix]`. */
+  readonly advanced: ReadonlyArray<readonly [string, number, number]>;
   /** Unmarks what this call marked (the ack failed; the caller will send the offsets again). */
   rollback(): void;
   /** Forgets the complete entries (the ack succeeded). */
@@ -45,6 +49,8 @@ export class FrameLedger {
   private readonly carries = new Map<string, Carry>();
   /** Entries whose every message was acked here lately (insertion order = age). */
   private readonly completed = new Set<string>();
+  /** Entries acked in part whose delivery count frameAck capped: the next hand-out counts one. */
+  readonly capped = new Set<string>();
 
   /** Marks framed offsets acked; see {@link LedgerMarks}. */
   mark(offsets: readonly FramedOffset[]): LedgerMarks {
@@ -55,7 +61,7 @@ export class FrameLedger {
       if (this.completed.has(entry)) continue;
       let record = this.open.get(entry);
       if (record === undefined || record.acked.length !== count) {
-        record = { acked: new Uint8Array(count), done: 0 };
+        record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
         this.open.set(entry, record);
       }
       if (record.acked[index] === 1) continue;
@@ -65,10 +71,23 @@ export class FrameLedger {
       perEntry.set(entry, (perEntry.get(entry) ?? 0) + 1);
       if (record.done === count) complete.push([entry, count]);
     }
+    const advanced: Array<readonly [string, number, number]> = [];
+    const grown: Array<[OpenEntry, number]> = [];
+    for (const entry of perEntry.keys()) {
+      const record = this.open.get(entry) as OpenEntry;
+      if (record.done === record.acked.length) continue;
+      let prefix = record.persisted;
+      while (prefix < record.acked.length && record.acked[prefix] === 1) prefix += 1;
+      if (prefix > record.persisted) {
+        advanced.push([entry, record.acked.length, prefix]);
+        grown.push([record, prefix]);
+      }
+    }
     return {
       newly: marked.length,
       newlyOf: (entry) => perEntry.get(entry) ?? 0,
       complete,
+      advanced,
       rollback: () => {
         for (const [record, index] of marked) {
           record.acked[index] = 0;
@@ -76,7 +95,9 @@ export class FrameLedger {
         }
       },
       commit: () => {
+        for (const [record, prefix] of grown) record.persisted = prefix;
         for (const [entry] of complete) {
+          this.capped.delete(entry);
           this.open.delete(entry);
           this.completed.add(entry);
         }
@@ -89,6 +110,25 @@ export class FrameLedger {
         }
       },
     };
+  }
+
+  /**
+   * Records that the first `prefix` messages of `entry` (of `count`) are acked for good (its
+   * `:frame-progress`, read with a pending re-read or a claim), so acking the rest completes it.
+   */
+  seed(entry: string, count: number, prefix: number): void {
+    if (prefix <= 0 || this.completed.has(entry)) return;
+    let record = this.open.get(entry);
+    if (record === undefined || record.acked.length !== count) {
+      record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
+      this.open.set(entry, record);
+    }
+    for (let i = 0; i < Math.min(prefix, count); i++) {
+      if (record.acked[i] === 1) continue;
+      record.acked[i] = 1;
+      record.done += 1;
+    }
+    record.persisted = Math.max(record.persisted, Math.min(prefix, count));
   }
 
   /** Up to `max` messages left from `consumer`'s last read, or undefined when none are left. */
@@ -131,6 +171,7 @@ export class FrameLedger {
 
   clear(): void {
     this.open.clear();
+    this.capped.clear();
     this.completed.clear();
     this.carries.clear();
   }

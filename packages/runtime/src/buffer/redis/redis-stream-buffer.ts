@@ -101,6 +101,12 @@ export interface RedisStreamBufferOptions extends BufferOptions {
    * Default false: one entry per message. Reads and acks accept both kinds either way.
    */
   readonly framed?: boolean;
+  /**
+   * The vertex's `maxDeliveries`: an entry acked in part has its delivery count capped at it
+   * (scripts.ts `frameAck`), since the count stands for the deaths of its first unacked message.
+   * Absent: never capped.
+   */
+  readonly maxDeliveries?: number;
 }
 
 /** Messages per write script call; a longer batch is written in several calls, stopping when one comes back short. */
@@ -140,6 +146,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   private readonly upstreams: ReadonlySet<string>;
   private readonly dedupWindowMs: number;
   private readonly framed: boolean;
+  private readonly deliveryCap: number;
   private readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
   private readonly parts: Partition[] = [];
@@ -172,6 +179,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     this.upstreams = new Set(upstreams);
     this.dedupWindowMs = dedupWindowMs;
     this.framed = options.framed === true;
+    // The count an entry acked in part keeps at most: one death short of poison (frameAck).
+    this.deliveryCap = Math.max(0, (options.maxDeliveries ?? 0) - 1);
     this.ownsConnection = !(options.connection instanceof RedisConnection);
     this.connection = options.connection instanceof RedisConnection ? options.connection : new RedisConnection(options.connection);
     this.watermarkWriters = new Set(options.watermarkWriters);
@@ -296,6 +305,55 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   }
 
   /**
+   * A message of `entry` goes out from the carry after frameAck capped the entry's delivery
+   * count (it was acked in part): that hand-out is a delivery of the entry's first unacked
+   * message, counted now (scripts.ts `frameDeliver`), as a re-read would count it.
+   */
+  private async countCappedDelivery(part: Partition, entry: string): Promise<void> {
+    if (!part.ledger.capped.delete(entry)) return;
+    try {
+      await runScript(this.connection.client, "frameDeliver", [part.keys.stream], [this.name, entry]);
+    } catch (error) {
+      part.ledger.capped.add(entry);
+      throw part.stream.translate(error, "count a delivery");
+    }
+  }
+
+  /**
+   * Drops the messages of framed entries that an earlier ack acknowledged for good (the entry's
+   * `:frame-progress`, written when it was acked in part), and tells the ledger, so acking the
+   * rest completes the entry. For re-read pending entries and claims: a new entry has none.
+   */
+  private async withoutAckedPrefixes(part: Partition, entries: ReadEntry[]): Promise<ReadEntry[]> {
+    const framed = new Map<string, number>();
+    for (const entry of entries) {
+      const parsed = parseFramedOffset(entry.offset);
+      if (parsed !== undefined && parsed.index === 0) framed.set(parsed.entry, parsed.count);
+    }
+    if (framed.size === 0) return entries;
+    const ids = [...framed.keys()];
+    let prefixes: Array<string | null>;
+    try {
+      prefixes = await this.connection.client.hmget(part.keys.frameProgress, ...ids);
+    } catch (error) {
+      throw part.stream.translate(error, "read frame progress");
+    }
+    const acked = new Map<string, number>();
+    ids.forEach((id, i) => {
+      const prefix = Number(prefixes[i] ?? 0);
+      if (prefix > 0) {
+        acked.set(id, prefix);
+        part.ledger.seed(id, framed.get(id) as number, prefix);
+      }
+    });
+    if (acked.size === 0) return entries;
+    return entries.filter((entry) => {
+      const parsed = parseFramedOffset(entry.offset);
+      return parsed === undefined || parsed.index >= (acked.get(parsed.entry) ?? 0);
+    });
+  }
+
+  /**
    * Stream entries to read for `max` messages: `max` over the mean entry size lately, rounded up
    * (what a frame brings past `max` waits in the ledger for the next read), at least one.
    */
@@ -393,7 +451,10 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         cursor = skipThrough.entry;
         skipThrough = undefined;
       } else if (skipThrough !== undefined) {
-        if (part.ledger.carriedAfter(consumer) === after) return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
+        if (part.ledger.carriedAfter(consumer) === after) {
+          await this.countCappedDelivery(part, skipThrough.entry);
+          return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
+        }
         cursor = entryIdBefore(skipThrough.entry);
       }
     }
@@ -403,7 +464,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     // the writer's next one; it never lets the watermark run ahead of data.
     const marks: MetMark[] = [];
     const batch = await this.readMessages(part, max, maxEntries, marks, (count, _first, lastId) => part.stream.readPending(consumer, count, lastId ?? cursor));
-    let decoded = batch.entries;
+    let decoded = await this.withoutAckedPrefixes(part, batch.entries);
+    // Re-read: XREADGROUP counted their delivery already.
+    for (const raw of decoded) part.ledger.capped.delete(deliveryUnitOf(raw.offset));
     if (skipThrough !== undefined) {
       const { entry, index } = skipThrough;
       decoded = decoded.filter((read) => {
@@ -474,25 +537,38 @@ export class RedisStreamBuffer implements PartitionedBuffer {
    */
   private async ackFramed(part: Partition, offsets: readonly string[], framed: readonly FramedOffset[]): Promise<number> {
     const marks = part.ledger.mark(framed);
+    // Per entry to XACK its message count (-1: plain); entries acked in part go with their prefix.
     const counts = new Map<string, number>();
     for (const offset of offsets) if (ConsumerGroupStream.isEntryId(offset)) counts.set(offset, -1);
     for (const [entry, count] of marks.complete) counts.set(entry, count);
-    if (counts.size === 0) return marks.newly;
+    if (counts.size === 0 && marks.advanced.length === 0) return marks.newly;
+    // Entries acked in part stay handed out (still pending here): only the others go to ackThrough.
     const ids = [...counts.keys()].sort(compareEntryIds);
+    const partial = [...marks.advanced];
     let plain = 0;
     let already = 0;
     try {
       await part.stream.ackThrough(
         ids,
         async (distinct) => {
-          let bound = RespArgs.stringBound(this.name);
-          for (let i = 0; i < distinct.length; i++) bound += RespArgs.bulkBound((distinct[i] as string).length) + RespArgs.bulkBound(11);
-          const reply = (await runScriptWith(this.connection.client, "frameAck", [part.keys.stream, part.keys.length], bound, (args) => {
+          let bound = RespArgs.stringBound(this.name) + RespArgs.bulkBound(11);
+          for (let i = 0; i < distinct.length; i++) bound += RespArgs.bulkBound((distinct[i] as string).length) + RespArgs.bulkBound(11) * 2;
+          for (const [entry] of partial) bound += RespArgs.bulkBound(entry.length) + RespArgs.bulkBound(11) * 2;
+          const keys = [part.keys.stream, part.keys.length, part.keys.frameProgress];
+          const reply = (await runScriptWith(this.connection.client, "frameAck", keys, bound, (args) => {
             args.string(this.name);
+            args.number(this.deliveryCap);
             for (let i = 0; i < distinct.length; i++) {
               const id = distinct[i] as string;
+              const count = counts.get(id) as number;
               args.latin1(id);
-              args.number(counts.get(id) as number);
+              args.number(count);
+              args.number(count);
+            }
+            for (const [entry, count, prefix] of partial) {
+              args.latin1(entry);
+              args.number(count);
+              args.number(prefix);
             }
           })) as number[];
           let acked = 0;
@@ -503,6 +579,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
             // A frame acked before (by another object, or a claim's new owner): its messages count 0.
             else if (reply[i] === 0) already += marks.newlyOf(id);
           }
+          partial.forEach(([entry], i) => {
+            if (reply[distinct.length + i] === 2) part.ledger.capped.add(entry);
+          });
           return acked;
         },
         true,
@@ -555,7 +634,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     // A mark claimed from a dead consumer is acked, not counted: that consumer's view died with it.
     const marks: MetMark[] = [];
     const claimed = await part.stream.claim(consumer, minIdleMs, this.entriesFor(part, max, maxEntries));
-    const entries = this.decode(part, claimed, marks);
+    const entries = await this.withoutAckedPrefixes(part, this.decode(part, claimed, marks));
     await this.consumeMarks(part, marks);
     // More messages than `max` (a frame): the rest is this consumer's next read (pending for it now).
     return part.ledger.serve(consumer, entries, max);

@@ -30,7 +30,7 @@ export const ScriptCode = {
   STREAM_ENDED: -1,
 } as const;
 
-export type ScriptName = "write" | "bufferWrite" | "frameWrite" | "ack" | "trimAck" | "frameAck" | "claim" | "state";
+export type ScriptName = "write" | "bufferWrite" | "frameWrite" | "ack" | "trimAck" | "frameAck" | "frameDeliver" | "claim" | "state";
 
 export interface ScriptDefinition {
   readonly name: ScriptName;
@@ -507,33 +507,71 @@ const FRAME_ACK = `
 Purpose: a framed buffer's ack (issue 12): acknowledge whole entries whose messages the client
   has all acked, remove them as trimAck does, and subtract their messages from the length
   counter. Each entry is XACKed alone, so only entries acknowledged now count (an entry acked
-  twice, or never delivered, subtracts nothing).
+  twice, or never delivered, subtracts nothing). An entry acked in part records its acked prefix
+  (a restart re-reads only the rest), and its delivery count is capped at ARGV[2]: the count is
+  read as the deaths of the entry's first unacked message (pipeline/redelivery-guard.ts), which
+  is not handed out yet; frameDeliver counts its delivery when it is.
 KEYS[1] stream
 KEYS[2] length (messages not yet acked)
+KEYS[3] frame progress (hash: entry id → acked prefix)
 ARGV[1] consumer group
-ARGV[2 ..] per entry, in ascending stream order: its id, then its message count (-1 for a plain
-  per-message entry: one message)
-Returns: per entry, 1 when XACK acknowledged it now, else 0.
+ARGV[2] delivery count cap for an entry acked in part (maxDeliveries - 1); 0 = none
+ARGV[3 ..] per entry, in ascending stream order: its id, its message count n (-1 for a plain
+  per-message entry: one message), and its acked prefix p (p = n: every message, the entry goes)
+Returns: per entry, 1 when XACK acknowledged it now, else 0; for an entry acked in part, 2 when
+  its count was capped, else 0.
 `;
 
 const FRAME_ACK_BODY = `${ACK_TRIM_LUA}
-local stream, lenkey, group = KEYS[1], KEYS[2], ARGV[1]
+local stream, lenkey, progress, group = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
+local cap = tonumber(ARGV[2])
 local ids, flags = {}, {}
 local acked, gone = 0, 0
-for i = 2, #ARGV, 2 do
-  local id, n = ARGV[i], tonumber(ARGV[i + 1])
-  ids[#ids + 1] = id
-  local now = redis.call('XACK', stream, group, id)
-  flags[#flags + 1] = now
-  if now == 1 then
-    acked = acked + 1
-    gone = gone + math.max(n, 1)
+for i = 3, #ARGV, 3 do
+  local id, n, p = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  if n >= 0 and p < n then
+    flags[#flags + 1] = 0
+    redis.call('HSET', progress, id, p)
+    if cap > 0 then
+      local info = redis.call('XPENDING', stream, group, id, id, 1)
+      if #info == 1 and tonumber(info[1][4]) > cap then
+        redis.call('XCLAIM', stream, group, info[1][2], 0, id, 'RETRYCOUNT', cap, 'JUSTID')
+        flags[#flags] = 2
+      end
+    end
+  else
+    ids[#ids + 1] = id
+    local now = redis.call('XACK', stream, group, id)
+    flags[#flags + 1] = now
+    if n >= 0 then redis.call('HDEL', progress, id) end
+    if now == 1 then
+      acked = acked + 1
+      gone = gone + math.max(n, 1)
+    end
   end
 end
-trim_after_ack(stream, group, ids, acked)
+if #ids > 0 then trim_after_ack(stream, group, ids, acked) end
 -- Only a framed buffer keeps the counter (frameWrite makes it); never created here.
 if gone > 0 and redis.call('EXISTS', lenkey) == 1 and redis.call('DECRBY', lenkey, gone) < 0 then redis.call('SET', lenkey, 0) end
 return flags
+`;
+
+const FRAME_DELIVER = `
+Purpose: count one delivery of a framed entry whose next message is handed out from what the
+  buffer object kept of it (no XREADGROUP), after frameAck capped its count: so the count stays
+  the deaths of the entry's first unacked message plus its delivery now (redelivery-guard.ts).
+KEYS[1] stream
+ARGV[1] consumer group
+ARGV[2] entry id
+Returns: the entry's delivery count now, or 0 when it is not pending.
+`;
+
+const FRAME_DELIVER_BODY = `
+local info = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #info == 0 then return 0 end
+local count = tonumber(info[1][4]) + 1
+redis.call('XCLAIM', KEYS[1], ARGV[1], info[1][2], 0, ARGV[2], 'RETRYCOUNT', count, 'JUSTID')
+return count
 `;
 
 const CLAIM = `
@@ -615,7 +653,7 @@ return {1, 0}
  * the script has changed nothing yet: the write script's dedup expiry (ZREMRANGEBYSCORE) or trim
  * counted as a change, and its XADDs then ran on, growing Redis to several times its maxmemory.
  * - write, bufferWrite, frameWrite: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
- * - ack, trimAck, frameAck, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
+ * - ack, trimAck, frameAck, frameDeliver, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
  *   refusing them under memory pressure would keep Redis full for good.
  * - state: `no-writes` — it only reads.
  */
@@ -626,6 +664,7 @@ const SHEBANG: Readonly<Record<ScriptName, string>> = {
   ack: "#!lua flags=allow-oom",
   trimAck: "#!lua flags=allow-oom",
   frameAck: "#!lua flags=allow-oom",
+  frameDeliver: "#!lua flags=allow-oom",
   claim: "#!lua flags=allow-oom",
   state: "#!lua flags=no-writes",
 };
@@ -645,7 +684,8 @@ export const scripts: Readonly<Record<ScriptName, ScriptDefinition>> = {
   frameWrite: define("frameWrite", 5, FRAME_WRITE, FRAME_WRITE_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
   ack: define("ack", 1, ACK, ACK_BODY),
   trimAck: define("trimAck", 1, TRIM_ACK, TRIM_ACK_BODY),
-  frameAck: define("frameAck", 2, FRAME_ACK, FRAME_ACK_BODY),
+  frameAck: define("frameAck", 3, FRAME_ACK, FRAME_ACK_BODY),
+  frameDeliver: define("frameDeliver", 1, FRAME_DELIVER, FRAME_DELIVER_BODY),
   claim: define("claim", 1, CLAIM, CLAIM_BODY),
   state: define("state", 3, STATE, STATE_BODY),
 };
