@@ -134,7 +134,7 @@ const bufferSchema = z
           .boolean()
           .optional()
           .describe(
-            "Default false. Write each partition-write as one stream entry holding its messages (fewer Redis commands per message). Reduce vertices' inputs stay one entry per message. Delivery counts are then per entry: a poison message that kills its worker takes the other messages of its entry to the fallback with it.",
+            "Default false. Write each partition-write as one stream entry holding its messages (fewer Redis commands per message). Capacity and maxDeliveries still count messages; pending counts, claims and XPENDING count entries. Reduce vertices' inputs stay one entry per message.",
           ),
         tls: redisTlsSchema.optional(),
       })
