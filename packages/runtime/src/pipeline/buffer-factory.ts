@@ -81,9 +81,10 @@ export function createVertexBuffer(context: BufferContext, vertexName: string, w
     connection: context.connection!,
     keyPrefix: buffer.keyPrefix,
     dedupWindowMs: buffer.dedupWindow,
-    // A reduce vertex's window commit acks its input's entries in Lua (reduce/window-commit-script.ts),
-    // one entry per message: its input stays unframed.
-    framed: (buffer.framed === true || process.env["WEIR_FORCE_FRAMED"] === "1") && !isReduceVertex(vertex),
+    // One stream entry per partition-write unless the spec says `framed: false` (issue 12). A reduce
+    // vertex's window commit acks its input's entries in Lua (reduce/window-commit-script.ts), one
+    // entry per message: its input stays unframed.
+    framed: buffer.framed !== false && !isReduceVertex(vertex),
     maxDeliveries: limits.maxDeliveries,
   });
 }
