@@ -4,12 +4,14 @@
  *
  * ```
  *   write(p, msgs) ──▶ script bufferWrite: dedup by id + capacity check + XADD…      ┐ keys of
- *   read(p)        ──▶ XREADGROUP >  (+ script state: ended? undelivered left?)     │ partition p
- *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ only:
- *   read(p, fromPending) ──▶ XREADGROUP <after|0>                                   │ {<buffer>.<p>}
+ *                      framed: script frameWrite: dedup by id + capacity + ONE XADD │ partition p
+ *   read(p)        ──▶ [what is left of a frame] + XREADGROUP > (+ script state)    │ only:
+ *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ {<buffer>.<p>}
+ *   read(p, fromPending) ──▶ XREADGROUP <after|0> (frames: acked prefixes skipped)  │
  *   ack(p, offsets) ──▶ script trimAck: XACK, XTRIM MINID the acked prefix, XDEL the rest │
+ *                      framed: ledger → script frameAck once an entry is all acked  │
  *   claimIdle(p)    ──▶ script claim: XPENDING IDLE (other consumers) + XCLAIM      │
- *   usage(p)        ──▶ XLEN + XPENDING summary                                     │
+ *   usage(p)        ──▶ XLEN (framed: the :length counter) + XPENDING summary       │
  *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         │
  *   writeWatermark(p, mark) ──▶ XADD a mark entry (field "w"), no capacity check         ┘
  * ```
@@ -42,7 +44,10 @@
  *   Redis refuses for memory is skipped and counted ({@link RedisStreamBuffer.marksSkipped}).
  *   Until read, a mark is in XLEN like an entry (so it takes a slot of capacity: about one per
  *   writing process per second, gone at the next read); once read it is gone.
- * - Offsets are Redis entry ids, `"<ms>-<seq>"`.
+ * - Offsets are Redis entry ids, `"<ms>-<seq>"`; a message of a framed entry (`framed`, frames.ts:
+ *   one entry per partition-write) has `"<ms>-<seq>/<index>/<n>"`, and what the entry-level
+ *   choices above say of an entry then holds of the frame (delivery, pending, claims), while length,
+ *   capacity and `read`'s `max` count messages (frame-ledger.ts, the scripts' `:length` counter).
  *
  * @example
  * ```ts
@@ -73,7 +78,9 @@ import type {
 import { WatermarkViews, type WatermarkView } from "../watermark-view.js";
 import { ConsumerGroupStream, type GroupRead, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMark, decodeMessage, encodeMark, ENTRY_FIELD, MARK_FIELD } from "./encoding.js";
+import { ackFramed, countCappedDelivery, withoutAckedPrefixes, type FramedPartition } from "./frame-acks.js";
 import { FrameLedger } from "./frame-ledger.js";
+import { compareEntryIds, entryIdBefore, inStreamOrder, strictlyInStreamOrder } from "./entry-ids.js";
 import { decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffset, frameSizeBound, parseFramedOffset, type FramedOffset } from "./frames.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
@@ -304,53 +311,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     });
   }
 
-  /**
-   * A message of `entry` goes out from the carry after frameAck capped the entry's delivery
-   * count (it was acked in part): that hand-out is a delivery of the entry's first unacked
-   * message, counted now (scripts.ts `frameDeliver`), as a re-read would count it.
-   */
-  private async countCappedDelivery(part: Partition, entry: string): Promise<void> {
-    if (!part.ledger.capped.delete(entry)) return;
-    try {
-      await runScript(this.connection.client, "frameDeliver", [part.keys.stream], [this.name, entry]);
-    } catch (error) {
-      part.ledger.capped.add(entry);
-      throw part.stream.translate(error, "count a delivery");
-    }
-  }
-
-  /**
-   * Drops the messages of framed entries that an earlier ack acknowledged for good (the entry's
-   * `:frame-progress`, written when it was acked in part), and tells the ledger, so acking the
-   * rest completes the entry. For re-read pending entries and claims: a new entry has none.
-   */
-  private async withoutAckedPrefixes(part: Partition, entries: ReadEntry[]): Promise<ReadEntry[]> {
-    const framed = new Map<string, number>();
-    for (const entry of entries) {
-      const parsed = parseFramedOffset(entry.offset);
-      if (parsed !== undefined && parsed.index === 0) framed.set(parsed.entry, parsed.count);
-    }
-    if (framed.size === 0) return entries;
-    const ids = [...framed.keys()];
-    let prefixes: Array<string | null>;
-    try {
-      prefixes = await this.connection.client.hmget(part.keys.frameProgress, ...ids);
-    } catch (error) {
-      throw part.stream.translate(error, "read frame progress");
-    }
-    const acked = new Map<string, number>();
-    ids.forEach((id, i) => {
-      const prefix = Number(prefixes[i] ?? 0);
-      if (prefix > 0) {
-        acked.set(id, prefix);
-        part.ledger.seed(id, framed.get(id) as number, prefix);
-      }
-    });
-    if (acked.size === 0) return entries;
-    return entries.filter((entry) => {
-      const parsed = parseFramedOffset(entry.offset);
-      return parsed === undefined || parsed.index >= (acked.get(parsed.entry) ?? 0);
-    });
+  /** The partition as frame-acks.ts needs it. */
+  private framedPartition(part: Partition): FramedPartition {
+    return { client: this.connection.client, group: this.name, keys: part.keys, stream: part.stream, ledger: part.ledger, deliveryCap: this.deliveryCap };
   }
 
   /**
@@ -452,7 +415,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         skipThrough = undefined;
       } else if (skipThrough !== undefined) {
         if (part.ledger.carriedAfter(consumer) === after) {
-          await this.countCappedDelivery(part, skipThrough.entry);
+          await countCappedDelivery(this.framedPartition(part), skipThrough.entry);
           return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
         }
         cursor = entryIdBefore(skipThrough.entry);
@@ -464,7 +427,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     // the writer's next one; it never lets the watermark run ahead of data.
     const marks: MetMark[] = [];
     const batch = await this.readMessages(part, max, maxEntries, marks, (count, _first, lastId) => part.stream.readPending(consumer, count, lastId ?? cursor));
-    let decoded = await this.withoutAckedPrefixes(part, batch.entries);
+    let decoded = await withoutAckedPrefixes(this.framedPartition(part), batch.entries);
     // Re-read: XREADGROUP counted their delivery already.
     for (const raw of decoded) part.ledger.capped.delete(deliveryUnitOf(raw.offset));
     if (skipThrough !== undefined) {
@@ -508,7 +471,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       (framed ??= []).push(parsed);
     }
     if (offsets.length === 0) return 0;
-    if (framed !== undefined) return this.ackFramed(part, offsets, framed);
+    if (framed !== undefined) return ackFramed(this.framedPartition(part), offsets, framed);
     // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already,
     // and then they are distinct too (no set built to drop repeats).
     const ascending = strictlyInStreamOrder(offsets);
@@ -526,72 +489,6 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       },
       ascending,
     );
-  }
-
-  /**
-   * An ack with offsets of framed entries (frames.ts): their messages are marked in the
-   * partition's ledger, and an entry is XACKed (scripts.ts `frameAck`) once all its messages are.
-   * Plain entry ids among them are acked as one message each. Returns the messages newly acked:
-   * of frames, as the ledger counts them (a message of a frame this object saw acked before counts
-   * 0); of plain entries, as XACK counts.
-   */
-  private async ackFramed(part: Partition, offsets: readonly string[], framed: readonly FramedOffset[]): Promise<number> {
-    const marks = part.ledger.mark(framed);
-    // Per entry to XACK its message count (-1: plain); entries acked in part go with their prefix.
-    const counts = new Map<string, number>();
-    for (const offset of offsets) if (ConsumerGroupStream.isEntryId(offset)) counts.set(offset, -1);
-    for (const [entry, count] of marks.complete) counts.set(entry, count);
-    if (counts.size === 0 && marks.advanced.length === 0) return marks.newly;
-    // Entries acked in part stay handed out (still pending here): only the others go to ackThrough.
-    const ids = [...counts.keys()].sort(compareEntryIds);
-    const partial = [...marks.advanced];
-    let plain = 0;
-    let already = 0;
-    try {
-      await part.stream.ackThrough(
-        ids,
-        async (distinct) => {
-          let bound = RespArgs.stringBound(this.name) + RespArgs.bulkBound(11);
-          for (let i = 0; i < distinct.length; i++) bound += RespArgs.bulkBound((distinct[i] as string).length) + RespArgs.bulkBound(11) * 2;
-          for (const [entry] of partial) bound += RespArgs.bulkBound(entry.length) + RespArgs.bulkBound(11) * 2;
-          const keys = [part.keys.stream, part.keys.length, part.keys.frameProgress];
-          const reply = (await runScriptWith(this.connection.client, "frameAck", keys, bound, (args) => {
-            args.string(this.name);
-            args.number(this.deliveryCap);
-            for (let i = 0; i < distinct.length; i++) {
-              const id = distinct[i] as string;
-              const count = counts.get(id) as number;
-              args.latin1(id);
-              args.number(count);
-              args.number(count);
-            }
-            for (const [entry, count, prefix] of partial) {
-              args.latin1(entry);
-              args.number(count);
-              args.number(prefix);
-            }
-          })) as number[];
-          let acked = 0;
-          for (let i = 0; i < distinct.length; i++) {
-            const id = distinct[i] as string;
-            if (reply[i] === 1) acked += 1;
-            if (counts.get(id) === -1) plain += reply[i] as number;
-            // A frame acked before (by another object, or a claim's new owner): its messages count 0.
-            else if (reply[i] === 0) already += marks.newlyOf(id);
-          }
-          partial.forEach(([entry], i) => {
-            if (reply[distinct.length + i] === 2) part.ledger.capped.add(entry);
-          });
-          return acked;
-        },
-        true,
-      );
-    } catch (error) {
-      marks.rollback();
-      throw error;
-    }
-    marks.commit();
-    return marks.newly - already + plain;
   }
 
   /**
@@ -634,7 +531,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     // A mark claimed from a dead consumer is acked, not counted: that consumer's view died with it.
     const marks: MetMark[] = [];
     const claimed = await part.stream.claim(consumer, minIdleMs, this.entriesFor(part, max, maxEntries));
-    const entries = await this.withoutAckedPrefixes(part, this.decode(part, claimed, marks));
+    const entries = await withoutAckedPrefixes(this.framedPartition(part), this.decode(part, claimed, marks));
     await this.consumeMarks(part, marks);
     // More messages than `max` (a frame): the rest is this consumer's next read (pending for it now).
     return part.ledger.serve(consumer, entries, max);
@@ -840,67 +737,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   }
 }
 
-/** Compares two stream entry ids `"<ms>-<seq>"` as Redis orders them (numerically, ms then seq). */
-export function compareEntryIds(a: string, b: string): number {
-  const da = a.indexOf("-");
-  const db = b.indexOf("-");
-  // The common case, two ids of one stream within the same few ms: same shape, and a native
-  // string comparison orders them.
-  if (da === db && a.length === b.length && canonical(a, da) && canonical(b, db)) return a < b ? -1 : a > b ? 1 : 0;
-  if (canonical(a, da) && canonical(b, db)) {
-    // Without leading zeros a longer number is larger, and equal lengths compare digit by digit;
-    // no substring is allocated (this runs once per acked offset).
-    if (da !== db) return da - db;
-    for (let i = 0; i < da; i++) {
-      const d = a.charCodeAt(i) - b.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    const la = a.length;
-    const lb = b.length;
-    if (la !== lb) return la - lb;
-    for (let i = da + 1; i < la; i++) {
-      const d = a.charCodeAt(i) - b.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    return 0;
-  }
-  const ms = compareDigits(a.slice(0, da), b.slice(0, db));
-  return ms !== 0 ? ms : compareDigits(a.slice(da + 1), b.slice(db + 1));
-}
-
-/** Whether neither part of the id has a leading zero (Redis's own ids never do; "0" itself is fine). */
-function canonical(id: string, dash: number): boolean {
-  return (id.charCodeAt(0) !== 48 || dash === 1) && (id.charCodeAt(dash + 1) !== 48 || id.length === dash + 2);
-}
-
-/** Compares two decimal numbers given as digits (leading zeros allowed, as Redis allows them). */
-function compareDigits(a: string, b: string): number {
-  if (a.length <= 15 && b.length <= 15) return Number(a) - Number(b);
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Whether each id comes after the one before it in stream order (so they are sorted and distinct). */
-function strictlyInStreamOrder(ids: readonly string[]): boolean {
-  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) >= 0) return false;
-  return true;
-}
-
-/** Whether the ids are in ascending stream order (one pass; a batch's offsets usually are). */
-function inStreamOrder(ids: readonly string[]): boolean {
-  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) > 0) return false;
-  return true;
-}
-
-/** The greatest stream id below `id` (`"<ms>-<seq>"`): an exclusive XREADGROUP cursor that includes `id`. */
-export function entryIdBefore(id: string): string {
-  const dash = id.indexOf("-");
-  const ms = BigInt(id.slice(0, dash));
-  const seq = BigInt(id.slice(dash + 1));
-  if (seq > 0n) return `${ms}-${seq - 1n}`;
-  return ms > 0n ? `${ms - 1n}-18446744073709551615` : "0-0";
-}
+export { compareEntryIds, entryIdBefore } from "./entry-ids.js";
 
 /** The time part of a stream entry id `"<ms>-<seq>"`. */
 function entryTime(id: string): number {
