@@ -164,6 +164,22 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
     expect(offsets(read)).toEqual([...offsets(first), ...offsets(second)]);
   });
 
+  test("a watermark mark read behind a frame counts only once the frame's carried messages are handed out", async () => {
+    const buffer = open({ watermarkWriters: ["up/0"] });
+    // A one-message frame first: the mean entry size is 1, so the next read asks for 2 entries.
+    await buffer.write(0, messages("w", 1));
+    expect(ids(await buffer.read(0, { consumer: "c", max: 1, timeoutMs: 0 }))).toEqual(["w0"]);
+    await buffer.write(0, messages("a", 5));
+    await buffer.writeWatermark(0, { writer: "up/0", processor: "p1", watermark: 10 });
+    const first = await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 });
+    expect(ids(first)).toEqual(["a0", "a1"]);
+    // a2…a4 were written before the mark and are not handed out yet: no watermark 10 now.
+    expect(first.watermark).toBeUndefined();
+    const rest = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect(ids(rest)).toEqual(["a2", "a3", "a4"]);
+    expect(rest.watermark).toBe(10);
+  });
+
   test("a frame acked in part keeps its acked prefix across a crash: the restarted consumer gets only the rest", async () => {
     const first = open();
     await first.write(0, messages("a", 6));

@@ -135,6 +135,11 @@ interface Partition {
   readonly ledger: FrameLedger;
   /** Mean messages per data entry read lately: XREADGROUP COUNT is `max` over it. */
   perEntry: number;
+  /**
+   * Per consumer, marks met by a read that left part of a frame in the carry: a mark may come
+   * after those messages in the stream, so it counts only once the carry is handed out.
+   */
+  readonly deferredMarks: Map<string, MetMark[]>;
 }
 
 /** A mark met in a read, with its entry id. */
@@ -215,7 +220,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         ...(endCheck === undefined ? {} : { endCheck }),
       });
       // A framed buffer's first read takes one entry: the frames' size is learnt from it.
-      this.parts.push({ keys, stream, unackedMarks: [], ledger: new FrameLedger(), perEntry: this.framed ? Number.POSITIVE_INFINITY : 1 });
+      this.parts.push({ keys, stream, unackedMarks: [], ledger: new FrameLedger(), perEntry: this.framed ? Number.POSITIVE_INFINITY : 1, deferredMarks: new Map() });
     }
   }
 
@@ -385,10 +390,21 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     if (carried === undefined && batch.entries.length === 0 && marks.length === 0) return this.withWatermark(batch.ended ? EMPTY_ENDED : EMPTY_OPEN, partition, consumer);
     const served = part.ledger.serve(consumer, batch.entries, want);
     const entries = carried === undefined ? served : carried.concat(served);
-    if (marks.length > 0) {
-      const view = this.watermarks?.of(partition, consumer);
-      // A mark's age is its entry id's time: Redis keeps ids increasing per stream (watermark-view.ts).
-      for (const { id, mark } of marks) view?.meet(mark.writer, mark.processor, mark.watermark, entryTime(id));
+    // A mark covers what was written before it: while messages read before it wait in the carry,
+    // it is held back (acked now all the same; a crash loses it, which only delays the watermark).
+    const deferred = part.deferredMarks.get(consumer);
+    let met: readonly MetMark[] = marks;
+    if (part.ledger.hasCarry(consumer)) {
+      if (marks.length > 0) part.deferredMarks.set(consumer, deferred === undefined ? marks : [...deferred, ...marks]);
+      met = [];
+    } else if (deferred !== undefined) {
+      part.deferredMarks.delete(consumer);
+      met = [...deferred, ...marks];
+    }
+    const view = met.length > 0 ? this.watermarks?.of(partition, consumer) : undefined;
+    // A mark's age is its entry id's time: Redis keeps ids increasing per stream (watermark-view.ts).
+    for (const { id, mark } of met) view?.meet(mark.writer, mark.processor, mark.watermark, entryTime(id));
+    if (marks.length > 0 || view !== undefined) {
       // The view goes to Redis with the marks' ack, in the same round trip (`weir why`, `weir ui`).
       await Promise.all([this.consumeMarks(part, marks), view === undefined ? undefined : this.persistView(part, consumer, view)]);
     }
