@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
 import type { BufferOptions } from "../src/buffer/index.js";
-import { describeBufferConformance, ids, messages, offsets } from "./buffer-conformance.js";
+import { describeBufferConformance, expectBufferError, ids, messages, offsets } from "./buffer-conformance.js";
 import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.js";
 
 const url = redisTestUrl();
@@ -66,6 +66,16 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
       prefix = uniquePrefix("wg");
       await body();
     });
+
+  test("refuses malformed framed offsets before acking anything", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 2));
+    const batch = await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 });
+    for (const bad of ["1-0/5/3", "1-0/x/3", "1-0/1", "1-0//3", "1-0/1/", "x-0/0/1", "1-0/0/1/2"]) {
+      await expectBufferError(buffer.ack(0, [offsets(batch)[0]!, bad]), "BUFFER_INVALID_OFFSET");
+    }
+    expect(await buffer.ack(0, offsets(batch))).toBe(2);
+  });
 
   test("writes a partition-write as one entry and serves it across reads smaller than it", async () => {
     const buffer = open();

@@ -29,17 +29,18 @@ export interface FramedPartition {
 }
 
 /**
- * An ack with offsets of framed entries (frames.ts): their messages are marked in the
+ * An ack with offsets of framed entries (frames.ts, parsed) and plain entry ids (validated):
+ * the framed ones' messages are marked in the
  * partition's ledger, and an entry is XACKed (scripts.ts `frameAck`) once all its messages are.
  * Plain entry ids among them are acked as one message each. Returns the messages newly acked:
  * of frames, as the ledger counts them (a message of a frame this object saw acked before counts
  * 0); of plain entries, as XACK counts.
  */
-export async function ackFramed(part: FramedPartition, offsets: readonly string[], framed: readonly FramedOffset[]): Promise<number> {
+export async function ackFramed(part: FramedPartition, plainIds: readonly string[], framed: readonly FramedOffset[]): Promise<number> {
   const marks = part.ledger.mark(framed);
   // Per entry to XACK its message count (-1: plain); entries acked in part go with their prefix.
   const counts = new Map<string, number>();
-  for (const offset of offsets) if (ConsumerGroupStream.isEntryId(offset)) counts.set(offset, -1);
+  for (const id of plainIds) counts.set(id, -1);
   for (const [entry, count] of marks.complete) counts.set(entry, count);
   if (counts.size === 0 && marks.advanced.length === 0) return marks.newly;
   // Entries acked in part stay handed out (still pending here): only the others go to ackThrough.

@@ -57,12 +57,22 @@ export class FrameLedger {
     const marked: Array<[OpenEntry, number]> = [];
     const complete: Array<readonly [string, number]> = [];
     const perEntry = new Map<string, number>();
+    // Offsets come in runs of one entry: its record is looked up once per run.
+    let runEntry: string | undefined;
+    let runRecord: OpenEntry | undefined;
+    let runDone = false;
     for (const { entry, index, count } of offsets) {
-      if (this.completed.has(entry)) continue;
-      let record = this.open.get(entry);
+      if (entry !== runEntry) {
+        runEntry = entry;
+        runDone = this.completed.has(entry);
+        runRecord = runDone ? undefined : this.open.get(entry);
+      }
+      if (runDone) continue;
+      let record = runRecord;
       if (record === undefined || record.acked.length !== count) {
         record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
         this.open.set(entry, record);
+        runRecord = record;
       }
       if (record.acked[index] === 1) continue;
       record.acked[index] = 1;

@@ -70,6 +70,31 @@ export function parseFramedOffset(offset: string): FramedOffset | undefined {
   return { entry: offset.slice(0, first), index, count };
 }
 
+/**
+ * Parses the `/<index>/<n>` after `entry` in `offset` (its first "/" at `slash`), without
+ * slicing: the ack runs it once per message. Undefined when it is not that.
+ */
+export function parseFramedTail(entry: string, offset: string, slash: number): FramedOffset | undefined {
+  let index = 0;
+  let i = slash + 1;
+  const indexStart = i;
+  for (; i < offset.length && offset.charCodeAt(i) !== 47; i++) {
+    const digit = offset.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    index = index * 10 + digit;
+  }
+  if (i === indexStart || i - indexStart > 10 || i >= offset.length) return undefined;
+  let count = 0;
+  const countStart = ++i;
+  for (; i < offset.length; i++) {
+    const digit = offset.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    count = count * 10 + digit;
+  }
+  if (i === countStart || i - countStart > 10 || !(index < count) || count > 0xffffffff) return undefined;
+  return { entry, index, count };
+}
+
 function isDigits(text: string): boolean {
   if (text.length === 0 || text.length > 10) return false;
   for (let i = 0; i < text.length; i++) {

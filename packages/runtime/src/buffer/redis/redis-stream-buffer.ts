@@ -81,7 +81,7 @@ import { decodeMark, decodeMessage, encodeMark, ENTRY_FIELD, MARK_FIELD } from "
 import { ackFramed, countCappedDelivery, withoutAckedPrefixes, type FramedPartition } from "./frame-acks.js";
 import { FrameLedger } from "./frame-ledger.js";
 import { compareEntryIds, entryIdBefore, inStreamOrder, strictlyInStreamOrder } from "./entry-ids.js";
-import { decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffset, frameSizeBound, parseFramedOffset, type FramedOffset } from "./frames.js";
+import { decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffset, frameSizeBound, parseFramedOffset, parseFramedTail, type FramedOffset } from "./frames.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { RespArgs } from "./resp-args.js";
@@ -480,14 +480,26 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     const part = this.partition(partition, "ack");
     // Validate the whole batch first, so a malformed offset rejects the call without acking a part of it.
     let framed: FramedOffset[] | undefined;
+    let plain: string[] | undefined;
+    // A batch's framed offsets come in runs of one entry: its id is checked once per run.
+    let entry = "";
     for (const offset of offsets) {
-      if (ConsumerGroupStream.isEntryId(offset)) continue;
-      const parsed = parseFramedOffset(offset);
-      if (parsed === undefined || !ConsumerGroupStream.isEntryId(parsed.entry)) throw this.invalidOffset(offset, "ack");
+      const slash = offset.indexOf("/");
+      if (slash < 0) {
+        if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
+        (plain ??= []).push(offset);
+        continue;
+      }
+      if (slash !== entry.length || !offset.startsWith(entry)) {
+        entry = offset.slice(0, slash);
+        if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(offset, "ack");
+      }
+      const parsed = parseFramedTail(entry, offset, slash);
+      if (parsed === undefined) throw this.invalidOffset(offset, "ack");
       (framed ??= []).push(parsed);
     }
     if (offsets.length === 0) return 0;
-    if (framed !== undefined) return ackFramed(this.framedPartition(part), offsets, framed);
+    if (framed !== undefined) return ackFramed(this.framedPartition(part), plain ?? [], framed);
     // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already,
     // and then they are distinct too (no set built to drop repeats).
     const ascending = strictlyInStreamOrder(offsets);
