@@ -18,6 +18,13 @@
  * (everything is re-read in batches), and an entry reaches `maxDeliveries` only through a death
  * while it ran alone — so the messages that shared its batches reach the sink.
  *
+ * Framed entries (one entry per partition-write, buffer/redis/frames.ts): the delivery count of an
+ * entry stands for the deaths of its first unacked message — an ack that leaves the entry acked in
+ * part records the acked prefix (re-reads skip it) and caps the count one short of maxDeliveries,
+ * and a hand-out from what the buffer kept of the entry counts one delivery (scripts.ts frameAck,
+ * frameDeliver). So a suspect or poison entry is served one message at a time, and a partly served
+ * entry stays at the head of the plan; once its poison message is served, the rest are suspects.
+ *
  * The reader's own pending entries are listed once, at its first read (XPENDING: no delivery
  * counted), and served from that list — oldest first, suspects alone — before any new entry is
  * read; a worker that finds entries delivered more than once logs them in one line per vertex.
