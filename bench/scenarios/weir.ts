@@ -18,6 +18,8 @@ const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1]! : fallback);
 const buffer = option("buffer", "memory");
 const shape = option("shape", "sink");
+// Issue 12: one stream entry per partition-write on Redis (`buffer.framed`, default true; `--framed false` for one per message).
+const framed = option("framed", "true") === "true";
 const keyCount = Number(option("keys", "0"));
 const ordered = argv.includes("--ordered");
 const sinkDelayMs = Number(option("sink-delay", "0"));
@@ -53,7 +55,7 @@ const spec = parseSpec(
     kind: "Pipeline",
     metadata: { name: `bench-${process.pid}` },
     spec: {
-      buffer: buffer === "redis" ? { type: "redis", url: args.redisUrl, keyPrefix: args.prefix } : { type: "memory" },
+      buffer: buffer === "redis" ? { type: "redis", url: args.redisUrl, keyPrefix: args.prefix, framed } : { type: "memory" },
       limits: { readBatchSize: Number(option("batch", "500")), readTimeout: option("read-timeout", "10ms"), maxInflightEpochs: Number(option("inflight", "4")) },
       vertices,
       edges,
@@ -69,7 +71,7 @@ if (summary.status !== "completed") throw new Error(`the run failed: ${summary.r
 const keyed = keyCount > 0 ? `, ${keyCount} keys${ordered ? ", ordered" : ""}` : ordered ? ", ordered" : "";
 const delayed = sinkDelayMs > 0 ? `, sink ${sinkDelayMs} ms per call` : "";
 const shapes: Record<string, string> = { sink: "gen → sink", cat: "gen → cat → sink", reduce: "gen → count (fixed 1 s) → sink" };
-const label = `weir ${buffer}, ${shapes[shape] ?? shape}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}${keyed}${delayed}`;
+const label = `weir ${buffer}${buffer === "redis" && !framed ? " unframed" : ""}, ${shapes[shape] ?? shape}, ${args.partitions} partition${args.partitions > 1 ? "s" : ""}${keyed}${delayed}`;
 // A reduce vertex delivers one result per (key, window): its cost is per message it read.
 report(meter.finish(label, shape === "reduce" ? args.messages : delivered));
 counter?.print();

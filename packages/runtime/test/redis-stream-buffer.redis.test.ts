@@ -513,6 +513,8 @@ describe("Redis buffer pieces (no server needed)", () => {
       stream: "weir:{demo.out.2}",
       dedupSets: ["weir:{demo.out.2}:dedup-0", "weir:{demo.out.2}:dedup-1"],
       eos: "weir:{demo.out.2}:eos",
+      length: "weir:{demo.out.2}:length",
+      frameProgress: "weir:{demo.out.2}:frame-progress",
       delayed: "weir:{demo.out.2}:delayed",
       delayedMessages: "weir:{demo.out.2}:delayed-messages",
       delayedReleased: "weir:{demo.out.2}:delayed-released",

@@ -170,8 +170,8 @@ export class FaultyBuffer implements PartitionedBuffer {
     return acked;
   }
 
-  claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
-    return this.inner.claimIdle(partition, consumer, minIdleMs, max);
+  claimIdle(partition: number, consumer: string, minIdleMs: number, max: number, maxEntries?: number): Promise<readonly ReadEntry[]> {
+    return this.inner.claimIdle(partition, consumer, minIdleMs, max, maxEntries);
   }
 
   async usage(partition: number): Promise<BufferUsage> {

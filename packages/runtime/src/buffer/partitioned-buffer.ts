@@ -48,7 +48,7 @@ export interface PartitionedBuffer {
   write(partition: number, messages: readonly Message[]): Promise<WriteOutcome>;
 
   /**
-   * Reads up to `max` entries for `consumer`.
+   * Reads up to `max` entries (messages) for `consumer`.
    *
    * - Default (like `XREADGROUP … >`): entries never delivered to any consumer, which become
    *   pending for `consumer`. When there are none, waits up to `timeoutMs` for a write or an end
@@ -78,11 +78,12 @@ export interface PartitionedBuffer {
    * Moves up to `max` entries that have been pending for *another* consumer for at least
    * `minIdleMs` to `consumer` (like `XAUTOCLAIM`), oldest first, and returns them. Claimed entries
    * are pending for `consumer` from now on, with their idle time reset. Used to take over the work
-   * of a consumer that died (invariant I5).
+   * of a consumer that died (invariant I5). `max` counts messages; `maxEntries` (see
+   * {@link ReadOptions.maxEntries}) bounds the stream entries taken over.
    *
    * @throws {BufferError} `BUFFER_PARTITION_OUT_OF_RANGE`, `BUFFER_INVALID_ARGUMENT`, `BUFFER_CLOSED`.
    */
-  claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]>;
+  claimIdle(partition: number, consumer: string, minIdleMs: number, max: number, maxEntries?: number): Promise<readonly ReadEntry[]>;
 
   /**
    * Fill level of one partition, for backpressure.
@@ -181,6 +182,13 @@ export interface ReadOptions {
   readonly fromPending?: boolean;
   /** With `fromPending`: only entries after this offset, to page through a long pending list. */
   readonly after?: string;
+  /**
+   * Durable buffers whose stream entries may hold several messages (the Redis buffer's frames):
+   * read at most this many stream entries — the units {@link PartitionedBuffer.pendingDeliveries}
+   * lists and delivery counts count — still handing out at most `max` messages (the rest of an
+   * entry is served by the next reads of this consumer). Ignored where an entry is one message.
+   */
+  readonly maxEntries?: number;
 }
 
 /**

@@ -45,6 +45,7 @@ KEYS[1] stream
 KEYS[2] delayed set
 KEYS[3] delayed messages
 KEYS[4] released identities (sorted set: identity → expiry, server ms)
+KEYS[5] the stream's length counter (a framed buffer's, scripts.ts frameWrite): counted into when it exists
 ARGV[1] consumer group
 ARGV[2] dedup window in ms (> 0)
 ARGV[3] max messages to move
@@ -59,8 +60,9 @@ local window, max, capacity = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARG
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', released, '-inf', now)
+local counted = redis.call('GET', KEYS[5])
 if capacity > 0 then
-  local room = capacity - redis.call('XLEN', stream)
+  local room = capacity - (counted and tonumber(counted) or redis.call('XLEN', stream))
   if room < max then max = room end
 end
 local moved, duplicates = 0, 0
@@ -82,6 +84,7 @@ if max > 0 then
     redis.call('HDEL', messages, identity)
   end
   if moved > 0 then redis.call('PEXPIRE', released, window) end
+  if moved > 0 and counted then redis.call('INCRBY', KEYS[5], moved) end
 end
 local waiting = redis.call('ZCARD', delayed)
 local untilNext = -1
@@ -142,7 +145,7 @@ function define(name: DelayedScriptName, numberOfKeys: number, header: string, b
 
 export const delayedScripts: Readonly<Record<DelayedScriptName, Definition>> = {
   park: define("park", 2, PARK, PARK_BODY),
-  release: define("release", 4, RELEASE, RELEASE_BODY),
+  release: define("release", 5, RELEASE, RELEASE_BODY),
   parked: define("parked", 2, PARKED, PARKED_BODY),
 };
 

@@ -91,7 +91,7 @@ export function createRedisDelayedStore(options: RedisDelayedStoreOptions): Dela
       const reply = (await runDelayedScript(
         connection.client,
         "release",
-        [keys.stream, keys.delayed, keys.delayedMessages, keys.delayedReleased],
+        [keys.stream, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.length],
         [bufferName, windowMs, max, options.capacity],
       )) as [number, number, number, number];
       const [moved, duplicates, waiting, untilNext] = reply;

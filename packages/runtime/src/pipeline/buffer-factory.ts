@@ -3,7 +3,7 @@
  * stream per partition. Every process that runs a pipeline (or a tool such as `weir dlq replay`)
  * builds the same buffer from the same spec, so they meet on the same keys.
  */
-import { usesEventTime } from "./uses-event-time.js";
+import { isReduceVertex, usesEventTime } from "./uses-event-time.js";
 import { MemoryBuffer, RedisConnection, RedisStreamBuffer, type PartitionedBuffer } from "../buffer/index.js";
 import type { ServerTls } from "../buffer/redis/server-tls.js";
 import type { Logger } from "../observability/logger.js";
@@ -81,6 +81,11 @@ export function createVertexBuffer(context: BufferContext, vertexName: string, w
     connection: context.connection!,
     keyPrefix: buffer.keyPrefix,
     dedupWindowMs: buffer.dedupWindow,
+    // One stream entry per partition-write unless the spec says `framed: false` (issue 12). A reduce
+    // vertex's window commit acks its input's entries in Lua (reduce/window-commit-script.ts), one
+    // entry per message: its input stays unframed.
+    framed: buffer.framed !== false && !isReduceVertex(vertex),
+    maxDeliveries: limits.maxDeliveries,
   });
 }
 

@@ -26,7 +26,7 @@ export function pipelineBufferKeys(spec: PipelineSpec): PipelineBufferKeys {
       streams.push(keys.stream);
       // A reduce vertex's window state and watermark (any vertex may have been one in an earlier run);
       // `:dedup`, the dedup sorted set of versions before issue 12, in case an older run left one.
-      all.push(keys.stream, ...keys.dedupSets, `${keys.stream}:dedup`, keys.eos, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.windows, keys.watermark, keys.watermarkView, keys.windowsOwner, keys.windowsLastCommit);
+      all.push(keys.stream, ...keys.dedupSets, `${keys.stream}:dedup`, keys.eos, keys.length, keys.frameProgress, keys.delayed, keys.delayedMessages, keys.delayedReleased, keys.windows, keys.watermark, keys.watermarkView, keys.windowsOwner, keys.windowsLastCommit);
     }
   }
   all.push(specKey(buffer.keyPrefix, spec.metadata.name), workersKey(buffer.keyPrefix, spec.metadata.name));

@@ -18,12 +18,20 @@
  * (everything is re-read in batches), and an entry reaches `maxDeliveries` only through a death
  * while it ran alone — so the messages that shared its batches reach the sink.
  *
+ * Framed entries (one entry per partition-write, buffer/redis/frames.ts): the delivery count of an
+ * entry stands for the deaths of its first unacked message — an ack that leaves the entry acked in
+ * part records the acked prefix (re-reads skip it) and caps the count one short of maxDeliveries,
+ * and a hand-out from what the buffer kept of the entry counts one delivery (scripts.ts frameAck,
+ * frameDeliver). So a suspect or poison entry is served one message at a time, and a partly served
+ * entry stays at the head of the plan; once its poison message is served, the rest are suspects.
+ *
  * The reader's own pending entries are listed once, at its first read (XPENDING: no delivery
  * counted), and served from that list — oldest first, suspects alone — before any new entry is
  * read; a worker that finds entries delivered more than once logs them in one line per vertex.
  */
 import type { ReadEntry } from "@weir/actors";
 import type { PartitionedBuffer, PendingDelivery, ReadBatch } from "../buffer/index.js";
+import { deliveryUnitOf, endsDeliveryUnit } from "../buffer/redis/frames.js";
 import type { Logger } from "../observability/logger.js";
 import type { ClaimSchedule } from "./claim-schedule.js";
 import type { IsolationCoordinator } from "./isolation-coordinator.js";
@@ -71,7 +79,8 @@ const watermarkOf = (batch: ReadBatch): { watermark?: number } => (batch.waterma
 
 interface Planned {
   readonly offset: string;
-  readonly deaths: number;
+  /** Of the entry's first unacked message (framed entries: see the module doc). */
+  deaths: number;
 }
 
 interface PartitionState {
@@ -93,7 +102,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
   const poisonedOffsets = new Map<string, string>();
   let planning: Promise<void> | undefined;
 
-  const classify = (deaths: number): "normal" | "suspect" => (deaths >= isolateAt && deaths < maxDeliveries ? "suspect" : "normal");
+  const classify = (deaths: number): "normal" | "suspect" | "poison" => (deaths >= maxDeliveries ? "poison" : deaths >= isolateAt ? "suspect" : "normal");
 
   /** Lists every partition's own pending entries once (the first read of any partition). */
   const plan = (): Promise<void> => {
@@ -154,16 +163,23 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     const head = state.plan[0]!;
     let max = 0;
     let holder: ReturnType<IsolationCoordinator["tryIsolate"]>;
-    if (classify(head.deaths) === "suspect") {
+    const kind = classify(head.deaths);
+    if (kind === "suspect") {
       holder = coordinator.tryIsolate(vertex, partition);
       if (holder === undefined) return idle(request, signal);
       max = 1;
     } else {
       coordinator.withdraw(vertex, partition);
       if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
+      // A poison entry's first unacked message goes alone: it alone is the one that killed.
+      if (kind === "poison") max = 1;
       while (max < state.plan.length && max < request.max && classify(state.plan[max]!.deaths) === "normal") max += 1;
     }
-    const batch = await buffer.read(partition, { consumer, max, timeoutMs: 0, fromPending: true, ...(state.cursor === undefined ? {} : { after: state.cursor }) });
+    // `max` counts planned entries; a framed entry holds many messages: a suspect or poison one is
+    // served one message at a time, a normal batch up to request.max messages.
+    const after = state.cursor === undefined ? {} : { after: state.cursor };
+    const messages = kind === "normal" ? request.max : 1;
+    const batch = await buffer.read(partition, { consumer, max: messages, maxEntries: max, timeoutMs: 0, fromPending: true, ...after });
     const deaths = new Map(state.plan.map((entry) => [entry.offset, entry.deaths]));
     const last = batch.entries[batch.entries.length - 1];
     if (last === undefined) {
@@ -174,11 +190,19 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     }
     if (holder !== undefined) holder.offset = last.offset;
     state.cursor = last.offset;
-    const served = new Set(batch.entries.map((entry) => entry.offset));
-    // Planned entries at or before the last one served that were not served are gone (acked or claimed elsewhere).
-    const cut = state.plan.findIndex((entry) => entry.offset === last.offset);
-    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + 1);
-    markPoison(partition, batch.entries, (offset) => deaths.get(offset) ?? 0);
+    const served = new Set(batch.entries.map((entry) => deliveryUnitOf(entry.offset)));
+    // Planned entries at or before the last one served that were not served are gone (acked or
+    // claimed elsewhere). An entry whose last message was not served yet (a frame longer than the
+    // read) stays at the head: the next read resumes it, classified the same.
+    const lastUnit = deliveryUnitOf(last.offset);
+    const cut = state.plan.findIndex((entry) => entry.offset === lastUnit);
+    const past = endsDeliveryUnit(last.offset) ? 1 : 0;
+    state.plan = cut < 0 ? state.plan.filter((entry) => !served.has(entry.offset)) : state.plan.slice(cut + past);
+    markPoison(partition, batch.entries, (offset) => deaths.get(deliveryUnitOf(offset)) ?? 0);
+    // The rest of a poison frame did not kill: its messages are suspects (one death short of
+    // poison), as the ack that acknowledges the poison one caps the entry's count (frameAck).
+    const resumed = past === 0 ? state.plan[0] : undefined;
+    if (kind === "poison" && resumed !== undefined && resumed.offset === lastUnit) resumed.deaths = maxDeliveries - 1;
     coordinator.handedOut(vertex, batch.entries.length);
     return { entries: batch.entries, endOfStream: false, ...watermarkOf(batch) };
   };
@@ -194,7 +218,8 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     }
     let holder: ReturnType<IsolationCoordinator["tryIsolate"]>;
     let max = 0;
-    if (classify(head.deliveries) === "suspect") {
+    const kind = classify(head.deliveries);
+    if (kind === "suspect") {
       holder = coordinator.tryIsolate(vertex, partition);
       // Other readers now pause; this partition asks again on its next reads.
       state.claimWaiting = holder === undefined;
@@ -202,17 +227,27 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       max = 1;
     } else {
       coordinator.withdraw(vertex, partition);
+      if (kind === "poison") max = 1;
       while (max < idleEntries.length && max < request.max && classify(idleEntries[max]!.deliveries) === "normal") max += 1;
     }
-    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, max);
+    // `max` counts entries; a framed suspect or poison one goes one message at a time.
+    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, kind === "normal" ? request.max : 1, max);
     if (holder !== undefined) {
       if (claimed.length === 0) coordinator.release(holder);
-      else holder.offset = claimed[0]!.offset;
+      else holder.offset = claimed[claimed.length - 1]!.offset;
     }
     if (claimed.length === 0) return NOTHING;
     // A claim counts a delivery: the deliveries before it are the deaths.
     const before = new Map(idleEntries.map((entry) => [entry.offset, entry.deliveries]));
-    markPoison(partition, claimed, (offset) => before.get(offset) ?? 0);
+    markPoison(partition, claimed, (offset) => before.get(deliveryUnitOf(offset)) ?? 0);
+    // The rest of a claimed suspect or poison frame is this consumer's now: served from the plan,
+    // one message at a time, as its own pending entries are (a poison frame's rest as suspects).
+    const last = claimed[claimed.length - 1]!;
+    if (kind !== "normal" && !endsDeliveryUnit(last.offset)) {
+      const unit = deliveryUnitOf(last.offset);
+      state.plan.unshift({ offset: unit, deaths: kind === "poison" ? maxDeliveries - 1 : (before.get(unit) ?? 0) });
+      state.cursor = last.offset;
+    }
     coordinator.handedOut(vertex, claimed.length);
     logger.warn("claimed entries of an idle consumer", { partition, count: claimed.length, ...(holder === undefined ? {} : { isolated: true }) });
     options.onClaimed?.(partition, claimed.length);

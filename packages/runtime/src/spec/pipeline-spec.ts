@@ -130,6 +130,12 @@ const bufferSchema = z
         cluster: z.boolean().default(false).describe("Connect to a Redis Cluster through the node in `url`."),
         claimIdle: duration.default(30_000).describe("How long an entry stays pending before another consumer claims it."),
         dedupWindow: duration.default(600_000).describe("How long a forwarded message id is at least remembered to drop duplicate writes (the Redis buffer keeps it for less than twice this)."),
+        framed: z
+          .boolean()
+          .optional()
+          .describe(
+            "Default true: each partition-write is one stream entry holding its messages (about half the Redis CPU per message); false: one entry per message. Capacity and maxDeliveries still count messages; pending counts, claims and XPENDING count entries. Reduce vertices' inputs stay one entry per message.",
+          ),
         tls: redisTlsSchema.optional(),
       })
       .describe("Redis streams, one per partition: durable, shared by every worker process."),

@@ -11,6 +11,8 @@
  *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup-0  set: message ids written in an even window-long bucket of time
  *   <prefix>:{<pipeline>.<vertex>.<p>}:dedup-1  set: … in an odd one (the two take turns, see scripts.ts bufferWrite)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:eos      set: upstream writers that declared end of stream
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:length   string: messages not yet acked (framed buffers, frames.ts)
+ *   <prefix>:{<pipeline>.<vertex>.<p>}:frame-progress  hash: framed entry id → its acked prefix (frames acked in parts)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed           sorted set: park identity → due time (server ms)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-messages  hash: park identity → the parked message (encoded)
  *   <prefix>:{<pipeline>.<vertex>.<p>}:delayed-released  sorted set: park identity → expiry (server ms), released ones
@@ -49,6 +51,10 @@ export interface PartitionKeys {
   readonly dedupSets: readonly [string, string];
   /** Set of upstream writers that declared end of stream. */
   readonly eos: string;
+  /** Messages in the stream's framed and plain data entries not yet acked (a framed buffer's length, scripts.ts `frameWrite`). */
+  readonly length: string;
+  /** Hash: framed entry id → how many of its first messages are acked (a frame acked in parts, frames.ts). */
+  readonly frameProgress: string;
   /** Sorted set of parked messages by due time (flow/delayed-redis-store.ts). */
   readonly delayed: string;
   /** Hash of the parked messages by park identity. */
@@ -86,6 +92,8 @@ export function partitionKeys(keyPrefix: string, bufferName: string, partition: 
     stream,
     dedupSets: [`${stream}:dedup-0`, `${stream}:dedup-1`],
     eos: `${stream}:eos`,
+    length: `${stream}:length`,
+    frameProgress: `${stream}:frame-progress`,
     delayed: `${stream}:delayed`,
     delayedMessages: `${stream}:delayed-messages`,
     delayedReleased: `${stream}:delayed-released`,

@@ -4,12 +4,14 @@
  *
  * ```
  *   write(p, msgs) ──▶ script bufferWrite: dedup by id + capacity check + XADD…      ┐ keys of
- *   read(p)        ──▶ XREADGROUP >  (+ script state: ended? undelivered left?)     │ partition p
- *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ only:
- *   read(p, fromPending) ──▶ XREADGROUP <after|0>                                   │ {<buffer>.<p>}
+ *                      framed: script frameWrite: dedup by id + capacity + ONE XADD │ partition p
+ *   read(p)        ──▶ [what is left of a frame] + XREADGROUP > (+ script state)    │ only:
+ *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ {<buffer>.<p>}
+ *   read(p, fromPending) ──▶ XREADGROUP <after|0> (frames: acked prefixes skipped)  │
  *   ack(p, offsets) ──▶ script trimAck: XACK, XTRIM MINID the acked prefix, XDEL the rest │
+ *                      framed: ledger → script frameAck once an entry is all acked  │
  *   claimIdle(p)    ──▶ script claim: XPENDING IDLE (other consumers) + XCLAIM      │
- *   usage(p)        ──▶ XLEN + XPENDING summary                                     │
+ *   usage(p)        ──▶ XLEN (framed: the :length counter) + XPENDING summary       │
  *   endOfStream(w)  ──▶ SADD w to every partition's :eos set                         │
  *   writeWatermark(p, mark) ──▶ XADD a mark entry (field "w"), no capacity check         ┘
  * ```
@@ -42,7 +44,10 @@
  *   Redis refuses for memory is skipped and counted ({@link RedisStreamBuffer.marksSkipped}).
  *   Until read, a mark is in XLEN like an entry (so it takes a slot of capacity: about one per
  *   writing process per second, gone at the next read); once read it is gone.
- * - Offsets are Redis entry ids, `"<ms>-<seq>"`.
+ * - Offsets are Redis entry ids, `"<ms>-<seq>"`; a message of a framed entry (`framed`, frames.ts:
+ *   one entry per partition-write) has `"<ms>-<seq>/<index>/<n>"`, and what the entry-level
+ *   choices above say of an entry then holds of the frame (delivery, pending, claims), while length,
+ *   capacity and `read`'s `max` count messages (frame-ledger.ts, the scripts' `:length` counter).
  *
  * @example
  * ```ts
@@ -71,8 +76,12 @@ import type {
   WriteOutcome,
 } from "../partitioned-buffer.js";
 import { WatermarkViews, type WatermarkView } from "../watermark-view.js";
-import { ConsumerGroupStream, type RawEntry } from "./consumer-group-stream.js";
+import { ConsumerGroupStream, type GroupRead, type RawEntry } from "./consumer-group-stream.js";
 import { decodeMark, decodeMessage, encodeMark, ENTRY_FIELD, MARK_FIELD } from "./encoding.js";
+import { ackFramed, countCappedDelivery, withoutAckedPrefixes, type FramedPartition } from "./frame-acks.js";
+import { FrameLedger } from "./frame-ledger.js";
+import { compareEntryIds, entryIdBefore, inStreamOrder, strictlyInStreamOrder } from "./entry-ids.js";
+import { decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffset, frameSizeBound, parseFramedOffset, parseFramedTail, type FramedOffset } from "./frames.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { RespArgs } from "./resp-args.js";
@@ -92,6 +101,19 @@ export interface RedisStreamBufferOptions extends BufferOptions {
   readonly dedupWindowMs?: number;
   /** Longest single blocking XREADGROUP, in ms (default 200): bounds how long an abort waits. */
   readonly blockSliceMs?: number;
+  /**
+   * Write each partition-write as ONE stream entry holding the batch (frames.ts, issue 12):
+   * capacity and `usage().length` count messages (a counter the scripts keep), offsets are
+   * `<entry id>/<index>/<n>`, and delivery counts, claims and `pendingDeliveries` are per entry.
+   * Default false: one entry per message. Reads and acks accept both kinds either way.
+   */
+  readonly framed?: boolean;
+  /**
+   * The vertex's `maxDeliveries`: an entry acked in part has its delivery count capped at it
+   * (scripts.ts `frameAck`), since the count stands for the deaths of its first unacked message.
+   * Absent: never capped.
+   */
+  readonly maxDeliveries?: number;
 }
 
 /** Messages per write script call; a longer batch is written in several calls, stopping when one comes back short. */
@@ -99,6 +121,7 @@ const WRITE_CHUNK = 5_000;
 const DEFAULT_DEDUP_WINDOW_MS = 600_000;
 const DEFAULT_BLOCK_SLICE_MS = 200;
 const ENTRY_FIELD_BYTE = ENTRY_FIELD.charCodeAt(0);
+const FRAME_FIELD_BYTE = FRAME_FIELD.charCodeAt(0);
 const MARK_FIELD_BYTE = MARK_FIELD.charCodeAt(0);
 const EMPTY_OPEN: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: false });
 const EMPTY_ENDED: ReadBatch = Object.freeze({ entries: Object.freeze([]) as readonly ReadEntry[], endOfStream: true });
@@ -108,6 +131,15 @@ interface Partition {
   readonly stream: ConsumerGroupStream;
   /** Marks met whose ack failed: acked with the next marks (they are never handed out as data). */
   unackedMarks: string[];
+  /** Framed entries: acks per message, and what reads could not hand out yet. */
+  readonly ledger: FrameLedger;
+  /** Mean messages per data entry read lately: XREADGROUP COUNT is `max` over it. */
+  perEntry: number;
+  /**
+   * Per consumer, marks met by a read that left part of a frame in the carry: a mark may come
+   * after those messages in the stream, so it counts only once the carry is handed out.
+   */
+  readonly deferredMarks: Map<string, MetMark[]>;
 }
 
 /** A mark met in a read, with its entry id. */
@@ -125,6 +157,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   private readonly capacity: number;
   private readonly upstreams: ReadonlySet<string>;
   private readonly dedupWindowMs: number;
+  private readonly framed: boolean;
+  private readonly deliveryCap: number;
   private readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
   private readonly parts: Partition[] = [];
@@ -156,6 +190,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     this.capacity = capacity;
     this.upstreams = new Set(upstreams);
     this.dedupWindowMs = dedupWindowMs;
+    this.framed = options.framed === true;
+    // The count an entry acked in part keeps at most: one death short of poison (frameAck).
+    this.deliveryCap = Math.max(0, (options.maxDeliveries ?? 0) - 1);
     this.ownsConnection = !(options.connection instanceof RedisConnection);
     this.connection = options.connection instanceof RedisConnection ? options.connection : new RedisConnection(options.connection);
     this.watermarkWriters = new Set(options.watermarkWriters);
@@ -182,7 +219,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         describe: `buffer "${name}" partition ${p}`,
         ...(endCheck === undefined ? {} : { endCheck }),
       });
-      this.parts.push({ keys, stream, unackedMarks: [] });
+      // A framed buffer's first read takes one entry: the frames' size is learnt from it.
+      this.parts.push({ keys, stream, unackedMarks: [], ledger: new FrameLedger(), perEntry: this.framed ? Number.POSITIVE_INFINITY : 1, deferredMarks: new Map() });
     }
   }
 
@@ -212,7 +250,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       const chunk = start === 0 && messages.length <= WRITE_CHUNK ? messages : messages.slice(start, start + WRITE_CHUNK);
       let reply: unknown;
       try {
-        reply = await this.writeChunk(part, chunk);
+        reply = await (this.framed ? this.writeFrame(part, chunk) : this.writeChunk(part, chunk));
       } catch (error) {
         // Redis over maxmemory refused the script before it wrote anything (scripts.ts SHEBANG):
         // a full buffer, so backpressure holds (onFull decides) instead of the attempt failing.
@@ -260,36 +298,163 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     });
   }
 
+  /**
+   * One call of the framed write script (scripts.ts `frameWrite`): ARGV capacity, dedup window,
+   * upstream count, group, the frame of the chunk, then the chunk's ids.
+   */
+  private writeFrame(part: Partition, chunk: readonly Message[]): Promise<unknown> {
+    let bound = RespArgs.bulkBound(20) * 3 + RespArgs.stringBound(this.name) + RespArgs.bulkBound(frameSizeBound(chunk));
+    for (let i = 0; i < chunk.length; i++) bound += RespArgs.stringBound((chunk[i] as Message).id);
+    const keys = [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1], part.keys.length];
+    return runScriptWith(this.connection.client, "frameWrite", keys, bound, (args) => {
+      args.number(this.capacity);
+      args.number(this.dedupWindowMs);
+      args.number(this.upstreams.size);
+      args.string(this.name);
+      args.frame(chunk);
+      for (let i = 0; i < chunk.length; i++) args.string((chunk[i] as Message).id);
+    });
+  }
+
+  /** The partition as frame-acks.ts needs it. */
+  private framedPartition(part: Partition): FramedPartition {
+    return { client: this.connection.client, group: this.name, keys: part.keys, stream: part.stream, ledger: part.ledger, deliveryCap: this.deliveryCap };
+  }
+
+  /**
+   * Stream entries to read for `max` messages: `max` over the mean entry size lately, rounded up
+   * (what a frame brings past `max` waits in the ledger for the next read), at least one.
+   */
+  private entriesFor(part: Partition, max: number, maxEntries: number | undefined): number {
+    const estimate = Math.max(1, Math.ceil(max / part.perEntry));
+    return maxEntries === undefined ? estimate : Math.max(1, Math.min(estimate, maxEntries));
+  }
+
+  /**
+   * Reads pages through `readPage` until `max` messages are decoded, a page comes back short of
+   * the entries it asked for (nothing more there now), the stream ends, or `maxEntries` entries
+   * were read. XREADGROUP COUNT counts entries and a frame holds many messages: each page asks for
+   * the entries the mean entry size says are needed, so a second page is read only when that
+   * estimate fell short (the first read of a partition, entry sizes that changed, marks).
+   */
+  private async readMessages(
+    part: Partition,
+    max: number,
+    maxEntries: number | undefined,
+    marks: MetMark[],
+    readPage: (count: number, first: boolean, lastId: string | undefined) => Promise<GroupRead>,
+  ): Promise<{ readonly entries: ReadEntry[]; readonly ended: boolean }> {
+    let entries: ReadEntry[] | undefined;
+    let taken = 0;
+    let lastId: string | undefined;
+    for (;;) {
+      const count = this.entriesFor(part, max - (entries?.length ?? 0), maxEntries === undefined ? undefined : maxEntries - taken);
+      const page = await readPage(count, entries === undefined, lastId);
+      const decoded = this.decode(part, page.entries, marks);
+      if (entries === undefined) entries = decoded;
+      else for (let i = 0; i < decoded.length; i++) entries.push(decoded[i] as ReadEntry);
+      taken += page.entries.length;
+      if (page.entries.length < count || page.ended || entries.length >= max || (maxEntries !== undefined && taken >= maxEntries)) {
+        return { entries, ended: page.ended };
+      }
+      lastId = (page.entries[page.entries.length - 1] as RawEntry).id;
+    }
+  }
+
+  /** Learns the mean entry size from a read of `entries` data entries holding `messages`. */
+  private learn(part: Partition, entries: number, messages: number): void {
+    if (entries === 0) return;
+    const size = messages / entries;
+    part.perEntry = Number.isFinite(part.perEntry) ? part.perEntry * 0.75 + size * 0.25 : size;
+  }
+
   async read(partition: number, options: ReadOptions): Promise<ReadBatch> {
     const part = this.partition(partition, "read");
     const { max, timeoutMs, signal, consumer } = options;
     checkReadArguments(this.name, max, timeoutMs);
     checkConsumer(this.name, consumer);
-    if (options.fromPending === true) {
-      if (options.after !== undefined && !ConsumerGroupStream.isEntryId(options.after)) throw this.invalidOffset(options.after, "read after");
-      const batch = await part.stream.readPending(consumer, max, options.after);
-      // Marks are acked when a read meets them, so a re-read finds one only if that ack failed:
-      // it is acked now and not counted again. Safe: a lost mark only delays the watermark until
-      // the writer's next one; it never lets the watermark run ahead of data.
-      const marks: MetMark[] = [];
-      const entries = this.decode(batch.entries, marks);
-      await this.consumeMarks(part, marks);
-      return { entries, endOfStream: batch.ended };
-    }
+    if (options.fromPending === true) return this.readOwnPending(part, consumer, max, options.after, options.maxEntries);
     // An aborted reader is going away: handing it entries would only strand them as pending.
     if (signal?.aborted === true) return this.withWatermark(EMPTY_OPEN, partition, consumer);
-    const batch = await part.stream.readNew(consumer, max, timeoutMs, signal);
-    if (batch.entries.length === 0) return this.withWatermark(batch.ended ? EMPTY_ENDED : EMPTY_OPEN, partition, consumer);
+    // What is left of a frame this consumer read is pending for it already: served first.
+    // Topped up from the stream without waiting when it is short of `max`.
+    // A read that empties the carry still reads (at least one entry, kept for the next read if
+    // `max` is served already), so the read that hands out the last message can tell the end.
+    const carried = part.ledger.takeCarried(consumer, max);
+    if (carried !== undefined && part.ledger.hasCarry(consumer)) return this.withWatermark({ entries: carried, endOfStream: false }, partition, consumer);
+    const want = max - (carried?.length ?? 0);
     const marks: MetMark[] = [];
-    const entries = this.decode(batch.entries, marks);
-    if (marks.length > 0) {
-      const view = this.watermarks?.of(partition, consumer);
-      // A mark's age is its entry id's time: Redis keeps ids increasing per stream (watermark-view.ts).
-      for (const { id, mark } of marks) view?.meet(mark.writer, mark.processor, mark.watermark, entryTime(id));
+    const batch = await this.readMessages(part, want, options.maxEntries, marks, (count, first) =>
+      part.stream.readNew(consumer, count, first && carried === undefined ? timeoutMs : 0, signal),
+    );
+    if (carried === undefined && batch.entries.length === 0 && marks.length === 0) return this.withWatermark(batch.ended ? EMPTY_ENDED : EMPTY_OPEN, partition, consumer);
+    const served = part.ledger.serve(consumer, batch.entries, want);
+    const entries = carried === undefined ? served : carried.concat(served);
+    // A mark covers what was written before it: while messages read before it wait in the carry,
+    // it is held back (acked now all the same; a crash loses it, which only delays the watermark).
+    const deferred = part.deferredMarks.get(consumer);
+    let met: readonly MetMark[] = marks;
+    if (part.ledger.hasCarry(consumer)) {
+      if (marks.length > 0) part.deferredMarks.set(consumer, deferred === undefined ? marks : [...deferred, ...marks]);
+      met = [];
+    } else if (deferred !== undefined) {
+      part.deferredMarks.delete(consumer);
+      met = [...deferred, ...marks];
+    }
+    const view = met.length > 0 ? this.watermarks?.of(partition, consumer) : undefined;
+    // A mark's age is its entry id's time: Redis keeps ids increasing per stream (watermark-view.ts).
+    for (const { id, mark } of met) view?.meet(mark.writer, mark.processor, mark.watermark, entryTime(id));
+    if (marks.length > 0 || view !== undefined) {
       // The view goes to Redis with the marks' ack, in the same round trip (`weir why`, `weir ui`).
       await Promise.all([this.consumeMarks(part, marks), view === undefined ? undefined : this.persistView(part, consumer, view)]);
     }
-    return this.withWatermark({ entries, endOfStream: batch.ended }, partition, consumer);
+    // The end is not reached while part of a frame waits to be handed out.
+    return this.withWatermark({ entries, endOfStream: batch.ended && !part.ledger.hasCarry(consumer) }, partition, consumer);
+  }
+
+  /**
+   * `read` with `fromPending`: this consumer's own pending entries after `after`. An `after` inside
+   * a frame resumes that frame: from what the last read kept when it ended there, otherwise from
+   * Redis (the entry re-read, its messages up to `after` skipped).
+   */
+  private async readOwnPending(part: Partition, consumer: string, max: number, after: string | undefined, maxEntries: number | undefined): Promise<ReadBatch> {
+    let cursor = after;
+    let skipThrough: FramedOffset | undefined;
+    if (after !== undefined) {
+      skipThrough = parseFramedOffset(after);
+      const entry = skipThrough?.entry ?? after;
+      if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(after, "read after");
+      if (skipThrough !== undefined && skipThrough.index === skipThrough.count - 1) {
+        // The last message of its frame: page on after the entry, which is not read again (a
+        // re-read would count a delivery the redelivery guard takes for a death).
+        cursor = skipThrough.entry;
+        skipThrough = undefined;
+      } else if (skipThrough !== undefined) {
+        if (part.ledger.carriedAfter(consumer) === after) {
+          await countCappedDelivery(this.framedPartition(part), skipThrough.entry);
+          return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
+        }
+        cursor = entryIdBefore(skipThrough.entry);
+      }
+    }
+    part.ledger.dropCarry(consumer);
+    // Marks are acked when a read meets them, so a re-read finds one only if that ack failed:
+    // it is acked now and not counted again. Safe: a lost mark only delays the watermark until
+    // the writer's next one; it never lets the watermark run ahead of data.
+    const marks: MetMark[] = [];
+    const batch = await this.readMessages(part, max, maxEntries, marks, (count, _first, lastId) => part.stream.readPending(consumer, count, lastId ?? cursor));
+    let decoded = await withoutAckedPrefixes(this.framedPartition(part), batch.entries);
+    // Re-read: XREADGROUP counted their delivery already.
+    for (const raw of decoded) part.ledger.capped.delete(deliveryUnitOf(raw.offset));
+    if (skipThrough !== undefined) {
+      const { entry, index } = skipThrough;
+      decoded = decoded.filter((read) => {
+        const framed = parseFramedOffset(read.offset);
+        return framed === undefined || framed.entry !== entry || framed.index > index;
+      });
+    }
+    await this.consumeMarks(part, marks);
+    return { entries: part.ledger.serve(consumer, decoded, max), endOfStream: batch.ended && !part.ledger.hasCarry(consumer) };
   }
 
   async writeWatermark(partition: number, mark: WatermarkMark): Promise<void> {
@@ -314,10 +479,27 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   async ack(partition: number, offsets: readonly string[]): Promise<number> {
     const part = this.partition(partition, "ack");
     // Validate the whole batch first, so a malformed offset rejects the call without acking a part of it.
+    let framed: FramedOffset[] | undefined;
+    let plain: string[] | undefined;
+    // A batch's framed offsets come in runs of one entry: its id is checked once per run.
+    let entry = "";
     for (const offset of offsets) {
-      if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
+      const slash = offset.indexOf("/");
+      if (slash < 0) {
+        if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
+        (plain ??= []).push(offset);
+        continue;
+      }
+      if (slash !== entry.length || !offset.startsWith(entry)) {
+        entry = offset.slice(0, slash);
+        if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(offset, "ack");
+      }
+      const parsed = parseFramedTail(entry, offset, slash);
+      if (parsed === undefined) throw this.invalidOffset(offset, "ack");
+      (framed ??= []).push(parsed);
     }
     if (offsets.length === 0) return 0;
+    if (framed !== undefined) return ackFramed(this.framedPartition(part), plain ?? [], framed);
     // The trimming ack (scripts.ts trimAck) wants its ids in stream order; a batch's are already,
     // and then they are distinct too (no set built to drop repeats).
     const ascending = strictlyInStreamOrder(offsets);
@@ -370,15 +552,17 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     }
   }
 
-  async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number): Promise<readonly ReadEntry[]> {
+  async claimIdle(partition: number, consumer: string, minIdleMs: number, max: number, maxEntries?: number): Promise<readonly ReadEntry[]> {
     const part = this.partition(partition, "claimIdle");
     checkClaimArguments(this.name, minIdleMs, max);
     checkConsumer(this.name, consumer);
     // A mark claimed from a dead consumer is acked, not counted: that consumer's view died with it.
     const marks: MetMark[] = [];
-    const entries = this.decode(await part.stream.claim(consumer, minIdleMs, max), marks);
+    const claimed = await part.stream.claim(consumer, minIdleMs, this.entriesFor(part, max, maxEntries));
+    const entries = await withoutAckedPrefixes(this.framedPartition(part), this.decode(part, claimed, marks));
     await this.consumeMarks(part, marks);
-    return entries;
+    // More messages than `max` (a frame): the rest is this consumer's next read (pending for it now).
+    return part.ledger.serve(consumer, entries, max);
   }
 
   async pendingDeliveries(partition: number, query: PendingDeliveriesQuery): Promise<readonly PendingDelivery[]> {
@@ -389,11 +573,21 @@ export class RedisStreamBuffer implements PartitionedBuffer {
 
   async entriesAt(partition: number, offsets: readonly string[]): Promise<readonly ReadEntry[]> {
     const part = this.partition(partition, "entriesAt");
+    // An entry id asks for every message of its entry; a framed offset for that one message.
+    const whole = new Set<string>();
+    const single = new Set<string>();
+    const units = new Set<string>();
     for (const offset of offsets) {
-      if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "entriesAt");
+      const framed = ConsumerGroupStream.isEntryId(offset) ? undefined : parseFramedOffset(offset);
+      const unit = framed?.entry ?? offset;
+      if (!ConsumerGroupStream.isEntryId(unit)) throw this.invalidOffset(offset, "entriesAt");
+      units.add(unit);
+      if (framed === undefined) whole.add(unit);
+      else single.add(offset);
     }
     // Marks among them are left where they are: the read that meets them consumes them.
-    return this.decode(await part.stream.fetch(offsets, "fetch entries by offset"), []);
+    const decoded = this.decode(part, await part.stream.fetch([...units].sort(compareEntryIds), "fetch entries by offset"), [], false);
+    return single.size === 0 ? decoded : decoded.filter((entry) => whole.has(deliveryUnitOf(entry.offset)) || single.has(entry.offset));
   }
 
   async usage(partition: number): Promise<BufferUsage> {
@@ -403,13 +597,20 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     let pending: number;
     try {
       const client = this.connection.client;
-      const [len, summary] = await Promise.all([client.xlen(part.keys.stream), client.xpending(part.keys.stream, this.name)]);
+      const [len, summary] = await Promise.all([this.framed ? this.messageCount(part) : client.xlen(part.keys.stream), client.xpending(part.keys.stream, this.name)]);
       length = len;
       pending = Number((summary as [number, ...unknown[]])[0]);
     } catch (error) {
       throw part.stream.translate(error, "usage");
     }
     return { length, pending, maxLength: this.maxLength, usage: length / this.maxLength, isFull: length >= this.capacity };
+  }
+
+  /** A framed partition's length: its message counter (scripts.ts `frameWrite`), XLEN until the first write made it. */
+  private async messageCount(part: Partition): Promise<number> {
+    const client = this.connection.client;
+    const counted = await client.get(part.keys.length);
+    return counted === null ? client.xlen(part.keys.stream) : Math.max(0, Number(counted));
   }
 
   async endOfStream(writer: string): Promise<void> {
@@ -459,6 +660,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     if (this.closed) return;
     this.closed = true;
     for (const part of this.parts) {
+      part.ledger.clear();
       try {
         part.stream.close();
       } catch {
@@ -468,25 +670,37 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     if (this.ownsConnection) await this.connection.close();
   }
 
-  /** Decodes data entries; watermark marks go to `marks` (in stream order), never to the result. */
-  private decode(raw: readonly RawEntry[], marks: MetMark[]): ReadEntry[] {
+  /**
+   * Decodes data entries, a frame into its messages (offsets `<entry id>/<index>/<n>`); watermark
+   * marks go to `marks` (in stream order), never to the result. `learn`: the read's entries tell
+   * the partition's mean entry size (XREADGROUP COUNT).
+   */
+  private decode(part: Partition, raw: readonly RawEntry[], marks: MetMark[], learn = true): ReadEntry[] {
     const out: ReadEntry[] = [];
+    let data = 0;
     for (let i = 0; i < raw.length; i++) {
       const entry = raw[i] as RawEntry;
       const field = entry.fields[1];
       const name = entry.fields[0];
-      // The field name is one byte ("m", or "w" for a mark): compared as bytes, not decoded to a string per entry.
-      if (field !== undefined && name !== undefined && name.length === 1 && name[0] === ENTRY_FIELD_BYTE) {
-        out.push({ offset: entry.id, message: decodeMessage(field) });
-      } else if (field !== undefined && name !== undefined && name.length === 1 && name[0] === MARK_FIELD_BYTE) {
-        marks.push({ id: entry.id, mark: decodeMark(field) });
+      // The field name is one byte ("m", "f" for a frame, "w" for a mark): compared as bytes, not decoded to a string per entry.
+      const kind = field !== undefined && name !== undefined && name.length === 1 ? name[0] : undefined;
+      if (kind === ENTRY_FIELD_BYTE) {
+        out.push({ offset: entry.id, message: decodeMessage(field as Buffer) });
+        data += 1;
+      } else if (kind === FRAME_FIELD_BYTE) {
+        const messages = decodeFrame(field as Buffer, entry.id);
+        for (let m = 0; m < messages.length; m++) out.push({ offset: frameOffset(entry.id, m, messages.length), message: messages[m] as Message });
+        data += 1;
+      } else if (kind === MARK_FIELD_BYTE) {
+        marks.push({ id: entry.id, mark: decodeMark(field as Buffer) });
       } else {
         throw new BufferError(
           "BUFFER_CORRUPT_ENTRY",
-          `buffer "${this.name}": entry ${entry.id} has no "${ENTRY_FIELD}" field; something other than Weir wrote to its stream`,
+          `buffer "${this.name}": entry ${entry.id} has no "${ENTRY_FIELD}" or "${FRAME_FIELD}" field; something other than Weir wrote to its stream`,
         );
       }
     }
+    if (learn) this.learn(part, data, out.length);
     return out;
   }
 
@@ -551,58 +765,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   }
 }
 
-/** Compares two stream entry ids `"<ms>-<seq>"` as Redis orders them (numerically, ms then seq). */
-export function compareEntryIds(a: string, b: string): number {
-  const da = a.indexOf("-");
-  const db = b.indexOf("-");
-  // The common case, two ids of one stream within the same few ms: same shape, and a native
-  // string comparison orders them.
-  if (da === db && a.length === b.length && canonical(a, da) && canonical(b, db)) return a < b ? -1 : a > b ? 1 : 0;
-  if (canonical(a, da) && canonical(b, db)) {
-    // Without leading zeros a longer number is larger, and equal lengths compare digit by digit;
-    // no substring is allocated (this runs once per acked offset).
-    if (da !== db) return da - db;
-    for (let i = 0; i < da; i++) {
-      const d = a.charCodeAt(i) - b.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    const la = a.length;
-    const lb = b.length;
-    if (la !== lb) return la - lb;
-    for (let i = da + 1; i < la; i++) {
-      const d = a.charCodeAt(i) - b.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    return 0;
-  }
-  const ms = compareDigits(a.slice(0, da), b.slice(0, db));
-  return ms !== 0 ? ms : compareDigits(a.slice(da + 1), b.slice(db + 1));
-}
-
-/** Whether neither part of the id has a leading zero (Redis's own ids never do; "0" itself is fine). */
-function canonical(id: string, dash: number): boolean {
-  return (id.charCodeAt(0) !== 48 || dash === 1) && (id.charCodeAt(dash + 1) !== 48 || id.length === dash + 2);
-}
-
-/** Compares two decimal numbers given as digits (leading zeros allowed, as Redis allows them). */
-function compareDigits(a: string, b: string): number {
-  if (a.length <= 15 && b.length <= 15) return Number(a) - Number(b);
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Whether each id comes after the one before it in stream order (so they are sorted and distinct). */
-function strictlyInStreamOrder(ids: readonly string[]): boolean {
-  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) >= 0) return false;
-  return true;
-}
-
-/** Whether the ids are in ascending stream order (one pass; a batch's offsets usually are). */
-function inStreamOrder(ids: readonly string[]): boolean {
-  for (let i = 1; i < ids.length; i++) if (compareEntryIds(ids[i - 1] as string, ids[i] as string) > 0) return false;
-  return true;
-}
+export { compareEntryIds, entryIdBefore } from "./entry-ids.js";
 
 /** The time part of a stream entry id `"<ms>-<seq>"`. */
 function entryTime(id: string): number {

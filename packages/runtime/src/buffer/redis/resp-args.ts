@@ -17,6 +17,7 @@
  */
 import type { Message } from "@weir/actors";
 import { messageSizeBound, writeMessage } from "./encoding.js";
+import { frameSizeBound, writeFrame } from "./frames.js";
 
 /** Room kept before the arguments for the array header, the command's name and the script's sha (script-command.ts). */
 export const RESP_HEADROOM = 96;
@@ -81,6 +82,12 @@ export class RespArgs {
   message(message: Message): void {
     const start = this.open(messageSizeBound(message));
     this.close(start, writeMessage(this.buffer, start, message));
+  }
+
+  /** One argument holding the frame of `messages` (frames.ts); take {@link RespArgs.bulkBound} of `frameSizeBound`. */
+  frame(messages: readonly Message[]): void {
+    const start = this.open(frameSizeBound(messages));
+    this.close(start, writeFrame(this.buffer, start, messages));
   }
 
   /** Reserves the header of a bulk string of at most `bound` bytes; returns where its bytes start. */

@@ -30,7 +30,7 @@ export const ScriptCode = {
   STREAM_ENDED: -1,
 } as const;
 
-export type ScriptName = "write" | "bufferWrite" | "ack" | "trimAck" | "claim" | "state";
+export type ScriptName = "write" | "bufferWrite" | "frameWrite" | "ack" | "trimAck" | "frameAck" | "frameDeliver" | "claim" | "state";
 
 export interface ScriptDefinition {
   readonly name: ScriptName;
@@ -343,8 +343,9 @@ Returns: how many entries were newly acknowledged (as XACK counts).
  * (reduce/window-commit-script.ts), so both ack alike. Needs {@link LUA_HELPERS}.
  */
 export const ACK_TRIM_LUA = `
-local function ack_trim(stream, group, ids)
-  local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
+-- Removes what an ack of ids (ascending) left acknowledged: the acked prefix with one XTRIM MINID,
+-- acked ids above the oldest pending one with XDEL. acked: how many of ids XACK acknowledged.
+local function trim_after_ack(stream, group, ids, acked)
   local summary = redis.call('XPENDING', stream, group)
   local floor
   if summary[1] > 0 then
@@ -378,6 +379,11 @@ local function ack_trim(stream, group, ids)
   end
   return acked
 end
+
+local function ack_trim(stream, group, ids)
+  local acked = chunked(ids, function(...) return redis.call('XACK', stream, group, ...) end)
+  return trim_after_ack(stream, group, ids, acked)
+end
 `;
 
 const TRIM_ACK_BODY = `${ACK_TRIM_LUA}
@@ -390,6 +396,182 @@ const ACK_BODY = `${ACK_DELETE_LUA}
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
 return ack_delete(KEYS[1], ARGV[1], ids)
+`;
+
+
+const FRAME_WRITE = `
+Purpose: a framed buffer's write (issue 12, frames.ts): append a batch of messages to one stream
+  as ONE entry (field "f") holding those of its messages that fit and that the dedup window does
+  not hold, in order. Dedup is per message id, in the two bucket sets of bufferWrite (same
+  functions), so a batch written again with another grouping adds only what is new, and the
+  count of skipped messages stays exact. Capacity counts messages: KEYS[5] holds how many are in
+  the stream and not acked (this script adds, frameAck subtracts; created from XLEN when missing,
+  and reset when the stream is empty). The frame is XADDed as sent when every message goes in;
+  otherwise rebuilt in Lua from the kept messages (struct.unpack of the frame's u32 lengths).
+KEYS[1] stream
+KEYS[2] dedup set of even buckets (set of message ids)
+KEYS[3] end-of-stream set (writers that declared end of stream)
+KEYS[4] dedup set of odd buckets
+KEYS[5] length (messages not yet acked)
+ARGV[1] capacity: messages the stream may hold; 0 = unlimited
+ARGV[2] dedup window in ms; 0 = no dedup
+ARGV[3] number of upstream writers; 0 = the stream never ends
+ARGV[4] consumer group reading the stream (created if missing)
+ARGV[5] the frame of the n messages (frames.ts)
+ARGV[6 .. 5+n] the messages' ids, in frame order
+Returns: {processed, added}: processed = how many messages, from the first, are now in the
+  stream (added now, or skipped as duplicates); added = how many the new entry holds.
+  -1 when every upstream has declared end of stream.
+`;
+
+const FRAME_WRITE_BODY = `
+local stream, eos, lenkey = KEYS[1], KEYS[3], KEYS[5]
+local capacity = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local upstreams = tonumber(ARGV[3])
+local group = ARGV[4]
+local frame = ARGV[5]
+local count = #ARGV - 5
+%DEDUP%
+if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
+if group ~= '' and redis.call('EXISTS', stream) == 0 then
+  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+end
+local now = 0
+if window > 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  dedup_begin(now)
+end
+local known = {}
+if window > 0 then
+  local ids = {}
+  for i = 1, count do ids[i] = ARGV[5 + i] end
+  known = dedup_known(ids)
+end
+-- The length counter: made from XLEN when missing (a stream of plain entries, or a lost key);
+-- an empty stream holds nothing, whatever the counter says (entries acked by something else).
+local len = redis.call('GET', lenkey)
+if len then len = tonumber(len) else
+  len = redis.call('XLEN', stream)
+  redis.call('SET', lenkey, len)
+end
+local room = count
+if capacity > 0 then
+  if len >= capacity and redis.call('XLEN', stream) == 0 then
+    len = 0
+    redis.call('SET', lenkey, 0)
+  end
+  room = capacity - len
+end
+local processed, added = 0, 0
+local seen, fresh, keep = {}, {}, {}
+for i = 1, count do
+  local id = ARGV[5 + i]
+  local dup = false
+  if window > 0 then dup = seen[id] or known[i] end
+  if not dup then
+    if added >= room then break end
+    added = added + 1
+    keep[added] = i
+    if window > 0 then
+      seen[id] = true
+      fresh[#fresh + 1] = id
+    end
+  end
+  processed = processed + 1
+end
+if added > 0 then
+  local value = frame
+  if added < count then
+    local parts = {struct.pack('<I4', added)}
+    local pos, k = 5, 1
+    for i = 1, keep[added] do
+      local n = struct.unpack('<I4', frame, pos)
+      if keep[k] == i then
+        parts[#parts + 1] = string.sub(frame, pos, pos + 3 + n)
+        k = k + 1
+      end
+      pos = pos + 4 + n
+    end
+    value = table.concat(parts)
+  end
+  redis.call('XADD', stream, '*', 'f', value)
+  redis.call('INCRBY', lenkey, added)
+end
+if #fresh > 0 then dedup_add(fresh, now, window) end
+return {processed, added}
+`;
+
+const FRAME_ACK = `
+Purpose: a framed buffer's ack (issue 12): acknowledge whole entries whose messages the client
+  has all acked, remove them as trimAck does, and subtract their messages from the length
+  counter. Each entry is XACKed alone, so only entries acknowledged now count (an entry acked
+  twice, or never delivered, subtracts nothing). An entry acked in part records its acked prefix
+  (a restart re-reads only the rest), and its delivery count is capped at ARGV[2]: the count is
+  read as the deaths of the entry's first unacked message (pipeline/redelivery-guard.ts), which
+  is not handed out yet; frameDeliver counts its delivery when it is.
+KEYS[1] stream
+KEYS[2] length (messages not yet acked)
+KEYS[3] frame progress (hash: entry id → acked prefix)
+ARGV[1] consumer group
+ARGV[2] delivery count cap for an entry acked in part (maxDeliveries - 1); 0 = none
+ARGV[3 ..] per entry, in ascending stream order: its id, its message count n (-1 for a plain
+  per-message entry: one message), and its acked prefix p (p = n: every message, the entry goes)
+Returns: per entry, 1 when XACK acknowledged it now, else 0; for an entry acked in part, 2 when
+  its count was capped, else 0.
+`;
+
+const FRAME_ACK_BODY = `${ACK_TRIM_LUA}
+local stream, lenkey, progress, group = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
+local cap = tonumber(ARGV[2])
+local ids, flags = {}, {}
+local acked, gone = 0, 0
+for i = 3, #ARGV, 3 do
+  local id, n, p = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  if n >= 0 and p < n then
+    flags[#flags + 1] = 0
+    redis.call('HSET', progress, id, p)
+    if cap > 0 then
+      local info = redis.call('XPENDING', stream, group, id, id, 1)
+      if #info == 1 and tonumber(info[1][4]) > cap then
+        redis.call('XCLAIM', stream, group, info[1][2], 0, id, 'RETRYCOUNT', cap, 'JUSTID')
+        flags[#flags] = 2
+      end
+    end
+  else
+    ids[#ids + 1] = id
+    local now = redis.call('XACK', stream, group, id)
+    flags[#flags + 1] = now
+    if n >= 0 then redis.call('HDEL', progress, id) end
+    if now == 1 then
+      acked = acked + 1
+      gone = gone + math.max(n, 1)
+    end
+  end
+end
+if #ids > 0 then trim_after_ack(stream, group, ids, acked) end
+-- Only a framed buffer keeps the counter (frameWrite makes it); never created here.
+if gone > 0 and redis.call('EXISTS', lenkey) == 1 and redis.call('DECRBY', lenkey, gone) < 0 then redis.call('SET', lenkey, 0) end
+return flags
+`;
+
+const FRAME_DELIVER = `
+Purpose: count one delivery of a framed entry whose next message is handed out from what the
+  buffer object kept of it (no XREADGROUP), after frameAck capped its count: so the count stays
+  the deaths of the entry's first unacked message plus its delivery now (redelivery-guard.ts).
+KEYS[1] stream
+ARGV[1] consumer group
+ARGV[2] entry id
+Returns: the entry's delivery count now, or 0 when it is not pending.
+`;
+
+const FRAME_DELIVER_BODY = `
+local info = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #info == 0 then return 0 end
+local count = tonumber(info[1][4]) + 1
+redis.call('XCLAIM', KEYS[1], ARGV[1], info[1][2], 0, ARGV[2], 'RETRYCOUNT', count, 'JUSTID')
+return count
 `;
 
 const CLAIM = `
@@ -470,16 +652,19 @@ return {1, 0}
  * Without a shebang Redis refuses only a script's first memory-growing command, and only while
  * the script has changed nothing yet: the write script's dedup expiry (ZREMRANGEBYSCORE) or trim
  * counted as a change, and its XADDs then ran on, growing Redis to several times its maxmemory.
- * - write, bufferWrite: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
- * - ack, trimAck, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
+ * - write, bufferWrite, frameWrite: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
+ * - ack, trimAck, frameAck, frameDeliver, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
  *   refusing them under memory pressure would keep Redis full for good.
  * - state: `no-writes` — it only reads.
  */
 const SHEBANG: Readonly<Record<ScriptName, string>> = {
   write: "#!lua",
   bufferWrite: "#!lua",
+  frameWrite: "#!lua",
   ack: "#!lua flags=allow-oom",
   trimAck: "#!lua flags=allow-oom",
+  frameAck: "#!lua flags=allow-oom",
+  frameDeliver: "#!lua flags=allow-oom",
   claim: "#!lua flags=allow-oom",
   state: "#!lua flags=no-writes",
 };
@@ -496,8 +681,11 @@ function define(name: ScriptName, numberOfKeys: number, header: string, body: st
 export const scripts: Readonly<Record<ScriptName, ScriptDefinition>> = {
   write: define("write", 3, WRITE, WRITE_BODY.replace("%DEDUP%", ZSET_DEDUP)),
   bufferWrite: define("bufferWrite", 4, BUFFER_WRITE, WRITE_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
+  frameWrite: define("frameWrite", 5, FRAME_WRITE, FRAME_WRITE_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
   ack: define("ack", 1, ACK, ACK_BODY),
   trimAck: define("trimAck", 1, TRIM_ACK, TRIM_ACK_BODY),
+  frameAck: define("frameAck", 3, FRAME_ACK, FRAME_ACK_BODY),
+  frameDeliver: define("frameDeliver", 1, FRAME_DELIVER, FRAME_DELIVER_BODY),
   claim: define("claim", 1, CLAIM, CLAIM_BODY),
   state: define("state", 3, STATE, STATE_BODY),
 };
@@ -538,7 +726,7 @@ export function runScript(
  * @param subject names what was being written, e.g. `buffer "demo.out" partition 2`.
  */
 export function scriptCodeError(name: ScriptName, code: number, subject: string): BufferError {
-  if ((name === "write" || name === "bufferWrite") && code === ScriptCode.STREAM_ENDED) {
+  if ((name === "write" || name === "bufferWrite" || name === "frameWrite") && code === ScriptCode.STREAM_ENDED) {
     return new BufferError(
       "BUFFER_STREAM_ENDED",
       `${subject}: write after every upstream declared end of stream; a writer must call endOfStream only after its last write`,

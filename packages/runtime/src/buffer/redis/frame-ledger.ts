@@ -1,0 +1,188 @@
+/**
+ * Per partition of the Redis buffer: which messages of framed entries (frames.ts) were acked
+ * through this buffer object, so an entry is XACKed once all its messages are — and what is left
+ * of a frame that a read could not hand out whole (`max` counts messages, XREADGROUP COUNT
+ * entries), per consumer.
+ *
+ * An epoch usually acks all of an entry's messages at once: the entry's record is made and
+ * dropped in the same call. A frame split across epochs keeps its record until its last message
+ * is acked. A crash loses the records: the entry is still pending in Redis and is redelivered
+ * whole, and downstream dedup drops what was already forwarded (counted as `deduped`).
+ */
+import type { ReadEntry } from "@weir/actors";
+import type { FramedOffset } from "./frames.js";
+
+interface OpenEntry {
+  readonly acked: Uint8Array;
+  done: number;
+  /** The acked prefix Redis has (the entry's `:frame-progress`): messages before it are acked for good. */
+  persisted: number;
+}
+
+/** What marking a batch of offsets did, undone by `rollback` when the ack that follows fails. */
+export interface LedgerMarks {
+  /** Messages marked now that were not marked before. */
+  readonly newly: number;
+  /** Of those, the ones of entry `entry`. */
+  newlyOf(entry: string): number;
+  /** Entries whose messages are now all marked: `[entry id, message count]`. */
+  readonly complete: ReadonlyArray<readonly [string, number]>;
+  /** Entries not complete whose acked prefix grew past what Redis has: `[entry id, message count, prefix]`. */
+  readonly advanced: ReadonlyArray<readonly [string, number, number]>;
+  /** Unmarks what this call marked (the ack failed; the caller will send the offsets again). */
+  rollback(): void;
+  /** Forgets the complete entries (the ack succeeded). */
+  commit(): void;
+}
+
+/** Entries remembered as acked, so a message acked again counts 0 (oldest forgotten first). */
+const COMPLETED_KEPT = 4_096;
+
+/** Messages of one consumer's last read that it could not hand out yet. */
+interface Carry {
+  readonly entries: readonly ReadEntry[];
+  next: number;
+}
+
+export class FrameLedger {
+  private readonly open = new Map<string, OpenEntry>();
+  private readonly carries = new Map<string, Carry>();
+  /** Entries whose every message was acked here lately (insertion order = age). */
+  private readonly completed = new Set<string>();
+  /** Entries acked in part whose delivery count frameAck capped: the next hand-out counts one. */
+  readonly capped = new Set<string>();
+
+  /** Marks framed offsets acked; see {@link LedgerMarks}. */
+  mark(offsets: readonly FramedOffset[]): LedgerMarks {
+    const marked: Array<[OpenEntry, number]> = [];
+    const complete: Array<readonly [string, number]> = [];
+    const perEntry = new Map<string, number>();
+    // Offsets come in runs of one entry: its record is looked up once per run.
+    let runEntry: string | undefined;
+    let runRecord: OpenEntry | undefined;
+    let runDone = false;
+    for (const { entry, index, count } of offsets) {
+      if (entry !== runEntry) {
+        runEntry = entry;
+        runDone = this.completed.has(entry);
+        runRecord = runDone ? undefined : this.open.get(entry);
+      }
+      if (runDone) continue;
+      let record = runRecord;
+      if (record === undefined || record.acked.length !== count) {
+        record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
+        this.open.set(entry, record);
+        runRecord = record;
+      }
+      if (record.acked[index] === 1) continue;
+      record.acked[index] = 1;
+      record.done += 1;
+      marked.push([record, index]);
+      perEntry.set(entry, (perEntry.get(entry) ?? 0) + 1);
+      if (record.done === count) complete.push([entry, count]);
+    }
+    const advanced: Array<readonly [string, number, number]> = [];
+    const grown: Array<[OpenEntry, number]> = [];
+    for (const entry of perEntry.keys()) {
+      const record = this.open.get(entry) as OpenEntry;
+      if (record.done === record.acked.length) continue;
+      let prefix = record.persisted;
+      while (prefix < record.acked.length && record.acked[prefix] === 1) prefix += 1;
+      if (prefix > record.persisted) {
+        advanced.push([entry, record.acked.length, prefix]);
+        grown.push([record, prefix]);
+      }
+    }
+    return {
+      newly: marked.length,
+      newlyOf: (entry) => perEntry.get(entry) ?? 0,
+      complete,
+      advanced,
+      rollback: () => {
+        for (const [record, index] of marked) {
+          record.acked[index] = 0;
+          record.done -= 1;
+        }
+      },
+      commit: () => {
+        for (const [record, prefix] of grown) record.persisted = prefix;
+        for (const [entry] of complete) {
+          this.capped.delete(entry);
+          this.open.delete(entry);
+          this.completed.add(entry);
+        }
+        if (this.completed.size > COMPLETED_KEPT) {
+          let excess = this.completed.size - COMPLETED_KEPT;
+          for (const entry of this.completed) {
+            if (excess-- <= 0) break;
+            this.completed.delete(entry);
+          }
+        }
+      },
+    };
+  }
+
+  /**
+   * Records that the first `prefix` messages of `entry` (of `count`) are acked for good (its
+   * `:frame-progress`, read with a pending re-read or a claim), so acking the rest completes it.
+   */
+  seed(entry: string, count: number, prefix: number): void {
+    if (prefix <= 0 || this.completed.has(entry)) return;
+    let record = this.open.get(entry);
+    if (record === undefined || record.acked.length !== count) {
+      record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
+      this.open.set(entry, record);
+    }
+    for (let i = 0; i < Math.min(prefix, count); i++) {
+      if (record.acked[i] === 1) continue;
+      record.acked[i] = 1;
+      record.done += 1;
+    }
+    record.persisted = Math.max(record.persisted, Math.min(prefix, count));
+  }
+
+  /** Up to `max` messages left from `consumer`'s last read, or undefined when none are left. */
+  takeCarried(consumer: string, max: number): ReadEntry[] | undefined {
+    const carry = this.carries.get(consumer);
+    if (carry === undefined) return undefined;
+    const out = carry.entries.slice(carry.next, carry.next + max);
+    carry.next += out.length;
+    if (carry.next >= carry.entries.length) this.carries.delete(consumer);
+    return out;
+  }
+
+  /** The offset of the last message handed out from `consumer`'s carry, when one is left. */
+  carriedAfter(consumer: string): string | undefined {
+    const carry = this.carries.get(consumer);
+    return carry === undefined || carry.next === 0 ? undefined : (carry.entries[carry.next - 1] as ReadEntry).offset;
+  }
+
+  /**
+   * Hands out at most `max` of `entries`; the rest is kept for `consumer`'s next read, after
+   * anything kept before (a claim while a carry waits: nothing kept is ever dropped unread).
+   */
+  serve(consumer: string, entries: ReadEntry[], max: number): ReadEntry[] {
+    if (entries.length <= max) return entries;
+    const before = this.carries.get(consumer);
+    const rest = before === undefined ? entries : [...before.entries.slice(before.next), ...entries.slice(max)];
+    this.carries.set(consumer, before === undefined ? { entries: rest, next: max } : { entries: rest, next: 0 });
+    return entries.slice(0, max);
+  }
+
+  /** Whether messages are kept for `consumer`. */
+  hasCarry(consumer: string): boolean {
+    return this.carries.has(consumer);
+  }
+
+  /** Drops what is kept for `consumer` (its entries stay pending in Redis and are re-read from there). */
+  dropCarry(consumer: string): void {
+    this.carries.delete(consumer);
+  }
+
+  clear(): void {
+    this.open.clear();
+    this.capped.clear();
+    this.completed.clear();
+    this.carries.clear();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Framed stream entries (issue 12, DESIGN §7): one stream entry per partition-write, its field
+ * `f` holding the batch's messages, each in its own encoding (encoding.ts), length-prefixed:
+ *
+ * ```
+ *   u32 LE  n, the number of messages
+ *   n ×     u32 LE length │ the encoded message (encoding.ts, byte for byte)
+ * ```
+ *
+ * Fixed-width lengths, not varints: the write script cuts a frame in Lua (a prefix that fits, or
+ * the messages its dedup did not find) with `struct.unpack('<I4')`. The field's name is the
+ * layout's version: another layout gets another name, and readers refuse what they do not know.
+ *
+ * A message of a framed entry has the offset `<entry id>/<index>/<n>`: opaque to callers, and it
+ * carries `n` so an ack can tell when every message of the entry is acked (the entry is XACKed
+ * then) even for an entry this buffer object did not hand out. Plain per-message entries (field
+ * `m`, written before frames or by a buffer built with `framed: false`) keep their entry id as
+ * offset; a stream may hold both (an upgrade with entries in flight).
+ */
+import type { Message } from "@weir/actors";
+import { BufferError } from "../buffer-error.js";
+import { decodeMessage, messageSizeBound, writeMessage } from "./encoding.js";
+
+/** The stream entry field holding a frame. */
+export const FRAME_FIELD = "f";
+
+/** A message offset inside a framed entry, parsed. */
+export interface FramedOffset {
+  readonly entry: string;
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The offset of message `index` of the `count` in framed entry `entry`. */
+export function frameOffset(entry: string, index: number, count: number): string {
+  return `${entry}/${index}/${count}`;
+}
+
+/**
+ * The delivery unit of an offset: the stream entry it belongs to (what XPENDING lists and what
+ * a delivery count counts). An entry id for a plain entry; any other offset (the memory
+ * buffer's) is its own unit.
+ */
+export function deliveryUnitOf(offset: string): string {
+  const slash = offset.indexOf("/");
+  return slash < 0 ? offset : offset.slice(0, slash);
+}
+
+/** Whether `offset` is the last message of its delivery unit (always, for a plain entry or any non-framed offset). */
+export function endsDeliveryUnit(offset: string): boolean {
+  const framed = parseFramedOffset(offset);
+  return framed === undefined || framed.index === framed.count - 1;
+}
+
+/**
+ * Parses `<entry id>/<index>/<n>` (0 ≤ index < n); undefined for anything else (a plain entry
+ * id included). The entry id part is checked by the caller (`isEntryId`).
+ */
+export function parseFramedOffset(offset: string): FramedOffset | undefined {
+  const first = offset.indexOf("/");
+  if (first < 0) return undefined;
+  const second = offset.indexOf("/", first + 1);
+  if (second < 0) return undefined;
+  const indexText = offset.slice(first + 1, second);
+  const countText = offset.slice(second + 1);
+  if (!isDigits(indexText) || !isDigits(countText)) return undefined;
+  const index = Number(indexText);
+  const count = Number(countText);
+  if (!(index < count) || count > 0xffffffff) return undefined;
+  return { entry: offset.slice(0, first), index, count };
+}
+
+/**
+ * Parses the `/<index>/<n>` after `entry` in `offset` (its first "/" at `slash`), without
+ * slicing: the ack runs it once per message. Undefined when it is not that.
+ */
+export function parseFramedTail(entry: string, offset: string, slash: number): FramedOffset | undefined {
+  let index = 0;
+  let i = slash + 1;
+  const indexStart = i;
+  for (; i < offset.length && offset.charCodeAt(i) !== 47; i++) {
+    const digit = offset.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    index = index * 10 + digit;
+  }
+  if (i === indexStart || i - indexStart > 10 || i >= offset.length) return undefined;
+  let count = 0;
+  const countStart = ++i;
+  for (; i < offset.length; i++) {
+    const digit = offset.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    count = count * 10 + digit;
+  }
+  if (i === countStart || i - countStart > 10 || !(index < count) || count > 0xffffffff) return undefined;
+  return { entry, index, count };
+}
+
+function isDigits(text: string): boolean {
+  if (text.length === 0 || text.length > 10) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** Bytes a frame of `messages` takes at most. */
+export function frameSizeBound(messages: readonly Message[]): number {
+  let bound = 4;
+  for (let i = 0; i < messages.length; i++) bound += 4 + messageSizeBound(messages[i] as Message);
+  return bound;
+}
+
+/** Writes the frame of `messages` at `start` (room: {@link frameSizeBound}); returns where it ends. */
+export function writeFrame(buffer: Buffer, start: number, messages: readonly Message[]): number {
+  buffer.writeUInt32LE(messages.length, start);
+  let pos = start + 4;
+  for (let i = 0; i < messages.length; i++) {
+    const at = pos + 4;
+    const end = writeMessage(buffer, at, messages[i] as Message);
+    buffer.writeUInt32LE(end - at, pos);
+    pos = end;
+  }
+  return pos;
+}
+
+/**
+ * The messages of a frame, in order.
+ *
+ * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not a frame.
+ */
+export function decodeFrame(field: Buffer, entryId: string): Message[] {
+  if (field.length < 4) throw corruptFrame(entryId, "shorter than its header");
+  const count = field.readUInt32LE(0);
+  const out: Message[] = new Array(count);
+  let pos = 4;
+  for (let i = 0; i < count; i++) {
+    if (pos + 4 > field.length) throw corruptFrame(entryId, `message ${i} of ${count} is cut short`);
+    const length = field.readUInt32LE(pos);
+    const end = pos + 4 + length;
+    if (end > field.length) throw corruptFrame(entryId, `message ${i} of ${count} is cut short`);
+    out[i] = decodeMessage(field.subarray(pos + 4, end));
+    pos = end;
+  }
+  if (pos !== field.length) throw corruptFrame(entryId, "bytes after its last message");
+  return out;
+}
+
+function corruptFrame(entryId: string, why: string): BufferError {
+  return new BufferError("BUFFER_CORRUPT_ENTRY", `framed entry ${entryId} is corrupt (${why}); something other than Weir wrote to its stream`);
+}

@@ -1,0 +1,271 @@
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
+import type { BufferOptions } from "../src/buffer/index.js";
+import { describeBufferConformance, expectBufferError, ids, messages, offsets } from "./buffer-conformance.js";
+import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.js";
+
+const url = redisTestUrl();
+
+// Issue 12: one stream entry per partition-write (frames.ts). The whole contract holds on it.
+describe.skipIf(url === undefined)("RedisStreamBuffer, framed", () => {
+  const redisUrl = url as string;
+  const filePrefix = uniquePrefix("wf");
+  let shared: RedisConnection;
+
+  beforeAll(() => {
+    shared = new RedisConnection({ url: redisUrl, name: filePrefix });
+  });
+  afterAll(async () => {
+    await shared.close();
+    await deleteKeys(redisUrl, `${filePrefix}*`);
+  });
+
+  describeBufferConformance(
+    "RedisStreamBuffer (framed)",
+    async (options) => new RedisStreamBuffer({ ...options, connection: shared, keyPrefix: filePrefix, blockSliceMs: 100, framed: true }),
+    () => deleteKeys(redisUrl, `${filePrefix}:*`),
+    { framedEntries: true },
+  );
+});
+
+describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
+  const redisUrl = url as string;
+  const opened: Array<{ close(): Promise<void> }> = [];
+  let prefix = "";
+
+  const open = (overrides: Partial<BufferOptions> & { framed?: boolean; maxDeliveries?: number } = {}): RedisStreamBuffer => {
+    const buffer = new RedisStreamBuffer({
+      name: "frames.v",
+      partitions: 1,
+      maxLength: 1_000,
+      usageLimit: 1,
+      upstreams: [],
+      connection: { url: redisUrl },
+      keyPrefix: prefix,
+      blockSliceMs: 50,
+      framed: true,
+      ...overrides,
+    });
+    opened.push(buffer);
+    return buffer;
+  };
+  const admin = (): Redis => {
+    const client = new Redis(redisUrl);
+    opened.push({ close: async () => void client.disconnect() });
+    return client;
+  };
+
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((item) => item.close()));
+    await deleteKeys(redisUrl, `${prefix}:*`);
+  });
+
+  const test = (name: string, body: () => Promise<void>) =>
+    it(name, async () => {
+      prefix = uniquePrefix("wg");
+      await body();
+    });
+
+  test("refuses malformed framed offsets before acking anything", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 2));
+    const batch = await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 });
+    for (const bad of ["1-0/5/3", "1-0/x/3", "1-0/1", "1-0//3", "1-0/1/", "x-0/0/1", "1-0/0/1/2"]) {
+      await expectBufferError(buffer.ack(0, [offsets(batch)[0]!, bad]), "BUFFER_INVALID_OFFSET");
+    }
+    expect(await buffer.ack(0, offsets(batch))).toBe(2);
+  });
+
+  test("writes a partition-write as one entry and serves it across reads smaller than it", async () => {
+    const buffer = open();
+    const redis = admin();
+    expect(await buffer.write(0, messages("a", 10))).toEqual({ written: 10 });
+    expect(await redis.xlen(buffer.keysOf(0).stream)).toBe(1);
+    const first = await buffer.read(0, { consumer: "c", max: 4, timeoutMs: 0 });
+    const second = await buffer.read(0, { consumer: "c", max: 4, timeoutMs: 0 });
+    const third = await buffer.read(0, { consumer: "c", max: 4, timeoutMs: 0 });
+    expect([ids(first), ids(second), ids(third)]).toEqual([
+      ["a0", "a1", "a2", "a3"],
+      ["a4", "a5", "a6", "a7"],
+      ["a8", "a9"],
+    ]);
+    expect(new Set([...offsets(first), ...offsets(second), ...offsets(third)]).size).toBe(10);
+    // One delivery of one entry, however many reads served it.
+    const pending = await buffer.pendingDeliveries(0, { max: 10 });
+    expect(pending.map((entry) => entry.deliveries)).toEqual([1]);
+    expect((await buffer.read(0, { consumer: "c", max: 4, timeoutMs: 0 })).entries).toEqual([]);
+  });
+
+  test("acks an entry only once every message of it is acked", async () => {
+    const buffer = open();
+    const redis = admin();
+    const stream = buffer.keysOf(0).stream;
+    await buffer.write(0, messages("a", 6));
+    const batch = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect(await buffer.ack(0, offsets(batch).slice(0, 4))).toBe(4);
+    expect((await buffer.usage(0)).length).toBe(6);
+    expect(await redis.xlen(stream)).toBe(1);
+    expect((await buffer.pendingDeliveries(0, { max: 10 })).length).toBe(1);
+    // Acked twice counts 0; the rest completes the entry, which goes.
+    expect(await buffer.ack(0, offsets(batch).slice(2))).toBe(2);
+    expect(await redis.xlen(stream)).toBe(0);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
+  });
+
+  test("counts messages, not entries, for usage and capacity", async () => {
+    const buffer = open({ maxLength: 12 });
+    expect(await buffer.write(0, messages("a", 10))).toEqual({ written: 10 });
+    expect(await buffer.usage(0)).toMatchObject({ length: 10, isFull: false });
+    // Two fit: the frame written is cut in the script to the prefix that fits.
+    expect(await buffer.write(0, messages("b", 5))).toEqual({ written: 2 });
+    expect(await buffer.usage(0)).toMatchObject({ length: 12, isFull: true });
+    // b0 and b1 are in (deduped, count as written), b2 finds no room.
+    expect(await buffer.write(0, messages("b", 5))).toEqual({ written: 2, deduped: 2 });
+    const batch = await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 });
+    expect(ids(batch)).toEqual([...ids({ entries: messages("a", 10).map((message) => ({ offset: "", message })), endOfStream: false }), "b0", "b1"]);
+    await buffer.ack(0, offsets(batch));
+    expect((await buffer.usage(0)).length).toBe(0);
+  });
+
+  test("writes once what a redelivery sends again with another grouping, and counts the duplicates", async () => {
+    const buffer = open();
+    const all = messages("m", 6);
+    expect(await buffer.write(0, all.slice(0, 4))).toEqual({ written: 4 });
+    // After a crash, the upstream re-sends m2…m5 in one batch: m2 and m3 are skipped in the script.
+    expect(await buffer.write(0, all.slice(2, 6))).toEqual({ written: 4, deduped: 2 });
+    // A batch with duplicates between new ones: the frame is rebuilt from the new ones only.
+    const mixed = [...messages("n", 1), all[0]!, ...messages("o", 1), all[5]!, ...messages("p", 1)];
+    expect(await buffer.write(0, mixed)).toEqual({ written: 5, deduped: 2 });
+    expect(ids(await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 }))).toEqual(["m0", "m1", "m2", "m3", "m4", "m5", "n0", "o0", "p0"]);
+    expect((await buffer.usage(0)).length).toBe(9);
+  });
+
+  test("a crash after part of a frame was handed out redelivers the frame whole to the restarted consumer", async () => {
+    const first = open();
+    await first.write(0, messages("a", 8));
+    await first.read(0, { consumer: "c", max: 3, timeoutMs: 0 });
+    await first.close(); // crash: a0…a2 were handed out, nothing acked
+    const restarted = open();
+    const again = await restarted.read(0, { consumer: "c", max: 5, timeoutMs: 0, fromPending: true });
+    expect(ids(again)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
+    // Paging on from inside the frame: the rest is served without another delivery.
+    const rest = await restarted.read(0, { consumer: "c", max: 5, timeoutMs: 0, fromPending: true, after: offsets(again)[4]! });
+    expect(ids(rest)).toEqual(["a5", "a6", "a7"]);
+    expect((await restarted.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([2]);
+    await restarted.ack(0, [...offsets(again), ...offsets(rest)]);
+    expect((await restarted.usage(0)).length).toBe(0);
+  });
+
+  test("paging pending entries after a frame's last message does not deliver that frame again", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 3));
+    await buffer.write(0, messages("b", 3));
+    const read = await buffer.read(0, { consumer: "c", max: 6, timeoutMs: 0 });
+    const other = open();
+    const first = await other.read(0, { consumer: "c", max: 3, maxEntries: 1, timeoutMs: 0, fromPending: true });
+    const second = await other.read(0, { consumer: "c", max: 3, maxEntries: 1, timeoutMs: 0, fromPending: true, after: offsets(first)[2]! });
+    expect([ids(first), ids(second)]).toEqual([
+      ["a0", "a1", "a2"],
+      ["b0", "b1", "b2"],
+    ]);
+    // One read as new, one re-read each: a second re-read of the first frame would count a death.
+    expect((await other.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([2, 2]);
+    expect(offsets(read)).toEqual([...offsets(first), ...offsets(second)]);
+  });
+
+  test("a watermark mark read behind a frame counts only once the frame's carried messages are handed out", async () => {
+    const buffer = open({ watermarkWriters: ["up/0"] });
+    // A one-message frame first: the mean entry size is 1, so the next read asks for 2 entries.
+    await buffer.write(0, messages("w", 1));
+    expect(ids(await buffer.read(0, { consumer: "c", max: 1, timeoutMs: 0 }))).toEqual(["w0"]);
+    await buffer.write(0, messages("a", 5));
+    await buffer.writeWatermark(0, { writer: "up/0", processor: "p1", watermark: 10 });
+    const first = await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 });
+    expect(ids(first)).toEqual(["a0", "a1"]);
+    // a2…a4 were written before the mark and are not handed out yet: no watermark 10 now.
+    expect(first.watermark).toBeUndefined();
+    const rest = await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
+    expect(ids(rest)).toEqual(["a2", "a3", "a4"]);
+    expect(rest.watermark).toBe(10);
+  });
+
+  test("a frame acked in part keeps its acked prefix across a crash: the restarted consumer gets only the rest", async () => {
+    const first = open();
+    await first.write(0, messages("a", 6));
+    const read = await first.read(0, { consumer: "c", max: 6, timeoutMs: 0 });
+    // a0, a1 and a3 acked: the prefix a0…a1 is durable; a3 is redelivered (downstream dedup drops it).
+    expect(await first.ack(0, [offsets(read)[0]!, offsets(read)[1]!, offsets(read)[3]!])).toBe(3);
+    await first.close();
+    const restarted = open();
+    const again = await restarted.read(0, { consumer: "c", max: 10, timeoutMs: 0, fromPending: true });
+    expect(ids(again)).toEqual(["a2", "a3", "a4", "a5"]);
+    await restarted.ack(0, offsets(again));
+    expect(await restarted.usage(0)).toMatchObject({ length: 0, pending: 0 });
+    expect(await admin().hlen(restarted.keysOf(0).frameProgress)).toBe(0);
+  });
+
+  test("an ack of part of a frame caps its delivery count one short of maxDeliveries, and the next hand-out from what was kept counts one", async () => {
+    const writer = open({ maxDeliveries: 3 });
+    await writer.write(0, messages("a", 4));
+    await writer.read(0, { consumer: "c", max: 4, timeoutMs: 0 });
+    for (let life = 0; life < 3; life++) await open().read(0, { consumer: "c", max: 4, timeoutMs: 0, fromPending: true });
+    const buffer = open({ maxDeliveries: 3 });
+    // The redelivery guard's isolation: one message at a time.
+    const one = await buffer.read(0, { consumer: "c", max: 1, maxEntries: 1, timeoutMs: 0, fromPending: true });
+    expect((await buffer.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([5]);
+    await buffer.ack(0, offsets(one));
+    expect((await buffer.pendingDeliveries(0, { max: 10 })).map((entry) => [entry.consumer, entry.deliveries])).toEqual([["c", 2]]);
+    const next = await buffer.read(0, { consumer: "c", max: 1, maxEntries: 1, timeoutMs: 0, fromPending: true, after: offsets(one)[0]! });
+    expect(ids(next)).toEqual(["a1"]);
+    expect((await buffer.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([3]);
+  });
+
+  test("a pending re-read after an offset inside a frame, from a fresh object, skips what is before it", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 6));
+    const read = await buffer.read(0, { consumer: "c", max: 6, timeoutMs: 0 });
+    const other = open();
+    const rest = await other.read(0, { consumer: "c", max: 10, timeoutMs: 0, fromPending: true, after: offsets(read)[2]! });
+    expect(ids(rest)).toEqual(["a3", "a4", "a5"]);
+  });
+
+  test("claims a dead consumer's frame, handing out at most max and the rest on the next read", async () => {
+    const dead = open();
+    await dead.write(0, messages("a", 10));
+    expect(ids(await dead.read(0, { consumer: "dead", max: 3, timeoutMs: 0 }))).toEqual(["a0", "a1", "a2"]);
+    await dead.close();
+    const alive = open();
+    const claimed = await alive.claimIdle(0, "alive", 0, 4);
+    expect(ids({ entries: claimed, endOfStream: false })).toEqual(["a0", "a1", "a2", "a3"]);
+    const next = await alive.read(0, { consumer: "alive", max: 100, timeoutMs: 0 });
+    expect(ids(next)).toEqual(["a4", "a5", "a6", "a7", "a8", "a9"]);
+    const pending = await alive.pendingDeliveries(0, { max: 10 });
+    expect(pending.map((entry) => [entry.consumer, entry.deliveries])).toEqual([["alive", 2]]);
+    await alive.ack(0, [...claimed.map((entry) => entry.offset), ...offsets(next)]);
+    expect(await alive.usage(0)).toMatchObject({ length: 0, pending: 0 });
+  });
+
+  test("reads a stream holding plain per-message entries and frames (an upgrade with entries in flight)", async () => {
+    const plain = open({ framed: false });
+    await plain.write(0, messages("old", 3));
+    await plain.close();
+    const framed = open();
+    const redis = admin();
+    await framed.write(0, messages("new", 4));
+    expect(await redis.xlen(framed.keysOf(0).stream)).toBe(4);
+    // The counter starts from XLEN when the first framed write finds none: 3 plain entries, then 4 messages.
+    expect((await framed.usage(0)).length).toBe(7);
+    const batch = await framed.read(0, { consumer: "c", max: 100, timeoutMs: 0 });
+    expect(ids(batch)).toEqual(["old0", "old1", "old2", "new0", "new1", "new2", "new3"]);
+    expect(await framed.ack(0, offsets(batch))).toBe(7);
+    expect(await redis.xlen(framed.keysOf(0).stream)).toBe(0);
+    expect((await framed.usage(0)).length).toBe(0);
+    // entriesAt: an entry id gives its messages, a framed offset that message.
+    await framed.write(0, messages("x", 3));
+    const [entry] = await framed.pendingDeliveries(0, { max: 10 }).then(async () => (await redis.xrange(framed.keysOf(0).stream, "-", "+")).map(([id]) => id));
+    const all = await framed.entriesAt(0, [entry!]);
+    expect(ids({ entries: all, endOfStream: false })).toEqual(["x0", "x1", "x2"]);
+    expect(ids({ entries: await framed.entriesAt(0, [all[1]!.offset]), endOfStream: false })).toEqual(["x1"]);
+  });
+});
