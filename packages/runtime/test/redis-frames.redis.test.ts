@@ -77,6 +77,22 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
     expect(await buffer.ack(0, offsets(batch))).toBe(2);
   });
 
+  test("counts each message once however an ack orders or repeats offsets of several frames", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 3));
+    await buffer.write(0, messages("b", 3));
+    const first = offsets(await buffer.read(0, { consumer: "c", max: 3, timeoutMs: 0 }));
+    const second = offsets(await buffer.read(0, { consumer: "c", max: 3, timeoutMs: 0 }));
+    // Out of order, interleaved, repeated: a run per consecutive stretch, repeats counted 0.
+    const mixed = [first[2]!, second[0]!, first[0]!, first[0]!, second[1]!, first[1]!, first[2]!];
+    expect(await buffer.ack(0, mixed)).toBe(5);
+    // Length comes back per entry: the second frame keeps its 3 until its last message is acked.
+    expect(await buffer.usage(0)).toMatchObject({ length: 3, pending: 1 });
+    expect(await buffer.ack(0, [second[1]!, second[2]!, second[0]!])).toBe(1);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
+    expect(await buffer.ack(0, [...first, ...second])).toBe(0);
+  });
+
   test("writes a partition-write as one entry and serves it across reads smaller than it", async () => {
     const buffer = open();
     const redis = admin();

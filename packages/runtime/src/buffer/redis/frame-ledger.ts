@@ -10,7 +10,7 @@
  * whole, and downstream dedup drops what was already forwarded (counted as `deduped`).
  */
 import type { ReadEntry } from "@weir/actors";
-import type { FramedOffset } from "./frames.js";
+import type { FramedRun } from "./frames.js";
 
 interface OpenEntry {
   readonly acked: Uint8Array;
@@ -52,33 +52,41 @@ export class FrameLedger {
   /** Entries acked in part whose delivery count frameAck capped: the next hand-out counts one. */
   readonly capped = new Set<string>();
 
-  /** Marks framed offsets acked; see {@link LedgerMarks}. */
-  mark(offsets: readonly FramedOffset[]): LedgerMarks {
-    const marked: Array<[OpenEntry, number]> = [];
+  /**
+   * Marks the messages of `runs` acked; see {@link LedgerMarks}. Work per run, not per message,
+   * beyond one byte per message (issue 12): an epoch's ack is usually one run per entry.
+   */
+  mark(runs: readonly FramedRun[]): LedgerMarks {
+    // Per run marked: its record and range; `single` lists the indexes it marked when the range
+    // held marks already (a repeat), so a rollback unmarks only what this call marked.
+    const marked: Array<{ readonly record: OpenEntry; readonly from: number; readonly to: number; readonly single?: number[] }> = [];
     const complete: Array<readonly [string, number]> = [];
     const perEntry = new Map<string, number>();
-    // Offsets come in runs of one entry: its record is looked up once per run.
-    let runEntry: string | undefined;
-    let runRecord: OpenEntry | undefined;
-    let runDone = false;
-    for (const { entry, index, count } of offsets) {
-      if (entry !== runEntry) {
-        runEntry = entry;
-        runDone = this.completed.has(entry);
-        runRecord = runDone ? undefined : this.open.get(entry);
-      }
-      if (runDone) continue;
-      let record = runRecord;
+    for (const { entry, count, from, to } of runs) {
+      if (this.completed.has(entry)) continue;
+      let record = this.open.get(entry);
       if (record === undefined || record.acked.length !== count) {
         record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
         this.open.set(entry, record);
-        runRecord = record;
       }
-      if (record.acked[index] === 1) continue;
-      record.acked[index] = 1;
-      record.done += 1;
-      marked.push([record, index]);
-      perEntry.set(entry, (perEntry.get(entry) ?? 0) + 1);
+      const acked = record.acked;
+      let newly = 0;
+      for (let i = from; i < to; i++) newly += 1 - (acked[i] as number);
+      if (newly === 0) continue;
+      if (newly === to - from) {
+        acked.fill(1, from, to);
+        marked.push({ record, from, to });
+      } else {
+        const single: number[] = [];
+        for (let i = from; i < to; i++) {
+          if (acked[i] === 1) continue;
+          acked[i] = 1;
+          single.push(i);
+        }
+        marked.push({ record, from, to, single });
+      }
+      record.done += newly;
+      perEntry.set(entry, (perEntry.get(entry) ?? 0) + newly);
       if (record.done === count) complete.push([entry, count]);
     }
     const advanced: Array<readonly [string, number, number]> = [];
@@ -93,15 +101,22 @@ export class FrameLedger {
         grown.push([record, prefix]);
       }
     }
+    let newlyAll = 0;
+    for (const n of perEntry.values()) newlyAll += n;
     return {
-      newly: marked.length,
+      newly: newlyAll,
       newlyOf: (entry) => perEntry.get(entry) ?? 0,
       complete,
       advanced,
       rollback: () => {
-        for (const [record, index] of marked) {
-          record.acked[index] = 0;
-          record.done -= 1;
+        for (const { record, from, to, single } of marked) {
+          if (single === undefined) {
+            record.acked.fill(0, from, to);
+            record.done -= to - from;
+          } else {
+            for (const index of single) record.acked[index] = 0;
+            record.done -= single.length;
+          }
         }
       },
       commit: () => {
