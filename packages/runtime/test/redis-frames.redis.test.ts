@@ -2,10 +2,37 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
 import type { BufferOptions } from "../src/buffer/index.js";
+import { decodeFrame, frameOffsets, frameSizeBound, writeFrame } from "../src/buffer/redis/frames.js";
 import { describeBufferConformance, expectBufferError, ids, messages, offsets } from "./buffer-conformance.js";
 import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.js";
 
 const url = redisTestUrl();
+
+describe("frames (layout)", () => {
+  const batch = messages("p", 3).map((message, i) => ({ ...message, keys: [`k${i}`], headers: { h: `${i}` } }));
+  const frameOf = (): Buffer => {
+    const bytes = Buffer.alloc(frameSizeBound(batch));
+    return bytes.subarray(0, writeFrame(bytes, 0, batch));
+  };
+
+  it("decodes each message in place, within its own bytes, and copies values out of the frame", () => {
+    const frame = frameOf();
+    const decoded = decodeFrame(frame, "1-0");
+    expect(decoded).toEqual(batch);
+    frame.fill(0);
+    expect(decoded.map((m) => [...m.value])).toEqual(batch.map((m) => [...m.value]));
+    // A message whose length stops inside its id is corrupt; nothing is read from the next one.
+    const cut = frameOf();
+    cut.writeUInt32LE(12, 4);
+    expect(() => decodeFrame(cut, "1-0")).toThrow(expect.objectContaining({ code: "BUFFER_CORRUPT_ENTRY" }));
+  });
+
+  it("builds offsets <entry>/<index>/<n>, whatever sizes came before", () => {
+    expect(frameOffsets("5-1", 3)).toEqual(["5-1/0/3", "5-1/1/3", "5-1/2/3"]);
+    for (let n = 1; n <= 80; n++) frameOffsets("1-0", n);
+    expect(frameOffsets("7-0", 2)).toEqual(["7-0/0/2", "7-0/1/2"]);
+  });
+});
 
 // Issue 12: one stream entry per partition-write (frames.ts). The whole contract holds on it.
 describe.skipIf(url === undefined)("RedisStreamBuffer, framed", () => {

@@ -19,7 +19,7 @@
  */
 import type { Message } from "@weir/actors";
 import { BufferError } from "../buffer-error.js";
-import { decodeMessage, messageSizeBound, writeMessage } from "./encoding.js";
+import { decodeMessageAt, messageSizeBound, writeMessage } from "./encoding.js";
 
 /** The stream entry field holding a frame. */
 export const FRAME_FIELD = "f";
@@ -182,7 +182,7 @@ export function decodeFrame(field: Buffer, entryId: string): Message[] {
     const length = field.readUInt32LE(pos);
     const end = pos + 4 + length;
     if (end > field.length) throw corruptFrame(entryId, `message ${i} of ${count} is cut short`);
-    out[i] = decodeMessage(field.subarray(pos + 4, end));
+    out[i] = decodeMessageAt(field, pos + 4, end);
     pos = end;
   }
   if (pos !== field.length) throw corruptFrame(entryId, "bytes after its last message");
