@@ -120,6 +120,18 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
     expect(await buffer.ack(0, [...first, ...second])).toBe(0);
   });
 
+  test("acks offsets equal to the handed-out ones but built anew as the same messages", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 4));
+    const handed = offsets(await buffer.read(0, { consumer: "c", max: 4, timeoutMs: 0 }));
+    // Copies (other string objects), then a handed-out one after a gap: each is parsed or matched alike.
+    const copies = handed.map((offset) => [...offset].join(""));
+    expect(await buffer.ack(0, [copies[0]!, handed[1]!, copies[3]!])).toBe(3);
+    expect((await buffer.usage(0)).pending).toBe(1);
+    expect(await buffer.ack(0, [copies[2]!, handed[3]!])).toBe(1);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
+  });
+
   test("writes a partition-write as one entry and serves it across reads smaller than it", async () => {
     const buffer = open();
     const redis = admin();

@@ -38,6 +38,9 @@ export interface LedgerMarks {
 /** Entries remembered as acked, so a message acked again counts 0 (oldest forgotten first). */
 const COMPLETED_KEPT = 4_096;
 
+/** Offsets of handed-out entries kept for the ack's fast path, at most (oldest entries forgotten first). */
+const HANDED_OUT_KEPT = 16_384;
+
 /** Messages of one consumer's last read that it could not hand out yet. */
 interface Carry {
   readonly entries: readonly ReadEntry[];
@@ -51,6 +54,38 @@ export class FrameLedger {
   private readonly completed = new Set<string>();
   /** Entries acked in part whose delivery count frameAck capped: the next hand-out counts one. */
   readonly capped = new Set<string>();
+  /**
+   * Per framed entry decoded lately, its offsets as made then (insertion order = age): an ack
+   * that meets them in order compares each with the one expected (the same string: a pointer
+   * comparison) instead of parsing it (issue 12). Forgotten when the entry is acked whole, or
+   * oldest first past {@link HANDED_OUT_KEPT} offsets; the ack then parses, as before.
+   */
+  private readonly handedOut = new Map<string, readonly string[]>();
+  private handedOutOffsets = 0;
+
+  /** Remembers the offsets made for `entry`'s messages (see {@link offsetsOf}). */
+  handOut(entry: string, offsets: readonly string[]): void {
+    this.forgetOffsets(entry);
+    this.handedOut.set(entry, offsets);
+    this.handedOutOffsets += offsets.length;
+    for (const [old, kept] of this.handedOut) {
+      if (this.handedOutOffsets <= HANDED_OUT_KEPT || old === entry) break;
+      this.handedOut.delete(old);
+      this.handedOutOffsets -= kept.length;
+    }
+  }
+
+  /** The offsets made for `entry`'s messages when it was last decoded here, if remembered. */
+  offsetsOf(entry: string): readonly string[] | undefined {
+    return this.handedOut.get(entry);
+  }
+
+  private forgetOffsets(entry: string): void {
+    const kept = this.handedOut.get(entry);
+    if (kept === undefined) return;
+    this.handedOut.delete(entry);
+    this.handedOutOffsets -= kept.length;
+  }
 
   /**
    * Marks the messages of `runs` acked; see {@link LedgerMarks}. Work per run, not per message,
@@ -123,6 +158,7 @@ export class FrameLedger {
         for (const [record, prefix] of grown) record.persisted = prefix;
         for (const [entry] of complete) {
           this.capped.delete(entry);
+          this.forgetOffsets(entry);
           this.open.delete(entry);
           this.completed.add(entry);
         }
@@ -199,5 +235,7 @@ export class FrameLedger {
     this.capped.clear();
     this.completed.clear();
     this.carries.clear();
+    this.handedOut.clear();
+    this.handedOutOffsets = 0;
   }
 }

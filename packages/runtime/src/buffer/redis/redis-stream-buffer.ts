@@ -485,7 +485,16 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     let plain: string[] | undefined;
     // A batch's framed offsets come in runs of one entry: its id is checked once per run.
     let entry = "";
+    // The offsets decoded for the current run's entry, and the index its next message would have:
+    // an offset equal to the one made for that message extends the run unparsed.
+    let expected: readonly string[] | undefined;
+    let next = 0;
     for (const offset of offsets) {
+      if (expected !== undefined && offset === expected[next]) {
+        (framed as FramedRun[])[(framed as FramedRun[]).length - 1]!.to = ++next;
+        continue;
+      }
+      expected = undefined;
       const slash = offset.indexOf("/");
       if (slash < 0) {
         if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
@@ -497,6 +506,12 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(offset, "ack");
       }
       if (!addToRuns((framed ??= []), entry, offset, slash)) throw this.invalidOffset(offset, "ack");
+      const run = framed[framed.length - 1] as FramedRun;
+      const made = part.ledger.offsetsOf(entry);
+      if (made !== undefined && made.length === run.count && made[run.to - 1] === offset) {
+        expected = made;
+        next = run.to;
+      }
     }
     if (offsets.length === 0) return 0;
     if (framed !== undefined) return ackFramed(this.framedPartition(part), plain ?? [], framed);
@@ -690,6 +705,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       } else if (kind === FRAME_FIELD_BYTE) {
         const messages = decodeFrame(field as Buffer, entry.id);
         const offsets = frameOffsets(entry.id, messages.length);
+        part.ledger.handOut(entry.id, offsets);
         for (let m = 0; m < messages.length; m++) out.push({ offset: offsets[m] as string, message: messages[m] as Message });
         data += 1;
       } else if (kind === MARK_FIELD_BYTE) {
