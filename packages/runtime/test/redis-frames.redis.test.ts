@@ -9,7 +9,8 @@ import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.j
 const url = redisTestUrl();
 
 describe("frames (layout)", () => {
-  const batch = messages("p", 3).map((message, i) => ({ ...message, keys: [`k${i}`], headers: { h: `${i}` } }));
+  // ASCII and not (an ASCII start, then more): the encoder's byte-by-byte path and its fallback.
+  const batch = messages("p", 3).map((message, i) => ({ ...message, keys: [`k${i}`, `key-é${i}`, "🔑"], headers: { h: `${i}`, "ü": "ö" } }));
   const frameOf = (): Buffer => {
     const bytes = Buffer.alloc(frameSizeBound(batch));
     return bytes.subarray(0, writeFrame(bytes, 0, batch));

@@ -163,7 +163,15 @@ export function writeMessage(buffer: Buffer, start: number, message: Message): n
 function writeString(buffer: Buffer, pos: number, text: string): number {
   if (text.length < SHORT_STRING) {
     // Write the text first, then its length in the byte reserved before it: one pass over the text.
-    const bytes = buffer.write(text, pos + 1, "utf8");
+    // ASCII (ids, keys) byte by byte: about half of what Buffer#write's call costs for a dozen bytes.
+    const length = text.length;
+    let i = 0;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      buffer[pos + 1 + i] = c;
+    }
+    const bytes = i === length ? length : buffer.write(text, pos + 1, "utf8");
     buffer[pos] = bytes;
     return pos + 1 + bytes;
   }
