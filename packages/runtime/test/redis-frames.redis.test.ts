@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
 import type { BufferOptions } from "../src/buffer/index.js";
-import { decodeFrame, frameOffsets, frameSizeBound, writeFrame } from "../src/buffer/redis/frames.js";
+import { decodeFrame, frameOffset, frameOffsets, frameSizeBound, writeFrame } from "../src/buffer/redis/frames.js";
 import { describeBufferConformance, expectBufferError, ids, messages, offsets } from "./buffer-conformance.js";
 import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.js";
 
@@ -30,6 +30,7 @@ describe("frames (layout)", () => {
 
   it("builds offsets <entry>/<index>/<n>, whatever sizes came before", () => {
     expect(frameOffsets("5-1", 3)).toEqual(["5-1/0/3", "5-1/1/3", "5-1/2/3"]);
+    expect(frameOffsets("9-2", 12)).toEqual(Array.from({ length: 12 }, (_, i) => frameOffset("9-2", i, 12)));
     for (let n = 1; n <= 80; n++) frameOffsets("1-0", n);
     expect(frameOffsets("7-0", 2)).toEqual(["7-0/0/2", "7-0/1/2"]);
   });
