@@ -2,10 +2,39 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
 import type { BufferOptions } from "../src/buffer/index.js";
+import { decodeFrame, frameOffset, frameOffsets, frameSizeBound, writeFrame } from "../src/buffer/redis/frames.js";
 import { describeBufferConformance, expectBufferError, ids, messages, offsets } from "./buffer-conformance.js";
 import { deleteKeys, redisTestUrl, uniquePrefix } from "./support/redis-server.js";
 
 const url = redisTestUrl();
+
+describe("frames (layout)", () => {
+  // ASCII and not (an ASCII start, then more): the encoder's byte-by-byte path and its fallback.
+  const batch = messages("p", 3).map((message, i) => ({ ...message, keys: [`k${i}`, `key-é${i}`, "🔑"], headers: { h: `${i}`, "ü": "ö" } }));
+  const frameOf = (): Buffer => {
+    const bytes = Buffer.alloc(frameSizeBound(batch));
+    return bytes.subarray(0, writeFrame(bytes, 0, batch));
+  };
+
+  it("decodes each message in place, within its own bytes, and copies values out of the frame", () => {
+    const frame = frameOf();
+    const decoded = decodeFrame(frame, "1-0");
+    expect(decoded).toEqual(batch);
+    frame.fill(0);
+    expect(decoded.map((m) => [...m.value])).toEqual(batch.map((m) => [...m.value]));
+    // A message whose length stops inside its id is corrupt; nothing is read from the next one.
+    const cut = frameOf();
+    cut.writeUInt32LE(12, 4);
+    expect(() => decodeFrame(cut, "1-0")).toThrow(expect.objectContaining({ code: "BUFFER_CORRUPT_ENTRY" }));
+  });
+
+  it("builds offsets <entry>/<index>/<n>, whatever sizes came before", () => {
+    expect(frameOffsets("5-1", 3)).toEqual(["5-1/0/3", "5-1/1/3", "5-1/2/3"]);
+    expect(frameOffsets("9-2", 12)).toEqual(Array.from({ length: 12 }, (_, i) => frameOffset("9-2", i, 12)));
+    for (let n = 1; n <= 80; n++) frameOffsets("1-0", n);
+    expect(frameOffsets("7-0", 2)).toEqual(["7-0/0/2", "7-0/1/2"]);
+  });
+});
 
 // Issue 12: one stream entry per partition-write (frames.ts). The whole contract holds on it.
 describe.skipIf(url === undefined)("RedisStreamBuffer, framed", () => {
@@ -75,6 +104,34 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
       await expectBufferError(buffer.ack(0, [offsets(batch)[0]!, bad]), "BUFFER_INVALID_OFFSET");
     }
     expect(await buffer.ack(0, offsets(batch))).toBe(2);
+  });
+
+  test("counts each message once however an ack orders or repeats offsets of several frames", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 3));
+    await buffer.write(0, messages("b", 3));
+    const first = offsets(await buffer.read(0, { consumer: "c", max: 3, timeoutMs: 0 }));
+    const second = offsets(await buffer.read(0, { consumer: "c", max: 3, timeoutMs: 0 }));
+    // Out of order, interleaved, repeated: a run per consecutive stretch, repeats counted 0.
+    const mixed = [first[2]!, second[0]!, first[0]!, first[0]!, second[1]!, first[1]!, first[2]!];
+    expect(await buffer.ack(0, mixed)).toBe(5);
+    // Length comes back per entry: the second frame keeps its 3 until its last message is acked.
+    expect(await buffer.usage(0)).toMatchObject({ length: 3, pending: 1 });
+    expect(await buffer.ack(0, [second[1]!, second[2]!, second[0]!])).toBe(1);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
+    expect(await buffer.ack(0, [...first, ...second])).toBe(0);
+  });
+
+  test("acks offsets equal to the handed-out ones but built anew as the same messages", async () => {
+    const buffer = open();
+    await buffer.write(0, messages("a", 4));
+    const handed = offsets(await buffer.read(0, { consumer: "c", max: 4, timeoutMs: 0 }));
+    // Copies (other string objects), then a handed-out one after a gap: each is parsed or matched alike.
+    const copies = handed.map((offset) => [...offset].join(""));
+    expect(await buffer.ack(0, [copies[0]!, handed[1]!, copies[3]!])).toBe(3);
+    expect((await buffer.usage(0)).pending).toBe(1);
+    expect(await buffer.ack(0, [copies[2]!, handed[3]!])).toBe(1);
+    expect(await buffer.usage(0)).toMatchObject({ length: 0, pending: 0 });
   });
 
   test("writes a partition-write as one entry and serves it across reads smaller than it", async () => {

@@ -26,7 +26,8 @@ const message = (id: string, value: Uint8Array, keys: string[] = [], headers: Re
 
 describe("RespArgs", () => {
   it("writes strings, numbers and messages as RESP bulk strings, exactly sized", () => {
-    const texts = ["", "m", "abcd", "gen-0-12345", "é", "日本語のキー", "x".repeat(40), "😀".repeat(30), "y".repeat(400)];
+    // ASCII, an ASCII start then more (the byte-by-byte path starts over), either side of its 64-unit limit.
+    const texts = ["", "m", "abcd", "gen-0-12345", "é", "key-é", "a".repeat(63) + "ü", "日本語のキー", "x".repeat(40), "z".repeat(64), "w".repeat(65), "😀".repeat(30), "y".repeat(400)];
     const messages = [
       message("gen-1", new Uint8Array(0)),
       message("a", new Uint8Array(100).fill(7), ["k1", "ключ"], { h: "v", "é": "日本" }),

@@ -64,10 +64,20 @@ export function encodeMessage(message: Message): Buffer {
  * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not an encoded message.
  */
 export function decodeMessage(field: Buffer): Message {
-  const cursor = { pos: 0 };
-  if (field.length < 9 || field[0] !== ENCODING_VERSION) throw corrupt(field, "unknown format version");
-  const eventTime = field.readDoubleLE(1);
-  cursor.pos = 9;
+  return decodeMessageAt(field, 0, field.length);
+}
+
+/**
+ * Decodes the message encoded in `field` from `start` to `end`, as {@link decodeMessage}: a
+ * frame's messages are decoded in place, without a view of each (issue 12: one allocation less
+ * per message read).
+ *
+ * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not an encoded message.
+ */
+export function decodeMessageAt(field: Buffer, start: number, end: number): Message {
+  if (end - start < 9 || field[start] !== ENCODING_VERSION) throw corrupt(end - start, "unknown format version");
+  const eventTime = field.readDoubleLE(start + 1);
+  const cursor: Cursor = { pos: start + 9, end, start };
   const id = readString(field, cursor);
   const keyCount = readVarint(field, cursor);
   const keys: string[] = keyCount === 0 ? NO_KEYS : new Array(keyCount);
@@ -81,10 +91,16 @@ export function decodeMessage(field: Buffer): Message {
       headers[name] = readString(field, cursor);
     }
   }
-  if (cursor.pos > field.length) throw corrupt(field, "truncated");
-  const value = allocValue(field.length - cursor.pos);
-  field.copy(value, 0, cursor.pos);
+  const value = allocValue(end - cursor.pos);
+  field.copy(value, 0, cursor.pos, end);
   return { id, keys, value, eventTime, headers };
+}
+
+/** Where a decode is in the message it reads (`start` … `end` of its buffer). */
+interface Cursor {
+  pos: number;
+  readonly end: number;
+  readonly start: number;
 }
 
 const SLAB_BYTES = 8 * 1024;
@@ -147,7 +163,15 @@ export function writeMessage(buffer: Buffer, start: number, message: Message): n
 function writeString(buffer: Buffer, pos: number, text: string): number {
   if (text.length < SHORT_STRING) {
     // Write the text first, then its length in the byte reserved before it: one pass over the text.
-    const bytes = buffer.write(text, pos + 1, "utf8");
+    // ASCII (ids, keys) byte by byte: about half of what Buffer#write's call costs for a dozen bytes.
+    const length = text.length;
+    let i = 0;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      buffer[pos + 1 + i] = c;
+    }
+    const bytes = i === length ? length : buffer.write(text, pos + 1, "utf8");
     buffer[pos] = bytes;
     return pos + 1 + bytes;
   }
@@ -165,11 +189,11 @@ function writeVarint(buffer: Buffer, pos: number, value: number): number {
   return pos;
 }
 
-function readVarint(buffer: Buffer, cursor: { pos: number }): number {
+function readVarint(buffer: Buffer, cursor: Cursor): number {
   let value = 0;
   let shift = 0;
   for (;;) {
-    if (cursor.pos >= buffer.length || shift > 28) throw corrupt(buffer, "bad length");
+    if (cursor.pos >= cursor.end || shift > 28) throw corrupt(cursor.end - cursor.start, "bad length");
     const byte = buffer[cursor.pos++] as number;
     value |= (byte & 0x7f) << shift;
     if (byte < 0x80) return value >>> 0;
@@ -177,19 +201,19 @@ function readVarint(buffer: Buffer, cursor: { pos: number }): number {
   }
 }
 
-function readString(buffer: Buffer, cursor: { pos: number }): string {
+function readString(buffer: Buffer, cursor: Cursor): string {
   const length = readVarint(buffer, cursor);
   const start = cursor.pos;
   const end = start + length;
-  if (end > buffer.length) throw corrupt(buffer, "truncated string");
+  if (end > cursor.end) throw corrupt(cursor.end - cursor.start, "truncated string");
   cursor.pos = end;
   return buffer.toString("utf8", start, end);
 }
 
-function corrupt(field: Buffer, why: string): BufferError {
+function corrupt(bytes: number, why: string): BufferError {
   return new BufferError(
     "BUFFER_CORRUPT_ENTRY",
-    `a buffer stream entry (${field.length} bytes) cannot be decoded: ${why}; it was not written by this version of Weir — check that every process of the pipeline runs the same version and that nothing else writes to Weir's keys`,
+    `a buffer stream entry (${bytes} bytes) cannot be decoded: ${why}; it was not written by this version of Weir — check that every process of the pipeline runs the same version and that nothing else writes to Weir's keys`,
   );
 }
 
@@ -215,9 +239,9 @@ export function decodeMark(field: Buffer): WatermarkMark {
   try {
     parsed = JSON.parse(field.toString("utf8"));
   } catch {
-    throw corrupt(field, "a watermark mark that is not JSON");
+    throw corrupt(field.length, "a watermark mark that is not JSON");
   }
   const { w, p, t } = (parsed ?? {}) as { w?: unknown; p?: unknown; t?: unknown };
-  if (typeof w !== "string" || typeof p !== "string" || typeof t !== "number") throw corrupt(field, "a watermark mark without writer, processor or watermark");
+  if (typeof w !== "string" || typeof p !== "string" || typeof t !== "number") throw corrupt(field.length, "a watermark mark without writer, processor or watermark");
   return { writer: w, processor: p, watermark: t };
 }

@@ -8,7 +8,7 @@
 import type { ReadEntry } from "@weir/actors";
 import { ConsumerGroupStream } from "./consumer-group-stream.js";
 import type { FrameLedger } from "./frame-ledger.js";
-import { parseFramedOffset, type FramedOffset } from "./frames.js";
+import { parseFramedOffset, type FramedRun } from "./frames.js";
 import type { PartitionKeys } from "./keys.js";
 import type { RedisClient } from "./redis-connection.js";
 import { RespArgs } from "./resp-args.js";
@@ -29,14 +29,14 @@ export interface FramedPartition {
 }
 
 /**
- * An ack with offsets of framed entries (frames.ts, parsed) and plain entry ids (validated):
+ * An ack with offsets of framed entries (frames.ts, parsed into runs) and plain entry ids (validated):
  * the framed ones' messages are marked in the
  * partition's ledger, and an entry is XACKed (scripts.ts `frameAck`) once all its messages are.
  * Plain entry ids among them are acked as one message each. Returns the messages newly acked:
  * of frames, as the ledger counts them (a message of a frame this object saw acked before counts
  * 0); of plain entries, as XACK counts.
  */
-export async function ackFramed(part: FramedPartition, plainIds: readonly string[], framed: readonly FramedOffset[]): Promise<number> {
+export async function ackFramed(part: FramedPartition, plainIds: readonly string[], framed: readonly FramedRun[]): Promise<number> {
   const marks = part.ledger.mark(framed);
   // Per entry to XACK its message count (-1: plain); entries acked in part go with their prefix.
   const counts = new Map<string, number>();

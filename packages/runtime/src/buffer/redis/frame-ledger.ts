@@ -10,7 +10,7 @@
  * whole, and downstream dedup drops what was already forwarded (counted as `deduped`).
  */
 import type { ReadEntry } from "@weir/actors";
-import type { FramedOffset } from "./frames.js";
+import type { FramedRun } from "./frames.js";
 
 interface OpenEntry {
   readonly acked: Uint8Array;
@@ -38,6 +38,9 @@ export interface LedgerMarks {
 /** Entries remembered as acked, so a message acked again counts 0 (oldest forgotten first). */
 const COMPLETED_KEPT = 4_096;
 
+/** Offsets of handed-out entries kept for the ack's fast path, at most (oldest entries forgotten first). */
+const HANDED_OUT_KEPT = 16_384;
+
 /** Messages of one consumer's last read that it could not hand out yet. */
 interface Carry {
   readonly entries: readonly ReadEntry[];
@@ -51,34 +54,74 @@ export class FrameLedger {
   private readonly completed = new Set<string>();
   /** Entries acked in part whose delivery count frameAck capped: the next hand-out counts one. */
   readonly capped = new Set<string>();
+  /**
+   * Per framed entry decoded lately, its offsets as made then (insertion order = age): an ack
+   * that meets them in order compares each with the one expected (the same string: a pointer
+   * comparison) instead of parsing it (issue 12). Forgotten when the entry is acked whole, or
+   * oldest first past {@link HANDED_OUT_KEPT} offsets; the ack then parses, as before.
+   */
+  private readonly handedOut = new Map<string, readonly string[]>();
+  private handedOutOffsets = 0;
 
-  /** Marks framed offsets acked; see {@link LedgerMarks}. */
-  mark(offsets: readonly FramedOffset[]): LedgerMarks {
-    const marked: Array<[OpenEntry, number]> = [];
+  /** Remembers the offsets made for `entry`'s messages (see {@link offsetsOf}). */
+  handOut(entry: string, offsets: readonly string[]): void {
+    this.forgetOffsets(entry);
+    this.handedOut.set(entry, offsets);
+    this.handedOutOffsets += offsets.length;
+    for (const [old, kept] of this.handedOut) {
+      if (this.handedOutOffsets <= HANDED_OUT_KEPT || old === entry) break;
+      this.handedOut.delete(old);
+      this.handedOutOffsets -= kept.length;
+    }
+  }
+
+  /** The offsets made for `entry`'s messages when it was last decoded here, if remembered. */
+  offsetsOf(entry: string): readonly string[] | undefined {
+    return this.handedOut.get(entry);
+  }
+
+  private forgetOffsets(entry: string): void {
+    const kept = this.handedOut.get(entry);
+    if (kept === undefined) return;
+    this.handedOut.delete(entry);
+    this.handedOutOffsets -= kept.length;
+  }
+
+  /**
+   * Marks the messages of `runs` acked; see {@link LedgerMarks}. Work per run, not per message,
+   * beyond one byte per message (issue 12): an epoch's ack is usually one run per entry.
+   */
+  mark(runs: readonly FramedRun[]): LedgerMarks {
+    // Per run marked: its record and range; `single` lists the indexes it marked when the range
+    // held marks already (a repeat), so a rollback unmarks only what this call marked.
+    const marked: Array<{ readonly record: OpenEntry; readonly from: number; readonly to: number; readonly single?: number[] }> = [];
     const complete: Array<readonly [string, number]> = [];
     const perEntry = new Map<string, number>();
-    // Offsets come in runs of one entry: its record is looked up once per run.
-    let runEntry: string | undefined;
-    let runRecord: OpenEntry | undefined;
-    let runDone = false;
-    for (const { entry, index, count } of offsets) {
-      if (entry !== runEntry) {
-        runEntry = entry;
-        runDone = this.completed.has(entry);
-        runRecord = runDone ? undefined : this.open.get(entry);
-      }
-      if (runDone) continue;
-      let record = runRecord;
+    for (const { entry, count, from, to } of runs) {
+      if (this.completed.has(entry)) continue;
+      let record = this.open.get(entry);
       if (record === undefined || record.acked.length !== count) {
         record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
         this.open.set(entry, record);
-        runRecord = record;
       }
-      if (record.acked[index] === 1) continue;
-      record.acked[index] = 1;
-      record.done += 1;
-      marked.push([record, index]);
-      perEntry.set(entry, (perEntry.get(entry) ?? 0) + 1);
+      const acked = record.acked;
+      let newly = 0;
+      for (let i = from; i < to; i++) newly += 1 - (acked[i] as number);
+      if (newly === 0) continue;
+      if (newly === to - from) {
+        acked.fill(1, from, to);
+        marked.push({ record, from, to });
+      } else {
+        const single: number[] = [];
+        for (let i = from; i < to; i++) {
+          if (acked[i] === 1) continue;
+          acked[i] = 1;
+          single.push(i);
+        }
+        marked.push({ record, from, to, single });
+      }
+      record.done += newly;
+      perEntry.set(entry, (perEntry.get(entry) ?? 0) + newly);
       if (record.done === count) complete.push([entry, count]);
     }
     const advanced: Array<readonly [string, number, number]> = [];
@@ -93,21 +136,29 @@ export class FrameLedger {
         grown.push([record, prefix]);
       }
     }
+    let newlyAll = 0;
+    for (const n of perEntry.values()) newlyAll += n;
     return {
-      newly: marked.length,
+      newly: newlyAll,
       newlyOf: (entry) => perEntry.get(entry) ?? 0,
       complete,
       advanced,
       rollback: () => {
-        for (const [record, index] of marked) {
-          record.acked[index] = 0;
-          record.done -= 1;
+        for (const { record, from, to, single } of marked) {
+          if (single === undefined) {
+            record.acked.fill(0, from, to);
+            record.done -= to - from;
+          } else {
+            for (const index of single) record.acked[index] = 0;
+            record.done -= single.length;
+          }
         }
       },
       commit: () => {
         for (const [record, prefix] of grown) record.persisted = prefix;
         for (const [entry] of complete) {
           this.capped.delete(entry);
+          this.forgetOffsets(entry);
           this.open.delete(entry);
           this.completed.add(entry);
         }
@@ -184,5 +235,7 @@ export class FrameLedger {
     this.capped.clear();
     this.completed.clear();
     this.carries.clear();
+    this.handedOut.clear();
+    this.handedOutOffsets = 0;
   }
 }

@@ -81,7 +81,7 @@ import { decodeMark, decodeMessage, encodeMark, ENTRY_FIELD, MARK_FIELD } from "
 import { ackFramed, countCappedDelivery, withoutAckedPrefixes, type FramedPartition } from "./frame-acks.js";
 import { FrameLedger } from "./frame-ledger.js";
 import { compareEntryIds, entryIdBefore, inStreamOrder, strictlyInStreamOrder } from "./entry-ids.js";
-import { decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffset, frameSizeBound, parseFramedOffset, parseFramedTail, type FramedOffset } from "./frames.js";
+import { addToRuns, decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffsets, frameSizeBound, parseFramedOffset, type FramedOffset, type FramedRun } from "./frames.js";
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { RespArgs } from "./resp-args.js";
@@ -479,11 +479,22 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   async ack(partition: number, offsets: readonly string[]): Promise<number> {
     const part = this.partition(partition, "ack");
     // Validate the whole batch first, so a malformed offset rejects the call without acking a part of it.
-    let framed: FramedOffset[] | undefined;
+    // Framed offsets as runs of consecutive messages of one entry (an epoch's are usually whole
+    // entries): no object per message, and the ledger marks a run at once.
+    let framed: FramedRun[] | undefined;
     let plain: string[] | undefined;
     // A batch's framed offsets come in runs of one entry: its id is checked once per run.
     let entry = "";
+    // The offsets decoded for the current run's entry, and the index its next message would have:
+    // an offset equal to the one made for that message extends the run unparsed.
+    let expected: readonly string[] | undefined;
+    let next = 0;
     for (const offset of offsets) {
+      if (expected !== undefined && offset === expected[next]) {
+        (framed as FramedRun[])[(framed as FramedRun[]).length - 1]!.to = ++next;
+        continue;
+      }
+      expected = undefined;
       const slash = offset.indexOf("/");
       if (slash < 0) {
         if (!ConsumerGroupStream.isEntryId(offset)) throw this.invalidOffset(offset, "ack");
@@ -494,9 +505,13 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         entry = offset.slice(0, slash);
         if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(offset, "ack");
       }
-      const parsed = parseFramedTail(entry, offset, slash);
-      if (parsed === undefined) throw this.invalidOffset(offset, "ack");
-      (framed ??= []).push(parsed);
+      if (!addToRuns((framed ??= []), entry, offset, slash)) throw this.invalidOffset(offset, "ack");
+      const run = framed[framed.length - 1] as FramedRun;
+      const made = part.ledger.offsetsOf(entry);
+      if (made !== undefined && made.length === run.count && made[run.to - 1] === offset) {
+        expected = made;
+        next = run.to;
+      }
     }
     if (offsets.length === 0) return 0;
     if (framed !== undefined) return ackFramed(this.framedPartition(part), plain ?? [], framed);
@@ -689,7 +704,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         data += 1;
       } else if (kind === FRAME_FIELD_BYTE) {
         const messages = decodeFrame(field as Buffer, entry.id);
-        for (let m = 0; m < messages.length; m++) out.push({ offset: frameOffset(entry.id, m, messages.length), message: messages[m] as Message });
+        const offsets = frameOffsets(entry.id, messages.length);
+        part.ledger.handOut(entry.id, offsets);
+        for (let m = 0; m < messages.length; m++) out.push({ offset: offsets[m] as string, message: messages[m] as Message });
         data += 1;
       } else if (kind === MARK_FIELD_BYTE) {
         marks.push({ id: entry.id, mark: decodeMark(field as Buffer) });

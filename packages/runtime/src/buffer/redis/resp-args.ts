@@ -60,7 +60,22 @@ export class RespArgs {
 
   /** A string argument (UTF-8). */
   string(text: string): void {
-    const start = this.open(text.length * 3);
+    const length = text.length;
+    if (length <= ASCII_LOOP_MAX) {
+      // ASCII (message ids: one per message of a write) byte by byte, its length known: cheaper
+      // than Buffer#write's call for a dozen bytes. Anything else starts over below.
+      const start = this.open(length);
+      const buffer = this.buffer;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) break;
+        buffer[start + i] = c;
+      }
+      if (i === length) return this.close(start, start + length);
+      this.pos = this.headerAt;
+    }
+    const start = this.open(length * 3);
     this.close(start, start + this.buffer.write(text, start, "utf8"));
   }
 
@@ -123,6 +138,9 @@ export class RespArgs {
 
   private headerAt = 0;
 }
+
+/** Strings up to this many UTF-16 units are tried as ASCII first. */
+const ASCII_LOOP_MAX = 64;
 
 function digitCount(value: number): number {
   let digits = 1;
