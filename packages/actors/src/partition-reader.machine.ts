@@ -18,7 +18,10 @@
  * reader reports `reader.draining` only after that grant's `done`: no read answers after the
  * report. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
  * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
- * Sends: `reader.batchRead` to its batcher (one event per batch); `reader.acked`,
+ * Hand-over (issue 12): `fromPartitionIo` hands reads of new entries to the batcher itself and
+ * answers only the read that ends a grant, with `handedOver` (counted into `unsealed` then); an
+ * answer with `entries` (pending pages, a custom `readerIo`) the reader hands over itself.
+ * Sends: `reader.batchRead` to its batcher (for answers with entries); `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed` to the supervisor.
  * Keeps: an offset is acked only after the supervisor committed its epoch (I1), and acks never
  * wait on a read (the commit region runs beside the fetch region). The reader holds at most

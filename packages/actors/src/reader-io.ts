@@ -5,7 +5,8 @@
  * is used up, the input ends, or the reader asks it to pause; each read with something to say is
  * one `readerIo.batch`, and the last of a grant says `done`. Acks are one request, one answer.
  *
- *   reader ──reader.read(max = credit, …)──▶ readerIo ──readerIo.batch…, readerIo.batch{done} | readerIo.readFailed──▶ reader
+ *   reader ──reader.read(max = credit, …)──▶ readerIo ──reader.batchRead…──▶ batcher   (new entries: handed over here)
+ *                                            readerIo ──readerIo.batch{done, handedOver} | readerIo.readFailed──▶ reader
  *   reader ──reader.pause (drain)──────────▶ readerIo     (the read in flight ends the grant: done)
  *   reader ──reader.ack(epoch, offsets)────▶ readerIo ──readerIo.acked(epoch) | readerIo.ackFailed──▶ reader
  *
@@ -15,6 +16,13 @@
  * moves the watermark, ends the input or ends the pending pages), and a grant is sent only when
  * the previous one is used up. The credit keeps the window's bound: the reader never holds more
  * than `readBatchSize` unsealed entries.
+ *
+ * Why the batcher directly (issue 12): the reader's step per read only relayed the batch (one
+ * event in, one out). The reader is told what it needs when the grant ends: how many entries went
+ * over (`handedOver`), the watermark, the end of stream. It still owns the offsets: the batcher's
+ * SEALED brings them to it, and it acks them. Pending pages (after a restart) still go through the
+ * reader, which tracks where they end; so does everything when no batcher is in the system (a reader
+ * run on its own).
  *
  * Why `done` and `reader.pause` (the drain): the reader reports `reader.draining` with the count
  * of entries no sealed epoch holds yet, and the drain's last close relies on it. A read the actor
