@@ -44,7 +44,7 @@ class WindowWatch {
     } else if (src === "partitionReader" && event.type === "batcher.sealed") {
       this.held.set(p, (this.held.get(p) ?? 0) - (event as unknown as { offsets: unknown[] }).offsets.length);
     } else if (src === "partitionReader" && event.type === "readerIo.batch" && (event as { done?: boolean }).done === true) {
-      const unsealed = (inspection.snapshot as { context: { unsealed: number } }).context.unsealed;
+      const unsealed = (inspection.snapshot as unknown as { context: { unsealed: number } }).context.unsealed;
       if (unsealed !== (this.held.get(p) ?? 0)) this.mismatches.push(`p${p}: reader says ${unsealed}, batcher holds ${this.held.get(p) ?? 0}`);
     }
   };
