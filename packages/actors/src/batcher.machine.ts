@@ -21,8 +21,6 @@
  * the latest one handed over is kept across epochs and rides on every EOT and SEALED, so an idle
  * partition's count-0 EOT carries it too; a watermark newer than the last sealed one is news like
  * data (`batcher.filling`), so an epoch closes to carry it. Without watermarks nothing changes.
- * A close that says `quiet` (aligned mode, after a busy epoch) opens an epoch whose read timer
- * already runs: its first data or watermark is not reported, the timer closes it (issue 12).
  */
 import { assertEvent, assign, enqueueActions, sendParent, setup } from "xstate";
 import {
@@ -78,7 +76,7 @@ export const batcherMachine = setup({
     // The epoch's first news: its first data, or a watermark it did not have (idle partitions).
     isFirstData: ({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      return !context.quiet && !hasNews(context) && (event.entries.length > 0 || isNewerWatermark(event.watermark, context.watermark));
+      return !hasNews(context) && (event.entries.length > 0 || isNewerWatermark(event.watermark, context.watermark));
     },
     // The first hand-over of the epoch already fills it (a reader that read a whole window):
     // `batcher.full` alone says both that the epoch has data and that it should close.
@@ -140,7 +138,7 @@ export const batcherMachine = setup({
           ? { type: "batcher.sealed", partition, epoch: event.epoch, offsets }
           : { type: "batcher.sealed", partition, epoch: event.epoch, offsets, watermark };
       enqueue.sendTo(reader, sealed);
-      enqueue.assign({ open: [], openCount: 0, fullReported: false, quiet: event.quiet === true, sealedEpochs: context.sealedEpochs + 1, sealedWatermark: watermark });
+      enqueue.assign({ open: [], openCount: 0, fullReported: false, sealedEpochs: context.sealedEpochs + 1, sealedWatermark: watermark });
     }),
   },
 }).createMachine({
@@ -152,7 +150,6 @@ export const batcherMachine = setup({
     open: [],
     openCount: 0,
     fullReported: false,
-    quiet: false,
     sealedEpochs: 0,
     watermark: undefined,
     sealedWatermark: undefined,

@@ -19,8 +19,6 @@ export interface BatcherContext {
   /** Entries in `open`. */
   readonly openCount: number;
   readonly fullReported: boolean;
-  /** The open epoch's timer already runs (its CLOSE_EPOCH said `quiet`): its first data is not reported. */
-  readonly quiet: boolean;
   readonly sealedEpochs: number;
   /** The latest watermark the reader handed over (monotone, kept across epochs). */
   readonly watermark: number | undefined;

@@ -137,12 +137,6 @@ export interface SealedEvent {
 export interface CloseEpochEvent {
   readonly type: "supervisor.closeEpoch";
   readonly epoch: number;
-  /**
-   * The epoch this close opens already has its read timer running (aligned mode, after a busy
-   * epoch: issue 12), so the batcher does not report its first data (`batcher.filling`); a full
-   * batch is still reported (`batcher.full`).
-   */
-  readonly quiet?: true;
 }
 export interface CommitEvent {
   readonly type: "supervisor.commit";

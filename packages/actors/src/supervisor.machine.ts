@@ -70,11 +70,6 @@ export interface EpochTimeoutEvent {
   readonly type: "supervisor.epochTimeout";
   /** The partition whose timer fired; null for the vertex-wide timer of aligned mode. */
   readonly partition: number | null;
-  /**
-   * Started at a busy epoch's close for the epoch it opened (aligned mode, issue 12): its
-   * batchers report no first data, so the epoch closes on it whatever the supervisor heard.
-   */
-  readonly quiet?: true;
 }
 export interface PipelineDrainEvent {
   readonly type: "pipeline.drain";
@@ -338,8 +333,7 @@ export const supervisorMachine = setup({
       parts: ({ context, event }) => {
         assertEvent(event, "supervisor.epochTimeout");
         if (event.partition !== null) return updatePart(context.parts, event.partition, { closeRequested: true });
-        // A quiet epoch's batchers did not report their data: its timer closes it regardless.
-        return context.parts.map((part) => ({ ...part, closeRequested: part.closeRequested || part.hasData || event.quiet === true }));
+        return context.parts.map((part) => ({ ...part, closeRequested: part.closeRequested || part.hasData }));
       },
     }),
     /**
@@ -352,22 +346,13 @@ export const supervisorMachine = setup({
       let nextEpoch = context.nextEpoch;
       const units: CommitUnit[] = [...context.units];
       const groups = context.commitMode === "aligned" ? [closing] : closing.map((p) => [p]);
-      // Aligned mode: after a busy epoch the next one's timer starts here, and its batchers are
-      // told (`quiet`) not to report their first data — one `batcher.filling` step less per
-      // partition-epoch while data flows (issue 12). After an epoch the supervisor heard no data
-      // of, batchers report again, so an idle vertex cycles no empty epochs.
-      const quiet = !final && context.commitMode === "aligned" && closing.some((p) => context.parts[p]!.hasData);
       for (const partitions of groups) {
         const epoch = nextEpoch;
         nextEpoch += 1;
-        const close: CloseEpochEvent = quiet ? { type: "supervisor.closeEpoch", epoch, quiet } : { type: "supervisor.closeEpoch", epoch };
+        const close: CloseEpochEvent = { type: "supervisor.closeEpoch", epoch };
         for (const p of partitions) enqueue.sendTo(childId.batcher(p), close);
         units.push({ epoch, partitions, done: {}, acked: {} });
         enqueue(cancel(timerId(context.commitMode === "aligned" ? null : partitions[0]!)));
-      }
-      if (quiet) {
-        const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition: null, quiet };
-        enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(null) });
       }
       const closed = new Set(closing);
       enqueue.assign({
