@@ -18,7 +18,10 @@
  * reader reports `reader.draining` only after that grant's `done`: no read answers after the
  * report. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
  * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
- * Sends: `reader.batchRead` to its batcher (one event per batch); `reader.acked`,
+ * Hand-over (issue 12): `fromPartitionIo` hands reads of new entries to the batcher itself and
+ * answers only the read that ends a grant, with `handedOver` (counted into `unsealed` then); an
+ * answer with `entries` (pending pages, a custom `readerIo`) the reader hands over itself.
+ * Sends: `reader.batchRead` to its batcher (for answers with entries); `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed` to the supervisor.
  * Keeps: an offset is acked only after the supervisor committed its epoch (I1), and acks never
  * wait on a read (the commit region runs beside the fetch region). The reader holds at most
@@ -107,7 +110,7 @@ function afterRead(
     readFailures: 0,
     pending: context.pending === null || event.pendingDone === true ? null : last === undefined ? context.pending : { after: last.offset },
     endOfStream: event.endOfStream,
-    unsealed: context.unsealed + entries.length,
+    unsealed: context.unsealed + entries.length + (event.handedOver ?? 0),
     watermark: laterWatermark(context.watermark, event.watermark),
   };
 }
@@ -134,6 +137,10 @@ function errorText(error: unknown): string {
  * the reader already queued or acked is ignored: acking twice, or a queue head with no sealed
  * epoch behind it, would wedge the commit region.
  */
+/** A failed read's error, and what its grant handed to the batcher before it failed. */
+const readFailure = ({ event }: { event: Extract<ReaderIoEvent, { type: "readerIo.readFailed" }> }) =>
+  event.handedOver === undefined ? { error: event.error } : { error: event.error, handedOver: event.handedOver };
+
 const commitLater = [{ guard: "isDuplicateCommit" }, { actions: "enqueueCommit" }] as const;
 
 export const partitionReaderMachine = setup({
@@ -164,7 +171,7 @@ export const partitionReaderMachine = setup({
     },
     fillsWindowWithGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
-      return endsGrant(event) && context.unsealed + event.entries.length >= context.settings.readBatchSize;
+      return endsGrant(event) && context.unsealed + event.entries.length + (event.handedOver ?? 0) >= context.settings.readBatchSize;
     },
     endsGrant: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
@@ -174,9 +181,10 @@ export const partitionReaderMachine = setup({
     // The seal leaves the window with room (the context as `recordSealed` will leave it).
     sealFreesRoom: ({ context, event }) => {
       assertEvent(event, "batcher.sealed");
-      return Math.max(0, context.unsealed - event.offsets.length) < context.settings.readBatchSize;
+      return context.unsealed - event.offsets.length < context.settings.readBatchSize;
     },
-    hasTooManyReadFailures: ({ context }) => context.readFailures + 1 >= context.settings.maxReadFailures,
+    hasTooManyReadFailures: ({ context, event }) =>
+      (event.type === "readerIo.readFailed" && (event.handedOver ?? 0) > 0 ? 0 : context.readFailures) + 1 >= context.settings.maxReadFailures,
     // An error that says it is not retriable (e.g. the buffer lost its data) fails the reader at
     // once; anything else is retried.
     isFatalError: (_, { error }: { error: unknown }) => isFatal(error),
@@ -230,20 +238,24 @@ export const partitionReaderMachine = setup({
       assertEvent(event, "readerIo.batch");
       // A watermark goes along only when it advanced; an advance alone is worth an event (an idle
       // partition's watermark must reach its epochs), an unchanged one is not (issue 12's budget).
-      const advanced = isNewerWatermark(event.watermark, context.watermark);
+      // An answer that says `handedOver` comes after `readerIo` handed its reads (and their
+      // watermark) to the batcher itself: nothing more to send unless it carries entries too.
+      const advanced = event.handedOver === undefined && isNewerWatermark(event.watermark, context.watermark);
       if (event.entries.length > 0 || advanced) {
         const { partition } = context;
-        const batch: BatchReadEvent = advanced
+        const batch: BatchReadEvent = isNewerWatermark(event.watermark, context.watermark)
           ? { type: "reader.batchRead", partition, entries: event.entries, watermark: event.watermark }
           : { type: "reader.batchRead", partition, entries: event.entries };
         enqueue.sendTo(system.get(actorIds.batcher(context.vertex, partition)), batch);
       }
       enqueue.assign(afterRead(context, event));
     }),
-    // A failed read ends its grant as well.
-    recordReadError: assign(({ context }, { error }: { error: unknown }) => ({
-      readFailures: context.readFailures + 1,
+    // A failed read ends its grant as well; what the grant handed over counts into the window.
+    // Reads that handed something over succeeded: the failures before them were not consecutive.
+    recordReadError: assign(({ context }, { error, handedOver = 0 }: { error: unknown; handedOver?: number }) => ({
+      readFailures: (handedOver > 0 ? 0 : context.readFailures) + 1,
       lastError: errorText(error),
+      unsealed: context.unsealed + handedOver,
     })),
     reportReadFailure: sendParent(({ context }): ReaderReadFailedEvent => ({
       type: "reader.readFailed",
@@ -268,7 +280,9 @@ export const partitionReaderMachine = setup({
       const { epoch, offsets, watermark } = event;
       return {
         sealed: [...context.sealed, watermark === undefined ? { epoch, offsets } : { epoch, offsets, watermark }],
-        unsealed: Math.max(0, context.unsealed - offsets.length),
+        // Not clamped at 0: during a grant whose reads `readerIo` hands to the batcher itself, an
+        // epoch may be sealed before the grant's answer counts them in (issue 12); the sum is exact.
+        unsealed: context.unsealed - offsets.length,
         sealedWatermark: laterWatermark(context.sealedWatermark, watermark),
       };
     }),
@@ -363,16 +377,16 @@ export const partitionReaderMachine = setup({
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
                     target: "#partitionReader.failed",
-                    actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
+                    actions: { type: "recordReadError", params: readFailure },
                   },
                   {
                     guard: "hasTooManyReadFailures",
                     target: "#partitionReader.failed",
-                    actions: { type: "recordReadError", params: ({ event }) => ({ error: event.error }) },
+                    actions: { type: "recordReadError", params: readFailure },
                   },
                   {
                     target: "backingOff",
-                    actions: [{ type: "recordReadError", params: ({ event }) => ({ error: event.error }) }, "reportReadFailure"],
+                    actions: [{ type: "recordReadError", params: readFailure }, "reportReadFailure"],
                   },
                 ],
               },

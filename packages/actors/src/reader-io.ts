@@ -5,7 +5,8 @@
  * is used up, the input ends, or the reader asks it to pause; each read with something to say is
  * one `readerIo.batch`, and the last of a grant says `done`. Acks are one request, one answer.
  *
- *   reader ──reader.read(max = credit, …)──▶ readerIo ──readerIo.batch…, readerIo.batch{done} | readerIo.readFailed──▶ reader
+ *   reader ──reader.read(max = credit, …)──▶ readerIo ──reader.batchRead…──▶ batcher   (new entries: handed over here)
+ *                                            readerIo ──readerIo.batch{done, handedOver} | readerIo.readFailed──▶ reader
  *   reader ──reader.pause (drain)──────────▶ readerIo     (the read in flight ends the grant: done)
  *   reader ──reader.ack(epoch, offsets)────▶ readerIo ──readerIo.acked(epoch) | readerIo.ackFailed──▶ reader
  *
@@ -15,6 +16,13 @@
  * moves the watermark, ends the input or ends the pending pages), and a grant is sent only when
  * the previous one is used up. The credit keeps the window's bound: the reader never holds more
  * than `readBatchSize` unsealed entries.
+ *
+ * Why the batcher directly (issue 12): the reader's step per read only relayed the batch (one
+ * event in, one out). The reader is told what it needs when the grant ends: how many entries went
+ * over (`handedOver`), the watermark, the end of stream. It still owns the offsets: the batcher's
+ * SEALED brings them to it, and it acks them. Pending pages (after a restart) still go through the
+ * reader, which tracks where they end; so does everything when no batcher is in the system (a reader
+ * run on its own).
  *
  * Why `done` and `reader.pause` (the drain): the reader reports `reader.draining` with the count
  * of entries no sealed epoch holds yet, and the drain's last close relies on it. A read the actor
@@ -26,7 +34,8 @@
  * (then with the reader's `readTimeoutMs`); the answer that ends them says `pendingDone`, and an
  * answer's `endOfStream` counts only once they are over, so the reader needs no rule of its own.
  */
-import { fromCallback, type CallbackActorLogic } from "xstate";
+import { fromCallback, type AnyActorRef, type CallbackActorLogic, type EventObject } from "xstate";
+import { actorIds, type BatchReadEvent } from "./epoch-protocol.js";
 import type { AckInput, ReadBatchInput, ReadBatchOutput } from "./partition-reader.types.js";
 import { isNewerWatermark, laterWatermark } from "./watermark.js";
 
@@ -60,8 +69,14 @@ export type ReaderIoEvent =
       readonly done?: true;
       /** The pending pages are over (this page came back short): reads go on with new entries. */
       readonly pendingDone?: true;
+      /**
+       * Entries of this grant the actor handed to the batcher itself (`reader.batchRead`) since
+       * its previous answer, not carried in `entries`; their watermark went along as well. The
+       * reader counts them into its window as if it had handed them over.
+       */
+      readonly handedOver?: number;
     } & ReadBatchOutput)
-  | { readonly type: "readerIo.readFailed"; readonly error: unknown }
+  | { readonly type: "readerIo.readFailed"; readonly error: unknown; readonly handedOver?: number }
   | { readonly type: "readerIo.acked"; readonly epoch: number }
   | { readonly type: "readerIo.ackFailed"; readonly epoch: number; readonly error: unknown };
 
@@ -104,6 +119,18 @@ interface BatchAnswer {
   watermark?: number;
   done?: true;
   pendingDone?: true;
+  handedOver?: number;
+}
+
+/**
+ * Sends `event` to `target` as `source` did, so inspection (`--inspect`, `--trace`, metrics)
+ * shows the reader's I/O actor as its sender: XState's own `sendBack` goes through the system's
+ * `_relay` the same way. Falls back to a plain `send` where a system has no `_relay`.
+ */
+function relay(system: object, source: AnyActorRef, target: AnyActorRef, event: EventObject): void {
+  const internal = system as { _relay?: (from: AnyActorRef, to: AnyActorRef, e: EventObject) => void };
+  if (typeof internal._relay === "function") internal._relay(source, target, event);
+  else target.send(event);
 }
 
 /** A running grant: the next read's input (its `max` is the credit left), and whether to pause. */
@@ -130,7 +157,7 @@ function attempt<T>(run: () => Promise<T>): Promise<T> {
  * const reader = partitionReaderMachine.provide({ actors: { readerIo } });
  */
 export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
-  return fromCallback<ReaderIoRequest, ReaderIoInput>(({ input: { readTimeoutMs }, receive, sendBack }) => {
+  return fromCallback<ReaderIoRequest, ReaderIoInput>(({ input: { vertex, partition, readTimeoutMs }, receive, sendBack, self, system }) => {
     // Created on the first read, not per read: one per reader's life.
     let controller: AbortController | undefined;
     let stopped = false;
@@ -140,6 +167,9 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
     let reading = false;
     // The latest watermark sent: an empty read is news only when it moves it.
     let watermark: number | undefined;
+    // Entries handed to the batcher since the last answer to the reader (its window counts them).
+    let handedOver = 0;
+    const batcherId = actorIds.batcher(vertex, partition);
     const send = (event: ReaderIoEvent) => {
       if (!stopped) sendBack(event);
     };
@@ -180,12 +210,32 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
           if (grant === current) grant = done ? undefined : nextGrant(current, output, pendingDone, credit);
           const advanced = isNewerWatermark(output.watermark, watermark);
           watermark = laterWatermark(watermark, output.watermark);
-          if (entries.length > 0 || advanced || done || pendingDone) {
+          // New entries go to the batcher from here (issue 12: the reader's step and event per read
+          // were only a relay); pending pages still go through the reader, which tracks where they
+          // end. Without a batcher in the system (a reader run on its own) everything goes to the reader.
+          const batcher = input.fromPending || stopped ? undefined : (system.get(batcherId) as AnyActorRef | undefined);
+          if (batcher !== undefined) {
+            if (entries.length > 0 || advanced) {
+              const batch: BatchReadEvent = advanced
+                ? { type: "reader.batchRead", partition, entries, watermark: output.watermark }
+                : { type: "reader.batchRead", partition, entries };
+              relay(system, self, batcher, batch);
+              handedOver += entries.length;
+            }
+            if (done) {
+              const answer: BatchAnswer = { type: "readerIo.batch", entries: [], endOfStream, done: true, handedOver };
+              if (watermark !== undefined) answer.watermark = watermark;
+              handedOver = 0;
+              send(answer);
+            }
+          } else if (entries.length > 0 || advanced || done || pendingDone) {
             // Fields only when set: the common answer stays `{ type, entries, endOfStream }`.
             const batch: BatchAnswer = { type: "readerIo.batch", entries, endOfStream };
             if (output.watermark !== undefined) batch.watermark = output.watermark;
             if (done) batch.done = true;
             if (pendingDone) batch.pendingDone = true;
+            if (handedOver > 0) batch.handedOver = handedOver;
+            handedOver = 0;
             send(batch);
           }
           if (!reading) readNext();
@@ -193,7 +243,10 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
         (error: unknown) => {
           reading = false;
           grant = undefined;
-          send({ type: "readerIo.readFailed", error });
+          // The grant ends here: what it handed over already counts into the reader's window.
+          const failed: Extract<ReaderIoEvent, { type: "readerIo.readFailed" }> = handedOver > 0 ? { type: "readerIo.readFailed", error, handedOver } : { type: "readerIo.readFailed", error };
+          handedOver = 0;
+          send(failed);
         },
       );
     };

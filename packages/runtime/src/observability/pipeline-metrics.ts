@@ -367,7 +367,10 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
         // One long-lived actor per reader, reading on by itself within the reader's grant: a read
         // lasts from its `reader.read`, or from the grant's previous answer, to its answer (empty
         // reads the actor keeps to itself count into the next answer's time).
-        if (event.type === "readerIo.batch") {
+        // Reads of new entries go from readerIo to the batcher (`reader.batchRead`, issue 12);
+        // the reader hears only the answer that ends the grant, which then carries none of them
+        // (`handedOver`): it is not a read of its own, only the grant's end.
+        if (event.type === "readerIo.batch" || event.type === "reader.batchRead") {
           const readSince = readStarted.get(io);
           const entries = (event as unknown as ReadBatchOutput).entries;
           let bytes = 0;
@@ -377,8 +380,9 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
             readBytes.inc(labels, bytes);
             inflight.inc(labels, entries.length);
           }
+          const grantEnd = event.type === "readerIo.batch" && (event as { handedOver?: unknown }).handedOver !== undefined && entries.length === 0;
           const now = performance.now();
-          if (readSince !== undefined) readTime.observe(labels, (now - readSince) / 1000);
+          if (readSince !== undefined && !grantEnd) readTime.observe(labels, (now - readSince) / 1000);
           if ((event as { done?: unknown }).done === true) readStarted.delete(io);
           else readStarted.set(io, now);
         } else if (event.type === "readerIo.acked") {

@@ -31,8 +31,13 @@
  * an empty read sends nothing). A v3 trace expects a sink-session step for `batcher.data`, the
  * batcher back in `collecting` after every close and a reader step per empty read, so its replay
  * would diverge at the first epoch.
+ *
+ * v5 (issue 12): a reader's `readerIo` hands its reads of new entries to the batcher itself
+ * (`io` records of `readerIo` with `to`: the batcher's path) and answers the reader only when a
+ * grant ends. A v4 trace feeds every read to the reader, which no longer hands reads over, so the
+ * batcher's steps would be missing from its first read on.
  */
-export const traceFormat = "weir.trace/v4";
+export const traceFormat = "weir.trace/v5";
 /** Formats this replay refuses with a reason, not just "unsupported". */
 export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v1":
@@ -41,6 +46,8 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
     "it was recorded when each sink attempt was its own sinkWriter actor (one invocation per attempt); replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v3":
     "it was recorded when an epoch's data went to the sink session in a batcher.data frame before its EOT, the batcher returned to collecting after every close and a reader asked for every read; replay it with the Weir version that recorded it, or record the run again",
+  "weir.trace/v4":
+    "it was recorded when every read went from a reader's readerIo to the reader, which handed it to the batcher (now readerIo hands reads to the batcher itself); replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
@@ -100,6 +107,8 @@ export interface TraceIo {
   readonly n: number;
   readonly e: TraceEvent;
   readonly sync?: true;
+  /** The actor it was sent to, when not its invoker `a` (a `readerIo` hands reads to the batcher, issue 12). */
+  readonly to?: string;
 }
 
 /** Expectation: actor `a` set a timer (`after`, or a delayed raise/send) at logical time `t`. */

@@ -129,7 +129,9 @@ export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorde
       ioAnswers += 1;
       if (!invocation.starting) stimuli += 1;
       const e = event.type === "sinkIo.results" ? compactResults(event, invocation.messages) : event;
-      put({ k: "io", t: round(now()), a: invocation.parent, src: invocation.src, n: invocation.n, e, ...(invocation.starting ? { sync: true as const } : {}) }, true);
+      // Sent to another actor than its invoker (a reader's readerIo hands reads to the batcher).
+      const to = target === (source as { _parent?: unknown })._parent ? undefined : actorPath(target);
+      put({ k: "io", t: round(now()), a: invocation.parent, src: invocation.src, n: invocation.n, e, ...(invocation.starting ? { sync: true as const } : {}), ...(to === undefined ? {} : { to }) }, true);
       if (event.type.startsWith("xstate.error.actor")) invocation.starting = false;
       return;
     }

@@ -156,6 +156,23 @@ export async function replayTrace(
   }
 }
 
+/** An I/O actor's answer recorded while it handled a request, and where it went (`to`: not its invoker). */
+interface SyncAnswer {
+  readonly e: TraceEvent;
+  readonly to: string | undefined;
+  readonly line: number;
+}
+
+/**
+ * Sends `event` to `target` as `source` did, through XState's system relay (as `sendBack` does),
+ * so the replay's inspection sees the same sender as the recording's.
+ */
+function relayFrom(system: object, source: AnyActorRef, target: AnyActorRef, event: EventObject): void {
+  const internal = system as { _relay?: (from: AnyActorRef, to: AnyActorRef, e: EventObject) => void };
+  if (typeof internal._relay === "function") internal._relay(source, target, event);
+  else target.send(event);
+}
+
 class TraceReplay {
   private readonly machines: Readonly<Record<string, AnyStateMachine>>;
   private readonly callbackSources: ReadonlySet<string>;
@@ -167,8 +184,8 @@ class TraceReplay {
   private readonly invocationKeys = new WeakMap<object, string>();
   private readonly invokeCounts = new Map<string, number>();
   private readonly promises = new Map<string, Deferred>();
-  private readonly callbacks = new Map<string, { readonly sendBack: (event: EventObject) => void; input: unknown }>();
-  private readonly syncAnswers = new Map<string, TraceEvent[]>();
+  private readonly callbacks = new Map<string, { readonly deliver: (event: EventObject, to: string | undefined, line: number) => void; input: unknown }>();
+  private readonly syncAnswers = new Map<string, SyncAnswer[]>();
   private stimuli = 0;
   private checked = 0;
   private during = "(start)";
@@ -185,7 +202,7 @@ class TraceReplay {
     for (const { record, line } of expectations) {
       if (record.k === "io") {
         const key = invocationKey(record.a, record.src, record.n);
-        this.syncAnswers.set(key, [...(this.syncAnswers.get(key) ?? []), record.e]);
+        this.syncAnswers.set(key, [...(this.syncAnswers.get(key) ?? []), { e: record.e, to: record.to, line }]);
         continue;
       }
       if (record.k === "snap" && record.e === "xstate.stop") continue; // stopping order is not behaviour
@@ -245,7 +262,7 @@ class TraceReplay {
           this.promises.delete(key);
           promise.reject(event["error"]);
         } else if (callback !== undefined) {
-          callback.sendBack(withInputResults(event, callback.input));
+          callback.deliver(withInputResults(event, callback.input), record.to, line);
         } else {
           this.divergeOnStimulus(record.a, line, `${record.src} #${record.n} answers ${event.type}`, `${record.src} #${record.n} is not running`);
         }
@@ -295,8 +312,8 @@ class TraceReplay {
     return fromPromise<unknown, unknown>(({ self, signal }) => {
       const key = this.invocationKeys.get(self) ?? "?";
       const early = this.takeSyncAnswers(key);
-      const failure = early?.find((event) => event.type.startsWith("xstate.error.actor"));
-      if (failure !== undefined) throw failure["error"];
+      const failure = early.find(({ e }) => e.type.startsWith("xstate.error.actor"));
+      if (failure !== undefined) throw failure.e["error"];
       return new Promise((resolve, reject) => {
         this.promises.set(key, { resolve, reject });
         signal.addEventListener("abort", () => this.promises.delete(key), { once: true });
@@ -305,26 +322,36 @@ class TraceReplay {
   }
 
   private callbackStandIn() {
-    return fromCallback<EventObject, unknown>(({ self, sendBack, input, receive }) => {
+    return fromCallback<EventObject, unknown>(({ self, sendBack, input, receive, system }) => {
       const key = this.invocationKeys.get(self) ?? "?";
-      const callback = { sendBack, input };
+      // To its invoker, or (`to`) to the actor the recording's I/O actor sent it to, as sent by it.
+      const deliver = (event: EventObject, to: string | undefined, line: number) => {
+        if (to === undefined) {
+          sendBack(event);
+          return;
+        }
+        const target = this.actors.get(to) as AnyActorRef | undefined;
+        if (target === undefined) this.divergeOnStimulus(to, line, `takes ${event.type} from ${key}`, "no such actor");
+        else relayFrom(system, self, target, event);
+      };
+      const callback = { deliver, input };
       this.callbacks.set(key, callback);
-      for (const event of this.takeSyncAnswers(key)) {
-        if (event.type.startsWith("xstate.error.actor")) throw event["error"];
-        sendBack(withInputResults(event, input));
+      for (const { e, to, line } of this.takeSyncAnswers(key)) {
+        if (e.type.startsWith("xstate.error.actor")) throw e["error"];
+        deliver(withInputResults(e, input), to, line);
       }
       // A long-lived I/O actor's request: a sink attempt's messages (for `$ok: "input"` results),
       // and what the recording's actor answered while handling it.
       receive((request) => {
         if (request.type === "sinkWriter.write") callback.input = (request as { input?: unknown }).input;
-        for (const event of this.takeSyncAnswers(key)) sendBack(withInputResults(event, callback.input));
+        for (const { e, to, line } of this.takeSyncAnswers(key)) deliver(withInputResults(e, callback.input), to, line);
       });
       return () => this.callbacks.delete(key);
     });
   }
 
   /** What the recording's I/O actor `key` sent while it was starting; the stand-in sends it likewise. */
-  private takeSyncAnswers(key: string): readonly TraceEvent[] {
+  private takeSyncAnswers(key: string): readonly SyncAnswer[] {
     const answers = this.syncAnswers.get(key) ?? [];
     this.syncAnswers.delete(key);
     return answers;
