@@ -186,6 +186,22 @@ local function dedup_add(ids, now, window)
 end
 `;
 
+/**
+ * How both write scripts open (after their dedup functions): refuse once every upstream ended, make the
+ * group with the stream, and start the dedup window's clock (`now`, server time in ms).
+ */
+const WRITE_OPEN = `if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
+if group ~= '' and redis.call('EXISTS', stream) == 0 then
+  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+end
+local now = 0
+if window > 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  dedup_begin(now)
+end
+`;
+
 const WRITE_BODY = `
 local stream, eos = KEYS[1], KEYS[3]
 local capacity = tonumber(ARGV[1])
@@ -198,18 +214,7 @@ local first = 7 + nfields
 local stride = 1 + nfields
 local count = (#ARGV - first + 1) / stride
 %DEDUP%
-if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
-if group ~= '' and redis.call('EXISTS', stream) == 0 then
-  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-end
-
-local now = 0
-if window > 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  dedup_begin(now)
-end
-
+${WRITE_OPEN}
 -- Drops acknowledged entries left below the oldest unacknowledged one (pending, or the first
 -- undelivered). Weir's own acks delete entries at once, so this only finds what other clients left.
 local function trim_acked()
@@ -433,16 +438,7 @@ local group = ARGV[4]
 local frame = ARGV[5]
 local count = #ARGV - 5
 %DEDUP%
-if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
-if group ~= '' and redis.call('EXISTS', stream) == 0 then
-  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-end
-local now = 0
-if window > 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  dedup_begin(now)
-end
+${WRITE_OPEN}
 local known = {}
 if window > 0 then
   local ids = {}
