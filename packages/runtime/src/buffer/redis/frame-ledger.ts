@@ -99,11 +99,7 @@ export class FrameLedger {
     const perEntry = new Map<string, number>();
     for (const { entry, count, from, to } of runs) {
       if (this.completed.has(entry)) continue;
-      let record = this.open.get(entry);
-      if (record === undefined || record.acked.length !== count) {
-        record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
-        this.open.set(entry, record);
-      }
+      const record = this.recordOf(entry, count);
       const acked = record.acked;
       let newly = 0;
       for (let i = from; i < to; i++) newly += 1 - (acked[i] as number);
@@ -179,17 +175,22 @@ export class FrameLedger {
    */
   seed(entry: string, count: number, prefix: number): void {
     if (prefix <= 0 || this.completed.has(entry)) return;
-    let record = this.open.get(entry);
-    if (record === undefined || record.acked.length !== count) {
-      record = { acked: new Uint8Array(count), done: 0, persisted: 0 };
-      this.open.set(entry, record);
-    }
+    const record = this.recordOf(entry, count);
     for (let i = 0; i < Math.min(prefix, count); i++) {
       if (record.acked[i] === 1) continue;
       record.acked[i] = 1;
       record.done += 1;
     }
     record.persisted = Math.max(record.persisted, Math.min(prefix, count));
+  }
+
+  /** The open record of `entry` (`count` messages), made when there is none or one of another size. */
+  private recordOf(entry: string, count: number): OpenEntry {
+    const known = this.open.get(entry);
+    if (known !== undefined && known.acked.length === count) return known;
+    const record: OpenEntry = { acked: new Uint8Array(count), done: 0, persisted: 0 };
+    this.open.set(entry, record);
+    return record;
   }
 
   /** Up to `max` messages left from `consumer`'s last read, or undefined when none are left. */

@@ -95,17 +95,14 @@ export function endsDeliveryUnit(offset: string): boolean {
  * id included). The entry id part is checked by the caller (`isEntryId`).
  */
 export function parseFramedOffset(offset: string): FramedOffset | undefined {
-  const first = offset.indexOf("/");
-  if (first < 0) return undefined;
-  const second = offset.indexOf("/", first + 1);
-  if (second < 0) return undefined;
-  const indexText = offset.slice(first + 1, second);
-  const countText = offset.slice(second + 1);
-  if (!isDigits(indexText) || !isDigits(countText)) return undefined;
-  const index = Number(indexText);
-  const count = Number(countText);
-  if (!(index < count) || count > 0xffffffff) return undefined;
-  return { entry: offset.slice(0, first), index, count };
+  const slash = offset.indexOf("/");
+  if (slash < 0) return undefined;
+  // One parser for the tail: the ack's run builder (it allocates nothing per message; here one run).
+  const runs: FramedRun[] = [];
+  const entry = offset.slice(0, slash);
+  if (!addToRuns(runs, entry, offset, slash)) return undefined;
+  const { from: index, count } = runs[0] as FramedRun;
+  return { entry, index, count };
 }
 
 /**
@@ -135,15 +132,6 @@ export function addToRuns(runs: FramedRun[], entry: string, offset: string, slas
   const last = runs.length === 0 ? undefined : runs[runs.length - 1];
   if (last !== undefined && last.entry === entry && last.count === count && last.to === index) last.to = index + 1;
   else runs.push({ entry, count, from: index, to: index + 1 });
-  return true;
-}
-
-function isDigits(text: string): boolean {
-  if (text.length === 0 || text.length > 10) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
   return true;
 }
 
