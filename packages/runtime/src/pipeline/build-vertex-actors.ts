@@ -3,15 +3,15 @@
  * Redis (one worker at a time runs the vertex), its I/O (vertex-io.ts), then its actor
  * (vertex-actor.ts), whose committed watermarks the run keeps for `watermarks()`.
  */
-import type { SupervisorOutput } from "@weir/actors";
 import type { VertexSpec } from "../spec/pipeline-spec.js";
 import { leaseOrderedVertex } from "../flow/ordered-options.js";
 import type { RunControl } from "./create-pipeline-run.js";
 import { createVertexActor } from "./vertex-actor.js";
+import type { OnVertexDone } from "./vertex-completion.js";
 import { buildVertexIO } from "./vertex-io.js";
 
 /** Builds (does not start) every vertex's actor into `run.actors`; false when the run ended meanwhile. */
-export async function buildVertexActors(run: RunControl, vertices: readonly VertexSpec[], onDone: (vertex: VertexSpec, output: SupervisorOutput | undefined) => void): Promise<boolean> {
+export async function buildVertexActors(run: RunControl, vertices: readonly VertexSpec[], onDone: OnVertexDone): Promise<boolean> {
   for (const vertex of vertices) {
     // `ordered` on Redis: one worker at a time runs the vertex (standby until its lease is free).
     const release = await leaseOrderedVertex({ spec: run.spec, vertex, buffer: () => run.bufferOf(vertex.name), consumer: run.consumer, logger: run.logger, cancelled: () => run.isFinished(), onLost: (reason) => void run.end("failed", reason) });

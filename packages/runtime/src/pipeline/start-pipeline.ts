@@ -3,13 +3,13 @@
  * the vertices' actors and starts them downstream first, so every reader is waiting before data
  * flows. Resolves with the run's summary when the run ends.
  */
-import type { SupervisorOutput } from "@weir/actors";
 import type { RunSummary } from "../observability/vertex-counters.js";
 import type { VertexSpec } from "../spec/pipeline-spec.js";
 import { buildVertexActors } from "./build-vertex-actors.js";
 import type { RunControl } from "./create-pipeline-run.js";
 import type { PipelineDrain } from "./pipeline-drain.js";
 import { claimSpecKeys } from "./spec-fingerprint.js";
+import type { OnVertexDone } from "./vertex-completion.js";
 
 export interface StartParts {
   readonly vertices: readonly VertexSpec[];
@@ -17,7 +17,7 @@ export interface StartParts {
   readonly specFile: string | undefined;
   readonly drain: PipelineDrain;
   /** Told when a vertex's supervisor completes (vertex-completion.ts). */
-  readonly onVertexDone: (vertex: VertexSpec, output: SupervisorOutput | undefined) => void;
+  readonly onVertexDone: OnVertexDone;
 }
 
 export async function startPipeline(run: RunControl, parts: StartParts): Promise<RunSummary> {

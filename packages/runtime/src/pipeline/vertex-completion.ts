@@ -9,11 +9,14 @@ import type { VertexSpec } from "../spec/pipeline-spec.js";
 import type { PipelineRun } from "./pipeline-run.js";
 import { retryControlWrite } from "./retry-control-write.js";
 
+/** Told when a vertex's supervisor completes: its output, or none when it was stopped. */
+export type OnVertexDone = (vertex: VertexSpec, output: SupervisorOutput | undefined) => void;
+
 /**
  * What to tell when a vertex's supervisor completes: the run ends, `drained` when a drain was asked
  * for, else `completed`, once every vertex of this process ended well.
  */
-export function endRunWithLastVertex(run: PipelineRun, vertices: readonly VertexSpec[], drainRequested: () => boolean): (vertex: VertexSpec, output: SupervisorOutput | undefined) => void {
+export function endRunWithLastVertex(run: PipelineRun, vertices: readonly VertexSpec[], drainRequested: () => boolean): OnVertexDone {
   const ended = new Set<string>();
   const onVertexDone = async (vertex: VertexSpec, output: SupervisorOutput | undefined) => {
     // A stopped actor completes without output: stop() has already ended the run.
