@@ -1,8 +1,8 @@
 /**
  * What the parts of one pipeline run share: the spec, this process's identity, the counters, the
- * buffers opened so far and the run's end. `createPipeline` builds it once; each part
- * (vertex-io.ts, vertex-sink.ts, vertex-actor.ts, vertex-completion.ts …) takes it instead of
- * closing over a long function's locals.
+ * buffers opened so far and the run's end. `createPipelineRun` (create-pipeline-run.ts) builds it
+ * once per `createPipeline`; each part (vertex-io.ts, vertex-sink.ts, vertex-actor.ts,
+ * vertex-completion.ts …) takes it instead of closing over a long function's locals.
  */
 import type { PartitionedBuffer } from "../buffer/index.js";
 import type { FailureLog } from "../observability/failure-log.js";

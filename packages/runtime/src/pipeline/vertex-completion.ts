@@ -1,15 +1,35 @@
 /**
  * What a vertex's end means for the run: a failed vertex fails it; a completed one declares end of
  * stream to the buffers it writes (so the next vertices can finish); a drained one on Redis does
- * not (what it did not read stays for the next run). The run ends when every vertex has.
+ * not (what it did not read stays for the next run). The run ends when every vertex has: a bounded
+ * run thus ends vertex by vertex, every epoch committed.
  */
 import type { SupervisorOutput } from "@weir/actors";
 import type { VertexSpec } from "../spec/pipeline-spec.js";
 import type { PipelineRun } from "./pipeline-run.js";
 import { retryControlWrite } from "./retry-control-write.js";
 
+/** Told when a vertex's supervisor completes: its output, or none when it was stopped. */
+export type OnVertexDone = (vertex: VertexSpec, output: SupervisorOutput | undefined) => void;
+
+/**
+ * What to tell when a vertex's supervisor completes: the run ends, `drained` when a drain was asked
+ * for, else `completed`, once every vertex of this process ended well.
+ */
+export function endRunWithLastVertex(run: PipelineRun, vertices: readonly VertexSpec[], drainRequested: () => boolean): OnVertexDone {
+  const ended = new Set<string>();
+  const onVertexDone = async (vertex: VertexSpec, output: SupervisorOutput | undefined) => {
+    // A stopped actor completes without output: stop() has already ended the run.
+    if (run.isFinished() || output === undefined) return;
+    if (!(await completeVertex(run, vertex, output))) return;
+    ended.add(vertex.name);
+    if (vertices.every((candidate) => ended.has(candidate.name))) await run.end(drainRequested() ? "drained" : "completed");
+  };
+  return (vertex, output) => void onVertexDone(vertex, output);
+}
+
 /** Returns whether the vertex ended well (completed or drained); the run has ended when it did not. */
-export async function completeVertex(run: PipelineRun, vertex: VertexSpec, output: SupervisorOutput): Promise<boolean> {
+async function completeVertex(run: PipelineRun, vertex: VertexSpec, output: SupervisorOutput): Promise<boolean> {
   if (output.status === "failed") {
     run.logger.error("vertex failed", { vertex: vertex.name, reason: output.reason });
     await run.end("failed", `vertex '${vertex.name}' failed: ${output.reason ?? "unknown reason"}`);
