@@ -32,11 +32,14 @@ export interface RunControl extends PipelineRun {
   readonly watermarks: Record<string, Record<number, number>>;
   /** `start()` was called. */
   hasStarted(): boolean;
+  /** Resolved by `end()` with the run's summary: what `start()` returns. */
+  readonly done: Promise<RunSummary>;
   /**
-   * The run's start: its clock, its buffers' connection (closed at the end) and the promise `end()`
-   * resolves. A second call throws: a pipeline runs once.
+   * The run's start: its clock and its buffers' connection (closed at the end). Undefined when the
+   * run has already ended (stopped before it started): nothing is opened then. A second call
+   * throws: a pipeline runs once.
    */
-  begin(): { readonly context: BufferContext; readonly done: Promise<RunSummary> };
+  begin(): BufferContext | undefined;
 }
 
 export function createPipelineRun(spec: PipelineSpec, vertices: readonly VertexSpec[], options: PipelineOptions): RunControl {
@@ -47,8 +50,10 @@ export function createPipelineRun(spec: PipelineSpec, vertices: readonly VertexS
   const buffers = new Map<string, PartitionedBuffer>();
   let bufferContext: BufferContext | undefined;
   let startedAt = 0;
-  let finish: ((summary: RunSummary) => void) | undefined;
   let finished = false;
+  // Made now, not at start: a stop before the start must still settle the start that follows.
+  let finish!: (summary: RunSummary) => void;
+  const done = new Promise<RunSummary>((resolve) => (finish = resolve));
 
   const run: RunControl = {
     spec,
@@ -81,13 +86,15 @@ export function createPipelineRun(spec: PipelineSpec, vertices: readonly VertexS
     },
     isFinished: () => finished,
     hasStarted: () => startedAt !== 0,
+    done,
     begin() {
       if (startedAt !== 0) throw new ConnectorError("PIPELINE_ALREADY_STARTED", `pipeline '${name}' was already started; create a new one to run again`);
+      if (finished) return undefined;
       startedAt = monotonicNow();
       const context = openBufferContext(spec, logger);
       bufferContext = context;
       run.closers.push(() => closeBufferContext(context));
-      return { context, done: new Promise<RunSummary>((resolve) => (finish = resolve)) };
+      return context;
     },
     async end(status, reason) {
       if (finished) return;
@@ -95,7 +102,7 @@ export function createPipelineRun(spec: PipelineSpec, vertices: readonly VertexS
       for (const actor of actors.values()) actor.stop();
       await closeAll(run.closers, logger);
       run.failures.close();
-      finish?.(summarize(name, counts, elapsedSince(startedAt), status, reason));
+      finish(summarize(name, counts, startedAt === 0 ? 0 : elapsedSince(startedAt), status, reason));
     },
   };
   return run;

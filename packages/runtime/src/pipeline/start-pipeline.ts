@@ -21,7 +21,10 @@ export interface StartParts {
 }
 
 export async function startPipeline(run: RunControl, parts: StartParts): Promise<RunSummary> {
-  const { context, done } = run.begin();
+  const context = run.begin();
+  // Stopped before it started: nothing was opened, and the stop's summary is the answer.
+  if (context === undefined) return run.done;
+  const done = run.done;
   try {
     // Before anything reads or writes: refuse keys that belong to another spec of this name.
     if (context.connection !== undefined) await claimSpecKeys(context.connection, run.spec, parts.specFile);
