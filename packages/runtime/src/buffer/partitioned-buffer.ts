@@ -227,9 +227,13 @@ export interface WatermarkMark {
 
 /** Fill level of one partition. */
 export interface BufferUsage {
-  /** Entries written and not yet acknowledged (pending ones included). */
+  /** Messages written and not yet acknowledged (pending ones included). */
   readonly length: number;
-  /** Entries delivered to some consumer and not yet acknowledged. */
+  /**
+   * Entries delivered to some consumer and not yet acknowledged: messages on the memory buffer and
+   * on Redis with `framed: false`; on framed Redis (the default) stream entries, each a
+   * partition-write's frame of messages, as XPENDING counts them.
+   */
   readonly pending: number;
   /** The configured `maxLength`. */
   readonly maxLength: number;

@@ -239,7 +239,7 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
   const bufferLabels = partitionLabels;
   const bufferPending = new Gauge({
     name: "buffer_pending",
-    help: "Entries of an input buffer partition delivered to a reader and not yet acknowledged.",
+    help: "Entries of an input buffer partition delivered to a reader and not yet acknowledged (on framed Redis, stream entries: one per partition-write).",
     labelNames: bufferLabels,
     registers,
     collect: () => refreshBuffers(),
