@@ -20,6 +20,10 @@
  * results (I1); the join waits only on partitions of that epoch, each of which sends an EOT —
  * with count 0 when idle — so no partition can hold the join without data (I3); at most
  * `maxInflightEpochs` epochs are closed and uncommitted at once.
+ * Cost (issue 12, DESIGN §7): while running, every decision is taken in the step of the event
+ * that makes it — a close in `batcher.full`'s or the timer's, the join in `sink.epochDone`'s, the
+ * commit in `reader.acked`'s, the drain in the last `reader.draining`'s — so no eventless check
+ * runs after each step; only `throttled` (a close waiting for a commit) has one.
  */
 import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";
@@ -173,7 +177,7 @@ const idleWhileDraining = {
  * `idle`: `idleWhileRunning` or `idleWhileDraining`; `commitsToJoining`: the guard of a commit
  * that leaves the region `joining` (while running, a close waiting for the commit's slot counts).
  */
-const commitRegion = <Idle, CommitsToJoining extends "commitsWithEpochsClosedOrClosing" | "commitsWithEpochsClosed">(
+const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBesides" | "hasEpochsClosedBesides">(
   idle: Idle,
   commitsToJoining: CommitsToJoining,
 ) => ({
@@ -188,11 +192,12 @@ const commitRegion = <Idle, CommitsToJoining extends "commitsWithEpochsClosedOrC
     // Closed epochs wait for every partition's `sink.epochDone`; the oldest joined one commits.
     joining: {
       on: {
+        // Most `sink.epochDone`s join nothing: one guard decides them (each guard evaluated costs).
         "sink.epochDone": [
+          { guard: "joinsNothing", actions: "recordEpochDone" },
           // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
-          { guard: "joinsWithoutSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
-          { guard: "joins", target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
-          { actions: "recordEpochDone" },
+          { guard: "hasNoSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
+          { target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
         ],
       },
     },
@@ -200,16 +205,13 @@ const commitRegion = <Idle, CommitsToJoining extends "commitsWithEpochsClosedOrC
       initial: "sinkCommit",
       on: {
         // The last ack of the epoch commits it, and the next joined epoch (if any) starts at once.
+        // The others (most) are decided by one guard; the rest of the list follows a commit.
         "reader.acked": [
-          { guard: "commitsThenAcksNext", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
-          { guard: "commitsThenCommitsNext", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
-          {
-            guard: commitsToJoining,
-            target: "joining",
-            actions: { type: "commitOnAck", params: { next: "none" } },
-          },
-          { guard: "commits", target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
-          { actions: "recordAck" },
+          { guard: "commitsNothing", actions: "recordAck" },
+          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
+          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
+          { guard: commitsToJoining, target: "joining", actions: { type: "commitOnAck", params: { next: "none" } } },
+          { target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
         ],
       },
       states: {
@@ -281,34 +283,29 @@ export const supervisorMachine = setup({
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     isCommitSelected: ({ context }) => context.committing !== null,
     isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
-    joins: ({ context, event }) => {
+    joinsNothing: ({ context, event }) => {
       assertEvent(event, "sink.epochDone");
-      return joinsWith(context.units, event.epoch, event.partition);
+      return !joinsWith(context.units, event.epoch, event.partition);
     },
-    joinsWithoutSinkCommit: ({ context, event }) => {
-      assertEvent(event, "sink.epochDone");
-      return !context.sinkCommit && joinsWith(context.units, event.epoch, event.partition);
-    },
-    commits: ({ context, event }) => {
+    hasNoSinkCommit: ({ context }) => !context.sinkCommit,
+    commitsNothing: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition);
+      return !completesCommit(context, event.epoch, event.partition);
     },
-    commitsWithEpochsClosed: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition) && context.units.length > 1;
-    },
+    // The guards below follow `commitsNothing` in a list: the ack completes the commit of `event.epoch`.
+    hasEpochsClosedBesides: ({ context }) => context.units.length > 1,
     // While running: a close waiting in `throttled` for this commit's slot is closed right after it.
-    commitsWithEpochsClosedOrClosing: ({ context, event }) => {
+    hasEpochsClosedOrClosingBesides: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition) && (context.units.length > 1 || closesAfterCommit(context, event.epoch));
+      return context.units.length > 1 || closesAfterCommit(context, event.epoch);
     },
-    commitsThenCommitsNext: ({ context, event }) => {
+    hasJoinedBesides: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition) && hasJoinedBesides(context.units, event.epoch);
+      return hasJoinedBesides(context.units, event.epoch);
     },
-    commitsThenAcksNext: ({ context, event }) => {
+    acksNextAtOnce: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return !context.sinkCommit && completesCommit(context, event.epoch, event.partition) && hasJoinedBesides(context.units, event.epoch);
+      return !context.sinkCommit && hasJoinedBesides(context.units, event.epoch);
     },
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
     isFlushed: ({ context }) => context.units.length === 0,
@@ -627,7 +624,7 @@ export const supervisorMachine = setup({
             },
           },
         },
-        commits: commitRegion(idleWhileRunning, "commitsWithEpochsClosedOrClosing"),
+        commits: commitRegion(idleWhileRunning, "hasEpochsClosedOrClosingBesides"),
       },
     },
     draining: {
@@ -645,7 +642,7 @@ export const supervisorMachine = setup({
             flushed: { always: { guard: "isFlushed", target: "#supervisor.stopping" } },
           },
         },
-        commits: commitRegion(idleWhileDraining, "commitsWithEpochsClosed"),
+        commits: commitRegion(idleWhileDraining, "hasEpochsClosedBesides"),
       },
     },
     // Waits until every child has taken `supervisor.stop` and reached its own final state. Going
