@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise, type InspectionEvent } from "xstate";
+import { createActor, initialTransition, toPromise, transition, type InspectionEvent } from "xstate";
+import { supervisorMachine } from "../src/supervisor.machine.js";
 import type { CommitMode } from "../src/supervisor.types.js";
 import { message } from "./support/messages.js";
 import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
@@ -106,4 +107,26 @@ describe("supervisor: closes, joins and the drain are decided by the events that
       expect(run.eventless.filter((source) => !source.endsWith("intake.throttled"))).toEqual([]);
     });
   }
+});
+
+// Aligned mode: the vertex-wide timer starts at the open epoch's first `batcher.filling`; only
+// whether the epoch holds data matters after that, so the other batchers' fillings change nothing
+// and take no step (they were an assign each: a context and snapshot copy).
+describe("supervisor: batcher.filling once the epoch's timer runs", () => {
+  const input = supervisorInput({ partitions: 4, readBatchSize: 100 });
+  it("aligned: the epoch's first filling starts the timer; the next ones leave the snapshot as it is", () => {
+    const [opened] = initialTransition(supervisorMachine, input);
+    const [filling, firstActions] = transition(supervisorMachine, opened, { type: "batcher.filling", partition: 0 });
+    expect(firstActions.some((action) => action.type === "xstate.raise")).toBe(true);
+    const [after, actions] = transition(supervisorMachine, filling, { type: "batcher.filling", partition: 1 });
+    expect(actions).toEqual([]);
+    expect(after.context).toBe(filling.context);
+  });
+
+  it("partition mode: each partition's first filling starts its own timer", () => {
+    const [opened] = initialTransition(supervisorMachine, { ...input, commitMode: "partition" });
+    const [filling] = transition(supervisorMachine, opened, { type: "batcher.filling", partition: 0 });
+    const [, actions] = transition(supervisorMachine, filling, { type: "batcher.filling", partition: 1 });
+    expect(actions.some((action) => action.type === "xstate.raise")).toBe(true);
+  });
 });
