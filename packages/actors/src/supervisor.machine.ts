@@ -237,7 +237,6 @@ const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBe
 /** Which partitions a `closeEpochs` closes (see its callers). */
 type CloseKind = "closable" | "final" | "requested";
 
-
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -392,10 +391,6 @@ export const supervisorMachine = setup({
         return context.parts.map((part) => ({ ...part, closeRequested: part.closeRequested || part.hasData }));
       },
     }),
-    /**
-     * Sends CLOSE_EPOCH to the batchers of the closing partitions and records the closed epochs.
-     * `final`: the drain's last close (see `finalClosePartitions`).
-     */
     /**
      * Sends CLOSE_EPOCH to the batchers of the closing partitions, records the closed epochs (one
      * per partition in partition mode) and cancels their timers, in one context update. Which close:
