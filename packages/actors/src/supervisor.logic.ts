@@ -27,10 +27,80 @@ export function updatePart(
   return parts.map((part, index) => (index === partition ? { ...part, ...change } : part));
 }
 
-function inflightFor(context: SupervisorContext, partition: number): number {
+/** Closed, uncommitted epochs holding `partition`, not counting epoch `without` (about to commit). */
+function inflightFor(context: SupervisorContext, partition: number, without?: number): number {
   let count = 0;
-  for (const unit of context.units) if (unit.partitions.includes(partition)) count += 1;
+  for (const unit of context.units) if (unit.epoch !== without && unit.partitions.includes(partition)) count += 1;
   return count;
+}
+
+/** Whether `partition`'s open epoch may close now: an in-flight slot is free for it (or the vertex, aligned). */
+function hasRoomFor(context: SupervisorContext, partition: number | null): boolean {
+  if (context.commitMode === "aligned" || partition === null) return context.units.length < context.maxInflightEpochs;
+  return inflightFor(context, partition) < context.maxInflightEpochs;
+}
+
+/**
+ * Whether `partition`'s `batcher.full` closes its open epoch in its own step (issue 12: no eventless
+ * close after it). Asked in `collecting`, where no other close is pending, so the full partition's
+ * room is all that decides: aligned, it closes every partition; otherwise it waits in `throttled`.
+ */
+export function fullCloses(context: SupervisorContext, partition: number): boolean {
+  return hasRoomFor(context, partition);
+}
+
+/**
+ * Whether an epoch timer asks for a close: a partition's own timer always does; the vertex-wide
+ * one (aligned, `partition` null) when some partition's open epoch holds data.
+ */
+export function timeoutRequests(context: SupervisorContext, partition: number | null): boolean {
+  return partition !== null || context.parts.some((part) => part.hasData);
+}
+
+/** Whether an epoch timer closes the epoch in its own step (in `collecting`: nothing else pending). */
+export function timeoutCloses(context: SupervisorContext, partition: number | null): boolean {
+  return timeoutRequests(context, partition) && hasRoomFor(context, partition);
+}
+
+/**
+ * The partitions a close in `collecting` closes: all of them (aligned) or the requesting one. With
+ * no close pending there, the request alone decides (`fullCloses`, `timeoutCloses`).
+ */
+export function requestedClose(context: SupervisorContext, partition: number | null): number[] {
+  if (context.commitMode === "aligned" || partition === null) return context.parts.map((_, index) => index);
+  return [partition];
+}
+
+/**
+ * Whether committing `epoch` lets a pending close (`throttled`) go ahead: the close then happens in
+ * the throttled state's next check, so the commit region goes to `joining`, not `idle`.
+ */
+export function closesAfterCommit(context: SupervisorContext, epoch: number): boolean {
+  const { parts } = context;
+  if (context.commitMode === "aligned") {
+    if (context.units.length - 1 >= context.maxInflightEpochs) return false;
+    for (let p = 0; p < parts.length; p += 1) if (parts[p]!.closeRequested) return true;
+    return false;
+  }
+  for (let p = 0; p < parts.length; p += 1) {
+    if (parts[p]!.closeRequested && inflightFor(context, p, epoch) < context.maxInflightEpochs) return true;
+  }
+  return false;
+}
+
+/**
+ * `parts` with `closing`'s open epochs closed: nothing requested, no data. Parts already so are
+ * kept as they are, and `parts` itself when none changes (no copy per event, issue 12).
+ */
+export function afterClose(parts: readonly PartitionControl[], closing: readonly number[]): readonly PartitionControl[] {
+  let next: PartitionControl[] | undefined;
+  for (const p of closing) {
+    const part = parts[p]!;
+    if (!part.hasData && !part.closeRequested) continue;
+    next ??= [...parts];
+    next[p] = { ...part, hasData: false, closeRequested: false };
+  }
+  return next ?? parts;
 }
 
 /**

@@ -20,6 +20,10 @@
  * results (I1); the join waits only on partitions of that epoch, each of which sends an EOT —
  * with count 0 when idle — so no partition can hold the join without data (I3); at most
  * `maxInflightEpochs` epochs are closed and uncommitted at once.
+ * Cost (issue 12, DESIGN §7): while running, every decision is taken in the step of the event
+ * that makes it — a close in `batcher.full`'s or the timer's, the join in `sink.epochDone`'s, the
+ * commit in `reader.acked`'s, the drain in the last `reader.draining`'s — so no eventless check
+ * runs after each step; only `throttled` (a close waiting for a commit) has one.
  */
 import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";
@@ -40,11 +44,14 @@ import { partitionReaderMachine } from "./partition-reader.machine.js";
 import { sinkSessionMachine } from "./sink-session.machine.js";
 import { windowKeeperMachine } from "./window-keeper.machine.js";
 import {
+  afterClose,
   afterCommit,
   canCloseFinal,
   closablePartitions,
+  closesAfterCommit,
   completesCommit,
   finalClosePartitions,
+  fullCloses,
   hasClosableEpoch,
   hasJoinedBesides,
   initialParts,
@@ -52,6 +59,9 @@ import {
   isThrottled,
   joinedUnit,
   joinsWith,
+  requestedClose,
+  timeoutCloses,
+  timeoutRequests,
   unitTallies,
   updatePart,
   withAck,
@@ -131,17 +141,46 @@ function committingUnit(context: SupervisorContext): CommitUnit {
 }
 
 /**
- * The commit region is the same while running and while draining: epochs keep committing. The
- * drain enters the region afresh, so `idle` resumes an epoch already being committed where it
- * was — never selecting it again and sending its readers a second commit.
+ * The commit region is the same while running and while draining: epochs keep committing.
  *
  * The event that completes a join (`sink.epochDone`) or a commit (`reader.acked`) takes the region
  * where it goes in one step, with the bookkeeping on the same transition (issue 12: each step is a
  * microstep, with its snapshot and context copy). Its guards look at the context as the event will
- * leave it. `idle` keeps eventless checks: a close comes from the intake region (any event), and
- * the drain's re-entry must resume a commit in flight.
+ * leave it.
+ *
+ * `idle` differs. While running it holds no closed epoch, and the events that close one
+ * (`batcher.full`, `supervisor.epochTimeout`, closed by the intake region in the same step) take it
+ * to `joining` themselves: no eventless check there, evaluated after every step of every event
+ * (issue 12). A close waiting in `throttled` happens only after a commit, which then goes to
+ * `joining` (`closesAfterCommit`), never to `idle`. While draining, `idle` keeps its eventless
+ * checks: the drain enters the region afresh, so it resumes an epoch already being committed where
+ * it was (never selecting it again and sending its readers a second commit), and the final close
+ * is eventless.
  */
-const commitRegion = {
+const idleWhileRunning = {
+  // The intake region closes the epoch on the same events, with the same guards.
+  on: {
+    "batcher.full": { guard: "fullCloses", target: "joining" },
+    "supervisor.epochTimeout": { guard: "timeoutCloses", target: "joining" },
+  },
+} as const;
+const idleWhileDraining = {
+  always: [
+    { guard: "isCommitSent", target: "committing.acking" },
+    // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
+    { guard: "isCommitSelected", target: "committing" },
+    { guard: "hasClosedEpochs", target: "joining" },
+  ],
+} as const;
+
+/**
+ * `idle`: `idleWhileRunning` or `idleWhileDraining`; `commitsToJoining`: the guard of a commit
+ * that leaves the region `joining` (while running, a close waiting for the commit's slot counts).
+ */
+const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBesides" | "hasEpochsClosedBesides">(
+  idle: Idle,
+  commitsToJoining: CommitsToJoining,
+) => ({
   initial: "idle",
   // While the region runs its `on` shadows the root's (the stopping supervisor still records both).
   on: {
@@ -149,22 +188,16 @@ const commitRegion = {
     "reader.acked": { actions: "recordAck" },
   },
   states: {
-    idle: {
-      always: [
-        { guard: "isCommitSent", target: "committing.acking" },
-        // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
-        { guard: "isCommitSelected", target: "committing" },
-        { guard: "hasClosedEpochs", target: "joining" },
-      ],
-    },
+    idle,
     // Closed epochs wait for every partition's `sink.epochDone`; the oldest joined one commits.
     joining: {
       on: {
+        // Most `sink.epochDone`s join nothing: one guard decides them (each guard evaluated costs).
         "sink.epochDone": [
+          { guard: "joinsNothing", actions: "recordEpochDone" },
           // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
-          { guard: "joinsWithoutSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
-          { guard: "joins", target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
-          { actions: "recordEpochDone" },
+          { guard: "hasNoSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
+          { target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
         ],
       },
     },
@@ -172,12 +205,13 @@ const commitRegion = {
       initial: "sinkCommit",
       on: {
         // The last ack of the epoch commits it, and the next joined epoch (if any) starts at once.
+        // The others (most) are decided by one guard; the rest of the list follows a commit.
         "reader.acked": [
-          { guard: "commitsThenAcksNext", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
-          { guard: "commitsThenCommitsNext", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
-          { guard: "commitsWithEpochsClosed", target: "joining", actions: { type: "commitOnAck", params: { next: "none" } } },
-          { guard: "commits", target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
-          { actions: "recordAck" },
+          { guard: "commitsNothing", actions: "recordAck" },
+          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
+          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
+          { guard: commitsToJoining, target: "joining", actions: { type: "commitOnAck", params: { next: "none" } } },
+          { target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
         ],
       },
       states: {
@@ -198,7 +232,10 @@ const commitRegion = {
       },
     },
   },
-} as const;
+}) as const;
+
+/** Which partitions a `closeEpochs` closes (see its callers). */
+type CloseKind = "closable" | "final" | "requested";
 
 export const supervisorMachine = setup({
   types: {
@@ -223,33 +260,51 @@ export const supervisorMachine = setup({
   },
   guards: {
     hasClosableEpoch: ({ context }) => hasClosableEpoch(context),
+    fullCloses: ({ context, event }) => {
+      assertEvent(event, "batcher.full");
+      return fullCloses(context, event.partition);
+    },
+    timeoutCloses: ({ context, event }) => {
+      assertEvent(event, "supervisor.epochTimeout");
+      return timeoutCloses(context, event.partition);
+    },
+    timeoutRequests: ({ context, event }) => {
+      assertEvent(event, "supervisor.epochTimeout");
+      return timeoutRequests(context, event.partition);
+    },
+    // Aligned: only whether the open epoch holds data matters, and its first report started the timer.
+    isEpochTimerRunning: ({ context }) => context.commitMode === "aligned" && context.parts.some((part) => part.hasData),
+    drainsLastReader: ({ context, event }) => {
+      assertEvent(event, "reader.draining");
+      return context.parts.every((part, p) => part.draining || p === event.partition);
+    },
     isThrottled: ({ context }) => isThrottled(context),
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     isCommitSelected: ({ context }) => context.committing !== null,
     isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
-    joins: ({ context, event }) => {
+    joinsNothing: ({ context, event }) => {
       assertEvent(event, "sink.epochDone");
-      return joinsWith(context.units, event.epoch, event.partition);
+      return !joinsWith(context.units, event.epoch, event.partition);
     },
-    joinsWithoutSinkCommit: ({ context, event }) => {
-      assertEvent(event, "sink.epochDone");
-      return !context.sinkCommit && joinsWith(context.units, event.epoch, event.partition);
-    },
-    commits: ({ context, event }) => {
+    hasNoSinkCommit: ({ context }) => !context.sinkCommit,
+    commitsNothing: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition);
+      return !completesCommit(context, event.epoch, event.partition);
     },
-    commitsWithEpochsClosed: ({ context, event }) => {
+    // The guards below follow `commitsNothing` in a list: the ack completes the commit of `event.epoch`.
+    hasEpochsClosedBesides: ({ context }) => context.units.length > 1,
+    // While running: a close waiting in `throttled` for this commit's slot is closed right after it.
+    hasEpochsClosedOrClosingBesides: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition) && context.units.length > 1;
+      return context.units.length > 1 || closesAfterCommit(context, event.epoch);
     },
-    commitsThenCommitsNext: ({ context, event }) => {
+    hasJoinedBesides: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return completesCommit(context, event.epoch, event.partition) && hasJoinedBesides(context.units, event.epoch);
+      return hasJoinedBesides(context.units, event.epoch);
     },
-    commitsThenAcksNext: ({ context, event }) => {
+    acksNextAtOnce: ({ context, event }) => {
       assertEvent(event, "reader.acked");
-      return !context.sinkCommit && completesCommit(context, event.epoch, event.partition) && hasJoinedBesides(context.units, event.epoch);
+      return !context.sinkCommit && hasJoinedBesides(context.units, event.epoch);
     },
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
     isFlushed: ({ context }) => context.units.length === 0,
@@ -337,11 +392,21 @@ export const supervisorMachine = setup({
       },
     }),
     /**
-     * Sends CLOSE_EPOCH to the batchers of the closing partitions and records the closed epochs.
-     * `final`: the drain's last close (see `finalClosePartitions`).
+     * Sends CLOSE_EPOCH to the batchers of the closing partitions, records the closed epochs (one
+     * per partition in partition mode) and cancels their timers, in one context update. Which close:
+     * `closable` — every pending request that has room (`throttled`); `final` — the drain's last
+     * close (see `finalClosePartitions`); `requested` — the `batcher.full` or
+     * `supervisor.epochTimeout` that closes the epoch in its own step (`fullCloses`,
+     * `timeoutCloses`; the request is not recorded first, the close would clear it).
      */
-    closeEpochs: enqueueActions(({ context, enqueue }, { final }: { final: boolean }) => {
-      const closing = final ? finalClosePartitions(context) : closablePartitions(context);
+    closeEpochs: enqueueActions(({ context, event, enqueue }, { kind }: { kind: CloseKind }) => {
+      let closing: readonly number[];
+      if (kind === "requested") {
+        assertEvent(event, ["batcher.full", "supervisor.epochTimeout"]);
+        closing = requestedClose(context, event.partition);
+      } else {
+        closing = kind === "final" ? finalClosePartitions(context) : closablePartitions(context);
+      }
       if (closing.length === 0) return;
       let nextEpoch = context.nextEpoch;
       const units: CommitUnit[] = [...context.units];
@@ -354,12 +419,7 @@ export const supervisorMachine = setup({
         units.push({ epoch, partitions, done: {}, acked: {} });
         enqueue(cancel(timerId(context.commitMode === "aligned" ? null : partitions[0]!)));
       }
-      const closed = new Set(closing);
-      enqueue.assign({
-        nextEpoch,
-        units,
-        parts: context.parts.map((part, p) => (closed.has(p) ? { ...part, hasData: false, closeRequested: false } : part)),
-      });
+      enqueue.assign({ nextEpoch, units, parts: afterClose(context.parts, closing) });
     }),
     recordEpochDone: assign({
       units: ({ context, event }) => {
@@ -514,7 +574,7 @@ export const supervisorMachine = setup({
   initial: "running",
   entry: "spawnPartitions",
   on: {
-    "batcher.filling": { actions: "markFilling" },
+    "batcher.filling": { guard: not("isEpochTimerRunning"), actions: "markFilling" },
     "batcher.full": { actions: "requestCloseOnFull" },
     "supervisor.epochTimeout": { actions: "requestCloseOnTimeout" },
     "sink.epochDone": { actions: "recordEpochDone" },
@@ -526,25 +586,40 @@ export const supervisorMachine = setup({
     "xstate.done.actor.*": { guard: "isPartitionChildDone", actions: "recordChildFinished" },
   },
   states: {
+    // No eventless transition outside `throttled`: what they checked after every step of every
+    // event is decided by the events that change it (issue 12, DESIGN §7).
     running: {
       type: "parallel",
-      on: { "pipeline.drain": { target: "draining", actions: "requestDrain" } },
-      always: { guard: "allReadersDraining", target: "draining" },
+      on: {
+        "pipeline.drain": { target: "draining", actions: "requestDrain" },
+        "reader.draining": [{ guard: "drainsLastReader", target: "draining", actions: "markDraining" }, { actions: "markDraining" }],
+      },
       states: {
         intake: {
           initial: "collecting",
           states: {
+            // No close is pending here: a request either closes the epoch in its own step or waits in `throttled`.
             collecting: {
+              on: {
+                "batcher.full": [{ guard: "fullCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } }, { target: "throttled", actions: "requestCloseOnFull" }],
+                "supervisor.epochTimeout": [
+                  { guard: "timeoutCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } },
+                  { guard: "timeoutRequests", target: "throttled", actions: "requestCloseOnTimeout" },
+                ],
+              },
+            },
+            // A close is due but maxInflightEpochs epochs are uncommitted: wait for a commit. Requests
+            // made meanwhile are recorded (the root's handlers); each commit's step is followed by this
+            // check (rare: the only eventless one while running).
+            throttled: {
               always: [
-                { guard: "hasClosableEpoch", actions: { type: "closeEpochs", params: { final: false } } },
-                { guard: "isThrottled", target: "throttled" },
+                { guard: "hasClosableEpoch", actions: { type: "closeEpochs", params: { kind: "closable" } } },
+                { guard: not("isThrottled"), target: "collecting" },
               ],
             },
-            // A close is due but maxInflightEpochs epochs are uncommitted: wait for a commit.
-            throttled: { always: { guard: not("isThrottled"), target: "collecting" } },
           },
         },
-        commits: commitRegion,
+        commits: commitRegion(idleWhileRunning, "hasEpochsClosedOrClosingBesides"),
       },
     },
     draining: {
@@ -557,12 +632,12 @@ export const supervisorMachine = setup({
             awaitingReaders: { always: { guard: "allReadersDraining", target: "closingFinal" } },
             closingFinal: {
               entry: "cancelTimers",
-              always: { guard: "canCloseFinal", target: "flushed", actions: { type: "closeEpochs", params: { final: true } } },
+              always: { guard: "canCloseFinal", target: "flushed", actions: { type: "closeEpochs", params: { kind: "final" } } },
             },
             flushed: { always: { guard: "isFlushed", target: "#supervisor.stopping" } },
           },
         },
-        commits: commitRegion,
+        commits: commitRegion(idleWhileDraining, "hasEpochsClosedBesides"),
       },
     },
     // Waits until every child has taken `supervisor.stop` and reached its own final state. Going

@@ -125,7 +125,10 @@ describe("trace recording and replay", () => {
     for (let runs = 1; !closedOnTimer(trace) && runs < 20; runs++) ({ trace } = await recordRun());
     expect(closedOnTimer(trace), "no recorded run closed an epoch on its timer").toBe(true);
     // A supervisor that closes an epoch only when a batch is full, never on its timer.
-    const fullOnly = supervisorMachine.provide({ actions: { requestCloseOnTimeout: () => undefined } });
+    const fullOnly = supervisorMachine.provide({
+      guards: { timeoutCloses: () => false, timeoutRequests: () => false },
+      actions: { requestCloseOnTimeout: () => undefined },
+    });
     const bySupervisor = await replayTrace(trace, { supervisor: fullOnly });
     expect(bySupervisor.ok).toBe(false);
     expect(bySupervisor.divergence!.actor).toMatch(/^(in|out)$/);
