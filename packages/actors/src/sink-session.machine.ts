@@ -2,18 +2,24 @@
  * One sink session per partition — never shared — so one partition's frames can never complete
  * another's epoch (invariant I2, the class of numaflow#2516).
  *
- *            batcher.eot(p,e)        all results + end-of-results, or sinkIo.allOk
- *   idle ────────────────────▶ attempt ────────────────────────────▶ eotReceived ──every message settled──▶ idle
- *    ▲  (empty epoch: done     │ writing → awaitingResults             │          (sink.epochDone)
- *    │   at once)              │ bad frame / timeout / crash           │ failures left
- *    │                         ▼                                       ▼
- *    │                   protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
- *    │                         │ no attempt left                       │ no attempt left
- *    │                         ▼                                       ▼
- *    └──sink.epochDone──── finishing ◀──────────────────────────────────┘
- *                             └──▶ fallingBack ⇄ fallbackBackoff
+ *                batcher.eot(p,e)              sinkIo.allOk, or the last result's endOfResults
+ *   idle ────────────────────▶ attempt ──────every message final──────▶ eotReceived (rests there;
+ *   (count 0: done in the      │ writing → awaitingResults     │         its next EOT starts the
+ *    EOT's own step)           │                               │         next attempt, as idle's does)
+ *                              │ bad frame / timeout / crash   │ failures left
+ *                              ▼                               ▼
+ *                        protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
+ *                              │ no attempt left               │ no attempt left
+ *                              ▼                               ▼
+ *                           finishing ◀─────────────────────────┘
+ *                              ├──▶ fallingBack ⇄ fallbackBackoff ──▶ eotReceived
+ *                              └──(dropped)──────────────────────────▶ eotReceived
  *   supervisor.stop (any state) ──▶ done
  *
+ * The answer that ends an attempt chooses done / retrying / finishing on its own transition (the
+ * guards read the work as its action will leave it), so an epoch answered all-ok is two steps —
+ * its EOT's and its answer's — with no eventless step between epochs (issue 12, DESIGN §7).
+ * `eotReceived`: every message of the last epoch with data is final and `sink.epochDone` is out.
  * Takes: `batcher.eot` (with the epoch's messages, as the batcher sends them; or after
  * `batcher.data` frames, which it takes too), `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
