@@ -24,7 +24,7 @@ function recordSteps() {
     const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
     if (logic?.id !== "sinkSession") return;
     const transitions = (inspection as unknown as { _transitions: readonly { eventType: string }[] })._transitions;
-    steps.push({ event: transitions[0]?.eventType ?? "?", value: (inspection.snapshot as { value: unknown }).value });
+    steps.push({ event: transitions[0]?.eventType ?? "?", value: (inspection.snapshot as unknown as { value: unknown }).value });
   };
   return { steps, inspect };
 }
