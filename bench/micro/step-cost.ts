@@ -14,9 +14,13 @@ import { batcherMachine, defaultRetryPolicy, partitionReaderMachine, sinkSession
 const argv = process.argv.slice(2);
 const iterations = argv.includes("--iterations") ? Number(argv[argv.indexOf("--iterations") + 1]) : 100_000;
 
-/** An actor scope whose effects go nowhere: the step's actions are resolved, not executed. */
+/**
+ * An actor scope whose effects go nowhere: the step's actions are resolved, not executed. Its actor
+ * has a stand-in parent, so `sendParent` resolves (to an actor that never runs).
+ */
 function inertScope(machine: AnyStateMachine, input: unknown): AnyActorScope {
   const self = createActor(machine, { input });
+  Object.assign(self, { _parent: createActor(machine, { input }) });
   const nothing = () => undefined;
   return { self, defer: nothing, id: "", logger: nothing, sessionId: "", stopChild: nothing, system: self.system, emit: nothing, actionExecutor: nothing } as unknown as AnyActorScope;
 }
@@ -55,6 +59,10 @@ measure("supervisor: sink.epochDone (no such epoch)", supervisorMachine, supervi
 measure("reader: readerIo.batch within a grant", partitionReaderMachine, reader, { type: "readerIo.batch", entries, endOfStream: false });
 measure("reader: readerIo.batch ending the grant", partitionReaderMachine, reader, { type: "readerIo.batch", entries, endOfStream: false, done: true });
 measure("reader: batcher.sealed", partitionReaderMachine, reader, { type: "batcher.sealed", partition: 0, epoch: 1, offsets: ["1"] });
-measure("sink session: batcher.eot starting the attempt", sinkSessionMachine, { vertex: "v", partition: 0, retry: defaultRetryPolicy, resultTimeoutMs: 30_000 }, { type: "batcher.eot", partition: 0, epoch: 1, count: messages.length, messages });
+const session = { vertex: "v", partition: 0, retry: defaultRetryPolicy, resultTimeoutMs: 30_000 };
+const eot = { type: "batcher.eot", partition: 0, epoch: 1, count: messages.length, messages };
+measure("sink session: batcher.eot starting the attempt", sinkSessionMachine, session, eot);
+measure("sink session: sinkIo.allOk completing the epoch", sinkSessionMachine, session, { type: "sinkIo.allOk", partition: 0, epoch: 1, attempt: 1 }, [eot]);
+measure("sink session: batcher.eot with count 0", sinkSessionMachine, session, { type: "batcher.eot", partition: 0, epoch: 1, count: 0 });
 // The batcher's steps send to its parent, which an inert scope has not: not measured here.
 void batcherMachine;

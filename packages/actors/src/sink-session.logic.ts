@@ -2,34 +2,34 @@
  * The sink session's bookkeeping as pure functions, so the machine file reads as the protocol
  * and these rules can be tested on their own.
  */
-import { emptyTallies } from "./epoch-protocol.js";
+import { emptyTallies, type EpochTallies } from "./epoch-protocol.js";
 import type { Message, SinkResult } from "./message.js";
 import { backoffDelay, maxAttempts, nextRandom, type RetryPolicy } from "./retry-policy.js";
 import type { EpochWork, FallbackItem, InboxEpoch, ProtocolViolation, SinkIoEvent } from "./sink-session.types.js";
 
 /** `received` of an attempt that has no `sinkIo.results` yet: nothing is allocated per attempt. */
 const NOTHING_RECEIVED: ReadonlyArray<SinkResult | undefined> = Object.freeze([]);
+/** `lastErrors` of an epoch no attempt has failed yet. */
+const NO_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** The epoch's first attempt, built as one object (no intermediate work copied into the attempt). */
 export function startEpoch(entry: InboxEpoch): EpochWork {
-  return startAttempt(
-    {
-      epoch: entry.epoch,
-      messages: entry.messages,
-      attempt: 0,
-      sending: [],
-      received: NOTHING_RECEIVED,
-      receivedCount: 0,
-      allOk: false,
-      endOfResults: false,
-      violation: null,
-      unsettled: entry.messages,
-      lastErrors: {},
-      fallbackQueue: [],
-      tallies: { ...emptyTallies, messages: entry.messages.length },
-      nextDelayMs: 0,
-    },
-    entry.messages,
-  );
+  return {
+    epoch: entry.epoch,
+    messages: entry.messages,
+    attempt: 1,
+    sending: entry.messages,
+    received: NOTHING_RECEIVED,
+    receivedCount: 0,
+    allOk: false,
+    endOfResults: false,
+    violation: null,
+    unsettled: [],
+    lastErrors: NO_ERRORS,
+    fallbackQueue: [],
+    tallies: { ...emptyTallies, messages: entry.messages.length },
+    nextDelayMs: 0,
+  };
 }
 
 /** Begins the next attempt with `messages`: only the unsettled subset is ever re-sent. */
@@ -159,6 +159,35 @@ export function positionsOf(sending: readonly Message[]): Map<string, number> {
 
 export function hasAllResults(work: EpochWork): boolean {
   return work.endOfResults && work.receivedCount === work.sending.length;
+}
+
+/**
+ * The tallies of an epoch whose attempt was answered `sinkIo.allOk` and that has nothing queued
+ * for the fallback sink: the epoch is done, and no settled copy of its work is built.
+ */
+export function talliesAfterAllOk(work: EpochWork): EpochTallies {
+  return { ...work.tallies, ok: work.tallies.ok + work.sending.length };
+}
+
+/**
+ * The attempt as a valid `sinkIo.endOfResults` leaves it: results complete and settled. The
+ * guards that choose where the end-of-results goes (done, retry, fallback) and the action that
+ * records it all need it, so it is computed once per work object (the work is immutable).
+ */
+const settledAtEndCache = new WeakMap<EpochWork, EpochWork>();
+
+export function settledAtEnd(work: EpochWork): EpochWork {
+  let settled = settledAtEndCache.get(work);
+  if (settled === undefined) {
+    settled = settleAttempt({ ...work, endOfResults: true }, "no result");
+    settledAtEndCache.set(work, settled);
+  }
+  return settled;
+}
+
+/** Every message of the epoch is final (`ok` or dropped) and nothing waits for the fallback sink. */
+export function isEpochSettled(work: EpochWork): boolean {
+  return work.unsettled.length === 0 && work.fallbackQueue.length === 0;
 }
 
 /**

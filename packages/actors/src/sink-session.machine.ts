@@ -2,18 +2,24 @@
  * One sink session per partition — never shared — so one partition's frames can never complete
  * another's epoch (invariant I2, the class of numaflow#2516).
  *
- *            batcher.eot(p,e)        all results + end-of-results, or sinkIo.allOk
- *   idle ────────────────────▶ attempt ────────────────────────────▶ eotReceived ──every message settled──▶ idle
- *    ▲  (empty epoch: done     │ writing → awaitingResults             │          (sink.epochDone)
- *    │   at once)              │ bad frame / timeout / crash           │ failures left
- *    │                         ▼                                       ▼
- *    │                   protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
- *    │                         │ no attempt left                       │ no attempt left
- *    │                         ▼                                       ▼
- *    └──sink.epochDone──── finishing ◀──────────────────────────────────┘
- *                             └──▶ fallingBack ⇄ fallbackBackoff
+ *                batcher.eot(p,e)              sinkIo.allOk, or the last result's endOfResults
+ *   idle ────────────────────▶ attempt ──────every message final──────▶ eotReceived (rests there;
+ *   (count 0: done in the      │ writing → awaitingResults     │         its next EOT starts the
+ *    EOT's own step)           │                               │         next attempt, as idle's does)
+ *                              │ bad frame / timeout / crash   │ failures left
+ *                              ▼                               ▼
+ *                        protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
+ *                              │ no attempt left               │ no attempt left
+ *                              ▼                               ▼
+ *                           finishing ◀─────────────────────────┘
+ *                              ├──▶ fallingBack ⇄ fallbackBackoff ──▶ eotReceived
+ *                              └──(dropped)──────────────────────────▶ eotReceived
  *   supervisor.stop (any state) ──▶ done
  *
+ * The answer that ends an attempt chooses done / retrying / finishing on its own transition (the
+ * guards read the work as its action will leave it), so an epoch answered all-ok is two steps —
+ * its EOT's and its answer's — with no eventless step between epochs (issue 12, DESIGN §7).
+ * `eotReceived`: every message of the last epoch with data is final and `sink.epochDone` is out.
  * Takes: `batcher.eot` (with the epoch's messages, as the batcher sends them; or after
  * `batcher.data` frames, which it takes too), `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
@@ -27,7 +33,7 @@
  * A frame of another partition or epoch is reported and dropped: it neither merges into nor
  * ends the attempt in progress. Every message ends `ok | fallback | dropped`.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, not, sendParent, sendTo, setup } from "xstate";
+import { and, assertEvent, assign, fromCallback, fromPromise, not, sendParent, sendTo, setup } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
 import type { Message } from "./message.js";
 import { emptyTallies } from "./epoch-protocol.js";
@@ -36,15 +42,17 @@ import {
   exhaust,
   findViolation,
   frameName,
-  hasAllResults,
+  isEpochSettled,
   isStaleFrame,
   recordAllOk,
   recordResults,
   scheduleBackoff,
   settleAttempt,
+  settledAtEnd,
   startAttempt,
   startEpoch,
   takeReadyEpoch,
+  talliesAfterAllOk,
 } from "./sink-session.logic.js";
 import type {
   EpochWork,
@@ -59,17 +67,6 @@ import type {
 import type { SinkWriterInput, SinkWriterRequest } from "./sink-writer.js";
 
 type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent;
-
-/** The frames that end their attempt: the writer ends the attempt itself when it sends one. */
-function isFinalFrameOf(work: EpochWork | null, partition: number, event: SinkSessionEvent): boolean {
-  return (
-    work !== null &&
-    (event.type === "sinkIo.allOk" || event.type === "sinkIo.endOfResults" || event.type === "sinkIo.crashed") &&
-    event.partition === partition &&
-    event.epoch === work.epoch &&
-    event.attempt === work.attempt
-  );
-}
 
 function requireWork(context: SinkSessionContext): EpochWork {
   if (context.work === null) throw new Error("sink session has no epoch in progress");
@@ -115,6 +112,37 @@ function takeEpochOfEot(inbox: readonly InboxEpoch[], frame: EotFrame): { readon
   const next = appendToInbox(inbox, frame);
   return { ready: next[0]!, inbox: next.slice(1) };
 }
+
+/**
+ * `idle` and `eotReceived` wait for the next EOT alike (one definition, so the two cannot drift).
+ * The eventless check is for epochs that became ready while an attempt ran (pipelined epochs); the
+ * EOT that readies the inbox's first epoch starts its attempt, or completes it when empty, in its
+ * own step.
+ */
+const restingState = {
+  always: [
+    { guard: "hasEmptyReadyEpoch", actions: ["reportEmptyEpochDone", "dropEmptyEpoch"] },
+    { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
+  ],
+  on: {
+    "batcher.eot": [
+      { guard: "eotReadiesEmptyEpoch", actions: ["reportEmptyEpochOfEotDone", "dropEmptyEpochOfEot"] },
+      { guard: "eotReadiesEpoch", target: "attempt", actions: "startEpochOfEot" },
+      { guard: "isOwnPartitionFrame", actions: "appendFrame" },
+      { actions: "reportForeignFrame" },
+    ],
+  },
+} as const;
+
+/**
+ * A protocol violation by a frame that may end its attempt (all-ok, end-of-results, crash): its
+ * own attempt's final frame needs no cancel (the writer ended the attempt when it sent it).
+ */
+const leavingOnViolation = [
+  // Checked first on the cheap attempt test, so a valid answer is checked for violations once.
+  { guard: and([not("isOwnFinalFrame"), "breaksProtocol"]), target: "protocolError", actions: ["recordViolation", "cancelWrite"] },
+  { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+] as const;
 
 export const sinkSessionMachine = setup({
   types: {
@@ -176,13 +204,19 @@ export const sinkSessionMachine = setup({
       assertEvent(event, ["sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
       return findViolation(context.partition, requireWork(context), event) !== null;
     },
-    hasAllResults: ({ context }) => hasAllResults(requireWork(context)),
+    // The attempt's own final frame (all-ok, end-of-results, crash): the writer ended the attempt
+    // when it sent it, so leaving the attempt on it sends no `sinkWriter.cancel`.
+    isOwnFinalFrame: ({ context, event }) => {
+      assertEvent(event, ["sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
+      return event.attempt === requireWork(context).attempt;
+    },
+    // Where a valid answer that ends the attempt takes it, decided on the answer's own transition
+    // from the work as that step's action will leave it (no eventless step after it, issue 12).
+    allOkSettlesEpoch: ({ context }) => requireWork(context).fallbackQueue.length === 0,
+    endSettlesEpoch: ({ context }) => isEpochSettled(settledAtEnd(requireWork(context))),
+    endLeavesRetry: ({ context }) => canRetry(settledAtEnd(requireWork(context)), context.retry),
     canRetry: ({ context }) => canRetry(requireWork(context), context.retry),
     hasFallbackQueue: ({ context }) => requireWork(context).fallbackQueue.length > 0,
-    isEpochSettled: ({ context }) => {
-      const work = requireWork(context);
-      return work.unsettled.length === 0 && work.fallbackQueue.length === 0;
-    },
   },
   actions: {
     appendFrame: assign({
@@ -215,12 +249,14 @@ export const sinkSessionMachine = setup({
       };
     }),
     // An idle partition's EOT(count 0) completes at once: it never holds up the join (I3).
-    completeEmptyEpoch: enqueueActions(({ context, enqueue }) => {
-      const ready = takeReadyEpoch(context.inbox)!;
-      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: ready.epoch, tallies: emptyTallies };
-      enqueue.sendParent(done);
-      enqueue.assign({ inbox: context.inbox.slice(1), completedEpochs: context.completedEpochs + 1 });
-    }),
+    // A send and one assign, listed in that order: the send reads the context before the update.
+    reportEmptyEpochDone: sendParent(({ context }): EpochDoneEvent => ({
+      type: "sink.epochDone",
+      partition: context.partition,
+      epoch: takeReadyEpoch(context.inbox)!.epoch,
+      tallies: emptyTallies,
+    })),
+    dropEmptyEpoch: assign(({ context }) => ({ inbox: context.inbox.slice(1), completedEpochs: context.completedEpochs + 1 })),
     requestWrite: sendTo("sinkWriter", ({ context }): SinkWriterRequest => {
       const work = requireWork(context);
       const input: SinkWriteInput = {
@@ -233,21 +269,22 @@ export const sinkSessionMachine = setup({
       return { type: "sinkWriter.write", input };
     }),
     // Leaving the attempt before its final frame (timeout, protocol error): the writer aborts it.
-    // After its own final frame the writer has ended it already, and a stop ends the writer.
-    cancelWrite: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type === "supervisor.stop" || isFinalFrameOf(context.work, context.partition, event)) return;
+    // Listed on those transitions only: after its own final frame the writer has ended the attempt
+    // already, and a stop ends the writer.
+    cancelWrite: sendTo("sinkWriter", ({ context }): SinkWriterRequest => {
       const work = requireWork(context);
-      enqueue.sendTo("sinkWriter", { type: "sinkWriter.cancel", epoch: work.epoch, attempt: work.attempt } satisfies SinkWriterRequest);
+      return { type: "sinkWriter.cancel", epoch: work.epoch, attempt: work.attempt };
     }),
-    // The EOT that readies the inbox's first epoch, recorded and acted on in one context update
-    // (each assign copies the context): an empty epoch completes at once, so an idle partition's
-    // EOT(count 0) never holds up the join (I3).
-    completeEmptyEpochOfEot: enqueueActions(({ context, event, enqueue }) => {
+    // The EOT that readies the inbox's first epoch when it is empty (count 0): the inbox's first
+    // epoch is the EOT's own (`completesFirstEpoch`), so the report is made from the event and the
+    // inbox updated in one assign. An idle partition's EOT(count 0) never holds up the join (I3).
+    reportEmptyEpochOfEotDone: sendParent(({ context, event }): EpochDoneEvent => {
       assertEvent(event, "batcher.eot");
-      const { ready, inbox } = takeEpochOfEot(context.inbox, event);
-      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: ready.epoch, tallies: emptyTallies };
-      enqueue.sendParent(done);
-      enqueue.assign({ inbox, completedEpochs: context.completedEpochs + 1 });
+      return { type: "sink.epochDone", partition: context.partition, epoch: event.epoch, tallies: emptyTallies };
+    }),
+    dropEmptyEpochOfEot: assign(({ context, event }) => {
+      assertEvent(event, "batcher.eot");
+      return { inbox: takeEpochOfEot(context.inbox, event).inbox, completedEpochs: context.completedEpochs + 1 };
     }),
     startEpochOfEot: assign(({ context, event }) => {
       assertEvent(event, "batcher.eot");
@@ -270,10 +307,25 @@ export const sinkSessionMachine = setup({
         return recordResults(requireWork(context), event.results);
       },
     }),
-    // The all-ok answer, recorded and its attempt settled in one context update (issue 12: each
-    // assign copies the context and rebuilds the snapshot); eotReceived has nothing left to settle.
+    // The all-ok answer that settles the epoch: reported done and the work dropped, with no
+    // settled copy of the work built (a send, then one assign).
+    reportDoneAfterAllOk: sendParent(({ context }): EpochDoneEvent => {
+      const work = requireWork(context);
+      return { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: talliesAfterAllOk(work) };
+    }),
+    // The all-ok answer of an attempt whose epoch still holds fallback answers of earlier attempts:
+    // recorded and settled in one update, on the way to `finishing`.
     recordAllOk: assign({ work: ({ context }) => settleAttempt(recordAllOk(requireWork(context)), "no result") }),
-    markEndOfResults: assign({ work: ({ context }) => ({ ...requireWork(context), endOfResults: true }) }),
+    // A valid end-of-results: the attempt's results are complete. Its settled work (`settledAtEnd`)
+    // is what the guards chose by; one of these records it.
+    reportDoneAtEnd: sendParent(({ context }): EpochDoneEvent => {
+      const work = settledAtEnd(requireWork(context));
+      return { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: work.tallies };
+    }),
+    scheduleRetryAtEnd: assign(({ context }) => scheduleBackoff(settledAtEnd(requireWork(context)), context.retry, context.rng)),
+    settleAtEnd: assign({ work: ({ context }) => settledAtEnd(requireWork(context)) }),
+    // The epoch is done and reported: the session keeps no work (one assign, after the report).
+    dropWork: assign(({ context }) => ({ work: null, completedEpochs: context.completedEpochs + 1 })),
     recordViolation: assign({
       work: ({ context, event }) => {
         assertEvent(event, ["sinkIo.results", "sinkIo.allOk", "sinkIo.endOfResults", "sinkIo.crashed"]);
@@ -290,7 +342,6 @@ export const sinkSessionMachine = setup({
         return { ...work, violation };
       },
     }),
-    settleAttempt: assign({ work: ({ context }) => settleAttempt(requireWork(context), "no result") }),
     settleAfterViolation: assign({
       work: ({ context }) => {
         const work = requireWork(context);
@@ -310,20 +361,15 @@ export const sinkSessionMachine = setup({
     }),
     scheduleBackoff: assign(({ context }) => scheduleBackoff(requireWork(context), context.retry, context.rng)),
     exhaustUnsettled: assign({ work: ({ context }) => exhaust(requireWork(context), context.retry) }),
-    completeEpoch: enqueueActions(({ context, enqueue }) => {
+    reportEpochDone: sendParent(({ context }): EpochDoneEvent => {
       const work = requireWork(context);
-      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: work.tallies };
-      enqueue.sendParent(done);
-      enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
+      return { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies: work.tallies };
     }),
-    // The fallback sink holds the queued messages: they count as `fallback`, and the epoch is done
-    // (one context update: each assign copies the context and rebuilds the snapshot).
-    completeEpochAfterFallback: enqueueActions(({ context, enqueue }) => {
+    // The fallback sink holds the queued messages: they count as `fallback`, and the epoch is done.
+    reportEpochDoneAfterFallback: sendParent(({ context }): EpochDoneEvent => {
       const work = requireWork(context);
       const tallies = { ...work.tallies, fallback: work.tallies.fallback + work.fallbackQueue.length };
-      const done: EpochDoneEvent = { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies };
-      enqueue.sendParent(done);
-      enqueue.assign({ work: null, completedEpochs: context.completedEpochs + 1 });
+      return { type: "sink.epochDone", partition: context.partition, epoch: work.epoch, tallies };
     }),
   },
 }).createMachine({
@@ -355,56 +401,42 @@ export const sinkSessionMachine = setup({
     "supervisor.stop": ".done",
   },
   states: {
-    idle: {
-      // For epochs that were ready before the session came back to idle (pipelined epochs).
-      always: [
-        { guard: "hasEmptyReadyEpoch", actions: "completeEmptyEpoch" },
-        { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
-      ],
-      on: {
-        "batcher.eot": [
-          { guard: "eotReadiesEmptyEpoch", actions: "completeEmptyEpochOfEot" },
-          { guard: "eotReadiesEpoch", target: "attempt", actions: "startEpochOfEot" },
-          { guard: "isOwnPartitionFrame", actions: "appendFrame" },
-          { actions: "reportForeignFrame" },
-        ],
-      },
-    },
+    // Where a session waits before its first epoch with data; an idle partition's count-0 EOTs
+    // complete here without leaving it.
+    idle: restingState,
     attempt: {
       initial: "writing",
       entry: "requestWrite",
-      exit: "cancelWrite",
-      after: { resultTimeout: { target: "protocolError", actions: "recordTimeout" } },
-      // The attempt is settled on the way to eotReceived (here and with the all-ok answer), not in
-      // eotReceived's entry: one context update per step (issue 12).
-      always: { guard: "hasAllResults", target: "eotReceived", actions: "settleAttempt" },
+      after: { resultTimeout: { target: "protocolError", actions: ["recordTimeout", "cancelWrite"] } },
+      // An answer that ends the attempt decides where it goes on its own transition, from the
+      // work as its action leaves it: done (eotReceived), a retry, or finishing (issue 12: no
+      // eventless step after it). `eotReceived` is entered by every epoch whose every message is final.
       on: {
         "sinkIo.results": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
-          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+          // A results frame never ends its attempt: leaving on it cancels the attempt.
+          { guard: "breaksProtocol", target: "protocolError", actions: ["recordViolation", "cancelWrite"] },
           { actions: "recordResults" },
         ],
         // Every result ok and the end of results, in one frame (the common case, see fromSinkFunction).
         "sinkIo.allOk": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
-          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
-          // Every result is in: straight to eotReceived (what `hasAllResults` would do one step later).
-          // eotReceived stays a state every epoch enters (DESIGN §2's explicit EOT states).
-          { target: "eotReceived", actions: "recordAllOk" },
+          ...leavingOnViolation,
+          { guard: "allOkSettlesEpoch", target: "eotReceived", actions: ["reportDoneAfterAllOk", "dropWork"] },
+          // Fallback answers of earlier attempts are still queued: nothing to retry, so on to them.
+          { target: "finishing", actions: "recordAllOk" },
         ],
         "sinkIo.endOfResults": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
-          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
-          { actions: "markEndOfResults" },
+          ...leavingOnViolation,
+          { guard: "endSettlesEpoch", target: "eotReceived", actions: ["reportDoneAtEnd", "dropWork"] },
+          { guard: "endLeavesRetry", target: "retrying", actions: "scheduleRetryAtEnd" },
+          { target: "finishing", actions: "settleAtEnd" },
         ],
-        "sinkIo.crashed": [
-          { guard: "isForeignFrame", actions: "reportStrayFrame" },
-          { guard: "isStaleFrame" },
-          { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
-        ],
+        "sinkIo.crashed": [{ guard: "isForeignFrame", actions: "reportStrayFrame" }, { guard: "isStaleFrame" }, ...leavingOnViolation],
       },
       states: {
         writing: {
@@ -419,15 +451,10 @@ export const sinkSessionMachine = setup({
         awaitingResults: {},
       },
     },
-    // Entered with the attempt settled (see above): decides retry / finish / done from it.
-    eotReceived: {
-      always: [
-        // Every message ended ok (or dropped before): nothing to exhaust, nothing to fall back.
-        { guard: "isEpochSettled", target: "idle", actions: "completeEpoch" },
-        { guard: "canRetry", target: "retrying", actions: "scheduleBackoff" },
-        { target: "finishing" },
-      ],
-    },
+    // Every message of the last epoch with data ended ok | fallback | dropped (its EOT answered to
+    // the end) and `sink.epochDone` went out; the session waits here for the next EOT, as in idle.
+    // Entered on the transition that completed the epoch: no decision is left for an eventless step.
+    eotReceived: restingState,
     retrying: {
       after: { retryBackoff: { target: "attempt", actions: "startNextAttempt" } },
     },
@@ -438,7 +465,7 @@ export const sinkSessionMachine = setup({
     },
     finishing: {
       entry: "exhaustUnsettled",
-      always: [{ guard: "hasFallbackQueue", target: "fallingBack" }, { target: "idle", actions: "completeEpoch" }],
+      always: [{ guard: "hasFallbackQueue", target: "fallingBack" }, { target: "eotReceived", actions: ["reportEpochDone", "dropWork"] }],
     },
     fallingBack: {
       invoke: {
@@ -447,7 +474,7 @@ export const sinkSessionMachine = setup({
           const work = requireWork(context);
           return { vertex: context.vertex, partition: context.partition, epoch: work.epoch, items: work.fallbackQueue };
         },
-        onDone: { target: "idle", actions: "completeEpochAfterFallback" },
+        onDone: { target: "eotReceived", actions: ["reportEpochDoneAfterFallback", "dropWork"] },
         // A failing fallback is retried without end: the message is never lost (DESIGN §2.1).
         onError: { target: "fallbackBackoff", actions: "scheduleBackoff" },
       },
@@ -458,4 +485,3 @@ export const sinkSessionMachine = setup({
     done: { type: "final" },
   },
 });
-

@@ -26,7 +26,7 @@ describe("sink session: sinkIo.allOk", () => {
     expect(s.epochsDone()).toEqual([
       { type: "sink.epochDone", partition: PARTITION, epoch: 1, tallies: { messages: 3, ok: 3, fallback: 0, dropped: 0, retries: 0 } },
     ]);
-    expect(s.state()).toBe("idle");
+    expect(s.state()).toBe("eotReceived");
     s.stop();
   });
 

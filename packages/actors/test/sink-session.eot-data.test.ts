@@ -16,7 +16,7 @@ describe("sink session: an EOT that carries the epoch's data", () => {
     expect(s.attempts.map(ids)).toEqual([["a", "b"]]);
     s.attempts[0]!.send({ type: "sinkIo.allOk", ...frame(1, 1) });
     expect(s.epochsDone().map((e) => [e.epoch, e.tallies.ok])).toEqual([[1, 2]]);
-    expect(s.state()).toBe("idle");
+    expect(s.state()).toBe("eotReceived");
     s.stop();
   });
 

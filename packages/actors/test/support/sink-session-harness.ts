@@ -4,7 +4,7 @@
  * collects what the session reports. Exists because the sink-session tests all drove the session
  * through this same rig.
  */
-import { createActor, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject } from "xstate";
+import { createActor, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject, type InspectionEvent } from "xstate";
 import {
   defaultRetryPolicy,
   fromSinkAttempts,
@@ -12,6 +12,7 @@ import {
   type EpochDoneEvent,
   type FallbackWriteInput,
   type ProtocolErrorEvent,
+  type RetryPolicy,
   type SinkIoEvent,
   type SinkResult,
   type SinkWriteInput,
@@ -39,13 +40,17 @@ export interface SinkSessionOptions {
    * awaits results; without it the session stays `writing` until the first answer.
    */
   readonly reportsSent: boolean;
+  /** What happens once retries are spent (`retry` by default). */
+  readonly onFailure?: RetryPolicy["onFailure"];
+  /** Sees the run's inspection events (the session's microsteps among them). */
+  readonly inspect?: (event: InspectionEvent) => void;
 }
 
 /**
  * Starts a session on `PARTITION` (retry every 10 ms, 3 attempts; 100 ms result timeout) whose
  * fallback writer always succeeds.
  */
-export function startSinkSession({ reportsSent }: SinkSessionOptions) {
+export function startSinkSession({ reportsSent, onFailure = "retry", inspect }: SinkSessionOptions) {
   const clock = new SimulatedClock();
   const attempts: SinkAttempt[] = [];
   const sinkWriter = fromSinkAttempts((input, sendBack) => {
@@ -61,13 +66,13 @@ export function startSinkSession({ reportsSent }: SinkSessionOptions) {
       input: {
         vertex: "v",
         partition: PARTITION,
-        retry: { ...defaultRetryPolicy, intervalMs: 10, steps: 3, onFailure: "retry" },
+        retry: { ...defaultRetryPolicy, intervalMs: 10, steps: 3, onFailure },
         resultTimeoutMs: 100,
       },
     },
     on: { "*": { actions: ({ event }) => toParent.push(event) } },
   });
-  const actor = createActor(parent, { clock });
+  const actor = createActor(parent, inspect === undefined ? { clock } : { clock, inspect });
   actor.start();
   const session = actor.getSnapshot().children.session as AnyActorRef;
   const state = () => (session.getSnapshot() as { value: unknown }).value;

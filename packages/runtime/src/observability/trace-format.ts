@@ -36,8 +36,13 @@
  * (`io` records of `readerIo` with `to`: the batcher's path) and answers the reader only when a
  * grant ends. A v4 trace feeds every read to the reader, which no longer hands reads over, so the
  * batcher's steps would be missing from its first read on.
+ *
+ * v6 (issue 12): a sink session's answer that ends an attempt decides in its own step (done,
+ * retry or finishing) and the session rests in `eotReceived` after an epoch until the next EOT. A
+ * v5 trace expects the eventless steps after the answer (to `eotReceived`'s decision, then back to
+ * `idle`), so its replay would diverge at the first epoch's answer.
  */
-export const traceFormat = "weir.trace/v5";
+export const traceFormat = "weir.trace/v6";
 /** Formats this replay refuses with a reason, not just "unsupported". */
 export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v1":
@@ -48,6 +53,8 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
     "it was recorded when an epoch's data went to the sink session in a batcher.data frame before its EOT, the batcher returned to collecting after every close and a reader asked for every read; replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v4":
     "it was recorded when every read went from a reader's readerIo to the reader, which handed it to the batcher (now readerIo hands reads to the batcher itself); replay it with the Weir version that recorded it, or record the run again",
+  "weir.trace/v5":
+    "it was recorded when a sink session went back to idle in an eventless step after every epoch (now an attempt's answer decides in its own step and the session rests in eotReceived); replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
