@@ -16,7 +16,9 @@
  * (credit used up, end of stream, or paused for a drain) leads on — to `reading` again (a new
  * grant), `awaitingCommit` or `draining`. A drain sends `reader.pause` while a grant runs, and the
  * reader reports `reader.draining` only after that grant's `done`: no read answers after the
- * report. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
+ * report. A seal taken while a grant runs extends it (`reader.credit`, the sealed count), so in a
+ * steady stream a grant goes on across epochs and ends only on a full window, the end of the input,
+ * a failed read or a pause. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
  * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
  * Hand-over (issue 12): `fromPartitionIo` hands reads of new entries to the batcher itself and
  * answers only the read that ends a grant, with `handedOver` (counted into `unsealed` then); an
@@ -213,7 +215,10 @@ export const partitionReaderMachine = setup({
       assertEvent(event, "readerIo.batch");
       return endsGrant(event);
     },
-    isWindowFull: ({ context }) => context.unsealed >= context.settings.readBatchSize,
+    sealsEntries: ({ event }) => {
+      assertEvent(event, "batcher.sealed");
+      return event.offsets.length > 0;
+    },
     // The seal leaves the window with room (the context as `recordSealed` will leave it).
     sealFreesRoom: ({ context, event }) => {
       assertEvent(event, "batcher.sealed");
@@ -268,6 +273,12 @@ export const partitionReaderMachine = setup({
         ...(context.pending !== null && context.pending.after !== null ? { after: context.pending.after } : {}),
       };
       return { type: "reader.read", input };
+    }),
+    // A seal in `reading`: the room it frees goes to the running grant (ignored by `readerIo` when
+    // the grant has just ended: the reader then counts the seal into the next one).
+    extendGrant: sendTo(ioId, ({ event }): ReaderIoRequest => {
+      assertEvent(event, "batcher.sealed");
+      return { type: "reader.credit", entries: event.offsets.length };
     }),
     // A drain in `reading` (a grant runs there, always): the read in flight ends it (its answer says `done`).
     pauseReads: sendTo(ioId, { type: "reader.pause" } satisfies ReaderIoRequest),
@@ -405,7 +416,9 @@ export const partitionReaderMachine = setup({
                 // The fetch region's states take the drain themselves (the commit region's do not),
                 // so one transition handles it; here a grant runs, and it is paused.
                 "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
-                "batcher.sealed": { actions: "recordSealed" },
+                // A seal frees room while the grant runs: the grant's credit grows by it, and the
+                // grant goes on rather than ending and being granted again (reader-io.ts).
+                "batcher.sealed": [{ guard: "sealsEntries", actions: ["recordSealed", "extendGrant"] }, { actions: "recordSealed" }],
                 // Each answer is one step (see `answerTransitions`).
                 "readerIo.batch": [...answerTransitions(false), ...answerTransitions(true)],
                 "readerIo.readFailed": [

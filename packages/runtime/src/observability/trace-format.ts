@@ -36,8 +36,13 @@
  * (`io` records of `readerIo` with `to`: the batcher's path) and answers the reader only when a
  * grant ends. A v4 trace feeds every read to the reader, which no longer hands reads over, so the
  * batcher's steps would be missing from its first read on.
+ *
+ * v6 (issue 12, session 8): a seal while a reader's grant runs adds to the grant's credit (a
+ * `reader.credit` request to `readerIo`), so a grant goes on across epochs and the reader hears far
+ * fewer grant ends. A v5 trace has a grant end and a new `reader.read` where this reader extends
+ * the running grant instead, so its replay would diverge at the first seal during a grant.
  */
-export const traceFormat = "weir.trace/v5";
+export const traceFormat = "weir.trace/v6";
 /** Formats this replay refuses with a reason, not just "unsupported". */
 export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v1":
@@ -48,6 +53,8 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
     "it was recorded when an epoch's data went to the sink session in a batcher.data frame before its EOT, the batcher returned to collecting after every close and a reader asked for every read; replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v4":
     "it was recorded when every read went from a reader's readerIo to the reader, which handed it to the batcher (now readerIo hands reads to the batcher itself); replay it with the Weir version that recorded it, or record the run again",
+  "weir.trace/v5":
+    "it was recorded when a reader's grant ended once its first credit was used up, and the reader granted again (now a seal extends the running grant with reader.credit); replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
