@@ -18,7 +18,9 @@
  * the previous one is used up. The credit keeps the window's bound: the reader never holds more
  * than `readBatchSize` unsealed entries. A seal while a grant runs adds the entries it frees to the
  * grant's credit (`reader.credit`), so in a steady stream a grant goes on across epochs: the credit
- * left is always `readBatchSize` minus what is handed over and not sealed.
+ * left is always `readBatchSize` minus what is handed over and not sealed. A read's credit is judged
+ * after its hand-over, which may bring a seal with it (the read filled the epoch and the close ran
+ * within the hand-over): then the grant goes on instead of ending on a window that is free again.
  *
  * Why the batcher directly (issue 12): the reader's step per read only relayed the batch (one
  * event in, one out). The reader is told what it needs when the grant ends: how many entries went
@@ -224,26 +226,29 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
           reading = false;
           const { entries } = output;
           const { pendingDone, endOfStream } = readProgress(input, input.max, output);
-          // Seals that came while the read was in flight add to what is left of the credit.
-          const credit = input.max - entries.length + current.added;
-          const done = endOfStream || credit <= 0 || current.paused;
-          // The grant moves on before the answer goes out: the reader takes the answer at once
-          // and may send a new grant while it does.
-          if (grant === current) grant = done ? undefined : nextGrant(current, output, pendingDone, credit);
           const advanced = isNewerWatermark(output.watermark, watermark);
           watermark = laterWatermark(watermark, output.watermark);
           // New entries go to the batcher from here (issue 12: the reader's step and event per read
           // were only a relay); pending pages still go through the reader, which tracks where they
           // end. Without a batcher in the system (a reader run on its own) everything goes to the reader.
           const batcher = input.fromPending || stopped ? undefined : (system.get(batcherId) as AnyActorRef | undefined);
+          if (batcher !== undefined && (entries.length > 0 || advanced)) {
+            const batch: BatchReadEvent = advanced
+              ? { type: "reader.batchRead", partition, entries, watermark: output.watermark }
+              : { type: "reader.batchRead", partition, entries };
+            relay(system, self, batcher, batch);
+            handedOver += entries.length;
+          }
+          // Judged after the hand-over: seals that came while the read was in flight, or that the
+          // hand-over itself led to (it filled the epoch, the supervisor closed it and the reader
+          // took the seal, all within the relay), add to what is left of the credit, so a grant that
+          // fills the window goes on when the window is freed at once.
+          const credit = input.max - entries.length + current.added;
+          const done = endOfStream || credit <= 0 || current.paused;
+          // The grant moves on before the answer goes out: the reader takes the answer at once
+          // and may send a new grant while it does.
+          if (grant === current) grant = done ? undefined : nextGrant(current, output, pendingDone, credit);
           if (batcher !== undefined) {
-            if (entries.length > 0 || advanced) {
-              const batch: BatchReadEvent = advanced
-                ? { type: "reader.batchRead", partition, entries, watermark: output.watermark }
-                : { type: "reader.batchRead", partition, entries };
-              relay(system, self, batcher, batch);
-              handedOver += entries.length;
-            }
             if (done) {
               const answer: BatchAnswer = { type: "readerIo.batch", entries: [], endOfStream, done: true, handedOver };
               if (watermark !== undefined) answer.watermark = watermark;

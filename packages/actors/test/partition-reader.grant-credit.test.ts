@@ -42,7 +42,7 @@ class GrantWatch {
 // took that answer (a step) to grant the room its seals had freed meanwhile — about once per
 // partition-epoch. A seal while the grant runs now adds to its credit (`reader.credit`), so in a
 // steady stream a grant goes on across epochs; it ends only when the window is really full (the
-// epoch that filled it not yet sealed), the input ends or a drain pauses it.
+// epoch that filled it not yet sealed: a throttled close), the input ends or a drain pauses it.
 describe("partition reader: a seal extends the running grant", () => {
   it("hears a grant end only when the window is full or the input ends, and keeps the window's bound and count", async () => {
     const readBatchSize = 100;
@@ -78,6 +78,11 @@ describe("partition reader: a seal extends the running grant", () => {
     // it started with was used up (every ~100 entries), and the reader granted again.
     expect(watch.seals[1]).toBeGreaterThan(10);
     expect(watch.grantEnds[1]).toBeLessThanOrEqual(2);
+    // Partition 0 fills its window with the read that fills the epoch; the close that read leads
+    // to seals the epoch within the hand-over, so its credit comes back before the grant is judged
+    // used up: the grant goes on there too (only a throttled close would leave it waiting).
+    expect(watch.seals[0]).toBeGreaterThan(10);
+    expect(watch.grantEnds[0]).toBeLessThan(watch.seals[0]! / 4);
     expect(watch.maxHeld).toBeLessThanOrEqual(readBatchSize);
     expect(watch.mismatches).toEqual([]);
   });
