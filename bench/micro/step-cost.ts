@@ -8,7 +8,7 @@
  *
  *   node .build/micro/step-cost.js [--iterations 100000]
  */
-import { createActor, initialTransition, type AnyActorScope, type AnyStateMachine, type EventObject } from "xstate";
+import { createActor, initialTransition, setup, type AnyActorScope, type AnyStateMachine, type EventObject } from "xstate";
 import { batcherMachine, defaultRetryPolicy, partitionReaderMachine, sinkSessionMachine, supervisorMachine, type Message } from "@weir/actors";
 
 const argv = process.argv.slice(2);
@@ -19,14 +19,17 @@ const iterations = argv.includes("--iterations") ? Number(argv[argv.indexOf("--i
  * has a stand-in parent, so `sendParent` resolves (to an actor that never runs).
  */
 function inertScope(machine: AnyStateMachine, input: unknown): AnyActorScope {
-  const self = createActor(machine, { input });
-  Object.assign(self, { _parent: createActor(machine, { input }) });
+  // A parent, so that steps which send to it (the batcher's reports) resolve; nothing is delivered.
+  const parent = createActor(setup({}).createMachine({}));
+  const self = createActor(machine, { input, parent } as Parameters<typeof createActor>[1]);
   const nothing = () => undefined;
   return { self, defer: nothing, id: "", logger: nothing, sessionId: "", stopChild: nothing, system: self.system, emit: nothing, actionExecutor: nothing } as unknown as AnyActorScope;
 }
 
-/** `before`: events taken first (not timed), to measure a step from the state they leave. */
-function measure(name: string, machine: AnyStateMachine, input: unknown, event: EventObject & Record<string, unknown>, before: readonly EventObject[] = []): void {
+type AnyEvent = EventObject & Record<string, unknown>;
+
+/** `event`'s step from the snapshot the machine reaches from its initial one through `before`. */
+function measure(name: string, machine: AnyStateMachine, input: unknown, event: AnyEvent, before: readonly AnyEvent[] = []): void {
   const scope = inertScope(machine, input);
   let [snapshot] = initialTransition(machine, input);
   for (const earlier of before) snapshot = machine.transition(snapshot, earlier, scope);
@@ -64,5 +67,17 @@ const eot = { type: "batcher.eot", partition: 0, epoch: 1, count: messages.lengt
 measure("sink session: batcher.eot starting the attempt", sinkSessionMachine, session, eot);
 measure("sink session: sinkIo.allOk completing the epoch", sinkSessionMachine, session, { type: "sinkIo.allOk", partition: 0, epoch: 1, attempt: 1 }, [eot]);
 measure("sink session: batcher.eot with count 0", sinkSessionMachine, session, { type: "batcher.eot", partition: 0, epoch: 1, count: 0 });
-// The batcher's steps send to its parent, which an inert scope has not: not measured here.
-void batcherMachine;
+// As the pipeline takes them: readerIo hands reads to the batcher, the reader hears grant ends.
+const grantEnd = { type: "readerIo.batch", entries: [], endOfStream: false, done: true, handedOver: 50 };
+const windowFull = { type: "readerIo.batch", entries: [], endOfStream: false, done: true, handedOver: 100 };
+const sealed = { type: "batcher.sealed", partition: 0, epoch: 1, offsets: entries.map((entry) => entry.offset) };
+measure("reader: readerIo.batch ending the grant, granting again (pipeline)", partitionReaderMachine, reader, grantEnd);
+measure("reader: readerIo.batch ending the grant, window full", partitionReaderMachine, reader, windowFull);
+measure("reader: batcher.sealed in awaitingCommit, freeing room", partitionReaderMachine, reader, sealed, [windowFull]);
+measure("reader: supervisor.commit of a sealed epoch", partitionReaderMachine, reader, { type: "supervisor.commit", epoch: 1 }, [windowFull, sealed]);
+measure("reader: readerIo.acked", partitionReaderMachine, reader, { type: "readerIo.acked", epoch: 1 }, [windowFull, sealed, { type: "supervisor.commit", epoch: 1 }]);
+const batcher = { vertex: "v", partition: 0, readBatchSize: 100 };
+const handOver = { type: "reader.batchRead", partition: 0, entries };
+measure("batcher: reader.batchRead, first data (filling)", batcherMachine, batcher, handOver);
+measure("batcher: reader.batchRead filling the epoch (full)", batcherMachine, batcher, handOver, [handOver]);
+measure("batcher: supervisor.closeEpoch (flushing, eotSent)", batcherMachine, batcher, { type: "supervisor.closeEpoch", epoch: 1 }, [handOver]);

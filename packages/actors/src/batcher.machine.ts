@@ -22,7 +22,7 @@
  * partition's count-0 EOT carries it too; a watermark newer than the last sealed one is news like
  * data (`batcher.filling`), so an epoch closes to carry it. Without watermarks nothing changes.
  */
-import { assertEvent, assign, enqueueActions, sendParent, setup } from "xstate";
+import { assertEvent, assign, sendParent, sendTo, setup } from "xstate";
 import {
   actorIds,
   type BatcherFillingEvent,
@@ -45,11 +45,36 @@ function hasNews(context: BatcherContext): boolean {
 }
 
 /** What recording a hand-over changes in the context. */
-function appended(context: BatcherContext, event: BatchReadEvent): Partial<BatcherContext> {
-  // An older watermark than the one kept does not lower it.
-  const watermark = isNewerWatermark(event.watermark, context.watermark) ? { watermark: event.watermark } : {};
-  if (event.entries.length === 0) return watermark;
-  return { open: [...context.open, event.entries], openCount: context.openCount + event.entries.length, ...watermark };
+function appended(context: BatcherContext, event: BatchReadEvent, fullReported: boolean): Partial<BatcherContext> {
+  // An older watermark than the one kept does not lower it. One object literal of one shape, no
+  // spreads (they were most of a hand-over's own time, issue 12).
+  const watermark = isNewerWatermark(event.watermark, context.watermark) ? event.watermark : context.watermark;
+  const { entries } = event;
+  return {
+    open: entries.length === 0 ? context.open : [...context.open, entries],
+    openCount: context.openCount + entries.length,
+    fullReported,
+    watermark,
+  };
+}
+
+/**
+ * The open epoch's messages and offsets, in order, each in one array allocated at its final size
+ * (the hand-overs are kept as they came and joined once, at the close). Two plain loops rather than
+ * one taking a field getter: a getter per entry was a call V8 could not inline (two callers).
+ */
+function messagesOf(context: BatcherContext): Message[] {
+  const out: Message[] = new Array<Message>(context.openCount);
+  let at = 0;
+  for (const entries of context.open) for (let i = 0; i < entries.length; i += 1) out[at++] = entries[i]!.message;
+  return out;
+}
+
+function offsetsOf(context: BatcherContext): string[] {
+  const out: string[] = new Array<string>(context.openCount);
+  let at = 0;
+  for (const entries of context.open) for (let i = 0; i < entries.length; i += 1) out[at++] = entries[i]!.offset;
+  return out;
 }
 
 /**
@@ -59,9 +84,9 @@ function appended(context: BatcherContext, event: BatchReadEvent): Partial<Batch
  */
 function handOver<Target extends "collecting" | undefined>(target: Target) {
   return [
-    { guard: "fillsEmptyEpoch", target, actions: "appendAndReportFull" },
+    { guard: "fillsEmptyEpoch", target, actions: ["appendFull", "reportFull"] },
     { guard: "isFirstData", target, actions: ["append", "reportFilling"] },
-    { guard: "fillsOpenEpoch", target, actions: "appendAndReportFull" },
+    { guard: "fillsOpenEpoch", target, actions: ["appendFull", "reportFull"] },
     { target, actions: "append" },
   ] as const;
 }
@@ -94,52 +119,50 @@ export const batcherMachine = setup({
   actions: {
     append: assign(({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      return appended(context, event);
+      return appended(context, event, context.fullReported);
     }),
     reportFilling: sendParent(({ context }): BatcherFillingEvent => ({ type: "batcher.filling", partition: context.partition })),
-    // The hand-over that fills the epoch, recorded and reported with one context update (issue 12:
-    // each assign copies the context and rebuilds the snapshot).
-    appendAndReportFull: enqueueActions(({ context, event, enqueue }) => {
+    // The hand-over that fills the epoch: one context update, then the report. Named actions, not
+    // `enqueueActions`: that one builds its `enqueue` helpers and a fresh action object per queued
+    // action on every step, which cost more than the step itself (issue 12, session 8).
+    appendFull: assign(({ context, event }) => {
       assertEvent(event, "reader.batchRead");
-      const full: BatcherFullEvent = { type: "batcher.full", partition: context.partition };
-      enqueue.sendParent(full);
-      enqueue.assign({ ...appended(context, event), fullReported: true });
+      return appended(context, event, true);
     }),
-    sendEpoch: enqueueActions(({ context, event, enqueue, system }) => {
-      assertEvent(event, "supervisor.closeEpoch");
-      const { partition, vertex, open, openCount, watermark } = context;
-      const session = system.get(actorIds.sinkSession(vertex, partition));
-      const reader = system.get(actorIds.reader(vertex, partition));
-      // One pass over the hand-overs builds both lists, each allocated once at its final size.
-      const messages: Message[] = new Array(openCount);
-      const offsets: string[] = new Array(openCount);
-      let at = 0;
-      for (const entries of open) {
-        for (let i = 0; i < entries.length; i += 1) {
-          const entry = entries[i]!;
-          messages[at] = entry.message;
-          offsets[at] = entry.offset;
-          at += 1;
-        }
-      }
-      // The epoch's data rides on its EOT (one batch): DATA frames would cost an event and a
-      // sink-session step each. The fields only when there is something: frames stay as small as before.
-      const eot: EotFrame =
-        openCount === 0
-          ? watermark === undefined
+    reportFull: sendParent(({ context }): BatcherFullEvent => ({ type: "batcher.full", partition: context.partition })),
+    // The close: EOT to the sink session, SEALED to the reader, then the open epoch is emptied.
+    // Both frames are built from the context before `clearEpoch` runs (XState resolves a list's
+    // actions in order, each seeing the context the ones before it left).
+    sendEot: sendTo(
+      ({ context, system }) => system.get(actorIds.sinkSession(context.vertex, context.partition)),
+      ({ context, event }): EotFrame => {
+        assertEvent(event, "supervisor.closeEpoch");
+        const { partition, openCount, watermark } = context;
+        // The epoch's data rides on its EOT (one batch): DATA frames would cost an event and a
+        // sink-session step each. The fields only when there is something: frames stay small.
+        if (openCount === 0) {
+          return watermark === undefined
             ? { type: "batcher.eot", partition, epoch: event.epoch, count: 0 }
-            : { type: "batcher.eot", partition, epoch: event.epoch, count: 0, watermark }
-          : watermark === undefined
-            ? { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, messages }
-            : { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, messages, watermark };
-      enqueue.sendTo(session, eot);
-      const sealed: SealedEvent =
-        watermark === undefined
+            : { type: "batcher.eot", partition, epoch: event.epoch, count: 0, watermark };
+        }
+        const messages = messagesOf(context);
+        return watermark === undefined
+          ? { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, messages }
+          : { type: "batcher.eot", partition, epoch: event.epoch, count: openCount, messages, watermark };
+      },
+    ),
+    sendSealed: sendTo(
+      ({ context, system }) => system.get(actorIds.reader(context.vertex, context.partition)),
+      ({ context, event }): SealedEvent => {
+        assertEvent(event, "supervisor.closeEpoch");
+        const { partition, watermark } = context;
+        const offsets = offsetsOf(context);
+        return watermark === undefined
           ? { type: "batcher.sealed", partition, epoch: event.epoch, offsets }
           : { type: "batcher.sealed", partition, epoch: event.epoch, offsets, watermark };
-      enqueue.sendTo(reader, sealed);
-      enqueue.assign({ open: [], openCount: 0, fullReported: false, sealedEpochs: context.sealedEpochs + 1, sealedWatermark: watermark });
-    }),
+      },
+    ),
+    clearEpoch: assign(({ context }) => ({ open: [], openCount: 0, fullReported: false, sealedEpochs: context.sealedEpochs + 1, sealedWatermark: context.watermark })),
   },
 }).createMachine({
   id: "batcher",
@@ -166,7 +189,7 @@ export const batcherMachine = setup({
     // Entered by every close and left at once: the hand-over is synchronous, and naming the step
     // keeps the protocol visible in the inspector and in traces.
     flushing: {
-      entry: "sendEpoch",
+      entry: ["sendEot", "sendSealed", "clearEpoch"],
       always: "eotSent",
     },
     // The EOT is sent and the new epoch holds nothing: the next hand-over starts collecting it, a

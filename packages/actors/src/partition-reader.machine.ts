@@ -16,7 +16,9 @@
  * (credit used up, end of stream, or paused for a drain) leads on — to `reading` again (a new
  * grant), `awaitingCommit` or `draining`. A drain sends `reader.pause` while a grant runs, and the
  * reader reports `reader.draining` only after that grant's `done`: no read answers after the
- * report. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
+ * report. A seal taken while a grant runs extends it (`reader.credit`, the sealed count), so in a
+ * steady stream a grant goes on across epochs and ends only on a full window, the end of the input,
+ * a failed read or a pause. `acking` sends `reader.ack` and waits for `readerIo.acked`/`readerIo.ackFailed`.
  * Takes: `batcher.sealed`, `supervisor.commit`, `supervisor.drain`, `supervisor.stop`, `readerIo.*`.
  * Hand-over (issue 12): `fromPartitionIo` hands reads of new entries to the batcher itself and
  * answers only the read that ends a grant, with `handedOver` (counted into `unsealed` then); an
@@ -32,7 +34,7 @@
  * acked with its offsets. An epoch without offsets is acked only when its watermark is newer
  * than the last acked one (so the runtime can publish it); otherwise it completes without I/O.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, sendParent, sendTo, setup } from "xstate";
+import { and, assertEvent, assign, fromCallback, sendParent, sendTo, setup } from "xstate";
 import {
   actorIds,
   type BatchReadEvent,
@@ -74,29 +76,65 @@ function isEmptyCommit(context: PartitionReaderContext, epoch: SealedEpoch): boo
   return epoch.offsets.length === 0 && !isNewerWatermark(epoch.watermark, context.ackedWatermark);
 }
 
-/** `reader.acked` for an epoch whose ack is done (or needed none), and the context after it. */
-function ackedEpoch(context: PartitionReaderContext, done: SealedEpoch, commitQueue: readonly number[]) {
-  const acked: ReaderAckedEvent = {
-    type: "reader.acked",
-    partition: context.partition,
-    epoch: done.epoch,
-    count: done.offsets.length,
-    ...(done.watermark === undefined ? {} : { watermark: done.watermark }),
-  };
-  const update: Partial<PartitionReaderContext> = {
+/** `reader.acked` for an epoch whose ack is done (or needed none). */
+function ackedEvent(context: PartitionReaderContext, done: SealedEpoch): ReaderAckedEvent {
+  const { partition } = context;
+  const { epoch, watermark } = done;
+  const count = done.offsets.length;
+  return watermark === undefined ? { type: "reader.acked", partition, epoch, count } : { type: "reader.acked", partition, epoch, count, watermark };
+}
+
+/** The context once `done`'s ack is recorded: one object literal of one shape (no spreads, issue 12). */
+function afterAck(context: PartitionReaderContext, done: SealedEpoch, commitQueue: readonly number[]): Partial<PartitionReaderContext> {
+  return {
     commitQueue,
     sealed: context.sealed.filter((entry) => entry.epoch !== done.epoch),
     acked: context.acked + done.offsets.length,
     ackedEpochs: [...context.ackedEpochs.slice(-(recentAckedEpochs - 1)), done.epoch],
     ackedWatermark: laterWatermark(context.ackedWatermark, done.watermark),
   };
-  return { acked, update };
+}
+
+/**
+ * The epoch whose ack is done, or that needed none: the commit queue's head (after `acking`, or
+ * `idle`'s eventless check) or the one a commit names (acted on in the commit's own step). The
+ * transitions that complete it are guarded so that it exists.
+ */
+function finished(context: PartitionReaderContext, done: SealedEpoch | undefined): SealedEpoch {
+  if (done === undefined) throw new Error(`partition reader ${context.vertex}/${context.partition}: no sealed epoch to complete`);
+  return done;
+}
+
+/** The read's answer carries entries (or an advanced watermark) the reader hands over itself. */
+function carriesData(context: PartitionReaderContext, event: ReaderIoBatchEvent): boolean {
+  return event.entries.length > 0 || (event.handedOver === undefined && isNewerWatermark(event.watermark, context.watermark));
+}
+
+/**
+ * The transitions of a read's answer, for answers the reader hands over itself (`carrying`, with
+ * `handOverRead` first: it reads the context before `recordRead` updates it) or not. Each answer is
+ * one step (issue 12), the guards judging the context as `recordRead` leaves it. Within a grant the
+ * reader stays; the answer that ends it goes where it leads, or grants the room left and reads on. Two lists of named actions rather than one `enqueueActions`:
+ * that builds its helpers and an action object per queued action on every step (issue 12, session 8).
+ */
+function answerTransitions(carrying: boolean) {
+  const kind = carrying ? "carriesData" : "carriesNoData";
+  const actions = carrying ? (["handOverRead", "recordRead"] as const) : (["recordRead"] as const);
+  return [
+    { guard: and([kind, "drainsAfterGrant"]), target: "draining", actions },
+    { guard: and([kind, "fillsWindowWithGrant"]), target: "awaitingCommit", actions },
+    // Reading on: the next grant is sent in the step's actions, after `recordRead` (it sees the room
+    // that leaves); `reading` is not re-entered (a re-entering transition costs XState a search for
+    // the transition's domain, ~10 % of the step, for an exit and an entry that do nothing else).
+    { guard: and([kind, "endsGrant"]), actions: [...actions, "requestRead"] },
+    { guard: kind, actions },
+  ] as const;
 }
 
 /**
  * What the reader's context becomes once a read's answer is recorded. The answer's transition
  * picks its target from this (guards see the context before the step's actions run) and
- * `handOff` assigns it, so both agree.
+ * `recordRead` assigns it, so both agree.
  */
 function afterRead(
   context: PartitionReaderContext,
@@ -177,7 +215,10 @@ export const partitionReaderMachine = setup({
       assertEvent(event, "readerIo.batch");
       return endsGrant(event);
     },
-    isWindowFull: ({ context }) => context.unsealed >= context.settings.readBatchSize,
+    sealsEntries: ({ event }) => {
+      assertEvent(event, "batcher.sealed");
+      return event.offsets.length > 0;
+    },
     // The seal leaves the window with room (the context as `recordSealed` will leave it).
     sealFreesRoom: ({ context, event }) => {
       assertEvent(event, "batcher.sealed");
@@ -209,6 +250,14 @@ export const partitionReaderMachine = setup({
       return committableNow(context, event.epoch) !== undefined;
     },
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
+    carriesData: ({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return carriesData(context, event);
+    },
+    carriesNoData: ({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return !carriesData(context, event);
+    },
   },
   actions: {
     // A grant: the room left in the window, read by `readerIo` on its own (reader-io.ts).
@@ -225,6 +274,12 @@ export const partitionReaderMachine = setup({
       };
       return { type: "reader.read", input };
     }),
+    // A seal in `reading`: the room it frees goes to the running grant (ignored by `readerIo` when
+    // the grant has just ended: the reader then counts the seal into the next one).
+    extendGrant: sendTo(ioId, ({ event }): ReaderIoRequest => {
+      assertEvent(event, "batcher.sealed");
+      return { type: "reader.credit", entries: event.offsets.length };
+    }),
     // A drain in `reading` (a grant runs there, always): the read in flight ends it (its answer says `done`).
     pauseReads: sendTo(ioId, { type: "reader.pause" } satisfies ReaderIoRequest),
     requestAck: sendTo(ioId, ({ context }): ReaderIoRequest => {
@@ -232,23 +287,24 @@ export const partitionReaderMachine = setup({
       const { vertex, partition } = context;
       return { type: "reader.ack", input: watermark === undefined ? { vertex, partition, epoch, offsets } : { vertex, partition, epoch, offsets, watermark } };
     }),
-    // Runs in the step that takes the read's answer: records the read and hands it to the batcher
-    // with one context update (each assign copies the context).
-    handOff: enqueueActions(({ context, event, enqueue, system }) => {
-      assertEvent(event, "readerIo.batch");
-      // A watermark goes along only when it advanced; an advance alone is worth an event (an idle
-      // partition's watermark must reach its epochs), an unchanged one is not (issue 12's budget).
-      // An answer that says `handedOver` comes after `readerIo` handed its reads (and their
-      // watermark) to the batcher itself: nothing more to send unless it carries entries too.
-      const advanced = event.handedOver === undefined && isNewerWatermark(event.watermark, context.watermark);
-      if (event.entries.length > 0 || advanced) {
+    // An answer that carries entries (pending pages, no batcher in the system, a custom `readerIo`):
+    // the reader hands them over. A watermark goes along only when it advanced; an advance alone
+    // is worth an event (an idle partition's watermark must reach its epochs). An answer with
+    // `handedOver` comes after `readerIo` handed its reads (and their watermark) over itself.
+    handOverRead: sendTo(
+      ({ context, system }) => system.get(actorIds.batcher(context.vertex, context.partition)),
+      ({ context, event }): BatchReadEvent => {
+        assertEvent(event, "readerIo.batch");
         const { partition } = context;
-        const batch: BatchReadEvent = isNewerWatermark(event.watermark, context.watermark)
+        return isNewerWatermark(event.watermark, context.watermark)
           ? { type: "reader.batchRead", partition, entries: event.entries, watermark: event.watermark }
           : { type: "reader.batchRead", partition, entries: event.entries };
-        enqueue.sendTo(system.get(actorIds.batcher(context.vertex, partition)), batch);
-      }
-      enqueue.assign(afterRead(context, event));
+      },
+    ),
+    // Records the read's answer with one context update (each assign copies the context).
+    recordRead: assign(({ context, event }) => {
+      assertEvent(event, "readerIo.batch");
+      return afterRead(context, event);
     }),
     // A failed read ends its grant as well; what the grant handed over counts into the window.
     // Reads that handed something over succeeded: the failures before them were not consecutive.
@@ -293,21 +349,19 @@ export const partitionReaderMachine = setup({
       },
     }),
     requestDrain: assign({ drainRequested: true }),
-    completeAck: enqueueActions(({ context, enqueue }) => {
-      const done = nextCommittable(context);
-      if (done === undefined) return;
-      const { acked, update } = ackedEpoch(context, done, context.commitQueue.slice(1));
-      enqueue.sendParent(acked);
-      enqueue.assign(update);
-    }),
+    // An epoch's ack is done (or it needed none): reported, then recorded (the report is built from
+    // the context before the record). An `acking` ack or `idle`'s eventless check completes the
+    // commit queue's head; a commit acted on in its own step completes the epoch it names.
+    reportAcked: sendParent(({ context }) => ackedEvent(context, finished(context, nextCommittable(context)))),
+    recordAcked: assign(({ context }) => afterAck(context, finished(context, nextCommittable(context)), context.commitQueue.slice(1))),
     // A commit of an epoch with nothing to ack, nothing queued before it: done in its own step.
-    completeEmptyCommit: enqueueActions(({ context, event, enqueue }) => {
+    reportCommittedNow: sendParent(({ context, event }) => {
       assertEvent(event, "supervisor.commit");
-      const done = committableNow(context, event.epoch);
-      if (done === undefined) return;
-      const { acked, update } = ackedEpoch(context, done, context.commitQueue);
-      enqueue.sendParent(acked);
-      enqueue.assign(update);
+      return ackedEvent(context, finished(context, committableNow(context, event.epoch)));
+    }),
+    recordCommittedNow: assign(({ context, event }) => {
+      assertEvent(event, "supervisor.commit");
+      return afterAck(context, finished(context, committableNow(context, event.epoch)), context.commitQueue);
     }),
   },
 }).createMachine({
@@ -362,17 +416,11 @@ export const partitionReaderMachine = setup({
                 // The fetch region's states take the drain themselves (the commit region's do not),
                 // so one transition handles it; here a grant runs, and it is paused.
                 "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
-                "batcher.sealed": { actions: "recordSealed" },
-                // Each answer is one step (issue 12: each step is a microstep), the guards judging
-                // the context as `handOff` leaves it. Within a grant the reader stays; the answer
-                // that ends it goes where it leads, and reading on re-enters `reading`, whose
-                // entry grants the room left.
-                "readerIo.batch": [
-                  { guard: "drainsAfterGrant", target: "draining", actions: "handOff" },
-                  { guard: "fillsWindowWithGrant", target: "awaitingCommit", actions: "handOff" },
-                  { guard: "endsGrant", target: "reading", reenter: true, actions: "handOff" },
-                  { actions: "handOff" },
-                ],
+                // A seal frees room while the grant runs: the grant's credit grows by it, and the
+                // grant goes on rather than ending and being granted again (reader-io.ts).
+                "batcher.sealed": [{ guard: "sealsEntries", actions: ["recordSealed", "extendGrant"] }, { actions: "recordSealed" }],
+                // Each answer is one step (see `answerTransitions`).
+                "readerIo.batch": [...answerTransitions(false), ...answerTransitions(true)],
                 "readerIo.readFailed": [
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
@@ -419,13 +467,13 @@ export const partitionReaderMachine = setup({
             // its commit came, or the next queued one after an ack.
             idle: {
               always: [
-                { guard: "hasEmptyCommit", actions: "completeAck" },
+                { guard: "hasEmptyCommit", actions: ["reportAcked", "recordAcked"] },
                 { guard: "hasCommit", target: "acking" },
               ],
               on: {
                 "supervisor.commit": [
                   { guard: "isDuplicateCommit" },
-                  { guard: "commitsEmptyEpochNow", actions: "completeEmptyCommit" },
+                  { guard: "commitsEmptyEpochNow", actions: ["reportCommittedNow", "recordCommittedNow"] },
                   { guard: "commitsEpochNow", target: "acking", actions: "enqueueCommit" },
                   { actions: "enqueueCommit" },
                 ],
@@ -435,7 +483,7 @@ export const partitionReaderMachine = setup({
               entry: "requestAck",
               on: {
                 "supervisor.commit": commitLater,
-                "readerIo.acked": { target: "idle", actions: "completeAck" },
+                "readerIo.acked": { target: "idle", actions: ["reportAcked", "recordAcked"] },
                 "readerIo.ackFailed": [
                   {
                     guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },

@@ -7,6 +7,7 @@
  *
  *   reader ──reader.read(max = credit, …)──▶ readerIo ──reader.batchRead…──▶ batcher   (new entries: handed over here)
  *                                            readerIo ──readerIo.batch{done, handedOver} | readerIo.readFailed──▶ reader
+ *   reader ──reader.credit(n) (a seal)─────▶ readerIo     (the running grant's credit grows by n)
  *   reader ──reader.pause (drain)──────────▶ readerIo     (the read in flight ends the grant: done)
  *   reader ──reader.ack(epoch, offsets)────▶ readerIo ──readerIo.acked(epoch) | readerIo.ackFailed──▶ reader
  *
@@ -15,7 +16,11 @@
  * a request and an answer. Now reads cost only their answers, an empty read nothing (unless it
  * moves the watermark, ends the input or ends the pending pages), and a grant is sent only when
  * the previous one is used up. The credit keeps the window's bound: the reader never holds more
- * than `readBatchSize` unsealed entries.
+ * than `readBatchSize` unsealed entries. A seal while a grant runs adds the entries it frees to the
+ * grant's credit (`reader.credit`), so in a steady stream a grant goes on across epochs: the credit
+ * left is always `readBatchSize` minus what is handed over and not sealed. A read's credit is judged
+ * after its hand-over, which may bring a seal with it (the read filled the epoch and the close ran
+ * within the hand-over): then the grant goes on instead of ending on a window that is free again.
  *
  * Why the batcher directly (issue 12): the reader's step per read only relayed the batch (one
  * event in, one out). The reader is told what it needs when the grant ends: how many entries went
@@ -48,6 +53,19 @@ export interface ReadRequest {
   readonly input: ReadBatchInput;
 }
 
+/**
+ * reader → readerIo: an epoch was sealed while a grant runs, freeing `entries` of the window: the
+ * running grant's credit grows by that much, so the grant goes on instead of ending and being
+ * granted again (issue 12, session 8: one answer and one reader step per partition-epoch fewer).
+ * Without a running grant (the last answer said `done`, or is on its way) it is ignored: the reader
+ * counts the seal into the next grant itself. A `readerIo` may ignore it altogether: its grants then
+ * end when the credit they started with is used up, as before.
+ */
+export interface CreditRequest {
+  readonly type: "reader.credit";
+  readonly entries: number;
+}
+
 /** reader → readerIo: stop after the read in flight (a drain); that read's answer says `done`. */
 export interface PauseRequest {
   readonly type: "reader.pause";
@@ -59,7 +77,7 @@ export interface AckRequest {
   readonly input: AckInput;
 }
 
-export type ReaderIoRequest = ReadRequest | PauseRequest | AckRequest;
+export type ReaderIoRequest = ReadRequest | CreditRequest | PauseRequest | AckRequest;
 
 /** readerIo → reader: a read's answer (the last of a grant with `done`), or an ack's. */
 export type ReaderIoEvent =
@@ -133,9 +151,13 @@ function relay(system: object, source: AnyActorRef, target: AnyActorRef, event: 
   else target.send(event);
 }
 
-/** A running grant: the next read's input (its `max` is the credit left), and whether to pause. */
+/**
+ * A running grant: the next read's input (its `max` is the credit left when that read started),
+ * the credit added since by seals (`reader.credit`), and whether to pause.
+ */
 interface Grant {
   readonly input: ReadBatchInput;
+  added: number;
   paused: boolean;
 }
 
@@ -182,6 +204,7 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
       const after = input.fromPending && last !== undefined ? last.offset : input.after;
       return {
         paused: current.paused,
+        added: 0,
         input: {
           vertex: input.vertex,
           partition: input.partition,
@@ -203,25 +226,29 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
           reading = false;
           const { entries } = output;
           const { pendingDone, endOfStream } = readProgress(input, input.max, output);
-          const credit = input.max - entries.length;
-          const done = endOfStream || credit <= 0 || current.paused;
-          // The grant moves on before the answer goes out: the reader takes the answer at once
-          // and may send a new grant while it does.
-          if (grant === current) grant = done ? undefined : nextGrant(current, output, pendingDone, credit);
           const advanced = isNewerWatermark(output.watermark, watermark);
           watermark = laterWatermark(watermark, output.watermark);
           // New entries go to the batcher from here (issue 12: the reader's step and event per read
           // were only a relay); pending pages still go through the reader, which tracks where they
           // end. Without a batcher in the system (a reader run on its own) everything goes to the reader.
           const batcher = input.fromPending || stopped ? undefined : (system.get(batcherId) as AnyActorRef | undefined);
+          if (batcher !== undefined && (entries.length > 0 || advanced)) {
+            const batch: BatchReadEvent = advanced
+              ? { type: "reader.batchRead", partition, entries, watermark: output.watermark }
+              : { type: "reader.batchRead", partition, entries };
+            relay(system, self, batcher, batch);
+            handedOver += entries.length;
+          }
+          // Judged after the hand-over: seals that came while the read was in flight, or that the
+          // hand-over itself led to (it filled the epoch, the supervisor closed it and the reader
+          // took the seal, all within the relay), add to what is left of the credit, so a grant that
+          // fills the window goes on when the window is freed at once.
+          const credit = input.max - entries.length + current.added;
+          const done = endOfStream || credit <= 0 || current.paused;
+          // The grant moves on before the answer goes out: the reader takes the answer at once
+          // and may send a new grant while it does.
+          if (grant === current) grant = done ? undefined : nextGrant(current, output, pendingDone, credit);
           if (batcher !== undefined) {
-            if (entries.length > 0 || advanced) {
-              const batch: BatchReadEvent = advanced
-                ? { type: "reader.batchRead", partition, entries, watermark: output.watermark }
-                : { type: "reader.batchRead", partition, entries };
-              relay(system, self, batcher, batch);
-              handedOver += entries.length;
-            }
             if (done) {
               const answer: BatchAnswer = { type: "readerIo.batch", entries: [], endOfStream, done: true, handedOver };
               if (watermark !== undefined) answer.watermark = watermark;
@@ -253,8 +280,13 @@ export function fromPartitionIo(io: PartitionIo): ReaderIoLogic {
     receive((request) => {
       switch (request.type) {
         case "reader.read":
-          grant = { input: request.input, paused: false };
+          grant = { input: request.input, added: 0, paused: false };
           if (!reading) readNext();
+          return;
+        case "reader.credit":
+          // A paused grant ends with the read in flight whatever its credit; no grant: the reader
+          // counts the seal into its next one.
+          if (grant !== undefined && !grant.paused) grant.added += request.entries;
           return;
         case "reader.pause":
           // Nothing in flight: the reader knows (the last answer said done); nothing to answer.

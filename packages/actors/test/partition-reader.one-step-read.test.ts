@@ -42,9 +42,9 @@ describe("partition reader: a read's answer is one step", () => {
     expect(output.status).toBe("completed");
     expect(acked.length).toBe(partitions * perPartition);
     expect(new Set(acked).size).toBe(partitions * perPartition);
-    // One answer per grant (a grant's reads go from readerIo to the batcher directly): at least one
-    // per window's worth of entries.
-    expect(answers).toBeGreaterThanOrEqual((partitions * perPartition) / 100);
+    // One answer per grant (a grant's reads go from readerIo to the batcher directly, and seals
+    // extend a running grant): at least the one that ends each partition's input.
+    expect(answers).toBeGreaterThanOrEqual(partitions);
     expect(answerSteps).toBe(answers);
   });
 });

@@ -34,11 +34,11 @@ describe("trace format versions", () => {
     await expect(replayTrace(v4)).rejects.toThrow(/trace format 'weir\.trace\/v4' is not supported: .*readerIo hands reads to the batcher itself.*record the run again.*this replay reads weir\.trace\/v6/);
   });
 
-  // A sink session's answer decides on its own step and the session rests in eotReceived (issue
-  // 12): a v5 trace expects an eventless step from eotReceived to idle after every epoch.
-  it("writes v6 and refuses a v5 trace (a sink session back in idle after every epoch) with the reason", async () => {
+  // A sink session's answer decides on its own step and rests in eotReceived, and a seal extends a
+  // reader's running grant (issue 12, session 8): a v5 trace has neither.
+  it("writes v6 and refuses a v5 trace (a session back in idle, a grant per seal) with the reason", async () => {
     expect(traceFormat).toBe("weir.trace/v6");
-    const v5 = [{ k: "header", format: "weir.trace/v5", startedAt: "2026-12-05T22:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
-    await expect(replayTrace(v5)).rejects.toThrow(/trace format 'weir\.trace\/v5' is not supported: .*sink session.*eotReceived.*record the run again.*this replay reads weir\.trace\/v6/);
+    const v5 = [{ k: "header", format: "weir.trace/v5", startedAt: "2026-12-05T23:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
+    await expect(replayTrace(v5)).rejects.toThrow(/trace format 'weir\.trace\/v5' is not supported: .*sink session.*eotReceived.*reader\.credit.*record the run again.*this replay reads weir\.trace\/v6/);
   });
 });

@@ -82,8 +82,11 @@ describe("the vertex's watermark pass-through (VertexIO.read → VertexIO.ack)",
     ]);
 
     const records = lines.map((line) => JSON.parse(line) as { k: string; e?: unknown });
-    const answers = records.filter((r) => r.k === "io" && (r.e as { type?: string }).type === "readerIo.batch");
-    expect(answers.map((r) => (r.e as { watermark?: number }).watermark)).toEqual([1_000, 1_002, 1_004, END_OF_TIME]);
+    // The reads' watermarks, as the trace has them: on the hand-overs readerIo sends the batcher and
+    // on the answers that end its grants (a seal extends a running grant, issue 12: fewer answers).
+    const fromReaderIo = records.filter((r) => r.k === "io" && ["readerIo.batch", "reader.batchRead"].includes((r.e as { type?: string }).type ?? ""));
+    const watermarks = fromReaderIo.map((r) => (r.e as { watermark?: number }).watermark).filter((wm) => wm !== undefined);
+    expect([...new Set(watermarks)]).toEqual([1_000, 1_002, 1_004, END_OF_TIME]);
     const eots = records.filter((r) => r.k === "ev" && JSON.stringify(r).includes('"batcher.eot"'));
     expect(eots.length).toBeGreaterThan(0);
     expect(eots.every((r) => JSON.stringify(r).includes('"watermark"'))).toBe(true);

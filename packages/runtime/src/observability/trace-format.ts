@@ -37,10 +37,12 @@
  * grant ends. A v4 trace feeds every read to the reader, which no longer hands reads over, so the
  * batcher's steps would be missing from its first read on.
  *
- * v6 (issue 12): a sink session's answer that ends an attempt decides in its own step (done,
- * retry or finishing) and the session rests in `eotReceived` after an epoch until the next EOT. A
- * v5 trace expects the eventless steps after the answer (to `eotReceived`'s decision, then back to
- * `idle`), so its replay would diverge at the first epoch's answer.
+ * v6 (issue 12, session 8): two changes of the same session. A sink session's answer that ends an
+ * attempt decides in its own step (done, retry or finishing) and the session rests in `eotReceived`
+ * after an epoch until the next EOT; a v5 trace expects the eventless steps after the answer. And a
+ * seal while a reader's grant runs adds to the grant's credit (a `reader.credit` request to
+ * `readerIo`), so a grant goes on across epochs; a v5 trace has a grant end and a new `reader.read`
+ * there. Either way its replay would diverge at the first epoch.
  */
 export const traceFormat = "weir.trace/v6";
 /** Formats this replay refuses with a reason, not just "unsupported". */
@@ -54,7 +56,7 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v4":
     "it was recorded when every read went from a reader's readerIo to the reader, which handed it to the batcher (now readerIo hands reads to the batcher itself); replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v5":
-    "it was recorded when a sink session went back to idle in an eventless step after every epoch (now an attempt's answer decides in its own step and the session rests in eotReceived); replay it with the Weir version that recorded it, or record the run again",
+    "it was recorded when a sink session went back to idle in an eventless step after every epoch and a reader's grant ended once its first credit was used up (now an attempt's answer decides in its own step, the session rests in eotReceived, and a seal extends the running grant with reader.credit); replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */

@@ -10,7 +10,7 @@
  *               ──▶ pipeline.watermarks() + onEventTime ──▶ event time (watermarks, holders, open windows)
  */
 import type { AnyActorRef } from "xstate";
-import { actorIds, type PartitionReaderContext, type SinkSessionContext, type SupervisorContext } from "@weir/actors";
+import { actorIds, type BatcherContext, type PartitionReaderContext, type SinkSessionContext, type SupervisorContext } from "@weir/actors";
 import type { BufferUsage } from "../buffer/index.js";
 import { actorPath, machineId } from "../observability/actor-path.js";
 import type { VertexCounts } from "../observability/vertex-counters.js";
@@ -131,10 +131,10 @@ export function startLiveSampler(options: LiveSamplerOptions): LiveSampler {
 
   const partitionView = (vertex: string, partition: number, context: SupervisorContext, child: Children, at: number): PartitionView => {
     const reader = child.reader?.getSnapshot().context as PartitionReaderContext | undefined;
+    const batcher = child.batcher?.getSnapshot().context as BatcherContext | undefined;
     const totals = context.totals[partition];
-    // Read = acked + handed to sealed epochs + handed over unsealed: the reader's context holds all three.
     const acked = reader?.acked ?? totals?.acked ?? 0;
-    const read = reader === undefined ? acked : acked + reader.sealed.reduce((sum, epoch) => sum + epoch.offsets.length, 0) + reader.unsealed;
+    const read = reader === undefined ? acked : readCount(reader, batcher);
     const key = `${vertex}/${partition}`;
     const before = previous.get(key);
     previous.set(key, { at, read, acked });
@@ -170,6 +170,19 @@ export function startLiveSampler(options: LiveSamplerOptions): LiveSampler {
       listeners.clear();
     },
   };
+}
+
+/**
+ * Entries read from a partition: acked + in sealed epochs not yet acked + handed to the batcher and
+ * not yet sealed. The last is the batcher's `openCount`, not the reader's `unsealed`: the reader's
+ * I/O actor hands reads to the batcher itself and the reader counts them only when a grant ends, and a
+ * seal extends a running grant (issue 12), so the reader's count lags for as long as the grant runs
+ * (below zero once seals outnumber what it has counted). Without a batcher, the reader's own count.
+ */
+export function readCount(reader: PartitionReaderContext, batcher: BatcherContext | undefined): number {
+  let sealed = 0;
+  for (const epoch of reader.sealed) sealed += epoch.offsets.length;
+  return reader.acked + sealed + (batcher?.openCount ?? reader.unsealed);
 }
 
 interface Children {
