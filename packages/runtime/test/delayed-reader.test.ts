@@ -5,7 +5,7 @@
  * were ~3 % of a memory pipeline's CPU, on every vertex whether or not anything was ever parked).
  */
 import { describe, expect, it } from "vitest";
-import type { ReadBatchInput, ReadBatchOutput } from "@weir/actors";
+import type { AckInput, Message, ReadBatchInput, ReadBatchOutput } from "@weir/actors";
 import { withDelayedRelease } from "../src/flow/delayed-reader.js";
 import { RELEASED_OFFSET_PREFIX, type DelayedStore } from "../src/flow/delayed-store.js";
 import { emptyCounts } from "../src/observability/vertex-counters.js";
@@ -96,5 +96,81 @@ describe("delayed redelivery's reader", () => {
     await wrapped.ack({ ...ack, partition: 1, offsets: ["8"] });
     expect(acked).toEqual([["7"], ["7"], ["8"]]);
     expect(counts.acked).toBe(2);
+  });
+
+  describe("a parked message holds its partition's watermark until the epoch carrying it back is acked (I7)", () => {
+    const parkedMessage: Message = { id: "m20", keys: [], value: new Uint8Array(), eventTime: 100, headers: {} };
+
+    /** A memory-like store: one parked message, handed out — and no longer waiting — once `due` is set. */
+    function oneParked() {
+      const state = { parked: true, due: false };
+      const store: DelayedStore = {
+        durable: false,
+        park: async () => undefined,
+        parkedAlready: async (_partition, identities) => identities.map(() => false),
+        // As the memory store: the message leaves `waiting` synchronously, before the caller's await resumes.
+        release: (partition) => {
+          if (!state.parked || !state.due || partition !== 0) return Promise.resolve({ entries: [], moved: 0, duplicates: 0 });
+          state.parked = false;
+          return Promise.resolve({ entries: [{ offset: `${RELEASED_OFFSET_PREFIX}1`, message: parkedMessage }], moved: 0, duplicates: 0 });
+        },
+        waiting: (partition) => (partition === 0 && state.parked ? 1 : 0),
+        waitForDue: async () => undefined,
+        onDue: () => () => undefined,
+        close: async () => undefined,
+      };
+      return { store, state };
+    }
+
+    /** The inner I/O: reads hand out `next`, acks record what would be published (the watermark reaching vertex-io's ack). */
+    function publishingIo() {
+      const published: Array<{ readonly epoch: number; readonly offsets: readonly string[]; readonly watermark: number | undefined }> = [];
+      const io = {
+        read: async (): Promise<ReadBatchOutput> => ({ entries: [{ offset: "b", message: { ...parkedMessage, id: "m30", eventTime: 150 } }], endOfStream: false }),
+        ack: async (ack: AckInput) => void published.push({ epoch: ack.epoch, offsets: [...ack.offsets], watermark: ack.watermark }),
+      } as unknown as VertexIO;
+      return { io, published };
+    }
+
+    const ackOf = (epoch: number, offsets: readonly string[], watermark: number): AckInput => ({ vertex: "v", partition: 0, epoch, offsets, watermark });
+
+    it("an epoch sealed before the release and acked after it publishes nothing: its watermark would pass the message on its way back", async () => {
+      const { store, state } = oneParked();
+      const { io, published } = publishingIo();
+      const wrapped = withDelayedRelease(io, store, emptyCounts());
+      const reader = new AbortController();
+      // Epoch 1 parked m20 (event time 100) in its write; epoch 2 (m30, watermark 145) was read meanwhile.
+      expect((await wrapped.read(input, reader.signal)).entries.map((entry) => entry.offset)).toEqual(["b"]);
+      await wrapped.ack(ackOf(1, ["a"], 95));
+      // m20 comes due and is read back into epoch 3, while epoch 2 is still being written.
+      state.due = true;
+      expect((await wrapped.read(input, reader.signal)).entries.map((entry) => entry.offset)).toEqual([`${RELEASED_OFFSET_PREFIX}1`]);
+      // Nothing is parked any more: a hold that only asks the store (waiting > 0) lets 145 through here.
+      expect(store.waiting(0)).toBe(0);
+      await wrapped.ack(ackOf(2, ["b"], 145));
+      // Epoch 3 wrote m20 downstream: its ack publishes, also when every offset it acks was released.
+      await wrapped.ack(ackOf(3, [`${RELEASED_OFFSET_PREFIX}1`], 145));
+      await wrapped.ack(ackOf(3, [`${RELEASED_OFFSET_PREFIX}1`], 145)); // a retried ack changes nothing
+      await wrapped.ack(ackOf(4, ["c"], 195));
+      expect(published).toEqual([
+        { epoch: 1, offsets: ["a"], watermark: undefined },
+        { epoch: 2, offsets: ["b"], watermark: undefined },
+        { epoch: 3, offsets: [], watermark: 145 },
+        { epoch: 3, offsets: [], watermark: 145 },
+        { epoch: 4, offsets: ["c"], watermark: 195 },
+      ]);
+    });
+
+    it("an ack running while the release is under way (the store let go, the read has not resumed) publishes nothing", async () => {
+      const { store, state } = oneParked();
+      const { io, published } = publishingIo();
+      const wrapped = withDelayedRelease(io, store, emptyCounts());
+      state.due = true;
+      const read = wrapped.read(input, new AbortController().signal);
+      expect(store.waiting(0)).toBe(0);
+      await wrapped.ack(ackOf(2, ["b"], 145));
+      await read;
+      expect(published).toEqual([{ epoch: 2, offsets: ["b"], watermark: undefined }]);
+    });
   });
 });

@@ -10,6 +10,9 @@
  *               still be parked) or the memory store holds parked ones (Redis says so itself: its
  *               end check counts the delayed set, in the same script)
  *   ack(p) ──▶ released offsets (memory) are not the buffer's: acked here, the rest by the buffer
+ *          └──▶ watermark held back (not published) while a message of p is parked, being released,
+ *               or released and not yet acked: an epoch sealed before the release carries a watermark
+ *               past the message, which reaches the next vertex only with a later epoch (I7)
  */
 import type { AckInput, ReadBatchInput, ReadBatchOutput } from "@weir/actors";
 import type { VertexCounts } from "../observability/vertex-counters.js";
@@ -32,6 +35,43 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
    * was counted, and its released offsets must never reach the buffer.
    */
   const releasing = new Set<number>();
+  /**
+   * Per partition, released offsets handed to the reader and not acked yet (a set: a retried ack
+   * removes nothing twice), and how many reads are inside `store.release` with something parked.
+   * The memory store lets a message go (no longer `waiting`) before the read resumes: an ack in
+   * between must still see it.
+   */
+  const returning = new Map<number, Set<string>>();
+  const releasesUnderWay = new Map<number, number>();
+  const bump = (partition: number, by: number) => releasesUnderWay.set(partition, (releasesUnderWay.get(partition) ?? 0) + by);
+
+  /** Brings due messages back, counting them as returning to the partition from the store's let-go to their ack. */
+  const release = async (partition: number, max: number) => {
+    // Nothing parked (the hot path, on every read of every vertex): nothing to count.
+    if (store.waiting(partition) === 0) return store.release(partition, max);
+    bump(partition, 1);
+    try {
+      const released = await store.release(partition, max);
+      if (released.entries.length > 0) {
+        const offsets = returning.get(partition) ?? new Set<string>();
+        for (const entry of released.entries) offsets.add(entry.offset);
+        returning.set(partition, offsets);
+      }
+      return released;
+    } finally {
+      bump(partition, -1);
+    }
+  };
+
+  /**
+   * Whether acking `released` (this ack's released offsets) leaves a message of `partition` that
+   * the epoch's watermark would overtake: parked, being released, or released into a later epoch.
+   */
+  const holds = (partition: number, released: readonly string[]): boolean => {
+    const offsets = returning.get(partition);
+    if (offsets !== undefined) for (const offset of released) offsets.delete(offset);
+    return store.waiting(partition) > 0 || (releasesUnderWay.get(partition) ?? 0) > 0 || (offsets?.size ?? 0) > 0;
+  };
 
   /**
    * Per partition, the signal its reads wait on: aborted when a message of the partition comes due
@@ -61,7 +101,7 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
   const read = async (input: ReadBatchInput, signal: AbortSignal): Promise<ReadBatchOutput> => {
     const { partition } = input;
     if (!input.fromPending && !signal.aborted) {
-      const released = await store.release(partition, input.max);
+      const released = await release(partition, input.max);
       if (released.entries.length > 0) {
         releasing.add(partition);
         add(partition, released.entries.length);
@@ -82,14 +122,22 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
 
   const ack = async (input: AckInput): Promise<void> => {
     const released = releasing.has(input.partition) ? input.offsets.filter(isReleasedOffset) : NONE;
-    if (released.length === 0) await io.ack(input);
+    const acked = input.watermark !== undefined && holds(input.partition, released) ? withoutWatermark(input) : input;
+    if (released.length === 0) await io.ack(acked);
     else {
       const rest = input.offsets.filter((offset) => !isReleasedOffset(offset));
-      if (rest.length > 0) await io.ack({ ...input, offsets: rest });
+      // Acked with no buffer offset left too when it has a watermark to publish: no later epoch may
+      // carry it (the reader acks an empty epoch only for a newer one).
+      if (rest.length > 0 || acked.watermark !== undefined) await io.ack({ ...acked, offsets: rest });
       counts.acked += released.length;
     }
     add(input.partition, -input.offsets.length);
   };
 
   return { ...io, read, ack };
+}
+
+/** The ack without its watermark: the offsets commit, the partition's last mark stays (kept alive). */
+function withoutWatermark({ watermark: _held, ...ack }: AckInput): AckInput {
+  return ack;
 }

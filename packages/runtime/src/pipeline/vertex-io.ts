@@ -74,9 +74,8 @@ export async function buildVertexIO(run: PipelineRun, vertex: VertexSpec): Promi
       else if (guard !== undefined) await guard.ack(request.partition, request.offsets);
       else await input!.ack(request.partition, request.offsets);
       count.acked += request.offsets.length;
-      // A message parked by retryLater comes back after this epoch: its partition's watermark waits for it (I7).
-      const parked = delayedStore !== undefined && delayedStore.waiting(request.partition) > 0;
-      await watermarks?.publish(request.partition, parked ? undefined : request.watermark);
+      // A partition with a message parked by retryLater acks without its watermark (flow/delayed-reader.ts, I7).
+      await watermarks?.publish(request.partition, request.watermark);
     },
     sink,
     fallback: createFallbackWrite(fallbackSink?.write, logger),
