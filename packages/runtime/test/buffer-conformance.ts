@@ -552,7 +552,9 @@ export function describeBufferConformance(
       });
 
       it("stops holding a writer back by a processor whose last mark is older than processorTimeoutMs", async () => {
-        const buffer = await make({ watermarkWriters: ["up/0"], processorTimeoutMs: 20 });
+        // 1 s, not a few ms: the first read must come while "dead" is still fresh, and on a loaded
+        // machine two writes and a read can take tens of ms (a 20 ms timeout failed there).
+        const buffer = await make({ watermarkWriters: ["up/0"], processorTimeoutMs: 1_000 });
         await buffer.writeWatermark(0, { writer: "up/0", processor: "dead", watermark: 10 });
         await buffer.writeWatermark(0, { writer: "up/0", processor: "live", watermark: 40 });
         expect((await read(buffer)).watermark).toBe(10);
