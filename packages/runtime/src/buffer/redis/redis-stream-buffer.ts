@@ -261,7 +261,11 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         throw part.stream.translate(error, "write");
       }
       if (typeof reply === "number") throw scriptCodeError("bufferWrite", reply, `buffer "${this.name}" partition ${partition}`);
-      const [processed, addedNow] = reply as [number, number];
+      const [processed, addedNow, created] = reply as [number, number, number];
+      // write() made the stream and its group before its first script call: one the script had to
+      // make again was lost since (a Redis restart without persistence, a deleted key) — the entries
+      // it held are gone, and writing on would hide that.
+      if (created === 1) throw streamLost(`buffer "${this.name}" partition ${partition}: write`, this.name, part.keys.stream);
       written += processed;
       added += addedNow;
       if (processed < chunk.length) break;
@@ -787,4 +791,12 @@ export { compareEntryIds, entryIdBefore } from "./entry-ids.js";
 /** The time part of a stream entry id `"<ms>-<seq>"`. */
 function entryTime(id: string): number {
   return Number(id.slice(0, id.indexOf("-")));
+}
+
+function streamLost(where: string, group: string, key: string): BufferError {
+  return new BufferError(
+    "BUFFER_DATA_LOST",
+    `${where}: the stream ${key} (consumer group "${group}") disappeared while in use — Redis lost its data (restarted without persistence?) or the key was deleted; unprocessed entries are gone. Run Redis with appendonly yes (appendfsync always) to survive restarts`,
+    { retriable: false },
+  );
 }

@@ -191,8 +191,11 @@ end
  * group with the stream, and start the dedup window's clock (`now`, server time in ms).
  */
 const WRITE_OPEN = `if upstreams > 0 and redis.call('SCARD', eos) >= upstreams then return -1 end
+-- created: the caller made the group before writing, so a stream missing now was lost (its reply says so).
+local created = 0
 if group ~= '' and redis.call('EXISTS', stream) == 0 then
   redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+  created = 1
 end
 local now = 0
 if window > 0 then
@@ -289,7 +292,7 @@ for i = 0, count - 1 do
   processed = processed + 1
 end
 if #fresh > 0 then dedup_add(fresh, now, window) end
-return {processed, added}
+return {processed, added, created}
 `;
 
 const ACK = `
@@ -496,7 +499,7 @@ if added > 0 then
   redis.call('INCRBY', lenkey, added)
 end
 if #fresh > 0 then dedup_add(fresh, now, window) end
-return {processed, added}
+return {processed, added, created}
 `;
 
 const FRAME_ACK = `
