@@ -310,6 +310,18 @@ export class ConsumerGroupStream {
     return dash >= 1 && dash <= 20 && n - dash - 1 >= 1 && n - dash - 1 <= 20;
   }
 
+  /**
+   * The stream or its group, seen in use, is gone: Redis lost its data (a restart without
+   * persistence, a FLUSHALL, a deleted key). Not retriable: going on would complete short.
+   */
+  dataLost(operation: string, cause?: unknown): BufferError {
+    return new BufferError(
+      "BUFFER_DATA_LOST",
+      `${this.options.describe}: ${operation}: consumer group "${this.group}" of ${this.key} disappeared while in use — Redis lost its data (restarted without persistence?) or the key was deleted; unprocessed entries are gone. Run Redis with appendonly yes (appendfsync always) to survive restarts`,
+      cause === undefined ? { retriable: false } : { retriable: false, cause },
+    );
+  }
+
   /** Maps a Redis or connection error to a BufferError. */
   translate(error: unknown, operation: string): BufferError {
     if (error instanceof BufferError) return error;
@@ -333,11 +345,7 @@ export class ConsumerGroupStream {
       if (this.groupSeen) {
         // The group existed and is gone: Redis lost the stream (a restart without persistence, a
         // FLUSHALL, a deleted key). Entries it held are lost; going on would complete short.
-        return new BufferError(
-          "BUFFER_DATA_LOST",
-          `${where}: consumer group "${this.group}" of ${this.key} disappeared while in use — Redis lost its data (restarted without persistence?) or the key was deleted; unprocessed entries are gone. Run Redis with appendonly yes (appendfsync always) to survive restarts`,
-          { retriable: false, cause: error },
-        );
+        return this.dataLost(operation, error);
       }
       return new BufferError(
         "BUFFER_UNAVAILABLE",

@@ -265,7 +265,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       // write() made the stream and its group before its first script call: one the script had to
       // make again was lost since (a Redis restart without persistence, a deleted key) — the entries
       // it held are gone, and writing on would hide that.
-      if (created === 1) throw streamLost(`buffer "${this.name}" partition ${partition}: write`, this.name, part.keys.stream);
+      if (created === 1) throw part.stream.dataLost("write");
       written += processed;
       added += addedNow;
       if (processed < chunk.length) break;
@@ -791,12 +791,4 @@ export { compareEntryIds, entryIdBefore } from "./entry-ids.js";
 /** The time part of a stream entry id `"<ms>-<seq>"`. */
 function entryTime(id: string): number {
   return Number(id.slice(0, id.indexOf("-")));
-}
-
-function streamLost(where: string, group: string, key: string): BufferError {
-  return new BufferError(
-    "BUFFER_DATA_LOST",
-    `${where}: the stream ${key} (consumer group "${group}") disappeared while in use — Redis lost its data (restarted without persistence?) or the key was deleted; unprocessed entries are gone. Run Redis with appendonly yes (appendfsync always) to survive restarts`,
-    { retriable: false },
-  );
 }
