@@ -6,13 +6,32 @@
  * the garbage collector and the other actors come on top (docs/design-notes.md, "What an XState
  * step costs", issue 12).
  *
- *   node .build/micro/step-cost.js [--iterations 100000]
+ * Beside the CPU time, the bytes a step allocates (`bytesPerStep`): XState builds a new snapshot, its
+ * state value and several Sets and Maps per microstep and per `assign`, and that garbage is what
+ * makes the pipeline's scavenges frequent enough to promote messages in flight (issue 12,
+ * session 9). `--only <text>` measures the steps whose name contains it.
+ *
+ *   node .build/micro/step-cost.js [--iterations 100000] [--only supervisor]
  */
+import { GCProfiler, getHeapStatistics } from "node:v8";
 import { createActor, initialTransition, setup, type AnyActorScope, type AnyStateMachine, type EventObject } from "xstate";
 import { batcherMachine, defaultRetryPolicy, partitionReaderMachine, sinkSessionMachine, supervisorMachine, type Message } from "@weir/actors";
 
 const argv = process.argv.slice(2);
 const iterations = argv.includes("--iterations") ? Number(argv[argv.indexOf("--iterations") + 1]) : 100_000;
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1]! : undefined;
+
+/** Bytes allocated while `run` runs: what the heap grew by, plus what every collection in between freed. */
+function bytesAllocated(run: () => void): number {
+  const profiler = new GCProfiler();
+  profiler.start();
+  const before = getHeapStatistics().used_heap_size;
+  run();
+  const after = getHeapStatistics().used_heap_size;
+  let freed = 0;
+  for (const gc of profiler.stop().statistics) freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+  return after - before + freed;
+}
 
 /**
  * An actor scope whose effects go nowhere: the step's actions are resolved, not executed. Its actor
@@ -30,14 +49,18 @@ type AnyEvent = EventObject & Record<string, unknown>;
 
 /** `event`'s step from the snapshot the machine reaches from its initial one through `before`. */
 function measure(name: string, machine: AnyStateMachine, input: unknown, event: AnyEvent, before: readonly AnyEvent[] = []): void {
+  if (only !== undefined && !name.includes(only)) return;
   const scope = inertScope(machine, input);
   let [snapshot] = initialTransition(machine, input);
   for (const earlier of before) snapshot = machine.transition(snapshot, earlier, scope);
   for (let i = 0; i < iterations / 10; i += 1) machine.transition(snapshot, event, scope);
   const cpu = process.cpuUsage();
-  for (let i = 0; i < iterations; i += 1) machine.transition(snapshot, event, scope);
+  const bytes = bytesAllocated(() => {
+    for (let i = 0; i < iterations; i += 1) machine.transition(snapshot, event, scope);
+  });
   const used = process.cpuUsage(cpu);
-  process.stdout.write(`${JSON.stringify({ step: name, cpuMicrosPerStep: Number(((used.user + used.system) / iterations).toFixed(2)) })}\n`);
+  const cpuMicrosPerStep = Number(((used.user + used.system) / iterations).toFixed(2));
+  process.stdout.write(`${JSON.stringify({ step: name, cpuMicrosPerStep, bytesPerStep: Math.round(bytes / iterations) })}\n`);
 }
 
 const messages: Message[] = Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, keys: [], value: new Uint8Array(1), eventTime: 0, headers: {} }));

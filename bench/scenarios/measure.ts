@@ -3,6 +3,7 @@
  * per message, peak RSS, and end-to-end latency percentiles when messages carry a send time.
  */
 import { readFileSync } from "node:fs";
+import { GCProfiler, getHeapStatistics } from "node:v8";
 import { LatencyHistogram } from "./latency-histogram.js";
 
 export interface ScenarioResult {
@@ -14,6 +15,13 @@ export interface ScenarioResult {
   /** The whole process's CPU (start-up and module loading included) ÷ messages: issue 12's "start-up included". */
   readonly processCpuMicrosPerMsg?: number;
   readonly peakRssMb: number;
+  /**
+   * Bytes allocated on the JS heap ÷ messages (heap growth plus what each collection freed), and
+   * the main thread's GC pauses in µs ÷ messages (issue 12, session 9: XState's garbage per step
+   * makes scavenges frequent enough to promote the messages in flight, so both move together).
+   */
+  readonly allocatedBytesPerMsg?: number;
+  readonly gcPauseMicrosPerMsg?: number;
   readonly p50Ms?: number;
   readonly p99Ms?: number;
 }
@@ -52,6 +60,10 @@ export function startMeter(): Meter {
         }, 20);
   // Exact percentiles for whole-millisecond samples, at the cost of one counter per message (latency-histogram.ts).
   const latencies = new LatencyHistogram();
+  // Costs one record per collection, nothing per message.
+  const gcs = new GCProfiler();
+  gcs.start();
+  const heapAtStart = getHeapStatistics().used_heap_size;
   return {
     latency: (ms) => latencies.record(ms),
     finish(scenario, messages) {
@@ -62,6 +74,13 @@ export function startMeter(): Meter {
       const whole = process.cpuUsage();
       const p50Ms = latencies.quantile(0.5);
       const p99Ms = latencies.quantile(0.99);
+      const heapAtEnd = getHeapStatistics().used_heap_size;
+      let freed = 0;
+      let pauseMicros = 0;
+      for (const gc of gcs.stop().statistics) {
+        freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+        pauseMicros += gc.cost;
+      }
       return {
         scenario,
         messages,
@@ -70,6 +89,8 @@ export function startMeter(): Meter {
         cpuMicrosPerMsg: (used.user + used.system) / messages,
         processCpuMicrosPerMsg: (whole.user + whole.system) / messages,
         peakRssMb: peakRss / 1024 / 1024,
+        allocatedBytesPerMsg: Math.round((heapAtEnd - heapAtStart + freed) / messages),
+        gcPauseMicrosPerMsg: Number((pauseMicros / messages).toFixed(3)),
         ...(p50Ms === undefined || p99Ms === undefined ? {} : { p50Ms, p99Ms }),
       };
     },
