@@ -80,13 +80,14 @@ function offsetsOf(context: BatcherContext): string[] {
 /**
  * What a hand-over does, in `collecting` (stays) and in `eotSent` (starts collecting): one list so
  * the two states cannot drift apart. Guards on the event, not an eventless check XState would
- * evaluate after every event (issue 12).
+ * evaluate after every event (issue 12). The hand-over that fills the epoch is checked first, so a
+ * first hand-over that fills it at once reports `full` alone, and every hand-over is decided by at
+ * most two guards (each an XState call with its own arguments, issue 12 session 9).
  */
 function handOver<Target extends "collecting" | undefined>(target: Target) {
   return [
-    { guard: "fillsEmptyEpoch", target, actions: ["appendFull", "reportFull"] },
+    { guard: "fillsEpoch", target, actions: ["appendFull", "reportFull"] },
     { guard: "isFirstData", target, actions: ["append", "reportFilling"] },
-    { guard: "fillsOpenEpoch", target, actions: ["appendFull", "reportFull"] },
     { target, actions: "append" },
   ] as const;
 }
@@ -103,15 +104,11 @@ export const batcherMachine = setup({
       assertEvent(event, "reader.batchRead");
       return !hasNews(context) && (event.entries.length > 0 || isNewerWatermark(event.watermark, context.watermark));
     },
-    // The first hand-over of the epoch already fills it (a reader that read a whole window):
-    // `batcher.full` alone says both that the epoch has data and that it should close.
-    fillsEmptyEpoch: ({ context, event }) => {
-      assertEvent(event, "reader.batchRead");
-      return context.openCount === 0 && event.entries.length >= context.readBatchSize;
-    },
-    // A later hand-over that fills the epoch. A guard on the event, not an eventless check that
-    // XState would evaluate after every event (issue 12).
-    fillsOpenEpoch: ({ context, event }) => {
+    // The hand-over that fills the epoch, reported once per epoch. When it is the epoch's first
+    // (a reader that read a whole window), `batcher.full` alone says both that the epoch has data
+    // and that it should close. A guard on the event, not an eventless check that XState would
+    // evaluate after every event (issue 12).
+    fillsEpoch: ({ context, event }) => {
       assertEvent(event, "reader.batchRead");
       return !context.fullReported && context.openCount + event.entries.length >= context.readBatchSize;
     },

@@ -125,9 +125,10 @@ const restingState = {
     { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
   ],
   on: {
+    // The EOT of an epoch with data first: the common step is decided by one guard (issue 12).
     "batcher.eot": [
-      { guard: "eotReadiesEmptyEpoch", actions: ["reportEmptyEpochOfEotDone", "dropEmptyEpochOfEot"] },
       { guard: "eotReadiesEpoch", target: "attempt", actions: "startEpochOfEot" },
+      { guard: "eotReadiesEmptyEpoch", actions: ["reportEmptyEpochOfEotDone", "dropEmptyEpochOfEot"] },
       { guard: "isOwnPartitionFrame", actions: "appendFrame" },
       { actions: "reportForeignFrame" },
     ],
@@ -212,7 +213,15 @@ export const sinkSessionMachine = setup({
     },
     // Where a valid answer that ends the attempt takes it, decided on the answer's own transition
     // from the work as that step's action will leave it (no eventless step after it, issue 12).
-    allOkSettlesEpoch: ({ context }) => requireWork(context).fallbackQueue.length === 0,
+    // A valid all-ok answer, not stale, with nothing of the epoch queued for the fallback sink: the
+    // epoch is done. It rules out what the other guards of `sinkIo.allOk` look for — a valid frame
+    // names this partition and epoch (not foreign, no violation) — so checking it first changes no
+    // outcome.
+    allOkCompletesEpoch: ({ context, event }) => {
+      assertEvent(event, "sinkIo.allOk");
+      const work = requireWork(context);
+      return work.fallbackQueue.length === 0 && !isStaleFrame(work, event) && findViolation(context.partition, work, event) === null;
+    },
     endSettlesEpoch: ({ context }) => isEpochSettled(settledAtEnd(requireWork(context))),
     endLeavesRetry: ({ context }) => canRetry(settledAtEnd(requireWork(context)), context.retry),
     canRetry: ({ context }) => canRetry(requireWork(context), context.retry),
@@ -420,12 +429,15 @@ export const sinkSessionMachine = setup({
           { actions: "recordResults" },
         ],
         // Every result ok and the end of results, in one frame (the common case, see fromSinkFunction).
+        // The answer that completes its epoch is checked first, so that step is decided by one guard
+        // (each guard is an XState call with its own arguments, issue 12); the rest in their order.
         "sinkIo.allOk": [
+          { guard: "allOkCompletesEpoch", target: "eotReceived", actions: ["reportDoneAfterAllOk", "dropWork"] },
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
           ...leavingOnViolation,
-          { guard: "allOkSettlesEpoch", target: "eotReceived", actions: ["reportDoneAfterAllOk", "dropWork"] },
-          // Fallback answers of earlier attempts are still queued: nothing to retry, so on to them.
+          // A valid answer the first guard did not take: fallback answers of earlier attempts are
+          // still queued, nothing is left to retry, so on to them.
           { target: "finishing", actions: "recordAllOk" },
         ],
         "sinkIo.endOfResults": [
