@@ -2,17 +2,19 @@
  * Holds what partition `p`'s reader hands over while an epoch is open, and closes the epoch
  * when the supervisor says so.
  *
- *   collecting ──supervisor.closeEpoch(e)──▶ flushing ──▶ eotSent ──reader.batchRead──▶ collecting
- *        │ reader.batchRead: append               │          │ supervisor.closeEpoch (an empty epoch)
- *        │   first data → batcher.filling         │          └──▶ flushing
- *        │   readBatchSize reached → batcher.full sends EOT(p,e,count,messages) to the sink session
- *        │   (first data that fills it at once    and SEALED(p,e,offsets) to the reader
+ *   collecting ──supervisor.closeEpoch(e)──▶ flushing ──reader.batchRead──▶ collecting
+ *        │ reader.batchRead: append            │ supervisor.closeEpoch (nothing collected)
+ *        │   first data → batcher.filling      ▼
+ *        │   readBatchSize reached → batcher.full      eotSent ──reader.batchRead──▶ collecting
+ *        │   (first data that fills it at once           │ supervisor.closeEpoch: stays
  *        │    → batcher.full alone)
  *   supervisor.stop ──▶ stopped
  *
- * `eotSent` is where the batcher rests after a close until the next hand-over: the last epoch's
- * EOT is out and the open epoch holds nothing yet (issue 12: the way back to `collecting` is the
- * next event's own step, not an eventless one per epoch).
+ * A close is one step wherever it comes: it sends EOT(p,e,count,messages) to the sink session and
+ * SEALED(p,e,offsets) to the reader, empties the open epoch, and lands in `flushing` when the epoch
+ * collected something (the sink session now writes what was flushed) or in `eotSent` when its EOT
+ * went out alone (count 0). The batcher rests there until the next hand-over (issue 12: no eventless
+ * step per epoch; session 9: the close was `flushing` then an eventless step into `eotSent`).
  *
  * Keeps: an EOT is sent for every closed epoch — at once, with `count = 0`, when the partition
  * read nothing — so the join never waits on a partition with nothing to say (I3). The EOT's
@@ -84,6 +86,12 @@ function offsetsOf(context: BatcherContext): string[] {
  * first hand-over that fills it at once reports `full` alone, and every hand-over is decided by at
  * most two guards (each an XState call with its own arguments, issue 12 session 9).
  */
+/**
+ * The close, one step wherever it comes: EOT to the sink session, SEALED to the reader, then the
+ * open epoch is emptied (one context update).
+ */
+const close = ["sendEot", "sendSealed", "clearEpoch"] as const;
+
 function handOver<Target extends "collecting" | undefined>(target: Target) {
   return [
     { guard: "fillsEpoch", target, actions: ["appendFull", "reportFull"] },
@@ -180,21 +188,25 @@ export const batcherMachine = setup({
     collecting: {
       on: {
         "reader.batchRead": handOver(undefined),
-        "supervisor.closeEpoch": "flushing",
+        "supervisor.closeEpoch": { target: "flushing", actions: close },
       },
     },
-    // Entered by every close and left at once: the hand-over is synchronous, and naming the step
-    // keeps the protocol visible in the inspector and in traces.
+    // The last close flushed what the epoch collected — its data on its EOT, its offsets on SEALED —
+    // in the close's own step, and the open epoch holds nothing yet: the batcher rests here until
+    // the next hand-over, while the sink session writes what it flushed (issue 12, session 9: the
+    // close was two steps, the second an eventless one into `eotSent`).
     flushing: {
-      entry: ["sendEot", "sendSealed", "clearEpoch"],
-      always: "eotSent",
+      on: {
+        "reader.batchRead": handOver("collecting"),
+        "supervisor.closeEpoch": { target: "eotSent", actions: close },
+      },
     },
-    // The EOT is sent and the new epoch holds nothing: the next hand-over starts collecting it, a
-    // close sends its count-0 EOT.
+    // The last close found nothing collected: its EOT went out alone (count 0, the watermark kept),
+    // so the join never waits on this partition (I3). A next empty close stays here.
     eotSent: {
       on: {
         "reader.batchRead": handOver("collecting"),
-        "supervisor.closeEpoch": "flushing",
+        "supervisor.closeEpoch": { actions: close },
       },
     },
     stopped: { type: "final" },
