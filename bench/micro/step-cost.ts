@@ -103,5 +103,5 @@ const batcher = { vertex: "v", partition: 0, readBatchSize: 100 };
 const handOver = { type: "reader.batchRead", partition: 0, entries };
 measure("batcher: reader.batchRead, first data (filling)", batcherMachine, batcher, handOver);
 measure("batcher: reader.batchRead filling the epoch (full)", batcherMachine, batcher, handOver, [handOver]);
-measure("batcher: supervisor.closeEpoch (flushing, eotSent)", batcherMachine, batcher, { type: "supervisor.closeEpoch", epoch: 1 }, [handOver]);
+measure("batcher: supervisor.closeEpoch, into flushing", batcherMachine, batcher, { type: "supervisor.closeEpoch", epoch: 1 }, [handOver]);
 measure("batcher: reader.batchRead, the first after a close", batcherMachine, batcher, handOver, [handOver, { type: "supervisor.closeEpoch", epoch: 1 }]);
