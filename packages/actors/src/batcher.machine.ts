@@ -80,18 +80,18 @@ function offsetsOf(context: BatcherContext): string[] {
 }
 
 /**
- * What a hand-over does, in `collecting` (stays) and in `eotSent` (starts collecting): one list so
- * the two states cannot drift apart. Guards on the event, not an eventless check XState would
- * evaluate after every event (issue 12). The hand-over that fills the epoch is checked first, so a
- * first hand-over that fills it at once reports `full` alone, and every hand-over is decided by at
- * most two guards (each an XState call with its own arguments, issue 12 session 9).
- */
-/**
  * The close, one step wherever it comes: EOT to the sink session, SEALED to the reader, then the
  * open epoch is emptied (one context update).
  */
 const close = ["sendEot", "sendSealed", "clearEpoch"] as const;
 
+/**
+ * What a hand-over does, in `collecting` (stays) and in `flushing` or `eotSent` (starts collecting):
+ * one list so the states cannot drift apart. Guards on the event, not an eventless check XState
+ * would evaluate after every event (issue 12). The hand-over that fills the epoch is checked first,
+ * so a first hand-over that fills it at once reports `full` alone, and every hand-over is decided by
+ * at most two guards (each an XState call with its own arguments, issue 12 session 9).
+ */
 function handOver<Target extends "collecting" | undefined>(target: Target) {
   return [
     { guard: "fillsEpoch", target, actions: ["appendFull", "reportFull"] },
