@@ -165,15 +165,16 @@ try {
       cpuMicrosPerMsg: median(byRound.map((round) => round.get(scenario.id)!.cpuMicrosPerMsg)),
       redisCpuMicrosPerMsg: median(byRound.map((round) => round.get(scenario.id)!.redisCpuMicrosPerMsg)),
       peakRssMb: Math.max(...byRound.map((round) => round.get(scenario.id)!.peakRssMb)),
+      allocatedBytesPerMsg: median(byRound.map((round) => round.get(scenario.id)!.allocatedBytesPerMsg ?? Number.NaN)),
     };
   });
 
-  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | Redis CPU µs/msg | peak RSS MiB |";
-  const lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
+  const header = "| scenario | msgs/s (median) | range | × baseline (same round) | × BullMQ | p50 / p99 ms at 50% | CPU µs/msg | Redis CPU µs/msg | allocated B/msg | peak RSS MiB |";
+  const lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"];
   for (const row of rows) {
     const ratio = row.ratioToBaseline === undefined ? "baseline" : `${row.ratioToBaseline.toFixed(2)}× ${row.baseline}`;
     lines.push(
-      `| ${row.scenario} | ${fmt(row.medianMsgsPerSec)} | ${fmt(row.minMsgsPerSec)}–${fmt(row.maxMsgsPerSec)} | ${ratio} | ${row.ratioToBullmq.toFixed(1)}× | ${row.p50Ms ?? "–"} / ${row.p99Ms ?? "–"} | ${row.cpuMicrosPerMsg.toFixed(1)} | ${row.redisCpuMicrosPerMsg.toFixed(1)} | ${fmt(row.peakRssMb)} |`,
+      `| ${row.scenario} | ${fmt(row.medianMsgsPerSec)} | ${fmt(row.minMsgsPerSec)}–${fmt(row.maxMsgsPerSec)} | ${ratio} | ${row.ratioToBullmq.toFixed(1)}× | ${row.p50Ms ?? "–"} / ${row.p99Ms ?? "–"} | ${row.cpuMicrosPerMsg.toFixed(1)} | ${row.redisCpuMicrosPerMsg.toFixed(1)} | ${Number.isNaN(row.allocatedBytesPerMsg) ? "–" : fmt(row.allocatedBytesPerMsg)} | ${fmt(row.peakRssMb)} |`,
     );
   }
   process.stdout.write(
