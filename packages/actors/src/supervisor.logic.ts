@@ -150,6 +150,24 @@ export function canCloseFinal(context: SupervisorContext): boolean {
   return finalClosePartitions(context).every((p) => inflightFor(context, p) < context.maxInflightEpochs);
 }
 
+/**
+ * What closing `closing`'s open epochs leaves in the context, and the epochs it closes: one for all
+ * of them (aligned) or one per partition (partition mode), numbered from `nextEpoch`.
+ */
+export function closeOf(
+  context: Pick<SupervisorContext, "commitMode" | "nextEpoch" | "units" | "parts">,
+  closing: readonly number[],
+): { readonly closed: readonly CommitUnit[]; readonly update: Pick<SupervisorContext, "nextEpoch" | "units" | "parts"> } {
+  let nextEpoch = context.nextEpoch;
+  const closed: CommitUnit[] = [];
+  const groups = context.commitMode === "aligned" ? [closing] : closing.map((p) => [p]);
+  for (const partitions of groups) {
+    closed.push({ epoch: nextEpoch, partitions, done: {}, acked: {} });
+    nextEpoch += 1;
+  }
+  return { closed, update: { nextEpoch, units: [...context.units, ...closed], parts: afterClose(context.parts, closing) } };
+}
+
 /** A close was requested but the in-flight limit holds it back. */
 export function isThrottled(context: SupervisorContext): boolean {
   return context.parts.some((part) => part.closeRequested) && !hasClosableEpoch(context);

@@ -47,6 +47,7 @@ import {
   afterClose,
   afterCommit,
   canCloseFinal,
+  closeOf,
   closablePartitions,
   closesAfterCommit,
   completesCommit,
@@ -56,7 +57,6 @@ import {
   hasJoinedBesides,
   initialParts,
   initialTotals,
-  isThrottled,
   joinedUnit,
   joinsWith,
   requestedClose,
@@ -141,46 +141,52 @@ function committingUnit(context: SupervisorContext): CommitUnit {
 }
 
 /**
- * The commit region is the same while running and while draining: epochs keep committing.
- *
- * The event that completes a join (`sink.epochDone`) or a commit (`reader.acked`) takes the region
- * where it goes in one step, with the bookkeeping on the same transition (issue 12: each step is a
- * microstep, with its snapshot and context copy). Its guards look at the context as the event will
- * leave it.
- *
- * `idle` differs. While running it holds no closed epoch, and the events that close one
- * (`batcher.full`, `supervisor.epochTimeout`, closed by the intake region in the same step) take it
- * to `joining` themselves: no eventless check there, evaluated after every step of every event
- * (issue 12). A close waiting in `throttled` happens only after a commit, which then goes to
- * `joining` (`closesAfterCommit`), never to `idle`. While draining, `idle` keeps its eventless
- * checks: the drain enters the region afresh, so it resumes an epoch already being committed where
- * it was (never selecting it again and sending its readers a second commit), and the final close
- * is eventless.
+ * The commit in flight: the sink's optional commit(epoch), then the readers' acks. `ackedOn` decides
+ * the `reader.acked`s: the last ack of the epoch commits it, and the next joined epoch (if any)
+ * starts at once; the others (most) are decided by one guard (`commitsNothing`).
  */
-const idleWhileRunning = {
-  // The intake region closes the epoch on the same events, with the same guards.
-  on: {
-    "batcher.full": { guard: "fullCloses", target: "joining" },
-    "supervisor.epochTimeout": { guard: "timeoutCloses", target: "joining" },
-  },
-} as const;
-const idleWhileDraining = {
-  always: [
-    { guard: "isCommitSent", target: "committing.acking" },
-    // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
-    { guard: "isCommitSelected", target: "committing" },
-    { guard: "hasClosedEpochs", target: "joining" },
-  ],
-} as const;
+const committingState = <const Acked>(ackedOn: Acked) =>
+  ({
+    initial: "sinkCommit",
+    on: { "reader.acked": ackedOn },
+    states: {
+      // The sink's optional commit(epoch): transactional sinks make the epoch durable here.
+      sinkCommit: {
+        invoke: {
+          src: "commitEpoch",
+          input: ({ context }: { context: SupervisorContext }): CommitEpochInput => {
+            const unit = committingUnit(context);
+            return { vertex: context.vertex, epoch: unit.epoch, partitions: unit.partitions };
+          },
+          onDone: { target: "acking", actions: "sendCommitToReaders" },
+          onError: { target: "sinkCommitBackoff" },
+        },
+      },
+      sinkCommitBackoff: { after: { commitRetryBackoff: "sinkCommit" } },
+      acking: {},
+    },
+  }) as const;
 
 /**
- * `idle`: `idleWhileRunning` or `idleWhileDraining`; `commitsToJoining`: the guard of a commit
- * that leaves the region `joining` (while running, a close waiting for the commit's slot counts).
+ * Closed epochs wait for every partition's `sink.epochDone`; the one that completes a join takes
+ * the supervisor to `committing` in its own step, with the bookkeeping on the same transition
+ * (issue 12: each step is a microstep, with its snapshot and context copy). Most join nothing: one
+ * guard decides them (each guard evaluated costs).
  */
-const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBesides" | "hasEpochsClosedBesides">(
-  idle: Idle,
-  commitsToJoining: CommitsToJoining,
-) => ({
+const joinOnEpochDone = [
+  { guard: "joinsNothing", actions: "recordEpochDone" },
+  // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
+  { guard: "hasNoSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
+  { target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
+] as const;
+
+/**
+ * While draining the commit region runs beside the drain's own (parallel): epochs keep committing.
+ * Its `idle` keeps eventless checks: the drain enters the region afresh, so it resumes an epoch
+ * already being committed where it was (never selecting it again and sending its readers a second
+ * commit), and the final close is eventless.
+ */
+const drainingCommits = {
   initial: "idle",
   // While the region runs its `on` shadows the root's (the stopping supervisor still records both).
   on: {
@@ -188,54 +194,41 @@ const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBe
     "reader.acked": { actions: "recordAck" },
   },
   states: {
-    idle,
-    // Closed epochs wait for every partition's `sink.epochDone`; the oldest joined one commits.
-    joining: {
-      on: {
-        // Most `sink.epochDone`s join nothing: one guard decides them (each guard evaluated costs).
-        "sink.epochDone": [
-          { guard: "joinsNothing", actions: "recordEpochDone" },
-          // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
-          { guard: "hasNoSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
-          { target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
-        ],
-      },
+    idle: {
+      always: [
+        { guard: "isCommitSent", target: "committing.acking" },
+        // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
+        { guard: "isCommitSelected", target: "committing" },
+        { guard: "hasClosedEpochs", target: "joining" },
+      ],
     },
-    committing: {
-      initial: "sinkCommit",
-      on: {
-        // The last ack of the epoch commits it, and the next joined epoch (if any) starts at once.
-        // The others (most) are decided by one guard; the rest of the list follows a commit.
-        "reader.acked": [
-          { guard: "commitsNothing", actions: "recordAck" },
-          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
-          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
-          { guard: commitsToJoining, target: "joining", actions: { type: "commitOnAck", params: { next: "none" } } },
-          { target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
-        ],
-      },
-      states: {
-        // The sink's optional commit(epoch): transactional sinks make the epoch durable here.
-        sinkCommit: {
-          invoke: {
-            src: "commitEpoch",
-            input: ({ context }: { context: SupervisorContext }): CommitEpochInput => {
-              const unit = committingUnit(context);
-              return { vertex: context.vertex, epoch: unit.epoch, partitions: unit.partitions };
-            },
-            onDone: { target: "acking", actions: "sendCommitToReaders" },
-            onError: { target: "sinkCommitBackoff" },
-          },
-        },
-        sinkCommitBackoff: { after: { commitRetryBackoff: "sinkCommit" } },
-        acking: {},
-      },
-    },
+    joining: { on: { "sink.epochDone": joinOnEpochDone } },
+    committing: committingState([
+      { guard: "commitsNothing", actions: "recordAck" },
+      { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld: false } } },
+      { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld: false } } },
+      { guard: "hasEpochsClosedBesides", target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld: false } } },
+      { target: "idle", actions: { type: "commitOnAck", params: { next: "none", closeHeld: false } } },
+    ]),
   },
-}) as const;
+} as const;
 
 /** Which partitions a `closeEpochs` closes (see its callers). */
-type CloseKind = "closable" | "final" | "requested";
+type CloseKind = "final" | "requested";
+
+/** Calls `send` with each closed epoch's CLOSE_EPOCH for its batchers and `cancel` with its timer. */
+function forEachClose(
+  commitMode: SupervisorContext["commitMode"],
+  closed: readonly CommitUnit[],
+  send: (batcher: string, close: CloseEpochEvent) => void,
+  cancelTimer: (timer: string) => void,
+): void {
+  for (const unit of closed) {
+    const close: CloseEpochEvent = { type: "supervisor.closeEpoch", epoch: unit.epoch };
+    for (const p of unit.partitions) send(childId.batcher(p), close);
+    cancelTimer(timerId(commitMode === "aligned" ? null : unit.partitions[0]!));
+  }
+}
 
 export const supervisorMachine = setup({
   types: {
@@ -259,7 +252,6 @@ export const supervisorMachine = setup({
     commitRetryBackoff: () => 100,
   },
   guards: {
-    hasClosableEpoch: ({ context }) => hasClosableEpoch(context),
     fullCloses: ({ context, event }) => {
       assertEvent(event, "batcher.full");
       return fullCloses(context, event.partition);
@@ -278,7 +270,6 @@ export const supervisorMachine = setup({
       assertEvent(event, "reader.draining");
       return context.parts.every((part, p) => part.draining || p === event.partition);
     },
-    isThrottled: ({ context }) => isThrottled(context),
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     isCommitSelected: ({ context }) => context.committing !== null,
     isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
@@ -293,7 +284,7 @@ export const supervisorMachine = setup({
     },
     // The guards below follow `commitsNothing` in a list: the ack completes the commit of `event.epoch`.
     hasEpochsClosedBesides: ({ context }) => context.units.length > 1,
-    // While running: a close waiting in `throttled` for this commit's slot is closed right after it.
+    // While running: a close held back for this commit's slot is closed in the commit's step.
     hasEpochsClosedOrClosingBesides: ({ context, event }) => {
       assertEvent(event, "reader.acked");
       return context.units.length > 1 || closesAfterCommit(context, event.epoch);
@@ -394,10 +385,11 @@ export const supervisorMachine = setup({
     /**
      * Sends CLOSE_EPOCH to the batchers of the closing partitions, records the closed epochs (one
      * per partition in partition mode) and cancels their timers, in one context update. Which close:
-     * `closable` — every pending request that has room (`throttled`); `final` — the drain's last
-     * close (see `finalClosePartitions`); `requested` — the `batcher.full` or
-     * `supervisor.epochTimeout` that closes the epoch in its own step (`fullCloses`,
-     * `timeoutCloses`; the request is not recorded first, the close would clear it).
+     * `final` — the drain's last close (see `finalClosePartitions`); `requested` — the
+     * `batcher.full` or `supervisor.epochTimeout` that closes the epoch in its own step
+     * (`fullCloses`, `timeoutCloses`; the request is not recorded first, the close would clear it).
+     * A close held back by `maxInflightEpochs` happens in the step of the commit that frees its
+     * slot (`commitOnAck`).
      */
     closeEpochs: enqueueActions(({ context, event, enqueue }, { kind }: { kind: CloseKind }) => {
       let closing: readonly number[];
@@ -405,21 +397,12 @@ export const supervisorMachine = setup({
         assertEvent(event, ["batcher.full", "supervisor.epochTimeout"]);
         closing = requestedClose(context, event.partition);
       } else {
-        closing = kind === "final" ? finalClosePartitions(context) : closablePartitions(context);
+        closing = finalClosePartitions(context);
       }
       if (closing.length === 0) return;
-      let nextEpoch = context.nextEpoch;
-      const units: CommitUnit[] = [...context.units];
-      const groups = context.commitMode === "aligned" ? [closing] : closing.map((p) => [p]);
-      for (const partitions of groups) {
-        const epoch = nextEpoch;
-        nextEpoch += 1;
-        const close: CloseEpochEvent = { type: "supervisor.closeEpoch", epoch };
-        for (const p of partitions) enqueue.sendTo(childId.batcher(p), close);
-        units.push({ epoch, partitions, done: {}, acked: {} });
-        enqueue(cancel(timerId(context.commitMode === "aligned" ? null : partitions[0]!)));
-      }
-      enqueue.assign({ nextEpoch, units, parts: afterClose(context.parts, closing) });
+      const { closed, update } = closeOf(context, closing);
+      forEachClose(context.commitMode, closed, (batcher, close) => enqueue.sendTo(batcher, close), (timer) => enqueue(cancel(timer)));
+      enqueue.assign(update);
     }),
     recordEpochDone: assign({
       units: ({ context, event }) => {
@@ -451,23 +434,33 @@ export const supervisorMachine = setup({
     }),
     /**
      * The `reader.acked` that completes the epoch being committed: the ack recorded, the epoch
-     * committed (`epochCommitted`), and with `next` the next joined epoch selected — its commit sent
-     * at once (`acking`, no sink commit) or left to `commitEpoch` (`sinkCommit`). One context update.
+     * committed (`epochCommitted`), with `next` the next joined epoch selected — its commit sent
+     * at once (`acking`, no sink commit) or left to `commitEpoch` (`sinkCommit`) — and with
+     * `closeHeld` (running) the closes that waited for the slot this commit frees. One context update.
      */
-    commitOnAck: enqueueActions(({ context, event, enqueue }, { next }: { next: "acking" | "sinkCommit" | "none" }) => {
-      assertEvent(event, "reader.acked");
-      const units = withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
-      const unit = units.find((candidate) => candidate.epoch === context.committing)!;
-      enqueue.emit(epochCommitted(context.vertex, unit));
-      const after = afterCommit(context, units, unit);
-      if (next === "none") {
+    commitOnAck: enqueueActions(
+      ({ context, event, enqueue }, { next, closeHeld }: { next: "acking" | "sinkCommit" | "none"; closeHeld: boolean }) => {
+        assertEvent(event, "reader.acked");
+        const units = withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
+        const unit = units.find((candidate) => candidate.epoch === context.committing)!;
+        enqueue.emit(epochCommitted(context.vertex, unit));
+        let after: Partial<SupervisorContext> = afterCommit(context, units, unit);
+        if (next !== "none") {
+          const joined = joinedUnit(after.units!)!;
+          if (next === "acking") for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
+          after = { ...after, committing: joined.epoch, commitSent: next === "acking" };
+        }
+        if (closeHeld) {
+          const freed: SupervisorContext = { ...context, ...after };
+          if (hasClosableEpoch(freed)) {
+            const { closed, update } = closeOf(freed, closablePartitions(freed));
+            forEachClose(context.commitMode, closed, (batcher, close) => enqueue.sendTo(batcher, close), (timer) => enqueue(cancel(timer)));
+            after = { ...after, ...update };
+          }
+        }
         enqueue.assign(after);
-        return;
-      }
-      const joined = joinedUnit(after.units)!;
-      if (next === "acking") for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
-      enqueue.assign({ ...after, committing: joined.epoch, commitSent: next === "acking" });
-    }),
+      },
+    ),
     // After the sink's commit(epoch).
     sendCommitToReaders: enqueueActions(({ context, enqueue }) => {
       const unit = committingUnit(context);
@@ -586,40 +579,39 @@ export const supervisorMachine = setup({
     "xstate.done.actor.*": { guard: "isPartitionChildDone", actions: "recordChildFinished" },
   },
   states: {
-    // No eventless transition outside `throttled`: what they checked after every step of every
-    // event is decided by the events that change it (issue 12, DESIGN §7).
+    // One region (issue 12, session 9: a parallel state cost every step ~3.8 KB and ~2 µs): the
+    // supervisor rests where its commits are — `collecting` (no epoch closed and uncommitted),
+    // `joining` (closed epochs wait for their EOTs), `committing` — while the open epoch fills
+    // beside them. A close held back by `maxInflightEpochs` is a flag (`closeRequested`), closed
+    // in the step of the commit that frees its slot. No eventless transition: what they checked
+    // after every step of every event is decided by the events that change it (DESIGN §7).
     running: {
-      type: "parallel",
+      initial: "collecting",
       on: {
         "pipeline.drain": { target: "draining", actions: "requestDrain" },
         "reader.draining": [{ guard: "drainsLastReader", target: "draining", actions: "markDraining" }, { actions: "markDraining" }],
+        // With an epoch in flight: a request either closes its epoch in its own step or waits for a commit.
+        "batcher.full": [{ guard: "fullCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } }, { actions: "requestCloseOnFull" }],
+        "supervisor.epochTimeout": [
+          { guard: "timeoutCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } },
+          { guard: "timeoutRequests", actions: "requestCloseOnTimeout" },
+        ],
       },
       states: {
-        intake: {
-          initial: "collecting",
-          states: {
-            // No close is pending here: a request either closes the epoch in its own step or waits in `throttled`.
-            collecting: {
-              on: {
-                "batcher.full": [{ guard: "fullCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } }, { target: "throttled", actions: "requestCloseOnFull" }],
-                "supervisor.epochTimeout": [
-                  { guard: "timeoutCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } },
-                  { guard: "timeoutRequests", target: "throttled", actions: "requestCloseOnTimeout" },
-                ],
-              },
-            },
-            // A close is due but maxInflightEpochs epochs are uncommitted: wait for a commit. Requests
-            // made meanwhile are recorded (the root's handlers); each commit's step is followed by this
-            // check (rare: the only eventless one while running).
-            throttled: {
-              always: [
-                { guard: "hasClosableEpoch", actions: { type: "closeEpochs", params: { kind: "closable" } } },
-                { guard: not("isThrottled"), target: "collecting" },
-              ],
-            },
+        collecting: {
+          on: {
+            "batcher.full": { guard: "fullCloses", target: "joining", actions: { type: "closeEpochs", params: { kind: "requested" } } },
+            "supervisor.epochTimeout": { guard: "timeoutCloses", target: "joining", actions: { type: "closeEpochs", params: { kind: "requested" } } },
           },
         },
-        commits: commitRegion(idleWhileRunning, "hasEpochsClosedOrClosingBesides"),
+        joining: { on: { "sink.epochDone": joinOnEpochDone } },
+        committing: committingState([
+          { guard: "commitsNothing", actions: "recordAck" },
+          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld: true } } },
+          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld: true } } },
+          { guard: "hasEpochsClosedOrClosingBesides", target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld: true } } },
+          { target: "collecting", actions: { type: "commitOnAck", params: { next: "none", closeHeld: true } } },
+        ]),
       },
     },
     draining: {
@@ -637,7 +629,7 @@ export const supervisorMachine = setup({
             flushed: { always: { guard: "isFlushed", target: "#supervisor.stopping" } },
           },
         },
-        commits: commitRegion(idleWhileDraining, "hasEpochsClosedBesides"),
+        commits: drainingCommits,
       },
     },
     // Waits until every child has taken `supervisor.stop` and reached its own final state. Going
