@@ -2,7 +2,7 @@
  * The supervisor's epoch bookkeeping as pure functions: which partitions may close an epoch,
  * which closed epoch has joined, and what committing it adds up to.
  */
-import { addTallies, emptyTallies, type EpochTallies } from "./epoch-protocol.js";
+import { emptyTallies, type EpochTallies } from "./epoch-protocol.js";
 import type { CommitUnit, PartitionControl, PartitionTotals, SupervisorContext } from "./supervisor.types.js";
 
 export function initialParts(partitions: number): PartitionControl[] {
@@ -226,18 +226,39 @@ export function hasJoinedBesides(units: readonly CommitUnit[], epoch: number): b
 }
 
 export function unitTallies(unit: CommitUnit): EpochTallies {
-  return unit.partitions.reduce((sum, p) => addTallies(sum, unit.done[p] ?? emptyTallies), emptyTallies);
+  // Summed field by field: no intermediate tallies object per partition (issue 12: a commit's garbage).
+  let messages = 0;
+  let ok = 0;
+  let fallback = 0;
+  let dropped = 0;
+  let retries = 0;
+  for (const p of unit.partitions) {
+    const done = unit.done[p];
+    if (done === undefined) continue;
+    messages += done.messages;
+    ok += done.ok;
+    fallback += done.fallback;
+    dropped += done.dropped;
+    retries += done.retries;
+  }
+  return { messages, ok, fallback, dropped, retries };
 }
 
 export function addCommitted(totals: readonly PartitionTotals[], unit: CommitUnit): PartitionTotals[] {
   return totals.map((total) => {
     const done = unit.done[total.partition];
     if (done === undefined) return total;
+    // One object per committed partition, built in one go (no spread of an intermediate sum).
     return {
-      ...total,
-      ...addTallies(total, done),
+      partition: total.partition,
+      messages: total.messages + done.messages,
+      ok: total.ok + done.ok,
+      fallback: total.fallback + done.fallback,
+      dropped: total.dropped + done.dropped,
+      retries: total.retries + done.retries,
       epochs: total.epochs + 1,
       acked: total.acked + (unit.acked[total.partition] ?? 0),
+      protocolErrors: total.protocolErrors,
     };
   });
 }

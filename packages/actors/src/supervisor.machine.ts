@@ -25,7 +25,7 @@
  * commit in `reader.acked`'s, the drain in the last `reader.draining`'s — so no eventless check
  * runs after each step; only `throttled` (a close waiting for a commit) has one.
  */
-import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup, type DoneActorEvent } from "xstate";
+import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, raise, setup, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";
 import {
   actorIds,
@@ -98,6 +98,16 @@ type SupervisorEvent =
   | PipelineDrainEvent
   | DoneActorEvent;
 
+type EventOf<T extends SupervisorEvent["type"]> = Extract<SupervisorEvent, { readonly type: T }>;
+
+/**
+ * XState's `assertEvent` for the hot guards and actions: the same narrowing and error, without the
+ * array and closure `assertEvent` allocates per call (issue 12: every byte of a step is garbage).
+ */
+function expectEvent<T extends SupervisorEvent["type"]>(event: SupervisorEvent, type: T, other?: T): asserts event is EventOf<T> {
+  if (event.type !== type && event.type !== other) throw new Error(`Expected event ${JSON.stringify(event)} to have type matching "${type}"`);
+}
+
 const childId = {
   reader: (p: number) => `reader-${p}`,
   batcher: (p: number) => `batcher-${p}`,
@@ -105,6 +115,8 @@ const childId = {
   windowKeeper: (p: number) => `windows-${p}`,
 };
 const timerId = (partition: number | null) => (partition === null ? "epochTimer" : `epochTimer-${partition}`);
+/** Aligned mode's vertex-wide epoch timer fired. */
+const vertexTimeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition: null };
 
 /** Whether `id` names a child spawned per partition (`reader-<p>`, `batcher-<p>`, `sink-<p>`). */
 function isPartitionChildId(context: SupervisorContext, id: string): boolean {
@@ -253,48 +265,48 @@ export const supervisorMachine = setup({
   },
   guards: {
     fullCloses: ({ context, event }) => {
-      assertEvent(event, "batcher.full");
+      expectEvent(event, "batcher.full");
       return fullCloses(context, event.partition);
     },
     timeoutCloses: ({ context, event }) => {
-      assertEvent(event, "supervisor.epochTimeout");
+      expectEvent(event, "supervisor.epochTimeout");
       return timeoutCloses(context, event.partition);
     },
     timeoutRequests: ({ context, event }) => {
-      assertEvent(event, "supervisor.epochTimeout");
+      expectEvent(event, "supervisor.epochTimeout");
       return timeoutRequests(context, event.partition);
     },
-    // Aligned: only whether the open epoch holds data matters, and its first report started the timer.
-    isEpochTimerRunning: ({ context }) => context.commitMode === "aligned" && context.parts.some((part) => part.hasData),
+    startsVertexTimer: ({ context }) => context.commitMode === "aligned" && !context.parts.some((part) => part.hasData),
+    isPartitionMode: ({ context }) => context.commitMode === "partition",
     drainsLastReader: ({ context, event }) => {
-      assertEvent(event, "reader.draining");
+      expectEvent(event, "reader.draining");
       return context.parts.every((part, p) => part.draining || p === event.partition);
     },
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     isCommitSelected: ({ context }) => context.committing !== null,
     isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
     joinsNothing: ({ context, event }) => {
-      assertEvent(event, "sink.epochDone");
+      expectEvent(event, "sink.epochDone");
       return !joinsWith(context.units, event.epoch, event.partition);
     },
     hasNoSinkCommit: ({ context }) => !context.sinkCommit,
     commitsNothing: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return !completesCommit(context, event.epoch, event.partition);
     },
     // The guards below follow `commitsNothing` in a list: the ack completes the commit of `event.epoch`.
     hasEpochsClosedBesides: ({ context }) => context.units.length > 1,
     // While running: a close held back for this commit's slot is closed in the commit's step.
     hasEpochsClosedOrClosingBesides: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return context.units.length > 1 || closesAfterCommit(context, event.epoch);
     },
     hasJoinedBesides: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return hasJoinedBesides(context.units, event.epoch);
     },
     acksNextAtOnce: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return !context.sinkCommit && hasJoinedBesides(context.units, event.epoch);
     },
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
@@ -358,26 +370,30 @@ export const supervisorMachine = setup({
         });
       }
     }),
-    markFilling: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "batcher.filling");
-      const partition = context.commitMode === "aligned" ? null : event.partition;
-      const timerAlreadyRunning = context.commitMode === "aligned" && context.parts.some((part) => part.hasData);
+    // Aligned: the epoch's first news starts the vertex-wide timer (one assign, one raise: no
+    // `enqueueActions`, which builds its helpers on every call).
+    recordFilling: assign(({ context, event }) => {
+      expectEvent(event, "batcher.filling");
+      return { parts: updatePart(context.parts, event.partition, { hasData: true }) };
+    }),
+    startVertexTimer: raise(vertexTimeout, { id: timerId(null), delay: ({ context }) => context.settings.readTimeoutMs }),
+    // Partition mode: each partition's first news starts its own timer (an id per partition).
+    markFillingPartition: enqueueActions(({ context, event, enqueue }) => {
+      expectEvent(event, "batcher.filling");
       enqueue.assign({ parts: updatePart(context.parts, event.partition, { hasData: true }) });
-      if (!timerAlreadyRunning) {
-        const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition };
-        enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(partition) });
-      }
+      const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition: event.partition };
+      enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(event.partition) });
     }),
     requestCloseOnFull: assign({
       parts: ({ context, event }) => {
-        assertEvent(event, "batcher.full");
+        expectEvent(event, "batcher.full");
         // A batcher whose first hand-over filled the epoch reports `full` without `filling`.
         return updatePart(context.parts, event.partition, { closeRequested: true, hasData: true });
       },
     }),
     requestCloseOnTimeout: assign({
       parts: ({ context, event }) => {
-        assertEvent(event, "supervisor.epochTimeout");
+        expectEvent(event, "supervisor.epochTimeout");
         if (event.partition !== null) return updatePart(context.parts, event.partition, { closeRequested: true });
         return context.parts.map((part) => ({ ...part, closeRequested: part.closeRequested || part.hasData }));
       },
@@ -394,7 +410,7 @@ export const supervisorMachine = setup({
     closeEpochs: enqueueActions(({ context, event, enqueue }, { kind }: { kind: CloseKind }) => {
       let closing: readonly number[];
       if (kind === "requested") {
-        assertEvent(event, ["batcher.full", "supervisor.epochTimeout"]);
+        expectEvent(event, "batcher.full", "supervisor.epochTimeout");
         closing = requestedClose(context, event.partition);
       } else {
         closing = finalClosePartitions(context);
@@ -404,17 +420,14 @@ export const supervisorMachine = setup({
       forEachClose(context.commitMode, closed, (batcher, close) => enqueue.sendTo(batcher, close), (timer) => enqueue(cancel(timer)));
       enqueue.assign(update);
     }),
-    recordEpochDone: assign({
-      units: ({ context, event }) => {
-        assertEvent(event, "sink.epochDone");
-        return withEpochDone(context.units, event.epoch, event.partition, event.tallies);
-      },
+    // The function form: the object form lists its keys on every call.
+    recordEpochDone: assign(({ context, event }) => {
+      expectEvent(event, "sink.epochDone");
+      return { units: withEpochDone(context.units, event.epoch, event.partition, event.tallies) };
     }),
-    recordAck: assign({
-      units: ({ context, event }) => {
-        assertEvent(event, "reader.acked");
-        return withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
-      },
+    recordAck: assign(({ context, event }) => {
+      expectEvent(event, "reader.acked");
+      return { units: withAck(context.units, event.epoch, event.partition, event.count, event.watermark) };
     }),
     /**
      * The `sink.epochDone` that completes a join: recorded, the joined epoch selected and (without
@@ -422,7 +435,7 @@ export const supervisorMachine = setup({
      * copies the context and rebuilds the snapshot).
      */
     recordJoin: enqueueActions(({ context, event, enqueue }, { sendCommit }: { sendCommit: boolean }) => {
-      assertEvent(event, "sink.epochDone");
+      expectEvent(event, "sink.epochDone");
       const units = withEpochDone(context.units, event.epoch, event.partition, event.tallies);
       const joined = joinedUnit(units)!;
       if (!sendCommit) {
@@ -440,7 +453,7 @@ export const supervisorMachine = setup({
      */
     commitOnAck: enqueueActions(
       ({ context, event, enqueue }, { next, closeHeld }: { next: "acking" | "sinkCommit" | "none"; closeHeld: boolean }) => {
-        assertEvent(event, "reader.acked");
+        expectEvent(event, "reader.acked");
         const units = withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
         const unit = units.find((candidate) => candidate.epoch === context.committing)!;
         enqueue.emit(epochCommitted(context.vertex, unit));
@@ -468,7 +481,7 @@ export const supervisorMachine = setup({
       enqueue.assign({ commitSent: true });
     }),
     countProtocolError: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "sink.protocolError");
+      expectEvent(event, "sink.protocolError");
       enqueue.assign({
         totals: context.totals.map((total) =>
           total.partition === event.partition ? { ...total, protocolErrors: total.protocolErrors + 1 } : total,
@@ -485,12 +498,12 @@ export const supervisorMachine = setup({
       });
     }),
     reportReadFailed: emit(({ context, event }) => {
-      assertEvent(event, "reader.readFailed");
+      expectEvent(event, "reader.readFailed");
       return { type: "readFailed" as const, vertex: context.vertex, partition: event.partition, error: event.error };
     }),
     markDraining: assign({
       parts: ({ context, event }) => {
-        assertEvent(event, "reader.draining");
+        expectEvent(event, "reader.draining");
         // The reader's own count says whether the open epoch holds its data: the final close
         // must not depend on a `batcher.filling` having arrived first.
         // A watermark no epoch carries yet counts as data: the last close takes it (issue #13).
@@ -523,7 +536,7 @@ export const supervisorMachine = setup({
     }),
     recordFailure: assign({
       failure: ({ event }) => {
-        assertEvent(event, "reader.failed");
+        expectEvent(event, "reader.failed");
         return `reader of partition ${event.partition} failed: ${event.error}`;
       },
     }),
@@ -567,7 +580,12 @@ export const supervisorMachine = setup({
   initial: "running",
   entry: "spawnPartitions",
   on: {
-    "batcher.filling": { guard: not("isEpochTimerRunning"), actions: "markFilling" },
+    // Aligned: only whether the open epoch holds data matters, and its first report started the
+    // timer; the others take no step.
+    "batcher.filling": [
+      { guard: "startsVertexTimer", actions: ["recordFilling", "startVertexTimer"] },
+      { guard: "isPartitionMode", actions: "markFillingPartition" },
+    ],
     "batcher.full": { actions: "requestCloseOnFull" },
     "supervisor.epochTimeout": { actions: "requestCloseOnTimeout" },
     "sink.epochDone": { actions: "recordEpochDone" },
