@@ -42,8 +42,10 @@ function hasRoomFor(context: SupervisorContext, partition: number | null): boole
 
 /**
  * Whether `partition`'s `batcher.full` closes its open epoch in its own step (issue 12: no eventless
- * close after it). Asked in `collecting`, where no other close is pending, so the full partition's
- * room is all that decides: aligned, it closes every partition; otherwise it waits in `throttled`.
+ * close after it). The full partition's room is all that decides: aligned, it closes every
+ * partition; otherwise the request is held until a commit frees the slot. Aligned, no other close
+ * can be pending when there is room (the commit that frees a slot closes what waited for it);
+ * partition mode, another partition's held close has no room and stays held.
  */
 export function fullCloses(context: SupervisorContext, partition: number): boolean {
   return hasRoomFor(context, partition);
@@ -57,14 +59,14 @@ export function timeoutRequests(context: SupervisorContext, partition: number | 
   return partition !== null || context.parts.some((part) => part.hasData);
 }
 
-/** Whether an epoch timer closes the epoch in its own step (in `collecting`: nothing else pending). */
+/** Whether an epoch timer closes the epoch in its own step (the room decides, as for `fullCloses`). */
 export function timeoutCloses(context: SupervisorContext, partition: number | null): boolean {
   return timeoutRequests(context, partition) && hasRoomFor(context, partition);
 }
 
 /**
- * The partitions a close in `collecting` closes: all of them (aligned) or the requesting one. With
- * no close pending there, the request alone decides (`fullCloses`, `timeoutCloses`).
+ * The partitions a requested close closes: all of them (aligned) or the requesting one. A close
+ * with room never leaves another one pending beside it (`fullCloses`), so the request alone decides.
  */
 export function requestedClose(context: SupervisorContext, partition: number | null): number[] {
   if (context.commitMode === "aligned" || partition === null) return context.parts.map((_, index) => index);
@@ -72,8 +74,8 @@ export function requestedClose(context: SupervisorContext, partition: number | n
 }
 
 /**
- * Whether committing `epoch` lets a pending close (`throttled`) go ahead: the close then happens in
- * the throttled state's next check, so the commit region goes to `joining`, not `idle`.
+ * Whether committing `epoch` lets a held close go ahead: the close then happens in the commit's own
+ * step (`commitOnAck`), so the supervisor goes to `joining`, not `collecting`.
  */
 export function closesAfterCommit(context: SupervisorContext, epoch: number): boolean {
   const { parts } = context;

@@ -2,14 +2,20 @@
  * One supervisor per vertex: spawns a reader, a batcher and a sink session per partition,
  * opens and closes epochs, joins the partitions' EOT states and commits.
  *
- *   running (parallel)                                   draining (parallel)
- *   ├─ intake:  collecting ⇄ throttled     ──drain──▶   ├─ intake: awaitingReaders ─▶ closingFinal ─▶ flushed
- *   └─ commits: idle ─▶ joining ─▶ committing           └─ commits: (the same region)
- *                        ▲            │ sinkCommit → acking                     │ nothing left in flight
- *                        │            │ (acking at once without a sink commit)  │
- *                        └────────────┘                                         ▼
+ *   running (one region)                                 draining (parallel)
+ *     collecting ──close──▶ joining ──join──▶ committing  ├─ intake: awaitingReaders ─▶ closingFinal ─▶ flushed
+ *         ▲                   ▲                │ sinkCommit → acking          └─ commits: idle ─▶ joining ─▶ committing
+ *         │                   │                │ (acking at once without          (resumes the commit in flight)
+ *         └───────────────────┴── last ack ────┘  a sink commit)                       │ nothing left in flight
+ *   running ──drain / last reader draining──▶ draining                                 ▼
  *   reader.failed ──────────────────────────────────────────────────────────▶ stopping
  *                                                      every child final ──▶ stopped | failed
+ *
+ * While running the supervisor rests where its commits are: `collecting` (no epoch closed and
+ * uncommitted), `joining` (closed epochs wait for their EOTs), `committing`; the open epoch fills
+ * beside them in every one of these states (closes are transitions of `running` itself). A close
+ * held back by `maxInflightEpochs` is a flag (`closeRequested`), closed in the step of the commit
+ * that frees its slot.
  *
  * Takes: `batcher.filling`, `batcher.full`, `sink.epochDone`, `sink.protocolError`, `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed`, `pipeline.drain`, and its children's
@@ -22,8 +28,9 @@
  * `maxInflightEpochs` epochs are closed and uncommitted at once.
  * Cost (issue 12, DESIGN §7): while running, every decision is taken in the step of the event
  * that makes it — a close in `batcher.full`'s or the timer's, the join in `sink.epochDone`'s, the
- * commit in `reader.acked`'s, the drain in the last `reader.draining`'s — so no eventless check
- * runs after each step; only `throttled` (a close waiting for a commit) has one.
+ * commit in `reader.acked`'s (with a close it held back), the drain in the last `reader.draining`'s —
+ * so no eventless check runs after each step. `running` is not parallel (session 9): a parallel
+ * state costs every step ~3.8 KB and ~2 µs (docs/design-notes.md).
  */
 import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, raise, setup, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";

@@ -108,4 +108,26 @@ describe("supervisor: running is one region", () => {
       expect(committing.some((a) => a.type === "xstate.emit")).toBe(true);
     });
   }
+
+  it("partition mode: a full partition with room closes its epoch while another's close stays held", () => {
+    const input = supervisorInput({ partitions: 2, readBatchSize: 10, maxInflightEpochs: 1, sinkCommit: false, commitMode: "partition" });
+    const [initial] = initialTransition(supervisorMachine, input);
+    // Partition 0: epoch 1 in flight, its next close held.
+    const [held] = steps(initial, [filling(0), full(0), filling(0), full(0)]);
+    expect(held.context.parts[0]!.closeRequested).toBe(true);
+    // Partition 1 has room: its full closes epoch 2 for it alone, in its own step.
+    const [closed, closing] = steps(held, [filling(1), full(1)]);
+    expect(closesSent(closing)).toEqual([2]);
+    expect(closed.value).toEqual({ running: "joining" });
+    expect(closed.context.units.map((unit) => [unit.epoch, unit.partitions])).toEqual([
+      [1, [0]],
+      [2, [1]],
+    ]);
+    expect(closed.context.parts[0]!.closeRequested).toBe(true);
+    // Committing partition 1's epoch frees no slot of partition 0: its close stays held.
+    const [committed, committing] = steps(closed, [done(1, 2), acked(1, 2)]);
+    expect(closesSent(committing)).toEqual([]);
+    expect(committed.value).toEqual({ running: "joining" });
+    expect(committed.context.parts[0]!.closeRequested).toBe(true);
+  });
 });
