@@ -32,7 +32,7 @@
  * so no eventless check runs after each step. `running` is not parallel (session 9): a parallel
  * state costs every step ~3.8 KB and ~2 µs (docs/design-notes.md).
  */
-import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, raise, setup, type DoneActorEvent } from "xstate";
+import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, raise, sendTo, setup, type AnyActorRef, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";
 import {
   actorIds,
@@ -239,14 +239,47 @@ type CloseKind = "final" | "requested";
 function forEachClose(
   commitMode: SupervisorContext["commitMode"],
   closed: readonly CommitUnit[],
-  send: (batcher: string, close: CloseEpochEvent) => void,
-  cancelTimer: (timer: string) => void,
+  send: (action: CachedAction) => void,
 ): void {
   for (const unit of closed) {
-    const close: CloseEpochEvent = { type: "supervisor.closeEpoch", epoch: unit.epoch };
-    for (const p of unit.partitions) send(childId.batcher(p), close);
-    cancelTimer(timerId(commitMode === "aligned" ? null : unit.partitions[0]!));
+    for (const p of unit.partitions) send(closeBatcher(p));
+    send(cancelTimer(commitMode === "aligned" ? null : unit.partitions[0]!));
   }
+}
+
+/** The last closed epoch holding partition `p`: the one a close just recorded. */
+function lastEpochOf(units: readonly CommitUnit[], p: number): number {
+  for (let i = units.length - 1; i >= 0; i -= 1) if (units[i]!.partitions.includes(p)) return units[i]!.epoch;
+  throw new Error(`no closed epoch holds partition ${p}`);
+}
+
+/**
+ * The sends of a step's fan-out — CLOSE_EPOCH to partition `p`'s batcher, COMMIT to its reader — and
+ * the timers' cancels, built once per partition and reused by every step (issue 12:
+ * `enqueue.sendTo` builds a new action, a function given eight properties, per send). Their events
+ * come from the context as the step's assign leaves it, so each step enqueues them after its assign.
+ */
+const makeCloseBatcher = (p: number) =>
+  sendTo<SupervisorContext, SupervisorEvent, undefined, AnyActorRef, SupervisorEvent>(childId.batcher(p), ({ context }: { context: SupervisorContext }): CloseEpochEvent => ({
+    type: "supervisor.closeEpoch",
+    epoch: lastEpochOf(context.units, p),
+  }));
+const makeCommitReader = (p: number) =>
+  sendTo<SupervisorContext, SupervisorEvent, undefined, AnyActorRef, SupervisorEvent>(childId.reader(p), ({ context }: { context: SupervisorContext }): CommitEvent => ({
+    type: "supervisor.commit",
+    epoch: context.committing!,
+  }));
+type CancelTimer = ReturnType<typeof cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>>;
+type CachedAction = ReturnType<typeof makeCloseBatcher> | ReturnType<typeof makeCommitReader> | CancelTimer;
+const closeBatchers: ReturnType<typeof makeCloseBatcher>[] = [];
+const commitReaders: ReturnType<typeof makeCommitReader>[] = [];
+const cancelTimers = new Map<number | null, CancelTimer>();
+const closeBatcher = (p: number) => (closeBatchers[p] ??= makeCloseBatcher(p));
+const commitReader = (p: number) => (commitReaders[p] ??= makeCommitReader(p));
+function cancelTimer(partition: number | null): CancelTimer {
+  let action = cancelTimers.get(partition);
+  if (action === undefined) cancelTimers.set(partition, (action = cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>(timerId(partition))));
+  return action;
 }
 
 export const supervisorMachine = setup({
@@ -424,8 +457,8 @@ export const supervisorMachine = setup({
       }
       if (closing.length === 0) return;
       const { closed, update } = closeOf(context, closing);
-      forEachClose(context.commitMode, closed, (batcher, close) => enqueue.sendTo(batcher, close), (timer) => enqueue(cancel(timer)));
       enqueue.assign(update);
+      forEachClose(context.commitMode, closed, enqueue);
     }),
     // The function form: the object form lists its keys on every call.
     recordEpochDone: assign(({ context, event }) => {
@@ -449,8 +482,8 @@ export const supervisorMachine = setup({
         enqueue.assign({ units, committing: joined.epoch });
         return;
       }
-      for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
       enqueue.assign({ units, committing: joined.epoch, commitSent: true });
+      for (const p of joined.partitions) enqueue(commitReader(p));
     }),
     /**
      * The `reader.acked` that completes the epoch being committed: the ack recorded, the epoch
@@ -465,27 +498,27 @@ export const supervisorMachine = setup({
         const unit = units.find((candidate) => candidate.epoch === context.committing)!;
         enqueue.emit(epochCommitted(context.vertex, unit));
         let after: Partial<SupervisorContext> = afterCommit(context, units, unit);
-        if (next !== "none") {
-          const joined = joinedUnit(after.units!)!;
-          if (next === "acking") for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
-          after = { ...after, committing: joined.epoch, commitSent: next === "acking" };
-        }
+        const joined = next === "none" ? undefined : joinedUnit(after.units!)!;
+        if (joined !== undefined) after = { ...after, committing: joined.epoch, commitSent: next === "acking" };
+        let closed: readonly CommitUnit[] = [];
         if (closeHeld) {
           const freed: SupervisorContext = { ...context, ...after };
           if (hasClosableEpoch(freed)) {
-            const { closed, update } = closeOf(freed, closablePartitions(freed));
-            forEachClose(context.commitMode, closed, (batcher, close) => enqueue.sendTo(batcher, close), (timer) => enqueue(cancel(timer)));
-            after = { ...after, ...update };
+            const close = closeOf(freed, closablePartitions(freed));
+            closed = close.closed;
+            after = { ...after, ...close.update };
           }
         }
+        // The sends read the context this assign leaves (the epoch committed next, the epochs closed).
         enqueue.assign(after);
+        if (next === "acking") for (const p of joined!.partitions) enqueue(commitReader(p));
+        forEachClose(context.commitMode, closed, enqueue);
       },
     ),
     // After the sink's commit(epoch).
     sendCommitToReaders: enqueueActions(({ context, enqueue }) => {
-      const unit = committingUnit(context);
-      for (const p of unit.partitions) enqueue.sendTo(childId.reader(p), commitOf(unit));
       enqueue.assign({ commitSent: true });
+      for (const p of committingUnit(context).partitions) enqueue(commitReader(p));
     }),
     countProtocolError: enqueueActions(({ context, event, enqueue }) => {
       expectEvent(event, "sink.protocolError");

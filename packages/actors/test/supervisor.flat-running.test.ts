@@ -34,9 +34,11 @@ function nodesOf(snapshot: AnyMachineSnapshot): readonly unknown[] {
   return (snapshot as unknown as { _nodes: readonly unknown[] })._nodes;
 }
 
-function closesSent(actions: readonly Action[]): number[] {
-  return actions.filter((a) => a.type === "xstate.sendTo" && a.params?.event?.type === "supervisor.closeEpoch").map((a) => a.params!.event!.epoch!);
+function sent(actions: readonly Action[], type: string): number[] {
+  return actions.filter((a) => a.type === "xstate.sendTo" && a.params?.event?.type === type).map((a) => a.params!.event!.epoch!);
 }
+const closesSent = (actions: readonly Action[]) => sent(actions, "supervisor.closeEpoch");
+const commitsSent = (actions: readonly Action[]) => sent(actions, "supervisor.commit");
 
 // Issue 12, session 9: `running` was a parallel state (intake × commits), and a parallel state adds
 // ~3.8 KB and ~2 µs to every step; the join and the commit were targeted transitions of the commit
@@ -70,8 +72,9 @@ describe("supervisor: running is one region", () => {
     expect(twoDone.value).toEqual({ running: "joining" });
     expect(nodesOf(twoDone)).toBe(nodesOf(closed));
 
-    const [joined] = steps(twoDone, [done(2, 1)]);
+    const [joined, joining] = steps(twoDone, [done(2, 1)]);
     expect(joined.value).toEqual({ running: { committing: "acking" } });
+    expect(commitsSent(joining)).toEqual([1, 1, 1]);
     const [twoAcked] = steps(joined, [acked(0, 1), acked(1, 1)]);
     expect(nodesOf(twoAcked)).toBe(nodesOf(joined));
     const [committed] = steps(twoAcked, [acked(2, 1)]);
