@@ -2,7 +2,7 @@
  * The supervisor's epoch bookkeeping as pure functions: which partitions may close an epoch,
  * which closed epoch has joined, and what committing it adds up to.
  */
-import { addTallies, emptyTallies, type EpochTallies } from "./epoch-protocol.js";
+import { emptyTallies, type EpochTallies } from "./epoch-protocol.js";
 import type { CommitUnit, PartitionControl, PartitionTotals, SupervisorContext } from "./supervisor.types.js";
 
 export function initialParts(partitions: number): PartitionControl[] {
@@ -42,8 +42,10 @@ function hasRoomFor(context: SupervisorContext, partition: number | null): boole
 
 /**
  * Whether `partition`'s `batcher.full` closes its open epoch in its own step (issue 12: no eventless
- * close after it). Asked in `collecting`, where no other close is pending, so the full partition's
- * room is all that decides: aligned, it closes every partition; otherwise it waits in `throttled`.
+ * close after it). The full partition's room is all that decides: aligned, it closes every
+ * partition; otherwise the request is held until a commit frees the slot. Aligned, no other close
+ * can be pending when there is room (the commit that frees a slot closes what waited for it);
+ * partition mode, another partition's held close has no room and stays held.
  */
 export function fullCloses(context: SupervisorContext, partition: number): boolean {
   return hasRoomFor(context, partition);
@@ -57,14 +59,14 @@ export function timeoutRequests(context: SupervisorContext, partition: number | 
   return partition !== null || context.parts.some((part) => part.hasData);
 }
 
-/** Whether an epoch timer closes the epoch in its own step (in `collecting`: nothing else pending). */
+/** Whether an epoch timer closes the epoch in its own step (the room decides, as for `fullCloses`). */
 export function timeoutCloses(context: SupervisorContext, partition: number | null): boolean {
   return timeoutRequests(context, partition) && hasRoomFor(context, partition);
 }
 
 /**
- * The partitions a close in `collecting` closes: all of them (aligned) or the requesting one. With
- * no close pending there, the request alone decides (`fullCloses`, `timeoutCloses`).
+ * The partitions a requested close closes: all of them (aligned) or the requesting one. A close
+ * with room never leaves another one pending beside it (`fullCloses`), so the request alone decides.
  */
 export function requestedClose(context: SupervisorContext, partition: number | null): number[] {
   if (context.commitMode === "aligned" || partition === null) return context.parts.map((_, index) => index);
@@ -72,8 +74,8 @@ export function requestedClose(context: SupervisorContext, partition: number | n
 }
 
 /**
- * Whether committing `epoch` lets a pending close (`throttled`) go ahead: the close then happens in
- * the throttled state's next check, so the commit region goes to `joining`, not `idle`.
+ * Whether committing `epoch` lets a held close go ahead: the close then happens in the commit's own
+ * step (`commitOnAck`), so the supervisor goes to `joining`, not `collecting`.
  */
 export function closesAfterCommit(context: SupervisorContext, epoch: number): boolean {
   const { parts } = context;
@@ -150,6 +152,24 @@ export function canCloseFinal(context: SupervisorContext): boolean {
   return finalClosePartitions(context).every((p) => inflightFor(context, p) < context.maxInflightEpochs);
 }
 
+/**
+ * What closing `closing`'s open epochs leaves in the context, and the epochs it closes: one for all
+ * of them (aligned) or one per partition (partition mode), numbered from `nextEpoch`.
+ */
+export function closeOf(
+  context: Pick<SupervisorContext, "commitMode" | "nextEpoch" | "units" | "parts">,
+  closing: readonly number[],
+): { readonly closed: readonly CommitUnit[]; readonly update: Pick<SupervisorContext, "nextEpoch" | "units" | "parts"> } {
+  let nextEpoch = context.nextEpoch;
+  const closed: CommitUnit[] = [];
+  const groups = context.commitMode === "aligned" ? [closing] : closing.map((p) => [p]);
+  for (const partitions of groups) {
+    closed.push({ epoch: nextEpoch, partitions, done: {}, acked: {} });
+    nextEpoch += 1;
+  }
+  return { closed, update: { nextEpoch, units: [...context.units, ...closed], parts: afterClose(context.parts, closing) } };
+}
+
 /** A close was requested but the in-flight limit holds it back. */
 export function isThrottled(context: SupervisorContext): boolean {
   return context.parts.some((part) => part.closeRequested) && !hasClosableEpoch(context);
@@ -208,18 +228,39 @@ export function hasJoinedBesides(units: readonly CommitUnit[], epoch: number): b
 }
 
 export function unitTallies(unit: CommitUnit): EpochTallies {
-  return unit.partitions.reduce((sum, p) => addTallies(sum, unit.done[p] ?? emptyTallies), emptyTallies);
+  // Summed field by field: no intermediate tallies object per partition (issue 12: a commit's garbage).
+  let messages = 0;
+  let ok = 0;
+  let fallback = 0;
+  let dropped = 0;
+  let retries = 0;
+  for (const p of unit.partitions) {
+    const done = unit.done[p];
+    if (done === undefined) continue;
+    messages += done.messages;
+    ok += done.ok;
+    fallback += done.fallback;
+    dropped += done.dropped;
+    retries += done.retries;
+  }
+  return { messages, ok, fallback, dropped, retries };
 }
 
 export function addCommitted(totals: readonly PartitionTotals[], unit: CommitUnit): PartitionTotals[] {
   return totals.map((total) => {
     const done = unit.done[total.partition];
     if (done === undefined) return total;
+    // One object per committed partition, built in one go (no spread of an intermediate sum).
     return {
-      ...total,
-      ...addTallies(total, done),
+      partition: total.partition,
+      messages: total.messages + done.messages,
+      ok: total.ok + done.ok,
+      fallback: total.fallback + done.fallback,
+      dropped: total.dropped + done.dropped,
+      retries: total.retries + done.retries,
       epochs: total.epochs + 1,
       acked: total.acked + (unit.acked[total.partition] ?? 0),
+      protocolErrors: total.protocolErrors,
     };
   });
 }

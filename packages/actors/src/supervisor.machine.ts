@@ -2,14 +2,20 @@
  * One supervisor per vertex: spawns a reader, a batcher and a sink session per partition,
  * opens and closes epochs, joins the partitions' EOT states and commits.
  *
- *   running (parallel)                                   draining (parallel)
- *   ├─ intake:  collecting ⇄ throttled     ──drain──▶   ├─ intake: awaitingReaders ─▶ closingFinal ─▶ flushed
- *   └─ commits: idle ─▶ joining ─▶ committing           └─ commits: (the same region)
- *                        ▲            │ sinkCommit → acking                     │ nothing left in flight
- *                        │            │ (acking at once without a sink commit)  │
- *                        └────────────┘                                         ▼
+ *   running (one region)                                 draining (parallel)
+ *     collecting ──close──▶ joining ──join──▶ committing  ├─ intake: awaitingReaders ─▶ closingFinal ─▶ flushed
+ *         ▲                   ▲                │ sinkCommit → acking          └─ commits: idle ─▶ joining ─▶ committing
+ *         │                   │                │ (acking at once without          (resumes the commit in flight)
+ *         └───────────────────┴── last ack ────┘  a sink commit)                       │ nothing left in flight
+ *   running ──drain / last reader draining──▶ draining                                 ▼
  *   reader.failed ──────────────────────────────────────────────────────────▶ stopping
  *                                                      every child final ──▶ stopped | failed
+ *
+ * While running the supervisor rests where its commits are: `collecting` (no epoch closed and
+ * uncommitted), `joining` (closed epochs wait for their EOTs), `committing`; the open epoch fills
+ * beside them in every one of these states (closes are transitions of `running` itself). A close
+ * held back by `maxInflightEpochs` is a flag (`closeRequested`), closed in the step of the commit
+ * that frees its slot.
  *
  * Takes: `batcher.filling`, `batcher.full`, `sink.epochDone`, `sink.protocolError`, `reader.acked`,
  * `reader.draining`, `reader.readFailed`, `reader.failed`, `pipeline.drain`, and its children's
@@ -22,10 +28,11 @@
  * `maxInflightEpochs` epochs are closed and uncommitted at once.
  * Cost (issue 12, DESIGN §7): while running, every decision is taken in the step of the event
  * that makes it — a close in `batcher.full`'s or the timer's, the join in `sink.epochDone`'s, the
- * commit in `reader.acked`'s, the drain in the last `reader.draining`'s — so no eventless check
- * runs after each step; only `throttled` (a close waiting for a commit) has one.
+ * commit in `reader.acked`'s (with a close it held back), the drain in the last `reader.draining`'s —
+ * so no eventless check runs after each step. `running` is not parallel (session 9): a parallel
+ * state costs every step ~3.8 KB and ~2 µs (docs/design-notes.md).
  */
-import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, not, raise, setup, type DoneActorEvent } from "xstate";
+import { and, assertEvent, assign, cancel, emit, enqueueActions, fromPromise, raise, sendTo, setup, type AnyActorRef, type DoneActorEvent } from "xstate";
 import { batcherMachine } from "./batcher.machine.js";
 import {
   actorIds,
@@ -47,6 +54,7 @@ import {
   afterClose,
   afterCommit,
   canCloseFinal,
+  closeOf,
   closablePartitions,
   closesAfterCommit,
   completesCommit,
@@ -56,7 +64,6 @@ import {
   hasJoinedBesides,
   initialParts,
   initialTotals,
-  isThrottled,
   joinedUnit,
   joinsWith,
   requestedClose,
@@ -98,6 +105,16 @@ type SupervisorEvent =
   | PipelineDrainEvent
   | DoneActorEvent;
 
+type EventOf<T extends SupervisorEvent["type"]> = Extract<SupervisorEvent, { readonly type: T }>;
+
+/**
+ * XState's `assertEvent` for the hot guards and actions: the same narrowing and error, without the
+ * array and closure `assertEvent` allocates per call (issue 12: every byte of a step is garbage).
+ */
+function expectEvent<T extends SupervisorEvent["type"]>(event: SupervisorEvent, type: T, other?: T): asserts event is EventOf<T> {
+  if (event.type !== type && event.type !== other) throw new Error(`Expected event ${JSON.stringify(event)} to have type matching "${type}"`);
+}
+
 const childId = {
   reader: (p: number) => `reader-${p}`,
   batcher: (p: number) => `batcher-${p}`,
@@ -105,6 +122,8 @@ const childId = {
   windowKeeper: (p: number) => `windows-${p}`,
 };
 const timerId = (partition: number | null) => (partition === null ? "epochTimer" : `epochTimer-${partition}`);
+/** Aligned mode's vertex-wide epoch timer fired. */
+const vertexTimeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition: null };
 
 /** Whether `id` names a child spawned per partition (`reader-<p>`, `batcher-<p>`, `sink-<p>`). */
 function isPartitionChildId(context: SupervisorContext, id: string): boolean {
@@ -141,46 +160,52 @@ function committingUnit(context: SupervisorContext): CommitUnit {
 }
 
 /**
- * The commit region is the same while running and while draining: epochs keep committing.
- *
- * The event that completes a join (`sink.epochDone`) or a commit (`reader.acked`) takes the region
- * where it goes in one step, with the bookkeeping on the same transition (issue 12: each step is a
- * microstep, with its snapshot and context copy). Its guards look at the context as the event will
- * leave it.
- *
- * `idle` differs. While running it holds no closed epoch, and the events that close one
- * (`batcher.full`, `supervisor.epochTimeout`, closed by the intake region in the same step) take it
- * to `joining` themselves: no eventless check there, evaluated after every step of every event
- * (issue 12). A close waiting in `throttled` happens only after a commit, which then goes to
- * `joining` (`closesAfterCommit`), never to `idle`. While draining, `idle` keeps its eventless
- * checks: the drain enters the region afresh, so it resumes an epoch already being committed where
- * it was (never selecting it again and sending its readers a second commit), and the final close
- * is eventless.
+ * The commit in flight: the sink's optional commit(epoch), then the readers' acks. `ackedOn` decides
+ * the `reader.acked`s: the last ack of the epoch commits it, and the next joined epoch (if any)
+ * starts at once; the others (most) are decided by one guard (`commitsNothing`).
  */
-const idleWhileRunning = {
-  // The intake region closes the epoch on the same events, with the same guards.
-  on: {
-    "batcher.full": { guard: "fullCloses", target: "joining" },
-    "supervisor.epochTimeout": { guard: "timeoutCloses", target: "joining" },
-  },
-} as const;
-const idleWhileDraining = {
-  always: [
-    { guard: "isCommitSent", target: "committing.acking" },
-    // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
-    { guard: "isCommitSelected", target: "committing" },
-    { guard: "hasClosedEpochs", target: "joining" },
-  ],
-} as const;
+const committingState = <const Acked>(ackedOn: Acked) =>
+  ({
+    initial: "sinkCommit",
+    on: { "reader.acked": ackedOn },
+    states: {
+      // The sink's optional commit(epoch): transactional sinks make the epoch durable here.
+      sinkCommit: {
+        invoke: {
+          src: "commitEpoch",
+          input: ({ context }: { context: SupervisorContext }): CommitEpochInput => {
+            const unit = committingUnit(context);
+            return { vertex: context.vertex, epoch: unit.epoch, partitions: unit.partitions };
+          },
+          onDone: { target: "acking", actions: "sendCommitToReaders" },
+          onError: { target: "sinkCommitBackoff" },
+        },
+      },
+      sinkCommitBackoff: { after: { commitRetryBackoff: "sinkCommit" } },
+      acking: {},
+    },
+  }) as const;
 
 /**
- * `idle`: `idleWhileRunning` or `idleWhileDraining`; `commitsToJoining`: the guard of a commit
- * that leaves the region `joining` (while running, a close waiting for the commit's slot counts).
+ * Closed epochs wait for every partition's `sink.epochDone`; the one that completes a join takes
+ * the supervisor to `committing` in its own step, with the bookkeeping on the same transition
+ * (issue 12: each step is a microstep, with its snapshot and context copy). Most join nothing: one
+ * guard decides them (each guard evaluated costs).
  */
-const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBesides" | "hasEpochsClosedBesides">(
-  idle: Idle,
-  commitsToJoining: CommitsToJoining,
-) => ({
+const joinOnEpochDone = [
+  { guard: "joinsNothing", actions: "recordEpochDone" },
+  // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
+  { guard: "hasNoSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
+  { target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
+] as const;
+
+/**
+ * While draining the commit region runs beside the drain's own (parallel): epochs keep committing.
+ * Its `idle` keeps eventless checks: the drain enters the region afresh, so it resumes an epoch
+ * already being committed where it was (never selecting it again and sending its readers a second
+ * commit), and the final close is eventless.
+ */
+const drainingCommits = {
   initial: "idle",
   // While the region runs its `on` shadows the root's (the stopping supervisor still records both).
   on: {
@@ -188,54 +213,74 @@ const commitRegion = <Idle, CommitsToJoining extends "hasEpochsClosedOrClosingBe
     "reader.acked": { actions: "recordAck" },
   },
   states: {
-    idle,
-    // Closed epochs wait for every partition's `sink.epochDone`; the oldest joined one commits.
-    joining: {
-      on: {
-        // Most `sink.epochDone`s join nothing: one guard decides them (each guard evaluated costs).
-        "sink.epochDone": [
-          { guard: "joinsNothing", actions: "recordEpochDone" },
-          // A sink without commit(epoch): straight to the readers' acks, no commitEpoch actor.
-          { guard: "hasNoSinkCommit", target: "committing.acking", actions: { type: "recordJoin", params: { sendCommit: true } } },
-          { target: "committing", actions: { type: "recordJoin", params: { sendCommit: false } } },
-        ],
-      },
+    idle: {
+      always: [
+        { guard: "isCommitSent", target: "committing.acking" },
+        // Interrupted in the sink's commit(epoch): it runs again, so it must be idempotent per epoch.
+        { guard: "isCommitSelected", target: "committing" },
+        { guard: "hasClosedEpochs", target: "joining" },
+      ],
     },
-    committing: {
-      initial: "sinkCommit",
-      on: {
-        // The last ack of the epoch commits it, and the next joined epoch (if any) starts at once.
-        // The others (most) are decided by one guard; the rest of the list follows a commit.
-        "reader.acked": [
-          { guard: "commitsNothing", actions: "recordAck" },
-          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking" } } },
-          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit" } } },
-          { guard: commitsToJoining, target: "joining", actions: { type: "commitOnAck", params: { next: "none" } } },
-          { target: "idle", actions: { type: "commitOnAck", params: { next: "none" } } },
-        ],
-      },
-      states: {
-        // The sink's optional commit(epoch): transactional sinks make the epoch durable here.
-        sinkCommit: {
-          invoke: {
-            src: "commitEpoch",
-            input: ({ context }: { context: SupervisorContext }): CommitEpochInput => {
-              const unit = committingUnit(context);
-              return { vertex: context.vertex, epoch: unit.epoch, partitions: unit.partitions };
-            },
-            onDone: { target: "acking", actions: "sendCommitToReaders" },
-            onError: { target: "sinkCommitBackoff" },
-          },
-        },
-        sinkCommitBackoff: { after: { commitRetryBackoff: "sinkCommit" } },
-        acking: {},
-      },
-    },
+    joining: { on: { "sink.epochDone": joinOnEpochDone } },
+    committing: committingState([
+      { guard: "commitsNothing", actions: "recordAck" },
+      { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld: false } } },
+      { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld: false } } },
+      { guard: "hasEpochsClosedBesides", target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld: false } } },
+      { target: "idle", actions: { type: "commitOnAck", params: { next: "none", closeHeld: false } } },
+    ]),
   },
-}) as const;
+} as const;
 
 /** Which partitions a `closeEpochs` closes (see its callers). */
-type CloseKind = "closable" | "final" | "requested";
+type CloseKind = "final" | "requested";
+
+/** Calls `send` with each closed epoch's CLOSE_EPOCH for its batchers and `cancel` with its timer. */
+function forEachClose(
+  commitMode: SupervisorContext["commitMode"],
+  closed: readonly CommitUnit[],
+  send: (action: CachedAction) => void,
+): void {
+  for (const unit of closed) {
+    for (const p of unit.partitions) send(closeBatcher(p));
+    send(cancelTimer(commitMode === "aligned" ? null : unit.partitions[0]!));
+  }
+}
+
+/** The last closed epoch holding partition `p`: the one a close just recorded. */
+function lastEpochOf(units: readonly CommitUnit[], p: number): number {
+  for (let i = units.length - 1; i >= 0; i -= 1) if (units[i]!.partitions.includes(p)) return units[i]!.epoch;
+  throw new Error(`no closed epoch holds partition ${p}`);
+}
+
+/**
+ * The sends of a step's fan-out — CLOSE_EPOCH to partition `p`'s batcher, COMMIT to its reader — and
+ * the timers' cancels, built once per partition and reused by every step (issue 12:
+ * `enqueue.sendTo` builds a new action, a function given eight properties, per send). Their events
+ * come from the context as the step's assign leaves it, so each step enqueues them after its assign.
+ */
+const makeCloseBatcher = (p: number) =>
+  sendTo<SupervisorContext, SupervisorEvent, undefined, AnyActorRef, SupervisorEvent>(childId.batcher(p), ({ context }: { context: SupervisorContext }): CloseEpochEvent => ({
+    type: "supervisor.closeEpoch",
+    epoch: lastEpochOf(context.units, p),
+  }));
+const makeCommitReader = (p: number) =>
+  sendTo<SupervisorContext, SupervisorEvent, undefined, AnyActorRef, SupervisorEvent>(childId.reader(p), ({ context }: { context: SupervisorContext }): CommitEvent => ({
+    type: "supervisor.commit",
+    epoch: context.committing!,
+  }));
+type CancelTimer = ReturnType<typeof cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>>;
+type CachedAction = ReturnType<typeof makeCloseBatcher> | ReturnType<typeof makeCommitReader> | CancelTimer;
+const closeBatchers: ReturnType<typeof makeCloseBatcher>[] = [];
+const commitReaders: ReturnType<typeof makeCommitReader>[] = [];
+const cancelTimers = new Map<number | null, CancelTimer>();
+const closeBatcher = (p: number) => (closeBatchers[p] ??= makeCloseBatcher(p));
+const commitReader = (p: number) => (commitReaders[p] ??= makeCommitReader(p));
+function cancelTimer(partition: number | null): CancelTimer {
+  let action = cancelTimers.get(partition);
+  if (action === undefined) cancelTimers.set(partition, (action = cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>(timerId(partition))));
+  return action;
+}
 
 export const supervisorMachine = setup({
   types: {
@@ -259,51 +304,49 @@ export const supervisorMachine = setup({
     commitRetryBackoff: () => 100,
   },
   guards: {
-    hasClosableEpoch: ({ context }) => hasClosableEpoch(context),
     fullCloses: ({ context, event }) => {
-      assertEvent(event, "batcher.full");
+      expectEvent(event, "batcher.full");
       return fullCloses(context, event.partition);
     },
     timeoutCloses: ({ context, event }) => {
-      assertEvent(event, "supervisor.epochTimeout");
+      expectEvent(event, "supervisor.epochTimeout");
       return timeoutCloses(context, event.partition);
     },
     timeoutRequests: ({ context, event }) => {
-      assertEvent(event, "supervisor.epochTimeout");
+      expectEvent(event, "supervisor.epochTimeout");
       return timeoutRequests(context, event.partition);
     },
-    // Aligned: only whether the open epoch holds data matters, and its first report started the timer.
-    isEpochTimerRunning: ({ context }) => context.commitMode === "aligned" && context.parts.some((part) => part.hasData),
+    startsVertexTimer: ({ context }) => context.commitMode === "aligned" && !context.parts.some((part) => part.hasData),
+    isPartitionMode: ({ context }) => context.commitMode === "partition",
     drainsLastReader: ({ context, event }) => {
-      assertEvent(event, "reader.draining");
+      expectEvent(event, "reader.draining");
       return context.parts.every((part, p) => part.draining || p === event.partition);
     },
-    isThrottled: ({ context }) => isThrottled(context),
     hasClosedEpochs: ({ context }) => context.units.length > 0,
     isCommitSelected: ({ context }) => context.committing !== null,
     isCommitSent: ({ context }) => context.committing !== null && context.commitSent,
     joinsNothing: ({ context, event }) => {
-      assertEvent(event, "sink.epochDone");
+      expectEvent(event, "sink.epochDone");
       return !joinsWith(context.units, event.epoch, event.partition);
     },
     hasNoSinkCommit: ({ context }) => !context.sinkCommit,
     commitsNothing: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return !completesCommit(context, event.epoch, event.partition);
     },
     // The guards below follow `commitsNothing` in a list: the ack completes the commit of `event.epoch`.
     hasEpochsClosedBesides: ({ context }) => context.units.length > 1,
-    // While running: a close waiting in `throttled` for this commit's slot is closed right after it.
+    // While running: a close held back for this commit's slot is closed in the commit's step.
     hasEpochsClosedOrClosingBesides: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return context.units.length > 1 || closesAfterCommit(context, event.epoch);
     },
     hasJoinedBesides: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return hasJoinedBesides(context.units, event.epoch);
     },
     acksNextAtOnce: ({ context, event }) => {
-      assertEvent(event, "reader.acked");
+      expectEvent(event, "reader.acked");
       return !context.sinkCommit && hasJoinedBesides(context.units, event.epoch);
     },
     allReadersDraining: ({ context }) => context.parts.every((part) => part.draining),
@@ -367,26 +410,30 @@ export const supervisorMachine = setup({
         });
       }
     }),
-    markFilling: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "batcher.filling");
-      const partition = context.commitMode === "aligned" ? null : event.partition;
-      const timerAlreadyRunning = context.commitMode === "aligned" && context.parts.some((part) => part.hasData);
+    // Aligned: the epoch's first news starts the vertex-wide timer (one assign, one raise: no
+    // `enqueueActions`, which builds its helpers on every call).
+    recordFilling: assign(({ context, event }) => {
+      expectEvent(event, "batcher.filling");
+      return { parts: updatePart(context.parts, event.partition, { hasData: true }) };
+    }),
+    startVertexTimer: raise(vertexTimeout, { id: timerId(null), delay: ({ context }) => context.settings.readTimeoutMs }),
+    // Partition mode: each partition's first news starts its own timer (an id per partition).
+    markFillingPartition: enqueueActions(({ context, event, enqueue }) => {
+      expectEvent(event, "batcher.filling");
       enqueue.assign({ parts: updatePart(context.parts, event.partition, { hasData: true }) });
-      if (!timerAlreadyRunning) {
-        const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition };
-        enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(partition) });
-      }
+      const timeout: EpochTimeoutEvent = { type: "supervisor.epochTimeout", partition: event.partition };
+      enqueue.raise(timeout, { delay: context.settings.readTimeoutMs, id: timerId(event.partition) });
     }),
     requestCloseOnFull: assign({
       parts: ({ context, event }) => {
-        assertEvent(event, "batcher.full");
+        expectEvent(event, "batcher.full");
         // A batcher whose first hand-over filled the epoch reports `full` without `filling`.
         return updatePart(context.parts, event.partition, { closeRequested: true, hasData: true });
       },
     }),
     requestCloseOnTimeout: assign({
       parts: ({ context, event }) => {
-        assertEvent(event, "supervisor.epochTimeout");
+        expectEvent(event, "supervisor.epochTimeout");
         if (event.partition !== null) return updatePart(context.parts, event.partition, { closeRequested: true });
         return context.parts.map((part) => ({ ...part, closeRequested: part.closeRequested || part.hasData }));
       },
@@ -394,44 +441,33 @@ export const supervisorMachine = setup({
     /**
      * Sends CLOSE_EPOCH to the batchers of the closing partitions, records the closed epochs (one
      * per partition in partition mode) and cancels their timers, in one context update. Which close:
-     * `closable` — every pending request that has room (`throttled`); `final` — the drain's last
-     * close (see `finalClosePartitions`); `requested` — the `batcher.full` or
-     * `supervisor.epochTimeout` that closes the epoch in its own step (`fullCloses`,
-     * `timeoutCloses`; the request is not recorded first, the close would clear it).
+     * `final` — the drain's last close (see `finalClosePartitions`); `requested` — the
+     * `batcher.full` or `supervisor.epochTimeout` that closes the epoch in its own step
+     * (`fullCloses`, `timeoutCloses`; the request is not recorded first, the close would clear it).
+     * A close held back by `maxInflightEpochs` happens in the step of the commit that frees its
+     * slot (`commitOnAck`).
      */
     closeEpochs: enqueueActions(({ context, event, enqueue }, { kind }: { kind: CloseKind }) => {
       let closing: readonly number[];
       if (kind === "requested") {
-        assertEvent(event, ["batcher.full", "supervisor.epochTimeout"]);
+        expectEvent(event, "batcher.full", "supervisor.epochTimeout");
         closing = requestedClose(context, event.partition);
       } else {
-        closing = kind === "final" ? finalClosePartitions(context) : closablePartitions(context);
+        closing = finalClosePartitions(context);
       }
       if (closing.length === 0) return;
-      let nextEpoch = context.nextEpoch;
-      const units: CommitUnit[] = [...context.units];
-      const groups = context.commitMode === "aligned" ? [closing] : closing.map((p) => [p]);
-      for (const partitions of groups) {
-        const epoch = nextEpoch;
-        nextEpoch += 1;
-        const close: CloseEpochEvent = { type: "supervisor.closeEpoch", epoch };
-        for (const p of partitions) enqueue.sendTo(childId.batcher(p), close);
-        units.push({ epoch, partitions, done: {}, acked: {} });
-        enqueue(cancel(timerId(context.commitMode === "aligned" ? null : partitions[0]!)));
-      }
-      enqueue.assign({ nextEpoch, units, parts: afterClose(context.parts, closing) });
+      const { closed, update } = closeOf(context, closing);
+      enqueue.assign(update);
+      forEachClose(context.commitMode, closed, enqueue);
     }),
-    recordEpochDone: assign({
-      units: ({ context, event }) => {
-        assertEvent(event, "sink.epochDone");
-        return withEpochDone(context.units, event.epoch, event.partition, event.tallies);
-      },
+    // The function form: the object form lists its keys on every call.
+    recordEpochDone: assign(({ context, event }) => {
+      expectEvent(event, "sink.epochDone");
+      return { units: withEpochDone(context.units, event.epoch, event.partition, event.tallies) };
     }),
-    recordAck: assign({
-      units: ({ context, event }) => {
-        assertEvent(event, "reader.acked");
-        return withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
-      },
+    recordAck: assign(({ context, event }) => {
+      expectEvent(event, "reader.acked");
+      return { units: withAck(context.units, event.epoch, event.partition, event.count, event.watermark) };
     }),
     /**
      * The `sink.epochDone` that completes a join: recorded, the joined epoch selected and (without
@@ -439,43 +475,53 @@ export const supervisorMachine = setup({
      * copies the context and rebuilds the snapshot).
      */
     recordJoin: enqueueActions(({ context, event, enqueue }, { sendCommit }: { sendCommit: boolean }) => {
-      assertEvent(event, "sink.epochDone");
+      expectEvent(event, "sink.epochDone");
       const units = withEpochDone(context.units, event.epoch, event.partition, event.tallies);
       const joined = joinedUnit(units)!;
       if (!sendCommit) {
         enqueue.assign({ units, committing: joined.epoch });
         return;
       }
-      for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
       enqueue.assign({ units, committing: joined.epoch, commitSent: true });
+      for (const p of joined.partitions) enqueue(commitReader(p));
     }),
     /**
      * The `reader.acked` that completes the epoch being committed: the ack recorded, the epoch
-     * committed (`epochCommitted`), and with `next` the next joined epoch selected — its commit sent
-     * at once (`acking`, no sink commit) or left to `commitEpoch` (`sinkCommit`). One context update.
+     * committed (`epochCommitted`), with `next` the next joined epoch selected — its commit sent
+     * at once (`acking`, no sink commit) or left to `commitEpoch` (`sinkCommit`) — and with
+     * `closeHeld` (running) the closes that waited for the slot this commit frees. One context update.
      */
-    commitOnAck: enqueueActions(({ context, event, enqueue }, { next }: { next: "acking" | "sinkCommit" | "none" }) => {
-      assertEvent(event, "reader.acked");
-      const units = withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
-      const unit = units.find((candidate) => candidate.epoch === context.committing)!;
-      enqueue.emit(epochCommitted(context.vertex, unit));
-      const after = afterCommit(context, units, unit);
-      if (next === "none") {
+    commitOnAck: enqueueActions(
+      ({ context, event, enqueue }, { next, closeHeld }: { next: "acking" | "sinkCommit" | "none"; closeHeld: boolean }) => {
+        expectEvent(event, "reader.acked");
+        const units = withAck(context.units, event.epoch, event.partition, event.count, event.watermark);
+        const unit = units.find((candidate) => candidate.epoch === context.committing)!;
+        enqueue.emit(epochCommitted(context.vertex, unit));
+        let after: Partial<SupervisorContext> = afterCommit(context, units, unit);
+        const joined = next === "none" ? undefined : joinedUnit(after.units!)!;
+        if (joined !== undefined) after = { ...after, committing: joined.epoch, commitSent: next === "acking" };
+        let closed: readonly CommitUnit[] = [];
+        if (closeHeld) {
+          const freed: SupervisorContext = { ...context, ...after };
+          if (hasClosableEpoch(freed)) {
+            const close = closeOf(freed, closablePartitions(freed));
+            closed = close.closed;
+            after = { ...after, ...close.update };
+          }
+        }
+        // The sends read the context this assign leaves (the epoch committed next, the epochs closed).
         enqueue.assign(after);
-        return;
-      }
-      const joined = joinedUnit(after.units)!;
-      if (next === "acking") for (const p of joined.partitions) enqueue.sendTo(childId.reader(p), commitOf(joined));
-      enqueue.assign({ ...after, committing: joined.epoch, commitSent: next === "acking" });
-    }),
+        if (next === "acking") for (const p of joined!.partitions) enqueue(commitReader(p));
+        forEachClose(context.commitMode, closed, enqueue);
+      },
+    ),
     // After the sink's commit(epoch).
     sendCommitToReaders: enqueueActions(({ context, enqueue }) => {
-      const unit = committingUnit(context);
-      for (const p of unit.partitions) enqueue.sendTo(childId.reader(p), commitOf(unit));
       enqueue.assign({ commitSent: true });
+      for (const p of committingUnit(context).partitions) enqueue(commitReader(p));
     }),
     countProtocolError: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "sink.protocolError");
+      expectEvent(event, "sink.protocolError");
       enqueue.assign({
         totals: context.totals.map((total) =>
           total.partition === event.partition ? { ...total, protocolErrors: total.protocolErrors + 1 } : total,
@@ -492,12 +538,12 @@ export const supervisorMachine = setup({
       });
     }),
     reportReadFailed: emit(({ context, event }) => {
-      assertEvent(event, "reader.readFailed");
+      expectEvent(event, "reader.readFailed");
       return { type: "readFailed" as const, vertex: context.vertex, partition: event.partition, error: event.error };
     }),
     markDraining: assign({
       parts: ({ context, event }) => {
-        assertEvent(event, "reader.draining");
+        expectEvent(event, "reader.draining");
         // The reader's own count says whether the open epoch holds its data: the final close
         // must not depend on a `batcher.filling` having arrived first.
         // A watermark no epoch carries yet counts as data: the last close takes it (issue #13).
@@ -530,7 +576,7 @@ export const supervisorMachine = setup({
     }),
     recordFailure: assign({
       failure: ({ event }) => {
-        assertEvent(event, "reader.failed");
+        expectEvent(event, "reader.failed");
         return `reader of partition ${event.partition} failed: ${event.error}`;
       },
     }),
@@ -574,7 +620,12 @@ export const supervisorMachine = setup({
   initial: "running",
   entry: "spawnPartitions",
   on: {
-    "batcher.filling": { guard: not("isEpochTimerRunning"), actions: "markFilling" },
+    // Aligned: only whether the open epoch holds data matters, and its first report started the
+    // timer; the others take no step.
+    "batcher.filling": [
+      { guard: "startsVertexTimer", actions: ["recordFilling", "startVertexTimer"] },
+      { guard: "isPartitionMode", actions: "markFillingPartition" },
+    ],
     "batcher.full": { actions: "requestCloseOnFull" },
     "supervisor.epochTimeout": { actions: "requestCloseOnTimeout" },
     "sink.epochDone": { actions: "recordEpochDone" },
@@ -586,40 +637,39 @@ export const supervisorMachine = setup({
     "xstate.done.actor.*": { guard: "isPartitionChildDone", actions: "recordChildFinished" },
   },
   states: {
-    // No eventless transition outside `throttled`: what they checked after every step of every
-    // event is decided by the events that change it (issue 12, DESIGN §7).
+    // One region (issue 12, session 9: a parallel state cost every step ~3.8 KB and ~2 µs): the
+    // supervisor rests where its commits are — `collecting` (no epoch closed and uncommitted),
+    // `joining` (closed epochs wait for their EOTs), `committing` — while the open epoch fills
+    // beside them. A close held back by `maxInflightEpochs` is a flag (`closeRequested`), closed
+    // in the step of the commit that frees its slot. No eventless transition: what they checked
+    // after every step of every event is decided by the events that change it (DESIGN §7).
     running: {
-      type: "parallel",
+      initial: "collecting",
       on: {
         "pipeline.drain": { target: "draining", actions: "requestDrain" },
         "reader.draining": [{ guard: "drainsLastReader", target: "draining", actions: "markDraining" }, { actions: "markDraining" }],
+        // With an epoch in flight: a request either closes its epoch in its own step or waits for a commit.
+        "batcher.full": [{ guard: "fullCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } }, { actions: "requestCloseOnFull" }],
+        "supervisor.epochTimeout": [
+          { guard: "timeoutCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } },
+          { guard: "timeoutRequests", actions: "requestCloseOnTimeout" },
+        ],
       },
       states: {
-        intake: {
-          initial: "collecting",
-          states: {
-            // No close is pending here: a request either closes the epoch in its own step or waits in `throttled`.
-            collecting: {
-              on: {
-                "batcher.full": [{ guard: "fullCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } }, { target: "throttled", actions: "requestCloseOnFull" }],
-                "supervisor.epochTimeout": [
-                  { guard: "timeoutCloses", actions: { type: "closeEpochs", params: { kind: "requested" } } },
-                  { guard: "timeoutRequests", target: "throttled", actions: "requestCloseOnTimeout" },
-                ],
-              },
-            },
-            // A close is due but maxInflightEpochs epochs are uncommitted: wait for a commit. Requests
-            // made meanwhile are recorded (the root's handlers); each commit's step is followed by this
-            // check (rare: the only eventless one while running).
-            throttled: {
-              always: [
-                { guard: "hasClosableEpoch", actions: { type: "closeEpochs", params: { kind: "closable" } } },
-                { guard: not("isThrottled"), target: "collecting" },
-              ],
-            },
+        collecting: {
+          on: {
+            "batcher.full": { guard: "fullCloses", target: "joining", actions: { type: "closeEpochs", params: { kind: "requested" } } },
+            "supervisor.epochTimeout": { guard: "timeoutCloses", target: "joining", actions: { type: "closeEpochs", params: { kind: "requested" } } },
           },
         },
-        commits: commitRegion(idleWhileRunning, "hasEpochsClosedOrClosingBesides"),
+        joining: { on: { "sink.epochDone": joinOnEpochDone } },
+        committing: committingState([
+          { guard: "commitsNothing", actions: "recordAck" },
+          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld: true } } },
+          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld: true } } },
+          { guard: "hasEpochsClosedOrClosingBesides", target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld: true } } },
+          { target: "collecting", actions: { type: "commitOnAck", params: { next: "none", closeHeld: true } } },
+        ]),
       },
     },
     draining: {
@@ -637,7 +687,7 @@ export const supervisorMachine = setup({
             flushed: { always: { guard: "isFlushed", target: "#supervisor.stopping" } },
           },
         },
-        commits: commitRegion(idleWhileDraining, "hasEpochsClosedBesides"),
+        commits: drainingCommits,
       },
     },
     // Waits until every child has taken `supervisor.stop` and reached its own final state. Going

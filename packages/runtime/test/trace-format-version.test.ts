@@ -41,11 +41,11 @@ describe("trace format versions", () => {
     await expect(replayTrace(v5)).rejects.toThrow(/trace format 'weir\.trace\/v5' is not supported: .*sink session.*eotReceived.*reader\.credit.*record the run again.*this replay reads weir\.trace\/v7/);
   });
 
-  // A batcher's close is one step, into flushing or eotSent (issue 12, session 9): a v6 trace has
-  // every close enter flushing and then eotSent in an eventless step.
-  it("writes v7 and refuses a v6 trace (a close in two steps) with the reason", async () => {
+  // One session's changes (issue 12, session 9): a batcher's close is one step, into flushing or
+  // eotSent, and a supervisor's running state is one region; a v6 trace has neither.
+  it("writes v7 and refuses a v6 trace (a close in two steps, a parallel supervisor) with the reason", async () => {
     expect(traceFormat).toBe("weir.trace/v7");
     const v6 = [{ k: "header", format: "weir.trace/v6", startedAt: "2026-12-06T02:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
-    await expect(replayTrace(v6)).rejects.toThrow(/trace format 'weir\.trace\/v6' is not supported: .*batcher's close.*eventless.*record the run again.*this replay reads weir\.trace\/v7/);
+    await expect(replayTrace(v6)).rejects.toThrow(/trace format 'weir\.trace\/v6' is not supported: .*batcher's close.*eventless.*supervisor.*parallel.*record the run again.*this replay reads weir\.trace\/v7/);
   });
 });

@@ -68,7 +68,7 @@ export interface EpochView {
 
 export interface VertexView {
   readonly name: string;
-  /** The supervisor's state, e.g. `running.intake.collecting, running.commits.joining`. */
+  /** The supervisor's state, e.g. `running.joining`, or `draining.intake.closingFinal, draining.commits.committing.acking`. */
   readonly state: string;
   readonly partitions: readonly PartitionView[];
   readonly epochs: readonly EpochView[];
@@ -98,7 +98,7 @@ export interface ActorView {
   readonly machine: string;
   /** Active state node ids, e.g. `["sinkSession.writing"]`, for highlighting. */
   readonly active: readonly string[];
-  /** The state value flattened: `running.intake.collecting, running.commits.idle`. */
+  /** The state value flattened: `running.committing.acking`, `draining.intake.flushed, draining.commits.idle`. */
   readonly state: string;
   /** The newest events it received, newest last. */
   readonly events: readonly ActorEvent[];

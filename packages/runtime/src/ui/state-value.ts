@@ -4,7 +4,7 @@
  */
 import type { StateValue } from "xstate";
 
-/** `{ running: { intake: "collecting" } }` → `running.intake.collecting` (regions joined by ", "). */
+/** `{ draining: { intake: "flushed", commits: "idle" } }` → `draining.intake.flushed, draining.commits.idle` (regions joined by ", "). */
 export function flattenStateValue(value: StateValue): string {
   return leafPaths(value).join(", ");
 }

@@ -46,7 +46,7 @@ export const machinesCommand: Command = {
 function describeMachine(machine: AnyStateMachine): string {
   const root = machine.toJSON() as unknown as StateNodeDefinitionLike;
   const events = new Set<string>();
-  // `running { intake { collecting, throttled }, … }, stopped`: the state tree on one line.
+  // `running { collecting, joining, committing { sinkCommit, … } }, …, stopped`: the state tree on one line.
   const tree = (node: StateNodeDefinitionLike): string => {
     for (const type of Object.keys(node.on)) if (!type.startsWith("xstate.")) events.add(type);
     return Object.entries(node.states)
