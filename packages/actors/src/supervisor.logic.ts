@@ -170,11 +170,6 @@ export function closeOf(
   return { closed, update: { nextEpoch, units: [...context.units, ...closed], parts: afterClose(context.parts, closing) } };
 }
 
-/** A close was requested but the in-flight limit holds it back. */
-export function isThrottled(context: SupervisorContext): boolean {
-  return context.parts.some((part) => part.closeRequested) && !hasClosableEpoch(context);
-}
-
 /** The first closed epoch whose partitions have all reported `sink.epochDone`. */
 export function joinedUnit(units: readonly CommitUnit[]): CommitUnit | undefined {
   return units.find((unit) => unit.partitions.every((p) => unit.done[p] !== undefined));
