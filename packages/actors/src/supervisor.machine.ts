@@ -187,6 +187,21 @@ const committingState = <const Acked>(ackedOn: Acked) =>
   }) as const;
 
 /**
+ * `committing`'s `reader.acked` rows: most acks commit nothing; the last of the epoch commits it and
+ * goes on to the next joined epoch, to `joining` when other epochs are closed (`closedBesides`), else
+ * to `rest`. `closeHeld`: a close held back by `maxInflightEpochs` happens in the committing step
+ * (while running; the drain's final close is its own).
+ */
+const ackedRows = <const ClosedBesides extends string, const Rest extends string>(closeHeld: boolean, closedBesides: ClosedBesides, rest: Rest) =>
+  [
+    { guard: "commitsNothing", actions: "recordAck" },
+    { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld } } },
+    { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld } } },
+    { guard: closedBesides, target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld } } },
+    { target: rest, actions: { type: "commitOnAck", params: { next: "none", closeHeld } } },
+  ] as const;
+
+/**
  * Closed epochs wait for every partition's `sink.epochDone`; the one that completes a join takes
  * the supervisor to `committing` in its own step, with the bookkeeping on the same transition
  * (issue 12: each step is a microstep, with its snapshot and context copy). Most join nothing: one
@@ -222,13 +237,7 @@ const drainingCommits = {
       ],
     },
     joining: { on: { "sink.epochDone": joinOnEpochDone } },
-    committing: committingState([
-      { guard: "commitsNothing", actions: "recordAck" },
-      { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld: false } } },
-      { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld: false } } },
-      { guard: "hasEpochsClosedBesides", target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld: false } } },
-      { target: "idle", actions: { type: "commitOnAck", params: { next: "none", closeHeld: false } } },
-    ]),
+    committing: committingState(ackedRows(false, "hasEpochsClosedBesides", "idle")),
   },
 } as const;
 
@@ -663,13 +672,7 @@ export const supervisorMachine = setup({
           },
         },
         joining: { on: { "sink.epochDone": joinOnEpochDone } },
-        committing: committingState([
-          { guard: "commitsNothing", actions: "recordAck" },
-          { guard: "acksNextAtOnce", target: "committing.acking", reenter: true, actions: { type: "commitOnAck", params: { next: "acking", closeHeld: true } } },
-          { guard: "hasJoinedBesides", target: "committing", reenter: true, actions: { type: "commitOnAck", params: { next: "sinkCommit", closeHeld: true } } },
-          { guard: "hasEpochsClosedOrClosingBesides", target: "joining", actions: { type: "commitOnAck", params: { next: "none", closeHeld: true } } },
-          { target: "collecting", actions: { type: "commitOnAck", params: { next: "none", closeHeld: true } } },
-        ]),
+        committing: committingState(ackedRows(true, "hasEpochsClosedOrClosingBesides", "collecting")),
       },
     },
     draining: {
