@@ -5,6 +5,7 @@ import {
   type ReaderAckedEvent,
   type ReaderDrainingEvent,
   type ReaderIoEvent,
+  type ReaderIoInput,
   type ReaderIoRequest,
 } from "@weir/actors";
 
@@ -42,7 +43,7 @@ function harness(clock?: SimulatedClock) {
   let sendBack: ((event: ReaderIoEvent) => void) | undefined;
   const reader = partitionReaderMachine.provide({
     actors: {
-      readerIo: fromCallback<ReaderIoRequest>(({ receive, sendBack: back }) => {
+      readerIo: fromCallback<ReaderIoRequest, ReaderIoInput>(({ receive, sendBack: back }) => {
         sendBack = back as (event: ReaderIoEvent) => void;
         receive((request) => requests.push(request));
       }),
