@@ -92,17 +92,28 @@ function isEmptyCommit(epoch: SealedEpoch, ackedWatermark: number | undefined): 
 }
 
 /**
- * What comes up once the head is done: the next queued commit, if it is sealed, and whether it
- * needs no ack (judged against the watermark the head's ack leaves). Guards see the context
- * before the step's actions run, so they ask this rather than the context `recordAcked` leaves.
+ * What comes up once the head is done: the next queued commit, if it is sealed — acked, or
+ * completed when it needs no ack (judged against the watermark the head's ack leaves). Guards see
+ * the context before the step's actions run, so they ask this rather than the context
+ * `recordAcked` leaves.
  */
-function nextAfterHead(context: PartitionReaderContext): { readonly empty: boolean } | undefined {
+function nextAfterHead(context: PartitionReaderContext, head: SealedEpoch): NextCommit {
   const epoch = context.commitQueue[1];
-  if (epoch === undefined) return undefined;
+  if (epoch === undefined) return "none";
   const next = context.sealed.find((entry) => entry.epoch === epoch);
+  if (next === undefined) return "none";
+  return isEmptyCommit(next, laterWatermark(context.ackedWatermark, head.watermark)) ? "complete" : "ack";
+}
+
+/**
+ * The head is done: its ack came back (`readerIo.acked` for its epoch; a late answer for anything
+ * else changes nothing), or it is sealed with nothing to ack (`reader.commitReady`).
+ */
+function doneHead(context: PartitionReaderContext, event: PartitionReaderEvent): SealedEpoch | undefined {
   const head = nextCommittable(context);
-  if (next === undefined || head === undefined) return undefined;
-  return { empty: isEmptyCommit(next, laterWatermark(context.ackedWatermark, head.watermark)) };
+  if (head === undefined) return undefined;
+  if (event.type === "readerIo.acked") return head.epoch === event.epoch ? head : undefined;
+  return isEmptyCommit(head, context.ackedWatermark) ? head : undefined;
 }
 
 /** `reader.acked` for an epoch whose ack is done (or needed none). */
@@ -186,32 +197,37 @@ function sealTransitions(transitions: readonly SealTransition[]) {
   return [...ready, ...transitions];
 }
 
+/** What comes up once the commit queue's head is done: nothing yet, an ack, or an epoch with nothing to ack. */
+type NextCommit = "none" | "ack" | "complete";
+
 /**
  * What finishing the commit queue's head does (its ack came back, or it needed none): reported and
  * recorded in one step, and what comes up next decided in the same step — the next ack sent, or an
- * epoch with nothing to ack completed through `reader.commitReady`. `finish` says the head is
- * done; `last` is where the reader goes when nothing comes up (in `draining.acking`: its `idle`).
+ * epoch with nothing to ack completed through `reader.commitReady`. `last` is where the reader goes
+ * when nothing comes up (in `draining.acking`: its `idle`). One guard with params, not `and`s: the
+ * common case (nothing comes up) is decided by the first guard.
  */
-function headDone(finish: "acksHead" | "hasEmptyCommit", last?: string) {
+function headDone(last?: string) {
   const done: readonly ListedAction[] = ["reportAcked", "recordAcked"];
-  const then = (action: ListedAction): readonly ListedAction[] => [...done, action];
+  const when = (next: NextCommit) => ({ type: "headDoneThen", params: { next } }) as const;
   return [
-    { guard: and([finish, "nextCommitNeedsNoAck"]), actions: then("raiseCommitReady") },
-    { guard: and([finish, "nextCommitAcks"]), actions: then("requestAck") },
-    last === undefined ? { guard: finish, actions: done } : { guard: finish, target: last, actions: done },
+    last === undefined ? { guard: when("none"), actions: done } : { guard: when("none"), target: last, actions: done },
+    { guard: when("complete"), actions: [...done, "raiseCommitReady"] as readonly ListedAction[] },
+    { guard: when("ack"), actions: [...done, "requestAck"] as readonly ListedAction[] },
   ];
 }
 
 /**
- * A commit: ignored when the reader already queued or acked it (acking twice, or a queue head
+ * A commit: acked at once when it names a sealed epoch with something to ack and nothing queued
+ * before it; ignored when the reader already queued or acked it (acking twice, or a queue head
  * with no sealed epoch behind it, would wedge the queue); completed in its own step when it names
- * a sealed epoch with nothing to ack and nothing queued before it; acked at once when it names a
- * sealed epoch with nothing queued before it; otherwise queued.
+ * a sealed epoch with nothing to ack and nothing queued before it; otherwise queued.
  */
 const commitTransitions = [
+  // First: the common case, and never a duplicate (nothing queued, the epoch sealed, so not acked).
+  { guard: "commitsAckNow", actions: ["enqueueCommit", "requestAck"] },
   { guard: "isDuplicateCommit" },
   { guard: "commitsEmptyEpochNow", actions: ["reportCommittedNow", "recordCommittedNow"] },
-  { guard: "commitsAckNow", actions: ["enqueueCommit", "requestAck"] },
   { actions: "enqueueCommit" },
 ] as const;
 
@@ -318,10 +334,10 @@ export const partitionReaderMachine = setup({
       if (context.commitQueue.includes(epoch)) return true;
       return context.lastAckedEpoch !== undefined && epoch <= context.lastAckedEpoch && !context.sealed.some((entry) => entry.epoch === epoch);
     },
-    // The head is sealed and has nothing to ack: it completes without I/O.
-    hasEmptyCommit: ({ context }) => {
-      const next = nextCommittable(context);
-      return next !== undefined && isEmptyCommit(next, context.ackedWatermark);
+    // The head is sealed and needs an ack (`reader.commitReady` after its seal came last).
+    headNeedsAck: ({ context }) => {
+      const head = nextCommittable(context);
+      return head !== undefined && !isEmptyCommit(head, context.ackedWatermark);
     },
     // A commit of a sealed epoch with nothing queued before it is acted on in its own step (issue
     // 12); the guards judge the context `enqueueCommit` would leave.
@@ -337,13 +353,11 @@ export const partitionReaderMachine = setup({
     },
     // An ack is outstanding (or the head completes in this macrostep): the head is sealed.
     hasCommit: ({ context }) => nextCommittable(context) !== undefined,
-    // The answer to the head's ack (a late answer for anything else changes nothing).
-    acksHead: ({ context, event }) => {
-      assertEvent(event, "readerIo.acked");
-      return nextCommittable(context)?.epoch === event.epoch;
+    // The head is done (see `doneHead`), and `next` comes up after it.
+    headDoneThen: ({ context, event }, { next }: { next: NextCommit }) => {
+      const head = doneHead(context, event);
+      return head !== undefined && nextAfterHead(context, head) === next;
     },
-    nextCommitNeedsNoAck: ({ context }) => nextAfterHead(context)?.empty === true,
-    nextCommitAcks: ({ context }) => nextAfterHead(context)?.empty === false,
     carriesData: ({ context, event }) => {
       assertEvent(event, "readerIo.batch");
       return carriesData(context, event);
@@ -509,8 +523,8 @@ export const partitionReaderMachine = setup({
       on: {
         "supervisor.stop": "stopped",
         "supervisor.commit": [...commitTransitions],
-        "readerIo.acked": headDone("acksHead"),
-        "reader.commitReady": [...headDone("hasEmptyCommit"), { guard: "hasCommit", actions: "requestAck" }],
+        "readerIo.acked": headDone(),
+        "reader.commitReady": [...headDone(), { guard: "headNeedsAck", actions: "requestAck" }],
         "readerIo.ackFailed": [
           {
             guard: { type: "isFatalError", params: ({ event }) => ({ error: event.error }) },
@@ -533,7 +547,13 @@ export const partitionReaderMachine = setup({
                 "supervisor.drain": { actions: ["requestDrain", "pauseReads"] },
                 // A seal frees room while the grant runs: the grant's credit grows by it, and the
                 // grant goes on rather than ending and being granted again (reader-io.ts).
-                "batcher.sealed": sealTransitions([{ guard: "sealsEntries", actions: ["recordSealed", "extendGrant"] }, { actions: ["recordSealed"] }]),
+                // Explicit rows, not `sealTransitions`: this is the hot one (a seal with no entries that
+                // readies a commit sends a credit of 0, which changes nothing).
+                "batcher.sealed": [
+                  { guard: "sealReadiesCommit", actions: ["recordSealed", "extendGrant", "raiseCommitReady"] },
+                  { guard: "sealsEntries", actions: ["recordSealed", "extendGrant"] },
+                  { actions: "recordSealed" },
+                ],
                 // Each answer is one step (see `answerTransitions`).
                 "readerIo.batch": [...answerTransitions(false), ...answerTransitions(true)],
                 "readerIo.readFailed": [
@@ -588,15 +608,15 @@ export const partitionReaderMachine = setup({
                   on: {
                     "supervisor.commit": { guard: "commitsAckNow", target: "acking", actions: ["enqueueCommit", "requestAck"] },
                     "reader.commitReady": [
-                      { guard: and(["hasEmptyCommit", "nextCommitAcks"]), target: "acking", actions: ["reportAcked", "recordAcked", "requestAck"] },
-                      { guard: and(["hasCommit", not("hasEmptyCommit")]), target: "acking", actions: "requestAck" },
+                      { guard: { type: "headDoneThen", params: { next: "ack" } }, target: "acking", actions: ["reportAcked", "recordAcked", "requestAck"] },
+                      { guard: "headNeedsAck", target: "acking", actions: "requestAck" },
                     ],
                   },
                 },
                 acking: {
                   on: {
-                    "readerIo.acked": headDone("acksHead", "idle"),
-                    "reader.commitReady": headDone("hasEmptyCommit", "idle"),
+                    "readerIo.acked": headDone("idle"),
+                    "reader.commitReady": headDone("idle"),
                   },
                 },
               },
