@@ -49,7 +49,7 @@ describe("weir run --trace / weir trace replay", () => {
 
   it("records a run: a header first, an end record with the summary last", () => {
     const first = JSON.parse(lines[0]!) as { k: string; format: string; pipeline: string };
-    expect(first).toMatchObject({ k: "header", format: "weir.trace/v6", pipeline: "traced" });
+    expect(first).toMatchObject({ k: "header", format: "weir.trace/v7", pipeline: "traced" });
     const last = JSON.parse(lines.at(-1)!) as { k: string; elided: number; summary: { status: string } };
     expect(last).toMatchObject({ k: "end", elided: 0, summary: { status: "completed" } });
     // v5: a reader's readerIo hands reads to the batcher itself, recorded with `to`.

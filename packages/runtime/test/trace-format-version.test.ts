@@ -9,7 +9,7 @@ describe("trace format versions", () => {
   it("refuses a v1 trace with the reason and what to do", async () => {
     const v1 = [{ k: "header", format: "weir.trace/v1", startedAt: "2026-12-01T00:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
     await expect(replayTrace(v1)).rejects.toThrow(
-      /trace format 'weir\.trace\/v1' is not supported: .*readBatch\/ackOffsets.*replay it with the Weir version that recorded it.*this replay reads weir\.trace\/v6/,
+      /trace format 'weir\.trace\/v1' is not supported: .*readBatch\/ackOffsets.*replay it with the Weir version that recorded it.*this replay reads weir\.trace\/v7/,
     );
   });
 
@@ -24,21 +24,28 @@ describe("trace format versions", () => {
   // v3 trace expects a batcher.data step per epoch and the batcher back in collecting.
   it("refuses a v3 trace (data in batcher.data frames) with the reason", async () => {
     const v3 = [{ k: "header", format: "weir.trace/v3", startedAt: "2026-12-05T12:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
-    await expect(replayTrace(v3)).rejects.toThrow(/trace format 'weir\.trace\/v3' is not supported: .*batcher\.data.*record the run again.*this replay reads weir\.trace\/v6/);
+    await expect(replayTrace(v3)).rejects.toThrow(/trace format 'weir\.trace\/v3' is not supported: .*batcher\.data.*record the run again.*this replay reads weir\.trace\/v7/);
   });
 
   // A reader's readerIo hands reads to the batcher itself (issue 12): a v4 trace feeds every read
   // to the reader, which no longer hands reads over.
   it("refuses a v4 trace (every read through the reader) with the reason", async () => {
     const v4 = [{ k: "header", format: "weir.trace/v4", startedAt: "2026-12-05T20:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
-    await expect(replayTrace(v4)).rejects.toThrow(/trace format 'weir\.trace\/v4' is not supported: .*readerIo hands reads to the batcher itself.*record the run again.*this replay reads weir\.trace\/v6/);
+    await expect(replayTrace(v4)).rejects.toThrow(/trace format 'weir\.trace\/v4' is not supported: .*readerIo hands reads to the batcher itself.*record the run again.*this replay reads weir\.trace\/v7/);
   });
 
   // A sink session's answer decides on its own step and rests in eotReceived, and a seal extends a
   // reader's running grant (issue 12, session 8): a v5 trace has neither.
-  it("writes v6 and refuses a v5 trace (a session back in idle, a grant per seal) with the reason", async () => {
-    expect(traceFormat).toBe("weir.trace/v6");
+  it("refuses a v5 trace (a session back in idle, a grant per seal) with the reason", async () => {
     const v5 = [{ k: "header", format: "weir.trace/v5", startedAt: "2026-12-05T23:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
-    await expect(replayTrace(v5)).rejects.toThrow(/trace format 'weir\.trace\/v5' is not supported: .*sink session.*eotReceived.*reader\.credit.*record the run again.*this replay reads weir\.trace\/v6/);
+    await expect(replayTrace(v5)).rejects.toThrow(/trace format 'weir\.trace\/v5' is not supported: .*sink session.*eotReceived.*reader\.credit.*record the run again.*this replay reads weir\.trace\/v7/);
+  });
+
+  // A reader's commit queue is context, not a parallel region (issue 12, session 9): a v6 trace
+  // expects the reader's state value with a `commit` region (`idle`/`acking`) on every step.
+  it("writes v7 and refuses a v6 trace (a reader with a commit region) with the reason", async () => {
+    expect(traceFormat).toBe("weir.trace/v7");
+    const v6 = [{ k: "header", format: "weir.trace/v6", startedAt: "2026-12-06T00:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
+    await expect(replayTrace(v6)).rejects.toThrow(/trace format 'weir\.trace\/v6' is not supported: .*reader.*commit region.*record the run again.*this replay reads weir\.trace\/v7/);
   });
 });

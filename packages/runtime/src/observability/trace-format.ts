@@ -43,8 +43,14 @@
  * seal while a reader's grant runs adds to the grant's credit (a `reader.credit` request to
  * `readerIo`), so a grant goes on across epochs; a v5 trace has a grant end and a new `reader.read`
  * there. Either way its replay would diverge at the first epoch.
+ *
+ * v7 (issue 12, session 9): a partition reader's commit queue is context, not a parallel region:
+ * its state value is `{ active: { fetch: … } }` (with `draining.idle`/`draining.acking` once its
+ * reads are over), and a commit and its ack no longer move it between `commit.idle` and
+ * `commit.acking`. A v6 trace expects the commit region in every reader snapshot, so its replay
+ * would diverge at the reader's first step.
  */
-export const traceFormat = "weir.trace/v6";
+export const traceFormat = "weir.trace/v7";
 /** Formats this replay refuses with a reason, not just "unsupported". */
 export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v1":
@@ -57,6 +63,8 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
     "it was recorded when every read went from a reader's readerIo to the reader, which handed it to the batcher (now readerIo hands reads to the batcher itself); replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v5":
     "it was recorded when a sink session went back to idle in an eventless step after every epoch and a reader's grant ended once its first credit was used up (now an attempt's answer decides in its own step, the session rests in eotReceived, and a seal extends the running grant with reader.credit); replay it with the Weir version that recorded it, or record the run again",
+  "weir.trace/v6":
+    "it was recorded when a partition reader's acks ran in a commit region beside its reads (commit.idle/commit.acking; now the commit queue is the reader's context, and it is in acking only while draining); replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
