@@ -91,6 +91,9 @@ function isEmptyCommit(epoch: SealedEpoch, ackedWatermark: number | undefined): 
   return epoch.offsets.length === 0 && !isNewerWatermark(epoch.watermark, ackedWatermark);
 }
 
+/** What comes up once the commit queue's head is done: nothing yet, an ack, or an epoch with nothing to ack. */
+type NextCommit = "none" | "ack" | "complete";
+
 /**
  * What comes up once the head is done: the next queued commit, if it is sealed — acked, or
  * completed when it needs no ack (judged against the watermark the head's ack leaves). Guards see
@@ -151,25 +154,41 @@ function carriesData(context: PartitionReaderContext, event: ReaderIoBatchEvent)
 }
 
 /**
+ * Where a read's answer leads: on within the running grant (`readOn`), or, for the answer that ends
+ * the grant, to a new grant (`grantAgain`), a full window (`awaitingCommit`) or the drain (`draining`,
+ * in its `acking` when an ack is outstanding). Judged on the context as `recordRead` will leave it
+ * (guards see the context before the step's actions run).
+ */
+type AnswerLeadsTo = "readOn" | "grantAgain" | "awaitingCommit" | "draining" | "drainingAcking";
+
+function answerLeadsTo(context: PartitionReaderContext, event: ReaderIoBatchEvent): AnswerLeadsTo {
+  if (!endsGrant(event)) return "readOn";
+  if (context.drainRequested || event.endOfStream) return nextCommittable(context) === undefined ? "draining" : "drainingAcking";
+  return context.unsealed + event.entries.length + (event.handedOver ?? 0) >= context.settings.readBatchSize ? "awaitingCommit" : "grantAgain";
+}
+
+/**
  * The transitions of a read's answer, for answers the reader hands over itself (`carrying`, with
  * `handOverRead` first: it reads the context before `recordRead` updates it) or not. Each answer is
- * one step (issue 12), the guards judging the context as `recordRead` leaves it. Within a grant the
- * reader stays; the answer that ends it goes where it leads, or grants the room left and reads on. Two lists of named actions rather than one `enqueueActions`:
- * that builds its helpers and an action object per queued action on every step (issue 12, session 8).
+ * one step (issue 12). Within a grant the reader stays; the answer that ends it goes where it leads,
+ * or grants the room left and reads on. Two lists of named actions rather than one `enqueueActions`:
+ * that builds its helpers and an action object per queued action on every step (issue 12, session
+ * 8). One guard with params per row rather than `and([…])` rows: an `and` costs its evaluation
+ * closure and args on every row it is tried (issue 12, session 9).
  */
 function answerTransitions(carrying: boolean) {
-  const kind = carrying ? "carriesData" : "carriesNoData";
   const actions = carrying ? (["handOverRead", "recordRead"] as const) : (["recordRead"] as const);
+  const to = (leadsTo: AnswerLeadsTo) => ({ type: "answerLeadsTo", params: { carrying, leadsTo } }) as const;
   return [
-    // The reads are over: with an ack outstanding, the reader drains in `acking`.
-    { guard: and([kind, "drainsAfterGrant", "hasCommit"]), target: "draining.acking", actions },
-    { guard: and([kind, "drainsAfterGrant"]), target: "draining", actions },
-    { guard: and([kind, "fillsWindowWithGrant"]), target: "awaitingCommit", actions },
+    { guard: to("readOn"), actions },
     // Reading on: the next grant is sent in the step's actions, after `recordRead` (it sees the room
     // that leaves); `reading` is not re-entered (a re-entering transition costs XState a search for
     // the transition's domain, ~10 % of the step, for an exit and an entry that do nothing else).
-    { guard: and([kind, "endsGrant"]), actions: [...actions, "requestRead"] },
-    { guard: kind, actions },
+    { guard: to("grantAgain"), actions: [...actions, "requestRead"] },
+    { guard: to("awaitingCommit"), target: "awaitingCommit", actions },
+    { guard: to("draining"), target: "draining", actions },
+    // The reads are over with an ack outstanding: the reader drains in `acking`.
+    { guard: to("drainingAcking"), target: "draining.acking", actions },
   ] as const;
 }
 
@@ -196,9 +215,6 @@ function sealTransitions(transitions: readonly SealTransition[]) {
   }));
   return [...ready, ...transitions];
 }
-
-/** What comes up once the commit queue's head is done: nothing yet, an ack, or an epoch with nothing to ack. */
-type NextCommit = "none" | "ack" | "complete";
 
 /**
  * What finishing the commit queue's head does (its ack came back, or it needed none): reported and
@@ -294,18 +310,10 @@ export const partitionReaderMachine = setup({
   },
   guards: {
     shouldDrain: ({ context }) => context.drainRequested || context.endOfStream,
-    // Guards on the answer that ends a grant; the others are taken in `reading` and read on.
-    drainsAfterGrant: ({ context, event }) => {
+    // The answer carries data the reader hands over itself (or not), and leads where `leadsTo` says.
+    answerLeadsTo: ({ context, event }, { carrying, leadsTo }: { carrying: boolean; leadsTo: AnswerLeadsTo }) => {
       assertEvent(event, "readerIo.batch");
-      return endsGrant(event) && (context.drainRequested || event.endOfStream);
-    },
-    fillsWindowWithGrant: ({ context, event }) => {
-      assertEvent(event, "readerIo.batch");
-      return endsGrant(event) && context.unsealed + event.entries.length + (event.handedOver ?? 0) >= context.settings.readBatchSize;
-    },
-    endsGrant: ({ context, event }) => {
-      assertEvent(event, "readerIo.batch");
-      return endsGrant(event);
+      return carriesData(context, event) === carrying && answerLeadsTo(context, event) === leadsTo;
     },
     sealsEntries: ({ event }) => {
       assertEvent(event, "batcher.sealed");
@@ -357,14 +365,6 @@ export const partitionReaderMachine = setup({
     headDoneThen: ({ context, event }, { next }: { next: NextCommit }) => {
       const head = doneHead(context, event);
       return head !== undefined && nextAfterHead(context, head) === next;
-    },
-    carriesData: ({ context, event }) => {
-      assertEvent(event, "readerIo.batch");
-      return carriesData(context, event);
-    },
-    carriesNoData: ({ context, event }) => {
-      assertEvent(event, "readerIo.batch");
-      return !carriesData(context, event);
     },
   },
   actions: {

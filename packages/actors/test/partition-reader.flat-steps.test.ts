@@ -98,6 +98,25 @@ describe("partition reader: the steps of a partition-epoch, flat", () => {
     for (const state of ["reading", "awaitingCommit", "acking", "draining", "stopped", "failed"]) expect(names).toContain(state);
   });
 
+  // An `and([…])` guard builds its evaluation closure and arguments on every row it is tried, and a
+  // read's answer tried up to nine of them (step-cost: ~1 KB of a 10 KB step).
+  it("decides a read's answer, a seal, a commit and an ack without combined (and) guards", () => {
+    const hot: Array<[string, string]> = [
+      ["partitionReader.active.fetch.reading", "readerIo.batch"],
+      ["partitionReader.active.fetch.reading", "batcher.sealed"],
+      ["partitionReader.active", "supervisor.commit"],
+      ["partitionReader.active", "readerIo.acked"],
+    ];
+    const combined: string[] = [];
+    for (const [id, event] of hot) {
+      const node = nodes().find((candidate) => candidate.id === id) as unknown as { transitions: Map<string, ReadonlyArray<{ guard?: unknown }>> };
+      const transitions = node.transitions.get(event) ?? [];
+      expect(transitions.length).toBeGreaterThan(0);
+      for (const { guard } of transitions) if (typeof guard === "function" && "guards" in guard) combined.push(`${id} on ${event}`);
+    }
+    expect(combined).toEqual([]);
+  });
+
   it("takes a seal, its commit and its ack in one targetless microstep each while reading", () => {
     const reader = harness();
     const reading = reader.value();
