@@ -77,15 +77,22 @@ export interface PartitionReaderContext {
   readonly unsealed: number;
   /** Sealed epochs whose offsets wait for `supervisor.commit`. */
   readonly sealed: readonly SealedEpoch[];
-  /** Epochs the supervisor committed, to be acked in order. */
+  /**
+   * Epochs the supervisor committed, to be acked in order. The head's ack is outstanding exactly
+   * while the head is sealed (`sealed` holds it): it is sent in the step that makes it so.
+   */
   readonly commitQueue: readonly number[];
   readonly drainRequested: boolean;
   readonly endOfStream: boolean;
   readonly readFailures: number;
   readonly lastError: string | null;
   readonly acked: number;
-  /** The most recently acked epochs, to ignore a repeated commit. */
-  readonly ackedEpochs: readonly number[];
+  /**
+   * The highest epoch acked (or completed without an ack), to ignore a repeated commit: an epoch at
+   * or below it that is not sealed now was acked. A number, not a list of recent epochs: a list
+   * was copied on every ack (issue 12, session 9).
+   */
+  readonly lastAckedEpoch: number | undefined;
   /** The latest watermark handed to the batcher (monotone); undefined until a read reports one. */
   readonly watermark: number | undefined;
   /** The latest watermark a sealed epoch carried. */

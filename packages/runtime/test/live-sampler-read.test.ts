@@ -15,7 +15,7 @@ const reader = (over: Partial<PartitionReaderContext>): PartitionReaderContext =
   readFailures: 0,
   lastError: null,
   acked: 0,
-  ackedEpochs: [],
+  lastAckedEpoch: undefined,
   watermark: undefined,
   sealedWatermark: undefined,
   ackedWatermark: undefined,

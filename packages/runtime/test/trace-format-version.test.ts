@@ -42,10 +42,11 @@ describe("trace format versions", () => {
   });
 
   // One session's changes (issue 12, session 9): a batcher's close is one step, into flushing or
-  // eotSent, and a supervisor's running state is one region; a v6 trace has neither.
-  it("writes v7 and refuses a v6 trace (a close in two steps, a parallel supervisor) with the reason", async () => {
+  // eotSent, and a supervisor's running state is one region, and a reader's commit queue is context, not a
+  // region; a v6 trace has none of them.
+  it("writes v7 and refuses a v6 trace (a close in two steps, a parallel supervisor, a reader's commit region) with the reason", async () => {
     expect(traceFormat).toBe("weir.trace/v7");
     const v6 = [{ k: "header", format: "weir.trace/v6", startedAt: "2026-12-06T02:00:00.000Z", payloads: "omit", events: false }] as unknown as TraceRecord[];
-    await expect(replayTrace(v6)).rejects.toThrow(/trace format 'weir\.trace\/v6' is not supported: .*batcher's close.*eventless.*supervisor.*parallel.*record the run again.*this replay reads weir\.trace\/v7/);
+    await expect(replayTrace(v6)).rejects.toThrow(/trace format 'weir\.trace\/v6' is not supported: .*batcher's close.*eventless.*supervisor.*parallel.*reader.*commit region.*record the run again.*this replay reads weir\.trace\/v7/);
   });
 });
