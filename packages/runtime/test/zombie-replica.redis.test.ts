@@ -14,7 +14,9 @@ describe.skipIf(url === undefined)("a map replica frozen past claimIdle", () => 
   const fixture = scenarioFixture(url, "zombie");
 
   it("reports what another replica finished as deduped, not dropped, and nothing is lost or doubled", async () => {
-    const total = 3_000;
+    // ~6 s at 1,000/s: the freeze needs a moment when a replica holds entries, and on a loaded machine
+    // (the whole suite beside it) a 3,000-message run once ended before the poll saw one (faultsDone 0).
+    const total = 6_000;
     const result = await runMapReplicaTrial({ fixture, mode: "zombie", seed: baseSeed + 1002, total, rpu: 1_000, faults: 1 });
     for (const exit of result.exits) expect(exit.code, exit.stderr.slice(-3000)).toBe(0);
     expect(result.faultsDone).toBe(1);
