@@ -3,12 +3,13 @@
  * another's epoch (invariant I2, the class of numaflow#2516).
  *
  *                batcher.eot(p,e)              sinkIo.allOk, or the last result's endOfResults
- *   idle ────────────────────▶ attempt ──────every message final──────▶ eotReceived (rests there;
- *   (count 0: done in the      │ writing → awaitingResults     │         its next EOT starts the
+ *   idle ────────────────────▶ writing ──────every message final──────▶ eotReceived (rests there;
+ *   (count 0: done in the      │ sinkIo.sent ▶ awaitingResults │         its next EOT starts the
  *    EOT's own step)           │                               │         next attempt, as idle's does)
+ *                              │ (from either of the two)      │
  *                              │ bad frame / timeout / crash   │ failures left
  *                              ▼                               ▼
- *                        protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
+ *                        protocolError ──retryBackoff──▶ writing ◀──retryBackoff── retrying
  *                              │ no attempt left               │ no attempt left
  *                              ▼                               ▼
  *                           finishing ◀─────────────────────────┘
@@ -16,6 +17,10 @@
  *                              └──(dropped)──────────────────────────▶ eotReceived
  *   supervisor.stop (any state) ──▶ done
  *
+ * An attempt is the top-level states `writing` (entered with the write request and the result timer)
+ * and `awaitingResults` (after `sinkIo.sent`), which take its answers from one table; the result
+ * timer covers both and is cancelled on every way out (issue 12, session 9: a compound `attempt`
+ * around them cost XState ~2 KB of entry/exit work on each hot step).
  * The answer that ends an attempt chooses done / retrying / finishing on its own transition (the
  * guards read the work as its action will leave it), so an epoch answered all-ok is two steps —
  * its EOT's and its answer's — with no eventless step between epochs (issue 12, DESIGN §7).
@@ -24,7 +29,7 @@
  * `batcher.data` frames, which it takes too), `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
  * `supervisor.stop`.
- * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering an attempt,
+ * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering `writing`,
  * `sinkWriter.cancel` on leaving it before its final frame (sink-writer.ts).
  * Sends the parent: `sink.epochDone { partition, epoch, tallies }`, `sink.protocolError`.
  * Keeps: an epoch completes only when it holds exactly one final result for every id of
