@@ -23,7 +23,7 @@ export type {
 } from "./epoch-protocol.js";
 export { backoffDelay, defaultRetryPolicy, maxAttempts } from "./retry-policy.js";
 export type { RetryPolicy } from "./retry-policy.js";
-export { sinkSessionMachine } from "./sink-session.machine.js";
+export { sinkSessionMachine, type ResultTimeoutEvent } from "./sink-session.machine.js";
 export type {
   FallbackItem,
   FallbackWriteInput,

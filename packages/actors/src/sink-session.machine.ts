@@ -3,12 +3,13 @@
  * another's epoch (invariant I2, the class of numaflow#2516).
  *
  *                batcher.eot(p,e)              sinkIo.allOk, or the last result's endOfResults
- *   idle ────────────────────▶ attempt ──────every message final──────▶ eotReceived (rests there;
- *   (count 0: done in the      │ writing → awaitingResults     │         its next EOT starts the
+ *   idle ────────────────────▶ writing ──────every message final──────▶ eotReceived (rests there;
+ *   (count 0: done in the      │ sinkIo.sent ▶ awaitingResults │         its next EOT starts the
  *    EOT's own step)           │                               │         next attempt, as idle's does)
+ *                              │ (from either of the two)      │
  *                              │ bad frame / timeout / crash   │ failures left
  *                              ▼                               ▼
- *                        protocolError ──retryBackoff──▶ attempt ◀──retryBackoff── retrying
+ *                        protocolError ──retryBackoff──▶ writing ◀──retryBackoff── retrying
  *                              │ no attempt left               │ no attempt left
  *                              ▼                               ▼
  *                           finishing ◀─────────────────────────┘
@@ -16,6 +17,10 @@
  *                              └──(dropped)──────────────────────────▶ eotReceived
  *   supervisor.stop (any state) ──▶ done
  *
+ * An attempt is the top-level states `writing` (entered with the write request and the result timer)
+ * and `awaitingResults` (after `sinkIo.sent`), which take its answers from one table; the result
+ * timer covers both and is cancelled on every way out (issue 12, session 9: a compound `attempt`
+ * around them cost XState ~2 KB of entry/exit work on each hot step).
  * The answer that ends an attempt chooses done / retrying / finishing on its own transition (the
  * guards read the work as its action will leave it), so an epoch answered all-ok is two steps —
  * its EOT's and its answer's — with no eventless step between epochs (issue 12, DESIGN §7).
@@ -24,7 +29,7 @@
  * `batcher.data` frames, which it takes too), `sinkIo.*` (from the `sinkWriter` actor: `sent`, `results`,
  * `endOfResults`, `allOk` — every result ok and the end of results in one frame — and `crashed`),
  * `supervisor.stop`.
- * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering an attempt,
+ * Sends its writer (one long-lived actor, invoked once): `sinkWriter.write` on entering `writing`,
  * `sinkWriter.cancel` on leaving it before its final frame (sink-writer.ts).
  * Sends the parent: `sink.epochDone { partition, epoch, tallies }`, `sink.protocolError`.
  * Keeps: an epoch completes only when it holds exactly one final result for every id of
@@ -33,7 +38,7 @@
  * A frame of another partition or epoch is reported and dropped: it neither merges into nor
  * ends the attempt in progress. Every message ends `ok | fallback | dropped`.
  */
-import { and, assertEvent, assign, fromCallback, fromPromise, not, sendParent, sendTo, setup } from "xstate";
+import { and, assertEvent, assign, cancel, fromCallback, fromPromise, not, raise, sendParent, sendTo, setup } from "xstate";
 import type { DataFrame, EotFrame, EpochDoneEvent, ProtocolErrorEvent, StopEvent } from "./epoch-protocol.js";
 import type { Message } from "./message.js";
 import { emptyTallies } from "./epoch-protocol.js";
@@ -66,7 +71,19 @@ import type {
 } from "./sink-session.types.js";
 import type { SinkWriterInput, SinkWriterRequest } from "./sink-writer.js";
 
-type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent;
+/**
+ * The session's own result timeout, raised with a delay when an attempt's write is requested and
+ * cancelled on every way out of the attempt: one timer for the whole attempt (`writing` and
+ * `awaitingResults`), where an `after` on either state would restart on `sinkIo.sent`.
+ */
+export interface ResultTimeoutEvent {
+  readonly type: "sinkSession.resultTimeout";
+}
+
+type SinkSessionEvent = DataFrame | EotFrame | SinkIoEvent | StopEvent | ResultTimeoutEvent;
+
+/** The id of the attempt's result timer, for `cancel`. */
+const resultTimer = "resultTimeout";
 
 function requireWork(context: SinkSessionContext): EpochWork {
   if (context.work === null) throw new Error("sink session has no epoch in progress");
@@ -122,12 +139,12 @@ function takeEpochOfEot(inbox: readonly InboxEpoch[], frame: EotFrame): { readon
 const restingState = {
   always: [
     { guard: "hasEmptyReadyEpoch", actions: ["reportEmptyEpochDone", "dropEmptyEpoch"] },
-    { guard: "hasReadyEpoch", target: "attempt", actions: "startEpoch" },
+    { guard: "hasReadyEpoch", target: "writing", actions: "startEpoch" },
   ],
   on: {
     // The EOT of an epoch with data first: the common step is decided by one guard (issue 12).
     "batcher.eot": [
-      { guard: "eotReadiesEpoch", target: "attempt", actions: "startEpochOfEot" },
+      { guard: "eotReadiesEpoch", target: "writing", actions: "startEpochOfEot" },
       { guard: "eotReadiesEmptyEpoch", actions: ["reportEmptyEpochOfEotDone", "dropEmptyEpochOfEot"] },
       { guard: "isOwnPartitionFrame", actions: "appendFrame" },
       { actions: "reportForeignFrame" },
@@ -141,9 +158,48 @@ const restingState = {
  */
 const leavingOnViolation = [
   // Checked first on the cheap attempt test, so a valid answer is checked for violations once.
-  { guard: and([not("isOwnFinalFrame"), "breaksProtocol"]), target: "protocolError", actions: ["recordViolation", "cancelWrite"] },
-  { guard: "breaksProtocol", target: "protocolError", actions: "recordViolation" },
+  { guard: and([not("isOwnFinalFrame"), "breaksProtocol"]), target: "protocolError", actions: ["recordViolation", "cancelWrite", "cancelResultTimeout"] },
+  { guard: "breaksProtocol", target: "protocolError", actions: ["recordViolation", "cancelResultTimeout"] },
 ] as const;
+
+/**
+ * What an attempt takes in either of its states, `writing` and `awaitingResults` (one table, so the
+ * two cannot drift). Every transition that leaves the attempt cancels its result timer, except the
+ * timer's own. An answer that ends the attempt decides where it goes on its own transition, from
+ * the work as its action leaves it: done (eotReceived), a retry, or finishing (issue 12: no
+ * eventless step after it). `eotReceived` is entered by every epoch whose every message is final.
+ */
+const attemptAnswers = {
+  "sinkSession.resultTimeout": { target: "protocolError", actions: ["recordTimeout", "cancelWrite"] },
+  "sinkIo.results": [
+    { guard: "isForeignFrame", actions: "reportStrayFrame" },
+    { guard: "isStaleFrame" },
+    // A results frame never ends its attempt: leaving on it cancels the attempt.
+    { guard: "breaksProtocol", target: "protocolError", actions: ["recordViolation", "cancelWrite", "cancelResultTimeout"] },
+    { actions: "recordResults" },
+  ],
+  // Every result ok and the end of results, in one frame (the common case, see fromSinkFunction).
+  // The answer that completes its epoch is checked first, so that step is decided by one guard
+  // (each guard is an XState call with its own arguments, issue 12); the rest in their order.
+  "sinkIo.allOk": [
+    { guard: "allOkCompletesEpoch", target: "eotReceived", actions: ["reportDoneAfterAllOk", "dropWork", "cancelResultTimeout"] },
+    { guard: "isForeignFrame", actions: "reportStrayFrame" },
+    { guard: "isStaleFrame" },
+    ...leavingOnViolation,
+    // A valid answer the first guard did not take: fallback answers of earlier attempts are
+    // still queued, nothing is left to retry, so on to them.
+    { target: "finishing", actions: ["recordAllOk", "cancelResultTimeout"] },
+  ],
+  "sinkIo.endOfResults": [
+    { guard: "isForeignFrame", actions: "reportStrayFrame" },
+    { guard: "isStaleFrame" },
+    ...leavingOnViolation,
+    { guard: "endSettlesEpoch", target: "eotReceived", actions: ["reportDoneAtEnd", "dropWork", "cancelResultTimeout"] },
+    { guard: "endLeavesRetry", target: "retrying", actions: ["scheduleRetryAtEnd", "cancelResultTimeout"] },
+    { target: "finishing", actions: ["settleAtEnd", "cancelResultTimeout"] },
+  ],
+  "sinkIo.crashed": [{ guard: "isForeignFrame", actions: "reportStrayFrame" }, { guard: "isStaleFrame" }, ...leavingOnViolation],
+} as const;
 
 export const sinkSessionMachine = setup({
   types: {
@@ -277,6 +333,9 @@ export const sinkSessionMachine = setup({
       };
       return { type: "sinkWriter.write", input };
     }),
+    // The attempt's one result timer, set with its write (see `ResultTimeoutEvent`).
+    scheduleResultTimeout: raise({ type: "sinkSession.resultTimeout" }, { delay: "resultTimeout", id: resultTimer }),
+    cancelResultTimeout: cancel(resultTimer),
     // Leaving the attempt before its final frame (timeout, protocol error): the writer aborts it.
     // Listed on those transitions only: after its own final frame the writer has ended the attempt
     // already, and a stop ends the writer.
@@ -413,67 +472,32 @@ export const sinkSessionMachine = setup({
     // Where a session waits before its first epoch with data; an idle partition's count-0 EOTs
     // complete here without leaving it.
     idle: restingState,
-    attempt: {
-      initial: "writing",
-      entry: "requestWrite",
-      after: { resultTimeout: { target: "protocolError", actions: ["recordTimeout", "cancelWrite"] } },
-      // An answer that ends the attempt decides where it goes on its own transition, from the
-      // work as its action leaves it: done (eotReceived), a retry, or finishing (issue 12: no
-      // eventless step after it). `eotReceived` is entered by every epoch whose every message is final.
+    // An attempt: its write is requested on entering `writing`, with the result timer that covers
+    // the whole attempt. A writer that reports `sinkIo.sent` moves it on to `awaitingResults`;
+    // both states take the attempt's answers alike (`attemptAnswers`).
+    writing: {
+      entry: ["requestWrite", "scheduleResultTimeout"],
       on: {
-        "sinkIo.results": [
+        ...attemptAnswers,
+        "sinkIo.sent": [
           { guard: "isForeignFrame", actions: "reportStrayFrame" },
           { guard: "isStaleFrame" },
-          // A results frame never ends its attempt: leaving on it cancels the attempt.
-          { guard: "breaksProtocol", target: "protocolError", actions: ["recordViolation", "cancelWrite"] },
-          { actions: "recordResults" },
+          { target: "awaitingResults" },
         ],
-        // Every result ok and the end of results, in one frame (the common case, see fromSinkFunction).
-        // The answer that completes its epoch is checked first, so that step is decided by one guard
-        // (each guard is an XState call with its own arguments, issue 12); the rest in their order.
-        "sinkIo.allOk": [
-          { guard: "allOkCompletesEpoch", target: "eotReceived", actions: ["reportDoneAfterAllOk", "dropWork"] },
-          { guard: "isForeignFrame", actions: "reportStrayFrame" },
-          { guard: "isStaleFrame" },
-          ...leavingOnViolation,
-          // A valid answer the first guard did not take: fallback answers of earlier attempts are
-          // still queued, nothing is left to retry, so on to them.
-          { target: "finishing", actions: "recordAllOk" },
-        ],
-        "sinkIo.endOfResults": [
-          { guard: "isForeignFrame", actions: "reportStrayFrame" },
-          { guard: "isStaleFrame" },
-          ...leavingOnViolation,
-          { guard: "endSettlesEpoch", target: "eotReceived", actions: ["reportDoneAtEnd", "dropWork"] },
-          { guard: "endLeavesRetry", target: "retrying", actions: "scheduleRetryAtEnd" },
-          { target: "finishing", actions: "settleAtEnd" },
-        ],
-        "sinkIo.crashed": [{ guard: "isForeignFrame", actions: "reportStrayFrame" }, { guard: "isStaleFrame" }, ...leavingOnViolation],
-      },
-      states: {
-        writing: {
-          on: {
-            "sinkIo.sent": [
-              { guard: "isForeignFrame", actions: "reportStrayFrame" },
-              { guard: "isStaleFrame" },
-              { target: "awaitingResults" },
-            ],
-          },
-        },
-        awaitingResults: {},
       },
     },
+    awaitingResults: { on: attemptAnswers },
     // Every message of the last epoch with data ended ok | fallback | dropped (its EOT answered to
     // the end) and `sink.epochDone` went out; the session waits here for the next EOT, as in idle.
     // Entered on the transition that completed the epoch: no decision is left for an eventless step.
     eotReceived: restingState,
     retrying: {
-      after: { retryBackoff: { target: "attempt", actions: "startNextAttempt" } },
+      after: { retryBackoff: { target: "writing", actions: "startNextAttempt" } },
     },
     protocolError: {
       entry: ["settleAfterViolation", "reportViolation", "scheduleBackoff"],
       always: { guard: not("canRetry"), target: "finishing" },
-      after: { retryBackoff: { target: "attempt", actions: "startNextAttempt" } },
+      after: { retryBackoff: { target: "writing", actions: "startNextAttempt" } },
     },
     finishing: {
       entry: "exhaustUnsettled",

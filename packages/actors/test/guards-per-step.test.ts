@@ -72,7 +72,7 @@ describe("guards per hot step", () => {
     for (const epoch of [1, 2]) {
       const messages = [message(`a${epoch}`), message(`b${epoch}`)];
       expect(decisionOf({ type: "batcher.eot", partition: 0, epoch, count: 2, messages } as EventObject)).toHaveLength(1);
-      expect(s.state()).toEqual({ attempt: "writing" });
+      expect(s.state()).toEqual("writing");
       expect(decisionOf({ type: "sinkIo.allOk", partition: 0, epoch, attempt: 1 } as EventObject)).toHaveLength(1);
       expect(s.state()).toBe("eotReceived");
     }

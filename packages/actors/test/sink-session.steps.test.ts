@@ -39,7 +39,7 @@ describe("sink session: an answer's step decides, and the session rests in eotRe
     s.session.send(eot(1, ["a", "b"]));
     s.attempts[0]!.send({ type: "sinkIo.allOk", ...frame(1, 1) });
     expect(steps).toEqual([
-      { event: "batcher.eot", value: { attempt: "writing" } },
+      { event: "batcher.eot", value: "writing" },
       { event: "sinkIo.allOk", value: "eotReceived" },
     ]);
     expect(s.epochsDone()).toEqual([
@@ -77,8 +77,8 @@ describe("sink session: an answer's step decides, and the session rests in eotRe
     s.attempts[0]!.send({ type: "sinkIo.results", ...frame(1, 1), results: [{ id: "a", status: "ok" }, { id: "b", status: "failure", error: "no" }] });
     s.attempts[0]!.send({ type: "sinkIo.endOfResults", ...frame(1, 1) });
     expect(steps.map((step) => [step.event, step.value])).toEqual([
-      ["batcher.eot", { attempt: "writing" }],
-      ["sinkIo.results", { attempt: "writing" }],
+      ["batcher.eot", "writing"],
+      ["sinkIo.results", "writing"],
       ["sinkIo.endOfResults", "retrying"],
     ]);
     s.clock.increment(10);

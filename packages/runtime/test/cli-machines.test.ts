@@ -20,7 +20,7 @@ describe("weir machines", () => {
     expect(Object.keys(byId["supervisor"]!.states)).toEqual(expect.arrayContaining(["running", "draining", "stopped", "failed"]));
     expect(Object.keys(byId["batcher"]!.states)).toEqual(expect.arrayContaining(["collecting", "flushing", "eotSent"]));
     expect(Object.keys(byId["windowKeeper"]!.states)).toEqual(["idle", "committing", "closing", "emitting", "forgetting", "failed"]);
-    expect(Object.keys(byId["sinkSession"]!.states)).toEqual(expect.arrayContaining(["idle", "attempt", "eotReceived", "retrying", "protocolError", "done"]));
+    expect(Object.keys(byId["sinkSession"]!.states)).toEqual(expect.arrayContaining(["idle", "writing", "awaitingResults", "eotReceived", "retrying", "protocolError", "done"]));
     expect(Object.keys(byId["partitionReader"]!.states)).toEqual(expect.arrayContaining(["active", "stopped", "failed"]));
   });
 

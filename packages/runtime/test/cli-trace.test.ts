@@ -66,10 +66,10 @@ describe("weir run --trace / weir trace replay", () => {
 
   it("exits 1 with a diff naming the actor and the step when a transition differs", async () => {
     // Change one recorded transition of out/sink/1: the replay must point at it.
-    const index = lines.findIndex((line) => line.includes('"k":"snap","a":"out/sink/1","e":"batcher.eot","v":{"attempt":"writing"}'));
+    const index = lines.findIndex((line) => line.includes('"k":"snap","a":"out/sink/1","e":"batcher.eot","v":"writing"'));
     expect(index).toBeGreaterThan(0);
     const edited = [...lines];
-    edited[index] = edited[index]!.replace('"v":{"attempt":"writing"}', '"v":"idle"');
+    edited[index] = edited[index]!.replace('"v":"writing"', '"v":"idle"');
     const tampered = path.join(dir, "tampered.trace.jsonl");
     await writeFile(tampered, `${edited.join("\n")}\n`);
     const diverged = startWeir(["trace", "replay", tampered]);
@@ -78,7 +78,7 @@ describe("weir run --trace / weir trace replay", () => {
     expect(out).toMatch(/trace replay diverged: actor out\/sink\/1 \(sinkSession\), step \d+ \(trace line \d+\)/);
     expect(out).toContain(`(trace line ${index + 1})`);
     expect(out).toMatch(/- step \d+ +batcher\.eot → "idle"/);
-    expect(out).toMatch(/\+ step \d+ +batcher\.eot → \{"attempt":"writing"\}/);
+    expect(out).toMatch(/\+ step \d+ +batcher\.eot → "writing"/);
   });
 
   it("calls a trace cut off before its end record incomplete (exit 2), not a divergence", async () => {

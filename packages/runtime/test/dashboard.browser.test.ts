@@ -100,8 +100,8 @@ describe.skipIf(!hasChromium())("the dashboard in a browser", () => {
     // Click partition 1: its sink session's statechart, with the live state highlighted.
     await page.click('svg#graph rect.partition[data-vertex="out"][data-partition="1"]');
     const session = page.locator('.statechart[data-path="out/sink/1"]');
-    await session.locator(".current-state").filter({ hasText: /attempt\.(writing|awaitingResults)/ }).waitFor();
-    await session.locator('.state.active[data-id="sinkSession.attempt"]').waitFor();
+    await session.locator(".current-state").filter({ hasText: /^state: (writing|awaitingResults)$/ }).waitFor();
+    await session.locator('.state.active[data-id="sinkSession.writing"], .state.active[data-id="sinkSession.awaitingResults"]').waitFor();
     await page.locator('.statechart[data-path="out/reader/1"]').waitFor();
     await page.locator('.statechart[data-path="out/batcher/1"]').waitFor();
     expect(await session.locator(".events li").count()).toBeGreaterThan(0);

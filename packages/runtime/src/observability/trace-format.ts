@@ -51,7 +51,10 @@
  * close held back by `maxInflightEpochs` happens in the step of the commit that frees its slot (it was
  * an eventless step of the `throttled` state); a partition reader's commit queue is context, not a
  * parallel region (its state value is `{ active: { fetch: … } }`, with `draining.idle`/`draining.acking`
- * once its reads are over). A v6 trace's replay would diverge at the first close or reader step.
+ * once its reads are over); a sink session's attempt is the top-level states `writing` and
+ * `awaitingResults` (v6: `{ attempt: … }`), its result timeout a delayed `sinkSession.resultTimeout` set
+ * with the write and cancelled on leaving (v6: an `after` of `attempt`). A v6 trace's replay would
+ * diverge at the first close, reader step or sink attempt.
  */
 export const traceFormat = "weir.trace/v7";
 /** Formats this replay refuses with a reason, not just "unsupported". */
@@ -67,7 +70,7 @@ export const retiredTraceFormats: Readonly<Record<string, string>> = {
   "weir.trace/v5":
     "it was recorded when a sink session went back to idle in an eventless step after every epoch and a reader's grant ended once its first credit was used up (now an attempt's answer decides in its own step, the session rests in eotReceived, and a seal extends the running grant with reader.credit); replay it with the Weir version that recorded it, or record the run again",
   "weir.trace/v6":
-    "it was recorded when a batcher's close took two steps (flushing, then an eventless step into eotSent) and a supervisor's running state was parallel (intake × commits regions, a close held back by maxInflightEpochs an eventless step of intake.throttled); now a close is one step into flushing or eotSent, running rests in collecting, joining or committing, and a partition reader's acks, which ran in a commit region beside its reads (commit.idle/commit.acking), are decided in its context (it is in acking only while draining); replay it with the Weir version that recorded it, or record the run again",
+    "it was recorded when a batcher's close took two steps (flushing, then an eventless step into eotSent) and a supervisor's running state was parallel (intake × commits regions, a close held back by maxInflightEpochs an eventless step of intake.throttled); now a close is one step into flushing or eotSent, running rests in collecting, joining or committing, and a partition reader's acks, which ran in a commit region beside its reads (commit.idle/commit.acking), are decided in its context (it is in acking only while draining), and a sink session's attempt, a compound attempt state (attempt.writing, attempt.awaitingResults), is the top-level writing and awaitingResults; replay it with the Weir version that recorded it, or record the run again",
 };
 
 /** How message bodies (`Uint8Array`) are written: their length only, or the bytes in base64. */
