@@ -8,13 +8,7 @@ import {
   type ReaderIoInput,
   type ReaderIoRequest,
 } from "@weir/actors";
-
-interface Node {
-  readonly id: string;
-  readonly type: string;
-  readonly states: Record<string, Node>;
-  readonly always?: readonly unknown[];
-}
+import { nodesBelow, rootOf, type DefinitionNode } from "./support/machine-nodes.js";
 
 interface Transition {
   readonly source: { readonly id: string };
@@ -23,15 +17,7 @@ interface Transition {
 }
 
 /** Every node of the reader's definition. */
-function nodes(): Node[] {
-  const found: Node[] = [];
-  const visit = (node: Node) => {
-    found.push(node);
-    for (const child of Object.values(node.states)) visit(child);
-  };
-  visit(partitionReaderMachine.root as unknown as Node);
-  return found;
-}
+const nodes = (): DefinitionNode[] => nodesBelow(rootOf(partitionReaderMachine));
 
 /**
  * A reader under a parent that records what it reports, with a `readerIo` the test answers by

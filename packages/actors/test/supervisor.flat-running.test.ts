@@ -2,13 +2,7 @@ import { describe, expect, it } from "vitest";
 import { initialTransition, transition, type EventObject, type SnapshotFrom } from "xstate";
 import { emptyTallies, supervisorMachine } from "@weir/actors";
 import { supervisorInput } from "./support/wired-supervisor.js";
-
-interface Node {
-  readonly id: string;
-  readonly type: string;
-  readonly states: Record<string, Node>;
-  readonly always?: readonly unknown[];
-}
+import { nodesBelow, rootOf } from "./support/machine-nodes.js";
 
 interface Action {
   readonly type: string;
@@ -46,17 +40,12 @@ const commitsSent = (actions: readonly Action[]) => sent(actions, "supervisor.co
 // §2's states), and a close held back by maxInflightEpochs is a flag (`closeRequested`), closed in
 // the step of the commit that frees its slot.
 describe("supervisor: running is one region", () => {
-  const running = (supervisorMachine.root as unknown as Node).states["running"]!;
+  const running = rootOf(supervisorMachine).states["running"]!;
 
   it("is not parallel, rests in collecting, joining or committing, and has no eventless transition", () => {
     expect(running.type).toBe("compound");
     expect(Object.keys(running.states)).toEqual(["collecting", "joining", "committing"]);
-    const eventless: string[] = [];
-    const visit = (node: Node) => {
-      if ((node.always ?? []).length > 0) eventless.push(node.id);
-      for (const child of Object.values(node.states)) visit(child);
-    };
-    visit(running);
+    const eventless = nodesBelow(running).filter((node) => (node.always ?? []).length > 0).map((node) => node.id);
     expect(eventless).toEqual([]);
   });
 
