@@ -13,25 +13,13 @@
  *
  *   node .build/micro/step-cost.js [--iterations 100000] [--only supervisor]
  */
-import { GCProfiler, getHeapStatistics } from "node:v8";
 import { createActor, initialTransition, setup, type AnyActorScope, type AnyStateMachine, type EventObject } from "xstate";
+import { startHeapAllocation } from "../heap-allocation.js";
 import { batcherMachine, defaultRetryPolicy, partitionReaderMachine, sinkSessionMachine, supervisorMachine, type Message } from "@weir/actors";
 
 const argv = process.argv.slice(2);
 const iterations = argv.includes("--iterations") ? Number(argv[argv.indexOf("--iterations") + 1]) : 100_000;
 const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1]! : undefined;
-
-/** Bytes allocated while `run` runs: what the heap grew by, plus what every collection in between freed. */
-function bytesAllocated(run: () => void): number {
-  const profiler = new GCProfiler();
-  profiler.start();
-  const before = getHeapStatistics().used_heap_size;
-  run();
-  const after = getHeapStatistics().used_heap_size;
-  let freed = 0;
-  for (const gc of profiler.stop().statistics) freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
-  return after - before + freed;
-}
 
 /**
  * An actor scope whose effects go nowhere: the step's actions are resolved, not executed. Its actor
@@ -55,9 +43,9 @@ function measure(name: string, machine: AnyStateMachine, input: unknown, event: 
   for (const earlier of before) snapshot = machine.transition(snapshot, earlier, scope);
   for (let i = 0; i < iterations / 10; i += 1) machine.transition(snapshot, event, scope);
   const cpu = process.cpuUsage();
-  const bytes = bytesAllocated(() => {
-    for (let i = 0; i < iterations; i += 1) machine.transition(snapshot, event, scope);
-  });
+  const allocation = startHeapAllocation();
+  for (let i = 0; i < iterations; i += 1) machine.transition(snapshot, event, scope);
+  const { bytes } = allocation();
   const used = process.cpuUsage(cpu);
   const cpuMicrosPerStep = Number(((used.user + used.system) / iterations).toFixed(2));
   process.stdout.write(`${JSON.stringify({ step: name, cpuMicrosPerStep, bytesPerStep: Math.round(bytes / iterations) })}\n`);

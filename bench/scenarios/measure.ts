@@ -3,7 +3,7 @@
  * per message, peak RSS, and end-to-end latency percentiles when messages carry a send time.
  */
 import { readFileSync } from "node:fs";
-import { GCProfiler, getHeapStatistics } from "node:v8";
+import { startHeapAllocation } from "../heap-allocation.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 
 export interface ScenarioResult {
@@ -61,9 +61,7 @@ export function startMeter(): Meter {
   // Exact percentiles for whole-millisecond samples, at the cost of one counter per message (latency-histogram.ts).
   const latencies = new LatencyHistogram();
   // Costs one record per collection, nothing per message.
-  const gcs = new GCProfiler();
-  gcs.start();
-  const heapAtStart = getHeapStatistics().used_heap_size;
+  const allocation = startHeapAllocation();
   return {
     latency: (ms) => latencies.record(ms),
     finish(scenario, messages) {
@@ -74,13 +72,7 @@ export function startMeter(): Meter {
       const whole = process.cpuUsage();
       const p50Ms = latencies.quantile(0.5);
       const p99Ms = latencies.quantile(0.99);
-      const heapAtEnd = getHeapStatistics().used_heap_size;
-      let freed = 0;
-      let pauseMicros = 0;
-      for (const gc of gcs.stop().statistics) {
-        freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
-        pauseMicros += gc.cost;
-      }
+      const { bytes, gcPauseMicros } = allocation();
       return {
         scenario,
         messages,
@@ -89,8 +81,8 @@ export function startMeter(): Meter {
         cpuMicrosPerMsg: (used.user + used.system) / messages,
         processCpuMicrosPerMsg: (whole.user + whole.system) / messages,
         peakRssMb: peakRss / 1024 / 1024,
-        allocatedBytesPerMsg: Math.round((heapAtEnd - heapAtStart + freed) / messages),
-        gcPauseMicrosPerMsg: Number((pauseMicros / messages).toFixed(3)),
+        allocatedBytesPerMsg: Math.round(bytes / messages),
+        gcPauseMicrosPerMsg: Number((gcPauseMicros / messages).toFixed(3)),
         ...(p50Ms === undefined || p99Ms === undefined ? {} : { p50Ms, p99Ms }),
       };
     },
