@@ -1,38 +1,15 @@
 import { describe, expect, it } from "vitest";
-import type { BatcherContext, PartitionReaderContext } from "@weir/actors";
+import { initialTransition } from "xstate";
+import { batcherMachine, partitionReaderMachine, type BatcherContext, type PartitionReaderContext } from "@weir/actors";
 import { readCount } from "../src/ui/live-sampler.js";
 
-const reader = (over: Partial<PartitionReaderContext>): PartitionReaderContext => ({
-  vertex: "v",
-  partition: 0,
-  settings: { readBatchSize: 100, readTimeoutMs: 10, maxReadFailures: 20 },
-  pending: null,
-  unsealed: 0,
-  sealed: [],
-  commitQueue: [],
-  drainRequested: false,
-  endOfStream: false,
-  readFailures: 0,
-  lastError: null,
-  acked: 0,
-  lastAckedEpoch: undefined,
-  watermark: undefined,
-  sealedWatermark: undefined,
-  ackedWatermark: undefined,
-  ...over,
-});
+// The machines' own initial contexts (XState's pure `initialTransition`: nothing is started), so the
+// fixtures follow the contexts' shape instead of copying it.
+const initialReader = initialTransition(partitionReaderMachine, { vertex: "v", partition: 0, readBatchSize: 100, readTimeoutMs: 10 })[0].context;
+const initialBatcher = initialTransition(batcherMachine, { vertex: "v", partition: 0, readBatchSize: 100 })[0].context;
 
-const batcher = (openCount: number): BatcherContext => ({
-  vertex: "v",
-  partition: 0,
-  readBatchSize: 100,
-  open: [],
-  openCount,
-  fullReported: false,
-  sealedEpochs: 0,
-  watermark: undefined,
-  sealedWatermark: undefined,
-});
+const reader = (over: Partial<PartitionReaderContext>): PartitionReaderContext => ({ ...initialReader, ...over });
+const batcher = (openCount: number): BatcherContext => ({ ...initialBatcher, openCount });
 
 // Issue 12, session 8: a seal extends a reader's running grant, and the reader counts what its
 // readerIo handed over only when the grant ends, so during a long grant its `unsealed` is far below
