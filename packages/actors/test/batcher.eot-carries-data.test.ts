@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise, type InspectionEvent } from "xstate";
-import { message } from "./support/messages.js";
-import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
-
-interface Transition {
-  readonly source: { readonly id: string };
-  readonly eventType: string;
-}
+import type { InspectionEvent } from "xstate";
+import { evenQueues, microstepsOf, queuedReads, runWired } from "./support/queued-io.js";
+import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: an epoch's data went to the sink session in a `batcher.data` frame before its EOT (an
 // event and a sink-session step per epoch), and the batcher passed `flushing → eotSent → collecting`
@@ -18,14 +13,18 @@ describe("batcher: an epoch's data rides on its EOT, and a close is one step", (
   it("sends no DATA frame, one EOT per close carrying exactly its count, in one step with no eventless one", async () => {
     const partitions = 3;
     const perPartition = 700;
-    const inputs = Array.from({ length: partitions }, (_, p) =>
-      Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-    );
     const types = new Map<string, number>();
     const eots: { count: number; carried: number }[] = [];
     const entered = new Map<string, number>();
     const closedInto = new Map<string, number>();
     const eventless: string[] = [];
+    const batcherSteps = microstepsOf("batcher", (_, transitions, { value }) => {
+      if (typeof value === "string") entered.set(value, (entered.get(value) ?? 0) + 1);
+      for (const t of transitions) {
+        if (t.eventType === "") eventless.push(t.source.id);
+        if (t.eventType === "supervisor.closeEpoch" && typeof value === "string") closedInto.set(value, (closedInto.get(value) ?? 0) + 1);
+      }
+    });
     const inspect = (inspection: InspectionEvent) => {
       if (inspection.type === "@xstate.event") {
         const { event } = inspection;
@@ -36,30 +35,14 @@ describe("batcher: an epoch's data rides on its EOT, and a close is one step", (
         }
         return;
       }
-      if (inspection.type !== "@xstate.microstep") return;
-      const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
-      if (logic?.id !== "batcher") return;
-      const value = (inspection.snapshot as { value?: unknown }).value;
-      if (typeof value === "string") entered.set(value, (entered.get(value) ?? 0) + 1);
-      for (const t of (inspection as unknown as { _transitions: readonly Transition[] })._transitions) {
-        if (t.eventType === "") eventless.push(t.source.id);
-        if (t.eventType === "supervisor.closeEpoch" && typeof value === "string") closedInto.set(value, (closedInto.get(value) ?? 0) + 1);
-      }
+      batcherSteps(inspection);
     };
-    const acked: string[] = [];
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        const queue = inputs[input.partition]!;
-        // Short reads, so epochs take several hand-overs and some close by timeout or drain.
-        const entries = input.fromPending ? [] : queue.splice(0, Math.min(input.max, 40));
-        return { entries, endOfStream: !input.fromPending && queue.length === 0 };
-      },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
+    const { output, acked } = await runWired({
+      // Short reads, so epochs take several hand-overs and some close by timeout or drain.
+      readBatch: queuedReads(evenQueues(partitions, perPartition), { chunk: 40 }),
+      inspect,
+      input: supervisorInput({ partitions, readBatchSize: 100, maxInflightEpochs: 2 }),
     });
-    const actor = createActor(machine, { inspect, input: supervisorInput({ partitions, readBatchSize: 100, maxInflightEpochs: 2 }) }).start();
-    const output = await toPromise(actor);
     expect(output.status).toBe("completed");
     expect(new Set(acked).size).toBe(partitions * perPartition);
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor, toPromise, type AnyActorRef, type InspectionEvent } from "xstate";
 import { message } from "./support/messages.js";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
 import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
 
 const srcOf = (ref: unknown): string => {
@@ -50,12 +51,6 @@ class WindowWatch {
   };
 }
 
-function partitionInputs(partitions: number, perPartition: number) {
-  return Array.from({ length: partitions }, (_, p) =>
-    Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-  );
-}
-
 // Issue 12: every read went readerIo → reader (`readerIo.batch`) → batcher (`reader.batchRead`),
 // two events and a reader step per read. `fromPartitionIo` now hands its reads to the batcher
 // itself and answers the reader only when a grant ends, with the count it handed over; the reader
@@ -65,26 +60,13 @@ describe("partition reader: its readerIo hands reads to the batcher", () => {
     const partitions = 2;
     const perPartition = 600;
     const readBatchSize = 100;
-    const inputs = partitionInputs(partitions, perPartition);
-    const acked: string[] = [];
     const watch = new WindowWatch();
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        const queue = inputs[input.partition]!;
-        if (input.fromPending) return { entries: [], endOfStream: false };
-        // Short reads: a grant takes several.
-        const entries = queue.splice(0, Math.min(input.max, 30));
-        return { entries, endOfStream: queue.length === 0 };
-      },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
-    });
-    const actor = createActor(machine, {
+    const { output, acked } = await runWired({
+      // Short reads: a grant takes several.
+      readBatch: queuedReads(evenQueues(partitions, perPartition), { chunk: 30 }),
       inspect: watch.inspect,
       input: supervisorInput({ partitions, readBatchSize, maxInflightEpochs: 2, sinkCommit: false }),
-    }).start();
-    const output = await toPromise(actor);
+    });
     expect(output.status).toBe("completed");
     expect(acked.length).toBe(partitions * perPartition);
     expect(new Set(acked).size).toBe(partitions * perPartition);
@@ -149,29 +131,20 @@ describe("partition reader: its readerIo hands reads to the batcher", () => {
 
   it("counts what a grant handed over before one of its reads failed", async () => {
     const readBatchSize = 100;
-    const inputs = partitionInputs(1, 600);
     let reads = 0;
-    const acked: string[] = [];
     const watch = new WindowWatch();
-    const machine = wiredSupervisor({
+    const serve = queuedReads(evenQueues(1, 600), { chunk: 30 });
+    const { output, acked } = await runWired({
       readBatch: async (input) => {
-        if (input.fromPending) return { entries: [], endOfStream: false };
+        if (input.fromPending) return serve(input);
         reads += 1;
         // Every third read fails (retriable), after the grant's earlier reads were handed over.
         if (reads % 3 === 0) throw new Error("read failed (test)");
-        const queue = inputs[0]!;
-        const entries = queue.splice(0, Math.min(input.max, 30));
-        return { entries, endOfStream: queue.length === 0 };
+        return serve(input);
       },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
-    });
-    const actor = createActor(machine, {
       inspect: watch.inspect,
       input: supervisorInput({ partitions: 1, readBatchSize, maxInflightEpochs: 2, sinkCommit: false }),
-    }).start();
-    const output = await toPromise(actor);
+    });
     expect(output.status).toBe("completed");
     expect(acked.length).toBe(600);
     expect(new Set(acked).size).toBe(600);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise, type AnyActorRef, type InspectionEvent } from "xstate";
-import { message } from "./support/messages.js";
-import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
+import type { AnyActorRef, InspectionEvent } from "xstate";
+import { partitionQueues, queuedReads, runWired } from "./support/queued-io.js";
+import { supervisorInput } from "./support/wired-supervisor.js";
 
 const srcOf = (ref: unknown): string => {
   const src = (ref as { src?: unknown } | undefined)?.src;
@@ -50,27 +50,13 @@ describe("partition reader: a seal extends the running grant", () => {
     // closes the epochs. Partition 1 reads a tenth and never fills its window: its grant goes on.
     const chunk = [33, 10];
     const sizes = [3000, 1000];
-    const inputs = sizes.map((n, p) => Array.from({ length: n }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })));
-    const acked: string[] = [];
     const watch = new GrantWatch();
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        const queue = inputs[input.partition]!;
-        if (input.fromPending) return { entries: [], endOfStream: false };
-        // Data arrives between reads (a buffer being written), not all at once.
-        await new Promise((resolve) => setImmediate(resolve));
-        const entries = queue.splice(0, Math.min(input.max, chunk[input.partition]!));
-        return { entries, endOfStream: queue.length === 0 };
-      },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
-    });
-    const actor = createActor(machine, {
+    const { output, acked } = await runWired({
+      // Data arrives between reads (a buffer being written), not all at once.
+      readBatch: queuedReads(partitionQueues(sizes), { chunk: (p) => chunk[p]!, pause: () => new Promise((resolve) => setImmediate(resolve)) }),
       inspect: watch.inspect,
       input: supervisorInput({ partitions: 2, readBatchSize, maxInflightEpochs: 4, sinkCommit: false }),
-    }).start();
-    const output = await toPromise(actor);
+    });
     expect(output.status).toBe("completed");
     expect(acked.length).toBe(4000);
     expect(new Set(acked).size).toBe(4000);

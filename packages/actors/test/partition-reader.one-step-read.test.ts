@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise, type InspectionEvent } from "xstate";
-import { message } from "./support/messages.js";
-import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
+import type { InspectionEvent } from "xstate";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
+import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: a read's answer used to take the reader two microsteps (into `handingOff`, whose entry
 // handed the batch over, then an eventless step on to `reading`, `awaitingCommit` or `draining`).
@@ -10,9 +10,6 @@ describe("partition reader: a read's answer is one step", () => {
   it("takes one microstep per readerIo.batch, and still delivers and acks every entry once", async () => {
     const partitions = 2;
     const perPartition = 500;
-    const inputs = Array.from({ length: partitions }, (_, p) =>
-      Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-    );
     let answers = 0;
     let answerSteps = 0;
     const inspect = (inspection: InspectionEvent) => {
@@ -22,23 +19,12 @@ describe("partition reader: a read's answer is one step", () => {
       if (inspection.type === "@xstate.event") answers += 1;
       else answerSteps += 1;
     };
-    const acked: string[] = [];
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        const queue = inputs[input.partition]!;
-        // Short reads: some fill the window (awaitingCommit), the last one ends the stream (draining).
-        const entries = input.fromPending ? [] : queue.splice(0, Math.min(input.max, 70));
-        return { entries, endOfStream: !input.fromPending && queue.length === 0 };
-      },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
-    });
-    const actor = createActor(machine, {
+    const { output, acked } = await runWired({
+      // Short reads: some fill the window (awaitingCommit), the last one ends the stream (draining).
+      readBatch: queuedReads(evenQueues(partitions, perPartition), { chunk: 70 }),
       inspect,
       input: supervisorInput({ partitions, readBatchSize: 100, maxInflightEpochs: 1, sinkCommit: false }),
-    }).start();
-    const output = await toPromise(actor);
+    });
     expect(output.status).toBe("completed");
     expect(acked.length).toBe(partitions * perPartition);
     expect(new Set(acked).size).toBe(partitions * perPartition);

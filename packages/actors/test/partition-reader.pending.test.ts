@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise } from "xstate";
 import { message } from "./support/messages.js";
-import { recordingSink, supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
+import { runWired } from "./support/queued-io.js";
+import { recordingSink, supervisorInput } from "./support/wired-supervisor.js";
 
 // After a restart a reader first re-reads its consumer's pending entries, page by page; each page
 // must start after the previous one, or a consumer holding more than one batch would re-read the
@@ -12,8 +12,7 @@ describe("partition reader: re-reading pending entries after a restart", () => {
     const fresh = Array.from({ length: 30 }, (_, i) => ({ offset: String(1000 + i), message: message(`new-${i}`) }));
     const afters: Array<string | undefined> = [];
     const delivered: string[] = [];
-    const acked: string[] = [];
-    const machine = wiredSupervisor({
+    const { output, acked } = await runWired({
       readBatch: async (input) => {
         if (input.fromPending) {
           afters.push(input.after);
@@ -23,13 +22,9 @@ describe("partition reader: re-reading pending entries after a restart", () => {
         const entries = fresh.splice(0, input.max);
         return { entries, endOfStream: entries.length === 0 };
       },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
       write: recordingSink(delivered),
+      input: supervisorInput({ readBatchSize: 100, startWithPending: true }),
     });
-    const actor = createActor(machine, { input: supervisorInput({ readBatchSize: 100, startWithPending: true }) }).start();
-    const output = await toPromise(actor);
     expect(output.status).toBe("completed");
     expect(afters.slice(0, 3)).toEqual([undefined, "000100", "000200"]);
     expect(delivered).toHaveLength(280);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor, toPromise, type InspectionEvent } from "xstate";
 import { message } from "./support/messages.js";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
 import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
 
 interface Seen {
@@ -37,30 +38,18 @@ describe("partition reader: reads stream within a credit", () => {
   it("asks once per grant, not per read, and still delivers and acks every entry once", async () => {
     const partitions = 2;
     const perPartition = 600;
-    const inputs = Array.from({ length: partitions }, (_, p) =>
-      Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-    );
     const seen: Seen[] = [];
     let reads = 0;
-    const acked: string[] = [];
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        const queue = inputs[input.partition]!;
-        if (input.fromPending) return { entries: [], endOfStream: false };
-        reads += 1;
-        // Short reads: a grant of up to 100 takes several.
-        const entries = queue.splice(0, Math.min(input.max, 20));
-        return { entries, endOfStream: queue.length === 0 };
+    // Short reads: a grant of up to 100 takes several.
+    const serve = queuedReads(evenQueues(partitions, perPartition), { chunk: 20 });
+    const { output, acked } = await runWired({
+      readBatch: (input) => {
+        if (!input.fromPending) reads += 1;
+        return serve(input);
       },
-      ackOffsets: async (input) => {
-        acked.push(...input.offsets);
-      },
-    });
-    const actor = createActor(machine, {
       inspect: readerEvents(seen),
       input: supervisorInput({ partitions, readBatchSize: 100, maxInflightEpochs: 2, sinkCommit: false }),
-    }).start();
-    const output = await toPromise(actor);
+    });
     expect(output.status).toBe("completed");
     expect(new Set(acked).size).toBe(partitions * perPartition);
     expect(acked.length).toBe(partitions * perPartition);
@@ -81,7 +70,7 @@ describe("partition reader: reads stream within a credit", () => {
     let idleReads = 0;
     const busy = Array.from({ length: 300 }, (_, i) => ({ offset: String(i), message: message(`b-${i}`) }));
     const seen: Seen[] = [];
-    const machine = wiredSupervisor({
+    const { output } = await runWired({
       readBatch: async (input) => {
         if (input.fromPending) return { entries: [], endOfStream: false };
         if (input.partition === 1) {
@@ -93,13 +82,10 @@ describe("partition reader: reads stream within a credit", () => {
         const entries = busy.splice(0, Math.min(input.max, 25));
         return { entries, endOfStream: busy.length === 0 };
       },
-      ackOffsets: async () => undefined,
-    });
-    const actor = createActor(machine, {
       inspect: readerEvents(seen),
       input: supervisorInput({ partitions: 2, readBatchSize: 50, maxInflightEpochs: 2, sinkCommit: false }),
-    }).start();
-    expect((await toPromise(actor)).status).toBe("completed");
+    });
+    expect(output.status).toBe("completed");
     expect(idleReads).toBe(30);
     const idle = seen.filter((e) => e.partition === 1);
     // One grant and the end of stream's answer: nothing per empty read.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise, type InspectionEvent } from "xstate";
-import { message } from "./support/messages.js";
-import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
+import type { InspectionEvent } from "xstate";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
+import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: the actor layer's cost is per partition-epoch. Each read and each ack used to be an
 // invoked `fromPromise` actor (with its AbortController and three XState events); a reader now
@@ -12,9 +12,6 @@ describe("supervisor: XState work per partition-epoch", () => {
     const partitions = 2;
     const perPartition = 1_000;
     const readBatchSize = 100;
-    const inputs = Array.from({ length: partitions }, (_, p) =>
-      Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-    );
     const created = new Map<string, number>();
     const events = new Map<string, number>();
     const inspect = (inspection: InspectionEvent) => {
@@ -26,19 +23,11 @@ describe("supervisor: XState work per partition-epoch", () => {
         events.set(inspection.event.type, (events.get(inspection.event.type) ?? 0) + 1);
       }
     };
-    const machine = wiredSupervisor({
-      readBatch: async (input) => {
-        const queue = inputs[input.partition]!;
-        const entries = input.fromPending ? [] : queue.splice(0, input.max);
-        return { entries, endOfStream: !input.fromPending && queue.length === 0 };
-      },
-      ackOffsets: async () => undefined,
-    });
-    const actor = createActor(machine, {
+    const { output } = await runWired({
+      readBatch: queuedReads(evenQueues(partitions, perPartition)),
       inspect,
       input: supervisorInput({ partitions, readBatchSize, maxInflightEpochs: 4, sinkCommit: false }),
-    }).start();
-    const output = await toPromise(actor);
+    });
     expect(output.status).toBe("completed");
 
     const partitionEpochs = events.get("sink.epochDone") ?? 0;

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise, type InspectionEvent } from "xstate";
-import { message } from "./support/messages.js";
-import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
-
-interface Transition {
-  readonly source: { readonly id: string };
-  readonly eventType: string;
-}
+import { eventlessFrom, evenQueues, microstepsOf, queuedReads, runWired } from "./support/queued-io.js";
+import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: every supervisor step is an XState microstep (a snapshot, an eventless scan, a context
 // copy). The join and the commit used to be eventless steps after the event that completed them
@@ -18,37 +12,17 @@ describe("supervisor: the commit region is driven by events", () => {
     it(`joins and commits every epoch without an eventless step out of joining or committing (sinkCommit: ${sinkCommit})`, async () => {
       const partitions = 3;
       const perPartition = 600;
-      const inputs = Array.from({ length: partitions }, (_, p) =>
-        Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-      );
       const eventless: string[] = [];
       let supervisorSteps = 0;
-      const inspect = (inspection: InspectionEvent) => {
-        if (inspection.type !== "@xstate.microstep") return;
-        const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
-        if (logic?.id !== "supervisor") return;
+      const inspect = microstepsOf("supervisor", (_, transitions) => {
         supervisorSteps += 1;
-        const transitions = (inspection as unknown as { _transitions: readonly Transition[] })._transitions;
-        for (const t of transitions) {
-          if (t.eventType === "" && /running\.(joining|committing)|commits\.(joining|committing)/.test(t.source.id)) eventless.push(t.source.id);
-        }
-      };
-      const acked: string[] = [];
-      const machine = wiredSupervisor({
-        readBatch: async (input) => {
-          const queue = inputs[input.partition]!;
-          const entries = input.fromPending ? [] : queue.splice(0, input.max);
-          return { entries, endOfStream: !input.fromPending && queue.length === 0 };
-        },
-        ackOffsets: async (input) => {
-          acked.push(...input.offsets);
-        },
+        eventless.push(...eventlessFrom(transitions, /running\.(joining|committing)|commits\.(joining|committing)/));
       });
-      const actor = createActor(machine, {
+      const { output, acked } = await runWired({
+        readBatch: queuedReads(evenQueues(partitions, perPartition)),
         inspect,
         input: supervisorInput({ partitions, readBatchSize: 50, maxInflightEpochs: 2, sinkCommit }),
-      }).start();
-      const output = await toPromise(actor);
+      });
       expect(output.status).toBe("completed");
       expect(new Set(acked).size).toBe(partitions * perPartition);
       expect(acked.length).toBe(partitions * perPartition);

@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { createActor, initialTransition, toPromise, transition, type InspectionEvent } from "xstate";
+import { createActor, initialTransition, toPromise, transition } from "xstate";
 import { supervisorMachine } from "../src/supervisor.machine.js";
 import type { CommitMode } from "../src/supervisor.types.js";
-import { message } from "./support/messages.js";
+import { evenQueues, microstepsOf, queuedReads } from "./support/queued-io.js";
 import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
-
-interface Transition {
-  readonly source: { readonly id: string };
-  readonly eventType: string;
-}
 
 interface Run {
   /** Sources of the supervisor's eventless transitions taken while `running`. */
@@ -33,29 +28,16 @@ async function runVertex(options: {
   ackDelay?: () => Promise<void>;
 }): Promise<Run> {
   const { partitions, perPartition, perRead } = options;
-  const inputs = Array.from({ length: partitions }, (_, p) =>
-    Array.from({ length: perPartition }, (_, i) => ({ offset: `${p}-${i}`, message: message(`p${p}-${i}`) })),
-  );
   const eventless: string[] = [];
   let heldBack = false;
-  const inspect = (inspection: InspectionEvent) => {
-    if (inspection.type !== "@xstate.microstep") return;
-    const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
-    if (logic?.id !== "supervisor") return;
-    const transitions = (inspection as unknown as { _transitions: readonly Transition[] })._transitions;
+  const inspect = microstepsOf("supervisor", (_, transitions, snapshot) => {
     for (const t of transitions) if (t.eventType === "" && t.source.id.startsWith("supervisor.running")) eventless.push(t.source.id);
-    const snapshot = inspection.snapshot as unknown as { value: unknown; context: { parts: readonly { closeRequested: boolean }[] } };
-    if (typeof snapshot.value === "object" && snapshot.value !== null && "running" in snapshot.value) {
-      heldBack ||= snapshot.context.parts.some((part) => part.closeRequested);
-    }
-  };
+    const { value, context } = snapshot as { value: unknown; context: { parts: readonly { closeRequested: boolean }[] } };
+    if (typeof value === "object" && value !== null && "running" in value) heldBack ||= context.parts.some((part) => part.closeRequested);
+  });
   const acked: string[] = [];
   const machine = wiredSupervisor({
-    readBatch: async (input) => {
-      const queue = inputs[input.partition]!;
-      const entries = input.fromPending ? [] : queue.splice(0, Math.min(input.max, perRead));
-      return { entries, endOfStream: !input.fromPending && queue.length === 0 };
-    },
+    readBatch: queuedReads(evenQueues(partitions, perPartition), { chunk: perRead }),
     ackOffsets: async (input) => {
       if (options.ackDelay) await options.ackDelay();
       acked.push(...input.offsets);
