@@ -278,18 +278,21 @@ const makeCommitReader = (p: number) =>
     type: "supervisor.commit",
     epoch: context.committing!,
   }));
-type CancelTimer = ReturnType<typeof cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>>;
-type CachedAction = ReturnType<typeof makeCloseBatcher> | ReturnType<typeof makeCommitReader> | CancelTimer;
-const closeBatchers: ReturnType<typeof makeCloseBatcher>[] = [];
-const commitReaders: ReturnType<typeof makeCommitReader>[] = [];
-const cancelTimers = new Map<number | null, CancelTimer>();
-const closeBatcher = (p: number) => (closeBatchers[p] ??= makeCloseBatcher(p));
-const commitReader = (p: number) => (commitReaders[p] ??= makeCommitReader(p));
-function cancelTimer(partition: number | null): CancelTimer {
-  let action = cancelTimers.get(partition);
-  if (action === undefined) cancelTimers.set(partition, (action = cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>(timerId(partition))));
-  return action;
+const makeCancelTimer = (partition: number | null) => cancel<SupervisorContext, SupervisorEvent, undefined, SupervisorEvent>(timerId(partition));
+type CachedAction = ReturnType<typeof makeCloseBatcher> | ReturnType<typeof makeCommitReader> | ReturnType<typeof makeCancelTimer>;
+
+/** `make` memoized by its key: each action is built on first use and reused by every step after. */
+function builtOnce<K, A>(make: (key: K) => A): (key: K) => A {
+  const built = new Map<K, A>();
+  return (key) => {
+    let action = built.get(key);
+    if (action === undefined) built.set(key, (action = make(key)));
+    return action;
+  };
 }
+const closeBatcher = builtOnce(makeCloseBatcher);
+const commitReader = builtOnce(makeCommitReader);
+const cancelTimer = builtOnce(makeCancelTimer);
 
 export const supervisorMachine = setup({
   types: {
