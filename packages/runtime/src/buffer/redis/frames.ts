@@ -184,13 +184,16 @@ export function decodeFrame(field: Buffer, entryId: string): Message[] {
   return out;
 }
 
-/** A frame's u32 LE length at `at` (the count, or a message's length). */
-// Byte by byte: Buffer#readUInt32LE / #writeUInt32LE check their
-// arguments on every call, and these run once per message (the bounds are checked by the callers).
+/**
+ * A frame's u32 LE length at `at` (its count, or a message's length), read byte by byte:
+ * Buffer#readUInt32LE checks its arguments on every call, and this runs once per message (the
+ * callers check the bounds).
+ */
 export function readLength(bytes: Buffer, at: number): number {
   return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16)) + (bytes[at + 3] as number) * 0x1000000;
 }
 
+/** Writes a frame's u32 LE length at `at`, byte by byte (as {@link readLength} reads it). */
 function writeLength(bytes: Buffer, at: number, value: number): void {
   bytes[at] = value & 0xff;
   bytes[at + 1] = (value >>> 8) & 0xff;
