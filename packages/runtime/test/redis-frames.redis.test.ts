@@ -28,6 +28,22 @@ describe("frames (layout)", () => {
     expect(() => decodeFrame(cut, "1-0")).toThrow(expect.objectContaining({ code: "BUFFER_CORRUPT_ENTRY" }));
   });
 
+  it("gives a frame's values one copy of the frame to share, and a frame over 64 KiB a copy per value", () => {
+    const small = frameOf();
+    const shared = decodeFrame(small, "1-0");
+    expect(new Set(shared.map((m) => m.value.buffer)).size).toBe(1);
+    expect(shared[0]!.value.buffer).not.toBe(small.buffer);
+    // 3 × 30,000 bytes of values: each value copied apart, none a view of the field.
+    const large = messages("q", 3).map((message, i) => ({ ...message, value: new Uint8Array(30_000).fill(i + 1) }));
+    const bytes = Buffer.alloc(frameSizeBound(large));
+    const field = bytes.subarray(0, writeFrame(bytes, 0, large));
+    expect(field.length).toBeGreaterThan(64 * 1024);
+    const decoded = decodeFrame(field, "2-0");
+    field.fill(0);
+    expect(decoded).toEqual(large);
+    expect(new Set(decoded.map((m) => m.value.buffer)).size).toBe(3);
+  });
+
   it("builds offsets <entry>/<index>/<n>, whatever sizes came before", () => {
     expect(frameOffsets("5-1", 3)).toEqual(["5-1/0/3", "5-1/1/3", "5-1/2/3"]);
     expect(frameOffsets("9-2", 12)).toEqual(Array.from({ length: 12 }, (_, i) => frameOffset("9-2", i, 12)));

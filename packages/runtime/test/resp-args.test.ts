@@ -1,6 +1,7 @@
 import type { Message } from "@weir/actors";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage } from "../src/buffer/redis/encoding.js";
+import { frameSizeBound } from "../src/buffer/redis/frames.js";
 import { RESP_HEADROOM, RespArgs } from "../src/buffer/redis/resp-args.js";
 
 /** Reads back the bulk strings RespArgs wrote (RESP: `$<len>\r\n<bytes>\r\n`, no leading zeros). */
@@ -56,6 +57,29 @@ describe("RespArgs", () => {
       expect(back.id).toBe(m.id);
       expect([...back.value]).toEqual([...m.value]);
     });
+  });
+
+  it("writes a frame's ids copied from the frame, as string() writes them", () => {
+    // Ids either side of the one-byte varint (43 units), of 10 and 100 bytes (header digits), past
+    // 32 bytes (copied with copyWithin), non-ASCII, empty; values whose frame bound has more digits
+    // than the frame (the frame moves back before its ids are copied).
+    const ids = ["", "a", "gen-0-12345", "é-1", "日本語-2", "x".repeat(42), "y".repeat(43), "z".repeat(99), "w".repeat(100), "😀".repeat(40), "v".repeat(500)];
+    // One id alone: frame bound 122 bytes (3 digits), frame 80 (2 digits).
+    const cases: [string[], number][] = [[ids, 0], [ids, 30], [ids, 3_000], [["é".repeat(30)], 0]];
+    for (const [caseIds, valueLength] of cases) {
+      const batch = caseIds.map((id, i) => message(id, new Uint8Array(valueLength).fill(i), i % 2 === 0 ? [] : ["k"], i % 3 === 0 ? {} : { h: "v" }));
+      let bound = RespArgs.bulkBound(frameSizeBound(batch));
+      for (const m of batch) bound += RespArgs.stringBound(m.id);
+      const copied = new RespArgs(bound);
+      copied.frame(batch);
+      copied.idsOfFrame();
+      const encoded = new RespArgs(bound);
+      encoded.frame(batch);
+      for (const m of batch) encoded.string(m.id);
+      expect(copied.count).toBe(1 + caseIds.length);
+      expect(Buffer.compare(copied.buffer.subarray(RESP_HEADROOM, copied.end), encoded.buffer.subarray(RESP_HEADROOM, encoded.end))).toBe(0);
+      expect(bulkStrings(copied).slice(1).map((b) => b.toString("utf8"))).toEqual(caseIds);
+    }
   });
 
   it("writes single-byte strings (entry ids) as they are", () => {

@@ -23,6 +23,8 @@ import type { WatermarkMark } from "../partitioned-buffer.js";
 export const ENTRY_FIELD = "m";
 /** The first byte of every encoded message; a reader refuses any other. */
 export const ENCODING_VERSION = 1;
+/** Where an encoded message's id starts: its varint length, after the version byte and eventTime. */
+export const ID_LENGTH_AT = 9;
 
 // Shared by every decoded message without keys or headers (messages are read-only).
 const NO_KEYS = Object.freeze([]) as unknown as string[];
@@ -70,14 +72,15 @@ export function decodeMessage(field: Buffer): Message {
 /**
  * Decodes the message encoded in `field` from `start` to `end`, as {@link decodeMessage}: a
  * frame's messages are decoded in place, without a view of each (issue 12: one allocation less
- * per message read).
+ * per message read). `values`, when given, is a copy of `field` made for the values of the
+ * messages decoded from it: the value is then a view of it (no copy of its own).
  *
  * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not an encoded message.
  */
-export function decodeMessageAt(field: Buffer, start: number, end: number): Message {
+export function decodeMessageAt(field: Buffer, start: number, end: number, values?: Uint8Array): Message {
   if (end - start < 9 || field[start] !== ENCODING_VERSION) throw corrupt(end - start, "unknown format version");
   const eventTime = field.readDoubleLE(start + 1);
-  const cursor: Cursor = { pos: start + 9, end, start };
+  const cursor: Cursor = { pos: start + ID_LENGTH_AT, end, start };
   const id = readString(field, cursor);
   const keyCount = readVarint(field, cursor);
   const keys: string[] = keyCount === 0 ? NO_KEYS : new Array(keyCount);
@@ -91,9 +94,15 @@ export function decodeMessageAt(field: Buffer, start: number, end: number): Mess
       headers[name] = readString(field, cursor);
     }
   }
-  const value = allocValue(end - cursor.pos);
-  field.copy(value, 0, cursor.pos, end);
-  return { id, keys, value, eventTime, headers };
+  return { id, keys, value: valueOf(field, cursor.pos, end, values), eventTime, headers };
+}
+
+/** The value at `start … end` of `field`: a view of `values` (a copy of `field`) when given, else copied into a slab. */
+function valueOf(field: Buffer, start: number, end: number, values: Uint8Array | undefined): Uint8Array {
+  if (values !== undefined) return new Uint8Array(values.buffer, values.byteOffset + start, end - start);
+  const value = allocValue(end - start);
+  field.copy(value, 0, start, end);
+  return value;
 }
 
 /** Where a decode is in the message it reads (`start` … `end` of its buffer). */
@@ -143,7 +152,7 @@ export function messageSizeBound(message: Message): number {
 export function writeMessage(buffer: Buffer, start: number, message: Message): number {
   buffer[start] = ENCODING_VERSION;
   buffer.writeDoubleLE(message.eventTime, start + 1);
-  let pos = writeString(buffer, start + 9, message.id);
+  let pos = writeString(buffer, start + ID_LENGTH_AT, message.id);
   const keys = message.keys;
   pos = writeVarint(buffer, pos, keys.length);
   for (let i = 0; i < keys.length; i++) pos = writeString(buffer, pos, keys[i] as string);

@@ -144,37 +144,61 @@ export function frameSizeBound(messages: readonly Message[]): number {
 
 /** Writes the frame of `messages` at `start` (room: {@link frameSizeBound}); returns where it ends. */
 export function writeFrame(buffer: Buffer, start: number, messages: readonly Message[]): number {
-  buffer.writeUInt32LE(messages.length, start);
+  writeLength(buffer, start, messages.length);
   let pos = start + 4;
   for (let i = 0; i < messages.length; i++) {
     const at = pos + 4;
     const end = writeMessage(buffer, at, messages[i] as Message);
-    buffer.writeUInt32LE(end - at, pos);
+    writeLength(buffer, pos, end - at);
     pos = end;
   }
   return pos;
 }
 
+/** Frames up to this size are copied whole for their messages' values (larger ones value by value). */
+const FRAME_COPY_MAX = 64 * 1024;
+
 /**
- * The messages of a frame, in order.
+ * The messages of a frame, in order. Their values are views of ONE copy of the frame's bytes
+ * (issue 12: one copy per frame instead of one per message; never views of `field` itself, which
+ * is a view of the connection's socket chunk): a value keeps its frame's copy alive, at most
+ * {@link FRAME_COPY_MAX} bytes. A larger frame's values are copied one by one (encoding.ts).
  *
  * @throws {BufferError} `BUFFER_CORRUPT_ENTRY` for bytes that are not a frame.
  */
 export function decodeFrame(field: Buffer, entryId: string): Message[] {
   if (field.length < 4) throw corruptFrame(entryId, "shorter than its header");
-  const count = field.readUInt32LE(0);
+  const count = readLength(field, 0);
   const out: Message[] = new Array(count);
+  const values = field.length <= FRAME_COPY_MAX ? new Uint8Array(field) : undefined;
   let pos = 4;
   for (let i = 0; i < count; i++) {
     if (pos + 4 > field.length) throw corruptFrame(entryId, `message ${i} of ${count} is cut short`);
-    const length = field.readUInt32LE(pos);
+    const length = readLength(field, pos);
     const end = pos + 4 + length;
     if (end > field.length) throw corruptFrame(entryId, `message ${i} of ${count} is cut short`);
-    out[i] = decodeMessageAt(field, pos + 4, end);
+    out[i] = decodeMessageAt(field, pos + 4, end, values);
     pos = end;
   }
   if (pos !== field.length) throw corruptFrame(entryId, "bytes after its last message");
   return out;
+}
+
+/**
+ * A frame's u32 LE length at `at` (its count, or a message's length), read byte by byte:
+ * Buffer#readUInt32LE checks its arguments on every call, and this runs once per message (the
+ * callers check the bounds).
+ */
+export function readLength(bytes: Buffer, at: number): number {
+  return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16)) + (bytes[at + 3] as number) * 0x1000000;
+}
+
+/** Writes a frame's u32 LE length at `at`, byte by byte (as {@link readLength} reads it). */
+function writeLength(bytes: Buffer, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = value >>> 24;
 }
 
 function corruptFrame(entryId: string, why: string): BufferError {

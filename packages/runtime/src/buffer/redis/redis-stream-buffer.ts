@@ -307,7 +307,9 @@ export class RedisStreamBuffer implements PartitionedBuffer {
    * upstream count, group, the frame of the chunk, then the chunk's ids.
    */
   private writeFrame(part: Partition, chunk: readonly Message[]): Promise<unknown> {
-    let bound = RespArgs.bulkBound(20) * 3 + RespArgs.stringBound(this.name) + RespArgs.bulkBound(frameSizeBound(chunk));
+    // The frame's bound walks every message: made once, for the command's size and the frame's header.
+    const frameBound = frameSizeBound(chunk);
+    let bound = RespArgs.bulkBound(20) * 3 + RespArgs.stringBound(this.name) + RespArgs.bulkBound(frameBound);
     for (let i = 0; i < chunk.length; i++) bound += RespArgs.stringBound((chunk[i] as Message).id);
     const keys = [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1], part.keys.length];
     return runScriptWith(this.connection.client, "frameWrite", keys, bound, (args) => {
@@ -315,8 +317,8 @@ export class RedisStreamBuffer implements PartitionedBuffer {
       args.number(this.dedupWindowMs);
       args.number(this.upstreams.size);
       args.string(this.name);
-      args.frame(chunk);
-      for (let i = 0; i < chunk.length; i++) args.string((chunk[i] as Message).id);
+      args.frame(chunk, frameBound);
+      args.idsOfFrame();
     });
   }
 

@@ -16,8 +16,8 @@
  * many digits).
  */
 import type { Message } from "@weir/actors";
-import { messageSizeBound, writeMessage } from "./encoding.js";
-import { frameSizeBound, writeFrame } from "./frames.js";
+import { ID_LENGTH_AT, messageSizeBound, writeMessage } from "./encoding.js";
+import { frameSizeBound, readLength, writeFrame } from "./frames.js";
 
 /** Room kept before the arguments for the array header, the command's name and the script's sha (script-command.ts). */
 export const RESP_HEADROOM = 96;
@@ -60,23 +60,40 @@ export class RespArgs {
 
   /** A string argument (UTF-8). */
   string(text: string): void {
-    const length = text.length;
-    if (length <= ASCII_LOOP_MAX) {
-      // ASCII (message ids: one per message of a write) byte by byte, its length known: cheaper
-      // than Buffer#write's call for a dozen bytes. Anything else starts over below.
-      const start = this.open(length);
-      const buffer = this.buffer;
-      let i = 0;
-      for (; i < length; i++) {
-        const c = text.charCodeAt(i);
-        if (c >= 0x80) break;
-        buffer[start + i] = c;
-      }
-      if (i === length) return this.close(start, start + length);
-      this.pos = this.headerAt;
-    }
-    const start = this.open(length * 3);
+    if (text.length <= ASCII_LOOP_MAX && this.shortAscii(text)) return;
+    const start = this.open(text.length * 3);
     this.close(start, start + this.buffer.write(text, start, "utf8"));
+  }
+
+  /**
+   * Writes `text` (at most {@link ASCII_LOOP_MAX} units) when it is ASCII, and says whether it
+   * was. Message ids, one per message of a write: byte by byte, cheaper than Buffer#write's call
+   * for a dozen bytes, and its length (one or two digits) is known, so nothing is reserved or
+   * moved. Anything else is left for Buffer#write (nothing written here counts).
+   */
+  private shortAscii(text: string): boolean {
+    const length = text.length;
+    const buffer = this.buffer;
+    const at = this.pos;
+    const start = at + (length < 10 ? 4 : 5); // "$", the digits, CRLF
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buffer[start + i] = c;
+    }
+    buffer[at] = 36; // "$"
+    if (length < 10) buffer[at + 1] = 48 + length;
+    else {
+      buffer[at + 1] = 48 + ((length / 10) | 0);
+      buffer[at + 2] = 48 + (length % 10);
+    }
+    buffer[start - 2] = 13;
+    buffer[start - 1] = 10;
+    buffer[start + length] = 13;
+    buffer[start + length + 1] = 10;
+    this.pos = start + length + 2;
+    this.args += 1;
+    return true;
   }
 
   /**
@@ -99,10 +116,60 @@ export class RespArgs {
     this.close(start, writeMessage(this.buffer, start, message));
   }
 
-  /** One argument holding the frame of `messages` (frames.ts); take {@link RespArgs.bulkBound} of `frameSizeBound`. */
-  frame(messages: readonly Message[]): void {
-    const start = this.open(frameSizeBound(messages));
-    this.close(start, writeFrame(this.buffer, start, messages));
+  /**
+   * One argument holding the frame of `messages` (frames.ts); take {@link RespArgs.bulkBound} of
+   * `frameSizeBound`. `bound`: that `frameSizeBound`, when the caller has it already (it walks
+   * every message).
+   */
+  frame(messages: readonly Message[], bound = frameSizeBound(messages)): void {
+    const start = this.open(bound);
+    const end = writeFrame(this.buffer, start, messages);
+    this.close(start, end);
+    this.lastFrame = this.pos - 2 - (end - start);
+  }
+
+  /**
+   * One argument per message of the frame written last ({@link RespArgs.frame}), holding its id:
+   * the id's UTF-8 bytes copied from the frame, where they were just encoded (issue 12: not
+   * encoded a second time). Take {@link RespArgs.stringBound} of each id.
+   */
+  idsOfFrame(): void {
+    if (this.lastFrame < 0) throw new Error("RespArgs.idsOfFrame: no frame written yet");
+    const buffer = this.buffer;
+    const count = readLength(buffer, this.lastFrame);
+    let at = this.lastFrame + 4;
+    for (let i = 0; i < count; i++) {
+      const next = at + 4 + readLength(buffer, at);
+      // The id's length is a varint (encoding.ts), one byte for any id under 43 UTF-16 units.
+      let pos = at + 4 + ID_LENGTH_AT;
+      let length = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = buffer[pos++] as number;
+        length |= (byte & 0x7f) << shift;
+        if (byte < 0x80) break;
+      }
+      this.copied(pos, length);
+      at = next;
+    }
+  }
+
+  /** A bulk string argument holding `length` bytes of {@link RespArgs.buffer} from `from` (written earlier). */
+  private copied(from: number, length: number): void {
+    const buffer = this.buffer;
+    const at = this.pos;
+    const digits = length < 10 ? 1 : length < 100 ? 2 : digitCount(length);
+    buffer[at] = 36; // "$"
+    writeDigits(buffer, at + 1, length, digits);
+    const start = at + 1 + digits + 2;
+    buffer[start - 2] = 13;
+    buffer[start - 1] = 10;
+    // A dozen bytes cost less by hand than copyWithin's call.
+    if (length <= 32) for (let i = 0; i < length; i++) buffer[start + i] = buffer[from + i] as number;
+    else buffer.copyWithin(start, from, from + length);
+    buffer[start + length] = 13;
+    buffer[start + length + 1] = 10;
+    this.pos = start + length + 2;
+    this.args += 1;
   }
 
   /** Reserves the header of a bulk string of at most `bound` bytes; returns where its bytes start. */
@@ -137,9 +204,11 @@ export class RespArgs {
   }
 
   private headerAt = 0;
+  /** Where the frame written last starts in {@link RespArgs.buffer} (its bytes, after the header). */
+  private lastFrame = -1;
 }
 
-/** Strings up to this many UTF-16 units are tried as ASCII first. */
+/** Strings up to this many UTF-16 units are tried as ASCII first (two digits of length at most). */
 const ASCII_LOOP_MAX = 64;
 
 function digitCount(value: number): number {
