@@ -8,7 +8,21 @@
  * event loop. Then nothing else happens: SIGINT/SIGTERM are never delivered (a `weir run` that
  * ignores Ctrl-C), timers (readTimeout, metrics linger) never fire, sockets (metrics, inspector)
  * never answer. One turn per batch read costs microseconds and bounds that.
+ *
+ * Every caller until that check phase comes gets the same turn: one immediate and one promise per
+ * turn, not per read (issue 12: every read of every partition asked for its own, and the reads of
+ * a write fanned out to several partitions all asked within the same turn). Each caller still
+ * resumes on the first check phase after its call, as with an immediate of its own.
  */
+let nextTurn: Promise<void> | undefined;
+
 export function eventLoopTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  nextTurn ??= new Promise((resolve) =>
+    setImmediate(() => {
+      // Cleared before resolving: a caller that asks from here on waits for the turn after this one.
+      nextTurn = undefined;
+      resolve();
+    }),
+  );
+  return nextTurn;
 }
