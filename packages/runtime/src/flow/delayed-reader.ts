@@ -1,8 +1,7 @@
 /**
  * The reading side of delayed redelivery: a vertex's partition readers bring due messages back
  * (the due check runs before each read, throttled by the store; on a memory store only while
- * something is parked), and a partition does not end
- * while one of its messages may still come back.
+ * something is parked), and a partition does not end while one of its messages may still come back.
  *
  *   read(p) ──▶ release(p): memory: due messages handed out here │ redis: moved into the stream
  *          └──▶ buffer read (a memory store's due timer cuts a waiting read short; the cut signal
