@@ -26,6 +26,15 @@ describe("eventLoopTurn", () => {
     expect(order).toEqual(["immediate queued before", "first caller", "second caller"]);
   });
 
+  it("a turn scheduled on fake timers that never ran does not hold back the callers after real timers are back", async () => {
+    vi.useFakeTimers({ toFake: ["setImmediate"] });
+    const stuck = eventLoopTurn();
+    vi.useRealTimers();
+    await eventLoopTurn();
+    // The fake immediate never ran: its caller still waits, as it did with an immediate of its own.
+    expect(await Promise.race([stuck.then(() => "resumed"), Promise.resolve("waiting")])).toBe("waiting");
+  });
+
   it("a caller that asks while the turn resolves waits for the next one", async () => {
     const order: string[] = [];
     const late = eventLoopTurn().then(() => {

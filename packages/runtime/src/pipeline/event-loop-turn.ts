@@ -14,15 +14,23 @@
  * a write fanned out to several partitions all asked within the same turn). Each caller still
  * resumes on the first check phase after its call, as with an immediate of its own.
  */
-let nextTurn: Promise<void> | undefined;
+let nextTurn: { readonly turn: Promise<void>; readonly scheduledWith: typeof setImmediate } | undefined;
 
 export function eventLoopTurn(): Promise<void> {
-  nextTurn ??= new Promise((resolve) =>
-    setImmediate(() => {
-      // Cleared before resolving: a caller that asks from here on waits for the turn after this one.
-      nextTurn = undefined;
-      resolve();
-    }),
-  );
-  return nextTurn;
+  // A turn is shared only with callers of the same `setImmediate`: one scheduled on a test's fake
+  // timers that were never run must not hold back the callers after the real ones are back.
+  if (nextTurn === undefined || nextTurn.scheduledWith !== setImmediate) {
+    const current = {
+      scheduledWith: setImmediate,
+      turn: new Promise<void>((resolve) =>
+        setImmediate(() => {
+          // Cleared before resolving: a caller that asks from here on waits for the turn after this one.
+          if (nextTurn === current) nextTurn = undefined;
+          resolve();
+        }),
+      ),
+    };
+    nextTurn = current;
+  }
+  return nextTurn.turn;
 }
