@@ -14,6 +14,13 @@ export interface ScenarioResult {
   readonly cpuMicrosPerMsg: number;
   /** The whole process's CPU (start-up and module loading included) ÷ messages: issue 12's "start-up included". */
   readonly processCpuMicrosPerMsg?: number;
+  /**
+   * The main thread's share of `processCpuMicrosPerMsg` (Linux only). The rest is V8's helper
+   * threads: TurboFan compiling hot functions and the collector's parallel and concurrent work —
+   * at `--batch 100` on the memory buffer ~40 % of the process's CPU, and most of what it adds
+   * over `--batch 2000` beside XState's steps (issue 12, session 10).
+   */
+  readonly mainThreadCpuMicrosPerMsg?: number;
   readonly peakRssMb: number;
   /**
    * Bytes allocated on the JS heap ÷ messages (heap growth plus what each collection freed), and
@@ -46,6 +53,19 @@ function rssHighWaterMark(): number {
   }
 }
 
+/**
+ * CPU time of this process's main thread since it started, in µs (Linux: the first field of
+ * /proc/self/task/<pid>/schedstat, in ns); undefined where the kernel does not say.
+ */
+function mainThreadCpuMicros(): number | undefined {
+  try {
+    const ns = Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+    return Number.isFinite(ns) ? ns / 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function startMeter(): Meter {
   const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
@@ -73,6 +93,7 @@ export function startMeter(): Meter {
       const p50Ms = latencies.quantile(0.5);
       const p99Ms = latencies.quantile(0.99);
       const { bytes, gcPauseMicros } = allocation();
+      const mainThread = mainThreadCpuMicros();
       return {
         scenario,
         messages,
@@ -80,6 +101,7 @@ export function startMeter(): Meter {
         msgsPerSec: messages / seconds,
         cpuMicrosPerMsg: (used.user + used.system) / messages,
         processCpuMicrosPerMsg: (whole.user + whole.system) / messages,
+        ...(mainThread === undefined ? {} : { mainThreadCpuMicrosPerMsg: Number((mainThread / messages).toFixed(3)) }),
         peakRssMb: peakRss / 1024 / 1024,
         allocatedBytesPerMsg: Math.round(bytes / messages),
         gcPauseMicrosPerMsg: Number((gcPauseMicros / messages).toFixed(3)),

@@ -6,10 +6,14 @@
  * readTimeout 10ms, maxInflightEpochs 4; `--batch`, `--read-timeout` and `--inflight` change them.
  * `--keys n` gives the messages n distinct keys (none by default); `--ordered` turns on
  * `spec.ordered` (issue #15: per-key order, the sink called in per-key waves); `--sink-delay ms`
- * makes every sink call take that long (a sink that writes somewhere).
+ * makes every sink call take that long (a sink that writes somewhere). `--count-events` and
+ * `--time-steps` print, on stderr, the events per partition-epoch and each machine's steps timed in the
+ * running pipeline.
  */
 import type { Message, SinkFunction } from "@weir/actors";
 import { ALL_OK, createPipeline, okResults, parseSpec, sinkConnectorFromFunction, withAllOkForm, type AllOkSinkFunction } from "@weir/runtime";
+import { batcherMachine, partitionReaderMachine, sinkSessionMachine, supervisorMachine } from "@weir/actors";
+import { createStepTimes, formatAllStepTimes, timeAllSteps } from "../micro/step-timer.js";
 import { createEventCounter } from "./count-events.js";
 import { parseScenarioArgs, report, startMeter } from "./measure.js";
 
@@ -66,6 +70,10 @@ const spec = parseSpec(
 );
 // `--count-events`: XState events, microsteps and actors per partition-epoch, on stderr (slows the run).
 const counter = argv.includes("--count-events") ? createEventCounter() : undefined;
+// `--time-steps`: each machine's steps timed where they run, per machine and event, on stderr (micro/step-timer.ts;
+// hrtime around every step costs a little: compare runs with each other, not with untimed ones).
+const stepTimes = argv.includes("--time-steps") ? createStepTimes() : undefined;
+if (stepTimes !== undefined) timeAllSteps([supervisorMachine, batcherMachine, partitionReaderMachine, sinkSessionMachine], stepTimes);
 const summary = await createPipeline(spec, { sinks: { out: sink }, ...(counter === undefined ? {} : { inspect: counter.inspect }) }).start();
 if (summary.status !== "completed") throw new Error(`the run failed: ${summary.reason}`);
 const keyed = keyCount > 0 ? `, ${keyCount} keys${ordered ? ", ordered" : ""}` : ordered ? ", ordered" : "";
@@ -75,3 +83,8 @@ const label = `weir ${buffer}${buffer === "redis" && !framed ? " unframed" : ""}
 // A reduce vertex delivers one result per (key, window): its cost is per message it read.
 report(meter.finish(label, shape === "reduce" ? args.messages : delivered));
 counter?.print();
+if (stepTimes !== undefined) {
+  // One supervisor `sink.epochDone` step per partition-epoch.
+  const partitionEpochs = stepTimes.byMachine.get("supervisor sink.epochDone")?.steps ?? 1;
+  process.stderr.write(`${partitionEpochs} partition-epochs; steps where they run:\n${formatAllStepTimes(stepTimes, partitionEpochs)}`);
+}

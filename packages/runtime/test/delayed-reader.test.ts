@@ -57,6 +57,28 @@ describe("delayed redelivery's reader", () => {
     expect(subscriptions()).toBe(1);
   });
 
+  it("asks a store that is not durable for due messages only while it holds parked ones; a durable store on every read", async () => {
+    for (const durable of [false, true]) {
+      const { store } = fakeStore();
+      let parked = 0;
+      let releases = 0;
+      const counted: DelayedStore = {
+        ...store,
+        durable,
+        waiting: () => parked,
+        release: async () => ((releases += 1), { entries: [], moved: 0, duplicates: 0 }),
+      };
+      const wrapped = withDelayedRelease(fakeIo().io, counted, emptyCounts());
+      const reader = new AbortController();
+      for (let i = 0; i < 5; i += 1) await wrapped.read(input, reader.signal);
+      // A memory store holds only what this process parked: with nothing parked nothing can be due.
+      expect(releases).toBe(durable ? 5 : 0);
+      parked = 1;
+      await wrapped.read(input, reader.signal);
+      expect(releases).toBe(durable ? 6 : 1);
+    }
+  });
+
   it("a message coming due cuts a waiting read short, every time", async () => {
     const { store, due, listening } = fakeStore();
     const { io, state } = fakeIo();
@@ -83,6 +105,8 @@ describe("delayed redelivery's reader", () => {
     const released = [{ offset: `${RELEASED_OFFSET_PREFIX}0-1`, message: { id: "parked", keys: [], value: new Uint8Array(), eventTime: 0, headers: {} } }];
     let due = true;
     store.release = async () => (due ? ((due = false), { entries: released, moved: 0, duplicates: 0 }) : { entries: [], moved: 0, duplicates: 0 });
+    // As a memory store: the message counts as waiting until it is released.
+    store.waiting = () => (due ? 1 : 0);
     const acked: string[][] = [];
     const io = { read: async () => ({ entries: [], endOfStream: false }), ack: async (ack: { offsets: readonly string[] }) => void acked.push([...ack.offsets]) } as unknown as VertexIO;
     const counts = emptyCounts();

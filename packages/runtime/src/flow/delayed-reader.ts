@@ -1,7 +1,7 @@
 /**
  * The reading side of delayed redelivery: a vertex's partition readers bring due messages back
- * (the due check runs before each read, throttled by the store), and a partition does not end
- * while one of its messages may still come back.
+ * (the due check runs before each read, throttled by the store; on a memory store only while
+ * something is parked), and a partition does not end while one of its messages may still come back.
  *
  *   read(p) ──▶ release(p): memory: due messages handed out here │ redis: moved into the stream
  *          └──▶ buffer read (a memory store's due timer cuts a waiting read short; the cut signal
@@ -45,9 +45,17 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
   const releasesUnderWay = new Map<number, number>();
   const bump = (partition: number, by: number) => releasesUnderWay.set(partition, (releasesUnderWay.get(partition) ?? 0) + by);
 
+  /**
+   * Whether a read must ask the store for due messages first. A store that is not durable (memory)
+   * holds only what this process parked, so with nothing parked nothing can be due: the read skips
+   * the release and its promises (issue 12: every read of every vertex, parked messages or not). A
+   * durable store (Redis) may hold messages parked before a restart or by another worker: always asked.
+   */
+  const mayRelease = (partition: number) => store.durable || store.waiting(partition) > 0;
+
   /** Brings due messages back, counting them as returning to the partition from the store's let-go to their ack. */
   const release = async (partition: number, max: number) => {
-    // Nothing parked (the hot path, on every read of every vertex): nothing to count.
+    // Nothing parked by this process (a durable store's hot path): nothing to count.
     if (store.waiting(partition) === 0) return store.release(partition, max);
     bump(partition, 1);
     try {
@@ -100,7 +108,7 @@ export function withDelayedRelease(io: VertexIO, store: DelayedStore, counts: Ve
 
   const read = async (input: ReadBatchInput, signal: AbortSignal): Promise<ReadBatchOutput> => {
     const { partition } = input;
-    if (!input.fromPending && !signal.aborted) {
+    if (!input.fromPending && !signal.aborted && mayRelease(partition)) {
       const released = await release(partition, input.max);
       if (released.entries.length > 0) {
         releasing.add(partition);
