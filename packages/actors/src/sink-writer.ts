@@ -193,10 +193,10 @@ export function sinkFunctionAttempt<A = never>(
 
 /**
  * The {@link SinkContext} of one attempt of `sinkFunctionAttempt`. A class, so `signal` is one
- * getter on the prototype (issue 12, session 10): an object literal with `get signal()` gave every
- * attempt its own getter closure, held through the object's accessor pair, and the attempt's
- * messages stayed alive through every scavenge until the next full GC — nearly every message was
- * promoted to the old generation and died there (bench/micro/accessor-pinning.ts shows it alone).
+ * getter on the prototype (issue 12, session 10): an object literal with `get signal()` is a
+ * dictionary-mode object holding a getter closure of its own, and V8 kept such a closure — with the
+ * attempt's scope and messages — alive through every scavenge until the next full GC: nearly every
+ * message was promoted to the old generation and died there (bench/micro/scavenge-pinning.ts).
  */
 class AttemptContext implements SinkContext {
   readonly vertex: string;
