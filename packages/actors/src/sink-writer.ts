@@ -157,21 +157,9 @@ export function sinkFunctionAttempt<A = never>(
 ): SinkAttempt {
   return (input, send) => {
     const frame = { partition: input.partition, epoch: input.epoch, attempt: input.attempt };
-    // Created only if the function reads `context.signal`: most never do, and an abort costs a
-    // DOMException with a stack. `settled`: the sink answered, so there is nothing left to abort.
-    let controller: AbortController | undefined;
+    // `settled`: the sink answered, so there is nothing left to abort.
     let settled = false;
-    let cancelled = false;
-    const context: SinkContext = {
-      vertex: input.vertex,
-      ...frame,
-      get signal() {
-        controller ??= new AbortController();
-        // Read after the session gave up: aborted already, as the per-attempt signal was.
-        if (cancelled && !controller.signal.aborted) controller.abort();
-        return controller.signal;
-      },
-    };
+    const context = new AttemptContext(input);
     Promise.resolve()
       .then(() => write(input.messages, context))
       .then(
@@ -198,11 +186,47 @@ export function sinkFunctionAttempt<A = never>(
         },
       );
     return () => {
-      if (settled) return;
-      cancelled = true;
-      controller?.abort();
+      if (!settled) context.cancel();
     };
   };
+}
+
+/**
+ * The {@link SinkContext} of one attempt of `sinkFunctionAttempt`. A class, so `signal` is one
+ * getter on the prototype (issue 12, session 10): an object literal with `get signal()` is a
+ * dictionary-mode object holding a getter closure of its own, and V8 kept such a closure — with the
+ * attempt's scope and messages — alive through every scavenge until the next full GC: nearly every
+ * message was promoted to the old generation and died there (bench/micro/scavenge-pinning.ts).
+ */
+class AttemptContext implements SinkContext {
+  readonly vertex: string;
+  readonly partition: number;
+  readonly epoch: number;
+  readonly attempt: number;
+  // Created only if the function reads `signal`: most never do, and an abort costs a DOMException
+  // with a stack. Private fields: the context's own properties stay the four above.
+  #controller: AbortController | undefined = undefined;
+  #cancelled = false;
+
+  constructor(input: SinkWriteInput) {
+    this.vertex = input.vertex;
+    this.partition = input.partition;
+    this.epoch = input.epoch;
+    this.attempt = input.attempt;
+  }
+
+  /** Aborted when the session gives up on the attempt; read after that, aborted already. */
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#cancelled && !this.#controller.signal.aborted) this.#controller.abort();
+    return this.#controller.signal;
+  }
+
+  /** The session gave up on the attempt before the sink answered. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#controller?.abort();
+  }
 }
 
 /**
