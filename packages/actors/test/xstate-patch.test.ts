@@ -14,7 +14,7 @@ describe("xstate, as patched for Weir", () => {
     const machine = setup({ actors: { child } }).createMachine({
       context: { batch: [] as unknown[] },
       invoke: { id: "child", src: "child" },
-      on: { go: { actions: [assign({ batch: ({ event }) => (event as { batch: unknown[] }).batch }), sendTo("child", { type: "ping" }), () => undefined] } },
+      on: { go: { actions: [assign({ batch: ({ event }) => (event as unknown as { batch: unknown[] }).batch }), sendTo("child", { type: "ping" }), () => undefined] } },
     });
     const actor = createActor(machine).start();
     const lists = new Set<unknown[]>();
