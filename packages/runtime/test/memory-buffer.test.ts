@@ -6,6 +6,9 @@ import { describeBufferConformance, expectBufferError, ids, messages, offsets } 
 
 describeBufferConformance("MemoryBuffer", async (options) => new MemoryBuffer(options));
 
+/** Longer than any test waits: a read that returns was served, not timed out. */
+const WAIT_PAST_THE_TEST = 60_000;
+
 const base: BufferOptions = { name: "p.v", partitions: 1, maxLength: 100, usageLimit: 1, upstreams: [] };
 
 /** A clock that only moves when told, so idle times are exact. */
@@ -92,6 +95,31 @@ describe("MemoryBuffer", () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     await buffer.write(0, messages("a", 1));
     expect(ids(await pending)).toEqual(["a0"]);
+  });
+
+  // Issue 12, session 10: an abort listener added and removed on the reader's long-lived signal for
+  // every waiting read kept the batches of those reads alive through scavenges (most messages of a
+  // pipeline with a map vertex were promoted to the old generation). The buffer listens once per signal.
+  it("listens to a reader's signal once, however many of its reads wait, and an abort still ends every wait", async () => {
+    const buffer = new MemoryBuffer({ ...base, partitions: 2 });
+    const controller = new AbortController();
+    const added: string[] = [];
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((type: string, listener: EventListener, options?: AddEventListenerOptions) => {
+      added.push(type);
+      add(type, listener, options);
+    }) as typeof controller.signal.addEventListener;
+    const wait = (partition: number) => buffer.read(partition, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST, signal: controller.signal });
+    for (let i = 0; i < 5; i += 1) {
+      const waiting = wait(0);
+      await buffer.write(0, messages(`m${i}-`, 1));
+      expect(ids(await waiting)).toEqual([`m${i}-0`]);
+    }
+    expect(added).toEqual(["abort"]);
+    const waits = [wait(0), wait(1)];
+    controller.abort();
+    for (const waiting of waits) expect((await waiting).entries).toEqual([]);
+    expect(added).toEqual(["abort"]);
   });
 
   it("keeps offsets, pending lists and paging right across compaction of acked entries", async () => {

@@ -36,8 +36,8 @@ interface Waiter {
   readonly max: number;
   readonly resolve: (batch: ReadBatch) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** The reader's signal: its abort ends the wait (one listener per signal, see `watchAbort`). */
+  readonly signal: AbortSignal | undefined;
 }
 
 /**
@@ -141,6 +141,8 @@ export class MemoryBuffer implements PartitionedBuffer {
   private readonly upstreams: ReadonlySet<string>;
   private readonly endedWriters = new Set<string>();
   private readonly logs: PartitionLog[] = [];
+  /** The readers' signals this buffer listens to, once each (`watchAbort`). */
+  private readonly watchedSignals = new WeakSet<AbortSignal>();
   private readonly consumerIds = new Map<string, number>();
   private readonly clock: BufferClock;
   private readonly watermarkWriters: ReadonlySet<string>;
@@ -204,14 +206,11 @@ export class MemoryBuffer implements PartitionedBuffer {
     if (log.cursor < log.end) return this.take(log, consumer, max);
     if (this.ended || timeoutMs === 0) return this.emptyBatch(log, consumer);
     return new Promise<ReadBatch>((resolve) => {
-      const waiter: Waiter = { consumer, max, resolve, timer: undefined, signal, onAbort: undefined };
+      const waiter: Waiter = { consumer, max, resolve, timer: undefined, signal };
       if (timeoutMs <= MAX_TIMER_MS) {
         waiter.timer = setTimeout(() => this.expire(log, waiter), timeoutMs);
       }
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.expire(log, waiter);
-        signal.addEventListener("abort", waiter.onAbort, { once: true });
-      }
+      if (signal !== undefined) this.watchAbort(signal);
       log.waiters.push(waiter);
     });
   }
@@ -312,6 +311,25 @@ export class MemoryBuffer implements PartitionedBuffer {
       log.deliveredAt = new Float64Array(0);
       log.head = log.cursor = log.end = 0;
       log.marks.clear();
+    }
+  }
+
+  /**
+   * Ends the waiting reads of `signal` when it aborts, with one listener per signal for the buffer's
+   * life rather than one added and removed per waiting read (issue 12, session 10): a listener per
+   * wait on the reader's long-lived signal kept the batches of the reads it waited for alive
+   * through scavenges — most messages of a pipeline with a map vertex were promoted to the old
+   * generation and died there (docs/design-notes.md, "lead: XState patched").
+   */
+  private watchAbort(signal: AbortSignal): void {
+    if (this.watchedSignals.has(signal)) return;
+    this.watchedSignals.add(signal);
+    signal.addEventListener("abort", () => this.expireWaitersOf(signal), { once: true });
+  }
+
+  private expireWaitersOf(signal: AbortSignal): void {
+    for (const log of this.logs) {
+      for (const waiter of log.waiters.filter((candidate) => candidate.signal === signal)) this.expire(log, waiter);
     }
   }
 
@@ -525,9 +543,6 @@ function parseOffset(offset: unknown): number {
 
 function detach(waiter: Waiter): void {
   if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-  if (waiter.signal !== undefined && waiter.onAbort !== undefined) {
-    waiter.signal.removeEventListener("abort", waiter.onAbort);
-  }
 }
 
 
