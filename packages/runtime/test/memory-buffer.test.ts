@@ -105,10 +105,10 @@ describe("MemoryBuffer", () => {
     const controller = new AbortController();
     const added: string[] = [];
     const add = controller.signal.addEventListener.bind(controller.signal);
-    controller.signal.addEventListener = ((type: string, listener: EventListener, options?: AddEventListenerOptions) => {
-      added.push(type);
-      add(type, listener, options);
-    }) as typeof controller.signal.addEventListener;
+    controller.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      added.push(args[0]);
+      add(...args);
+    };
     const wait = (partition: number) => buffer.read(partition, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST, signal: controller.signal });
     for (let i = 0; i < 5; i += 1) {
       const waiting = wait(0);
