@@ -106,7 +106,7 @@ function valueOf(field: Buffer, start: number, end: number, values: Uint8Array |
 }
 
 /** Where a decode is in the message it reads (`start` … `end` of its buffer). */
-interface Cursor {
+export interface Cursor {
   pos: number;
   readonly end: number;
   readonly start: number;
@@ -198,7 +198,7 @@ function writeVarint(buffer: Buffer, pos: number, value: number): number {
   return pos;
 }
 
-function readVarint(buffer: Buffer, cursor: Cursor): number {
+export function readVarint(buffer: Buffer, cursor: Cursor): number {
   let value = 0;
   let shift = 0;
   for (;;) {

@@ -16,7 +16,7 @@
  * many digits).
  */
 import type { Message } from "@weir/actors";
-import { ID_LENGTH_AT, messageSizeBound, writeMessage } from "./encoding.js";
+import { ID_LENGTH_AT, messageSizeBound, readVarint, writeMessage, type Cursor } from "./encoding.js";
 import { frameSizeBound, readLength, writeFrame } from "./frames.js";
 
 /** Room kept before the arguments for the array header, the command's name and the script's sha (script-command.ts). */
@@ -74,25 +74,14 @@ export class RespArgs {
   private shortAscii(text: string): boolean {
     const length = text.length;
     const buffer = this.buffer;
-    const at = this.pos;
-    const start = at + (length < 10 ? 4 : 5); // "$", the digits, CRLF
+    // The header goes first: past `pos`, it is scratch until `endBulk` takes it.
+    const start = this.bulkHeader(length);
     for (let i = 0; i < length; i++) {
       const c = text.charCodeAt(i);
       if (c >= 0x80) return false;
       buffer[start + i] = c;
     }
-    buffer[at] = 36; // "$"
-    if (length < 10) buffer[at + 1] = 48 + length;
-    else {
-      buffer[at + 1] = 48 + ((length / 10) | 0);
-      buffer[at + 2] = 48 + (length % 10);
-    }
-    buffer[start - 2] = 13;
-    buffer[start - 1] = 10;
-    buffer[start + length] = 13;
-    buffer[start + length + 1] = 10;
-    this.pos = start + length + 2;
-    this.args += 1;
+    this.endBulk(start, length);
     return true;
   }
 
@@ -137,24 +126,33 @@ export class RespArgs {
     if (this.lastFrame < 0) throw new Error("RespArgs.idsOfFrame: no frame written yet");
     const buffer = this.buffer;
     const count = readLength(buffer, this.lastFrame);
+    // One cursor for the whole frame (its bytes end before the argument's CRLF).
+    const cursor: Cursor = { pos: 0, end: this.pos - 2, start: this.lastFrame };
     let at = this.lastFrame + 4;
     for (let i = 0; i < count; i++) {
       const next = at + 4 + readLength(buffer, at);
-      // The id's length is a varint (encoding.ts), one byte for any id under 43 UTF-16 units.
-      let pos = at + 4 + ID_LENGTH_AT;
-      let length = 0;
-      for (let shift = 0; ; shift += 7) {
-        const byte = buffer[pos++] as number;
-        length |= (byte & 0x7f) << shift;
-        if (byte < 0x80) break;
-      }
-      this.copied(pos, length);
+      cursor.pos = at + 4 + ID_LENGTH_AT;
+      const length = readVarint(buffer, cursor);
+      this.copied(cursor.pos, length);
       at = next;
     }
   }
 
   /** A bulk string argument holding `length` bytes of {@link RespArgs.buffer} from `from` (written earlier). */
   private copied(from: number, length: number): void {
+    const buffer = this.buffer;
+    const start = this.bulkHeader(length);
+    // A dozen bytes cost less by hand than copyWithin's call.
+    if (length <= 32) for (let i = 0; i < length; i++) buffer[start + i] = buffer[from + i] as number;
+    else buffer.copyWithin(start, from, from + length);
+    this.endBulk(start, length);
+  }
+
+  /**
+   * Writes at `pos` the header of a bulk string of exactly `length` bytes (`$`, its digits, CRLF),
+   * without moving `pos`; returns where its bytes go. {@link RespArgs.endBulk} completes it.
+   */
+  private bulkHeader(length: number): number {
     const buffer = this.buffer;
     const at = this.pos;
     const digits = length < 10 ? 1 : length < 100 ? 2 : digitCount(length);
@@ -163,11 +161,13 @@ export class RespArgs {
     const start = at + 1 + digits + 2;
     buffer[start - 2] = 13;
     buffer[start - 1] = 10;
-    // A dozen bytes cost less by hand than copyWithin's call.
-    if (length <= 32) for (let i = 0; i < length; i++) buffer[start + i] = buffer[from + i] as number;
-    else buffer.copyWithin(start, from, from + length);
-    buffer[start + length] = 13;
-    buffer[start + length + 1] = 10;
+    return start;
+  }
+
+  /** Ends the bulk string whose `length` bytes start at `start`: its CRLF, and one argument more. */
+  private endBulk(start: number, length: number): void {
+    this.buffer[start + length] = 13;
+    this.buffer[start + length + 1] = 10;
     this.pos = start + length + 2;
     this.args += 1;
   }
@@ -197,10 +197,7 @@ export class RespArgs {
     const crlf = this.headerAt + 1 + digits;
     buffer[crlf] = 13;
     buffer[crlf + 1] = 10;
-    buffer[bytesEnd] = 13;
-    buffer[bytesEnd + 1] = 10;
-    this.pos = bytesEnd + 2;
-    this.args += 1;
+    this.endBulk(bytesEnd - length, length);
   }
 
   private headerAt = 0;
