@@ -6,9 +6,10 @@
  * order and their counts are unchanged.
  */
 import { describe, expect, it } from "vitest";
-import { createActor, fromCallback, setup, type AnyActorRef, type EventObject, type InspectionEvent } from "xstate";
+import { createActor, fromCallback, setup, type AnyActorRef, type EventObject } from "xstate";
 import { actorIds, batcherMachine, type ReadEntry } from "@weir/actors";
 import { message } from "./support/messages.js";
+import { microstepsOf } from "./support/microsteps.js";
 
 interface Microstep {
   readonly event: string;
@@ -27,12 +28,7 @@ function startBatcher() {
       { src: "batcher", id: "batcher", input: { vertex: "v", partition: 0, readBatchSize: 10 } },
     ],
   });
-  const inspect = (inspection: InspectionEvent) => {
-    if (inspection.type !== "@xstate.microstep") return;
-    if ((inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic?.id !== "batcher") return;
-    const transitions = (inspection as unknown as { _transitions: readonly { eventType: string }[] })._transitions;
-    steps.push({ event: transitions[0]?.eventType ?? "?", value: (inspection.snapshot as unknown as { value: unknown }).value });
-  };
+  const inspect = microstepsOf("batcher", (_, transitions, { value }) => steps.push({ event: transitions[0]?.eventType ?? "?", value }));
   const actor = createActor(parent, { inspect }).start();
   const batcher = actor.getSnapshot().children["batcher"] as AnyActorRef;
   let next = 0;

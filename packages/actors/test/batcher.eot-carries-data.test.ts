@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { InspectionEvent } from "xstate";
-import { evenQueues, microstepsOf, queuedReads, runWired } from "./support/queued-io.js";
+import { microstepsOf } from "./support/microsteps.js";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
 import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: an epoch's data went to the sink session in a `batcher.data` frame before its EOT (an

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { eventlessFrom, evenQueues, microstepsOf, queuedReads, runWired } from "./support/queued-io.js";
+import { eventlessFrom, microstepsOf } from "./support/microsteps.js";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
 import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: `supervisor.commit` was queued by the reader's root and the commit region's `idle`

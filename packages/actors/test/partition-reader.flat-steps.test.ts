@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createActor, fromCallback, setup, SimulatedClock, type AnyActorRef, type InspectionEvent } from "xstate";
+import { createActor, fromCallback, setup, SimulatedClock, type AnyActorRef } from "xstate";
 import {
   partitionReaderMachine,
   type ReaderAckedEvent,
@@ -9,12 +9,7 @@ import {
   type ReaderIoRequest,
 } from "@weir/actors";
 import { nodesBelow, rootOf, type DefinitionNode } from "./support/machine-nodes.js";
-
-interface Transition {
-  readonly source: { readonly id: string };
-  readonly target?: readonly unknown[];
-  readonly eventType: string;
-}
+import { microstepsOf, type StepTransition } from "./support/microsteps.js";
 
 /** Every node of the reader's definition. */
 const nodes = (): DefinitionNode[] => nodesBelow(rootOf(partitionReaderMachine));
@@ -45,13 +40,8 @@ function harness(clock?: SimulatedClock) {
       "reader.draining": { actions: ({ event }) => reported.push(event) },
     },
   });
-  const steps: Array<{ event: string; transitions: readonly Transition[] }> = [];
-  const inspect = (inspection: InspectionEvent) => {
-    if (inspection.type !== "@xstate.microstep") return;
-    const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
-    if (logic?.id !== "partitionReader") return;
-    steps.push({ event: inspection.event.type, transitions: (inspection as unknown as { _transitions: readonly Transition[] })._transitions });
-  };
+  const steps: Array<{ event: string; transitions: readonly StepTransition[] }> = [];
+  const inspect = microstepsOf("partitionReader", (event, transitions) => steps.push({ event: event.type, transitions }));
   const actor = createActor(parent, clock === undefined ? { inspect } : { inspect, clock }).start();
   const child = actor.getSnapshot().children["reader"] as AnyActorRef;
   return {

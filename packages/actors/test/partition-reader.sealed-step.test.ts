@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { evenQueues, microstepsOf, queuedReads, runWired } from "./support/queued-io.js";
+import { microstepsOf } from "./support/microsteps.js";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
 import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: a reader whose window was full waited in `awaitingCommit` behind an eventless check

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { eventlessFrom, evenQueues, microstepsOf, queuedReads, runWired } from "./support/queued-io.js";
+import { eventlessFrom, microstepsOf } from "./support/microsteps.js";
+import { evenQueues, queuedReads, runWired } from "./support/queued-io.js";
 import { supervisorInput } from "./support/wired-supervisor.js";
 
 // Issue 12: every sink-session step is an XState microstep (a snapshot, an eventless scan, a

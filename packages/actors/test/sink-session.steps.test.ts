@@ -7,8 +7,9 @@
  * steps (to `eotReceived`, then to its decision).
  */
 import { describe, expect, it } from "vitest";
-import { waitFor, type InspectionEvent } from "xstate";
+import { waitFor } from "xstate";
 import { message } from "./support/messages.js";
+import { microstepsOf } from "./support/microsteps.js";
 import { PARTITION, frame, oks, startSinkSession } from "./support/sink-session-harness.js";
 
 interface Step {
@@ -19,13 +20,7 @@ interface Step {
 /** The session's microsteps, as `[event type ("" for an eventless step), state value after it]`. */
 function recordSteps() {
   const steps: Step[] = [];
-  const inspect = (inspection: InspectionEvent) => {
-    if (inspection.type !== "@xstate.microstep") return;
-    const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
-    if (logic?.id !== "sinkSession") return;
-    const transitions = (inspection as unknown as { _transitions: readonly { eventType: string }[] })._transitions;
-    steps.push({ event: transitions[0]?.eventType ?? "?", value: (inspection.snapshot as unknown as { value: unknown }).value });
-  };
+  const inspect = microstepsOf("sinkSession", (_, transitions, { value }) => steps.push({ event: transitions[0]?.eventType ?? "?", value }));
   return { steps, inspect };
 }
 

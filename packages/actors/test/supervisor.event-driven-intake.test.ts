@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { createActor, initialTransition, toPromise, transition } from "xstate";
 import { supervisorMachine } from "../src/supervisor.machine.js";
 import type { CommitMode } from "../src/supervisor.types.js";
-import { evenQueues, microstepsOf, queuedReads } from "./support/queued-io.js";
+import { microstepsOf } from "./support/microsteps.js";
+import { evenQueues, queuedReads } from "./support/queued-io.js";
 import { supervisorInput, wiredSupervisor } from "./support/wired-supervisor.js";
 
 interface Run {

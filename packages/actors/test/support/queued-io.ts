@@ -1,11 +1,11 @@
 /**
  * A whole vertex run over in-memory queues, for the tests that follow entries from their reads to
  * their acks through the real machines: the queues a test reads from, the `readBatch` that serves
- * them, the run itself with its acks recorded, and the microsteps a test watches. Exists because a
- * dozen reader, batcher, session and supervisor tests wrote these same lines each.
+ * them and the run itself with its acks recorded. Exists because a dozen reader, batcher, session
+ * and supervisor tests wrote these same lines each.
  */
 import type { AckInput, ReadBatchInput, ReadBatchOutput, SinkFunction, SupervisorInput, SupervisorOutput } from "@weir/actors";
-import { createActor, toPromise, type InspectionEvent as XStateInspectionEvent } from "xstate";
+import { createActor, toPromise, type InspectionEvent } from "xstate";
 import { message } from "./messages.js";
 import { wiredSupervisor, type SupervisorWiring } from "./wired-supervisor.js";
 
@@ -51,7 +51,7 @@ export interface WiredRun {
   /** The reader's reads (`queuedReads` for most tests). */
   readonly readBatch: (input: ReadBatchInput, signal: AbortSignal) => Promise<ReadBatchOutput>;
   readonly input: SupervisorInput;
-  readonly inspect?: (inspection: XStateInspectionEvent) => void;
+  readonly inspect?: (inspection: InspectionEvent) => void;
   /** The sink session's write function; by default every message is accepted. */
   readonly write?: SinkFunction;
   /** Called with each ack after it is recorded (a test counting commits, say). */
@@ -75,40 +75,3 @@ export async function runWired({ readBatch, input, inspect, write, onAck, batche
   const actor = createActor(machine, { input, ...(inspect === undefined ? {} : { inspect }) }).start();
   return { output: await toPromise(actor), acked };
 }
-
-/** What a microstep's inspection says of one transition it took. */
-export interface StepTransition {
-  readonly source: { readonly id: string };
-  readonly eventType: string;
-}
-
-/** What a microstep's inspection says of the snapshot it left. */
-export interface StepSnapshot {
-  readonly value: unknown;
-  readonly context: unknown;
-}
-
-/**
- * An inspector calling `onStep` for each microstep of the machines with id `machineId`
- * (`"partitionReader"`, `"batcher"`, `"sinkSession"`, `"supervisor"`), with its event, the
- * transitions it took (XState's `_transitions`, which its public type leaves out) and the snapshot
- * it left the machine in.
- */
-export function microstepsOf(
-  machineId: string,
-  onStep: (event: { readonly type: string }, transitions: readonly StepTransition[], snapshot: StepSnapshot) => void,
-): (inspection: XStateInspectionEvent) => void {
-  return (inspection) => {
-    if (inspection.type !== "@xstate.microstep") return;
-    const logic = (inspection.actorRef as unknown as { logic?: { id?: unknown } }).logic;
-    if (logic?.id !== machineId) return;
-    const transitions = (inspection as unknown as { _transitions: readonly StepTransition[] })._transitions;
-    onStep(inspection.event, transitions, inspection.snapshot as unknown as StepSnapshot);
-  };
-}
-
-/** The ids of the states an eventless transition left, from `transitions`, whose ids match `source`. */
-export function eventlessFrom(transitions: readonly StepTransition[], source: RegExp): string[] {
-  return transitions.filter((t) => t.eventType === "" && source.test(t.source.id)).map((t) => t.source.id);
-}
-
