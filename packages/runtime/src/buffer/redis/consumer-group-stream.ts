@@ -422,10 +422,10 @@ export class ConsumerGroupStream {
   }
 
   /**
-   * Listens to a reader's signal once for the stream's life, not once per blocking slice. A listener
-   * added and removed per slice on the reader's long-lived signal kept each slice's closure (and,
-   * through its promise, the batch it resolved with) reachable from old space at scavenges, so the
-   * data a read returned was promoted (the memory buffer's `watchAbort`, design notes, session 10).
+   * Listens to a reader's signal once for the stream's life, not once per blocking slice. In the
+   * memory buffer a listener added and removed per wait on the reader's long-lived signal kept each
+   * wait's closure, and the batch it resolved with, alive across scavenges (design notes, session 10);
+   * the same pattern here is avoided the same way (its `watchAbort`), though slices are far rarer.
    */
   private watchAbort(signal: AbortSignal): void {
     if (this.watchedSignals.has(signal)) return;

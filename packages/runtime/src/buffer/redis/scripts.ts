@@ -410,9 +410,9 @@ return ack_delete(KEYS[1], ARGV[1], ids)
 const FRAME_WRITE = `
 Purpose: a framed buffer's write (issue 12, frames.ts): append a batch of messages to one stream
   as ONE entry (field "f") holding those of its messages that fit and that the dedup window does
-  not hold, in order. Dedup is per message id, in the two bucket sets of bufferWrite (same
-  functions), so a batch written again with another grouping adds only what is new, and the
-  count of skipped messages stays exact. Capacity counts messages: KEYS[5] holds how many are in
+  not hold, in order. Dedup is per message id, in the two bucket sets of bufferWrite (same sets,
+  the ids read from ARGV in place), so a batch written again with another grouping adds only what
+  is new, and the count of skipped messages stays exact. Capacity counts messages: KEYS[5] holds how many are in
   the stream and not acked (this script adds, frameAck subtracts; created from XLEN when missing,
   and reset when the stream is empty). The frame is XADDed as sent when every message goes in;
   otherwise rebuilt in Lua from the kept messages (struct.unpack of the frame's u32 lengths).
