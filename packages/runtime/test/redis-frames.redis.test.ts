@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import type { Message } from "@weir/actors";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
 import type { BufferOptions } from "../src/buffer/index.js";
@@ -212,6 +213,17 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
     expect(await buffer.write(0, mixed)).toEqual({ written: 5, deduped: 2 });
     expect(ids(await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 }))).toEqual(["m0", "m1", "m2", "m3", "m4", "m5", "n0", "o0", "p0"]);
     expect((await buffer.usage(0)).length).toBe(9);
+  });
+
+  test("writes an id repeated within one batch once, whatever the dedup sets held before", async () => {
+    const buffer = open();
+    const [a, b, c] = messages("r", 3) as [Message, Message, Message];
+    // Nothing known yet: the script's one SADD finds the repeat, and the frame is rebuilt without it.
+    expect(await buffer.write(0, [a, b, a, c, b])).toEqual({ written: 5, deduped: 2 });
+    // Known and repeated at once.
+    expect(await buffer.write(0, [...messages("s", 1), c, c])).toEqual({ written: 3, deduped: 2 });
+    expect(ids(await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 }))).toEqual(["r0", "r1", "r2", "s0"]);
+    expect((await buffer.usage(0)).length).toBe(4);
   });
 
   test("a crash after part of a frame was handed out redelivers the frame whole to the restarted consumer", async () => {

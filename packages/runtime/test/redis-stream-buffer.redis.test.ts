@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Message } from "@weir/actors";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { BufferError, RedisConnection, RedisStreamBuffer, redisOptionsFromUrl, reconnectDelay } from "../src/buffer/index.js";
 import type { BufferOptions } from "../src/buffer/index.js";
 import { decodeMessage, encodeMessage } from "../src/buffer/redis/encoding.js";
@@ -9,7 +9,7 @@ import { createJsonLogger, type Logger } from "../src/observability/logger.js";
 import { hashTagOf, partitionKeys, sinkDedupKey } from "../src/buffer/redis/keys.js";
 import { scripts, WEIR_SCRIPT_VERSION } from "../src/buffer/redis/scripts.js";
 import { describeBufferConformance, expectBufferError, ids, messages, offsets, sleep } from "./buffer-conformance.js";
-import { deleteKeys, killClientsByName, redisTestUrl, scanKeys, startRedisCluster, startRedisServer, uniquePrefix, type RedisCluster } from "./support/redis-server.js";
+import { clientList, deleteKeys, killClientsByName, redisTestUrl, scanKeys, startRedisCluster, startRedisServer, uniquePrefix, type RedisCluster } from "./support/redis-server.js";
 
 const url = redisTestUrl();
 
@@ -402,6 +402,39 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
     // Whatever the race: each entry is handed out once, and none is left behind.
     expect([...ids(aborted), ...ids(next)].sort()).toEqual(["a0", "a1"]);
     expect(ids(aborted)).toEqual([]);
+  });
+
+  test("listens to a reader's signal once, however many of its reads block, and an abort still ends a blocked read", async () => {
+    const buffer = open();
+    const controller = new AbortController();
+    const added: string[] = [];
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      added.push(args[0]);
+      add(...args);
+    };
+    const wait = () => buffer.read(0, { consumer: "c", max: 10, timeoutMs: 60_000, signal: controller.signal });
+    // The read's XREADGROUP BLOCK is in Redis (on this test's blocking connection).
+    const blocked = () =>
+      vi.waitFor(async () => {
+        const clients = await clientList(redisUrl);
+        expect(clients.some((client) => client["name"]?.startsWith(`${prefix}:block`) === true && client["cmd"] === "xreadgroup" && client["flags"]?.includes("b") === true)).toBe(true);
+      });
+    for (let i = 0; i < 5; i += 1) {
+      const waiting = wait();
+      await blocked();
+      await buffer.write(0, messages(`m${i}-`, 1));
+      const batch = await waiting;
+      expect(ids(batch)).toEqual([`m${i}-0`]);
+      await buffer.ack(0, offsets(batch));
+    }
+    expect(added).toEqual(["abort"]);
+    const waiting = wait();
+    await blocked();
+    controller.abort();
+    // The slice in Redis finishes (≤ blockSliceMs) and the read returns empty, long before its timeout.
+    expect((await waiting).entries).toEqual([]);
+    expect(added).toEqual(["abort"]);
   });
 
   test("hands out an entry delivered to the consumer but never handed out before reporting end of stream", async () => {

@@ -71,6 +71,14 @@ const PENDING_PAGE = 200;
 const BLOCK_GRACE_MS = 5_000;
 const EMPTY: GroupRead = Object.freeze({ entries: Object.freeze([]) as readonly RawEntry[], ended: false });
 
+/** A blocking slice in flight, as `wake()` and its reader's abort see it. */
+interface SliceWaiter {
+  readonly signal: AbortSignal | undefined;
+  /** Returns the read now and leaves the command to finish in the background. */
+  readonly detach: () => void;
+  readonly onAbort: () => void;
+}
+
 type SliceOutcome = { readonly kind: "entries"; readonly entries: RawEntry[] } | { readonly kind: "none" };
 
 export class ConsumerGroupStream {
@@ -86,7 +94,10 @@ export class ConsumerGroupStream {
   private readonly handedOut = new Set<string>();
   /** Consumers that may have pending entries never handed out. */
   private readonly suspects = new Set<string>();
-  private readonly waiters = new Set<() => void>();
+  /** Blocking slices in flight (`waitSlice`): `wake()` and an abort of their signal end them. */
+  private readonly waiters = new Set<SliceWaiter>();
+  /** The readers' signals this stream listens to, once each (`watchAbort`). */
+  private readonly watchedSignals = new WeakSet<AbortSignal>();
   private closed = false;
 
   constructor(options: ConsumerGroupStreamOptions) {
@@ -286,7 +297,7 @@ export class ConsumerGroupStream {
 
   /** Returns every waiting read at once, to re-check the stream (end of stream). */
   wake(): void {
-    for (const wake of [...this.waiters]) wake();
+    for (const waiter of [...this.waiters]) waiter.detach();
   }
 
   /** Waiting reads resolve with no entries; later calls are the owner's to refuse. */
@@ -410,6 +421,22 @@ export class ConsumerGroupStream {
     return out;
   }
 
+  /**
+   * Listens to a reader's signal once for the stream's life, not once per blocking slice. In the
+   * memory buffer a listener added and removed per wait on the reader's long-lived signal kept each
+   * wait's closure, and the batch it resolved with, alive across scavenges (design notes, session 10);
+   * the same pattern here is avoided the same way (its `watchAbort`), though slices are far rarer.
+   */
+  private watchAbort(signal: AbortSignal): void {
+    if (this.watchedSignals.has(signal)) return;
+    this.watchedSignals.add(signal);
+    signal.addEventListener("abort", () => this.abortWaitersOf(signal), { once: true });
+  }
+
+  private abortWaitersOf(signal: AbortSignal): void {
+    for (const waiter of [...this.waiters]) if (waiter.signal === signal) waiter.onAbort();
+  }
+
   /** One XREADGROUP BLOCK of at most `ms` on a pooled blocking client. */
   private waitSlice(consumer: string, max: number, ms: number, signal: AbortSignal | undefined): Promise<SliceOutcome> {
     let blocking: BlockingClient;
@@ -426,9 +453,8 @@ export class ConsumerGroupStream {
       const finish = (outcome: SliceOutcome | BufferError) => {
         if (detached) return;
         detached = true;
-        this.waiters.delete(detach);
+        this.waiters.delete(waiter);
         clearTimeout(guard);
-        signal?.removeEventListener("abort", onAbort);
         if (outcome instanceof BufferError) reject(outcome);
         else resolve(outcome);
       };
@@ -443,8 +469,9 @@ export class ConsumerGroupStream {
         this.suspects.add(consumer);
         finish(new BufferError("BUFFER_UNAVAILABLE", `${this.options.describe}: read: Redis did not answer a blocking read within ${blockMs + BLOCK_GRACE_MS} ms; retry once it is back`, { retriable: true }));
       }, blockMs + BLOCK_GRACE_MS);
-      this.waiters.add(detach);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const waiter: SliceWaiter = { signal, detach, onAbort };
+      this.waiters.add(waiter);
+      if (signal !== undefined) this.watchAbort(signal);
       command.then(
         (reply) => {
           this.connection.releaseBlocking(blocking);

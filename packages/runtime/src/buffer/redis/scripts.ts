@@ -410,9 +410,9 @@ return ack_delete(KEYS[1], ARGV[1], ids)
 const FRAME_WRITE = `
 Purpose: a framed buffer's write (issue 12, frames.ts): append a batch of messages to one stream
   as ONE entry (field "f") holding those of its messages that fit and that the dedup window does
-  not hold, in order. Dedup is per message id, in the two bucket sets of bufferWrite (same
-  functions), so a batch written again with another grouping adds only what is new, and the
-  count of skipped messages stays exact. Capacity counts messages: KEYS[5] holds how many are in
+  not hold, in order. Dedup is per message id, in the two bucket sets of bufferWrite (same sets,
+  the ids read from ARGV in place), so a batch written again with another grouping adds only what
+  is new, and the count of skipped messages stays exact. Capacity counts messages: KEYS[5] holds how many are in
   the stream and not acked (this script adds, frameAck subtracts; created from XLEN when missing,
   and reset when the stream is empty). The frame is XADDed as sent when every message goes in;
   otherwise rebuilt in Lua from the kept messages (struct.unpack of the frame's u32 lengths).
@@ -441,13 +441,33 @@ local group = ARGV[4]
 local frame = ARGV[5]
 local count = #ARGV - 5
 %DEDUP%
-${WRITE_OPEN}
-local known = {}
-if window > 0 then
-  local ids = {}
-  for i = 1, count do ids[i] = ARGV[5 + i] end
-  known = dedup_known(ids)
+-- Which of ARGV[first .. last] either bucket set holds (index 1 = ARGV[first]); nil when none does
+-- (the common case). Reads ARGV in place: no copy of the ids into a table of their own.
+local function dedup_known_args(first, last)
+  local known
+  local both = redis.call('EXISTS', previous) == 1
+  for c = first, last, 500 do
+    local e = math.min(c + 499, last)
+    local now_in = redis.call('SMISMEMBER', current, unpack(ARGV, c, e))
+    local before_in = both and redis.call('SMISMEMBER', previous, unpack(ARGV, c, e)) or nil
+    for j = 1, #now_in do
+      if now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1) then
+        known = known or {}
+        known[c - first + j] = true
+      end
+    end
+  end
+  return known
 end
+-- SADDs ARGV[first .. last] to the current set (500 per call); returns how many were new to it.
+local function dedup_add_args(first, last)
+  local added = 0
+  for c = first, last, 500 do added = added + redis.call('SADD', current, unpack(ARGV, c, math.min(c + 499, last))) end
+  return added
+end
+${WRITE_OPEN}
+local known
+if window > 0 then known = dedup_known_args(6, 5 + count) end
 -- The length counter: made from XLEN when missing (a stream of plain entries, or a lost key);
 -- an empty stream holds nothing, whatever the counter says (entries acked by something else).
 local len = redis.call('GET', lenkey)
@@ -463,12 +483,24 @@ if capacity > 0 then
   end
   room = capacity - len
 end
+-- The common case: no id known and room for every message. The frame goes as sent and one SADD
+-- records the ids, with no per-message work in Lua (issue 12: ~0.25 µs/msg of server CPU). SADD
+-- adds fewer than count only when an id repeats within the batch: then the loop below drops the
+-- repeats (SADDing again adds nothing). SADD before XADD is safe because XADD with '*' cannot fail
+-- once the script runs: the shebang has Redis refuse the whole script under maxmemory before it
+-- writes anything, and a script that wrote cannot be killed.
+if known == nil and room >= count and (window == 0 or dedup_add_args(6, 5 + count) == count) then
+  redis.call('XADD', stream, '*', 'f', frame)
+  redis.call('INCRBY', lenkey, count)
+  if window > 0 then redis.call('PEXPIREAT', current, (bucket + 2) * window) end
+  return {count, count, created}
+end
 local processed, added = 0, 0
 local seen, fresh, keep = {}, {}, {}
 for i = 1, count do
   local id = ARGV[5 + i]
   local dup = false
-  if window > 0 then dup = seen[id] or known[i] end
+  if window > 0 then dup = seen[id] or (known ~= nil and known[i]) end
   if not dup then
     if added >= room then break end
     added = added + 1
