@@ -42,14 +42,16 @@ const allOkSink: AllOkSinkFunction = async (messages: readonly Message[]) => {
 const plainSink: SinkFunction = async (messages, context) => (await allOkSink(messages, context), okResults(messages));
 const sink = sinkConnectorFromFunction(withAllOkForm(plainSink, allOkSink));
 
+// `--commit partition`: the sink vertex (and a middle vertex) commit each partition on its own.
+const commit = argv.includes("--commit") ? { commit: option("commit", "aligned") as "aligned" | "partition" } : {};
 const rpu = args.rate > 0 ? args.rate : 100_000_000;
 const vertices = [
   { name: "in", source: { generator: { total: args.messages, rpu, duration: "1s", msgSize: args.msgSize, keyCount } } },
-  ...(shape === "cat" ? [{ name: "cat", partitions: args.partitions, udf: { builtin: { name: "cat" as const } } }] : []),
+  ...(shape === "cat" ? [{ name: "cat", partitions: args.partitions, ...commit, udf: { builtin: { name: "cat" as const } } }] : []),
   ...(shape === "reduce"
     ? [{ name: "count", partitions: args.partitions, udf: { builtin: { name: "count" as const }, groupBy: { window: { fixed: { length: "1s" } } } } }]
     : []),
-  { name: "out", partitions: args.partitions, sink: { blackhole: {} } },
+  { name: "out", partitions: args.partitions, ...commit, sink: { blackhole: {} } },
 ];
 const middle = shape === "cat" ? "cat" : shape === "reduce" ? "count" : undefined;
 const edges = middle === undefined ? [{ from: "in", to: "out" }] : [{ from: "in", to: middle }, { from: middle, to: "out" }];
