@@ -29,11 +29,15 @@ const ordered = argv.includes("--ordered");
 const sinkDelayMs = Number(option("sink-delay", "0"));
 
 const meter = startMeter();
+// `--fill`: the sink's calls by size (one per partition-epoch of the sink vertex), on stderr: how full
+// its epochs are, without the inspector `--count-events` needs (which changes the run's timing).
+const fill = argv.includes("--fill") ? new Map<number, number>() : undefined;
 let delivered = 0;
 // Answers "all ok" for each batch (@weir/runtime's ALL_OK): the session gets one sinkIo.allOk frame
 // and nobody builds or checks an object per message. `--ordered` calls the plain form per key wave.
 const allOkSink: AllOkSinkFunction = async (messages: readonly Message[]) => {
   if (sinkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, sinkDelayMs));
+  fill?.set(messages.length, (fill.get(messages.length) ?? 0) + 1);
   const now = Date.now();
   for (let i = 0; i < messages.length; i += 1) meter.latency(now - messages[i]!.eventTime);
   delivered += messages.length;
@@ -85,6 +89,11 @@ const label = `weir ${buffer}${buffer === "redis" && !framed ? " unframed" : ""}
 // A reduce vertex delivers one result per (key, window): its cost is per message it read.
 report(meter.finish(label, shape === "reduce" ? args.messages : delivered));
 counter?.print();
+if (fill !== undefined) {
+  const calls = [...fill.values()].reduce((sum, n) => sum + n, 0);
+  const top = [...fill].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([size, n]) => `${size}×${n}`);
+  process.stderr.write(`sink calls: ${calls}, ${(delivered / calls).toFixed(0)} messages each on average; most common sizes: ${top.join(" ")}\n`);
+}
 if (stepTimes !== undefined) {
   // One supervisor `sink.epochDone` step per partition-epoch.
   const partitionEpochs = stepTimes.byMachine.get("supervisor sink.epochDone")?.steps ?? 1;
