@@ -1,5 +1,5 @@
 /** The window keeper's rules one by one (issue #13 contract §2–§3); the reference comparison is in reduce-keeper.property.test.ts. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Message } from "@weir/actors";
 import type { GroupBySpec } from "../src/spec/reduce-spec.js";
 import { countReducer, sumReducer } from "../src/reduce/builtin-reducers.js";
@@ -277,5 +277,33 @@ describe("window specs", () => {
     expect(() => keeper(countReducer, { window: { sliding: { length: 10, slide: 20 } }, keyed: true, allowedLateness: 0 })).toThrow(
       "vertex 'v': sliding slide (20ms) is longer than length (10ms); make slide at most length",
     );
+  });
+});
+
+// Issue 12, session 11: a committed window's content is kept decoded when its reducer never changes a
+// content it is given (builtins, a user's accumulator as JSON text), so an epoch that touches it does
+// not parse the committed JSON again. A batch window (an array `add` pushes into) is parsed afresh.
+describe("committed windows kept decoded", () => {
+  it("an epoch adding to a committed window of a builtin reducer parses no JSON", async () => {
+    const k = keeper();
+    k.absorb(1, [message("a", 1)]);
+    k.commit(1, undefined);
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      k.absorb(2, [message("b", 2)]);
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+    k.commit(2, END_OF_TIME);
+    expect(values(await k.closable())).toEqual([{ keys: ["k"], start: 0, end: 10, count: 2 }]);
+  });
+
+  it("windows restored from the store start decoded too, and an epoch never committed leaves them as they were", async () => {
+    const k = keeper(countReducer, fixed10, { stored: new Map([['0:10:["k"]', '{"keys":["k"],"start":0,"end":10,"acc":5}']]) });
+    k.absorb(1, [message("a", 1)]);
+    k.absorb(2, [message("b", 2)]); // epoch 1 never committed: its message comes again
+    k.commit(2, END_OF_TIME);
+    expect(values(await k.closable())).toEqual([{ keys: ["k"], start: 0, end: 10, count: 6 }]);
   });
 });

@@ -15,6 +15,11 @@ import type { IncrementalReduceFunctions, ReduceContext, ReduceResults, Reducer,
 export interface WindowContent<C> {
   /** The property of the persisted value holding the content. */
   readonly stateKey: "acc" | "messages";
+  /**
+   * `add` and `merge` never change a content they are given (builtins are pure, a user's accumulator
+   * is a string): a committed window's decoded content can be handed to the next epoch as it is.
+   */
+  readonly immutable: boolean;
   create(keys: readonly string[], window: ReduceWindow): C;
   /** May return `content` itself, changed (batch). */
   add(content: C, message: Message): C;
@@ -49,6 +54,7 @@ export function decodeWindow<C>(content: WindowContent<C>, json: string): C {
 function pureContent(functions: IncrementalReduceFunctions): WindowContent<unknown> {
   return {
     stateKey: "acc",
+    immutable: true,
     create: (keys, window) => functions.init(keys, window),
     add: (acc, message) => functions.add(acc, message),
     merge: (a, b) => functions.merge!(a, b),
@@ -67,6 +73,7 @@ function userContent(functions: IncrementalReduceFunctions, name: string): Windo
   };
   return {
     stateKey: "acc",
+    immutable: true,
     create: (keys, window) => text(functions.init(keys, window), "init"),
     add: (acc, message) => text(functions.add(JSON.parse(acc), message), "add"),
     merge: (a, b) => text(functions.merge!(JSON.parse(a), JSON.parse(b)), "merge"),
@@ -79,6 +86,7 @@ function userContent(functions: IncrementalReduceFunctions, name: string): Windo
 function batchContent(reduce: (keys: readonly string[], messages: readonly Message[], window: ReduceWindow, context: ReduceContext) => ReduceResults): WindowContent<Message[]> {
   return {
     stateKey: "messages",
+    immutable: false,
     create: () => [],
     add: (messages, message) => {
       messages.push(message);

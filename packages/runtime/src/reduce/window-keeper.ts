@@ -105,6 +105,11 @@ interface PendingEpoch<C> {
 
 class Keeper<C> implements WindowKeeper {
   private readonly committed = new Map<string, string>();
+  /**
+   * Committed windows' contents as decoded, for immutable contents only: an epoch that touches a
+   * window starts from it instead of parsing the committed JSON again (issue 12, session 11).
+   */
+  private readonly decoded = new Map<string, C>();
   private readonly metas = new Map<string, WindowMeta>();
   private readonly ends = new EndIndex();
   /** Sessions only: keys id → field → range, committed and pending (the view absorb works on). */
@@ -159,6 +164,7 @@ class Keeper<C> implements WindowKeeper {
           const json = encodeWindow(this.content, window.meta.keys, window.meta, window.content);
           if (!this.committed.has(field)) this.indexCommitted(field, window.meta);
           this.committed.set(field, json);
+          if (this.content.immutable) this.decoded.set(field, window.content);
           set.set(field, json);
         }
       }
@@ -181,7 +187,7 @@ class Keeper<C> implements WindowKeeper {
       const what = `${this.options.reducer.name} of vertex '${this.options.vertex}' on window ${field}`;
       let results: unknown;
       try {
-        const content = decodeWindow(this.content, this.committed.get(field)!);
+        const content = this.committedContent(field);
         results = await this.content.results(content, meta.keys, { start: meta.start, end: meta.end }, { vertex: this.options.vertex, partition: this.options.partition });
       } catch (error) {
         if (error instanceof ReduceError) throw error;
@@ -265,9 +271,13 @@ class Keeper<C> implements WindowKeeper {
   private editable(pending: PendingEpoch<C>, field: string): Editing<C> | undefined {
     const edited = pending.windows.get(field);
     if (edited !== undefined) return edited ?? undefined;
-    const json = this.committed.get(field);
-    if (json === undefined) return undefined;
-    return { meta: this.metas.get(field)!, content: decodeWindow(this.content, json) };
+    if (!this.committed.has(field)) return undefined;
+    return { meta: this.metas.get(field)!, content: this.committedContent(field) };
+  }
+
+  /** A committed window's content: kept decoded (immutable contents), else parsed from its JSON. */
+  private committedContent(field: string): C {
+    return this.decoded.get(field) ?? decodeWindow(this.content, this.committed.get(field)!);
   }
 
   private discardPending(): void {
@@ -283,8 +293,9 @@ class Keeper<C> implements WindowKeeper {
     if (meta === undefined) {
       throw new ReduceError("WINDOW_STATE_INVALID", `stored ${where} is no window field (<start>:<end>:<JSON keys>); reset the vertex's state (weir reset)`);
     }
+    let content: C;
     try {
-      decodeWindow(this.content, json);
+      content = decodeWindow(this.content, json);
     } catch (error) {
       throw new ReduceError(
         "WINDOW_STATE_INVALID",
@@ -293,6 +304,7 @@ class Keeper<C> implements WindowKeeper {
       );
     }
     this.committed.set(field, json);
+    if (this.content.immutable) this.decoded.set(field, content);
     this.indexCommitted(field, meta);
   }
 
@@ -313,6 +325,7 @@ class Keeper<C> implements WindowKeeper {
     const meta = this.metas.get(field);
     if (meta === undefined) return;
     this.committed.delete(field);
+    this.decoded.delete(field);
     this.metas.delete(field);
     this.ends.remove(meta.end, field);
   }
