@@ -71,6 +71,31 @@ describe.skipIf(findRedisServer() === undefined)("Redis window store", () => {
     }
   });
 
+  it("a commit checks its entries with one XPENDING when they are the consumer's pending ones in order, each on its own otherwise", async () => {
+    const buffer = openBuffer(uniquePrefix("pending"));
+    const xpendingCalls = async () => {
+      const stats = (await redisCommand(server.url, "INFO", "commandstats")) as string;
+      return Number(/^cmdstat_xpending:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+    };
+    try {
+      const store = createRedisWindowStore({ buffer, consumer: "c1" });
+      const offsets = await delivered(buffer, 0, "c1", 8);
+      let before = await xpendingCalls();
+      expect(await store.commit(0, offsets.slice(0, 5), change({ a: "1" }), 1)).toBe(5);
+      // One for the check of all five, one the ack's own (its summary finds the oldest pending to trim to).
+      expect((await xpendingCalls()) - before).toBe(2);
+      // Not the consumer's first pending ones in order (one skipped): each looked up, the commit the same.
+      before = await xpendingCalls();
+      expect(await store.commit(0, [offsets[5]!, offsets[7]!], change({ a: "2" }), 2)).toBe(2);
+      expect((await xpendingCalls()) - before).toBe(4);
+      // One not pending for the consumer (acked already): nothing changes.
+      expect(await store.commit(0, [offsets[6]!, offsets[7]!], change({ a: "3" }), 3)).toBe(0);
+      expect(await redisCommand(server.url, "HGET", buffer.keysOf(0).windows, "a")).toBe("2");
+    } finally {
+      await buffer.close();
+    }
+  });
+
   it("state and watermark survive a Redis restart; the entry left pending is committed after it", async () => {
     const keyPrefix = uniquePrefix("restart");
     const before = openBuffer(keyPrefix);

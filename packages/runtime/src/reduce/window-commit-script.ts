@@ -41,14 +41,23 @@ local owner = redis.call('GET', KEYS[4])
 if owner and owner ~= consumer then return 0 end
 local n = tonumber(ARGV[4])
 local token = n > 0 and (consumer .. '|' .. n .. '|' .. ARGV[5] .. '|' .. ARGV[4 + n]) or false
+-- Every id pending for the consumer: one range XPENDING answers for all of them when the consumer's
+-- first n pending entries from the first id to the last are exactly the ids, in order (the usual
+-- case); otherwise each id is looked up on its own, as the answer then has to be.
 local ids = {}
+local listed = n > 0 and redis.call('XPENDING', stream, group, ARGV[5], ARGV[4 + n], n, consumer) or {}
+local all_listed = #listed == n
 for i = 1, n do
-  local id = ARGV[4 + i]
-  if #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 0 then
-    if token and redis.call('GET', KEYS[5]) == token then return n end
-    return 0
+  ids[i] = ARGV[4 + i]
+  if all_listed and listed[i][1] ~= ids[i] then all_listed = false end
+end
+if not all_listed then
+  for i = 1, n do
+    if #redis.call('XPENDING', stream, group, ids[i], ids[i], 1, consumer) == 0 then
+      if token and redis.call('GET', KEYS[5]) == token then return n end
+      return 0
+    end
   end
-  ids[i] = id
 end
 local s = tonumber(ARGV[5 + n])
 local pairs_ = {}
@@ -70,7 +79,7 @@ return acked
  * vertex's input, so refusing it under maxmemory would keep Redis full for good (scripts.ts
  * SHEBANG); what it adds is bounded by the open windows.
  */
-export const WINDOW_COMMIT_LUA = `${ACK_SHEBANG}\n--[[ weir@${WEIR_SCRIPT_VERSION} window-commit-4\n${COMMIT}]]\n${LUA_HELPERS}${COMMIT_BODY}`;
+export const WINDOW_COMMIT_LUA = `${ACK_SHEBANG}\n--[[ weir@${WEIR_SCRIPT_VERSION} window-commit-5\n${COMMIT}]]\n${LUA_HELPERS}${COMMIT_BODY}`;
 
 const sha1 = createHash("sha1").update(WINDOW_COMMIT_LUA).digest("hex");
 
