@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { MemoryBuffer, bufferCapacity } from "../src/buffer/index.js";
 import type { BufferClock, BufferOptions } from "../src/buffer/index.js";
 import { describeBufferConformance, expectBufferError, ids, messages, offsets } from "./buffer-conformance.js";
+import { listenedController } from "./support/signal-listeners.js";
 
 describeBufferConformance("MemoryBuffer", async (options) => new MemoryBuffer(options));
 
@@ -102,13 +103,7 @@ describe("MemoryBuffer", () => {
   // pipeline with a map vertex were promoted to the old generation). The buffer listens once per signal.
   it("listens to a reader's signal once, however many of its reads wait, and an abort still ends every wait", async () => {
     const buffer = new MemoryBuffer({ ...base, partitions: 2 });
-    const controller = new AbortController();
-    const added: string[] = [];
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    controller.signal.addEventListener = (...args: Parameters<typeof add>) => {
-      added.push(args[0]);
-      add(...args);
-    };
+    const { controller, added } = listenedController();
     const wait = (partition: number) => buffer.read(partition, { consumer: "c1", max: 10, timeoutMs: WAIT_PAST_THE_TEST, signal: controller.signal });
     for (let i = 0; i < 5; i += 1) {
       const waiting = wait(0);

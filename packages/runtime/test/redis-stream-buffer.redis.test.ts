@@ -10,6 +10,7 @@ import { hashTagOf, partitionKeys, sinkDedupKey } from "../src/buffer/redis/keys
 import { scripts, WEIR_SCRIPT_VERSION } from "../src/buffer/redis/scripts.js";
 import { describeBufferConformance, expectBufferError, ids, messages, offsets, sleep } from "./buffer-conformance.js";
 import { clientList, deleteKeys, killClientsByName, redisTestUrl, scanKeys, startRedisCluster, startRedisServer, uniquePrefix, type RedisCluster } from "./support/redis-server.js";
+import { listenedController } from "./support/signal-listeners.js";
 
 const url = redisTestUrl();
 
@@ -406,13 +407,7 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
 
   test("listens to a reader's signal once, however many of its reads block, and an abort still ends a blocked read", async () => {
     const buffer = open();
-    const controller = new AbortController();
-    const added: string[] = [];
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    controller.signal.addEventListener = (...args: Parameters<typeof add>) => {
-      added.push(args[0]);
-      add(...args);
-    };
+    const { controller, added } = listenedController();
     const wait = () => buffer.read(0, { consumer: "c", max: 10, timeoutMs: 60_000, signal: controller.signal });
     // The read's XREADGROUP BLOCK is in Redis (on this test's blocking connection).
     const blocked = () =>
