@@ -127,28 +127,37 @@ local dedup = KEYS[2]
 local function dedup_begin(now)
   redis.call('ZREMRANGEBYSCORE', dedup, '-inf', now)
 end
--- Whether each id is in the set (false where absent), one ZMSCORE per 500 ids.
-local function dedup_known(ids)
-  local known = {}
-  for c = 1, #ids, 500 do
-    local scores = redis.call('ZMSCORE', dedup, unpack(ids, c, math.min(c + 499, #ids)))
-    for j = 1, #scores do known[c + j - 1] = scores[j] end
+-- Which of list[first .. last] the set holds: known[j] is true for list[first + j - 1]; nil when
+-- none is (the common case). One ZMSCORE per 500 ids.
+local function dedup_known(list, first, last)
+  local known
+  for c = first, last, 500 do
+    local scores = redis.call('ZMSCORE', dedup, unpack(list, c, math.min(c + 499, last)))
+    for j = 1, #scores do
+      if scores[j] then
+        known = known or {}
+        known[c - first + j] = true
+      end
+    end
   end
   return known
 end
-local function dedup_add(ids, now, window)
+-- Remembers list[first .. last] for the window; returns how many were new to the set.
+local function dedup_add(list, first, last, now, window)
+  local added = 0
   local zargs = {}
-  for i = 1, #ids do
+  for i = first, last do
     zargs[#zargs + 1] = now + window
-    zargs[#zargs + 1] = ids[i]
+    zargs[#zargs + 1] = list[i]
     if #zargs >= 1000 then
-      redis.call('ZADD', dedup, unpack(zargs))
+      added = added + redis.call('ZADD', dedup, unpack(zargs))
       zargs = {}
     end
   end
-  if #zargs > 0 then redis.call('ZADD', dedup, unpack(zargs)) end
+  if #zargs > 0 then added = added + redis.call('ZADD', dedup, unpack(zargs)) end
   -- The whole set expires a window after the last write, so an idle stream leaves no dedup key.
   redis.call('PEXPIRE', dedup, window)
+  return added
 end
 `;
 
@@ -166,23 +175,31 @@ local function dedup_begin(now)
   ttl = redis.call('PTTL', previous)
   if ttl >= 0 and now + ttl <= bucket * window then redis.call('DEL', previous) end
 end
--- Whether each id is in either set (false where absent), one SMISMEMBER per 500 ids and set.
-local function dedup_known(ids)
-  local known = {}
+-- Which of list[first .. last] either set holds: known[j] is true for list[first + j - 1]; nil
+-- when none is (the common case). One SMISMEMBER per 500 ids and set; reads the list in place
+-- (the frame write passes ARGV itself).
+local function dedup_known(list, first, last)
+  local known
   local both = redis.call('EXISTS', previous) == 1
-  for c = 1, #ids, 500 do
-    local last = math.min(c + 499, #ids)
-    local now_in = redis.call('SMISMEMBER', current, unpack(ids, c, last))
-    local before_in = both and redis.call('SMISMEMBER', previous, unpack(ids, c, last)) or nil
+  for c = first, last, 500 do
+    local e = math.min(c + 499, last)
+    local now_in = redis.call('SMISMEMBER', current, unpack(list, c, e))
+    local before_in = both and redis.call('SMISMEMBER', previous, unpack(list, c, e)) or nil
     for j = 1, #now_in do
-      known[c + j - 1] = now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1)
+      if now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1) then
+        known = known or {}
+        known[c - first + j] = true
+      end
     end
   end
   return known
 end
-local function dedup_add(ids, now, window)
-  chunked(ids, function(...) return redis.call('SADD', current, ...) end)
+-- Adds list[first .. last] to the current set (500 per SADD); returns how many were new to it.
+local function dedup_add(list, first, last, now, window)
+  local added = 0
+  for c = first, last, 500 do added = added + redis.call('SADD', current, unpack(list, c, math.min(c + 499, last))) end
   redis.call('PEXPIREAT', current, (bucket + 2) * window)
+  return added
 end
 `;
 
@@ -236,11 +253,11 @@ end
 
 -- Which ids of the batch the dedup window holds, fetched for the whole batch at once rather
 -- than per message. Ids the script adds itself are in 'seen'.
-local known = {}
+local known
 if window > 0 then
   local ids = {}
   for i = 0, count - 1 do ids[i + 1] = ARGV[first + i * stride] end
-  known = dedup_known(ids)
+  known = dedup_known(ids, 1, count)
 end
 
 local len = 0
@@ -259,7 +276,7 @@ for i = 0, count - 1 do
   local base = first + i * stride
   local id = ARGV[base]
   local dup = false
-  if window > 0 then dup = seen[id] or known[i + 1] end
+  if window > 0 then dup = seen[id] or (known ~= nil and known[i + 1]) end
   if not dup then
     if capacity > 0 and len >= capacity then
       if trimmed then break end
@@ -291,7 +308,7 @@ for i = 0, count - 1 do
   end
   processed = processed + 1
 end
-if #fresh > 0 then dedup_add(fresh, now, window) end
+if #fresh > 0 then dedup_add(fresh, 1, #fresh, now, window) end
 return {processed, added, created}
 `;
 
@@ -441,33 +458,10 @@ local group = ARGV[4]
 local frame = ARGV[5]
 local count = #ARGV - 5
 %DEDUP%
--- Which of ARGV[first .. last] either bucket set holds (index 1 = ARGV[first]); nil when none does
--- (the common case). Reads ARGV in place: no copy of the ids into a table of their own.
-local function dedup_known_args(first, last)
-  local known
-  local both = redis.call('EXISTS', previous) == 1
-  for c = first, last, 500 do
-    local e = math.min(c + 499, last)
-    local now_in = redis.call('SMISMEMBER', current, unpack(ARGV, c, e))
-    local before_in = both and redis.call('SMISMEMBER', previous, unpack(ARGV, c, e)) or nil
-    for j = 1, #now_in do
-      if now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1) then
-        known = known or {}
-        known[c - first + j] = true
-      end
-    end
-  end
-  return known
-end
--- SADDs ARGV[first .. last] to the current set (500 per call); returns how many were new to it.
-local function dedup_add_args(first, last)
-  local added = 0
-  for c = first, last, 500 do added = added + redis.call('SADD', current, unpack(ARGV, c, math.min(c + 499, last))) end
-  return added
-end
 ${WRITE_OPEN}
+-- The ids are read from ARGV in place: no copy of them into a table of their own.
 local known
-if window > 0 then known = dedup_known_args(6, 5 + count) end
+if window > 0 then known = dedup_known(ARGV, 6, 5 + count) end
 -- The length counter: made from XLEN when missing (a stream of plain entries, or a lost key);
 -- an empty stream holds nothing, whatever the counter says (entries acked by something else).
 local len = redis.call('GET', lenkey)
@@ -489,10 +483,9 @@ end
 -- repeats (SADDing again adds nothing). SADD before XADD is safe because XADD with '*' cannot fail
 -- once the script runs: the shebang has Redis refuse the whole script under maxmemory before it
 -- writes anything, and a script that wrote cannot be killed.
-if known == nil and room >= count and (window == 0 or dedup_add_args(6, 5 + count) == count) then
+if known == nil and room >= count and (window == 0 or dedup_add(ARGV, 6, 5 + count, now, window) == count) then
   redis.call('XADD', stream, '*', 'f', frame)
   redis.call('INCRBY', lenkey, count)
-  if window > 0 then redis.call('PEXPIREAT', current, (bucket + 2) * window) end
   return {count, count, created}
 end
 local processed, added = 0, 0
@@ -530,7 +523,7 @@ if added > 0 then
   redis.call('XADD', stream, '*', 'f', value)
   redis.call('INCRBY', lenkey, added)
 end
-if #fresh > 0 then dedup_add(fresh, now, window) end
+if #fresh > 0 then dedup_add(fresh, 1, #fresh, now, window) end
 return {processed, added, created}
 `;
 
