@@ -114,3 +114,16 @@ it("a resent claim hands out the entries its lost first run took over, with thos
   // A reduce read adds what it takes over to the batch whose watermark commits with it (pipeline/reduce-read.ts).
   expect((await claiming).map((entry) => entry.message.id)).toEqual(["a0", "a1", "a2", "a3"]);
 }, 30_000);
+
+it("a resent claim hands out what it took back from another consumer after this buffer had handed it out", async () => {
+  const { server, buffer, admin, name, stream } = await setUp();
+  await buffer.write(0, messages("a", 2));
+  expect(ids(await buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 }))).toEqual(["a0", "a1"]);
+  // Another worker took a0 and a1 over (a takeover while "c" stalled); "c" takes them back.
+  const pending = await buffer.pendingDeliveries(0, { max: 10 });
+  await admin.xclaim(stream, GROUP, "other", 0, ...pending.map((entry) => entry.offset));
+  await admin.call("CLIENT", "PAUSE", 60_000, "WRITE");
+  const claiming = buffer.claimIdle(0, "c", 0, 10);
+  await killWhilePaused(server, admin, `${name}:cmd`, "eval");
+  expect((await claiming).map((entry) => entry.message.id)).toEqual(["a0", "a1"]);
+}, 30_000);

@@ -35,6 +35,7 @@
  * stream within one slice.
  */
 import { BufferError } from "../buffer-error.js";
+import { compareEntryIds } from "./entry-ids.js";
 import type { PendingDeliveriesQuery, PendingDelivery } from "../partitioned-buffer.js";
 import { isConnectionError, isOutOfMemory, type BlockingClient, type RedisClient, type RedisConnection } from "./redis-connection.js";
 import { runScript } from "./scripts.js";
@@ -273,14 +274,16 @@ export class ConsumerGroupStream {
       this.suspects.add(consumer);
       throw this.translate(error, "claim");
     }
+    const entries = parseEntries(reply).entries;
     if (this.connection.generation !== generation) {
-      // Resent: what its first run took over is ours and pending too, and older; a reduce read adds
-      // the claim to the batch whose watermark commits with it (pipeline/reduce-read.ts). So the
-      // reply goes out with them, in stream order.
+      // Resent: what its first run took over is ours and pending too; a reduce read adds the claim
+      // to the batch whose watermark commits with it (pipeline/reduce-read.ts). So they go out
+      // with the reply, in stream order. The reply as it came: it may take back entries this
+      // object handed out before another consumer took them, which recover() leaves out.
       this.suspects.add(consumer);
-      return this.handOut(await this.recover(consumer, max));
+      return this.handOut(unionInStreamOrder(entries, await this.recover(consumer, max)));
     }
-    return this.handOut(parseEntries(reply).entries);
+    return this.handOut(entries);
   }
 
   /**
@@ -519,6 +522,13 @@ export class ConsumerGroupStream {
  */
 function xreadgroup(client: RedisClient, ...args: Array<string | number>): Promise<unknown> {
   return (client as unknown as { xreadgroupBuffer(...args: Array<string | number>): Promise<unknown> }).xreadgroupBuffer(...args);
+}
+
+/** Entries of both lists, each once, oldest first. */
+function unionInStreamOrder(a: readonly RawEntry[], b: readonly RawEntry[]): RawEntry[] {
+  const byId = new Map<string, RawEntry>();
+  for (const entry of [...a, ...b]) byId.set(entry.id, entry);
+  return [...byId.values()].sort((x, y) => compareEntryIds(x.id, y.id));
 }
 
 /** A function, not an inline check, so TypeScript does not keep a narrowing across awaits. */
