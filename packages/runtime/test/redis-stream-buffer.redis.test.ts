@@ -378,10 +378,14 @@ describe.skipIf(url === undefined)("RedisStreamBuffer on Redis", () => {
     opened.push({ close: async () => void redis.disconnect() });
     await redis.xreadgroup("GROUP", "pipe.vertex", "c", "COUNT", 2, "STREAMS", stream, ">");
     // Hold the next read in Redis, drop its connection, let ioredis reconnect and resend it.
-    await redis.client("PAUSE", 300, "WRITE");
+    await redis.client("PAUSE", 60_000, "WRITE");
     const reading = buffer.read(0, { consumer: "c", max: 10, timeoutMs: 0 });
-    await sleep(50);
+    await vi.waitFor(async () => {
+      const clients = await clientList(server.url);
+      expect(clients.some((client) => client["name"] === `${name}:cmd` && client["cmd"] === "xreadgroup" && client["flags"]?.includes("b") === true)).toBe(true);
+    });
     expect(await killClientsByName(server.url, `${name}:cmd`)).toBe(1);
+    await redis.call("CLIENT", "UNPAUSE");
     // The resent read hands out what was stranded with what it took, in stream order, once
     // (a mark among a2… must not pass a0 and a1: redis-resent-read-watermark.redis.test.ts).
     expect(ids(await reading)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
