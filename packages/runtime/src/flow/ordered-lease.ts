@@ -10,6 +10,10 @@
  *     ▼                                                ▼ lost (another worker holds it, or no renewal for a ttl)
  *   standby: try again every ttl/3                    the run fails at once, so order holds
  *
+ * "No renewal for a ttl" counts from the last renewal that succeeded, whether the ones since
+ * failed or are still unanswered (Redis unreachable): a holder that ran on after an outage longer
+ * than the ttl would take over the entries of the standby that took its place.
+ *
  * The lease lives `claimIdle` (at least 1 s) past its last renewal: a SIGKILLed holder's
  * successor starts that long after the kill, as a claim of its entries would. Adopted entries
  * join the new holder's own pending entries, which its readers re-read first, oldest first,
@@ -82,8 +86,12 @@ export async function holdOrderedLease(options: OrderedLeaseOptions): Promise<Or
   const everyMs = Math.max(100, Math.floor(ttlMs / 3));
   const take = async () => client.eval(TAKE_LUA, 1, key, consumer, String(ttlMs));
   let waitingFor: string | undefined;
+  // When the last renewal that succeeded was sent: Redis set the lease's expiry after that, so the
+  // lease is this worker's for at least a ttl from then.
+  let renewedAt: number;
   for (;;) {
     if (options.cancelled()) return undefined;
+    renewedAt = monotonicNow();
     const answer = await take();
     if (isHeld(answer)) break;
     if (waitingFor !== String(answer)) {
@@ -93,13 +101,20 @@ export async function holdOrderedLease(options: OrderedLeaseOptions): Promise<Or
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   if (waitingFor !== undefined) logger.info("took over the ordered vertex's lease", { vertex: options.vertex, from: waitingFor });
-  let renewedAt = monotonicNow();
   let released = false;
   const timer = setInterval(() => {
+    // Renewals Redis has not answered (unreachable: ioredis holds commands while it reconnects)
+    // renewed nothing: past the ttl a standby may hold the lease, and this worker must stop before
+    // its held reads and claims run on the Redis that comes back, taking the new holder's entries.
+    if (elapsedSince(renewedAt) >= ttlMs) {
+      lose(`it was not renewed for ${ttlMs} ms: Redis did not answer`);
+      return;
+    }
+    const sentAt = monotonicNow();
     take().then(
       (answer) => {
         if (released) return;
-        if (isHeld(answer)) renewedAt = monotonicNow();
+        if (isHeld(answer)) renewedAt = Math.max(renewedAt, sentAt);
         else lose(`worker '${String(answer)}' holds it now`);
       },
       (error: unknown) => {

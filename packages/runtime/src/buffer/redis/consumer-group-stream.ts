@@ -20,6 +20,9 @@
  * error, an abort with entries in the reply), and a suspect consumer's next `readNew` first
  * returns its own pending entries that were never handed out; so does every read that is about
  * to report end of stream (a slice's reply may still be on its way when the end is checked).
+ * The reply of a resent read or claim is not handed out as it came: its entries, pending too, go
+ * out with the stranded ones, oldest first. Handed out ahead of them, a watermark mark in it would
+ * pass entries the reader has not seen yet, which a reduce then counts late (I7).
  * Nothing is lost across a reconnect and nothing is handed out twice by one object. This assumes
  * one reader at a time per consumer name and stream, which is how the partition reader uses it.
  *
@@ -32,6 +35,7 @@
  * stream within one slice.
  */
 import { BufferError } from "../buffer-error.js";
+import { compareEntryIds } from "./entry-ids.js";
 import type { PendingDeliveriesQuery, PendingDelivery } from "../partitioned-buffer.js";
 import { isConnectionError, isOutOfMemory, type BlockingClient, type RedisClient, type RedisConnection } from "./redis-connection.js";
 import { runScript } from "./scripts.js";
@@ -131,13 +135,14 @@ export class ConsumerGroupStream {
    */
   async readNew(consumer: string, max: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<GroupRead> {
     await this.ensureGroup();
-    if (this.suspects.has(consumer) && signal?.aborted !== true) {
-      const recovered = await this.recover(consumer, max);
-      if (recovered.length > 0) return { entries: this.handOut(recovered), ended: false };
-    }
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (aborted(signal) || this.closed) return EMPTY;
+      // Stranded entries are older than anything a read takes now: they go out first.
+      if (this.suspects.has(consumer)) {
+        const recovered = await this.recover(consumer, max);
+        if (recovered.length > 0) return { entries: this.handOut(recovered), ended: false };
+      }
       const generation = this.connection.generation;
       let reply: unknown;
       let ended = false;
@@ -148,7 +153,12 @@ export class ConsumerGroupStream {
         this.suspects.add(consumer);
         throw this.translate(error, "read");
       }
-      if (this.connection.generation !== generation) this.suspects.add(consumer);
+      if (this.connection.generation !== generation) {
+        // Resent: its first run may have delivered older entries nobody received, and a mark in
+        // this reply would pass them. Left pending, the reply goes out with them, in stream order.
+        this.suspects.add(consumer);
+        continue;
+      }
       const entries = parseStreamsReply(reply);
       if (entries.length > 0 && (aborted(signal) || this.closed)) {
         // An aborted reader is going away: leave the entries pending, to be recovered.
@@ -264,8 +274,16 @@ export class ConsumerGroupStream {
       this.suspects.add(consumer);
       throw this.translate(error, "claim");
     }
-    if (this.connection.generation !== generation) this.suspects.add(consumer);
-    return this.handOut(parseEntries(reply).entries);
+    const entries = parseEntries(reply).entries;
+    if (this.connection.generation !== generation) {
+      // Resent: what its first run took over is ours and pending too; a reduce read adds the claim
+      // to the batch whose watermark commits with it (pipeline/reduce-read.ts). So they go out
+      // with the reply, in stream order. The reply as it came: it may take back entries this
+      // object handed out before another consumer took them, which recover() leaves out.
+      this.suspects.add(consumer);
+      return this.handOut(unionInStreamOrder(entries, await this.recover(consumer, max)));
+    }
+    return this.handOut(entries);
   }
 
   /**
@@ -476,9 +494,10 @@ export class ConsumerGroupStream {
         (reply) => {
           this.connection.releaseBlocking(blocking);
           const entries = parseStreamsReply(reply);
+          // Resent (a reconnect): left pending, recovered in stream order with what its first run stranded (readNew).
           const resent = blocking.generation !== generation;
           if (resent) this.suspects.add(consumer);
-          if (entries.length > 0 && (detached || aborted(signal) || this.closed)) {
+          if (entries.length > 0 && (resent || detached || aborted(signal) || this.closed)) {
             this.suspects.add(consumer);
             finish({ kind: "none" });
             return;
@@ -503,6 +522,13 @@ export class ConsumerGroupStream {
  */
 function xreadgroup(client: RedisClient, ...args: Array<string | number>): Promise<unknown> {
   return (client as unknown as { xreadgroupBuffer(...args: Array<string | number>): Promise<unknown> }).xreadgroupBuffer(...args);
+}
+
+/** Entries of both lists, each once, oldest first. */
+function unionInStreamOrder(a: readonly RawEntry[], b: readonly RawEntry[]): RawEntry[] {
+  const byId = new Map<string, RawEntry>();
+  for (const entry of [...a, ...b]) byId.set(entry.id, entry);
+  return [...byId.values()].sort((x, y) => compareEntryIds(x.id, y.id));
 }
 
 /** A function, not an inline check, so TypeScript does not keep a narrowing across awaits. */
