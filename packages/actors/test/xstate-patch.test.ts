@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assign, createActor, getMicrosteps, sendTo, setup, transition, type InspectionEvent } from "xstate";
+import { assign, createActor, enqueueActions, getMicrosteps, sendTo, setup, transition, type InspectionEvent } from "xstate";
 
 // patches/xstate@5.33.3.patch (issue 12, session 10): XState's microstep collects every action it
 // executes — with its { context, event, self, system } — into a per-step list that a running actor
@@ -118,6 +118,42 @@ describe("xstate, as patched for Weir", () => {
     expect(actor.getSnapshot().value).toEqual({ outer: "x" });
     expect(actor.getSnapshot().context.n).toBe(4);
     actor.stop();
+  });
+
+  // Session 12: enqueueActions made an `enqueue` and nine helper closures (assign, raise, sendTo, …) on
+  // every call; one set now serves every call, each pushing to the list of the call being collected —
+  // also when another machine's enqueueActions is collected inside it (a synchronous send from `collect`).
+  it("gives every enqueueActions the same enqueue, and each call, nested ones too, its own actions", () => {
+    const enqueues = new Set<unknown>();
+    const counter = setup({ types: { context: {} as { n: number } } });
+    const inner = createActor(
+      counter.createMachine({
+        context: { n: 0 },
+        on: { poke: { actions: enqueueActions(({ enqueue }) => (enqueues.add(enqueue), enqueue.assign(({ context }) => ({ n: context.n + 1 })))) } },
+      }),
+    ).start();
+    const outer = createActor(
+      counter.createMachine({
+        context: { n: 0 },
+        on: {
+          go: {
+            actions: enqueueActions(({ enqueue }) => {
+              enqueues.add(enqueue);
+              enqueue.assign(({ context }) => ({ n: context.n + 1 }));
+              inner.send({ type: "poke" });
+              enqueue.assign(({ context }) => ({ n: context.n + 10 }));
+            }),
+          },
+        },
+      }),
+    ).start();
+    outer.send({ type: "go" });
+    outer.send({ type: "go" });
+    expect(outer.getSnapshot().context.n).toBe(22);
+    expect(inner.getSnapshot().context.n).toBe(2);
+    expect(enqueues.size).toBe(1);
+    outer.stop();
+    inner.stop();
   });
 
   // Session 11: the patch also makes each step cheaper without changing what it does — a clone that
