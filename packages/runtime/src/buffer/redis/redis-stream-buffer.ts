@@ -205,6 +205,10 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         upstreamCount === 0
           ? undefined
           : async (consumer: string) => {
+              // Until every upstream ended (every read but the last few), SCARD alone answers: the
+              // state script's first step, without a script call per read (issue 12, session 12).
+              // Run after the read all the same, the script still sees a write that raced it.
+              if ((await this.connection.client.scard(keys.eos)) < upstreamCount) return false;
               const [ended, remaining] = (await runScript(this.connection.client, "state", [keys.stream, keys.eos, keys.delayed], [name, upstreamCount, consumer])) as [
                 number,
                 number,
