@@ -2,11 +2,9 @@
  * The Redis buffer's server-side work (issue 12: Redis CPU per message), on a private redis-server
  * so INFO COMMANDSTATS and XINFO counters see this file's commands only.
  */
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisConnection, RedisStreamBuffer } from "../src/buffer/index.js";
 import { isConnectionError } from "../src/buffer/redis/redis-connection.js";
-import { runScript } from "../src/buffer/redis/scripts.js";
 import { createRedisDelayedStore } from "../src/flow/delayed-redis-store.js";
 import { compareEntryIds } from "../src/buffer/redis/redis-stream-buffer.js";
 import { messages, offsets } from "./buffer-conformance.js";
@@ -156,58 +154,11 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     const calls = await commandCalls();
     // Every write of bucket n would set the same expiry, (n + 2) × window: the first one did.
     expect(calls.get("pexpireat")).toBeUndefined();
-    // The previous bucket's set is known from its expiry: no EXISTS of it (nor of the stream: XLEN).
-    expect(calls.get("exists")).toBeUndefined();
+    // Per write: EXISTS of the stream only (the previous bucket's set is known from its expiry).
+    expect(calls.get("exists")).toBe(4);
+    expect(calls.get("evalsha")).toBe(4);
     expect(calls.get("smismember")).toBe(4);
     expect(calls.get("sadd")).toBe(4);
-  });
-
-  it("writes a frame with a plain XADD in a MULTI with its commit: the frame never passes through Lua", async () => {
-    const buffer = openFramed();
-    // The first write makes the length counter (frameWrite); the next ones take the transaction.
-    await buffer.write(0, messages("a", 3));
-    const monitor = await new Redis(server.url).monitor();
-    const seen: Array<{ args: string[]; source: string }> = [];
-    monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
-    try {
-      expect(await buffer.write(0, messages("b", 40))).toEqual({ written: 40 });
-      await vi.waitFor(() => expect(seen.some(({ args }) => args[0]?.toLowerCase() === "exec")).toBe(true));
-    } finally {
-      monitor.disconnect();
-    }
-    const xadd = seen.filter(({ args }) => args[0]?.toLowerCase() === "xadd");
-    expect(xadd).toHaveLength(1);
-    // From the client (MONITOR names scripts' commands "lua"), carrying the frame (field "f").
-    expect(xadd[0]?.source).not.toBe("lua");
-    expect(xadd[0]?.args.slice(1, 5)).toEqual([buffer.keysOf(0).stream, "NOMKSTREAM", "*", "f"]);
-    const frameBytes = xadd[0]?.args[5]?.length ?? 0;
-    expect(frameBytes).toBeGreaterThan(40 * 10);
-    expect(seen.filter(({ args }) => args[0]?.toLowerCase() === "evalsha")).toEqual([]);
-    // Nothing the script ran (nor the EVAL's own arguments but its text) holds anything that large.
-    for (const { args, source } of seen) {
-      if (source === "lua") expect(Math.max(...args.map((arg) => arg.length))).toBeLessThan(frameBytes);
-    }
-    const evalArgs = seen.find(({ args }) => args[0]?.toLowerCase() === "eval")?.args ?? [];
-    expect(evalArgs.slice(2).every((arg) => arg.length < 200)).toBe(true);
-    const read = await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 });
-    expect(read.entries.map((entry) => entry.message.id)).toEqual([...messages("a", 3), ...messages("b", 40)].map((m) => m.id));
-  });
-
-  it("takes the frame back when its commit cannot write it as sent, and leaves the batch to frameWrite (same outcome, no entry left)", async () => {
-    const buffer = openFramed();
-    await buffer.write(0, messages("a", 4));
-    const stream = buffer.keysOf(0).stream;
-    // Known ids (a redelivery with another grouping), then an id repeated within a batch.
-    expect(await buffer.write(0, messages("a", 6))).toEqual({ written: 6, deduped: 4 });
-    const twice = messages("c", 2);
-    expect(await buffer.write(0, [...twice, ...twice])).toEqual({ written: 4, deduped: 2 });
-    // Each taken-back entry was XDELed; what stays is one entry per write that added something.
-    expect(Number(await redisCommand(server.url, "XLEN", stream))).toBe(3);
-    expect((await buffer.usage(0)).length).toBe(8);
-    const read = await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 });
-    expect(read.entries.map((entry) => entry.message.id)).toEqual(["a0", "a1", "a2", "a3", "a4", "a5", "c0", "c1"]);
-    // The repeated batch's ids are all remembered once (the commit's SADD was undone, frameWrite's kept).
-    expect(await buffer.write(0, twice)).toEqual({ written: 2, deduped: 2 });
   });
 
   it("still drops an id written in the previous bucket, and forgets it two buckets on (framed write)", async () => {
@@ -257,48 +208,6 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     expect(calls.get("xack")).toBe(3);
     expect(calls.get("hdel")).toBeUndefined();
     expect((await buffer.usage(0)).length).toBe(0);
-  });
-
-  it("survives SCRIPT FLUSH between writes: the commit that met NOSCRIPT has its entry, not read yet, taken back and the batch written once", async () => {
-    const buffer = openFramed();
-    const stream = buffer.keysOf(0).stream;
-    await buffer.write(0, messages("a", 3));
-    await buffer.write(0, messages("b", 3));
-    await redisCommand(server.url, "SCRIPT", "FLUSH");
-    expect(await buffer.write(0, messages("c", 3))).toEqual({ written: 3 });
-    // Loaded again with EVAL: the next commit runs.
-    await redisCommand(server.url, "CONFIG", "RESETSTAT");
-    expect(await buffer.write(0, messages("d", 3))).toEqual({ written: 3 });
-    expect((await commandCalls()).get("eval")).toBe(1);
-    expect(Number(await redisCommand(server.url, "XLEN", stream))).toBe(4);
-    expect((await buffer.usage(0)).length).toBe(12);
-    const read = await buffer.read(0, { consumer: "c", max: 100, timeoutMs: 0 });
-    expect(read.entries.map((entry) => entry.message.id)).toEqual(["a", "b", "c", "d"].flatMap((p) => messages(p, 3).map((m) => m.id)));
-    expect(await buffer.write(0, messages("c", 3))).toEqual({ written: 3, deduped: 3 });
-  });
-
-  it("frameAdopt keeps an entry already delivered, remembers its ids, counts it, and reports the ids it held twice", async () => {
-    const buffer = openFramed();
-    await buffer.write(0, messages("a", 2));
-    const keys = buffer.keysOf(0);
-    const connection = new RedisConnection({ url: server.url });
-    try {
-      // An entry as a transaction whose commit never ran leaves it: in the stream, ids not remembered.
-      const entry = String(await redisCommand(server.url, "XADD", keys.stream, "*", "f", "frame-bytes"));
-      await redisCommand(server.url, "XREADGROUP", "GROUP", "cost.f", "c", "COUNT", 10, "STREAMS", keys.stream, ">");
-      const before = (await buffer.usage(0)).length;
-      const reply = await runScript(connection.client, "frameAdopt", [keys.stream, keys.dedupSets[0], keys.eos, keys.dedupSets[1], keys.length], ["cost.f", entry, 600_000, "a1", "z0", "z1"]);
-      expect(reply).toEqual([3, 1]);
-      expect((await buffer.usage(0)).length).toBe(before + 3);
-      expect(await buffer.write(0, messages("z", 2))).toEqual({ written: 2, deduped: 2 });
-      // Not delivered yet: taken back (XDEL), nothing remembered.
-      const undelivered = String(await redisCommand(server.url, "XADD", keys.stream, "*", "f", "frame-bytes"));
-      expect(await runScript(connection.client, "frameAdopt", [keys.stream, keys.dedupSets[0], keys.eos, keys.dedupSets[1], keys.length], ["cost.f", undelivered, 600_000, "y0"])).toBe(0);
-      expect(await redisCommand(server.url, "XRANGE", keys.stream, undelivered, undelivered)).toEqual([]);
-      expect(await buffer.write(0, messages("y", 1))).toEqual({ written: 1 });
-    } finally {
-      await connection.close();
-    }
   });
 
   it("counts a command aborted with its cut auto-pipeline as a connection error (retriable), as a lost reply is", () => {

@@ -266,20 +266,6 @@ export class RedisConnection {
    * Records a write Redis refused for memory (over `maxmemory`); logged aggregated: the first
    * refusal, then at most one line per {@link OOM_LOG_INTERVAL_MS} with the count since the last line.
    */
-  /**
-   * A framed write whose entry was read before its commit could run (the script cache flushed while
-   * writing, frame-transaction.ts): it stays written, and `known` of its `messages` had ids written
-   * before — delivered twice. Always logged: it is the one way such a write escapes dedup.
-   */
-  noteFrameAdopted(subject: string, messages: number, known: number): void {
-    this.logger.error("a framed write was read before its dedup check ran (Redis's script cache was flushed): kept as written", {
-      buffer: subject,
-      messages,
-      duplicates: known,
-      hint: "SCRIPT FLUSH on a running Weir's Redis skips this dedup check once per connection; duplicates > 0 were delivered twice",
-    });
-  }
-
   noteOutOfMemory(subject: string): void {
     this.oomRefusals += 1;
     const now = performance.now();

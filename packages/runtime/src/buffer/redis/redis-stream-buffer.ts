@@ -85,8 +85,6 @@ import { addToRuns, decodeFrame, deliveryUnitOf, FRAME_FIELD, frameOffsets, fram
 import { assertKeyPart, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from "./keys.js";
 import { isOutOfMemory, RedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { RespArgs } from "./resp-args.js";
-import { FrameCommitCode } from "./frame-commit-script.js";
-import { sendFrameTransaction, takesFrameTransaction, type FrameTransactionReply } from "./frame-transaction.js";
 import { runScriptWith } from "./script-command.js";
 import { runScript, scriptCodeError } from "./scripts.js";
 
@@ -142,13 +140,6 @@ interface Partition {
    * after those messages in the stream, so it counts only once the carry is handed out.
    */
   readonly deferredMarks: Map<string, MetMark[]>;
-  /**
-   * Whether the next framed write goes straight to the frameWrite script rather than the frame
-   * transaction: at first (the length counter may not exist yet), and after the transaction's commit
-   * found no room, until frameWrite writes a whole batch again (a full buffer would otherwise pay an
-   * XADD taken back on every attempt).
-   */
-  frameWriteNext: boolean;
 }
 
 /** A mark met in a read, with its entry id. */
@@ -233,15 +224,7 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         ...(endCheck === undefined ? {} : { endCheck }),
       });
       // A framed buffer's first read takes one entry: the frames' size is learnt from it.
-      this.parts.push({
-        keys,
-        stream,
-        unackedMarks: [],
-        ledger: new FrameLedger(),
-        perEntry: this.framed ? Number.POSITIVE_INFINITY : 1,
-        deferredMarks: new Map(),
-        frameWriteNext: true,
-      });
+      this.parts.push({ keys, stream, unackedMarks: [], ledger: new FrameLedger(), perEntry: this.framed ? Number.POSITIVE_INFINITY : 1, deferredMarks: new Map() });
     }
   }
 
@@ -324,96 +307,10 @@ export class RedisStreamBuffer implements PartitionedBuffer {
   }
 
   /**
-   * One framed write of the chunk, answering as the frameWrite script does: the frame transaction
-   * when it may commit (frame-transaction.ts: the frame never passes through Lua), else — or when its
-   * commit took the entry back — the frameWrite script.
-   */
-  private async writeFrame(part: Partition, chunk: readonly Message[]): Promise<unknown> {
-    const client = this.connection.client;
-    if (!part.frameWriteNext && takesFrameTransaction(client)) {
-      const committed = await this.commitFrame(part, chunk);
-      if (committed !== undefined) return committed;
-    }
-    const reply = await this.frameWriteScript(part, chunk);
-    if (Array.isArray(reply)) part.frameWriteNext = reply[0] !== chunk.length;
-    return reply;
-  }
-
-  /**
-   * The frame transaction: frameWrite's reply when its commit wrote the chunk, undefined when it took
-   * the entry back or Redis discarded the transaction (EXECABORT, e.g. over maxmemory: frameWrite
-   * then meets the same refusal and answers as it always did).
-   */
-  private async commitFrame(part: Partition, chunk: readonly Message[]): Promise<unknown> {
-    const frameBound = frameSizeBound(chunk);
-    let bound = RespArgs.stringBound(part.keys.stream) + RespArgs.bulkBound(20) * 4 + RespArgs.bulkBound(frameBound);
-    const keys = [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1], part.keys.length];
-    for (const key of keys) bound += RespArgs.stringBound(key);
-    for (let i = 0; i < chunk.length; i++) bound += RespArgs.stringBound((chunk[i] as Message).id);
-    let reply: FrameTransactionReply;
-    try {
-      reply = await sendFrameTransaction(this.connection.client, {
-        bound,
-        xaddArgs: (args) => {
-          args.string(part.keys.stream);
-          args.latin1("NOMKSTREAM");
-          args.latin1("*");
-          args.latin1(FRAME_FIELD);
-          args.frame(chunk, frameBound);
-        },
-        evalArgs: (args) => {
-          args.number(keys.length);
-          for (const key of keys) args.string(key);
-          args.number(this.capacity);
-          args.number(this.dedupWindowMs);
-          args.number(this.upstreams.size);
-          args.idsOfFrame();
-        },
-      });
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith("EXECABORT")) return undefined;
-      throw error;
-    }
-    const { entry, commit } = reply;
-    if (commit instanceof Error) {
-      if (commit.message.includes("NOSCRIPT") && typeof entry === "string") return this.adoptFrame(part, chunk, entry);
-      throw commit;
-    }
-    if (Array.isArray(commit)) {
-      // A commit implies its XADD ran (it checks the stream's length); anything else is a broken stream.
-      if (entry instanceof Error || entry === null) throw entry instanceof Error ? entry : new Error("frame commit without its entry");
-      return commit;
-    }
-    if (commit === FrameCommitCode.NO_ROOM) part.frameWriteNext = true;
-    return undefined;
-  }
-
-  /**
-   * Settles a frame entry whose commit did not run (a NOSCRIPT inside EXEC: scripts.ts `frameAdopt`):
-   * undefined when it was taken back (the caller writes the chunk with frameWrite), else the write as
-   * done — its ids known before are logged as written twice.
-   */
-  private async adoptFrame(part: Partition, chunk: readonly Message[], entry: string): Promise<unknown> {
-    let bound = RespArgs.stringBound(this.name) + RespArgs.bulkBound(entry.length) + RespArgs.bulkBound(20);
-    for (let i = 0; i < chunk.length; i++) bound += RespArgs.stringBound((chunk[i] as Message).id);
-    const keys = [part.keys.stream, part.keys.dedupSets[0], part.keys.eos, part.keys.dedupSets[1], part.keys.length];
-    const reply = await runScriptWith(this.connection.client, "frameAdopt", keys, bound, (args) => {
-      args.string(this.name);
-      args.latin1(entry);
-      args.number(this.dedupWindowMs);
-      for (let i = 0; i < chunk.length; i++) args.string((chunk[i] as Message).id);
-    });
-    if (!Array.isArray(reply)) return undefined;
-    const [written, known] = reply as [number, number];
-    this.connection.noteFrameAdopted(`buffer "${this.name}" partition ${this.parts.indexOf(part)}`, written, known);
-    return [written, written, 0];
-  }
-
-  /**
    * One call of the framed write script (scripts.ts `frameWrite`): ARGV capacity, dedup window,
    * upstream count, group, the frame of the chunk, then the chunk's ids.
    */
-  private frameWriteScript(part: Partition, chunk: readonly Message[]): Promise<unknown> {
+  private writeFrame(part: Partition, chunk: readonly Message[]): Promise<unknown> {
     // The frame's bound walks every message: made once, for the command's size and the frame's header.
     const frameBound = frameSizeBound(chunk);
     let bound = RespArgs.bulkBound(20) * 3 + RespArgs.stringBound(this.name) + RespArgs.bulkBound(frameBound);

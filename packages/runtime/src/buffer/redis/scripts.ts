@@ -30,7 +30,7 @@ export const ScriptCode = {
   STREAM_ENDED: -1,
 } as const;
 
-export type ScriptName = "write" | "bufferWrite" | "frameWrite" | "frameAdopt" | "ack" | "trimAck" | "frameAck" | "frameDeliver" | "claim" | "state";
+export type ScriptName = "write" | "bufferWrite" | "frameWrite" | "ack" | "trimAck" | "frameAck" | "frameDeliver" | "claim" | "state";
 
 export interface ScriptDefinition {
   readonly name: ScriptName;
@@ -161,11 +161,8 @@ local function dedup_add(list, first, last, now, window)
 end
 `;
 
-/**
- * The buffer write's dedup with two bucket sets (KEYS[2], KEYS[4]), same three functions (needs a
- * local `window`, in ms). Also the frame commit's (frame-commit-script.ts).
- */
-export const BUCKET_DEDUP = `
+/** The buffer write's dedup with two bucket sets (KEYS[2], KEYS[4]), same three functions. */
+const BUCKET_DEDUP = `
 local current, previous, bucket
 -- Expiry (PEXPIRETIME: unix ms, -2 when the set is missing) of the current set, and whether the
 -- previous one exists: read once per write, so no later call asks again (issue 12, session 12).
@@ -551,48 +548,6 @@ if #fresh > 0 then dedup_add(fresh, 1, #fresh, now, window) end
 return {processed, added, created}
 `;
 
-const FRAME_ADOPT = `
-Purpose: settle a frame entry that a frame transaction XADDed but whose commit did not run (a
-  NOSCRIPT inside EXEC: the script cache was flushed since the commit was loaded on the connection;
-  frame-transaction.ts). Still undelivered (above the group's last-delivered-id): taken back (XDEL),
-  and the caller writes the batch with frameWrite. Delivered already: it stays, as written; its ids
-  are remembered from now on (current bucket set) and its messages added to the length counter
-  (frameAck subtracts them when it goes). Ids either bucket set held before went out twice: counted.
-KEYS[1] stream
-KEYS[2] dedup set of even buckets
-KEYS[3] end-of-stream set (unused: the same keys as frameWrite)
-KEYS[4] dedup set of odd buckets
-KEYS[5] length (messages not yet acked)
-ARGV[1] consumer group
-ARGV[2] the entry id
-ARGV[3] dedup window in ms; 0 = no dedup
-ARGV[4 .. 3+n] the frame's message ids
-Returns: 0 when taken back; else {n, known}: n messages stay written, known of them were known ids.
-`;
-
-const FRAME_ADOPT_BODY = `
-local stream, lenkey, group, entry = KEYS[1], KEYS[5], ARGV[1], ARGV[2]
-local window = tonumber(ARGV[3])
-local count = #ARGV - 3
-%DEDUP%
-if id_cmp(entry, last_delivered(stream, group)) > 0 then
-  redis.call('XDEL', stream, entry)
-  return 0
-end
-local known = 0
-if window > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  dedup_begin(now)
-  local hits = dedup_known(ARGV, 4, 3 + count)
-  if hits ~= nil then for _ in pairs(hits) do known = known + 1 end end
-  dedup_add(ARGV, 4, 3 + count, now, window)
-end
--- frameAck subtracts the entry's messages when it goes (or went already): count them now.
-if redis.call('EXISTS', lenkey) == 1 then redis.call('INCRBY', lenkey, count) end
-return {count, known}
-`;
-
 const FRAME_ACK = `
 Purpose: a framed buffer's ack (issue 12): acknowledge whole entries whose messages the client
   has all acked, remove them as trimAck does, and subtract their messages from the length
@@ -751,7 +706,6 @@ return {1, 0}
  * counted as a change, and its XADDs then ran on, growing Redis to several times its maxmemory.
  * - write, bufferWrite, frameWrite: no flags — refused under memory pressure (a full buffer: see RedisStreamBuffer.write).
  * - ack, trimAck, frameAck, frameDeliver, claim: `allow-oom` — they free memory (XACK + XDEL) or move entries between consumers;
- * - frameAdopt: `allow-oom` — it settles an entry already written (frame-transaction.ts), which must not wait for memory;
  *   refusing them under memory pressure would keep Redis full for good.
  * - state: `no-writes` — it only reads.
  */
@@ -759,7 +713,6 @@ const SHEBANG: Readonly<Record<ScriptName, string>> = {
   write: "#!lua",
   bufferWrite: "#!lua",
   frameWrite: "#!lua",
-  frameAdopt: "#!lua flags=allow-oom",
   ack: "#!lua flags=allow-oom",
   trimAck: "#!lua flags=allow-oom",
   frameAck: "#!lua flags=allow-oom",
@@ -781,7 +734,6 @@ export const scripts: Readonly<Record<ScriptName, ScriptDefinition>> = {
   write: define("write", 3, WRITE, WRITE_BODY.replace("%DEDUP%", ZSET_DEDUP)),
   bufferWrite: define("bufferWrite", 4, BUFFER_WRITE, WRITE_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
   frameWrite: define("frameWrite", 5, FRAME_WRITE, FRAME_WRITE_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
-  frameAdopt: define("frameAdopt", 5, FRAME_ADOPT, FRAME_ADOPT_BODY.replace("%DEDUP%", BUCKET_DEDUP)),
   ack: define("ack", 1, ACK, ACK_BODY),
   trimAck: define("trimAck", 1, TRIM_ACK, TRIM_ACK_BODY),
   frameAck: define("frameAck", 3, FRAME_ACK, FRAME_ACK_BODY),
