@@ -5,7 +5,7 @@
  * ```
  *   write(p, msgs) ──▶ script bufferWrite: dedup by id + capacity check + XADD…      ┐ keys of
  *                      framed: script frameWrite: dedup by id + capacity + ONE XADD │ partition p
- *   read(p)        ──▶ [what is left of a frame] + XREADGROUP > (+ script state)    │ only:
+ *   read(p)        ──▶ [what is left of a frame] + XREADGROUP > (+ SCARD :eos, state) │ only:
  *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ {<buffer>.<p>}
  *   read(p, fromPending) ──▶ XREADGROUP <after|0> (frames: acked prefixes skipped)  │
  *   ack(p, offsets) ──▶ script trimAck: XACK, XTRIM MINID the acked prefix, XDEL the rest │
