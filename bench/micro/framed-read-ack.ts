@@ -8,13 +8,9 @@
  */
 import type { Message } from "@weir/actors";
 import { RedisStreamBuffer } from "@weir/runtime";
+import { arg, redisUrl } from "./micro-args.js";
 
-const arg = (name: string, fallback: string): string => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? fallback : (process.argv[at + 1] as string);
-};
-const url = arg("redis-url", "");
-if (url === "") throw new Error("--redis-url redis://127.0.0.1:<port> is required (never the shared 6379)");
+const url = redisUrl();
 const total = Number(arg("messages", "200000"));
 const frame = Number(arg("frame", "125"));
 const max = Number(arg("max", "500"));

@@ -119,6 +119,97 @@ describe.skipIf(findRedisServer() === undefined)("Redis buffer: server-side work
     expect(read.entries.map((entry) => entry.message.id)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
   });
 
+  /** A framed buffer (the pipelines' default) with these options. */
+  const openFramed = (options: { upstreams?: string[]; dedupWindowMs?: number } = {}): RedisStreamBuffer => {
+    const buffer = new RedisStreamBuffer({
+      name: "cost.f",
+      partitions: 1,
+      maxLength: 10_000,
+      usageLimit: 1,
+      upstreams: options.upstreams ?? [],
+      connection: { url: server.url },
+      keyPrefix: uniquePrefix("wf"),
+      framed: true,
+      ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
+    });
+    opened.push(buffer);
+    return buffer;
+  };
+  /** Calls of each command since the last CONFIG RESETSTAT (INFO COMMANDSTATS), by name. */
+  const commandCalls = async (): Promise<Map<string, number>> => {
+    const stats = String(await redisCommand(server.url, "INFO", "COMMANDSTATS"));
+    return new Map([...stats.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm)].map((match) => [match[1] as string, Number(match[2])]));
+  };
+  /** Resolves once the server's clock is in the dedup bucket after `bucket` (polled: waits for the condition, not a time). */
+  const serverBucket = async (window: number): Promise<number> => {
+    const [seconds, micros] = (await redisCommand(server.url, "TIME")) as [string, string];
+    return Math.floor((Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)) / window);
+  };
+
+  it("sets a dedup bucket's expiry once, on its first write, and asks no set's existence apart (framed write)", async () => {
+    const buffer = openFramed();
+    await buffer.write(0, messages("a", 5));
+    await redisCommand(server.url, "CONFIG", "RESETSTAT");
+    for (let i = 0; i < 4; i++) await buffer.write(0, messages(`b${i}-`, 5));
+    const calls = await commandCalls();
+    // Every write of bucket n would set the same expiry, (n + 2) × window: the first one did.
+    expect(calls.get("pexpireat")).toBeUndefined();
+    // Per write: EXISTS of the stream only (the previous bucket's set is known from its expiry).
+    expect(calls.get("exists")).toBe(4);
+    expect(calls.get("evalsha")).toBe(4);
+    expect(calls.get("smismember")).toBe(4);
+    expect(calls.get("sadd")).toBe(4);
+  });
+
+  it("still drops an id written in the previous bucket, and forgets it two buckets on (framed write)", async () => {
+    const window = 400;
+    const buffer = openFramed({ dedupWindowMs: window });
+    // Start early in a bucket, so the first two writes share it.
+    const start = await serverBucket(window);
+    while ((await serverBucket(window)) === start);
+    const first = await serverBucket(window);
+    expect(await buffer.write(0, messages("a", 3))).toEqual({ written: 3 });
+    expect(await buffer.write(0, messages("a", 3))).toEqual({ written: 3, deduped: 3 });
+    while ((await serverBucket(window)) === first);
+    // Bucket first + 1: the ids are in the previous bucket's set, which the write consults.
+    if ((await serverBucket(window)) === first + 1) {
+      expect(await buffer.write(0, [...messages("a", 2), ...messages("b", 1)])).toEqual({ written: 3, deduped: 2 });
+    }
+    while ((await serverBucket(window)) <= first + 1);
+    // Bucket first + 2 or later: bucket first's set is stale (its expiry, (first + 2) × window, passed).
+    expect(await buffer.write(0, messages("a", 1))).toEqual({ written: 1 });
+  });
+
+  it("answers a read while upstreams are still writing with SCARD, calling no script (framed buffer)", async () => {
+    const buffer = openFramed({ upstreams: ["up"] });
+    await buffer.write(0, messages("a", 6));
+    await redisCommand(server.url, "CONFIG", "RESETSTAT");
+    let read = 0;
+    for (let i = 0; i < 3; i++) read += (await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 })).entries.length;
+    expect(read).toBe(6);
+    const calls = await commandCalls();
+    expect(calls.get("evalsha")).toBeUndefined();
+    expect(calls.get("eval")).toBeUndefined();
+    expect(calls.get("scard")).toBeGreaterThanOrEqual(1);
+    // Once every upstream ended, the read that empties the partition reports the end (the state script).
+    await buffer.endOfStream("up");
+    const last = await buffer.read(0, { consumer: "c", max: 2, timeoutMs: 0 });
+    expect(last.entries).toEqual([]);
+    expect(last.endOfStream).toBe(true);
+  });
+
+  it("acks whole frames with no HDEL of the progress hash while no frame is acked in part", async () => {
+    const buffer = openFramed();
+    for (let i = 0; i < 3; i++) await buffer.write(0, messages(`f${i}-`, 4));
+    const batch = await buffer.read(0, { consumer: "c", max: 12, timeoutMs: 0 });
+    await redisCommand(server.url, "CONFIG", "RESETSTAT");
+    expect(await buffer.ack(0, offsets(batch))).toBe(12);
+    const calls = await commandCalls();
+    expect(calls.get("xack")).toBe(3);
+    expect(calls.get("hdel")).toBeUndefined();
+    expect((await buffer.usage(0)).length).toBe(0);
+  });
+
   it("counts a command aborted with its cut auto-pipeline as a connection error (retriable), as a lost reply is", () => {
     // ioredis's AbortError from abortIncompletePipelines (seen failing a sink's ack in fault trial 3.1).
     const aborted = Object.assign(new Error("Command aborted due to connection close"), { name: "AbortError" });

@@ -5,7 +5,7 @@
  * ```
  *   write(p, msgs) ──▶ script bufferWrite: dedup by id + capacity check + XADD…      ┐ keys of
  *                      framed: script frameWrite: dedup by id + capacity + ONE XADD │ partition p
- *   read(p)        ──▶ [what is left of a frame] + XREADGROUP > (+ script state)    │ only:
+ *   read(p)        ──▶ [what is left of a frame] + XREADGROUP > (+ SCARD :eos, state) │ only:
  *                      └─ none yet: XREADGROUP BLOCK on a pooled blocking client    │ {<buffer>.<p>}
  *   read(p, fromPending) ──▶ XREADGROUP <after|0> (frames: acked prefixes skipped)  │
  *   ack(p, offsets) ──▶ script trimAck: XACK, XTRIM MINID the acked prefix, XDEL the rest │
@@ -205,6 +205,10 @@ export class RedisStreamBuffer implements PartitionedBuffer {
         upstreamCount === 0
           ? undefined
           : async (consumer: string) => {
+              // Until every upstream ended (every read but the last few), SCARD alone answers: the
+              // state script's first step, without a script call per read (issue 12, session 12).
+              // Run after the read all the same, the script still sees a write that raced it.
+              if ((await this.connection.client.scard(keys.eos)) < upstreamCount) return false;
               const [ended, remaining] = (await runScript(this.connection.client, "state", [keys.stream, keys.eos, keys.delayed], [name, upstreamCount, consumer])) as [
                 number,
                 number,

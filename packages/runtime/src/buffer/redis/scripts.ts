@@ -164,41 +164,62 @@ end
 /** The buffer write's dedup with two bucket sets (KEYS[2], KEYS[4]), same three functions. */
 const BUCKET_DEDUP = `
 local current, previous, bucket
+-- Expiry (PEXPIRETIME: unix ms, -2 when the set is missing) of the current set, and whether the
+-- previous one exists: read once per write, so no later call asks again (issue 12, session 12).
+local current_expiry, previous_exists
 local function dedup_begin(now)
   bucket = math.floor(now / window)
   if bucket % 2 == 0 then current, previous = KEYS[2], KEYS[4] else current, previous = KEYS[4], KEYS[2] end
   -- The set of bucket n - 2 (same key) expired at n * window, and the previous one's predecessor
   -- (bucket n - 3) at (n - 1) * window; Redis may not have dropped them yet within this script, so
   -- a set whose expiry is that old is stale and goes now (its expiry tells the bucket it was for).
-  local ttl = redis.call('PTTL', current)
-  if ttl >= 0 and now + ttl <= (bucket + 1) * window then redis.call('DEL', current) end
-  ttl = redis.call('PTTL', previous)
-  if ttl >= 0 and now + ttl <= bucket * window then redis.call('DEL', previous) end
+  current_expiry = redis.call('PEXPIRETIME', current)
+  if current_expiry >= 0 and current_expiry <= (bucket + 1) * window then
+    redis.call('DEL', current)
+    current_expiry = -2
+  end
+  local expiry = redis.call('PEXPIRETIME', previous)
+  if expiry >= 0 and expiry <= bucket * window then
+    redis.call('DEL', previous)
+    expiry = -2
+  end
+  previous_exists = expiry ~= -2
+end
+-- Whether an SMISMEMBER reply holds a 1: one C call over the reply instead of a Lua loop, as no id
+-- is known in the common case.
+local function any_member(reply)
+  return #reply > 0 and math.max(unpack(reply)) == 1
 end
 -- Which of list[first .. last] either set holds: known[j] is true for list[first + j - 1]; nil
 -- when none is (the common case). One SMISMEMBER per 500 ids and set; reads the list in place
 -- (the frame write passes ARGV itself).
 local function dedup_known(list, first, last)
   local known
-  local both = redis.call('EXISTS', previous) == 1
   for c = first, last, 500 do
     local e = math.min(c + 499, last)
     local now_in = redis.call('SMISMEMBER', current, unpack(list, c, e))
-    local before_in = both and redis.call('SMISMEMBER', previous, unpack(list, c, e)) or nil
-    for j = 1, #now_in do
-      if now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1) then
-        known = known or {}
-        known[c - first + j] = true
+    local before_in = previous_exists and redis.call('SMISMEMBER', previous, unpack(list, c, e)) or nil
+    if any_member(now_in) or (before_in ~= nil and any_member(before_in)) then
+      for j = 1, #now_in do
+        if now_in[j] == 1 or (before_in ~= nil and before_in[j] == 1) then
+          known = known or {}
+          known[c - first + j] = true
+        end
       end
     end
   end
   return known
 end
--- Adds list[first .. last] to the current set (500 per SADD); returns how many were new to it.
+-- Adds list[first .. last] to the current set (500 per SADD); returns how many were new to it. The
+-- set's expiry is set once per bucket: every write of bucket n sets the same (n + 2) * window.
 local function dedup_add(list, first, last, now, window)
   local added = 0
   for c = first, last, 500 do added = added + redis.call('SADD', current, unpack(list, c, math.min(c + 499, last))) end
-  redis.call('PEXPIREAT', current, (bucket + 2) * window)
+  local expiry = (bucket + 2) * window
+  if current_expiry ~= expiry then
+    redis.call('PEXPIREAT', current, expiry)
+    current_expiry = expiry
+  end
   return added
 end
 `;
@@ -551,11 +572,15 @@ local stream, lenkey, progress, group = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
 local cap = tonumber(ARGV[2])
 local ids, flags = {}, {}
 local acked, gone = 0, 0
+-- Whether the progress hash may hold an entry: asked once, so a whole entry's ack pays no HDEL
+-- while no entry is acked in part (the common case).
+local has_progress
 for i = 3, #ARGV, 3 do
   local id, n, p = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   if n >= 0 and p < n then
     flags[#flags + 1] = 0
     redis.call('HSET', progress, id, p)
+    has_progress = true
     if cap > 0 then
       local info = redis.call('XPENDING', stream, group, id, id, 1)
       if #info == 1 and tonumber(info[1][4]) > cap then
@@ -567,7 +592,10 @@ for i = 3, #ARGV, 3 do
     ids[#ids + 1] = id
     local now = redis.call('XACK', stream, group, id)
     flags[#flags + 1] = now
-    if n >= 0 then redis.call('HDEL', progress, id) end
+    if n >= 0 then
+      if has_progress == nil then has_progress = redis.call('EXISTS', progress) == 1 end
+      if has_progress then redis.call('HDEL', progress, id) end
+    end
     if now == 1 then
       acked = acked + 1
       gone = gone + math.max(n, 1)
