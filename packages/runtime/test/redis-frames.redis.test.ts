@@ -306,6 +306,25 @@ describe.skipIf(url === undefined)("RedisStreamBuffer, framed entries", () => {
     expect((await buffer.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([3]);
   });
 
+  test("a pending re-read that ended on a frame's last message goes on from what it kept, without a second delivery", async () => {
+    // Fault trial 10.2: the guard's batch of planned entries ended exactly at a frame's end while
+    // the read had taken the next frame too; the next read dropped what was kept and read that
+    // frame again (one more delivery, no death), and after one more death its first message
+    // went to the fallback as poison.
+    const writer = open();
+    await writer.write(0, messages("a", 1));
+    await writer.write(0, messages("b", 3));
+    await writer.write(0, messages("c", 2));
+    expect(ids(await writer.read(0, { consumer: "c1", max: 10, timeoutMs: 0 }))).toHaveLength(6);
+    const restarted = open();
+    const first = await restarted.read(0, { consumer: "c1", max: 4, maxEntries: 3, timeoutMs: 0, fromPending: true });
+    expect(ids(first)).toEqual(["a0", "b0", "b1", "b2"]);
+    const next = await restarted.read(0, { consumer: "c1", max: 4, maxEntries: 1, timeoutMs: 0, fromPending: true, after: offsets(first).at(-1)! });
+    expect(ids(next)).toEqual(["c0", "c1"]);
+    // One delivery before the restart, one after: two each.
+    expect((await restarted.pendingDeliveries(0, { max: 10 })).map((entry) => entry.deliveries)).toEqual([2, 2, 2]);
+  });
+
   test("a pending re-read after an offset inside a frame, from a fresh object, skips what is before it", async () => {
     const buffer = open();
     await buffer.write(0, messages("a", 6));

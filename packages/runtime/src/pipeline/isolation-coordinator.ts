@@ -12,6 +12,10 @@
  * Readers of a vertex downstream (in this process) of work that is still in flight, or of the
  * suspect's vertex, keep reading: that work may be waiting for room in their input buffer, and
  * pausing them would wait forever. Their entries may then share a death with the suspect.
+ *
+ * A read under way counts as in flight (`readStarted` … `readEnded`): it passed `mayHandOut`
+ * before the suspect was granted, and what it brings back would otherwise go out beside the
+ * suspect and share its death (fault trial 10.2: an innocent suspect reached maxDeliveries so).
  */
 import { monotonicNow } from "../time/monotonic-clock.js";
 
@@ -28,6 +32,8 @@ export class IsolationCoordinator {
   private readonly waitingParts = new Set<string>();
   private readonly wakers = new Set<() => void>();
   private holder: IsolationHolder | undefined;
+  /** Reads that may hand out entries other than a granted suspect, under way. */
+  private reading = 0;
 
   /** `upstreams`: for each vertex of this process, the vertices of this process upstream of it (transitively). */
   constructor(upstreams: ReadonlyMap<string, ReadonlySet<string>>) {
@@ -50,7 +56,7 @@ export class IsolationCoordinator {
    */
   tryIsolate(vertex: string, partition: number): IsolationHolder | undefined {
     const key = `${vertex}\u0000${partition}`;
-    if (this.holder !== undefined || this.totalInFlight() > 0) {
+    if (this.holder !== undefined || this.reading > 0 || this.totalInFlight() > 0) {
       this.waitingParts.add(key);
       return undefined;
     }
@@ -70,6 +76,19 @@ export class IsolationCoordinator {
       this.holder = undefined;
       this.wake();
     }
+  }
+
+  /** A read that `mayHandOut` allowed starts: no suspect is granted until it ends. */
+  readStarted(): void {
+    this.reading += 1;
+  }
+
+  /** That read ended, handing out `count` entries of `vertex` (0: nothing, or it failed). */
+  readEnded(vertex: string, count: number): void {
+    this.reading = Math.max(0, this.reading - 1);
+    this.handedOut(vertex, count);
+    // A suspect waiting for quiet asks again.
+    if (this.reading === 0 && this.waitingParts.size > 0) this.wake();
   }
 
   /** `count` entries of `vertex` were handed out. */

@@ -158,6 +158,22 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     }
   };
 
+  /**
+   * Runs a read that `mayHandOut` allowed: under way, it counts as in flight, so no suspect is
+   * granted beside what it brings back (isolation-coordinator.ts); then its entries do.
+   */
+  const counted = async <T extends { readonly entries: readonly ReadEntry[] }>(read: () => Promise<T>): Promise<T> => {
+    coordinator.readStarted();
+    let count = 0;
+    try {
+      const result = await read();
+      count = result.entries.length;
+      return result;
+    } finally {
+      coordinator.readEnded(vertex, count);
+    }
+  };
+
   /** Serves the head of the partition's plan: a batch of normal entries, or one suspect alone. */
   const servePlan = async (partition: number, state: PartitionState, request: GuardedRead, signal: AbortSignal): Promise<ReadBatch> => {
     const head = state.plan[0]!;
@@ -179,7 +195,9 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     // served one message at a time, a normal batch up to request.max messages.
     const after = state.cursor === undefined ? {} : { after: state.cursor };
     const messages = kind === "normal" ? request.max : 1;
-    const batch = await buffer.read(partition, { consumer, max: messages, maxEntries: max, timeoutMs: 0, fromPending: true, ...after });
+    const reread = () => buffer.read(partition, { consumer, max: messages, maxEntries: max, timeoutMs: 0, fromPending: true, ...after });
+    // A granted suspect is counted once read (handedOut below); anything else while under way.
+    const batch = holder === undefined ? await counted(reread) : await reread();
     const deaths = new Map(state.plan.map((entry) => [entry.offset, entry.deaths]));
     const last = batch.entries[batch.entries.length - 1];
     if (last === undefined) {
@@ -203,7 +221,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
     // poison), as the ack that acknowledges the poison one caps the entry's count (frameAck).
     const resumed = past === 0 ? state.plan[0] : undefined;
     if (kind === "poison" && resumed !== undefined && resumed.offset === lastUnit) resumed.deaths = maxDeliveries - 1;
-    coordinator.handedOut(vertex, batch.entries.length);
+    if (holder !== undefined) coordinator.handedOut(vertex, batch.entries.length);
     return { entries: batch.entries, endOfStream: false, ...watermarkOf(batch) };
   };
 
@@ -227,11 +245,14 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       max = 1;
     } else {
       coordinator.withdraw(vertex, partition);
+      // Normal entries must not go out beside an isolated suspect (they would share its death).
+      if (!coordinator.mayHandOut(vertex)) return NOTHING;
       if (kind === "poison") max = 1;
       while (max < idleEntries.length && max < request.max && classify(idleEntries[max]!.deliveries) === "normal") max += 1;
     }
     // `max` counts entries; a framed suspect or poison one goes one message at a time.
-    const claimed = await buffer.claimIdle(partition, consumer, claimIdleMs, kind === "normal" ? request.max : 1, max);
+    const take = async () => ({ entries: await buffer.claimIdle(partition, consumer, claimIdleMs, kind === "normal" ? request.max : 1, max) });
+    const claimed = (holder === undefined ? await counted(take) : await take()).entries;
     if (holder !== undefined) {
       if (claimed.length === 0) coordinator.release(holder);
       else holder.offset = claimed[claimed.length - 1]!.offset;
@@ -248,7 +269,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
       state.plan.unshift({ offset: unit, deaths: kind === "poison" ? maxDeliveries - 1 : (before.get(unit) ?? 0) });
       state.cursor = last.offset;
     }
-    coordinator.handedOut(vertex, claimed.length);
+    if (holder !== undefined) coordinator.handedOut(vertex, claimed.length);
     logger.warn("claimed entries of an idle consumer", { partition, count: claimed.length, ...(holder === undefined ? {} : { isolated: true }) });
     options.onClaimed?.(partition, claimed.length);
     return { entries: claimed, endOfStream: false };
@@ -284,8 +305,7 @@ export function createRedeliveryGuard(options: RedeliveryGuardOptions): Redelive
         return claimed.entries.length > 0 || !state.claimWaiting ? claimed : idle(request, signal);
       }
       if (!coordinator.mayHandOut(vertex)) return idle(request, signal);
-      const batch = await buffer.read(partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal });
-      coordinator.handedOut(vertex, batch.entries.length);
+      const batch = await counted(() => buffer.read(partition, { consumer, max: request.max, timeoutMs: request.timeoutMs, signal }));
       if (batch.entries.length > 0 || batch.endOfStream || !claims.isDue(partition)) return batch;
       // The empty read's watermark (issue #13) goes along with what the claim brings.
       const claimed = await claim(partition, state, request);
