@@ -431,24 +431,25 @@ export class RedisStreamBuffer implements PartitionedBuffer {
     let cursor = after;
     let skipThrough: FramedOffset | undefined;
     if (after !== undefined) {
-      skipThrough = parseFramedOffset(after);
-      const entry = skipThrough?.entry ?? after;
-      if (!ConsumerGroupStream.isEntryId(entry)) throw this.invalidOffset(after, "read after");
-      const lastOfFrame = skipThrough !== undefined && skipThrough.index === skipThrough.count - 1;
-      if (skipThrough !== undefined && part.ledger.carriedAfter(consumer) === after) {
-        // What the last read kept goes on from `after` — also when `after` ended its frame and
-        // the read had taken the next frames: re-reading them would count a delivery the
-        // redelivery guard takes for a death (fault trial 10.2 sent an innocent message on so).
-        if (!lastOfFrame) await countCappedDelivery(this.framedPartition(part), skipThrough.entry);
-        return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
-      }
-      if (skipThrough !== undefined && lastOfFrame) {
-        // The last message of its frame: page on after the entry, which is not read again (a
-        // re-read would count a delivery the redelivery guard takes for a death).
-        cursor = skipThrough.entry;
-        skipThrough = undefined;
-      } else if (skipThrough !== undefined) {
-        cursor = entryIdBefore(skipThrough.entry);
+      const framed = parseFramedOffset(after);
+      if (!ConsumerGroupStream.isEntryId(framed?.entry ?? after)) throw this.invalidOffset(after, "read after");
+      if (framed !== undefined) {
+        const lastOfFrame = framed.index === framed.count - 1;
+        if (part.ledger.carriedAfter(consumer) === after) {
+          // What the last read kept goes on from `after` — also when `after` ended its frame and
+          // the read had taken the next frames: re-reading them would count a delivery the
+          // redelivery guard takes for a death (fault trial 10.2 sent an innocent message on so).
+          if (!lastOfFrame) await countCappedDelivery(this.framedPartition(part), framed.entry);
+          return { entries: part.ledger.takeCarried(consumer, max) ?? [], endOfStream: false };
+        }
+        if (lastOfFrame) {
+          // The last message of its frame: page on after the entry, which is not read again (a
+          // re-read would count a delivery the redelivery guard takes for a death).
+          cursor = framed.entry;
+        } else {
+          cursor = entryIdBefore(framed.entry);
+          skipThrough = framed;
+        }
       }
     }
     part.ledger.dropCarry(consumer);
